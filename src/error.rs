@@ -1,0 +1,34 @@
+//! The crate-wide [`Error`]: one variant per module, each wrapping that
+//! module's own `thiserror` enum, so callers can match broadly (`Error::Vocab`)
+//! or precisely (`VocabError::TooDeep`).
+
+/// Any error archipel reports.
+///
+/// Each module has its own error enum naming the exact fault in the input;
+/// this type folds them together so application code can use `?` across
+/// modules.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A document could not be decoded into the vocabulary.
+    #[error(transparent)]
+    Vocab(#[from] crate::vocab::VocabError),
+    /// A request could not be signed, or its signature did not verify.
+    #[error(transparent)]
+    Signature(#[from] crate::signatures::SignatureError),
+    /// A WebFinger resource or document was invalid, or the lookup failed.
+    #[error(transparent)]
+    WebFinger(#[from] crate::webfinger::WebFingerError),
+    /// A NodeInfo document was invalid, or discovery failed.
+    #[error(transparent)]
+    NodeInfo(#[from] crate::nodeinfo::NodeInfoError),
+    /// An outgoing HTTP request was refused by policy or failed.
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    /// An IRI could not be dereferenced into a trustworthy document.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+}
+
+/// `Result` with archipel's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! The ActivityStreams 2.0 / ActivityPub vocabulary: typed objects, activities, actors,
+//! collections and links, tolerant of what real servers send and lossless on round-trip.
+
+/// Errors of the `vocab` module.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VocabError {}
