@@ -339,21 +339,6 @@ impl FetchPolicy {
             || self.allowed_addresses.iter().any(|a| canonical(*a) == addr)
     }
 
-    /// The scheme to use for well-known URLs of `host` (`https`, or `http`
-    /// when the policy allows `http` and the host is a permitted non-public
-    /// IP literal or `localhost`), so local federation tests work.
-    pub fn well_known_scheme(&self, host: &str) -> &'static str {
-        if !self.allow_http {
-            return "https";
-        }
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        match bare.parse::<IpAddr>() {
-            Ok(ip) if !classify(ip).is_public() && self.permits_address(ip) => "http",
-            _ if bare.eq_ignore_ascii_case("localhost") && self.allow_private_addresses => "http",
-            _ => "https",
-        }
-    }
-
     /// Checks a URL before any connection: scheme, domain policy, and the
     /// address when the host is an IP literal. Resolved addresses of host
     /// names are checked by the client at connection time.
@@ -450,15 +435,6 @@ mod tests {
             .allow_address("127.0.0.1".parse().unwrap());
         assert!(p.permits_address("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!p.permits_address("127.0.0.2".parse().unwrap()));
-        assert_eq!(
-            p.well_known_scheme("127.0.0.1:8080".split(':').next().unwrap()),
-            "http"
-        );
-        assert_eq!(p.well_known_scheme("example.com"), "https");
-        assert_eq!(
-            FetchPolicy::default().well_known_scheme("127.0.0.1"),
-            "https"
-        );
         let all = FetchPolicy::default().allow_private_addresses(true);
         assert!(all.permits_address("10.0.0.1".parse().unwrap()));
     }
