@@ -13,8 +13,13 @@
 //!   `BÜCHER.example` and `xn--bcher-kva.example` are the same entry;
 //! - ports are ignored (`blocked.example:8443` is `blocked.example`);
 //! - a trailing dot is ignored (`blocked.example.` is `blocked.example`).
+//!
+//! Follow consent (locked accounts, pending requests, `Accept`/`Reject`),
+//! and the rules for `Undo` and `Block`, are in [`follow`].
 
 use std::collections::BTreeSet;
+
+pub mod follow;
 
 use url::Url;
 

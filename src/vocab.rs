@@ -5,3 +5,10 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VocabError {}
+/// TEMP STUB
+#[derive(Debug, Clone)]
+pub struct AnyObject;
+impl AnyObject {
+    /// TEMP
+    pub fn from_slice(_b: &[u8]) -> Result<Self, VocabError> { Ok(AnyObject) }
+}

@@ -24,9 +24,19 @@ struct Fixture {
     mallory: PrivateKey,
 }
 
+/// Two RSA keys, generated once for all tests (key generation is slow in debug builds).
+fn keys() -> &'static (PrivateKey, PrivateKey) {
+    static KEYS: std::sync::OnceLock<(PrivateKey, PrivateKey)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (
+            PrivateKey::generate_rsa(2048).unwrap(),
+            PrivateKey::generate_rsa(2048).unwrap(),
+        )
+    })
+}
+
 fn fixture(policy: DomainPolicy, config: InboxConfig) -> Fixture {
-    let bob = PrivateKey::generate_rsa(2048).unwrap();
-    let mallory = PrivateKey::generate_rsa(2048).unwrap();
+    let (bob, mallory) = keys().clone();
     let mut keys = MemoryKeyResolver::new();
     keys.insert(BOB_KEY, bob.public_key(), BOB);
     keys.insert(MALLORY_KEY, mallory.public_key(), MALLORY);

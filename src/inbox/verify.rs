@@ -225,7 +225,6 @@ mod tests {
             .unwrap()
             .public_key()
             .to_spki_pem()
-            .unwrap()
     }
 
     #[test]
