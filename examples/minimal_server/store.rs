@@ -104,11 +104,6 @@ impl Disk {
         })
     }
 
-    /// The directory, if any.
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
-    }
-
     /// Loads the saved state, or an empty one.
     pub fn load(&self) -> Data {
         let Some(dir) = &self.dir else {

@@ -101,9 +101,10 @@ federation
       { immediate: true },
     );
   })
-  .on(Accept, async (ctx, accept) => {
-    const object = await accept.getObject(ctx);
-    const followId = object?.id?.href ?? accept.objectId?.href;
+  .on(Accept, async (_ctx, accept) => {
+    // The id of the embedded Follow, as sent; getObject() would re-fetch a
+    // cross-origin embedded object by its id, which for a fragment id is the actor.
+    const followId = accept.objectId?.href;
     state.accepts.push({ actor: accept.actorId?.href, object: followId });
     for (const [id, target] of state.pendingFollows) {
       if (target === accept.actorId?.href && (followId == null || followId === id)) {
