@@ -84,12 +84,13 @@ impl<S: Send + Sync> FromRequest<S> for InboxRequest {
 async fn collect(req: Request, limit: usize) -> Result<http::Request<Bytes>, InboxError> {
     let (parts, body) = req.into_parts();
     crate::inbox::check_size(&parts.headers, 0, limit)?;
-    let bytes = ::axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| InboxError::BodyTooLarge {
-            limit,
-            actual: limit.saturating_add(1),
-        })?;
+    let bytes =
+        ::axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| InboxError::BodyTooLarge {
+                limit,
+                actual: limit.saturating_add(1),
+            })?;
     Ok(http::Request::from_parts(parts, bytes))
 }
 

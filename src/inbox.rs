@@ -79,7 +79,9 @@ pub enum InboxError {
     #[error("Content-Type header: missing (expected application/activity+json)")]
     MissingContentType,
     /// The `Content-Type` is not an ActivityStreams type (`415`).
-    #[error("Content-Type header: {found:?} is not application/activity+json or application/ld+json with the ActivityStreams profile")]
+    #[error(
+        "Content-Type header: {found:?} is not application/activity+json or application/ld+json with the ActivityStreams profile"
+    )]
     UnsupportedContentType {
         /// The value received (truncated).
         found: String,
@@ -120,7 +122,9 @@ pub enum InboxError {
         property: &'static str,
     },
     /// The verified key belongs to someone other than the activity's `actor` (`401`).
-    #[error("signature: key {key_id:?} is owned by {owner:?}, but the activity's actor is {actor:?}")]
+    #[error(
+        "signature: key {key_id:?} is owned by {owner:?}, but the activity's actor is {actor:?}"
+    )]
     ActorMismatch {
         /// The key that signed the request.
         key_id: String,
@@ -328,9 +332,8 @@ impl Inbox {
         check_content_type(request.headers())?;
         digest::check(request.headers(), body)?;
         let envelope = envelope::parse(body)?;
-        let actor_host = host_of(&envelope.actor).ok_or(InboxError::MissingProperty {
-            property: "actor",
-        })?;
+        let actor_host =
+            host_of(&envelope.actor).ok_or(InboxError::MissingProperty { property: "actor" })?;
         self.check_domain(&actor_host)?;
         if !has_signature(request.headers()) {
             return Err(InboxError::Unsigned);
@@ -463,10 +466,7 @@ fn same_origin(a: &str, b: &str) -> bool {
 /// let req = archipel::inbox::rebase_uri(req, &base);
 /// assert_eq!(req.uri(), "https://social.example/users/alice/inbox?x=1");
 /// ```
-pub fn rebase_uri(
-    mut request: http::Request<Bytes>,
-    base: &url::Url,
-) -> http::Request<Bytes> {
+pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::Request<Bytes> {
     let path_and_query = request
         .uri()
         .path_and_query()

@@ -121,7 +121,11 @@ async fn key_of_another_actor_is_401_actor_mismatch() {
     );
     let err = f.inbox.receive(&req).await.unwrap_err();
     match &err {
-        InboxError::ActorMismatch { key_id, owner, actor } => {
+        InboxError::ActorMismatch {
+            key_id,
+            owner,
+            actor,
+        } => {
             assert_eq!(key_id, MALLORY_KEY);
             assert_eq!(owner, MALLORY);
             assert_eq!(actor, BOB);
@@ -172,7 +176,12 @@ async fn oversize_body_is_413() {
 #[tokio::test]
 async fn wrong_content_type_is_415() {
     let f = default_fixture();
-    let mut req = signed(like("https://b.example/likes/1", BOB), BOB_KEY, &f.bob, Spec::Cavage);
+    let mut req = signed(
+        like("https://b.example/likes/1", BOB),
+        BOB_KEY,
+        &f.bob,
+        Spec::Cavage,
+    );
     req.headers_mut()
         .insert("content-type", "application/json".parse().unwrap());
     let err = f.inbox.receive(&req).await.unwrap_err();
@@ -191,7 +200,12 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn tampered_body_is_401_digest_mismatch() {
     let f = default_fixture();
-    let req = signed(like("https://b.example/likes/1", BOB), BOB_KEY, &f.bob, Spec::Cavage);
+    let req = signed(
+        like("https://b.example/likes/1", BOB),
+        BOB_KEY,
+        &f.bob,
+        Spec::Cavage,
+    );
     let (parts, _) = req.into_parts();
     let req = http::Request::from_parts(parts, like("https://b.example/likes/2", BOB));
     let err = f.inbox.receive(&req).await.unwrap_err();
@@ -207,9 +221,17 @@ async fn blocked_domain_and_its_subdomains_are_403() {
     let mut policy = DomainPolicy::new();
     policy.block("b.example").unwrap();
     let f = fixture(policy, InboxConfig::default());
-    let req = signed(like("https://b.example/likes/1", BOB), BOB_KEY, &f.bob, Spec::Cavage);
+    let req = signed(
+        like("https://b.example/likes/1", BOB),
+        BOB_KEY,
+        &f.bob,
+        Spec::Cavage,
+    );
     let err = f.inbox.receive(&req).await.unwrap_err();
-    assert!(matches!(&err, InboxError::Blocked { host } if host == "b.example"), "{err:?}");
+    assert!(
+        matches!(&err, InboxError::Blocked { host } if host == "b.example"),
+        "{err:?}"
+    );
     assert_eq!(err.status(), StatusCode::FORBIDDEN);
 }
 
@@ -223,7 +245,10 @@ async fn activity_id_on_foreign_origin_is_400() {
         Spec::Cavage,
     );
     let err = f.inbox.receive(&req).await.unwrap_err();
-    assert!(matches!(err, InboxError::IdOriginMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(err, InboxError::IdOriginMismatch { .. }),
+        "{err:?}"
+    );
     assert_eq!(err.status(), StatusCode::BAD_REQUEST);
 }
 

@@ -113,7 +113,12 @@ async fn peer_control(peer: &Peer, action: &str, body: Value) -> Value {
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -165,12 +170,19 @@ async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_k
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| n["content"] == "Hello Fedify, from archipel" && n["attributedTo"] == alice.as_str())
+            .any(|n| {
+                n["content"] == "Hello Fedify, from archipel" && n["attributedTo"] == alice.as_str()
+            })
     })
     .await;
 
     // 4. bob posts; alice's inbox receives it with a verified signature.
-    let posted = peer_control(&peer, "post", json!({"content": "Hello archipel, from Fedify"})).await;
+    let posted = peer_control(
+        &peer,
+        "post",
+        json!({"content": "Hello archipel, from Fedify"}),
+    )
+    .await;
     let note_id = posted["note"].as_str().unwrap().to_owned();
     eventually("alice received bob's note", || async {
         a.app.data.lock().await.notes.contains_key(&note_id)
@@ -215,9 +227,7 @@ async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_k
         verification.starts_with(expected_theirs),
         "Fedify's Create was verified as {verification:?}"
     );
-    eprintln!(
-        "interop ok: archipel→Fedify {expected_ours}, Fedify→archipel {verification}"
-    );
+    eprintln!("interop ok: archipel→Fedify {expected_ours}, Fedify→archipel {verification}");
 }
 
 async fn run(archipel_rfc9421_first: bool, fedify_first_knock: &str) {
@@ -225,9 +235,7 @@ async fn run(archipel_rfc9421_first: bool, fedify_first_knock: &str) {
         if std::env::var("ARCHIPEL_REQUIRE_INTEROP").as_deref() == Ok("1") {
             panic!("Fedify peer not installed: run `bash tests/interop/fedify/setup.sh`");
         }
-        eprintln!(
-            "SKIPPED: Fedify peer not installed (run `bash tests/interop/fedify/setup.sh`)"
-        );
+        eprintln!("SKIPPED: Fedify peer not installed (run `bash tests/interop/fedify/setup.sh`)");
         return;
     };
     round_trip(&node, archipel_rfc9421_first, fedify_first_knock).await;

@@ -62,7 +62,10 @@ async fn follow_by_webfinger_accept_then_post_is_delivered_and_verified() {
     })
     .await;
     let inbox = read_inbox(&a, "alice").await;
-    let create = inbox.iter().find(|x| x["id"] == create_id.as_str()).unwrap();
+    let create = inbox
+        .iter()
+        .find(|x| x["id"] == create_id.as_str())
+        .unwrap();
     assert_eq!(create["type"], "Create");
     assert_eq!(create["actor"], bob.as_str());
     assert_eq!(create["object"]["content"], "Hello from bob");
@@ -152,7 +155,12 @@ async fn blocked_domain_is_refused_with_403_and_gets_no_deliveries() {
         .header("content-type", "application/activity+json")
         .body(body.clone())
         .unwrap();
-    c.app.fed.signer("carol").unwrap().sign(&mut request).unwrap();
+    c.app
+        .fed
+        .signer("carol")
+        .unwrap()
+        .sign(&mut request)
+        .unwrap();
     let mut post = http().post(format!("{alice}/inbox")).body(body);
     for (name, value) in request.headers() {
         post = post.header(name.as_str(), value.to_str().unwrap());
@@ -171,7 +179,12 @@ async fn blocked_domain_is_refused_with_403_and_gets_no_deliveries() {
         .unwrap()
         .followers
         .push(carol.clone());
-    let (status, _) = post_outbox(&a, "alice", json!({"type": "Note", "content": "not for carol"})).await;
+    let (status, _) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Note", "content": "not for carol"}),
+    )
+    .await;
     assert_eq!(status, 201);
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     assert!(read_inbox(&c, "carol").await.is_empty());

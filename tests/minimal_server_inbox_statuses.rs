@@ -74,10 +74,16 @@ async fn inbox_statuses_over_http() {
 
     // Correctly signed: 202, and the Like is counted once.
     let body = like(&format!("{bob}#likes/1"), &bob, &object);
-    assert_eq!(deliver(&inbox, body.clone(), Some(&bob_signer), AP).await, 202);
+    assert_eq!(
+        deliver(&inbox, body.clone(), Some(&bob_signer), AP).await,
+        202
+    );
     // Replayed (same id, freshly signed): 202 again, but not processed twice.
     assert_eq!(deliver(&inbox, body, Some(&bob_signer), AP).await, 202);
-    assert_eq!(likes_of(&*a.app.data.lock().await, &object), vec![bob.clone()]);
+    assert_eq!(
+        likes_of(&*a.app.data.lock().await, &object),
+        vec![bob.clone()]
+    );
 
     // Unsigned: 401.
     let body = like(&format!("{bob}#likes/2"), &bob, &object);
@@ -133,7 +139,10 @@ async fn actor_documents_negotiate_html_and_json() {
     assert_eq!(doc["id"], alice.as_str());
     assert_eq!(doc["manuallyApprovesFollowers"], true);
     assert_eq!(doc["publicKey"]["owner"], alice.as_str());
-    assert_eq!(doc["endpoints"]["sharedInbox"], format!("{}/inbox", a.app.base()));
+    assert_eq!(
+        doc["endpoints"]["sharedInbox"],
+        format!("{}/inbox", a.app.base())
+    );
     assert!(
         doc["publicKey"]["publicKeyPem"]
             .as_str()

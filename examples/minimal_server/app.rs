@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use archipel::axum::{ActivityJson, InboxRequest, wants_html};
 use archipel::inbox::{Inbox, rebase_uri};
+use archipel::webfinger::{Jrd, Link, Resource, respond};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -141,7 +142,9 @@ impl App {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| crate::fed::constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()))
+            .is_some_and(|t| {
+                crate::fed::constant_time_eq(t.trim().as_bytes(), self.token.as_bytes())
+            })
     }
 }
 
@@ -153,7 +156,10 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
 
 /// Like [`start`] on an already bound listener (tests bind first to learn
 /// the port, then choose the base URL).
-pub async fn start_on(listener: tokio::net::TcpListener, config: Config) -> std::io::Result<Running> {
+pub async fn start_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let base = match &config.base_url {
         Some(url) => url.clone(),
@@ -231,7 +237,9 @@ pub fn routes(app: Arc<App>) -> Router {
 }
 
 async fn home(State(app): State<Arc<App>>) -> Html<String> {
-    let mut page = String::from("<!doctype html><title>archipel minimal server</title><h1>archipel minimal server</h1><ul>");
+    let mut page = String::from(
+        "<!doctype html><title>archipel minimal server</title><h1>archipel minimal server</h1><ul>",
+    );
     for user in &app.users {
         let iri = app.actor_iri(user);
         page.push_str(&format!(
@@ -243,38 +251,41 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
     Html(page)
 }
 
-#[derive(Deserialize)]
-struct ResourceQuery {
-    resource: Option<String>,
-}
-
-async fn webfinger(State(app): State<Arc<App>>, Query(q): Query<ResourceQuery>) -> Response {
-    let Some(resource) = q.resource else {
-        return (StatusCode::BAD_REQUEST, "missing resource parameter").into_response();
-    };
+/// WebFinger (RFC 7033) through archipel's responder: `acct:NAME@HOST[:PORT]`
+/// or the actor IRI resolve to the actor.
+async fn webfinger(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let request = http::Request::from_parts(parts, ());
     let authority = crate::fed::authority(&app.base);
-    let name = resource
-        .strip_prefix("acct:")
-        .and_then(|acct| acct.strip_suffix(&format!("@{authority}")))
-        .map(str::to_owned)
-        .or_else(|| app.local_name(&resource));
-    let Some(name) = name.filter(|n| app.users.contains(n)) else {
-        return (StatusCode::NOT_FOUND, "no such account").into_response();
-    };
-    let iri = app.actor_iri(&name);
-    let jrd = json!({
-        "subject": format!("acct:{name}@{authority}"),
-        "aliases": [iri],
-        "links": [
-            {"rel": "self", "type": "application/activity+json", "href": iri},
-            {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": iri}
-        ]
-    });
-    (
-        [(header::CONTENT_TYPE, "application/jrd+json")],
-        jrd.to_string(),
-    )
-        .into_response()
+    let response = respond(&request, |resource| async move {
+        let name = match &resource {
+            Resource::Acct(acct) if acct.authority().eq_ignore_ascii_case(&authority) => {
+                Some(acct.user().to_owned())
+            }
+            Resource::Url(url) => app.local_name(url.as_str()),
+            _ => None,
+        }
+        .filter(|n| app.users.contains(n))?;
+        let iri = app.actor_iri(&name);
+        let mut jrd = Jrd {
+            subject: Some(format!("acct:{name}@{authority}")),
+            ..Jrd::default()
+        };
+        jrd.aliases = Some(vec![iri.clone()]);
+        jrd.push_link(Link::new(
+            "self",
+            Some("application/activity+json"),
+            iri.clone(),
+        ));
+        jrd.push_link(Link::new(
+            "http://webfinger.net/rel/profile-page",
+            Some("text/html"),
+            iri,
+        ));
+        Some(jrd)
+    })
+    .await;
+    response.map(axum::body::Body::from)
 }
 
 async fn nodeinfo_links(State(app): State<Arc<App>>) -> Response {
@@ -282,7 +293,11 @@ async fn nodeinfo_links(State(app): State<Arc<App>>) -> Response {
         "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
         "href": format!("{}/nodeinfo/2.1", app.base())
     }]});
-    ([(header::CONTENT_TYPE, "application/json")], doc.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.to_string(),
+    )
+        .into_response()
 }
 
 async fn nodeinfo(State(app): State<Arc<App>>) -> Response {
@@ -338,7 +353,11 @@ pub fn actor_document(app: &App, name: &str) -> Value {
     })
 }
 
-async fn actor(State(app): State<Arc<App>>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+async fn actor(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if !app.users.contains(&name) {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
     }
@@ -393,7 +412,11 @@ pub fn paged_collection(id: &str, items: &[Value], page: Option<usize>) -> Value
 }
 
 fn strings(items: &[String]) -> Vec<Value> {
-    items.iter().rev().map(|s| Value::String(s.clone())).collect()
+    items
+        .iter()
+        .rev()
+        .map(|s| Value::String(s.clone()))
+        .collect()
 }
 
 async fn followers(
@@ -443,7 +466,11 @@ async fn outbox(
     ActivityJson(paged_collection(&id, &items, q.page)).into_response()
 }
 
-async fn object(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn object(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let iri = format!("{}/objects/{id}", app.base());
     let data = app.data.lock().await;
     let Some(doc) = data.local_objects.get(&iri) else {
@@ -458,8 +485,10 @@ async fn object(State(app): State<Arc<App>>, Path(id): Path<String>, headers: He
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        return Html(format!("<!doctype html><title>{iri}</title><article>{content}</article>"))
-            .into_response();
+        return Html(format!(
+            "<!doctype html><title>{iri}</title><article>{content}</article>"
+        ))
+        .into_response();
     }
     ActivityJson(doc.clone()).into_response()
 }

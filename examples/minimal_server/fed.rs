@@ -65,7 +65,10 @@ impl Federation {
                     key
                 }
             };
-            let key_id = format!("{}/users/{user}#main-key", base.as_str().trim_end_matches('/'));
+            let key_id = format!(
+                "{}/users/{user}#main-key",
+                base.as_str().trim_end_matches('/')
+            );
             signers.insert(Signer::new(key_id.clone(), key.clone()));
             key_ids.insert(user.clone(), key_id);
             keys.insert(user.clone(), key);
@@ -114,7 +117,10 @@ impl Federation {
     /// A signer for `user`'s key (the integration tests sign by hand with it).
     #[allow(dead_code)]
     pub fn signer(&self, user: &str) -> Option<Signer> {
-        Some(Signer::new(self.key_ids.get(user)?.clone(), self.keys.get(user)?.clone()))
+        Some(Signer::new(
+            self.key_ids.get(user)?.clone(),
+            self.keys.get(user)?.clone(),
+        ))
     }
 
     /// What the delivery workers did so far (read by the integration tests).
@@ -134,7 +140,11 @@ impl Federation {
             .header(http::header::ACCEPT, "application/activity+json")
             .body(Bytes::new())
             .map_err(|e| e.to_string())?;
-        let response = self.client.execute(request).await.map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| e.to_string())?;
         if !response.status().is_success() {
             return Err(format!("GET {iri}: {}", response.status()));
         }
@@ -142,7 +152,9 @@ impl Federation {
         // The document must come from where it claims to be.
         match doc.get("id").and_then(Value::as_str) {
             Some(id) if same_origin(id, iri) => Ok(doc),
-            _ => Err(format!("GET {iri}: document id is missing or on another origin")),
+            _ => Err(format!(
+                "GET {iri}: document id is missing or on another origin"
+            )),
         }
     }
 
@@ -154,8 +166,13 @@ impl Federation {
         } else {
             let handle = target.trim_start_matches('@');
             let acct = Acct::parse(handle).map_err(|e| e.to_string())?;
-            let resolver = Resolver::new(self.client.clone()).local_http(self.base.scheme() == "http");
-            resolver.resolve(&acct).await.map_err(|e| e.to_string())?.to_string()
+            let resolver =
+                Resolver::new(self.client.clone()).local_http(self.base.scheme() == "http");
+            resolver
+                .resolve(&acct)
+                .await
+                .map_err(|e| e.to_string())?
+                .to_string()
         };
         self.remote_actor(&iri).await.map(|_| iri)
     }
@@ -202,13 +219,20 @@ impl Federation {
             };
             match remote {
                 Ok(r) => {
-                    app.data.lock().await.actors.insert(actor.clone(), r.clone());
-                    let Ok(inbox) = Url::parse(&r.inbox) else { continue };
+                    app.data
+                        .lock()
+                        .await
+                        .actors
+                        .insert(actor.clone(), r.clone());
+                    let Ok(inbox) = Url::parse(&r.inbox) else {
+                        continue;
+                    };
                     let mut recipient = Recipient::new(inbox);
                     if let Ok(id) = Url::parse(actor) {
                         recipient = recipient.with_id(id);
                     }
-                    if let Some(shared) = r.shared_inbox.as_deref().and_then(|s| Url::parse(s).ok()) {
+                    if let Some(shared) = r.shared_inbox.as_deref().and_then(|s| Url::parse(s).ok())
+                    {
                         recipient = recipient.with_shared_inbox(shared);
                     }
                     targets.push(recipient);

@@ -58,13 +58,21 @@ async fn receive(app: Arc<App>, user: Option<String>, req: InboxRequest) -> Resp
 
 /// The local users an activity concerns: the addressed inbox's owner, local
 /// actors named in `to`/`cc`/`object`, and local followers of the sender.
-fn recipients(app: &App, user: Option<String>, doc: &Value, data: &crate::store::Data, actor: &str) -> Vec<String> {
+fn recipients(
+    app: &App,
+    user: Option<String>,
+    doc: &Value,
+    data: &crate::store::Data,
+    actor: &str,
+) -> Vec<String> {
     let mut out: Vec<String> = user.into_iter().collect();
     let mut named = Vec::new();
     for key in ["to", "cc", "object"] {
         match doc.get(key) {
             Some(Value::String(s)) => named.push(s.clone()),
-            Some(Value::Array(items)) => named.extend(items.iter().filter_map(Value::as_str).map(str::to_owned)),
+            Some(Value::Array(items)) => {
+                named.extend(items.iter().filter_map(Value::as_str).map(str::to_owned))
+            }
             _ => {}
         }
     }
@@ -133,7 +141,8 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                         .sent_follows
                         .iter()
                         .filter(|(id, target)| {
-                            *target == &actor && follow_id.as_deref().is_none_or(|f| f == id.as_str())
+                            *target == &actor
+                                && follow_id.as_deref().is_none_or(|f| f == id.as_str())
                         })
                         .map(|(id, _)| id.clone())
                         .collect();
@@ -172,8 +181,9 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                                 if remove(&mut u.followers, &actor) {
                                     eprintln!("{actor} unfollowed {name}");
                                 }
-                                u.pending_followers
-                                    .retain(|f| crate::fed::iri(f.get("actor")) != Some(actor.as_str()));
+                                u.pending_followers.retain(|f| {
+                                    crate::fed::iri(f.get("actor")) != Some(actor.as_str())
+                                });
                             }
                         }
                     }

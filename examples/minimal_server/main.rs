@@ -49,7 +49,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
                 let v = value("--base-url")?;
                 let url = url::Url::parse(&v).map_err(|e| format!("--base-url {v}: {e}"))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                    return Err(format!("--base-url {v}: must be an http(s) URL with a host"));
+                    return Err(format!(
+                        "--base-url {v}: must be an http(s) URL with a host"
+                    ));
                 }
                 config.base_url = Some(url);
             }
@@ -65,7 +67,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
     }
     for name in config.users.iter().chain(&config.locked) {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("user name {name:?}: use letters, digits and '_' only"));
+            return Err(format!(
+                "user name {name:?}: use letters, digits and '_' only"
+            ));
         }
     }
     // A locked user is a user.
@@ -95,9 +99,17 @@ async fn main() -> ExitCode {
     };
     let app = &running.app;
     let authority = fed::authority(&running.base);
-    eprintln!("archipel minimal server listening on {} (public base {})", running.addr, app.base());
+    eprintln!(
+        "archipel minimal server listening on {} (public base {})",
+        running.addr,
+        app.base()
+    );
     for user in &app.users {
-        let lock = if app.is_locked(user) { " (locked: approves followers by hand)" } else { "" };
+        let lock = if app.is_locked(user) {
+            " (locked: approves followers by hand)"
+        } else {
+            ""
+        };
         eprintln!("  @{user}@{authority}  actor {}{lock}", app.actor_iri(user));
     }
     eprintln!("  shared inbox {}/inbox", app.base());
@@ -125,8 +137,19 @@ mod tests {
     #[test]
     fn parses_every_flag() {
         let c = parse_args(args(&[
-            "--bind", "127.0.0.1:9000", "--base-url", "http://127.0.0.1:9000", "--user", "bob",
-            "--locked", "carol", "--token", "t", "--data-dir", "d", "--allow-private-addresses",
+            "--bind",
+            "127.0.0.1:9000",
+            "--base-url",
+            "http://127.0.0.1:9000",
+            "--user",
+            "bob",
+            "--locked",
+            "carol",
+            "--token",
+            "t",
+            "--data-dir",
+            "d",
+            "--allow-private-addresses",
             "--block=bad.example",
         ]))
         .unwrap();
@@ -140,7 +163,11 @@ mod tests {
 
     #[test]
     fn refuses_unknown_flags_and_bad_urls() {
-        assert!(parse_args(args(&["--nope"])).unwrap_err().contains("unknown argument --nope"));
+        assert!(
+            parse_args(args(&["--nope"]))
+                .unwrap_err()
+                .contains("unknown argument --nope")
+        );
         assert!(parse_args(args(&["--base-url", "ftp://x"])).is_err());
         assert!(parse_args(args(&["--user", "../x"])).is_err());
     }

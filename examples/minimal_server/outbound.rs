@@ -150,7 +150,10 @@ async fn post_activity(
         object.remove("bto");
         object.remove("bcc");
     }
-    doc.insert("@context".into(), json!("https://www.w3.org/ns/activitystreams"));
+    doc.insert(
+        "@context".into(),
+        json!("https://www.w3.org/ns/activitystreams"),
+    );
     doc.insert("id".into(), json!(id));
     doc.insert("type".into(), json!(kind));
     doc.insert("actor".into(), json!(me));
@@ -199,13 +202,17 @@ async fn follow_out(
     doc: serde_json::Map<String, Value>,
 ) -> Result<String, Response> {
     let Some(target) = doc.get("object").and_then(|v| crate::fed::iri(Some(v))) else {
-        return Err(bad("Follow needs an object: an actor IRI or acct:user@host"));
+        return Err(bad(
+            "Follow needs an object: an actor IRI or acct:user@host",
+        ));
     };
-    let target = app
-        .fed
-        .resolve_actor(target)
-        .await
-        .map_err(|e| (StatusCode::BAD_GATEWAY, format!("cannot resolve {target}: {e}")).into_response())?;
+    let target = app.fed.resolve_actor(target).await.map_err(|e| {
+        (
+            StatusCode::BAD_GATEWAY,
+            format!("cannot resolve {target}: {e}"),
+        )
+            .into_response()
+    })?;
     let me = app.actor_iri(name);
     let id = app.new_id();
     let follow = json!({
@@ -219,7 +226,9 @@ async fn follow_out(
         }
     }
     eprintln!("{name} follows {target} ({id})");
-    app.fed.send(app, name, follow, std::slice::from_ref(&target)).await;
+    app.fed
+        .send(app, name, follow, std::slice::from_ref(&target))
+        .await;
     Ok(id)
 }
 
@@ -236,11 +245,17 @@ async fn undo_out(
             .or_else(|| crate::fed::iri(Some(v)))
     });
     let Some(given) = given.map(str::to_owned) else {
-        return Err(bad("Undo needs an object: the Follow (or its id, or the followed actor)"));
+        return Err(bad(
+            "Undo needs an object: the Follow (or its id, or the followed actor)",
+        ));
     };
     let (follow_id, target) = {
         let data = app.data.lock().await;
-        let sent = data.users.get(name).map(|u| u.sent_follows.clone()).unwrap_or_default();
+        let sent = data
+            .users
+            .get(name)
+            .map(|u| u.sent_follows.clone())
+            .unwrap_or_default();
         match sent.get(&given) {
             Some(t) => (Some(given.clone()), Some(t.clone())),
             None => {
@@ -255,7 +270,11 @@ async fn undo_out(
         }
     };
     let (Some(follow_id), Some(target)) = (follow_id, target) else {
-        return Err((StatusCode::NOT_FOUND, format!("no Follow of {given} to undo")).into_response());
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("no Follow of {given} to undo"),
+        )
+            .into_response());
     };
     let me = app.actor_iri(name);
     let id = app.new_id();
@@ -272,7 +291,9 @@ async fn undo_out(
         }
     }
     eprintln!("{name} unfollows {target}");
-    app.fed.send(app, name, undo, std::slice::from_ref(&target)).await;
+    app.fed
+        .send(app, name, undo, std::slice::from_ref(&target))
+        .await;
     Ok(id)
 }
 
@@ -287,7 +308,9 @@ async fn decide_out(
         .and_then(|v| crate::fed::iri(Some(v)))
         .map(str::to_owned)
     else {
-        return Err(bad("Accept/Reject needs an object: the Follow id or the follower IRI"));
+        return Err(bad(
+            "Accept/Reject needs an object: the Follow id or the follower IRI",
+        ));
     };
     let request = {
         let mut data = app.data.lock().await;
@@ -299,7 +322,11 @@ async fn decide_out(
                 || crate::fed::iri(f.get("actor")) == Some(key.as_str())
         });
         let Some(follow_doc) = index.map(|i| u.pending_followers.remove(i)) else {
-            return Err((StatusCode::NOT_FOUND, format!("no pending follow request {key}")).into_response());
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("no pending follow request {key}"),
+            )
+                .into_response());
         };
         let Some(request) = PendingFollow::from_follow(&follow_doc) else {
             return Err(bad("stored follow request is malformed"));
@@ -316,7 +343,11 @@ async fn decide_out(
     } else {
         follow::reject(&request, &id)
     };
-    eprintln!("{name} {}ed follow request from {}", kind.to_lowercase(), request.follower);
+    eprintln!(
+        "{name} {}ed follow request from {}",
+        kind.to_lowercase(),
+        request.follower
+    );
     app.fed
         .send(app, name, answer, std::slice::from_ref(&request.follower))
         .await;

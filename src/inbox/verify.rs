@@ -21,8 +21,10 @@ use crate::signatures::{
 #[async_trait::async_trait]
 pub trait VerifyRequest: Send + Sync {
     /// Verifies `request` and says who signed it.
-    async fn verify_request(&self, request: &http::Request<Bytes>)
-    -> Result<Verified, SignatureError>;
+    async fn verify_request(
+        &self,
+        request: &http::Request<Bytes>,
+    ) -> Result<Verified, SignatureError>;
 }
 
 #[async_trait::async_trait]
@@ -160,13 +162,20 @@ impl ActorKeyResolver {
 }
 
 /// Finds `key_id` in an actor or key document fetched from `url`.
-fn key_from_document(key_id: &str, url: &url::Url, document: &Value) -> Result<ResolvedKey, String> {
+fn key_from_document(
+    key_id: &str,
+    url: &url::Url,
+    document: &Value,
+) -> Result<ResolvedKey, String> {
     let same_origin = |iri: &str| {
         url::Url::parse(iri)
             .map(|u| u.origin() == url.origin())
             .unwrap_or(false)
     };
-    let doc_id = document.get("id").and_then(Value::as_str).unwrap_or_default();
+    let doc_id = document
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !same_origin(doc_id) {
         return Err(format!("document id {doc_id:?} is not on the key's origin"));
     }

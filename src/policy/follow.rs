@@ -225,7 +225,10 @@ pub enum UndoError {
 /// must be the `Undo`'s (else [`UndoError::NotOwnActivity`]). When only an
 /// IRI is given the application must check it against what it stored.
 pub fn check_undo(undo: &Value) -> Result<UndoTarget, UndoError> {
-    let undo_actor = undo.get("actor").and_then(reference_iri).unwrap_or_default();
+    let undo_actor = undo
+        .get("actor")
+        .and_then(reference_iri)
+        .unwrap_or_default();
     let object = undo.get("object").ok_or(UndoError::MissingObject)?;
     match object {
         Value::String(id) => Ok(UndoTarget {
@@ -249,10 +252,7 @@ pub fn check_undo(undo: &Value) -> Result<UndoTarget, UndoError> {
             Ok(UndoTarget {
                 id: id.to_owned(),
                 kind: map.get("type").and_then(first_string).map(str::to_owned),
-                object: map
-                    .get("object")
-                    .and_then(reference_iri)
-                    .map(str::to_owned),
+                object: map.get("object").and_then(reference_iri).map(str::to_owned),
             })
         }
         _ => Err(UndoError::MissingObject),
@@ -340,12 +340,16 @@ mod tests {
         assert_eq!(pending[0].follow_id, "https://b.example/f/2");
         let taken = list.take("https://a.example/users/alice", bob).unwrap();
         assert_eq!(taken.follow_id, "https://b.example/f/2");
-        assert!(list.for_followee("https://a.example/users/alice").is_empty());
+        assert!(
+            list.for_followee("https://a.example/users/alice")
+                .is_empty()
+        );
     }
 
     #[test]
     fn reject_embeds_follow_without_context() {
-        let p = PendingFollow::from_follow(&follow("https://b.example/f/1", "https://b.example/u")).unwrap();
+        let p = PendingFollow::from_follow(&follow("https://b.example/f/1", "https://b.example/u"))
+            .unwrap();
         let r = reject(&p, "https://a.example/r/1");
         assert_eq!(r["type"], "Reject");
         assert_eq!(r["to"][0], "https://b.example/u");
@@ -368,13 +372,17 @@ mod tests {
             "object": follow("https://b.example/f/1", "https://b.example/u")});
         let target = check_undo(&ok).unwrap();
         assert_eq!(target.kind.as_deref(), Some("Follow"));
-        assert_eq!(target.object.as_deref(), Some("https://a.example/users/alice"));
+        assert_eq!(
+            target.object.as_deref(),
+            Some("https://a.example/users/alice")
+        );
     }
 
     #[test]
     fn block_severs_both_directions() {
         let b = BlockEffect::from_block(&json!({"type": "Block", "actor": "https://a.example/x",
-            "object": "https://b.example/y"})).unwrap();
+            "object": "https://b.example/y"}))
+        .unwrap();
         assert!(b.severs("https://b.example/y", "https://a.example/x"));
         assert!(b.severs("https://a.example/x", "https://b.example/y"));
         assert!(!b.severs("https://c.example/z", "https://a.example/x"));
