@@ -4,7 +4,7 @@
 //! `client` feature.
 //!
 //! Everything else in archipel that talks to the network (WebFinger,
-//! NodeInfo, the `Fetcher`, delivery) goes through
+//! NodeInfo, the [`Fetcher`](crate::fetch::Fetcher), delivery) goes through
 //! `Arc<dyn HttpClient>`, so an application can swap in its own client, and
 //! tests can use a mock without any server.
 //!
@@ -219,7 +219,7 @@ impl<T: HttpClient + ?Sized> HttpClient for Arc<T> {
 /// Response extension: the URL finally fetched, after redirects.
 ///
 /// [`HttpClient`] implementations insert it; the
-/// `Fetcher` compares the document's `id` origin
+/// [`Fetcher`](crate::fetch::Fetcher) compares the document's `id` origin
 /// against it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinalUrl(pub Url);
