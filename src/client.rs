@@ -70,7 +70,7 @@ pub enum ClientError {
         host: String,
     },
     /// The host is, or resolves only to, a non-public address.
-    #[error("host {host:?} resolves to non-public address {addr} ({class:?}); refused")]
+    #[error("host {host:?} is or resolves to non-public address {addr} ({class:?}); refused")]
     PrivateAddress {
         /// The host as written in the URL.
         host: String,
