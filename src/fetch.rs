@@ -159,7 +159,7 @@ pub struct Fetcher {
     client: Arc<dyn HttpClient>,
     signer: Option<Arc<Signer>>,
     cache: Arc<dyn FetchCache>,
-    domains: Option<Arc<DomainPolicy>>,
+    domains: Option<DomainPolicy>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -199,7 +199,7 @@ impl Fetcher {
 
     /// Refuses IRIs (and document ids) on hosts `policy` blocks, before any
     /// request, whatever the client does.
-    pub fn domains(mut self, policy: Arc<DomainPolicy>) -> Fetcher {
+    pub fn domains(mut self, policy: DomainPolicy) -> Fetcher {
         self.domains = Some(policy);
         self
     }

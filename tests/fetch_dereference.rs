@@ -246,9 +246,9 @@ impl HttpClient for Unreachable {
 
 #[tokio::test]
 async fn blocked_domains_are_never_contacted() {
-    let mut d = DomainPolicy::new();
+    let d = DomainPolicy::new();
     d.block("blocked.example").unwrap();
-    let f = Fetcher::new(Arc::new(Unreachable)).domains(Arc::new(d));
+    let f = Fetcher::new(Arc::new(Unreachable)).domains(d);
     let err = f
         .fetch_value(&iri("https://a.Blocked.example/users/x"))
         .await
