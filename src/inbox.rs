@@ -249,7 +249,7 @@ impl Incoming {
 #[derive(Clone)]
 pub struct Inbox {
     verifier: Arc<dyn VerifyRequest>,
-    policy: Arc<DomainPolicy>,
+    policy: DomainPolicy,
     seen: Arc<dyn SeenStore>,
     config: InboxConfig,
     public_base: Option<url::Url>,
@@ -270,7 +270,7 @@ impl Inbox {
     pub fn new(verifier: Arc<dyn VerifyRequest>, policy: DomainPolicy) -> Self {
         Self {
             verifier,
-            policy: Arc::new(policy),
+            policy,
             seen: Arc::new(MemorySeenStore::default()),
             config: InboxConfig::default(),
             public_base: None,

@@ -218,7 +218,7 @@ async fn tampered_body_is_401_digest_mismatch() {
 
 #[tokio::test]
 async fn blocked_domain_and_its_subdomains_are_403() {
-    let mut policy = DomainPolicy::new();
+    let policy = DomainPolicy::new();
     policy.block("b.example").unwrap();
     let f = fixture(policy, InboxConfig::default());
     let req = signed(

@@ -35,7 +35,7 @@ pub struct Federation {
 impl Federation {
     /// Loads or generates keys and builds the client, policy, inbox and workers.
     pub fn new(base: &Url, users: &[String], config: &Config, disk: &Disk) -> Result<Self, String> {
-        let mut policy = DomainPolicy::new();
+        let policy = DomainPolicy::new();
         for domain in &config.blocked_domains {
             policy
                 .block(domain)
@@ -44,7 +44,7 @@ impl Federation {
         let fetch_policy = FetchPolicy::default()
             .allow_http(config.allow_private_addresses || base.scheme() == "http")
             .allow_private_addresses(config.allow_private_addresses)
-            .domains(Arc::new(policy.clone()))
+            .domains(policy.clone())
             .user_agent(format!(
                 "archipel-minimal-server/{} (+{base})",
                 env!("CARGO_PKG_VERSION")

@@ -59,7 +59,7 @@ pub fn run(data: &[u8]) -> Option<InboxError> {
         let _ = PendingFollow::from_follow(&value);
         let _ = BlockEffect::from_block(&value);
     }
-    let mut policy = DomainPolicy::new();
+    let policy = DomainPolicy::new();
     policy.block("blocked.example").ok()?;
     let mut config = InboxConfig::default();
     config.max_body_bytes = 4096;
