@@ -22,10 +22,10 @@
 //!    `actor`, else `401` ([`InboxError::ActorMismatch`]); the activity `id`
 //!    must share the actor's origin (`400`);
 //! 7. **domain policy** on the key owner's domain (`403`);
-//! 8. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
-//!    answered `202 Accepted` and not handed over again;
-//! 9. **typed decoding** into an [`AnyObject`](crate::vocab::AnyObject)
-//!    (`400` on a vocabulary error).
+//! 8. **typed decoding** into an [`AnyObject`] (`400` on a vocabulary
+//!    error), so a malformed activity never marks its id as seen;
+//! 9. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
+//!    answered `202 Accepted` and not handed over again.
 //!
 //! A success is an [`Incoming`] for the application's handler; it answers
 //! `202 Accepted` (ActivityPub leaves the success code open; `202` is what
@@ -246,6 +246,28 @@ impl Incoming {
 ///
 /// Build one per server and share it (it is cheap to clone); call
 /// [`Inbox::receive`] for every `POST` to a personal or shared inbox.
+///
+/// ```no_run
+/// # async fn demo(client: std::sync::Arc<dyn archipel::client::HttpClient>,
+/// #               request: http::Request<bytes::Bytes>) {
+/// use std::sync::Arc;
+/// use archipel::inbox::{ActorKeyResolver, Inbox};
+/// use archipel::policy::DomainPolicy;
+/// use archipel::signatures::{Verifier, VerifyPolicy};
+///
+/// let policy = DomainPolicy::new();
+/// policy.block("spam.example").unwrap();
+/// // Keys are fetched from the signer's actor document through `client`.
+/// let verifier = Verifier::new(ActorKeyResolver::new(client), VerifyPolicy::default());
+/// let inbox = Inbox::new(Arc::new(verifier), policy)
+///     .with_public_base(url::Url::parse("https://social.example").unwrap());
+///
+/// match inbox.receive(&request).await {
+///     Ok(incoming) => println!("{} {} from {}", incoming.kind, incoming.id, incoming.actor),
+///     Err(refusal) => println!("answer {}: {refusal}", refusal.status()),
+/// }
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Inbox {
     verifier: Arc<dyn VerifyRequest>,

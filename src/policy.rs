@@ -22,6 +22,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub mod follow;
 
+/// Audience helpers, shared with the vocabulary: who an object is addressed
+/// to (`public`, `unlisted`, `followers`, `direct`) and whether an IRI is the
+/// public collection (`Public`, `as:Public` or the full IRI).
+pub use crate::vocab::audience::is_public_iri;
+pub use crate::vocab::{Audience, Visibility};
+
 use url::Url;
 
 /// Errors of the `policy` module.

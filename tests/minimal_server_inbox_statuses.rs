@@ -176,6 +176,30 @@ async fn actor_documents_negotiate_html_and_json() {
     let jrd: Value = serde_json::from_str(&jrd.text().await.unwrap()).unwrap();
     assert_eq!(jrd["links"][0]["href"], alice.as_str());
 
+    // NodeInfo discovery, then the 2.1 document with its schema profile.
+    let links: Value = serde_json::from_str(
+        &http()
+            .get(format!("{}/.well-known/nodeinfo", a.app.base()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let href = links["links"][0]["href"].as_str().unwrap().to_owned();
+    assert_eq!(href, format!("{}/nodeinfo/2.1", a.app.base()));
+    let nodeinfo = http().get(&href).send().await.unwrap();
+    assert_eq!(
+        nodeinfo.headers()["content-type"],
+        "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\""
+    );
+    let nodeinfo: Value = serde_json::from_str(&nodeinfo.text().await.unwrap()).unwrap();
+    assert_eq!(nodeinfo["software"]["name"], "archipel-minimal-server");
+    assert_eq!(nodeinfo["usage"]["users"]["total"], 1);
+    assert_eq!(nodeinfo["protocols"], json!(["activitypub"]));
+
     // The followers collection pages (OrderedCollection → first page).
     let followers: Value = serde_json::from_str(
         &http()

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use archipel::axum::{ActivityJson, InboxRequest, wants_html};
 use archipel::inbox::{Inbox, rebase_uri};
+use archipel::nodeinfo::{NodeInfo, NodeInfoLinks, Software, Usage};
 use archipel::webfinger::{Jrd, Link, Resource, respond};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -215,7 +216,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/", get(home))
         .route("/.well-known/webfinger", get(webfinger))
         .route("/.well-known/nodeinfo", get(nodeinfo_links))
-        .route("/nodeinfo/2.1", get(nodeinfo))
+        .route("/nodeinfo/{version}", get(nodeinfo))
         .route("/users/{name}", get(actor))
         .route(
             "/users/{name}/inbox",
@@ -289,40 +290,33 @@ async fn webfinger(State(app): State<Arc<App>>, request: axum::extract::Request)
 }
 
 async fn nodeinfo_links(State(app): State<Arc<App>>) -> Response {
-    let doc = json!({"links": [{
-        "rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
-        "href": format!("{}/nodeinfo/2.1", app.base())
-    }]});
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.to_string(),
-    )
-        .into_response()
+    NodeInfoLinks::for_base(&app.base)
+        .to_response()
+        .map(axum::body::Body::from)
 }
 
-async fn nodeinfo(State(app): State<Arc<App>>) -> Response {
+/// NodeInfo 2.1 (`/nodeinfo/2.1`) or 2.0 (`/nodeinfo/2.0`), from archipel's documents.
+async fn nodeinfo(State(app): State<Arc<App>>, Path(version): Path<String>) -> Response {
+    if version != "2.1" && version != "2.0" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let local_posts = {
         let data = app.data.lock().await;
-        data.users.values().map(|u| u.outbox.len()).sum::<usize>()
+        data.users
+            .values()
+            .map(|u| u.outbox.len() as u64)
+            .sum::<u64>()
     };
-    let doc = json!({
-        "version": "2.1",
-        "software": {"name": "archipel-minimal-server", "version": env!("CARGO_PKG_VERSION"),
-                     "repository": "https://crates.io/crates/archipel"},
-        "protocols": ["activitypub"],
-        "services": {"inbound": [], "outbound": []},
-        "openRegistrations": false,
-        "usage": {"users": {"total": app.users.len()}, "localPosts": local_posts},
-        "metadata": {}
-    });
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\"",
-        )],
-        doc.to_string(),
-    )
-        .into_response()
+    let Ok(software) = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION")) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut usage = Usage::default();
+    usage.users.total = Some(app.users.len() as u64);
+    usage.local_posts = Some(local_posts);
+    NodeInfo::new(software, usage, false)
+        .for_version(&version)
+        .to_response()
+        .map(axum::body::Body::from)
 }
 
 /// The actor document of a local user.

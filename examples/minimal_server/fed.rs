@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use url::Url;
 
-use crate::app::{App, Config, PUBLIC};
+use crate::app::{App, Config};
 use crate::store::{Disk, RemoteActor, push_bounded};
 
 /// Keys and network plumbing shared by the whole server.
@@ -318,7 +318,7 @@ pub fn addressed_to_public(doc: &Value) -> bool {
 }
 
 fn is_public(s: &str) -> bool {
-    s == PUBLIC || s == "as:Public" || s == "Public"
+    archipel::policy::is_public_iri(s)
 }
 
 /// Random lowercase hex of `bytes` bytes, from the OS generator.
