@@ -78,6 +78,49 @@ async fn follow_by_webfinger_accept_then_post_is_delivered_and_verified() {
         verification.ends_with(&format!("{bob}#main-key")),
         "verification record: {verification}"
     );
+    let note_id = note_id.to_owned();
+    drop(data);
+
+    // alice likes and announces the note: B counts both.
+    for kind in ["Like", "Announce"] {
+        let (status, _) = post_outbox(&a, "alice", json!({"type": kind, "object": note_id})).await;
+        assert_eq!(status, 201);
+    }
+    eventually("bob's note has alice's like and announce", || async {
+        let data = b.app.data.lock().await;
+        data.likes.get(&note_id) == Some(&vec![alice.clone()])
+            && data.announces.get(&note_id) == Some(&vec![alice.clone()])
+    })
+    .await;
+
+    // bob edits the note, then deletes it: A follows both.
+    let (status, _) = post_outbox(
+        &b,
+        "bob",
+        json!({"type": "Update", "object": {"id": note_id, "content": "Hello again"}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("alice's copy is updated", || async {
+        a.app
+            .data
+            .lock()
+            .await
+            .notes
+            .get(&note_id)
+            .map(|n| n["content"].clone())
+            == Some(json!("Hello again"))
+    })
+    .await;
+    let (status, _) = post_outbox(&b, "bob", json!({"type": "Delete", "object": note_id})).await;
+    assert_eq!(status, 201);
+    eventually("alice's copy is deleted", || async {
+        !a.app.data.lock().await.notes.contains_key(&note_id)
+    })
+    .await;
+    // Someone else's note cannot be deleted through bob's outbox.
+    let (status, _) = post_outbox(&b, "bob", json!({"type": "Delete", "object": alice})).await;
+    assert_eq!(status, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

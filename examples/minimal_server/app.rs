@@ -470,15 +470,18 @@ async fn object(
     let Some(doc) = data.local_objects.get(&iri) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if doc.get("type").and_then(Value::as_str) == Some("Tombstone") {
+        return (StatusCode::GONE, ActivityJson(doc.clone())).into_response();
+    }
     if !crate::fed::addressed_to_public(doc) {
         return StatusCode::NOT_FOUND.into_response();
     }
     if wants_html(&headers) {
-        let content = doc
-            .get("content")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let content = escape_html(
+            doc.get("content")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
         return Html(format!(
             "<!doctype html><title>{iri}</title><article>{content}</article>"
         ))
@@ -491,4 +494,20 @@ async fn object(
 /// logs show the URL the sender signed.
 pub fn absolute(app: &App, req: InboxRequest) -> http::Request<bytes::Bytes> {
     rebase_uri(req.0, &app.base)
+}
+
+/// Escapes text for inclusion in HTML (the example shows note content as text).
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -150,6 +150,9 @@ async fn post_activity(
         object.remove("bto");
         object.remove("bcc");
     }
+    if matches!(kind, "Update" | "Delete") {
+        own_object_change(app, name, me, kind, &now, &mut doc).await?;
+    }
     doc.insert(
         "@context".into(),
         json!("https://www.w3.org/ns/activitystreams"),
@@ -352,4 +355,50 @@ async fn decide_out(
         .send(app, name, answer, std::slice::from_ref(&request.follower))
         .await;
     Ok(id)
+}
+
+/// Checks that an Update/Delete targets one of the user's own notes, and
+/// applies it locally (merging the update; a Tombstone for a delete).
+async fn own_object_change(
+    app: &Arc<App>,
+    name: &str,
+    me: &str,
+    kind: &str,
+    now: &str,
+    doc: &mut serde_json::Map<String, Value>,
+) -> Result<(), Response> {
+    let Some(target) = crate::fed::iri(doc.get("object")).map(str::to_owned) else {
+        return Err(bad(format!("{kind} needs an object")));
+    };
+    let mut data = app.data.lock().await;
+    let owned = data
+        .local_objects
+        .get(&target)
+        .is_some_and(|o| crate::fed::iri(o.get("attributedTo")) == Some(me));
+    if !owned {
+        return Err((
+            StatusCode::FORBIDDEN,
+            format!("{target} is not a note of {name}"),
+        )
+            .into_response());
+    }
+    if kind == "Delete" {
+        let tombstone = json!({"id": target, "type": "Tombstone", "deleted": now});
+        data.local_objects.insert(target.clone(), tombstone.clone());
+        doc.insert("object".into(), tombstone);
+    } else {
+        let mut merged = data.local_objects.get(&target).cloned().unwrap_or_default();
+        if let (Value::Object(m), Some(Value::Object(changes))) = (&mut merged, doc.get("object")) {
+            for (k, v) in changes {
+                if !matches!(k.as_str(), "id" | "attributedTo" | "type") {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            m.insert("updated".into(), json!(now));
+        }
+        data.local_objects.insert(target.clone(), merged.clone());
+        doc.insert("object".into(), merged);
+    }
+    app.persist(&data);
+    Ok(())
 }
