@@ -9,8 +9,9 @@
 //! 2. **content type** — `application/activity+json` or
 //!    `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 //!    (ActivityPub §7), else `415`;
-//! 3. **digest** — `Digest` (RFC 3230) or `Content-Digest` (RFC 9530) must
-//!    match the body, else `401` (`400` when malformed);
+//! 3. **digest** — a request without any signature header is refused at
+//!    once (`401`); then `Digest` (RFC 3230) or `Content-Digest` (RFC 9530)
+//!    must match the body, else `401` (`400` when malformed);
 //! 4. **envelope** — `id`, `type` and `actor` must be present (`400`); the
 //!    actor's domain is checked against the [`DomainPolicy`] *before* any key
 //!    is fetched, so a blocked server is never contacted (`403`);
@@ -352,14 +353,14 @@ impl Inbox {
         let body = request.body();
         check_size(request.headers(), body.len(), self.config.max_body_bytes)?;
         check_content_type(request.headers())?;
+        if !has_signature(request.headers()) {
+            return Err(InboxError::Unsigned);
+        }
         digest::check(request.headers(), body)?;
         let envelope = envelope::parse(body)?;
         let actor_host =
             host_of(&envelope.actor).ok_or(InboxError::MissingProperty { property: "actor" })?;
         self.check_domain(&actor_host)?;
-        if !has_signature(request.headers()) {
-            return Err(InboxError::Unsigned);
-        }
         let verified = self
             .verifier
             .verify_request(request)

@@ -28,10 +28,15 @@ fn replay_inbox_request_corpus() {
 #[test]
 fn harness_refuses_typical_inputs_with_exact_errors() {
     use archipel::inbox::InboxError;
-    let unsigned =
-        b"application/activity+json\nSHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n";
+    let empty_digest = "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let unsigned = format!("application/activity+json\n{empty_digest}\n\n");
     assert!(matches!(
-        inbox_fuzz_input::run(unsigned),
+        inbox_fuzz_input::run(unsigned.as_bytes()),
+        Some(InboxError::Unsigned)
+    ));
+    let empty_body = format!("application/activity+json\n{empty_digest}\nkeyId=\"x\"\n");
+    assert!(matches!(
+        inbox_fuzz_input::run(empty_body.as_bytes()),
         Some(InboxError::InvalidJson { .. })
     ));
     assert!(matches!(

@@ -90,6 +90,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let notes = [
+        (
+            !config.allow_private_addresses,
+            "loopback/private peers are refused; pass --allow-private-addresses to federate locally",
+        ),
+        (
+            config.data_dir.is_none(),
+            "state and keys live in memory only; pass --data-dir DIR to keep them",
+        ),
+    ];
     let running = match app::start(config).await {
         Ok(r) => r,
         Err(e) => {
@@ -114,6 +124,11 @@ async fn main() -> ExitCode {
     }
     eprintln!("  shared inbox {}/inbox", app.base());
     eprintln!("outbox bearer token: {}", app.token);
+    for (applies, note) in notes {
+        if applies {
+            eprintln!("note: {note}");
+        }
+    }
     eprintln!(
         "post a note:  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/activity+json' \
          -d '{{\"type\":\"Note\",\"content\":\"Hello, Fediverse\"}}' {}/outbox",

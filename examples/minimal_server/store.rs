@@ -139,9 +139,20 @@ impl Disk {
 
     /// Saves a private key PEM for `user`.
     pub fn save_key(&self, user: &str, pem: &str) {
-        if let Some(dir) = &self.dir
-            && let Err(e) = std::fs::write(dir.join("keys").join(format!("{user}.pem")), pem)
+        let Some(dir) = &self.dir else { return };
+        let path = dir.join("keys").join(format!("{user}.pem"));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
         {
+            // The private key is readable by its owner only.
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let result = options
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()));
+        if let Err(e) = result {
             eprintln!("warning: could not save key for {user}: {e}");
         }
     }
