@@ -8,7 +8,10 @@
 //!   answer the sender with the status [`InboxError::status`] gives);
 //! - [`ActivityJson`] / [`JrdJson`] serve documents with the right
 //!   `Content-Type`;
-//! - [`wants_html`] tells a browser from an ActivityPub client.
+//! - [`wants_html`] tells a browser from an ActivityPub client, and
+//!   [`negotiate`] serves a document or a page accordingly;
+//! - [`webfinger_routes`] and [`nodeinfo_routes`] mount the discovery
+//!   endpoints (RFC 7033, NodeInfo 2.1/2.0) around the app's own lookups.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -34,6 +37,8 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::inbox::{Inbox, InboxConfig, InboxError, Incoming};
+use crate::nodeinfo::{NodeInfo, NodeInfoLinks};
+use crate::webfinger::{Jrd, Resource};
 
 /// The ActivityPub media type (ActivityPub §3.2).
 pub const ACTIVITY_JSON: &str = "application/activity+json";
@@ -194,6 +199,100 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         }
     }
     html
+}
+
+/// Serves `document` as `application/activity+json` to ActivityPub clients
+/// and `html` to browsers ([`wants_html`]), with `Vary: Accept`.
+///
+/// Use it for actor, object and collection routes: the same IRI is the
+/// machine-readable document and the human-readable page (ActivityPub §3.2).
+pub fn negotiate<T: Serialize>(
+    headers: &HeaderMap,
+    document: &T,
+    html: impl FnOnce() -> String,
+) -> Response {
+    if wants_html(headers) {
+        let mut response = Response::new(Body::from(html()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        response
+    } else {
+        json_response(document, ACTIVITY_JSON)
+    }
+}
+
+/// A router serving `GET /.well-known/webfinger` through
+/// [`webfinger::respond`](crate::webfinger::respond): `lookup` maps the
+/// queried [`Resource`] to the app's JRD (or `None` for `404`).
+///
+/// ```no_run
+/// use archipel::webfinger::{Jrd, Link, Resource};
+/// let router: axum::Router = archipel::axum::webfinger_routes(|resource| async move {
+///     let Resource::Acct(acct) = resource else { return None };
+///     let mut jrd = Jrd { subject: Some(acct.to_uri()), ..Jrd::default() };
+///     jrd.push_link(Link::new("self", Some("application/activity+json"),
+///         format!("https://social.example/users/{}", acct.user())));
+///     Some(jrd)
+/// });
+/// ```
+pub fn webfinger_routes<S, F, Fut>(lookup: F) -> ::axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(Resource) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<Jrd>> + Send + 'static,
+{
+    ::axum::Router::new().route(
+        "/.well-known/webfinger",
+        ::axum::routing::get(move |request: Request| {
+            let lookup = lookup.clone();
+            async move {
+                let (parts, _) = request.into_parts();
+                let request = http::Request::from_parts(parts, ());
+                crate::webfinger::respond(&request, lookup)
+                    .await
+                    .map(Body::from)
+            }
+        }),
+    )
+}
+
+/// A router serving NodeInfo discovery: `GET /.well-known/nodeinfo` (links
+/// for `base`) and `GET /nodeinfo/2.1` and `/nodeinfo/2.0` from the document
+/// `document` builds per request (so usage figures stay current).
+pub fn nodeinfo_routes<S, F, Fut>(base: url::Url, document: F) -> ::axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = NodeInfo> + Send + 'static,
+{
+    let links = NodeInfoLinks::for_base(&base);
+    let serve = |version: &'static str, document: F| {
+        ::axum::routing::get(move || {
+            let document = document.clone();
+            async move {
+                document()
+                    .await
+                    .for_version(version)
+                    .to_response()
+                    .map(Body::from)
+            }
+        })
+    };
+    ::axum::Router::new()
+        .route(
+            "/.well-known/nodeinfo",
+            ::axum::routing::get(move || {
+                let links = links.clone();
+                async move { links.to_response().map(Body::from) }
+            }),
+        )
+        .route("/nodeinfo/2.1", serve("2.1", document.clone()))
+        .route("/nodeinfo/2.0", serve("2.0", document))
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use archipel::axum::{ActivityJson, InboxRequest, wants_html};
+use archipel::axum::{ActivityJson, InboxRequest, negotiate, nodeinfo_routes, webfinger_routes};
 use archipel::inbox::{Inbox, rebase_uri};
-use archipel::nodeinfo::{NodeInfo, NodeInfoLinks, Software, Usage};
-use archipel::webfinger::{Jrd, Link, Resource, respond};
+use archipel::nodeinfo::{NodeInfo, Software, Usage};
+use archipel::webfinger::{Jrd, Link, Resource};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -210,13 +210,12 @@ pub async fn start_on(
     })
 }
 
-/// All routes.
+/// All routes: discovery from archipel's axum helpers, the rest here.
 pub fn routes(app: Arc<App>) -> Router {
+    let for_webfinger = app.clone();
+    let for_nodeinfo = app.clone();
     Router::new()
         .route("/", get(home))
-        .route("/.well-known/webfinger", get(webfinger))
-        .route("/.well-known/nodeinfo", get(nodeinfo_links))
-        .route("/nodeinfo/{version}", get(nodeinfo))
         .route("/users/{name}", get(actor))
         .route(
             "/users/{name}/inbox",
@@ -234,7 +233,15 @@ pub fn routes(app: Arc<App>) -> Router {
             get(crate::outbound::pending_followers),
         )
         .route("/objects/{id}", get(object))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(webfinger_routes(move |resource| {
+            let app = for_webfinger.clone();
+            async move { webfinger_jrd(&app, &resource) }
+        }))
+        .merge(nodeinfo_routes(app.base.clone(), move || {
+            let app = for_nodeinfo.clone();
+            async move { nodeinfo_document(&app).await }
+        }))
 }
 
 async fn home(State(app): State<Arc<App>>) -> Html<String> {
@@ -252,54 +259,38 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
     Html(page)
 }
 
-/// WebFinger (RFC 7033) through archipel's responder: `acct:NAME@HOST[:PORT]`
-/// or the actor IRI resolve to the actor.
-async fn webfinger(State(app): State<Arc<App>>, request: axum::extract::Request) -> Response {
-    let (parts, _) = request.into_parts();
-    let request = http::Request::from_parts(parts, ());
+/// The JRD for a WebFinger query: `acct:NAME@HOST[:PORT]` or the actor IRI.
+fn webfinger_jrd(app: &App, resource: &Resource) -> Option<Jrd> {
     let authority = crate::fed::authority(&app.base);
-    let response = respond(&request, |resource| async move {
-        let name = match &resource {
-            Resource::Acct(acct) if acct.authority().eq_ignore_ascii_case(&authority) => {
-                Some(acct.user().to_owned())
-            }
-            Resource::Url(url) => app.local_name(url.as_str()),
-            _ => None,
+    let name = match resource {
+        Resource::Acct(acct) if acct.authority().eq_ignore_ascii_case(&authority) => {
+            Some(acct.user().to_owned())
         }
-        .filter(|n| app.users.contains(n))?;
-        let iri = app.actor_iri(&name);
-        let mut jrd = Jrd {
-            subject: Some(format!("acct:{name}@{authority}")),
-            ..Jrd::default()
-        };
-        jrd.aliases = Some(vec![iri.clone()]);
-        jrd.push_link(Link::new(
-            "self",
-            Some("application/activity+json"),
-            iri.clone(),
-        ));
-        jrd.push_link(Link::new(
-            "http://webfinger.net/rel/profile-page",
-            Some("text/html"),
-            iri,
-        ));
-        Some(jrd)
-    })
-    .await;
-    response.map(axum::body::Body::from)
-}
-
-async fn nodeinfo_links(State(app): State<Arc<App>>) -> Response {
-    NodeInfoLinks::for_base(&app.base)
-        .to_response()
-        .map(axum::body::Body::from)
-}
-
-/// NodeInfo 2.1 (`/nodeinfo/2.1`) or 2.0 (`/nodeinfo/2.0`), from archipel's documents.
-async fn nodeinfo(State(app): State<Arc<App>>, Path(version): Path<String>) -> Response {
-    if version != "2.1" && version != "2.0" {
-        return StatusCode::NOT_FOUND.into_response();
+        Resource::Url(url) => app.local_name(url.as_str()),
+        _ => None,
     }
+    .filter(|n| app.users.contains(n))?;
+    let iri = app.actor_iri(&name);
+    let mut jrd = Jrd {
+        subject: Some(format!("acct:{name}@{authority}")),
+        aliases: Some(vec![iri.clone()]),
+        ..Jrd::default()
+    };
+    jrd.push_link(Link::new(
+        "self",
+        Some("application/activity+json"),
+        iri.clone(),
+    ));
+    jrd.push_link(Link::new(
+        "http://webfinger.net/rel/profile-page",
+        Some("text/html"),
+        iri,
+    ));
+    Some(jrd)
+}
+
+/// The NodeInfo document, with current figures.
+async fn nodeinfo_document(app: &App) -> NodeInfo {
     let local_posts = {
         let data = app.data.lock().await;
         data.users
@@ -307,16 +298,12 @@ async fn nodeinfo(State(app): State<Arc<App>>, Path(version): Path<String>) -> R
             .map(|u| u.outbox.len() as u64)
             .sum::<u64>()
     };
-    let Ok(software) = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION")) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
+    let software = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION"))
+        .expect("a valid software name");
     let mut usage = Usage::default();
     usage.users.total = Some(app.users.len() as u64);
     usage.local_posts = Some(local_posts);
     NodeInfo::new(software, usage, false)
-        .for_version(&version)
-        .to_response()
-        .map(axum::body::Body::from)
 }
 
 /// The actor document of a local user.
@@ -355,15 +342,13 @@ async fn actor(
     if !app.users.contains(&name) {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
     }
-    if wants_html(&headers) {
-        let authority = crate::fed::authority(&app.base);
-        return Html(format!(
+    let authority = crate::fed::authority(&app.base);
+    negotiate(&headers, &actor_document(&app, &name), || {
+        format!(
             "<!doctype html><title>{name}</title><h1>{name}@{authority}</h1>\
              <p>An ActivityPub actor. Follow <code>@{name}@{authority}</code> from another server.</p>"
-        ))
-        .into_response();
-    }
-    ActivityJson(actor_document(&app, &name)).into_response()
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -476,18 +461,14 @@ async fn object(
     if !crate::fed::addressed_to_public(doc) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if wants_html(&headers) {
-        let content = escape_html(
-            doc.get("content")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        );
-        return Html(format!(
-            "<!doctype html><title>{iri}</title><article>{content}</article>"
-        ))
-        .into_response();
-    }
-    ActivityJson(doc.clone()).into_response()
+    let content = escape_html(
+        doc.get("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
+    negotiate(&headers, doc, || {
+        format!("<!doctype html><title>{iri}</title><article>{content}</article>")
+    })
 }
 
 /// Rebuilds the request URI from the public base (see `rebase_uri`), so
