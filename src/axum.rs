@@ -314,6 +314,28 @@ mod tests {
     }
 
     #[test]
+    fn negotiate_serves_page_to_browsers_and_json_to_servers() {
+        let doc = serde_json::json!({"type": "Person"});
+        let mut browser = HeaderMap::new();
+        browser.insert(header::ACCEPT, HeaderValue::from_static("text/html"));
+        let page = negotiate(&browser, &doc, || "<p>hi</p>".to_owned());
+        assert_eq!(
+            page.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(page.headers()[header::VARY], "Accept");
+        let mut server = HeaderMap::new();
+        server.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            ),
+        );
+        let json = negotiate(&server, &doc, || unreachable!("no page for servers"));
+        assert_eq!(json.headers()[header::CONTENT_TYPE], ACTIVITY_JSON);
+    }
+
+    #[test]
     fn activity_json_sets_content_type() {
         let r = ActivityJson(serde_json::json!({"type": "Note"})).into_response();
         assert_eq!(r.headers()[header::CONTENT_TYPE], ACTIVITY_JSON);

@@ -250,12 +250,11 @@ impl Federation {
             }
             app.persist(&data);
         }
-        let policy = self.policy.clone();
         let options = PlanOptions {
             local_hosts: vec![authority(&self.base)],
-            host_filter: Some(Arc::new(move |host: &str| policy.allows(host))),
             ..PlanOptions::default()
-        };
+        }
+        .with_domain_policy(Arc::new(self.policy.clone()));
         let plan = match DeliveryPlan::new(&activity, targets, &options) {
             Ok(plan) => plan,
             Err(e) => {
