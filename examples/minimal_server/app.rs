@@ -164,7 +164,15 @@ pub async fn start_on(
     let addr = listener.local_addr()?;
     let base = match &config.base_url {
         Some(url) => url.clone(),
-        None => Url::parse(&format!("http://{addr}")).map_err(std::io::Error::other)?,
+        None => {
+            // 0.0.0.0 / [::] are not addresses peers can use: fall back to
+            // loopback (pass --base-url for a public name).
+            let mut public = addr;
+            if public.ip().is_unspecified() {
+                public.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            Url::parse(&format!("http://{public}")).map_err(std::io::Error::other)?
+        }
     };
     let users = if config.users.is_empty() {
         vec!["alice".to_owned()]
