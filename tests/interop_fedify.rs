@@ -6,7 +6,8 @@
 //! gets an Accept; bob follows alice and gets an Accept; each posts a Note
 //! the other receives. Fedify verifies archipel's signatures and archipel
 //! verifies Fedify's; the run is repeated with each side knocking first in
-//! each signature dialect (draft-cavage-12 and RFC 9421).
+//! each signature dialect (draft-cavage-12 and RFC 9421). Finally each side
+//! undoes its Follow and the other drops the follower.
 //!
 //! Needs the peer installed: `bash tests/interop/fedify/setup.sh` (npm, Node
 //! from npm). Without it the test prints a notice and skips, unless
@@ -197,6 +198,24 @@ async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_k
     let data = a.app.data.lock().await;
     let verification = data.verifications[create["id"].as_str().unwrap()].clone();
     drop(data);
+
+    // 5. Undo Follow, both ways.
+    peer_control(&peer, "undo-follow", json!({"target": alice})).await;
+    eventually("bob no longer follows alice", || async {
+        followers(&a, "alice").await.is_empty()
+    })
+    .await;
+    let (status, _) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Undo", "object": format!("acct:bob@127.0.0.1:{port}")}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("Fedify's bob no longer lists alice", || async {
+        strings(&peer_state(&peer).await["followers"]).is_empty()
+    })
+    .await;
 
     // Which dialects were used, each way.
     let state = peer_state(&peer).await;
