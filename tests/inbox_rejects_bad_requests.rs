@@ -264,3 +264,42 @@ async fn missing_actor_is_400() {
     );
     assert_eq!(err.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn rfc9421_target_uri_comes_from_the_public_base_url() {
+    let f = default_fixture();
+    // Received path-only and without Host: the inbox's base (https://a.example)
+    // supplies the @target-uri the sender signed.
+    let mut req = signed(
+        like("https://b.example/likes/9421", BOB),
+        BOB_KEY,
+        &f.bob,
+        Spec::Rfc9421,
+    );
+    req.headers_mut().remove("host");
+    let incoming = f.inbox.receive(&req).await.unwrap();
+    assert_eq!(incoming.verified.spec, Spec::Rfc9421);
+
+    // The same request at a server whose public base differs fails, even
+    // with a Host header naming that server: the signature covers the URL it
+    // was sent to (@target-uri, @authority), rebuilt from the base.
+    let (bob, _) = keys().clone();
+    let mut keys = MemoryKeyResolver::new();
+    keys.insert(BOB_KEY, bob.public_key(), BOB);
+    let elsewhere = Inbox::new(
+        Arc::new(Verifier::new(keys, VerifyPolicy::default())),
+        DomainPolicy::new(),
+    )
+    .with_public_base(url::Url::parse("https://other.example").unwrap());
+    let mut req = signed(
+        like("https://b.example/likes/9422", BOB),
+        BOB_KEY,
+        &f.bob,
+        Spec::Rfc9421,
+    );
+    req.headers_mut()
+        .insert("host", "other.example".parse().unwrap());
+    let err = elsewhere.receive(&req).await.unwrap_err();
+    assert!(matches!(err, InboxError::Signature(_)), "{err:?}");
+    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+}
