@@ -268,7 +268,7 @@ async fn missing_actor_is_400() {
 #[tokio::test]
 async fn rfc9421_target_uri_comes_from_the_public_base_url() {
     let f = default_fixture();
-    // Received path-only and without Host: the inbox's base (https://a.example)
+    // Received path-only with a lying Host: the inbox's base (https://a.example)
     // supplies the @target-uri the sender signed.
     let mut req = signed(
         like("https://b.example/likes/9421", BOB),
@@ -276,7 +276,8 @@ async fn rfc9421_target_uri_comes_from_the_public_base_url() {
         &f.bob,
         Spec::Rfc9421,
     );
-    req.headers_mut().remove("host");
+    req.headers_mut()
+        .insert("host", "evil.example".parse().unwrap());
     let incoming = f.inbox.receive(&req).await.unwrap();
     assert_eq!(incoming.verified.spec, Spec::Rfc9421);
 
