@@ -3,12 +3,6 @@
 //! `{"verified":true,"key_id":…,"spec":…,"algorithm":…}`, or 1 with the
 //! typed error on stderr.
 
-// Shared with the other subcommand; each includes it so that it stays a
-// self-contained module (one dispatch line in main.rs).
-#[allow(dead_code)]
-#[path = "request_json.rs"]
-mod request_json;
-
 use std::io::{Read as _, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,7 +11,7 @@ use archipel::signatures::{
     FixedClock, KeyResolver, PublicKey, ResolvedKey, SignatureError, Verifier, VerifyPolicy,
 };
 
-use request_json::{flag, parse_request, parse_rfc3339};
+use super::sign::request_json::{flag, parse_request, parse_rfc3339};
 
 /// Answers every key id with the one key given on the command line.
 struct OneKey {

@@ -324,8 +324,9 @@ impl<R: KeyResolver> Verifier<R> {
             Some(v) => v,
             None => match headers.get(http::header::AUTHORIZATION) {
                 Some(v)
-                    if v.as_bytes().len() > 10
-                        && v.as_bytes()[..10].eq_ignore_ascii_case(b"signature ") =>
+                    if v.as_bytes()
+                        .get(..10)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"signature ")) =>
                 {
                     v
                 }
