@@ -115,6 +115,44 @@ mod bare {
     }
 }
 
+/// Times `per` calls of `f`, in nanoseconds per call.
+fn time_per_call(per: u32, f: &mut dyn FnMut()) -> f64 {
+    let t = std::time::Instant::now();
+    for _ in 0..per {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(per)
+}
+
+/// Side-by-side ratio for a noisy, shared machine: alternate short runs
+/// of the bare operation and archipel's, flip the order every round, and
+/// report the median per-round ratio with the median absolute times.
+fn paired(name: &str, rounds: usize, per: u32, bare: &mut dyn FnMut(), ours: &mut dyn FnMut()) {
+    let (mut ratios, mut bares, mut oursv) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let (b, o) = if r % 2 == 0 {
+            let b = time_per_call(per, bare);
+            (b, time_per_call(per, ours))
+        } else {
+            let o = time_per_call(per, ours);
+            (time_per_call(per, bare), o)
+        };
+        ratios.push(o / b);
+        bares.push(b);
+        oursv.push(o);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "paired {name}: archipel/bare = {:.3} (median of {rounds} rounds); bare {:.1} µs, archipel {:.1} µs",
+        median(&mut ratios),
+        median(&mut bares) / 1000.0,
+        median(&mut oursv) / 1000.0
+    );
+}
+
 fn signatures(c: &mut Criterion) {
     let backend = if cfg!(feature = "aws-lc-rs") {
         "aws-lc-rs"
@@ -142,6 +180,45 @@ fn signatures(c: &mut Criterion) {
     let verifier = Verifier::new(keys, VerifyPolicy::default());
     let digest = BodyDigest::sha256(&body);
 
+    let verify_ratio_req = probe.clone();
+    paired(
+        &format!("{backend} cavage verify"),
+        60,
+        40,
+        &mut || assert!(bare.verify(black_box(signing_string.as_bytes()), black_box(&bare_sig))),
+        &mut || {
+            ready(verifier.verify(black_box(&verify_ratio_req))).unwrap();
+        },
+    );
+    let mut template = request(&body);
+    template.headers_mut().reserve(8);
+    paired(
+        &format!("{backend} cavage sign"),
+        30,
+        4,
+        &mut || {
+            black_box(bare.sign(black_box(signing_string.as_bytes())));
+        },
+        &mut || {
+            let mut r = template.clone();
+            signer.sign(&mut r).unwrap();
+            black_box(r);
+        },
+    );
+    paired(
+        &format!("{backend} cavage sign_with_digest (fan-out)"),
+        30,
+        4,
+        &mut || {
+            black_box(bare.sign(black_box(signing_string.as_bytes())));
+        },
+        &mut || {
+            let mut r = template.clone();
+            signer.sign_with_digest(&mut r, &digest).unwrap();
+            black_box(r);
+        },
+    );
+
     let mut g = c.benchmark_group(format!("signatures/{backend}"));
     g.sample_size(30)
         .warm_up_time(Duration::from_millis(500))
@@ -166,6 +243,21 @@ fn signatures(c: &mut Criterion) {
     });
     g.bench_function("bare_rsa2048_verify", |b| {
         b.iter(|| bare.verify(black_box(signing_string.as_bytes()), black_box(&bare_sig)))
+    });
+    let public = key.public_key();
+    g.bench_function("public_key_verify", |b| {
+        b.iter(|| {
+            public
+                .verify(
+                    Algorithm::RsaV1_5Sha256,
+                    black_box(signing_string.as_bytes()),
+                    black_box(&bare_sig),
+                )
+                .unwrap()
+        })
+    });
+    g.bench_function("sha256_1kib_body", |b| {
+        b.iter(|| BodyDigest::sha256(black_box(&body)))
     });
     g.bench_function("cavage_verify_inbox_post", |b| {
         b.iter(|| ready(verifier.verify(black_box(&probe))).unwrap())
