@@ -26,6 +26,7 @@ pub mod client;
 pub mod error;
 pub mod fetch;
 pub mod nodeinfo;
+pub mod policy;
 pub mod signatures;
 pub mod vocab;
 pub mod webfinger;
