@@ -16,7 +16,7 @@ props! {
     /// [`Actor::assertion_method`] for FEP-521a keys).
     pub struct Actor {
         /// The object properties (`id`, `name`, `icon`, ...).
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `inbox` (ActivityPub §4.1): where activities for this actor are POSTed.
         inbox: Iri = "inbox",
@@ -136,7 +136,7 @@ impl Actor {
         let mut base = Object::new(kind.as_str()).with_id(id);
         base.ld_context = Some(super::Context::activitystreams_with_security());
         Actor {
-            base,
+            base: Box::new(base),
             inbox: Some(inbox),
             ..Actor::default()
         }

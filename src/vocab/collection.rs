@@ -12,7 +12,7 @@ props! {
     /// `first` / `next`.
     pub struct Collection {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `totalItems`.
         total_items: u64 = "totalItems",

@@ -31,7 +31,12 @@ impl Cx {
 
     /// One level deeper; fails once the limit is passed.
     pub(crate) fn nest<E: de::Error>(self) -> Result<Cx, E> {
-        let depth = self.depth.saturating_add(1);
+        self.nest_by(1)
+    }
+
+    /// `levels` deeper; fails once the limit is passed.
+    pub(crate) fn nest_by<E: de::Error>(self, levels: u32) -> Result<Cx, E> {
+        let depth = self.depth.saturating_add(levels);
         if depth > self.limit {
             Err(E::custom(TOO_DEEP))
         } else {
@@ -64,6 +69,11 @@ pub(crate) trait Decode: Sized + serde::Serialize {
     type Visitor: for<'de> Visitor<'de, Value = Decoded<Self>>;
     /// A visitor at context `cx`.
     fn visitor(cx: Cx) -> Self::Visitor;
+    /// Decode from a deserializer (types that need more than a visitor
+    /// override this).
+    fn decode<'de, D: de::Deserializer<'de>>(d: D, cx: Cx) -> Result<Decoded<Self>, D::Error> {
+        d.deserialize_any(Self::visitor(cx))
+    }
 }
 
 /// A [`DeserializeSeed`] decoding a `T` at context `cx`.
@@ -78,7 +88,7 @@ impl<T> Seed<T> {
 impl<'de, T: Decode> DeserializeSeed<'de> for Seed<T> {
     type Value = Decoded<T>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(T::visitor(self.0))
+        T::decode(d, self.0)
     }
 }
 
@@ -622,5 +632,53 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+/// A boxed value (for rarely used, larger properties kept out of line).
+impl<T: Decode> Decode for Box<T> {
+    type Visitor = BoxVisitor<T>;
+    fn visitor(cx: Cx) -> Self::Visitor {
+        BoxVisitor(cx, PhantomData)
+    }
+}
+
+/// Visitor for `Box<T>`: `T`'s visitor, boxed.
+pub(crate) struct BoxVisitor<T>(Cx, PhantomData<T>);
+
+impl<'de, T: Decode> Visitor<'de> for BoxVisitor<T> {
+    type Value = Decoded<Box<T>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        T::visitor(self.0).expecting(f)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_bool(v).map(|d| d.map(Box::new))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_u64(v).map(|d| d.map(Box::new))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_i64(v).map(|d| d.map(Box::new))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_f64(v).map(|d| d.map(Box::new))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_str(v).map(|d| d.map(Box::new))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_string(v).map(|d| d.map(Box::new))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_unit().map(|d| d.map(Box::new))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_none().map(|d| d.map(Box::new))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        T::visitor(self.0).visit_seq(seq).map(|d| d.map(Box::new))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::visitor(self.0).visit_map(map).map(|d| d.map(Box::new))
     }
 }

@@ -105,7 +105,7 @@ props! {
         /// `height` in pixels.
         height: u64 = "height",
         /// `source`: the source the content was rendered from (ActivityPub §3.3).
-        source: Source = "source",
+        source: Box<Source> = "source",
         /// `likes`: collection of `Like`s (ActivityPub §5.7).
         likes: Refs = "likes",
         /// `shares`: collection of `Announce`s (ActivityPub §5.8).
