@@ -144,15 +144,12 @@ impl Actor {
 
     /// The shared inbox if the actor's server has one, else the actor's own
     /// inbox: where delivery should go.
-    ///
-    /// Also honours a top-level `sharedInbox` (older Misskey/Pleroma).
     pub fn delivery_inbox(&self) -> Option<&Iri> {
         self.shared_inbox().or(self.inbox.as_ref())
     }
 
-    /// `endpoints.sharedInbox` (or a top-level `sharedInbox` string kept in
-    /// `extra`). Returned as an [`Iri`] only when typed; see
-    /// [`Actor::delivery_inbox`].
+    /// `endpoints.sharedInbox`, if present. (A non-standard top-level
+    /// `sharedInbox`, as some older servers send, stays in `extra`.)
     pub fn shared_inbox(&self) -> Option<&Iri> {
         self.endpoints.as_ref()?.shared_inbox.as_ref()
     }
