@@ -1,8 +1,8 @@
 //! [`Activity`] (transitive and intransitive) and constructors for the
 //! activities servers exchange most.
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{AnyObject, Context, Iri, Kind, Object, OneOrMany, Reference};
 
 props! {

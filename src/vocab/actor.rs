@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::decode::{props, standalone};
 use super::object::Refs;
+use super::props::{props, standalone};
 use super::{Iri, OneOrMany, Reference};
 
 props! {

@@ -1,7 +1,7 @@
 //! [`Collection`]: `Collection`, `OrderedCollection` and their pages.
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{Object, Reference};
 
 props! {

@@ -3,8 +3,8 @@
 
 use serde_json::{Number, Value};
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{DateTime, Object, OneOrMany, Reference};
 
 props! {

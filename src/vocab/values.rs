@@ -563,7 +563,14 @@ impl Decode for Context {
         if raw.get() == "null" {
             return Ok(Decoded::Raw(Value::Null));
         }
-        cx.nest_by::<D::Error>(json_depth(raw.get()))?;
+        // Cheap upper bound first (every bracket byte, even inside strings);
+        // the exact scan runs only when the bound could pass the limit.
+        let text = raw.get();
+        let bound = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+        let bound = u32::try_from(bound).unwrap_or(u32::MAX);
+        if cx.nest_by::<D::Error>(bound).is_err() {
+            cx.nest_by::<D::Error>(json_depth(text))?;
+        }
         Ok(Decoded::Typed(Context(Repr::Raw(raw))))
     }
 }
