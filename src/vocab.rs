@@ -85,7 +85,7 @@ pub use actor::{Actor, Endpoints, Multikey, PublicKey};
 pub use any::AnyObject;
 pub use audience::{Audience, Visibility};
 pub use collection::Collection;
-pub use extend::Extended;
+pub use extend::{Extended, HasExtra};
 pub use extended::{Place, Profile, Question, Relationship, Tombstone};
 pub use iri::Iri;
 pub use kind::{Category, Kind};
