@@ -16,6 +16,11 @@ fn check(data: &[u8]) {
     let out = serde_json::to_vec(&doc).unwrap();
     let input: serde_json::Value = serde_json::from_slice(data).unwrap();
     let output: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        serde_json::to_value(&doc).ok().as_ref(),
+        Some(&input),
+        "decode lost data"
+    );
     assert_eq!(input, output, "round-trip changed the document");
     let again = AnyObject::from_slice_with(&out, &ParseLimits::default()).unwrap();
     assert_eq!(serde_json::to_vec(&again).unwrap(), out);

@@ -12,9 +12,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let out = serde_json::to_vec(&doc).expect("serialize");
-    // Lossless: equal to the input as a JSON value.
+    // Lossless: equal to the input as a JSON value, in memory and as text.
     let input: serde_json::Value = serde_json::from_slice(data).expect("decoded input is JSON");
     let output: serde_json::Value = serde_json::from_slice(&out).expect("output is JSON");
+    assert_eq!(serde_json::to_value(&doc).ok().as_ref(), Some(&input), "decode lost data");
     assert_eq!(input, output, "round-trip changed the document");
     // Stable: the output decodes to the same document.
     let again = AnyObject::from_slice_with(&out, &ParseLimits::default()).expect("re-decode");
