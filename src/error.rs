@@ -28,6 +28,9 @@ pub enum Error {
     /// An IRI could not be dereferenced into a trustworthy document.
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
+    /// An activity could not be planned, queued or delivered.
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
 }
 
 /// `Result` with archipel's [`Error`].
