@@ -34,6 +34,8 @@ pub mod queue;
 mod report;
 mod retry;
 mod time;
+#[cfg(feature = "delivery")]
+mod worker;
 
 pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
 pub use dialect::{Dialect, DialectMemory};
@@ -50,6 +52,8 @@ pub use queue::{
 pub use report::{DeliveryEvent, DeliveryReport, JobOutcome, JobSummary};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+#[cfg(feature = "delivery")]
+pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};
 
 /// Errors of the `delivery` module.
 #[derive(Debug, thiserror::Error)]
