@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::Bytes;
-use sha2::Digest as _;
 use url::Url;
 
 use super::DeliveryError;
+use crate::signatures::BodyDigest;
 
 /// The three spellings of the ActivityStreams `Public` collection
 /// (ActivityPub §5.6): never an inbox, never a delivery target.
@@ -128,26 +127,29 @@ pub enum SkipReason {
     NotHttp,
 }
 
-/// The serialized activity and its SHA-256, computed once per fan-out.
+/// The serialized activity and its digest, computed once per fan-out.
+///
+/// Holds a [`BodyDigest`], so the `Digest` and `Content-Digest` header
+/// values are also rendered once and shared by every signed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedBody {
     bytes: Bytes,
-    sha256: [u8; 32],
+    digest: BodyDigest,
 }
 
 impl PreparedBody {
     /// Wraps already-serialized bytes, computing their SHA-256.
     pub fn new(bytes: Bytes) -> Self {
-        let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-        PreparedBody { bytes, sha256 }
+        let digest = BodyDigest::sha256(&bytes);
+        PreparedBody { bytes, digest }
     }
 
     /// Rebuilds a body from stored bytes and digest (a queue backend's row).
     ///
     /// Returns `None` when the digest does not match the bytes.
     pub fn from_parts(bytes: Bytes, sha256: [u8; 32]) -> Option<Self> {
-        let actual: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-        (actual == sha256).then_some(PreparedBody { bytes, sha256 })
+        let body = PreparedBody::new(bytes);
+        (body.digest.bytes() == &sha256).then_some(body)
     }
 
     /// The body bytes, as sent.
@@ -157,23 +159,23 @@ impl PreparedBody {
 
     /// The SHA-256 of the body.
     pub fn sha256(&self) -> &[u8; 32] {
-        &self.sha256
+        self.digest.bytes()
+    }
+
+    /// The digest with its rendered header values, for
+    /// [`Signer::sign_with_digest`](crate::signatures::Signer::sign_with_digest).
+    pub fn digest(&self) -> &BodyDigest {
+        &self.digest
     }
 
     /// The draft-cavage `Digest` header value (RFC 3230): `SHA-256=<base64>`.
-    pub fn digest_header(&self) -> String {
-        format!(
-            "SHA-256={}",
-            base64::engine::general_purpose::STANDARD.encode(self.sha256)
-        )
+    pub fn digest_header(&self) -> &str {
+        self.digest.digest_header()
     }
 
     /// The RFC 9530 `Content-Digest` header value: `sha-256=:<base64>:`.
-    pub fn content_digest_header(&self) -> String {
-        format!(
-            "sha-256=:{}:",
-            base64::engine::general_purpose::STANDARD.encode(self.sha256)
-        )
+    pub fn content_digest_header(&self) -> &str {
+        self.digest.content_digest_header()
     }
 }
 
