@@ -12,7 +12,6 @@ use archipel::signatures::{MemoryKeyResolver, PublicKey, Spec, Verifier, VerifyP
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use url::Url;
 
 /// How a farm host answers.
