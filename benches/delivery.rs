@@ -128,19 +128,70 @@ impl FanOut {
     }
 }
 
+/// CPU time (user + system) consumed by this process so far, from
+/// `/proc/self/stat` (Linux); `None` elsewhere.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, in clock ticks (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// One measurement: work done, wall time, CPU time.
+struct Sample {
+    n: f64,
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+fn measure(n: u64, f: impl FnOnce() -> Duration) -> Sample {
+    let c0 = cpu_time();
+    let wall = f();
+    let cpu = match (c0, cpu_time()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    Sample {
+        n: n as f64,
+        wall,
+        cpu,
+    }
+}
+
 /// Signing capacity and fan-out throughput measured in alternation, so
-/// that load from other processes on a shared machine hits both alike;
-/// returns (signs/s, deliveries/s, ratio) per round.
-fn interleaved(key: &PrivateKey, fan_out: &FanOut, rounds: usize) -> Vec<(f64, f64, f64)> {
-    let deliveries = (HOSTS * PER_HOST_INBOXES) as f64;
+/// that load from other processes on a shared machine hits both alike.
+/// Returns per round: (signs/s, deliveries/s, wall-clock ratio, CPU ratio).
+///
+/// The wall-clock ratio is what the target speaks of; on a machine shared
+/// with other work, the scheduler gives a process CPU per runnable thread,
+/// which favours the multi-threaded fan-out. The CPU ratio (deliveries per
+/// CPU-second over signs per CPU-second) does not depend on that load: it
+/// is the ratio the wall-clock one converges to on an idle machine when
+/// both saturate all cores. The farm's own work (HTTP server, signature
+/// verification) runs in this process and is charged to the fan-out.
+fn interleaved(
+    key: &PrivateKey,
+    fan_out: &FanOut,
+    rounds: usize,
+) -> Vec<(f64, f64, f64, Option<f64>)> {
+    let deliveries = (HOSTS * PER_HOST_INBOXES) as u64;
     (0..rounds)
         .map(|_| {
-            let t = bare_signs(key, 2);
-            let signs = (2 * SIGNS_PER_ITER) as f64 / t.as_secs_f64();
-            let d = deliveries / fan_out.run().as_secs_f64();
-            let t = bare_signs(key, 2);
-            let signs = (signs + (2 * SIGNS_PER_ITER) as f64 / t.as_secs_f64()) / 2.0;
-            (signs, d, d / signs)
+            let s1 = measure(4 * SIGNS_PER_ITER, || bare_signs(key, 4));
+            let d = measure(deliveries, || fan_out.run());
+            let s2 = measure(4 * SIGNS_PER_ITER, || bare_signs(key, 4));
+            let signs = (s1.n + s2.n) / (s1.wall + s2.wall).as_secs_f64();
+            let dps = d.n / d.wall.as_secs_f64();
+            let cpu_ratio = match (s1.cpu, s2.cpu, d.cpu) {
+                (Some(a), Some(b), Some(c)) if !c.is_zero() && !(a + b).is_zero() => {
+                    Some((d.n / c.as_secs_f64()) / ((s1.n + s2.n) / (a + b).as_secs_f64()))
+                }
+                _ => None,
+            };
+            (signs, dps, dps / signs, cpu_ratio)
         })
         .collect()
 }
@@ -151,16 +202,30 @@ fn bench(c: &mut Criterion) {
     // Warm the connection pool once.
     fan_out.run();
 
-    let mut rounds = interleaved(&key, &fan_out, 5);
-    for (signs, d, ratio) in &rounds {
-        println!("round: {signs:.0} signs/s, {d:.0} deliveries/s, ratio {ratio:.2}");
+    let rounds = interleaved(&key, &fan_out, 5);
+    for (signs, d, ratio, cpu) in &rounds {
+        println!(
+            "round: {signs:.0} signs/s, {d:.0} deliveries/s, wall ratio {ratio:.2}, CPU ratio {}",
+            cpu.map_or("n/a".to_owned(), |c| format!("{c:.2}"))
+        );
     }
-    rounds.sort_by(|a, b| a.2.total_cmp(&b.2));
-    let (signs, d, ratio) = rounds[rounds.len() / 2];
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let signs = median(rounds.iter().map(|r| r.0).collect());
+    let d = median(rounds.iter().map(|r| r.1).collect());
+    let ratio = median(rounds.iter().map(|r| r.2).collect());
+    let cpu: Vec<f64> = rounds.iter().filter_map(|r| r.3).collect();
     println!(
-        "delivery fan-out (median of {} interleaved rounds): {d:.0} deliveries/s; bare RSA signing on {} cores: {signs:.0} signs/s; ratio {ratio:.2} (target >= 0.70)",
+        "delivery fan-out (medians of {} interleaved rounds): {d:.0} deliveries/s; bare RSA signing on {} cores: {signs:.0} signs/s; wall ratio {ratio:.2}; CPU ratio {} (target >= 0.70)",
         rounds.len(),
-        cores()
+        cores(),
+        if cpu.is_empty() {
+            "n/a".to_owned()
+        } else {
+            format!("{:.2}", median(cpu))
+        }
     );
 
     let mut group = c.benchmark_group("delivery");

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use url::Url;
 
 use super::DeliveryError;
+use crate::policy::DomainPolicy;
 use crate::signatures::BodyDigest;
 
 /// The three spellings of the ActivityStreams `Public` collection
@@ -98,6 +99,25 @@ impl Default for PlanOptions {
             host_filter: None,
             max_body_bytes: 1 << 20,
         }
+    }
+}
+
+impl PlanOptions {
+    /// Applies a [`DomainPolicy`] on the way out: hosts it refuses are
+    /// skipped with [`SkipReason::Blocked`].
+    ///
+    /// ```
+    /// use archipel::delivery::PlanOptions;
+    /// use archipel::policy::DomainPolicy;
+    /// let mut policy = DomainPolicy::new();
+    /// policy.block("spam.example").unwrap();
+    /// let options = PlanOptions::default().with_domain_policy(std::sync::Arc::new(policy));
+    /// assert!(options.host_filter.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_domain_policy(mut self, policy: Arc<DomainPolicy>) -> Self {
+        self.host_filter = Some(Arc::new(move |host: &str| policy.allows(host)));
+        self
     }
 }
 
@@ -427,6 +447,21 @@ mod tests {
                 SkipReason::NotHttp
             ]
         );
+    }
+
+    #[test]
+    fn domain_policy_blocks_subdomains_too() {
+        let mut policy = DomainPolicy::new();
+        policy.block("bad.example").unwrap();
+        let options = PlanOptions::default().with_domain_policy(Arc::new(policy));
+        let recipients = [
+            Recipient::new(u("https://bad.example/inbox")),
+            Recipient::new(u("https://sub.bad.example/inbox")),
+            Recipient::new(u("https://good.example/inbox")),
+        ];
+        let plan = DeliveryPlan::new(&activity(), recipients, &options).unwrap();
+        assert_eq!(plan.inboxes(), &[u("https://good.example/inbox")]);
+        assert_eq!(plan.skipped().len(), 2);
     }
 
     #[test]
