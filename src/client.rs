@@ -4,7 +4,7 @@
 //! `client` feature.
 //!
 //! Everything else in archipel that talks to the network (WebFinger,
-//! NodeInfo, the `Fetcher`, delivery) goes through
+//! NodeInfo, the [`Fetcher`](crate::fetch::Fetcher), delivery) goes through
 //! `Arc<dyn HttpClient>`, so an application can swap in its own client, and
 //! tests can use a mock without any server.
 //!
@@ -70,7 +70,7 @@ pub enum ClientError {
         host: String,
     },
     /// The host is, or resolves only to, a non-public address.
-    #[error("host {host:?} resolves to non-public address {addr} ({class:?}); refused")]
+    #[error("host {host:?} is or resolves to non-public address {addr} ({class:?}); refused")]
     PrivateAddress {
         /// The host as written in the URL.
         host: String,
@@ -219,7 +219,7 @@ impl<T: HttpClient + ?Sized> HttpClient for Arc<T> {
 /// Response extension: the URL finally fetched, after redirects.
 ///
 /// [`HttpClient`] implementations insert it; the
-/// `Fetcher` compares the document's `id` origin
+/// [`Fetcher`](crate::fetch::Fetcher) compares the document's `id` origin
 /// against it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinalUrl(pub Url);
@@ -264,7 +264,7 @@ pub struct FetchPolicy {
     /// Allow plain `http` URLs (default `false`: `https` only).
     pub allow_http: bool,
     /// Domains that are never contacted.
-    pub domains: Arc<DomainPolicy>,
+    pub domains: DomainPolicy,
 }
 
 impl Default for FetchPolicy {
@@ -278,7 +278,7 @@ impl Default for FetchPolicy {
             allow_private_addresses: false,
             allowed_addresses: Vec::new(),
             allow_http: false,
-            domains: Arc::new(DomainPolicy::new()),
+            domains: DomainPolicy::new(),
         }
     }
 }
@@ -325,8 +325,9 @@ impl FetchPolicy {
         self.allow_http = yes;
         self
     }
-    /// Sets the domain policy consulted before every request and hop.
-    pub fn domains(mut self, policy: Arc<DomainPolicy>) -> Self {
+    /// Sets the domain policy consulted before every request and hop (a
+    /// shared handle: later blocks apply to clients already built).
+    pub fn domains(mut self, policy: DomainPolicy) -> Self {
         self.domains = policy;
         self
     }
@@ -419,9 +420,9 @@ mod tests {
             })
         ));
         assert!(p.check_url(&u("https://example.com/")).is_ok());
-        let mut d = DomainPolicy::new();
+        let d = DomainPolicy::new();
         d.block("example.com").unwrap();
-        let p = p.domains(Arc::new(d));
+        let p = p.domains(d);
         assert!(matches!(
             p.check_url(&u("https://www.Example.com/")),
             Err(ClientError::BlockedDomain { host }) if host == "www.example.com"

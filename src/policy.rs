@@ -15,6 +15,7 @@
 //! - a trailing dot is ignored (`blocked.example.` is `blocked.example`).
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use url::Url;
 
@@ -47,17 +48,26 @@ pub enum PolicyError {
 /// The default policy allows every host. Entries match the domain and all of
 /// its subdomains, case-insensitively, on the punycode form, ignoring ports.
 ///
+/// A `DomainPolicy` is a shared handle: clones see the same lists, so one
+/// policy given to the HTTP client, the inbox and delivery takes effect
+/// everywhere as soon as an administrator blocks a domain at run time.
+///
 /// ```
 /// use archipel::policy::DomainPolicy;
 ///
-/// let mut policy = DomainPolicy::new();
+/// let policy = DomainPolicy::new();
 /// policy.block("spam.example").unwrap();
 /// assert!(!policy.allows("spam.example"));
 /// assert!(!policy.allows("Relay.SPAM.example:8443"));
 /// assert!(policy.allows("notspam.example"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct DomainPolicy {
+    lists: Arc<RwLock<Lists>>,
+}
+
+#[derive(Debug, Default)]
+struct Lists {
     blocked: BTreeSet<String>,
     allowed: Option<BTreeSet<String>>,
 }
@@ -72,19 +82,19 @@ impl DomainPolicy {
     ///
     /// # Errors
     /// [`PolicyError::InvalidDomain`] when `domain` is not a host name.
-    pub fn block(&mut self, domain: &str) -> Result<(), PolicyError> {
+    pub fn block(&self, domain: &str) -> Result<(), PolicyError> {
         let d = normalize_host(domain).ok_or_else(|| PolicyError::InvalidDomain {
             input: domain.to_owned(),
         })?;
-        self.blocked.insert(d);
+        self.write().blocked.insert(d);
         Ok(())
     }
 
     /// Removes a block previously added with [`block`](Self::block).
     ///
     /// Returns whether the entry was present.
-    pub fn unblock(&mut self, domain: &str) -> bool {
-        normalize_host(domain).is_some_and(|d| self.blocked.remove(&d))
+    pub fn unblock(&self, domain: &str) -> bool {
+        normalize_host(domain).is_some_and(|d| self.write().blocked.remove(&d))
     }
 
     /// Adds `domain` (and its subdomains) to the allow list, switching the
@@ -92,17 +102,25 @@ impl DomainPolicy {
     ///
     /// # Errors
     /// [`PolicyError::InvalidDomain`] when `domain` is not a host name.
-    pub fn allow_only(&mut self, domain: &str) -> Result<(), PolicyError> {
+    pub fn allow_only(&self, domain: &str) -> Result<(), PolicyError> {
         let d = normalize_host(domain).ok_or_else(|| PolicyError::InvalidDomain {
             input: domain.to_owned(),
         })?;
-        self.allowed.get_or_insert_with(BTreeSet::new).insert(d);
+        self.write()
+            .allowed
+            .get_or_insert_with(BTreeSet::new)
+            .insert(d);
         Ok(())
     }
 
     /// Whether the policy is in allow-list mode.
     pub fn is_allow_list(&self) -> bool {
-        self.allowed.is_some()
+        self.read().allowed.is_some()
+    }
+
+    /// The blocked domains (normalized), sorted.
+    pub fn blocked(&self) -> Vec<String> {
+        self.read().blocked.iter().cloned().collect()
     }
 
     /// Whether `host` (a domain or IP literal, optionally with a port) may be
@@ -134,13 +152,25 @@ impl DomainPolicy {
     }
 
     fn allows_normalized(&self, host: &str) -> bool {
-        if matches_any(&self.blocked, host) {
+        let lists = self.read();
+        if matches_any(&lists.blocked, host) {
             return false;
         }
-        match &self.allowed {
+        match &lists.allowed {
             Some(list) => matches_any(list, host),
             None => true,
         }
+    }
+}
+
+impl DomainPolicy {
+    // A poisoned lock only means a panic elsewhere while holding it; the
+    // sets themselves are always in a valid state, so keep using them.
+    fn read(&self) -> RwLockReadGuard<'_, Lists> {
+        self.lists.read().unwrap_or_else(|e| e.into_inner())
+    }
+    fn write(&self) -> RwLockWriteGuard<'_, Lists> {
+        self.lists.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -206,7 +236,7 @@ mod tests {
 
     #[test]
     fn subdomains_case_punycode_and_ports() {
-        let mut p = DomainPolicy::new();
+        let p = DomainPolicy::new();
         p.block("Blocked.Example").unwrap();
         p.block("bücher.example").unwrap();
         assert!(!p.allows("blocked.example"));
@@ -218,11 +248,20 @@ mod tests {
         assert!(!p.allows("sub.BÜCHER.example"));
         assert!(p.unblock("BLOCKED.example"));
         assert!(p.allows("a.blocked.example"));
+        assert_eq!(p.blocked(), ["xn--bcher-kva.example"]);
+    }
+
+    #[test]
+    fn clones_share_the_lists() {
+        let p = DomainPolicy::new();
+        let shared = p.clone();
+        p.block("late.example").unwrap();
+        assert!(!shared.allows("late.example"));
     }
 
     #[test]
     fn allow_list_mode() {
-        let mut p = DomainPolicy::new();
+        let p = DomainPolicy::new();
         p.allow_only("friends.example").unwrap();
         p.block("bad.friends.example").unwrap();
         assert!(p.is_allow_list());
@@ -234,7 +273,7 @@ mod tests {
 
     #[test]
     fn check_urls_and_ip_literals() {
-        let mut p = DomainPolicy::new();
+        let p = DomainPolicy::new();
         p.block("10.0.0.1").unwrap();
         p.block("[::1]").unwrap();
         let u = Url::parse("http://10.0.0.1:8080/x").unwrap();

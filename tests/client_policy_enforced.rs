@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use archipel::client::{AddressClass, ClientError, FinalUrl, HttpClient, ReqwestClient};
@@ -192,16 +191,17 @@ async fn slow_server_hits_the_total_timeout() {
 async fn blocked_domains_are_never_contacted() {
     let s = TestServer::start().await;
     s.route("/r", Reply::redirect(302, "http://sub.blocked.example/x"));
-    let mut domains = DomainPolicy::new();
+    let domains = DomainPolicy::new();
     domains.block("Blocked.Example").unwrap();
-    let client = ReqwestClient::new(local_policy().domains(Arc::new(domains.clone()))).unwrap();
+    let client = ReqwestClient::new(local_policy().domains(domains.clone())).unwrap();
     let err = client.execute(get(&s.url("/r"))).await.unwrap_err();
     assert!(
         matches!(&err, ClientError::BlockedDomain { host } if host == "sub.blocked.example"),
         "{err:?}"
     );
+    // The policy is a shared handle: a block added later applies to the
+    // client already built.
     domains.block("127.0.0.1").unwrap();
-    let client = ReqwestClient::new(local_policy().domains(Arc::new(domains))).unwrap();
     let before = s.requests().len();
     let err = client.execute(get(&s.url("/r"))).await.unwrap_err();
     assert!(

@@ -187,10 +187,10 @@ async fn url_resources_and_blocked_domains() {
     let jrd = resolver().lookup(&res).await.unwrap();
     assert_eq!(jrd.profile_page(), Some(s.url("/@alice").as_str()));
 
-    let mut d = DomainPolicy::new();
+    let d = DomainPolicy::new();
     d.block("127.0.0.1").unwrap();
     let client: Arc<dyn HttpClient> =
-        Arc::new(ReqwestClient::new(local_policy().domains(Arc::new(d))).unwrap());
+        Arc::new(ReqwestClient::new(local_policy().domains(d)).unwrap());
     let before = s.requests().len();
     let err = Resolver::new(client)
         .local_http(true)
