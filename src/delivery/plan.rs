@@ -11,6 +11,7 @@ use url::Url;
 use super::DeliveryError;
 use crate::policy::DomainPolicy;
 use crate::signatures::BodyDigest;
+use crate::vocab::Actor;
 
 /// The three spellings of the ActivityStreams `Public` collection
 /// (ActivityPub §5.6): never an inbox, never a delivery target.
@@ -52,6 +53,39 @@ impl Recipient {
             inbox,
             shared_inbox: None,
         }
+    }
+
+    /// The recipient for a fetched [`Actor`]: its `inbox`, its
+    /// `endpoints.sharedInbox` and its `id`.
+    ///
+    /// Returns `None` when the actor has no `inbox` that is a valid URL
+    /// (such an actor cannot receive deliveries); an invalid `sharedInbox`
+    /// is ignored.
+    ///
+    /// ```
+    /// use archipel::delivery::Recipient;
+    /// use archipel::vocab::Actor;
+    /// let actor: Actor = serde_json::from_value(serde_json::json!({
+    ///     "id": "https://b.example/users/bob", "type": "Person",
+    ///     "inbox": "https://b.example/users/bob/inbox",
+    ///     "endpoints": {"sharedInbox": "https://b.example/inbox"}
+    /// })).unwrap();
+    /// let r = Recipient::from_actor(&actor).unwrap();
+    /// assert_eq!(r.shared_inbox.unwrap().as_str(), "https://b.example/inbox");
+    /// ```
+    pub fn from_actor(actor: &Actor) -> Option<Recipient> {
+        let inbox = Url::parse(actor.inbox.as_ref()?.as_str()).ok()?;
+        Some(Recipient {
+            id: actor
+                .base
+                .id
+                .as_ref()
+                .and_then(|id| Url::parse(id.as_str()).ok()),
+            inbox,
+            shared_inbox: actor
+                .shared_inbox()
+                .and_then(|s| Url::parse(s.as_str()).ok()),
+        })
     }
 
     /// Sets the shared inbox advertised by the actor.
@@ -104,18 +138,19 @@ impl Default for PlanOptions {
 
 impl PlanOptions {
     /// Applies a [`DomainPolicy`] on the way out: hosts it refuses are
-    /// skipped with [`SkipReason::Blocked`].
+    /// skipped with [`SkipReason::Blocked`]. The policy is a shared handle,
+    /// so blocks added later apply to later plans.
     ///
     /// ```
     /// use archipel::delivery::PlanOptions;
     /// use archipel::policy::DomainPolicy;
-    /// let mut policy = DomainPolicy::new();
+    /// let policy = DomainPolicy::new();
     /// policy.block("spam.example").unwrap();
-    /// let options = PlanOptions::default().with_domain_policy(std::sync::Arc::new(policy));
+    /// let options = PlanOptions::default().with_domain_policy(policy);
     /// assert!(options.host_filter.is_some());
     /// ```
     #[must_use]
-    pub fn with_domain_policy(mut self, policy: Arc<DomainPolicy>) -> Self {
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
         self.host_filter = Some(Arc::new(move |host: &str| policy.allows(host)));
         self
     }
@@ -451,9 +486,10 @@ mod tests {
 
     #[test]
     fn domain_policy_blocks_subdomains_too() {
-        let mut policy = DomainPolicy::new();
+        let policy = DomainPolicy::new();
+        let options = PlanOptions::default().with_domain_policy(policy.clone());
+        // Blocked after the options were built: the shared handle sees it.
         policy.block("bad.example").unwrap();
-        let options = PlanOptions::default().with_domain_policy(Arc::new(policy));
         let recipients = [
             Recipient::new(u("https://bad.example/inbox")),
             Recipient::new(u("https://sub.bad.example/inbox")),
