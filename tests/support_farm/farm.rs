@@ -137,6 +137,11 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
     let _guard = InFlight(stats.clone());
     let n = stats.requests.fetch_add(1, Ordering::SeqCst);
 
+    if let Behavior::AcceptUnverified = ctx.behavior {
+        // Benchmarks of the sender alone: read the body, answer, nothing else.
+        let _ = axum::body::to_bytes(req.into_body(), 1 << 20).await;
+        return reply(202);
+    }
     let (parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, 1 << 20).await else {
         return reply(413);
@@ -144,19 +149,15 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
     let req = http::Request::from_parts(parts, body);
     let path = req.uri().path().to_owned();
 
-    let spec = if let Behavior::AcceptUnverified = ctx.behavior {
-        Spec::Cavage
-    } else {
-        match ctx.verifier.verify_with_base(&req, &ctx.base).await {
-            Ok(v) => {
-                stats.verified.fetch_add(1, Ordering::SeqCst);
-                v.spec
-            }
-            Err(e) => {
-                eprintln!("farm {}: bad signature on {path}: {e}", ctx.base);
-                stats.bad_signatures.fetch_add(1, Ordering::SeqCst);
-                return reply(401);
-            }
+    let spec = match ctx.verifier.verify_with_base(&req, &ctx.base).await {
+        Ok(v) => {
+            stats.verified.fetch_add(1, Ordering::SeqCst);
+            v.spec
+        }
+        Err(e) => {
+            eprintln!("farm {}: bad signature on {path}: {e}", ctx.base);
+            stats.bad_signatures.fetch_add(1, Ordering::SeqCst);
+            return reply(401);
         }
     };
     let activity_id = serde_json::from_slice::<serde_json::Value>(req.body())
@@ -170,7 +171,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
         .push((activity_id, path.clone(), spec, Instant::now()));
 
     let status = match &ctx.behavior {
-        Behavior::Accept | Behavior::AcceptUnverified => 202,
+        Behavior::Accept => 202,
         Behavior::Slow(d) => {
             tokio::time::sleep(*d).await;
             202
@@ -205,7 +206,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
                 401
             }
         }
-        Behavior::Refuse => unreachable!("no server for Refuse"),
+        Behavior::Refuse | Behavior::AcceptUnverified => unreachable!("handled above"),
     };
     if (200..300).contains(&status) {
         stats.accepted.lock().unwrap().push(path);
