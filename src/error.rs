@@ -28,6 +28,9 @@ pub enum Error {
     /// An IRI could not be dereferenced into a trustworthy document.
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
+    /// An activity could not be planned, queued or delivered.
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
     /// A host was refused by the domain policy, or a policy entry was invalid.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

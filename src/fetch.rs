@@ -25,6 +25,7 @@ use url::Url;
 use crate::client::{ClientError, FinalUrl, HttpClient};
 use crate::policy::DomainPolicy;
 use crate::signatures::{SignatureError, Signer};
+use crate::vocab::{Actor, AnyObject, VocabError};
 use crate::webfinger::is_activitystreams_media_type;
 
 /// The `Accept` header the fetcher sends (ActivityPub §3.2).
@@ -103,6 +104,24 @@ pub enum FetchError {
         id: String,
         /// The URL finally fetched (after redirects).
         fetched: String,
+    },
+    /// The verified document does not decode into the vocabulary.
+    #[error("{url}: {source}")]
+    Vocab {
+        /// The IRI fetched.
+        url: String,
+        /// The vocabulary's error.
+        source: VocabError,
+    },
+    /// The verified document is not of the kind asked for.
+    #[error("{url}: expected {expected}, found type {found:?}")]
+    UnexpectedType {
+        /// The IRI fetched.
+        url: String,
+        /// What was asked for.
+        expected: &'static str,
+        /// The document's first type name (empty if none).
+        found: String,
     },
     /// The verified document does not decode into the requested type.
     #[error("{url}: cannot decode the document: {reason}")]
@@ -283,6 +302,42 @@ impl Fetcher {
             url: iri.to_string(),
             reason: e.to_string(),
         })
+    }
+
+    /// Fetches `iri` and decodes it into the vocabulary, dispatching on
+    /// `type` ([`AnyObject`], with an `Unknown` fallback for types the
+    /// vocabulary does not know).
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch_value`], plus [`FetchError::Vocab`].
+    pub async fn fetch_any(&self, iri: &Url) -> Result<AnyObject, FetchError> {
+        let doc = self.fetch_value(iri).await?;
+        // Re-encoding goes through the vocabulary's bounded entry point
+        // (size and depth limits, typed errors); documents are small.
+        let bytes = serde_json::to_vec(&doc).map_err(|e| FetchError::InvalidJson {
+            url: iri.to_string(),
+            reason: e.to_string(),
+        })?;
+        AnyObject::from_slice(&bytes).map_err(|source| FetchError::Vocab {
+            url: iri.to_string(),
+            source,
+        })
+    }
+
+    /// Fetches `iri` and requires an actor (`Person`, `Service`,
+    /// `Application`, `Group`, `Organization`).
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch_any`], plus [`FetchError::UnexpectedType`].
+    pub async fn fetch_actor(&self, iri: &Url) -> Result<Actor, FetchError> {
+        match self.fetch_any(iri).await? {
+            AnyObject::Actor(actor) => Ok(*actor),
+            other => Err(FetchError::UnexpectedType {
+                url: iri.to_string(),
+                expected: "actor",
+                found: other.type_name().unwrap_or("").to_owned(),
+            }),
+        }
     }
 
     fn check_domain(&self, url: &Url, asked: &Url) -> Result<(), FetchError> {

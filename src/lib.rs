@@ -23,6 +23,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
+pub mod delivery;
 pub mod error;
 pub mod fetch;
 pub mod inbox;

@@ -16,7 +16,7 @@ mod resolve;
 mod server;
 mod xrd;
 
-pub use acct::{Acct, MAX_ACCT_LEN};
+pub use acct::{Acct, MAX_ACCT_LEN, MAX_HOST_LEN, MAX_USER_LEN};
 pub use jrd::{
     JRD_MEDIA_TYPE, Jrd, Link, MAX_JRD_BYTES, MAX_LINKS, REL_PROFILE_PAGE, REL_SELF, REL_SUBSCRIBE,
     is_activitystreams_media_type,

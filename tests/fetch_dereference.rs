@@ -258,3 +258,33 @@ async fn blocked_domains_are_never_contacted() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn decodes_into_the_vocabulary() {
+    let s = TestServer::start().await;
+    s.route(
+        "/users/alice",
+        Reply::ok("application/activity+json", ACTOR),
+    );
+    s.route(
+        "/notes/1",
+        Reply::ok(
+            "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"",
+            r#"{"id":"{base}/notes/1","type":"Note","content":"hi"}"#,
+        ),
+    );
+    let f = fetcher();
+    let actor = f.fetch_actor(&iri(&s.url("/users/alice"))).await.unwrap();
+    assert_eq!(actor.preferred_username.as_deref(), Some("alice"));
+    assert_eq!(
+        actor.inbox.as_ref().map(|i| i.as_str().to_owned()),
+        Some(s.url("/users/alice/inbox"))
+    );
+    let note = f.fetch_any(&iri(&s.url("/notes/1"))).await.unwrap();
+    assert_eq!(note.type_name(), Some("Note"));
+    let err = f.fetch_actor(&iri(&s.url("/notes/1"))).await.unwrap_err();
+    assert!(
+        matches!(&err, FetchError::UnexpectedType { expected: "actor", found, .. } if found == "Note"),
+        "{err:?}"
+    );
+}

@@ -254,7 +254,7 @@ impl Federation {
             local_hosts: vec![authority(&self.base)],
             ..PlanOptions::default()
         }
-        .with_domain_policy(Arc::new(self.policy.clone()));
+        .with_domain_policy(self.policy.clone());
         let plan = match DeliveryPlan::new(&activity, targets, &options) {
             Ok(plan) => plan,
             Err(e) => {

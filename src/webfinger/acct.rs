@@ -8,6 +8,10 @@ use super::WebFingerError;
 /// Longest accepted input, in bytes. Real handles are far shorter; the bound
 /// keeps hostile input cheap.
 pub const MAX_ACCT_LEN: usize = 1024;
+/// Longest accepted user part, in bytes.
+pub const MAX_USER_LEN: usize = 255;
+/// Longest host in its ASCII form (the DNS limit, RFC 1035 §2.3.4).
+pub const MAX_HOST_LEN: usize = 253;
 
 /// An account handle: `user@host`, optionally with a port.
 ///
@@ -66,6 +70,9 @@ impl Acct {
         if user.is_empty() {
             return Err(bad("empty user part"));
         }
+        if user.len() > MAX_USER_LEN {
+            return Err(bad("user part longer than 255 bytes"));
+        }
         if host_port.contains('@') {
             return Err(bad("more than one '@'"));
         }
@@ -85,7 +92,12 @@ impl Acct {
         let host = match url::Host::parse(host).map_err(|_| bad("invalid host"))? {
             url::Host::Domain(d) => {
                 let d = d.strip_suffix('.').unwrap_or(&d).to_owned();
-                if d.is_empty() || d.split('.').any(str::is_empty) {
+                // The ASCII form must be a DNS host name: the punycode of a
+                // short Unicode name can be much longer than its input.
+                if d.len() > MAX_HOST_LEN {
+                    return Err(bad("host longer than 253 bytes in ASCII form"));
+                }
+                if !d.split('.').all(is_dns_label) {
                     return Err(bad("invalid host"));
                 }
                 d
@@ -169,6 +181,15 @@ impl<'de> serde::Deserialize<'de> for Acct {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         Acct::parse(&s).map_err(serde::de::Error::custom)
     }
+}
+
+/// A DNS label: 1–63 bytes of letters, digits, `-` and `_` (the latter
+/// appears in real service names), after IDNA mapping (so lower-case).
+fn is_dns_label(l: &str) -> bool {
+    !l.is_empty()
+        && l.len() <= 63
+        && l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// RFC 7565 `userpart`: unreserved / pct-encoded / sub-delims.
@@ -314,6 +335,19 @@ mod tests {
         assert_eq!(reason("a@example.com/path"), "invalid character in host");
         assert_eq!(reason("a@exa..mple"), "invalid host");
         assert_eq!(reason(&"a".repeat(2000)), "longer than 1024 bytes");
+        assert_eq!(
+            reason(&format!("{}@x.example", "u".repeat(256))),
+            "user part longer than 255 bytes"
+        );
+        assert_eq!(reason("a@exa(mple).com"), "invalid host");
+        assert_eq!(
+            reason(&format!("a@{}.example", "l".repeat(64))),
+            "invalid host"
+        );
+        // Found by fuzzing: a Unicode host whose punycode form exceeds the
+        // DNS limit used to be accepted and then fail to re-parse.
+        let idn = format!("a@{}", "cerü.".repeat(60));
+        assert_eq!(reason(&idn), "host longer than 253 bytes in ASCII form");
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! Outgoing delivery: plan, queue, sign, send, classify, retry.
+//!
+//! An application hands over an activity and its resolved recipients;
+//! archipel gets it to every inbox as fast as the network allows, without
+//! losing any and without hammering anyone:
+//!
+//! 1. [`DeliveryPlan`] turns recipients into the unique set of inboxes (one
+//!    per shared inbox), strips `bto`/`bcc`, and serializes and digests the
+//!    body once for the whole fan-out.
+//! 2. A [`DeliveryQueue`] persists one job per inbox before anything is sent
+//!    ([`MemoryQueue`] by default; durable backends implement the same trait).
+//! 3. Workers (feature `delivery`) claim jobs under a lease with global and
+//!    per-host concurrency limits, sign and send each through a pluggable
+//!    [`Delivery`], classify the outcome ([`classify_status`]), retry with
+//!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
+//!    hosts ([`HostBreaker`]), and double-knock between signature
+//!    [`Dialect`]s.
+//! 4. Every step is reported as a [`DeliveryEvent`], aggregated in a
+//!    [`DeliveryReport`], and traced with `tracing` spans.
+//!
+//! The pure parts (plan, queue trait and in-memory queue, retry schedule,
+//! classification, breaker, dialect memory, reports) need only the core
+//! dependencies; the worker pool needs the `delivery` feature (tokio and
+//! tracing).
+
+use bytes::Bytes;
+use url::Url;
+
+mod breaker;
+mod dialect;
+mod outcome;
+mod plan;
+pub mod queue;
+mod report;
+mod retry;
+#[cfg(feature = "delivery")]
+mod signed;
+mod time;
+#[cfg(feature = "delivery")]
+mod worker;
+
+pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
+pub use dialect::{Dialect, DialectMemory};
+pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};
+pub use plan::{
+    DeliveryPlan, HostFilter, PlanOptions, PreparedBody, Recipient, SkipReason, authority,
+    is_public_iri,
+};
+pub use queue::memory::MemoryQueue;
+pub use queue::{
+    AttemptRecord, BodyId, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease,
+    LeaseInfo, NewActivity, QueueStats,
+};
+pub use report::{DeliveryEvent, DeliveryReport, JobOutcome, JobSummary};
+pub use retry::{RetryPolicy, parse_retry_after};
+#[cfg(feature = "delivery")]
+pub use signed::{SignedDelivery, SignerMap, SignerSource};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+#[cfg(feature = "delivery")]
+pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};
+
+/// Errors of the `delivery` module.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The activity could not be serialized to a JSON object.
+    #[error("delivery: activity could not be serialized: {0}")]
+    Serialize(String),
+    /// The activity has no string `id`, so receivers could not deduplicate it.
+    #[error("delivery: activity has no `id`")]
+    MissingActivityId,
+    /// The serialized activity is larger than the plan allows.
+    #[error("delivery: body is {size} bytes, more than the {max}-byte limit")]
+    BodyTooLarge {
+        /// Serialized size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A job's inbox is not a valid URL.
+    #[error("delivery: inbox {inbox:?} is not a valid URL: {reason}")]
+    InvalidInbox {
+        /// The stored inbox.
+        inbox: String,
+        /// The parse error.
+        reason: String,
+    },
+    /// The lease presented is not the job's current one (it lapsed and the
+    /// job was claimed again, or the job was already settled).
+    #[error("delivery: lease on {job} lost (lapsed and re-claimed, or already settled)")]
+    LeaseLost {
+        /// The job.
+        job: JobId,
+    },
+    /// The queue backend failed.
+    #[error("delivery queue: {0}")]
+    Queue(String),
+    /// No signer is known for the job's key id.
+    #[error("delivery: no signer for key id {key_id:?}")]
+    NoSigner {
+        /// The key id.
+        key_id: String,
+    },
+    /// The request could not be signed.
+    #[error("delivery: signing for {inbox} failed: {reason}")]
+    Signing {
+        /// The target inbox.
+        inbox: String,
+        /// Why.
+        reason: String,
+    },
+    /// The POST timed out.
+    #[error("delivery: POST to {inbox} timed out")]
+    Timeout {
+        /// The target inbox.
+        inbox: String,
+    },
+    /// The connection could not be established.
+    #[error("delivery: could not connect to {inbox}: {reason}")]
+    Connect {
+        /// The target inbox.
+        inbox: String,
+        /// Why.
+        reason: String,
+    },
+    /// Local policy refused the request (blocked domain, private address).
+    #[error("delivery: POST to {inbox} refused by policy: {reason}")]
+    Refused {
+        /// The target inbox.
+        inbox: String,
+        /// Why.
+        reason: String,
+    },
+    /// Any other transport failure (reset mid-response, protocol error).
+    #[error("delivery: POST to {inbox} failed: {reason}")]
+    Transport {
+        /// The target inbox.
+        inbox: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One POST to make: everything a [`Delivery`] needs to sign and send.
+#[derive(Debug, Clone, Copy)]
+pub struct SendRequest<'a> {
+    /// The job (for logs).
+    pub job: JobId,
+    /// The activity `id`.
+    pub activity_id: &'a str,
+    /// The target inbox.
+    pub inbox: &'a Url,
+    /// The key id to sign with.
+    pub key_id: &'a str,
+    /// The body and its precomputed digest.
+    pub body: &'a PreparedBody,
+    /// The signature dialect to use for this knock.
+    pub dialect: Dialect,
+}
+
+/// The pluggable "sign and send one POST" step.
+///
+/// The default implementation signs with archipel's signer and sends
+/// through an `HttpClient`; tests and applications can swap in their own
+/// (a recorder, a different HTTP stack, a relay). It returns the response
+/// whatever its status: classification is the worker's job. Errors map to
+/// outcomes by [`classify_error`]: [`DeliveryError::Timeout`],
+/// [`DeliveryError::Connect`] and [`DeliveryError::Transport`] are retried,
+/// anything else is permanent.
+#[async_trait::async_trait]
+pub trait Delivery: Send + Sync {
+    /// Signs `request` with its dialect and POSTs it.
+    async fn send(&self, request: SendRequest<'_>) -> Result<http::Response<Bytes>, DeliveryError>;
+}

@@ -1,0 +1,252 @@
+//! The [`DeliveryQueue`] contract: jobs are persisted before any send,
+//! claimed under a lease, and settled (ack / retry-at / defer / give up)
+//! only by the holder of the current lease.
+//!
+//! # Semantics: at-least-once
+//!
+//! A job is written by [`enqueue_activity`](DeliveryQueue::enqueue_activity)
+//! before any request leaves. A worker [`claim`](DeliveryQueue::claim)s it
+//! with a lease; if the worker dies, the job becomes claimable again once
+//! the lease expires, and another worker sends it. The receiver may thus
+//! see the same activity twice when a worker crashed (or stalled past its
+//! lease) after the POST went out and before it settled the job. Exactly-once
+//! delivery is not achievable over HTTP without receiver cooperation;
+//! ActivityPub receivers deduplicate by activity `id`, which archipel keeps
+//! identical across retries (the body is stored once and re-sent verbatim).
+//! A settle call whose lease token is no longer the job's current one fails
+//! with [`DeliveryError::LeaseLost`], so a stale worker can never ack,
+//! reschedule or drop a job someone else now holds.
+//!
+//! # Storing it durably
+//!
+//! Everything a backend stores is plain data ([`JobRecord`] and the body
+//! bytes + SHA-256 of a [`PreparedBody`]). A relational backend needs two
+//! tables: `bodies(id, bytes, sha256, refs)` written once per activity, and
+//! `jobs(id, body_id, activity_id, inbox, host, key_id, attempts, claims,
+//! created_at, next_attempt_at, lease_token, lease_until, last_status,
+//! last_error, dialect)` with an index on `next_attempt_at`.
+//! `enqueue_activity` inserts the body and its jobs in one transaction
+//! before returning; `claim` is one `UPDATE … WHERE id IN (SELECT … WHERE
+//! (lease_until IS NULL AND next_attempt_at <= now) OR lease_until <= now
+//! ORDER BY next_attempt_at LIMIT n FOR UPDATE SKIP LOCKED)` with a fresh
+//! random `lease_token` (PostgreSQL; SQLite serialises writers anyway),
+//! honouring the per-host limit with a window over `host`; every settle
+//! call matches `WHERE id = ? AND lease_token = ?` and reports
+//! [`DeliveryError::LeaseLost`] when no row matched. Bodies are deleted
+//! when their last job is settled. Timestamps are integer milliseconds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use url::Url;
+
+use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp, authority};
+
+pub mod memory;
+
+/// Identifies one job (one activity to one inbox) within a queue.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct JobId(pub u64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "job#{}", self.0)
+    }
+}
+
+/// Identifies a stored body (one per activity), shared by that activity's jobs.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct BodyId(pub u64);
+
+/// One activity to hand to a queue: its body (stored once) and its inboxes
+/// (one job each).
+#[derive(Debug, Clone)]
+pub struct NewActivity {
+    /// The activity `id`.
+    pub activity_id: String,
+    /// The serialized body and its digest.
+    pub body: PreparedBody,
+    /// The key id to sign with; the worker looks the signer up by it.
+    pub key_id: String,
+    /// Target inboxes.
+    pub inboxes: Vec<Url>,
+    /// The signature dialect to knock with first, if the app has a preference.
+    pub dialect: Option<Dialect>,
+}
+
+impl NewActivity {
+    /// The jobs of a [`DeliveryPlan`], to be signed with `key_id`.
+    pub fn from_plan(plan: &DeliveryPlan, key_id: impl Into<String>) -> Self {
+        NewActivity {
+            activity_id: plan.activity_id().to_owned(),
+            body: plan.body().clone(),
+            key_id: key_id.into(),
+            inboxes: plan.inboxes().to_vec(),
+            dialect: None,
+        }
+    }
+}
+
+/// The backend-neutral record of one job, as a durable backend stores it
+/// in a row (the body lives in a separate row, referenced by `body_id`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JobRecord {
+    /// The job's id.
+    pub id: JobId,
+    /// The stored body this job sends.
+    pub body_id: BodyId,
+    /// The activity `id` (what receivers deduplicate on).
+    pub activity_id: String,
+    /// The target inbox URL.
+    pub inbox: String,
+    /// The inbox's `host[:port]`, indexed for per-host limits.
+    pub host: String,
+    /// The signing key id (never the key itself).
+    pub key_id: String,
+    /// Attempts that reached an outcome (sent or failed to send).
+    pub attempts: u32,
+    /// Times the job was claimed (greater than `attempts` after crashes).
+    pub claims: u32,
+    /// When the job was enqueued.
+    pub created_at: Timestamp,
+    /// Not to be attempted before this time.
+    pub next_attempt_at: Timestamp,
+    /// The current lease, while claimed.
+    pub lease: Option<LeaseInfo>,
+    /// The HTTP status of the last attempt, if one came back.
+    pub last_status: Option<u16>,
+    /// The transport error or reason of the last attempt.
+    pub last_error: Option<String>,
+    /// The dialect to knock with first.
+    pub dialect: Option<Dialect>,
+}
+
+/// A lease as stored on the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseInfo {
+    /// Unique per claim.
+    pub token: u64,
+    /// When the lease lapses and the job becomes claimable again.
+    pub until: Timestamp,
+}
+
+/// The claim a worker holds on a job; required to settle it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lease {
+    /// The claimed job.
+    pub job: JobId,
+    /// The claim token.
+    pub token: u64,
+    /// When the lease lapses.
+    pub until: Timestamp,
+}
+
+/// A claimed job with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// The lease to settle the job with.
+    pub lease: Lease,
+    /// The job record at claim time (`claims` already incremented).
+    pub job: JobRecord,
+    /// The shared body.
+    pub body: PreparedBody,
+}
+
+/// What a worker asks of [`DeliveryQueue::claim`].
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// The current time: jobs due at or before it (or whose lease lapsed) qualify.
+    pub now: Timestamp,
+    /// At most this many jobs.
+    pub limit: usize,
+    /// Lease length.
+    pub lease_for: Duration,
+    /// At most this many jobs per host in flight, counting `busy`.
+    pub per_host_limit: usize,
+    /// Jobs the caller already has in flight, per host.
+    pub busy: BTreeMap<String, usize>,
+    /// Hosts not to claim for at all (e.g. paused by `Retry-After`).
+    pub paused: BTreeSet<String>,
+}
+
+/// The outcome of one attempt, stored on the job for operators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttemptRecord {
+    /// The response status, if a response came back.
+    pub status: Option<u16>,
+    /// A transport error or explanation.
+    pub error: Option<String>,
+    /// The dialect that was used last.
+    pub dialect: Option<Dialect>,
+}
+
+/// Counts of a queue's contents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueStats {
+    /// Jobs not settled (pending or claimed).
+    pub total: usize,
+    /// Jobs due now and not claimed: the backlog.
+    pub due: usize,
+    /// Jobs under a live lease.
+    pub leased: usize,
+    /// Stored bodies.
+    pub bodies: usize,
+}
+
+/// Durable-queue semantics for outgoing deliveries.
+///
+/// The in-memory [`MemoryQueue`](memory::MemoryQueue) is the default;
+/// durable backends (embedded or shared between machines) implement the
+/// same trait. See the module docs for the at-least-once contract.
+#[async_trait::async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Persists one body and one job per inbox, all due `now`.
+    async fn enqueue_activity(
+        &self,
+        activity: NewActivity,
+        now: Timestamp,
+    ) -> Result<Vec<JobId>, DeliveryError>;
+
+    /// Leases up to `request.limit` due jobs, oldest due first, respecting
+    /// the per-host limit and paused hosts. Jobs whose lease lapsed count as due.
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError>;
+
+    /// The job was delivered: remove it.
+    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError>;
+
+    /// The attempt failed transiently: count it, release the lease, due at `at`.
+    async fn retry_at(
+        &self,
+        lease: &Lease,
+        at: Timestamp,
+        attempt: AttemptRecord,
+    ) -> Result<(), DeliveryError>;
+
+    /// Release the lease without counting an attempt, due at `at` (shutdown,
+    /// dead-host deferral).
+    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError>;
+
+    /// The job will never succeed (gone, refused, exhausted): remove it.
+    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError>;
+
+    /// A snapshot of one job, if it is still queued.
+    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError>;
+
+    /// Counts at `now`, for backlog monitoring.
+    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError>;
+
+    /// The earliest time a currently unclaimable job becomes due (or a lease
+    /// lapses), if any; lets idle workers sleep exactly long enough.
+    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError>;
+}
+
+/// The host key used for a job's inbox.
+pub(crate) fn host_of(inbox: &Url) -> String {
+    authority(inbox)
+}

@@ -1,0 +1,438 @@
+//! The worker pool (feature `delivery`): claims jobs from a
+//! [`DeliveryQueue`], sends them through a [`Delivery`] with global and
+//! per-host concurrency limits, and settles each by its outcome.
+//!
+//! # Shutdown
+//!
+//! [`Workers::shutdown`] stops claiming, lets in-flight attempts finish for
+//! [`WorkerConfig::shutdown_grace`], then cancels the rest and releases
+//! their leases with [`DeliveryQueue::defer`] so they are due at once for
+//! the next worker: nothing is lost and nothing waits for a lease to lapse.
+//! [`Workers::abort`] is a crash: leases are left to lapse and the jobs are
+//! re-claimed after [`WorkerConfig::lease`] (possibly delivered twice; see
+//! the [queue contract](super::queue)).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinSet;
+
+use super::{
+    BreakerConfig, ClaimRequest, Clock, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
+    DeliveryReport, Dialect, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats,
+    RetryPolicy, SystemClock, Timestamp,
+};
+
+mod attempt;
+
+/// What to do with the jobs of a host the breaker marked dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DeadHostAction {
+    /// Postpone them, without counting an attempt, until the next probe;
+    /// give a job up with [`GiveUpReason::HostDead`](super::GiveUpReason::HostDead)
+    /// once it is older than [`RetryPolicy::max_age`]. Nothing is dropped
+    /// while the host might still come back.
+    #[default]
+    Defer,
+    /// Give them up at once with `HostDead` (Mastodon's behaviour for
+    /// domains marked unavailable).
+    GiveUp,
+}
+
+/// Tuning of [`Workers`].
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Attempts in flight at once, all hosts together (default 64).
+    pub concurrency: usize,
+    /// Attempts in flight at once to one host (default 4).
+    pub per_host: usize,
+    /// Lease taken on each claimed job; must exceed the longest attempt,
+    /// both knocks included (default 120 s).
+    pub lease: Duration,
+    /// Longest wait between queue polls when idle (default 1 s); enqueues
+    /// through [`Workers::enqueue`] and finished attempts wake the pool at once.
+    pub poll_interval: Duration,
+    /// A safety net around each `Delivery::send` call (default 60 s); the
+    /// HTTP client's own timeout should be shorter.
+    pub attempt_timeout: Duration,
+    /// Backoff schedule.
+    pub retry: RetryPolicy,
+    /// Dead-host breaker tuning.
+    pub breaker: BreakerConfig,
+    /// Jobs of dead hosts: defer or give up.
+    pub dead_host: DeadHostAction,
+    /// The dialect of the first knock at a host with no remembered dialect
+    /// (default draft-cavage, which every server verifies today).
+    pub first_dialect: Dialect,
+    /// Retry once with the other dialect on 400/401/403, and on 5xx at the
+    /// first knock on an unknown host (default `true`).
+    pub double_knock: bool,
+    /// Hosts whose accepted dialect is remembered (default 10 000).
+    pub dialect_memory: usize,
+    /// Time in-flight attempts get to finish on shutdown (default 10 s).
+    pub shutdown_grace: Duration,
+    /// How often the pool logs the queue's backlog (due, leased, total) as
+    /// a `tracing` event at INFO (default 60 s).
+    pub stats_interval: Duration,
+    /// Per-job lines kept in the pool's [`DeliveryReport`]; the oldest are
+    /// dropped past it, counters are kept (default 100 000).
+    pub report_jobs: usize,
+    /// Capacity of the event broadcast; slow subscribers miss events (the
+    /// [`DeliveryReport`] kept by the pool never does) (default 4096).
+    pub event_capacity: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 64,
+            per_host: 4,
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            dead_host: DeadHostAction::default(),
+            first_dialect: Dialect::Cavage,
+            double_knock: true,
+            dialect_memory: 10_000,
+            shutdown_grace: Duration::from_secs(10),
+            stats_interval: Duration::from_secs(60),
+            report_jobs: 100_000,
+            event_capacity: 4096,
+        }
+    }
+}
+
+/// State shared between the dispatcher and the attempt tasks.
+pub(crate) struct Shared {
+    pub(crate) queue: Arc<dyn DeliveryQueue>,
+    pub(crate) delivery: Arc<dyn Delivery>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: WorkerConfig,
+    pub(crate) state: Mutex<State>,
+    pub(crate) wake: Notify,
+    pub(crate) events: broadcast::Sender<DeliveryEvent>,
+}
+
+/// Mutable bookkeeping, behind one lock held only briefly.
+pub(crate) struct State {
+    pub(crate) busy: BTreeMap<String, usize>,
+    pub(crate) paused: HashMap<String, Timestamp>,
+    pub(crate) in_flight: HashMap<JobId, Lease>,
+    pub(crate) breaker: HostBreaker,
+    pub(crate) dialects: DialectMemory,
+    pub(crate) report: DeliveryReport,
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent between statements; a poisoned lock
+        // only means an attempt task panicked, which must not stop delivery.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn emit(&self, event: DeliveryEvent) {
+        {
+            let mut st = self.state();
+            st.report.record(&event);
+            // Bound memory in a long-running server: forget the oldest job
+            // lines (the counters keep counting).
+            while st.report.jobs.len() > self.config.report_jobs {
+                st.report.jobs.pop_first();
+            }
+        }
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+}
+
+/// A running pool of delivery workers.
+///
+/// ```no_run
+/// # async fn demo(delivery: std::sync::Arc<dyn archipel::delivery::Delivery>,
+/// #               plan: archipel::delivery::DeliveryPlan) -> Result<(), archipel::Error> {
+/// use archipel::delivery::{MemoryQueue, NewActivity, WorkerConfig, Workers};
+/// use std::sync::Arc;
+/// let workers = Workers::start(Arc::new(MemoryQueue::new()), delivery, WorkerConfig::default());
+/// workers.enqueue(NewActivity::from_plan(&plan, "https://me.example/u/alice#main-key")).await?;
+/// // ... later
+/// let stopped = workers.shutdown().await;
+/// println!("{} delivered, {} given up", stopped.report.delivered, stopped.report.given_up);
+/// # Ok(()) }
+/// ```
+pub struct Workers {
+    shared: Arc<Shared>,
+    stop: Arc<Notify>,
+    dispatcher: tokio::task::JoinHandle<Vec<JobId>>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workers {
+    /// Starts a pool on the current tokio runtime with the system clock.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (as `tokio::spawn` does).
+    pub fn start(
+        queue: Arc<dyn DeliveryQueue>,
+        delivery: Arc<dyn Delivery>,
+        config: WorkerConfig,
+    ) -> Self {
+        Self::start_with_clock(queue, delivery, config, Arc::new(SystemClock))
+    }
+
+    /// Starts a pool whose retry, lease and breaker decisions read `clock`.
+    pub fn start_with_clock(
+        queue: Arc<dyn DeliveryQueue>,
+        delivery: Arc<dyn Delivery>,
+        config: WorkerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let state = State {
+            busy: BTreeMap::new(),
+            paused: HashMap::new(),
+            in_flight: HashMap::new(),
+            breaker: HostBreaker::new(config.breaker.clone()),
+            dialects: DialectMemory::new(config.dialect_memory),
+            report: DeliveryReport::default(),
+        };
+        let shared = Arc::new(Shared {
+            queue,
+            delivery,
+            clock,
+            config,
+            state: Mutex::new(state),
+            wake: Notify::new(),
+            events,
+        });
+        let stop = Arc::new(Notify::new());
+        let dispatcher = tokio::spawn(dispatch(shared.clone(), stop.clone()));
+        Workers {
+            shared,
+            stop,
+            dispatcher,
+        }
+    }
+
+    /// Persists an activity's jobs and wakes the pool.
+    pub async fn enqueue(&self, activity: NewActivity) -> Result<Vec<JobId>, DeliveryError> {
+        let now = self.shared.clock.now();
+        let ids = self.shared.queue.enqueue_activity(activity, now).await?;
+        self.wake();
+        Ok(ids)
+    }
+
+    /// Wakes the pool (after enqueueing through the queue directly).
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// A stream of events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<DeliveryEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// The report of everything this pool did so far (a copy: for
+    /// frequent polling prefer [`finished`](Self::finished)).
+    pub fn report(&self) -> DeliveryReport {
+        self.shared.state().report.clone()
+    }
+
+    /// Jobs this pool brought to a final state (delivered, gone, given up),
+    /// without copying the report.
+    pub fn finished(&self) -> usize {
+        self.shared.state().report.finished()
+    }
+
+    /// The queue's counts now: `due` is the backlog waiting for a worker.
+    pub async fn backlog(&self) -> Result<QueueStats, DeliveryError> {
+        self.shared.queue.stats(self.shared.clock.now()).await
+    }
+
+    /// Jobs being attempted right now.
+    pub fn in_flight(&self) -> Vec<JobId> {
+        let mut ids: Vec<JobId> = self.shared.state().in_flight.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The dialect remembered for `host`, if any.
+    pub fn remembered_dialect(&self, host: &str) -> Option<Dialect> {
+        self.shared.state().dialects.get(host)
+    }
+
+    /// Stops claiming, waits up to the grace period for in-flight attempts,
+    /// then releases the leases of the unfinished ones (due at once).
+    pub async fn shutdown(self) -> Stopped {
+        self.stop.notify_one();
+        let released = self.dispatcher.await.unwrap_or_default();
+        Stopped {
+            report: self.shared.state().report.clone(),
+            unsettled: released,
+        }
+    }
+
+    /// Stops at once as if the process crashed: in-flight attempts are
+    /// cancelled and their leases left to lapse; `unsettled` lists them.
+    pub async fn abort(self) -> Stopped {
+        self.dispatcher.abort();
+        let _ = self.dispatcher.await;
+        let st = self.shared.state();
+        let mut unsettled: Vec<JobId> = st.in_flight.keys().copied().collect();
+        unsettled.sort();
+        Stopped {
+            report: st.report.clone(),
+            unsettled,
+        }
+    }
+}
+
+/// What a stopped pool leaves behind.
+#[derive(Debug, Clone, Default)]
+pub struct Stopped {
+    /// Everything the pool did.
+    pub report: DeliveryReport,
+    /// Jobs claimed but not settled when it stopped: released to the queue
+    /// by [`Workers::shutdown`], left leased by [`Workers::abort`].
+    pub unsettled: Vec<JobId>,
+}
+
+/// The claim loop.
+async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
+    let mut tasks = JoinSet::new();
+    let config = &shared.config;
+    let mut last_stats = tokio::time::Instant::now();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        if last_stats.elapsed() >= config.stats_interval {
+            last_stats = tokio::time::Instant::now();
+            log_backlog(&shared).await;
+        }
+        let claimed = match claim_some(&shared).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery: claim failed");
+                Vec::new()
+            }
+        };
+        let full = !claimed.is_empty() && shared.state().in_flight.len() >= config.concurrency;
+        let got_any = !claimed.is_empty();
+        for job in claimed {
+            tasks.spawn(attempt::run(shared.clone(), job));
+        }
+        if got_any && !full {
+            // There may be more due; claim again right away.
+            continue;
+        }
+        let sleep = idle_sleep(&shared).await;
+        tokio::select! {
+            _ = stop.notified() => break,
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    // Graceful: let in-flight attempts finish, then release the rest.
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(config.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    let leftover: Vec<Lease> = shared.state().in_flight.drain().map(|(_, l)| l).collect();
+    let now = shared.clock.now();
+    let mut released: Vec<JobId> = leftover.iter().map(|l| l.job).collect();
+    released.sort();
+    for lease in leftover {
+        match shared.queue.defer(&lease, now).await {
+            Ok(()) => {
+                let inbox = match shared.queue.get(lease.job).await {
+                    Ok(Some(job)) => job.inbox,
+                    _ => String::new(),
+                };
+                shared.emit(DeliveryEvent::Deferred {
+                    job: lease.job,
+                    inbox,
+                    until: now,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(job = %lease.job, error = %e, "delivery: release on shutdown failed")
+            }
+        }
+    }
+    released
+}
+
+/// Logs the queue's backlog, so operators see it forming.
+async fn log_backlog(shared: &Shared) {
+    let in_flight = shared.state().in_flight.len();
+    match shared.queue.stats(shared.clock.now()).await {
+        Ok(stats) => tracing::info!(
+            due = stats.due,
+            leased = stats.leased,
+            total = stats.total,
+            in_flight,
+            "delivery backlog"
+        ),
+        Err(e) => tracing::warn!(error = %e, "delivery: queue stats failed"),
+    }
+}
+
+/// Claims as many jobs as free slots allow and books them as in flight.
+async fn claim_some(shared: &Shared) -> Result<Vec<super::ClaimedJob>, DeliveryError> {
+    let config = &shared.config;
+    let now = shared.clock.now();
+    let request = {
+        let mut st = shared.state();
+        let free = config.concurrency.saturating_sub(st.in_flight.len());
+        if free == 0 {
+            return Ok(Vec::new());
+        }
+        st.paused.retain(|_, until| *until > now);
+        ClaimRequest {
+            now,
+            limit: free,
+            lease_for: config.lease,
+            per_host_limit: config.per_host.max(1),
+            busy: st.busy.clone(),
+            paused: st.paused.keys().cloned().collect::<BTreeSet<_>>(),
+        }
+    };
+    let claimed = shared.queue.claim(&request).await?;
+    let mut st = shared.state();
+    for job in &claimed {
+        *st.busy.entry(job.job.host.clone()).or_insert(0) += 1;
+        st.in_flight.insert(job.job.id, job.lease);
+    }
+    Ok(claimed)
+}
+
+/// How long to sleep when there is nothing to claim.
+async fn idle_sleep(shared: &Shared) -> Duration {
+    let poll = shared.config.poll_interval;
+    let now = shared.clock.now();
+    let mut wait = match shared.queue.next_due().await {
+        // Due now but not claimable (host saturated): a finishing attempt wakes us.
+        Ok(Some(at)) if at > now => at.saturating_since(now).min(poll),
+        _ => poll,
+    };
+    if let Some(until) = shared.state().paused.values().min() {
+        wait = wait.min(until.saturating_since(now));
+    }
+    // Never spin: a due job on a saturated host is woken by a finishing task.
+    wait.max(Duration::from_millis(5))
+}

@@ -1,0 +1,337 @@
+//! One attempt at one job: breaker admission, double-knock, classification,
+//! settling the job in the queue, reporting.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use tracing::Instrument as _;
+use url::Url;
+
+use super::{DeadHostAction, Shared};
+use crate::delivery::{
+    Admission, AttemptRecord, ClaimedJob, DeliveryError, DeliveryEvent, Dialect, GiveUpReason,
+    SendRequest, Transition, Verdict, classify_error, classify_status, is_host_failure_status,
+    parse_retry_after,
+};
+
+/// Runs one claimed job to a settled state, then frees its slots.
+pub(super) async fn run(shared: Arc<Shared>, claimed: ClaimedJob) {
+    let span = tracing::info_span!(
+        "archipel.delivery.attempt",
+        job = %claimed.job.id,
+        inbox = %claimed.job.inbox,
+        attempt = claimed.job.attempts + 1,
+        status = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    let host = claimed.job.host.clone();
+    let id = claimed.job.id;
+    attempt(&shared, claimed).instrument(span).await;
+    {
+        let mut st = shared.state();
+        st.in_flight.remove(&id);
+        if let Some(n) = st.busy.get_mut(&host) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.busy.remove(&host);
+            }
+        }
+    }
+    shared.wake.notify_one();
+}
+
+/// The result of the knock(s): the response or error, and the dialect used last.
+struct Knocked {
+    result: Result<http::Response<bytes::Bytes>, DeliveryError>,
+    dialect: Dialect,
+}
+
+async fn attempt(shared: &Shared, claimed: ClaimedJob) {
+    let config = &shared.config;
+    let ClaimedJob { lease, job, body } = claimed;
+    let now = shared.clock.now();
+    let attempts = job.attempts.saturating_add(1);
+
+    let inbox = match Url::parse(&job.inbox) {
+        Ok(u) => u,
+        Err(e) => {
+            let reason = GiveUpReason::Refused {
+                reason: format!("inbox {:?} is not a URL: {e}", job.inbox),
+            };
+            settle_give_up(shared, &lease, &job.inbox, attempts, None, None, reason).await;
+            return;
+        }
+    };
+
+    let admission = shared.state().breaker.admit(&job.host, now);
+    if let Admission::Skip { until } = admission {
+        let too_old = until.saturating_since(job.created_at) > config.retry.max_age;
+        if config.dead_host == DeadHostAction::GiveUp || too_old {
+            settle_give_up(
+                shared,
+                &lease,
+                &job.inbox,
+                job.attempts,
+                job.last_status,
+                None,
+                GiveUpReason::HostDead,
+            )
+            .await;
+        } else {
+            match shared.queue.defer(&lease, until).await {
+                Ok(()) => shared.emit(DeliveryEvent::Deferred {
+                    job: job.id,
+                    inbox: job.inbox.clone(),
+                    until,
+                }),
+                Err(e) => lost(&e),
+            }
+            tracing::Span::current().record("outcome", "deferred");
+        }
+        return;
+    }
+
+    let remembered = shared.state().dialects.get(&job.host);
+    let first = remembered.or(job.dialect).unwrap_or(config.first_dialect);
+    let request = |dialect| SendRequest {
+        job: job.id,
+        activity_id: &job.activity_id,
+        inbox: &inbox,
+        key_id: &job.key_id,
+        body: &body,
+        dialect,
+    };
+    let mut knocked = Knocked {
+        result: send(shared, request(first)).await,
+        dialect: first,
+    };
+    if config.double_knock && second_knock_warranted(&knocked.result, remembered.is_some()) {
+        tracing::debug!(first = ?first, "delivery: knocking again with the other dialect");
+        let other = first.other();
+        let second = send(shared, request(other)).await;
+        // A dialect this build cannot sign is no answer from the host: keep
+        // the first knock's result then.
+        let first_was_local = matches!(knocked.result, Err(DeliveryError::Signing { .. }));
+        if first_was_local || !matches!(second, Err(DeliveryError::Signing { .. })) {
+            knocked = Knocked {
+                result: second,
+                dialect: other,
+            };
+        }
+    }
+
+    // Breaker and dialect memory.
+    let now = shared.clock.now();
+    let transition = {
+        let mut st = shared.state();
+        match &knocked.result {
+            Ok(resp) if resp.status().is_success() => {
+                st.dialects.remember(&job.host, knocked.dialect);
+                st.breaker.record_success(&job.host)
+            }
+            Ok(resp) if !is_host_failure_status(resp.status()) => {
+                st.breaker.record_success(&job.host)
+            }
+            Ok(_)
+            | Err(DeliveryError::Timeout { .. })
+            | Err(DeliveryError::Connect { .. })
+            | Err(DeliveryError::Transport { .. }) => st.breaker.record_failure(&job.host, now),
+            Err(_) => None,
+        }
+    };
+    match transition {
+        Some(Transition::Died) => {
+            tracing::warn!(host = %job.host, "delivery: host marked dead");
+            shared.emit(DeliveryEvent::HostDead {
+                host: job.host.clone(),
+            });
+        }
+        Some(Transition::Revived) => {
+            tracing::info!(host = %job.host, "delivery: host revived");
+            shared.emit(DeliveryEvent::HostRevived {
+                host: job.host.clone(),
+            });
+        }
+        None => {}
+    }
+
+    let (verdict, status, error) = match &knocked.result {
+        Ok(resp) => {
+            let retry_after = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, now));
+            (
+                classify_status(resp.status(), retry_after),
+                Some(resp.status().as_u16()),
+                None,
+            )
+        }
+        Err(e) => (classify_error(e), None, Some(e.to_string())),
+    };
+    if let Some(s) = status {
+        tracing::Span::current().record("status", s);
+    }
+    let record = AttemptRecord {
+        status,
+        error: error.clone(),
+        dialect: Some(knocked.dialect),
+    };
+    match verdict {
+        Verdict::Delivered => {
+            tracing::Span::current().record("outcome", "delivered");
+            match shared.queue.ack(&lease, record).await {
+                Ok(()) => shared.emit(DeliveryEvent::Delivered {
+                    job: job.id,
+                    inbox: job.inbox.clone(),
+                    attempts,
+                    status: status.unwrap_or(200),
+                    dialect: knocked.dialect,
+                }),
+                Err(e) => lost(&e),
+            }
+        }
+        Verdict::Gone => {
+            let reason = GiveUpReason::Gone;
+            settle_give_up(
+                shared,
+                &lease,
+                &job.inbox,
+                attempts,
+                status,
+                Some(record),
+                reason,
+            )
+            .await;
+        }
+        Verdict::Permanent => {
+            let reason = match (status, &error) {
+                (Some(status), _) => GiveUpReason::Rejected { status },
+                (None, Some(e)) => GiveUpReason::Refused { reason: e.clone() },
+                (None, None) => GiveUpReason::Refused {
+                    reason: "unknown".to_owned(),
+                },
+            };
+            settle_give_up(
+                shared,
+                &lease,
+                &job.inbox,
+                attempts,
+                status,
+                Some(record),
+                reason,
+            )
+            .await;
+        }
+        Verdict::Retry { retry_after } => {
+            if let Some(ra) = retry_after {
+                // The host asked everyone to wait: pause the whole host.
+                let until = now.saturating_add(ra.min(config.retry.max_retry_after));
+                let mut st = shared.state();
+                let entry = st.paused.entry(job.host.clone()).or_insert(until);
+                *entry = (*entry).max(until);
+            }
+            let next =
+                config
+                    .retry
+                    .next_attempt(now, job.created_at, attempts, retry_after, job.id.0);
+            match next {
+                Some(at) => {
+                    tracing::Span::current().record("outcome", "retry");
+                    match shared.queue.retry_at(&lease, at, record).await {
+                        Ok(()) => shared.emit(DeliveryEvent::Retrying {
+                            job: job.id,
+                            inbox: job.inbox.clone(),
+                            attempts,
+                            status,
+                            error,
+                            at,
+                        }),
+                        Err(e) => lost(&e),
+                    }
+                }
+                None => {
+                    let reason = GiveUpReason::Exhausted { attempts };
+                    settle_give_up(
+                        shared,
+                        &lease,
+                        &job.inbox,
+                        attempts,
+                        status,
+                        Some(record),
+                        reason,
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the first knock's result calls for the other dialect: 400/401/403
+/// always (the signature may have been refused), 5xx only at the first knock
+/// on a host with no remembered dialect (some servers crash on a signature
+/// format they do not know instead of answering 401), and a local failure
+/// to sign in the first dialect.
+fn second_knock_warranted(
+    result: &Result<http::Response<bytes::Bytes>, DeliveryError>,
+    remembered: bool,
+) -> bool {
+    match result {
+        Ok(resp) => {
+            let s = resp.status();
+            s == StatusCode::BAD_REQUEST
+                || s == StatusCode::UNAUTHORIZED
+                || s == StatusCode::FORBIDDEN
+                || (!remembered && s.is_server_error())
+        }
+        Err(DeliveryError::Signing { .. }) => true,
+        Err(_) => false,
+    }
+}
+
+async fn send(
+    shared: &Shared,
+    request: SendRequest<'_>,
+) -> Result<http::Response<bytes::Bytes>, DeliveryError> {
+    let inbox = request.inbox.as_str().to_owned();
+    match tokio::time::timeout(shared.config.attempt_timeout, shared.delivery.send(request)).await {
+        Ok(result) => result,
+        Err(_) => Err(DeliveryError::Timeout { inbox }),
+    }
+}
+
+async fn settle_give_up(
+    shared: &Shared,
+    lease: &crate::delivery::Lease,
+    inbox: &str,
+    attempts: u32,
+    status: Option<u16>,
+    record: Option<AttemptRecord>,
+    reason: GiveUpReason,
+) {
+    tracing::Span::current().record("outcome", "gave_up");
+    tracing::info!(%reason, "delivery: giving up");
+    let record = record.unwrap_or(AttemptRecord {
+        status,
+        error: Some(reason.to_string()),
+        dialect: None,
+    });
+    match shared.queue.give_up(lease, record).await {
+        Ok(()) => shared.emit(DeliveryEvent::GaveUp {
+            job: lease.job,
+            inbox: inbox.to_owned(),
+            attempts,
+            status,
+            reason,
+        }),
+        Err(e) => lost(&e),
+    }
+}
+
+/// A settle call failed: the lease lapsed and another worker holds the job
+/// (or the backend failed); that worker will report it.
+fn lost(e: &DeliveryError) {
+    tracing::warn!(error = %e, "delivery: could not settle job");
+}
