@@ -526,31 +526,39 @@ impl Serialize for Context {
     }
 }
 
-/// Maximum nesting of arrays/objects in valid JSON text.
-fn json_depth(text: &str) -> u32 {
-    let (mut depth, mut max, mut in_str, mut esc) = (0u32, 0u32, false, false);
-    for b in text.bytes() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if b == b'\\' {
-                esc = true;
-            } else if b == b'"' {
-                in_str = false;
+/// One pass over valid JSON text, outside string literals: the maximum
+/// nesting of arrays/objects, and whether any number occurs.
+fn scan_json(text: &str) -> (u32, bool) {
+    let b = text.as_bytes();
+    let (mut i, mut depth, mut max, mut number) = (0usize, 0u32, 0u32, false);
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        match c {
+            b'"' => {
+                // Skip the string body: jump to the next quote or backslash.
+                while let Some(p) = b
+                    .get(i..)
+                    .and_then(|r| r.iter().position(|&x| x == b'"' || x == b'\\'))
+                {
+                    i += p;
+                    if b.get(i) == Some(&b'\\') {
+                        i += 2;
+                    } else {
+                        i += 1;
+                        break;
+                    }
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
             b'[' | b'{' => {
                 depth = depth.saturating_add(1);
                 max = max.max(depth);
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'0'..=b'9' | b'-' => number = true,
             _ => {}
         }
     }
-    max
+    (max, number)
 }
 
 impl Decode for Context {
@@ -563,13 +571,15 @@ impl Decode for Context {
         if raw.get() == "null" {
             return Ok(Decoded::Raw(Value::Null));
         }
-        // Cheap upper bound first (every bracket byte, even inside strings);
-        // the exact scan runs only when the bound could pass the limit.
         let text = raw.get();
-        let bound = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
-        let bound = u32::try_from(bound).unwrap_or(u32::MAX);
-        if cx.nest_by::<D::Error>(bound).is_err() {
-            cx.nest_by::<D::Error>(json_depth(text))?;
+        let (depth, number) = scan_json(text);
+        cx.nest_by::<D::Error>(depth)?;
+        if number {
+            // The raw scan does not range-check numbers; hold contexts to
+            // the same rules as the rest of the document (rare: contexts
+            // seldom contain numbers).
+            serde_json::from_str::<Value>(text)
+                .map_err(|_| serde::de::Error::custom("@context: number out of range"))?;
         }
         Ok(Decoded::Typed(Context(Repr::Raw(raw))))
     }
