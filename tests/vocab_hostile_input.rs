@@ -178,3 +178,25 @@ fn out_of_range_numbers_are_rejected_everywhere() {
         r#"{"@context":[{"@version": 1.1}],"type":"Note"}"#
     );
 }
+
+#[test]
+fn lone_surrogates_are_rejected_everywhere() {
+    let err = AnyObject::from_slice(br#"{"@context": "\ud800"}"#).unwrap_err();
+    let VocabError::Json { message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(message, "@context: unexpected end of hex escape");
+    let err = AnyObject::from_slice(br#"{"type": "\udfff"}"#).unwrap_err();
+    assert!(matches!(err, VocabError::Json { line: 1, .. }), "{err:?}");
+    // Valid escapes in a context are kept as written.
+    let ok = AnyObject::from_slice(br#"{"@context": "https:\/\/www.w3.org\/ns\/activitystreams"}"#)
+        .unwrap();
+    assert!(
+        ok.as_object()
+            .unwrap()
+            .ld_context
+            .as_ref()
+            .unwrap()
+            .includes("https://www.w3.org/ns/activitystreams")
+    );
+}

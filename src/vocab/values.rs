@@ -526,10 +526,21 @@ impl Serialize for Context {
     }
 }
 
-/// One pass over valid JSON text, outside string literals: the maximum
-/// nesting of arrays/objects, and whether any number occurs.
+/// A serde_json error message without its position suffix.
+pub(crate) fn json_message(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    match m.rfind(" at line ") {
+        Some(i) => m.get(..i).unwrap_or(&m).to_owned(),
+        None => m,
+    }
+}
+
+/// One pass over valid JSON text: the maximum nesting of arrays/objects,
+/// and whether any number or string escape occurs.
 fn scan_json(text: &str) -> (u32, bool) {
     let b = text.as_bytes();
+    // `number` is set for numbers and for escapes alike: both need the full
+    // parser's checks.
     let (mut i, mut depth, mut max, mut number) = (0usize, 0u32, 0u32, false);
     while let Some(&c) = b.get(i) {
         i += 1;
@@ -542,6 +553,7 @@ fn scan_json(text: &str) -> (u32, bool) {
                 {
                     i += p;
                     if b.get(i) == Some(&b'\\') {
+                        number = true;
                         i += 2;
                     } else {
                         i += 1;
@@ -572,14 +584,16 @@ impl Decode for Context {
             return Ok(Decoded::Raw(Value::Null));
         }
         let text = raw.get();
-        let (depth, number) = scan_json(text);
+        let (depth, unchecked) = scan_json(text);
         cx.nest_by::<D::Error>(depth)?;
-        if number {
-            // The raw scan does not range-check numbers; hold contexts to
-            // the same rules as the rest of the document (rare: contexts
-            // seldom contain numbers).
-            serde_json::from_str::<Value>(text)
-                .map_err(|_| serde::de::Error::custom("@context: number out of range"))?;
+        if unchecked {
+            // The raw scan checks JSON syntax but neither number ranges nor
+            // `\u` surrogate pairs; hold contexts to the same rules as the
+            // rest of the document (rare: contexts seldom contain numbers
+            // or escapes).
+            serde_json::from_str::<Value>(text).map_err(|e| {
+                serde::de::Error::custom(format_args!("@context: {}", json_message(&e)))
+            })?;
         }
         Ok(Decoded::Typed(Context(Repr::Raw(raw))))
     }
