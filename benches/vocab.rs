@@ -4,6 +4,11 @@
 //! on the same bytes.
 //!
 //! `cargo bench --bench vocab -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Measured on a shared 2-core machine (3075-byte document, medians of two
+//! runs): parse typed 7.50 µs vs `Value` 9.46 µs (0.79x); serialize typed
+//! 2.88 µs vs `Value` 3.19 µs (0.90x). The typed parse keeps keys borrowed,
+//! allocates one box per embedded object, and keeps `@context` as raw text.
 
 use std::hint::black_box;
 

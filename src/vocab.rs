@@ -256,15 +256,12 @@ impl AnyObject {
 }
 
 fn map_json_error(e: &serde_json::Error, depth: u32) -> VocabError {
-    let message = e.to_string();
-    if message.starts_with(decode::TOO_DEEP) || message.starts_with("recursion limit exceeded") {
+    let full = e.to_string();
+    if full.starts_with(decode::TOO_DEEP) || full.starts_with("recursion limit exceeded") {
         return VocabError::TooDeep { limit: depth };
     }
     // serde_json appends " at line L column C"; keep the message itself.
-    let message = match message.rfind(" at line ") {
-        Some(i) => message.get(..i).unwrap_or(&message).to_owned(),
-        None => message,
-    };
+    let message = values::json_message(e);
     VocabError::Json {
         line: e.line(),
         column: e.column(),

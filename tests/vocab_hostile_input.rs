@@ -147,3 +147,56 @@ fn limits_above_the_parser_cap_are_capped() {
     let err = AnyObject::from_slice_with(&nested_arrays(200), &limits).unwrap_err();
     assert!(matches!(err, VocabError::TooDeep { limit: 127 }), "{err:?}");
 }
+
+/// Fuzzing found a `@context` holding an out-of-range number accepted while
+/// the same number elsewhere is rejected; both are rejected now.
+#[test]
+fn out_of_range_numbers_are_rejected_everywhere() {
+    let err = AnyObject::from_slice(br#"{"@context": 2777E777}"#).unwrap_err();
+    let VocabError::Json {
+        line: 1, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(message, "@context: number out of range");
+    let err = AnyObject::from_slice(br#"{"type": 2777E777}"#).unwrap_err();
+    let VocabError::Json {
+        line: 1,
+        column: 17,
+        message,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(message, "number out of range");
+    // In-range numbers inside a context are fine and kept verbatim.
+    let ok =
+        AnyObject::from_slice(br#"{"@context": [{"@version": 1.1}], "type": "Note"}"#).unwrap();
+    assert_eq!(
+        serde_json::to_string(&ok).unwrap(),
+        r#"{"@context":[{"@version": 1.1}],"type":"Note"}"#
+    );
+}
+
+#[test]
+fn lone_surrogates_are_rejected_everywhere() {
+    let err = AnyObject::from_slice(br#"{"@context": "\ud800"}"#).unwrap_err();
+    let VocabError::Json { message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(message, "@context: unexpected end of hex escape");
+    let err = AnyObject::from_slice(br#"{"type": "\udfff"}"#).unwrap_err();
+    assert!(matches!(err, VocabError::Json { line: 1, .. }), "{err:?}");
+    // Valid escapes in a context are kept as written.
+    let ok = AnyObject::from_slice(br#"{"@context": "https:\/\/www.w3.org\/ns\/activitystreams"}"#)
+        .unwrap();
+    assert!(
+        ok.as_object()
+            .unwrap()
+            .ld_context
+            .as_ref()
+            .unwrap()
+            .includes("https://www.w3.org/ns/activitystreams")
+    );
+}

@@ -13,22 +13,13 @@ use crate::policy::DomainPolicy;
 use crate::signatures::BodyDigest;
 use crate::vocab::Actor;
 
-/// The three spellings of the ActivityStreams `Public` collection
-/// (ActivityPub §5.6): never an inbox, never a delivery target.
-const PUBLIC_IRIS: [&str; 3] = [
-    "https://www.w3.org/ns/activitystreams#Public",
-    "as:Public",
-    "Public",
-];
-
 /// How deep [`DeliveryPlan`] follows nested `object` values when stripping
 /// `bto`/`bcc` (an `Announce` of a `Create` of a `Note` is depth 3).
 const STRIP_DEPTH: usize = 8;
 
-/// Whether `iri` names the `Public` collection in any of its spellings.
-pub fn is_public_iri(iri: &str) -> bool {
-    PUBLIC_IRIS.contains(&iri)
-}
+/// Whether `iri` names the `Public` collection in any of its spellings (the
+/// vocabulary's check, re-exported here for planners).
+pub use crate::vocab::audience::is_public_iri;
 
 /// One resolved recipient: an actor's `inbox` and, if it advertises one, its
 /// `endpoints.sharedInbox` (ActivityPub §7.1.3).

@@ -526,31 +526,51 @@ impl Serialize for Context {
     }
 }
 
-/// Maximum nesting of arrays/objects in valid JSON text.
-fn json_depth(text: &str) -> u32 {
-    let (mut depth, mut max, mut in_str, mut esc) = (0u32, 0u32, false, false);
-    for b in text.bytes() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if b == b'\\' {
-                esc = true;
-            } else if b == b'"' {
-                in_str = false;
+/// A serde_json error message without its position suffix.
+pub(crate) fn json_message(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    match m.rfind(" at line ") {
+        Some(i) => m.get(..i).unwrap_or(&m).to_owned(),
+        None => m,
+    }
+}
+
+/// One pass over valid JSON text: the maximum nesting of arrays/objects,
+/// and whether any number or string escape occurs.
+fn scan_json(text: &str) -> (u32, bool) {
+    let b = text.as_bytes();
+    // `number` is set for numbers and for escapes alike: both need the full
+    // parser's checks.
+    let (mut i, mut depth, mut max, mut number) = (0usize, 0u32, 0u32, false);
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        match c {
+            b'"' => {
+                // Skip the string body: jump to the next quote or backslash.
+                while let Some(p) = b
+                    .get(i..)
+                    .and_then(|r| r.iter().position(|&x| x == b'"' || x == b'\\'))
+                {
+                    i += p;
+                    if b.get(i) == Some(&b'\\') {
+                        number = true;
+                        i += 2;
+                    } else {
+                        i += 1;
+                        break;
+                    }
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
             b'[' | b'{' => {
                 depth = depth.saturating_add(1);
                 max = max.max(depth);
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
+            b'0'..=b'9' | b'-' => number = true,
             _ => {}
         }
     }
-    max
+    (max, number)
 }
 
 impl Decode for Context {
@@ -563,13 +583,17 @@ impl Decode for Context {
         if raw.get() == "null" {
             return Ok(Decoded::Raw(Value::Null));
         }
-        // Cheap upper bound first (every bracket byte, even inside strings);
-        // the exact scan runs only when the bound could pass the limit.
         let text = raw.get();
-        let bound = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
-        let bound = u32::try_from(bound).unwrap_or(u32::MAX);
-        if cx.nest_by::<D::Error>(bound).is_err() {
-            cx.nest_by::<D::Error>(json_depth(text))?;
+        let (depth, unchecked) = scan_json(text);
+        cx.nest_by::<D::Error>(depth)?;
+        if unchecked {
+            // The raw scan checks JSON syntax but neither number ranges nor
+            // `\u` surrogate pairs; hold contexts to the same rules as the
+            // rest of the document (rare: contexts seldom contain numbers
+            // or escapes).
+            serde_json::from_str::<Value>(text).map_err(|e| {
+                serde::de::Error::custom(format_args!("@context: {}", json_message(&e)))
+            })?;
         }
         Ok(Decoded::Typed(Context(Repr::Raw(raw))))
     }
