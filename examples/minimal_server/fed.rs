@@ -277,7 +277,32 @@ impl Federation {
 }
 
 fn log_event(event: &DeliveryEvent) {
-    eprintln!("delivery: {event:?}");
+    match event {
+        DeliveryEvent::Delivered {
+            inbox,
+            status,
+            dialect,
+            attempts,
+            ..
+        } => eprintln!("delivered to {inbox}: {status} (signed {dialect:?}, attempt {attempts})"),
+        DeliveryEvent::Retrying {
+            inbox,
+            status,
+            error,
+            attempts,
+            ..
+        } => eprintln!(
+            "delivery to {inbox} failed (attempt {attempts}: {}), will retry",
+            status.map_or_else(|| error.clone().unwrap_or_default(), |s| s.to_string())
+        ),
+        DeliveryEvent::GaveUp {
+            inbox,
+            status,
+            reason,
+            ..
+        } => eprintln!("delivery to {inbox} given up ({status:?}): {reason:?}"),
+        other => eprintln!("delivery: {other:?}"),
+    }
 }
 
 /// The IRI of a reference: a string, an object's `id`, or the first of an array.
