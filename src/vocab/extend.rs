@@ -127,6 +127,50 @@ impl<E: Serialize + DeserializeOwned + Default> Extended<Object, E> {
     }
 }
 
+impl<E: Serialize> Extended<Object, E> {
+    /// Fold the extension properties into the object's `extra`, giving a
+    /// plain [`Object`] that serializes to the same JSON.
+    ///
+    /// This is how a downstream type is embedded where the vocabulary
+    /// expects its own types, e.g. as the `object` of a `Create` (through
+    /// `AnyObject::from`). Properties already in `extra` win, as on
+    /// serialization; an extension that does not serialize to a JSON
+    /// object adds nothing.
+    ///
+    /// ```
+    /// use archipel::vocab::{Activity, AnyObject, Extended, Iri, Object};
+    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// struct Rating { rating: u8 }
+    /// let rated = Extended::new(Object::new("Rating"), Rating { rating: 4 });
+    /// let create = Activity::create(
+    ///     Iri::parse("https://b.example/act/1")?,
+    ///     Iri::parse("https://b.example/user/mouse")?,
+    ///     AnyObject::from(rated),
+    /// );
+    /// let json = serde_json::to_value(&create).unwrap();
+    /// assert_eq!(json["object"]["type"], "Rating");
+    /// assert_eq!(json["object"]["rating"], 4);
+    /// # Ok::<(), archipel::vocab::VocabError>(())
+    /// ```
+    pub fn into_object(self) -> Object {
+        let Extended { mut base, ext } = self;
+        if let Ok(Value::Object(written)) = serde_json::to_value(&ext) {
+            for (k, v) in written {
+                base.extra.entry(k).or_insert(v);
+            }
+        }
+        base
+    }
+}
+
+impl<E: Serialize> From<Extended<Object, E>> for AnyObject {
+    /// [`Extended::into_object`], wrapped (as [`AnyObject::Unknown`] for a
+    /// type name the vocabulary does not know).
+    fn from(e: Extended<Object, E>) -> Self {
+        AnyObject::from(e.into_object())
+    }
+}
+
 impl<B: Serialize, E: Serialize> Serialize for Extended<B, E> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error;

@@ -1,0 +1,702 @@
+//! The server: one reader, a small book catalog, shelves and statuses,
+//! built from archipel's pieces (keys and signatures, the verifying inbox,
+//! the follow helpers, the fetcher, NodeInfo, WebFinger, the delivery
+//! engine). Started by [`start_on`], which the binary and the tests share.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use archipel::axum::{ActivityJson, InboxRequest, nodeinfo_routes, webfinger_routes};
+use archipel::client::{FetchPolicy, HttpClient, ReqwestClient};
+use archipel::delivery::{
+    DeliveryPlan, MemoryQueue, NewActivity, PlanOptions, Recipient, SignedDelivery, SignerMap,
+    WorkerConfig, Workers,
+};
+use archipel::fetch::Fetcher;
+use archipel::inbox::{ActorKeyResolver, Inbox, rebase_uri};
+use archipel::nodeinfo::{NodeInfo, Software, Usage};
+use archipel::policy::DomainPolicy;
+use archipel::policy::follow::{self, PendingFollow};
+use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
+use archipel::vocab::{Activity, AnyObject, Iri, Kind, Object};
+use archipel::webfinger::{Jrd, Link, Resource};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::books::{self, BookObject, BookStatus, Edition, Review};
+
+/// The NodeInfo `software.name` this server advertises; peers that
+/// advertise one of [`RICH_SOFTWARE`] get the rich rendering.
+pub const SOFTWARE: &str = "bookwyrm-like";
+/// Software known to understand the book types.
+pub const RICH_SOFTWARE: &[&str] = &["bookwyrm", SOFTWARE];
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// How the server is configured.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Public base URL (`http://` + the bound address when `None`).
+    pub base_url: Option<Url>,
+    /// The reader's user name.
+    pub user: String,
+    /// Bearer token of the reader's API.
+    pub token: String,
+    /// Federate with loopback/private addresses (local testing).
+    pub allow_private_addresses: bool,
+}
+
+/// A follower and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Follower {
+    /// The actor IRI.
+    pub actor: String,
+    /// Its inboxes.
+    pub recipient: Recipient,
+    /// Whether its server understands the book types (from its NodeInfo).
+    pub rich: bool,
+}
+
+/// A verified incoming activity, as kept by the server.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The activity as received.
+    pub activity: Value,
+    /// The key that signed it.
+    pub key_id: String,
+}
+
+/// Mutable state.
+#[derive(Debug, Default)]
+pub struct Data {
+    /// Catalog documents (editions, works, authors) by IRI.
+    pub catalog: BTreeMap<String, Value>,
+    /// The reader's statuses by IRI (rich form).
+    pub statuses: BTreeMap<String, Value>,
+    /// Shelf name → edition IRIs.
+    pub shelves: BTreeMap<String, Vec<String>>,
+    /// Who follows the reader.
+    pub followers: Vec<Follower>,
+    /// Follows sent: Follow id → followed actor.
+    pub sent_follows: BTreeMap<String, String>,
+    /// Accepted follows.
+    pub following: Vec<String>,
+    /// Verified incoming activities, oldest first.
+    pub received: Vec<Received>,
+    /// Titles of remote books seen in received statuses (fetched).
+    pub remote_books: BTreeMap<String, String>,
+}
+
+/// Shared state of a running server.
+pub struct App {
+    /// Public base URL without trailing slash.
+    pub base: String,
+    base_url: Url,
+    /// The reader's user name.
+    pub user: String,
+    token: String,
+    key: PrivateKey,
+    client: Arc<dyn HttpClient>,
+    fetcher: Fetcher,
+    inbox: Inbox,
+    workers: Workers,
+    /// The state.
+    pub data: Mutex<Data>,
+}
+
+/// A running server.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The state, for tests to inspect.
+    pub app: Arc<App>,
+    /// The server task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves on `listener` in a background task.
+pub async fn start_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+) -> Result<Running, Box<dyn std::error::Error>> {
+    let addr = listener.local_addr()?;
+    let base_url = match config.base_url {
+        Some(url) => url,
+        None => Url::parse(&format!("http://{addr}"))?,
+    };
+    let base = base_url.as_str().trim_end_matches('/').to_owned();
+    let policy = DomainPolicy::new();
+    let client: Arc<dyn HttpClient> = Arc::new(ReqwestClient::new(
+        FetchPolicy::default()
+            .allow_http(config.allow_private_addresses || base_url.scheme() == "http")
+            .allow_private_addresses(config.allow_private_addresses)
+            .domains(policy.clone()),
+    )?);
+    let key = PrivateKey::generate_rsa_2048()?;
+    let actor = format!("{base}/user/{}", config.user);
+    let mut signers = SignerMap::new();
+    signers.insert(Signer::new(format!("{actor}#main-key"), key.clone()));
+    let workers = Workers::start(
+        Arc::new(MemoryQueue::new()),
+        Arc::new(SignedDelivery::new(client.clone(), signers)),
+        WorkerConfig::default(),
+    );
+    let verifier = Verifier::new(
+        ActorKeyResolver::new(client.clone()),
+        VerifyPolicy::default(),
+    );
+    let inbox = Inbox::new(Arc::new(verifier), policy.clone()).with_public_base(base_url.clone());
+    let app = Arc::new(App {
+        base,
+        base_url,
+        user: config.user,
+        token: config.token,
+        key,
+        fetcher: Fetcher::new(client.clone()).domains(policy),
+        client,
+        inbox,
+        workers,
+        data: Mutex::new(Data::default()),
+    });
+    let router = routes(app.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            eprintln!("server error: {e}");
+        }
+    });
+    Ok(Running { addr, app, task })
+}
+
+fn routes(app: Arc<App>) -> Router {
+    let for_webfinger = app.clone();
+    let for_nodeinfo = app.clone();
+    Router::new()
+        .route("/user/{name}", get(actor))
+        .route("/user/{name}/inbox", post(inbox))
+        .route("/inbox", post(inbox_shared))
+        .route("/user/{name}/shelf/{shelf}", get(shelf))
+        .route("/book/{id}", get(document))
+        .route("/author/{id}", get(document))
+        .route("/work/{id}", get(document))
+        .route("/status/{id}", get(document))
+        .route("/api/book", post(api_book))
+        .route("/api/shelve", post(api_shelve))
+        .route("/api/review", post(api_review))
+        .route("/api/follow", post(api_follow))
+        .with_state(app.clone())
+        .merge(webfinger_routes(move |resource| {
+            let app = for_webfinger.clone();
+            async move { app.webfinger(&resource) }
+        }))
+        .merge(nodeinfo_routes(app.base_url.clone(), move || {
+            let app = for_nodeinfo.clone();
+            async move { app.nodeinfo().await }
+        }))
+}
+
+impl App {
+    /// The reader's actor IRI.
+    pub fn actor_iri(&self) -> String {
+        format!("{}/user/{}", self.base, self.user)
+    }
+
+    fn iri(&self, path: &str) -> Iri {
+        Iri::new_unchecked(format!("{}/{path}", self.base))
+    }
+
+    fn new_id(&self, kind: &str) -> Iri {
+        let mut n = [0u8; 8];
+        getrandom::fill(&mut n).expect("OS random generator");
+        self.iri(&format!("{kind}/{}", u64::from_le_bytes(n)))
+    }
+
+    fn webfinger(&self, resource: &Resource) -> Option<Jrd> {
+        let host = archipel::delivery::authority(&self.base_url);
+        let wanted = match resource {
+            Resource::Acct(acct) => acct.user() == self.user && acct.authority() == host,
+            Resource::Url(url) => url.as_str() == self.actor_iri(),
+            _ => false,
+        };
+        if !wanted {
+            return None;
+        }
+        let mut jrd = Jrd {
+            subject: Some(format!("acct:{}@{host}", self.user)),
+            ..Jrd::default()
+        };
+        jrd.push_link(Link::new(
+            "self",
+            Some("application/activity+json"),
+            self.actor_iri(),
+        ));
+        Some(jrd)
+    }
+
+    async fn nodeinfo(&self) -> NodeInfo {
+        let mut usage = Usage::default();
+        usage.users.total = Some(1);
+        usage.local_posts = Some(self.data.lock().await.statuses.len() as u64);
+        let software = Software::new(SOFTWARE, env!("CARGO_PKG_VERSION")).expect("a valid name");
+        NodeInfo::new(software, usage, false)
+    }
+
+    /// Adds an edition (and its author and work) to the catalog; returns the edition IRI.
+    pub async fn add_book(&self, title: &str, author: &str) -> String {
+        let author_iri = self.new_id("author");
+        let work_iri = self.new_id("work");
+        let edition_iri = self.new_id("book");
+        let mut author_doc = books::Author::default();
+        author_doc.base = Object::new("Author").with_id(author_iri.clone());
+        author_doc.name = Some(author.to_owned());
+        let work = books::Work::new(
+            Object::new("Work").with_id(work_iri.clone()),
+            books::WorkProps {
+                title: Some(title.to_owned()),
+                authors: vec![author_iri.clone()],
+                editions: vec![edition_iri.clone()],
+            },
+        );
+        let edition = Edition::new(
+            Object::new("Edition").with_id(edition_iri.clone()),
+            books::EditionProps {
+                title: Some(title.to_owned()),
+                authors: vec![author_iri.clone()],
+                work: Some(work_iri.clone()),
+                ..Default::default()
+            },
+        );
+        let mut data = self.data.lock().await;
+        for (iri, doc) in [
+            (author_iri, serde_json::to_value(&author_doc)),
+            (work_iri, serde_json::to_value(&work)),
+            (edition_iri.clone(), serde_json::to_value(&edition)),
+        ] {
+            let mut doc = doc.expect("book documents serialize");
+            doc["@context"] = books::context().to_value();
+            data.catalog.insert(iri.to_string(), doc);
+        }
+        edition_iri.to_string()
+    }
+
+    /// Puts a book on one of the reader's shelves and tells the peers that
+    /// understand shelves (`Add{ShelfItem}` → the shelf).
+    pub async fn shelve(&self, book: &str, shelf: &str) -> Result<String, String> {
+        let book = Iri::parse(book).map_err(|e| e.to_string())?;
+        let item = books::ShelfItem::new(
+            Object::new("ShelfItem"),
+            books::ShelfItemProps {
+                book: Some(book.clone()),
+            },
+        );
+        let mut add = Activity::new(
+            Kind::Add,
+            self.new_id("activity"),
+            self.iri(&format!("user/{}", self.user)),
+        );
+        add.object = Some(AnyObject::from(item).into());
+        add.target = Some(
+            self.iri(&format!("user/{}/shelf/{shelf}", self.user))
+                .into(),
+        );
+        add.ld_context = Some(books::context());
+        let rich = {
+            let mut data = self.data.lock().await;
+            let list = data.shelves.entry(shelf.to_owned()).or_default();
+            if !list.contains(&book.to_string()) {
+                list.push(book.to_string());
+            }
+            data.followers
+                .iter()
+                .filter(|f| f.rich)
+                .map(|f| f.recipient.clone())
+                .collect::<Vec<_>>()
+        };
+        self.deliver(&add, rich).await?;
+        Ok(add.id.as_ref().map(Iri::to_string).unwrap_or_default())
+    }
+
+    /// Publishes a review: the rich `Review` to peers that know the type,
+    /// a plain `Article` to everyone else. Returns the review's IRI.
+    pub async fn review(
+        &self,
+        book: &str,
+        name: &str,
+        content: &str,
+        rating: Option<f64>,
+    ) -> Result<String, String> {
+        let book_iri = Iri::parse(book).map_err(|e| e.to_string())?;
+        let me = self.iri(&format!("user/{}", self.user));
+        let id = self.new_id("status");
+        let mut review = Review::new(
+            Object::new("Review")
+                .with_id(id.clone())
+                .with_attributed_to(me.clone())
+                .with_content(content),
+            books::ReviewProps {
+                in_reply_to_book: Some(book_iri),
+                rating,
+            },
+        );
+        review.name = Some(name.to_owned());
+        review.to = Some(Iri::new_unchecked(PUBLIC).into());
+        review.cc = Some(self.iri(&format!("user/{}/followers", self.user)).into());
+        self.publish(BookStatus::Review(review)).await?;
+        Ok(id.to_string())
+    }
+
+    /// Sends a status: two `Create`s with the same id, one body each,
+    /// chosen per follower by what its server understands.
+    pub async fn publish(&self, status: BookStatus) -> Result<(), String> {
+        let object = status.object();
+        let id = object.id.clone().ok_or("a status needs an id")?;
+        let me = self.iri(&format!("user/{}", self.user));
+        let book = match &status {
+            BookStatus::Review(s) | BookStatus::Rating(s) => s.ext.in_reply_to_book.clone(),
+            BookStatus::Comment(s) => s.ext.in_reply_to_book.clone(),
+            BookStatus::Quotation(s) => s.ext.in_reply_to_book.clone(),
+        };
+        let title = {
+            let data = self.data.lock().await;
+            book.and_then(|b| data.catalog.get(b.as_str()).cloned())
+                .and_then(|doc| doc["title"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "a book".to_owned())
+        };
+        let create_id = Iri::new_unchecked(format!("{id}/activity"));
+        let mut rich = Activity::create(create_id.clone(), me.clone(), status.rich());
+        rich.ld_context = Some(books::context());
+        let plain = Activity::create(create_id, me, status.plain(&title));
+        let (to_rich, to_plain): (Vec<_>, Vec<_>) = {
+            let mut data = self.data.lock().await;
+            let doc = serde_json::to_value(status.rich()).map_err(|e| e.to_string())?;
+            data.statuses.insert(id.to_string(), doc);
+            data.followers.iter().cloned().partition(|f| f.rich)
+        };
+        self.deliver(&rich, to_rich.into_iter().map(|f| f.recipient))
+            .await?;
+        self.deliver(&plain, to_plain.into_iter().map(|f| f.recipient))
+            .await
+    }
+
+    /// Follows a remote actor (by IRI).
+    pub async fn follow(&self, target: &str) -> Result<String, String> {
+        let target_url = Url::parse(target).map_err(|e| e.to_string())?;
+        let actor = self
+            .fetcher
+            .fetch_actor(&target_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let recipient = Recipient::from_actor(&actor).ok_or("the actor has no inbox")?;
+        let id = self.new_id("follow");
+        let follow = Activity::follow(
+            id.clone(),
+            self.iri(&format!("user/{}", self.user)),
+            target_url.into(),
+        );
+        self.data
+            .lock()
+            .await
+            .sent_follows
+            .insert(id.to_string(), target.to_owned());
+        self.deliver(&follow, [recipient]).await?;
+        Ok(id.to_string())
+    }
+
+    /// Plans the delivery of one body and hands it to the workers, which
+    /// sign it per inbox.
+    async fn deliver(
+        &self,
+        activity: &impl serde::Serialize,
+        to: impl IntoIterator<Item = Recipient>,
+    ) -> Result<(), String> {
+        let options = PlanOptions {
+            local_hosts: vec![archipel::delivery::authority(&self.base_url)],
+            ..PlanOptions::default()
+        };
+        let plan = DeliveryPlan::new(activity, to, &options).map_err(|e| e.to_string())?;
+        if plan.inboxes().is_empty() {
+            return Ok(());
+        }
+        let job = NewActivity::from_plan(&plan, format!("{}#main-key", self.actor_iri()));
+        self.workers
+            .enqueue(job)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether the server of `actor` understands the book types, from its NodeInfo.
+    async fn speaks_books(&self, actor: &Url) -> bool {
+        let Ok(origin) = Url::parse(&actor.origin().ascii_serialization()) else {
+            return false;
+        };
+        match archipel::nodeinfo::discover(self.client.as_ref(), &origin).await {
+            Ok(info) => RICH_SOFTWARE.contains(&info.software.name.as_str()),
+            Err(_) => false,
+        }
+    }
+
+    /// Applies a verified activity.
+    async fn handle(&self, incoming: archipel::inbox::Incoming) {
+        let Ok(doc) = incoming.json() else { return };
+        let object = incoming
+            .activity
+            .as_activity()
+            .and_then(|a| a.embedded_object());
+        eprintln!(
+            "inbox: {} from {} (key {}){}",
+            incoming.kind,
+            incoming.actor,
+            incoming.verified.key_id,
+            object
+                .map(|o| format!(": {}", BookObject::from_any(o.clone()).summary()))
+                .unwrap_or_default()
+        );
+        match incoming.kind.as_str() {
+            "Follow" => {
+                let Some(request) = PendingFollow::from_follow(&doc) else {
+                    return;
+                };
+                if request.followee != self.actor_iri() {
+                    return;
+                }
+                // This reader approves every follower (`consent_for(false)`).
+                let Ok(url) = Url::parse(&request.follower) else {
+                    return;
+                };
+                let Ok(actor) = self.fetcher.fetch_actor(&url).await else {
+                    return;
+                };
+                let Some(recipient) = Recipient::from_actor(&actor) else {
+                    return;
+                };
+                let rich = self.speaks_books(&url).await;
+                {
+                    let mut data = self.data.lock().await;
+                    data.followers.retain(|f| f.actor != request.follower);
+                    data.followers.push(Follower {
+                        actor: request.follower.clone(),
+                        recipient: recipient.clone(),
+                        rich,
+                    });
+                }
+                let accept = follow::accept(&request, self.new_id("accept").as_str());
+                if let Err(e) = self.deliver(&accept, [recipient]).await {
+                    eprintln!("cannot accept {}: {e}", request.follower);
+                }
+            }
+            "Accept" => {
+                let mut data = self.data.lock().await;
+                let accepted: Vec<String> = data
+                    .sent_follows
+                    .iter()
+                    .filter(|(_, target)| **target == incoming.actor)
+                    .map(|(_, t)| t.clone())
+                    .collect();
+                for t in accepted {
+                    if !data.following.contains(&t) {
+                        data.following.push(t);
+                    }
+                }
+            }
+            "Undo" => {
+                if let Ok(target) = follow::check_undo(&doc)
+                    && target.kind.as_deref() == Some("Follow")
+                {
+                    self.data
+                        .lock()
+                        .await
+                        .followers
+                        .retain(|f| f.actor != incoming.actor);
+                }
+            }
+            "Create" => {
+                // Learn the title of a reviewed book from its owner (a
+                // typed fetch of a custom type).
+                if let Some(object) = incoming
+                    .activity
+                    .as_activity()
+                    .and_then(|a| a.embedded_object())
+                    && let BookObject::Review(review) = BookObject::from_any(object.clone())
+                    && let Some(book) = &review.ext.in_reply_to_book
+                    && let Ok(url) = Url::parse(book.as_str())
+                    && let Ok(edition) = self.fetcher.fetch::<Edition>(&url).await
+                    && let Some(title) = edition.ext.title
+                {
+                    self.data
+                        .lock()
+                        .await
+                        .remote_books
+                        .insert(book.to_string(), title);
+                }
+            }
+            _ => {}
+        }
+        self.data.lock().await.received.push(Received {
+            activity: doc,
+            key_id: incoming.verified.key_id.clone(),
+        });
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(self.token.as_str())
+    }
+}
+
+async fn actor(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
+    if name != app.user {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let iri = app.actor_iri();
+    ActivityJson(json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": iri,
+        "type": "Person",
+        "preferredUsername": app.user,
+        "inbox": format!("{iri}/inbox"),
+        "outbox": format!("{iri}/outbox"),
+        "followers": format!("{iri}/followers"),
+        "endpoints": {"sharedInbox": format!("{}/inbox", app.base)},
+        "publicKey": {
+            "id": format!("{iri}#main-key"),
+            "owner": iri,
+            "publicKeyPem": app.key.public_key().to_spki_pem()
+        }
+    }))
+    .into_response()
+}
+
+async fn inbox(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    req: InboxRequest,
+) -> Response {
+    if name != app.user {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    inbox_shared(State(app), req).await
+}
+
+async fn inbox_shared(State(app): State<Arc<App>>, req: InboxRequest) -> Response {
+    match app.inbox.receive(&rebase_uri(req.0, &app.base_url)).await {
+        Ok(incoming) => {
+            // Answer at once; fetching the follower's NodeInfo and the like
+            // happen in the background.
+            tokio::spawn(async move { app.handle(incoming).await });
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn document(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
+    let iri = format!("{}{}", app.base, uri.path());
+    let data = app.data.lock().await;
+    match data.catalog.get(&iri).or_else(|| data.statuses.get(&iri)) {
+        Some(doc) => ActivityJson(doc.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn shelf(
+    State(app): State<Arc<App>>,
+    Path((name, shelf)): Path<(String, String)>,
+) -> Response {
+    let data = app.data.lock().await;
+    let Some(items) = data.shelves.get(&shelf).filter(|_| name == app.user) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut doc = books::Shelf::default();
+    doc.base.base =
+        Box::new(Object::new("Shelf").with_id(app.iri(&format!("user/{name}/shelf/{shelf}"))));
+    doc.base.base.name = Some(shelf.clone());
+    doc.base.total_items = Some(items.len() as u64);
+    doc.base.items = Some(
+        items
+            .iter()
+            .map(|i| Iri::new_unchecked(i.clone()).into())
+            .collect(),
+    );
+    doc.ext.owner = Some(Iri::new_unchecked(app.actor_iri()));
+    doc.base.base.ld_context = Some(books::context());
+    ActivityJson(doc).into_response()
+}
+
+#[derive(Deserialize)]
+struct ApiRequest {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    book: String,
+    #[serde(default)]
+    shelf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    content: String,
+    rating: Option<f64>,
+    #[serde(default)]
+    target: String,
+}
+
+async fn api(app: &App, headers: &HeaderMap, body: &[u8], kind: &str) -> Response {
+    if !app.authorized(headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Ok(r) = serde_json::from_slice::<ApiRequest>(body) else {
+        return (StatusCode::BAD_REQUEST, "expected a JSON object").into_response();
+    };
+    let result = match kind {
+        "book" => Ok(app.add_book(&r.title, &r.author).await),
+        "shelve" => app.shelve(&r.book, &r.shelf).await,
+        "review" => app.review(&r.book, &r.name, &r.content, r.rating).await,
+        _ => app.follow(&r.target).await,
+    };
+    match result {
+        Ok(iri) => (StatusCode::CREATED, [(header::LOCATION, iri.clone())], iri).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+async fn api_book(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    api(&app, &headers, &body, "book").await
+}
+async fn api_shelve(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    api(&app, &headers, &body, "shelve").await
+}
+async fn api_review(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    api(&app, &headers, &body, "review").await
+}
+async fn api_follow(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    api(&app, &headers, &body, "follow").await
+}

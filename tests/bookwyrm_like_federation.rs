@@ -1,0 +1,181 @@
+//! Two instances of the `bookwyrm_like` example and one of the
+//! `minimal_server` example on loopback: a reader's shelf and review reach
+//! the other book server as rich objects (`Add{ShelfItem}`, `Review`) and
+//! the Mastodon-style server as a plain `Article`, both signed by the
+//! reader's key and verified on arrival.
+#![cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
+
+#[allow(dead_code)]
+#[path = "../examples/minimal_server/app.rs"]
+mod app;
+#[allow(dead_code)]
+#[path = "../examples/bookwyrm_like/books.rs"]
+mod books;
+#[allow(dead_code)]
+#[path = "../examples/minimal_server/fed.rs"]
+mod fed;
+#[allow(dead_code)]
+#[path = "../examples/minimal_server/inbound.rs"]
+mod inbound;
+#[allow(dead_code)]
+#[path = "../examples/minimal_server/outbound.rs"]
+mod outbound;
+#[allow(dead_code)]
+#[path = "../examples/bookwyrm_like/server.rs"]
+mod server;
+#[allow(dead_code)]
+#[path = "../examples/minimal_server/store.rs"]
+mod store;
+#[allow(dead_code)]
+#[path = "support/minimal_server.rs"]
+mod support;
+
+use archipel::vocab::AnyObject;
+use books::BookObject;
+use serde_json::json;
+use support::{eventually, following, post_outbox, read_inbox};
+
+async fn start_books(user: &str) -> server::Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = server::Config {
+        bind: listener.local_addr().unwrap(),
+        base_url: None,
+        user: user.to_owned(),
+        token: "t".to_owned(),
+        allow_private_addresses: true,
+    };
+    server::start_on(listener, config).await.unwrap()
+}
+
+/// The received activity of `kind` whose object has `type` `object_type`.
+async fn received(s: &server::Running, kind: &str, object_type: &str) -> Option<server::Received> {
+    let data = s.app.data.lock().await;
+    data.received
+        .iter()
+        .find(|r| r.activity["type"] == kind && r.activity["object"]["type"] == object_type)
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
+    let a = start_books("mouse").await;
+    let b = start_books("rat").await;
+    let m = support::start("127.0.0.1", &["alice"], &[], &[]).await;
+    let mouse = a.app.actor_iri();
+
+    // rat (book server B) and alice (minimal server M) follow mouse.
+    b.app.follow(&mouse).await.unwrap();
+    let (status, _) = post_outbox(&m, "alice", json!({"type": "Follow", "object": mouse})).await;
+    assert_eq!(status, 201);
+    eventually("both follows are accepted", || async {
+        b.app.data.lock().await.following == vec![mouse.clone()]
+            && following(&m, "alice").await == vec![mouse.clone()]
+    })
+    .await;
+    {
+        // A told the two apart by their NodeInfo `software.name`.
+        let data = a.app.data.lock().await;
+        let mut kinds: Vec<(String, bool)> = data
+            .followers
+            .iter()
+            .map(|f| (f.actor.clone(), f.rich))
+            .collect();
+        kinds.sort();
+        let mut expected = vec![(b.app.actor_iri(), true), (m.app.actor_iri("alice"), false)];
+        expected.sort();
+        assert_eq!(kinds, expected);
+    }
+
+    // mouse catalogs a book, shelves it, reviews it.
+    let book = a
+        .app
+        .add_book("The Left Hand of Darkness", "Ursula K. Le Guin")
+        .await;
+    a.app.shelve(&book, "read").await.unwrap();
+    let review_id = a
+        .app
+        .review(
+            &book,
+            "Winter, remembered",
+            "<p>Cold and warm.</p>",
+            Some(4.5),
+        )
+        .await
+        .unwrap();
+
+    // B: the shelf as Add{ShelfItem}, the review as a typed Review.
+    eventually("B receives the Add and the Create", || async {
+        received(&b, "Add", "ShelfItem").await.is_some()
+            && received(&b, "Create", "Review").await.is_some()
+    })
+    .await;
+    let add = received(&b, "Add", "ShelfItem").await.unwrap();
+    assert_eq!(add.key_id, format!("{mouse}#main-key"));
+    assert_eq!(add.activity["target"], format!("{mouse}/shelf/read"));
+    let item = AnyObject::from_slice(add.activity["object"].to_string().as_bytes()).unwrap();
+    let BookObject::ShelfItem(item) = BookObject::from_any(item) else {
+        panic!("not a ShelfItem: {}", add.activity)
+    };
+    assert_eq!(item.ext.book.as_ref().unwrap().as_str(), book);
+
+    let create = received(&b, "Create", "Review").await.unwrap();
+    assert_eq!(create.key_id, format!("{mouse}#main-key"));
+    assert_eq!(create.activity["@context"], books::context().to_value());
+    let object = AnyObject::from_slice(create.activity["object"].to_string().as_bytes()).unwrap();
+    let BookObject::Review(review) = BookObject::from_any(object) else {
+        panic!("not a Review: {}", create.activity)
+    };
+    assert_eq!(review.id.as_ref().unwrap().as_str(), review_id);
+    assert_eq!(review.name.as_deref(), Some("Winter, remembered"));
+    assert_eq!(review.content.as_deref(), Some("<p>Cold and warm.</p>"));
+    assert_eq!(review.ext.rating, Some(4.5));
+    assert_eq!(review.ext.in_reply_to_book.as_ref().unwrap().as_str(), book);
+    // B fetched the Edition (a custom type) from A to learn its title.
+    eventually("B knows the book's title", || async {
+        b.app
+            .data
+            .lock()
+            .await
+            .remote_books
+            .get(&book)
+            .map(String::as_str)
+            == Some("The Left Hand of Darkness")
+    })
+    .await;
+
+    // M: the same review as a plain Article, verified with mouse's key;
+    // no Add (M would not understand it).
+    let create_id = create.activity["id"].as_str().unwrap().to_owned();
+    eventually("alice receives the review", || async {
+        read_inbox(&m, "alice")
+            .await
+            .iter()
+            .any(|act| act["id"] == create_id.as_str())
+    })
+    .await;
+    let inbox = read_inbox(&m, "alice").await;
+    assert!(inbox.iter().all(|act| act["type"] != "Add"), "{inbox:?}");
+    let plain = inbox
+        .iter()
+        .find(|act| act["id"] == create_id.as_str())
+        .unwrap();
+    let article = &plain["object"];
+    assert_eq!(article["type"], "Article");
+    assert_eq!(article["id"], review_id.as_str());
+    assert_eq!(article["name"], "Winter, remembered");
+    assert_eq!(
+        article["content"],
+        format!(
+            "<p>Review of <i><a href=\"{book}\">The Left Hand of Darkness</a></i>: ★★★★☆ (4.5/5)</p><p>Cold and warm.</p>"
+        )
+    );
+    assert_eq!(article.get("rating"), None);
+    assert_eq!(article.get("inReplyToBook"), None);
+    let data = m.app.data.lock().await;
+    assert_eq!(data.notes[review_id.as_str()]["type"], "Article");
+    let verification = &data.verifications[create_id.as_str()];
+    assert!(
+        verification.ends_with(&format!("{mouse}#main-key")),
+        "verification record: {verification}"
+    );
+}
