@@ -53,6 +53,11 @@ has_extra! {
 /// reproduces exactly is removed from `extra`; properties `E` does not know,
 /// or cannot reproduce exactly, stay in `extra` (and win on serialization).
 ///
+/// A property both `B` and `E` model (a term reused with another meaning,
+/// like BookWyrm's `quote`) is read into `E` as well; on serialization
+/// `B`'s typed field, when set, wins, so the decoded document comes back
+/// unchanged.
+///
 /// Rules for `E`: give optional fields
 /// `#[serde(default, skip_serializing_if = "Option::is_none")]` so absent
 /// properties stay absent. If `E` fails to decode (a property with an
@@ -90,16 +95,24 @@ pub struct Extended<B, E> {
     pub ext: E,
 }
 
-impl<B: HasExtra, E: Serialize + DeserializeOwned + Default> Extended<B, E> {
+impl<B: HasExtra + Serialize, E: Serialize + DeserializeOwned + Default> Extended<B, E> {
     /// Combine a base and extension properties (for building).
     pub fn new(base: B, ext: E) -> Self {
         Extended { base, ext }
     }
 
-    /// Read `E` out of `base`'s `extra` (see the type docs for the rules).
+    /// Read `E` out of `base` (see the type docs for the rules).
+    ///
+    /// `E` is read from all of `base`'s properties, not only `extra`, so an
+    /// extension may declare a term the vocabulary also models with another
+    /// meaning (BookWyrm's `quote` is HTML text, FEP-044f's `quote` an IRI).
     pub fn from_base(mut base: B) -> Self {
+        let all = match serde_json::to_value(&base) {
+            Ok(Value::Object(map)) => map,
+            _ => base.extra().clone(),
+        };
         let extra = base.extra_mut();
-        let ext = match E::deserialize(&Value::Object(extra.clone())) {
+        let ext = match E::deserialize(&Value::Object(all)) {
             Ok(ext) => ext,
             Err(_) => {
                 return Extended {
@@ -201,7 +214,7 @@ impl<B: Serialize, E: Serialize> Serialize for Extended<B, E> {
 
 impl<'de, B, E> Deserialize<'de> for Extended<B, E>
 where
-    B: HasExtra + Deserialize<'de>,
+    B: HasExtra + Serialize + Deserialize<'de>,
     E: Serialize + DeserializeOwned + Default,
 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
