@@ -94,12 +94,14 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     a.app.shelve(&book, "read").await.unwrap();
     let review_id = a
         .app
-        .review(
-            &book,
-            "Winter, remembered",
-            "<p>Cold and warm.</p>",
-            Some(4.5),
-        )
+        .post_status(server::Draft {
+            kind: "Review".into(),
+            book: book.clone(),
+            name: Some("Winter, remembered".into()),
+            content: Some("<p>Cold and warm.</p>".into()),
+            rating: Some(4.5),
+            ..Default::default()
+        })
         .await
         .unwrap();
 

@@ -66,6 +66,25 @@ pub struct Follower {
     pub rich: bool,
 }
 
+/// What the reader writes about a book (the body of `POST /api/status`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Draft {
+    /// `Review`, `Rating`, `Comment` or `Quotation`.
+    pub kind: String,
+    /// The edition's IRI.
+    pub book: String,
+    /// A review's title.
+    pub name: Option<String>,
+    /// The text (HTML).
+    pub content: Option<String>,
+    /// Stars (reviews and ratings).
+    pub rating: Option<f64>,
+    /// The quoted text (quotations).
+    pub quote: Option<String>,
+    /// The quote's page (quotations).
+    pub position: Option<u64>,
+}
+
 /// A verified incoming activity, as kept by the server.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -190,7 +209,8 @@ fn routes(app: Arc<App>) -> Router {
         .route("/status/{id}", get(document))
         .route("/api/book", post(api_book))
         .route("/api/shelve", post(api_shelve))
-        .route("/api/review", post(api_review))
+        .route("/api/status", post(api_status))
+        .route("/api/received", get(api_received))
         .route("/api/follow", post(api_follow))
         .with_state(app.clone())
         .merge(webfinger_routes(move |resource| {
@@ -254,8 +274,10 @@ impl App {
         let author_iri = self.new_id("author");
         let work_iri = self.new_id("work");
         let edition_iri = self.new_id("book");
-        let mut author_doc = books::Author::default();
-        author_doc.base = Object::new("Author").with_id(author_iri.clone());
+        let mut author_doc = books::Author::new(
+            Object::new("Author").with_id(author_iri.clone()),
+            books::AuthorProps::default(),
+        );
         author_doc.name = Some(author.to_owned());
         let work = books::Work::new(
             Object::new("Work").with_id(work_iri.clone()),
@@ -324,32 +346,42 @@ impl App {
         Ok(add.id.as_ref().map(Iri::to_string).unwrap_or_default())
     }
 
-    /// Publishes a review: the rich `Review` to peers that know the type,
-    /// a plain `Article` to everyone else. Returns the review's IRI.
-    pub async fn review(
-        &self,
-        book: &str,
-        name: &str,
-        content: &str,
-        rating: Option<f64>,
-    ) -> Result<String, String> {
-        let book_iri = Iri::parse(book).map_err(|e| e.to_string())?;
-        let me = self.iri(&format!("user/{}", self.user));
+    /// Publishes a status about a book: the rich type to peers that know
+    /// it, a plain `Article`/`Note` to everyone else. Returns its IRI.
+    pub async fn post_status(&self, draft: Draft) -> Result<String, String> {
+        let book = Some(Iri::parse(&draft.book).map_err(|e| format!("book: {e}"))?);
         let id = self.new_id("status");
-        let mut review = Review::new(
-            Object::new("Review")
-                .with_id(id.clone())
-                .with_attributed_to(me.clone())
-                .with_content(content),
-            books::ReviewProps {
-                in_reply_to_book: Some(book_iri),
-                rating,
-            },
-        );
-        review.name = Some(name.to_owned());
-        review.to = Some(Iri::new_unchecked(PUBLIC).into());
-        review.cc = Some(self.iri(&format!("user/{}/followers", self.user)).into());
-        self.publish(BookStatus::Review(review)).await?;
+        let mut base = Object::new(draft.kind.as_str())
+            .with_id(id.clone())
+            .with_attributed_to(self.iri(&format!("user/{}", self.user)));
+        base.name = draft.name;
+        base.content = draft.content;
+        base.to = Some(Iri::new_unchecked(PUBLIC).into());
+        base.cc = Some(self.iri(&format!("user/{}/followers", self.user)).into());
+        let rating = |in_reply_to_book| books::ReviewProps {
+            in_reply_to_book,
+            rating: draft.rating,
+        };
+        let status = match draft.kind.as_str() {
+            "Review" => BookStatus::Review(Review::new(base, rating(book))),
+            "Rating" => BookStatus::Rating(books::Rating::new(base, rating(book))),
+            "Comment" => BookStatus::Comment(books::Comment::new(
+                base,
+                books::CommentProps {
+                    in_reply_to_book: book,
+                },
+            )),
+            "Quotation" => BookStatus::Quotation(books::Quotation::new(
+                base,
+                books::QuotationProps {
+                    in_reply_to_book: book,
+                    quote: draft.quote,
+                    position: draft.position,
+                },
+            )),
+            other => return Err(format!("unknown status type {other:?}")),
+        };
+        self.publish(status).await?;
         Ok(id.to_string())
     }
 
@@ -645,11 +677,6 @@ struct ApiRequest {
     #[serde(default)]
     shelf: String,
     #[serde(default)]
-    name: String,
-    #[serde(default)]
-    content: String,
-    rating: Option<f64>,
-    #[serde(default)]
     target: String,
 }
 
@@ -657,19 +684,46 @@ async fn api(app: &App, headers: &HeaderMap, body: &[u8], kind: &str) -> Respons
     if !app.authorized(headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let Ok(r) = serde_json::from_slice::<ApiRequest>(body) else {
-        return (StatusCode::BAD_REQUEST, "expected a JSON object").into_response();
-    };
-    let result = match kind {
-        "book" => Ok(app.add_book(&r.title, &r.author).await),
-        "shelve" => app.shelve(&r.book, &r.shelf).await,
-        "review" => app.review(&r.book, &r.name, &r.content, r.rating).await,
-        _ => app.follow(&r.target).await,
+    let result = if kind == "status" {
+        match serde_json::from_slice::<Draft>(body) {
+            Ok(draft) => app.post_status(draft).await,
+            Err(e) => Err(e.to_string()),
+        }
+    } else {
+        match serde_json::from_slice::<ApiRequest>(body) {
+            Ok(r) if kind == "book" => Ok(app.add_book(&r.title, &r.author).await),
+            Ok(r) if kind == "shelve" => app.shelve(&r.book, &r.shelf).await,
+            Ok(r) => app.follow(&r.target).await,
+            Err(e) => Err(e.to_string()),
+        }
     };
     match result {
         Ok(iri) => (StatusCode::CREATED, [(header::LOCATION, iri.clone())], iri).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
     }
+}
+
+/// `GET /api/received`: what arrived, with the signing key and what the
+/// book vocabulary made of the object.
+async fn api_received(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !app.authorized(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let data = app.data.lock().await;
+    let items: Vec<Value> = data
+        .received
+        .iter()
+        .map(|r| {
+            let object = serde_json::to_vec(&r.activity["object"]).unwrap_or_default();
+            let summary = BookObject::from_slice(&object).map(|o| o.summary());
+            json!({
+                "activity": r.activity,
+                "key": r.key_id,
+                "object": summary.unwrap_or_else(|_| "an IRI".to_owned()),
+            })
+        })
+        .collect();
+    axum::Json(items).into_response()
 }
 
 async fn api_book(
@@ -686,12 +740,12 @@ async fn api_shelve(
 ) -> Response {
     api(&app, &headers, &body, "shelve").await
 }
-async fn api_review(
+async fn api_status(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    api(&app, &headers, &body, "review").await
+    api(&app, &headers, &body, "status").await
 }
 async fn api_follow(
     State(app): State<Arc<App>>,
