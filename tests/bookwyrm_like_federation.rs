@@ -171,13 +171,62 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
             "<p>Review of <i><a href=\"{book}\">The Left Hand of Darkness</a></i>: ★★★★☆ (4.5/5)</p><p>Cold and warm.</p>"
         )
     );
+    assert_eq!(plain["@context"], "https://www.w3.org/ns/activitystreams");
     assert_eq!(article.get("rating"), None);
     assert_eq!(article.get("inReplyToBook"), None);
+    {
+        let data = m.app.data.lock().await;
+        assert_eq!(data.notes[review_id.as_str()]["type"], "Article");
+        let verification = &data.verifications[create_id.as_str()];
+        assert!(
+            verification.ends_with(&format!("{mouse}#main-key")),
+            "verification record: {verification}"
+        );
+    }
+
+    // A quotation: a typed Quotation at B, a Note quoting the text at M.
+    let quote_id = a
+        .app
+        .post_status(server::Draft {
+            kind: "Quotation".into(),
+            book: book.clone(),
+            content: Some("<p>Light is the left hand.</p>".into()),
+            quote: Some("<p>Light is the left hand of darkness.</p>".into()),
+            position: Some(233),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    eventually("B receives the quotation", || async {
+        received(&b, "Create", "Quotation").await.is_some()
+    })
+    .await;
+    let create = received(&b, "Create", "Quotation").await.unwrap();
+    let object = AnyObject::from_slice(create.activity["object"].to_string().as_bytes()).unwrap();
+    let BookObject::Quotation(quotation) = BookObject::from_any(object) else {
+        panic!("not a Quotation: {}", create.activity)
+    };
+    assert_eq!(quotation.id.as_ref().unwrap().as_str(), quote_id);
+    assert_eq!(
+        quotation.ext.quote.as_deref(),
+        Some("<p>Light is the left hand of darkness.</p>")
+    );
+    assert_eq!(quotation.ext.position, Some(233));
+    eventually("alice receives the quotation as a Note", || async {
+        m.app
+            .data
+            .lock()
+            .await
+            .notes
+            .get(&quote_id)
+            .is_some_and(|n| n["type"] == "Note")
+    })
+    .await;
     let data = m.app.data.lock().await;
-    assert_eq!(data.notes[review_id.as_str()]["type"], "Article");
-    let verification = &data.verifications[create_id.as_str()];
-    assert!(
-        verification.ends_with(&format!("{mouse}#main-key")),
-        "verification record: {verification}"
+    assert_eq!(
+        data.notes[&quote_id]["content"],
+        format!(
+            "<blockquote><p>Light is the left hand of darkness.</p></blockquote><p>— <i><a href=\"{book}\">The Left Hand of Darkness</a></i> (p. 233)</p><p>Light is the left hand.</p>"
+        )
     );
 }

@@ -183,7 +183,7 @@ fn plain_rendering_is_an_article_or_note_without_custom_terms() {
             "id": "https://books.example/status/4", "type": "Note", "attributedTo": MOUSE,
             "to": ["https://www.w3.org/ns/activitystreams#Public"],
             "url": "https://books.example/status/4",
-            "content": format!("<p><blockquote><p>Fear.</p></blockquote>— <i><a href=\"{BOOK}\">Dune &lt;1965&gt;</a></i> (p. 8)</p><p>So true.</p>")
+            "content": format!("<blockquote><p>Fear.</p></blockquote><p>— <i><a href=\"{BOOK}\">Dune &lt;1965&gt;</a></i> (p. 8)</p><p>So true.</p>")
         })
     );
 }

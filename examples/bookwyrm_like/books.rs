@@ -308,7 +308,7 @@ impl BookStatus {
                 (
                     "Article",
                     &s.ext.in_reply_to_book,
-                    format!("Review of {{book}}{stars}"),
+                    format!("<p>Review of {{book}}{stars}</p>"),
                 )
             }
             BookStatus::Rating(s) => {
@@ -316,10 +316,14 @@ impl BookStatus {
                 (
                     "Note",
                     &s.ext.in_reply_to_book,
-                    format!("Rated {{book}}{stars}"),
+                    format!("<p>Rated {{book}}{stars}</p>"),
                 )
             }
-            BookStatus::Comment(s) => ("Note", &s.ext.in_reply_to_book, "On {book}:".to_owned()),
+            BookStatus::Comment(s) => (
+                "Note",
+                &s.ext.in_reply_to_book,
+                "<p>On {book}:</p>".to_owned(),
+            ),
             BookStatus::Quotation(s) => {
                 let at = s
                     .ext
@@ -330,7 +334,7 @@ impl BookStatus {
                 (
                     "Note",
                     &s.ext.in_reply_to_book,
-                    format!("<blockquote>{quote}</blockquote>— {{book}}{at}"),
+                    format!("<blockquote>{quote}</blockquote><p>— {{book}}{at}</p>"),
                 )
             }
         };
@@ -347,7 +351,7 @@ impl BookStatus {
         plain.published.clone_from(&o.published);
         plain.name.clone_from(&o.name);
         plain.content = Some(format!(
-            "<p>{lead}</p>{}",
+            "{lead}{}",
             o.content.as_deref().unwrap_or_default()
         ));
         // Mastodon links `url` as the original post.
