@@ -21,6 +21,9 @@ mod inbound;
 #[path = "../examples/minimal_server/outbound.rs"]
 mod outbound;
 #[allow(dead_code)]
+#[path = "../examples/bookwyrm_like/routes.rs"]
+mod routes;
+#[allow(dead_code)]
 #[path = "../examples/bookwyrm_like/server.rs"]
 mod server;
 #[allow(dead_code)]

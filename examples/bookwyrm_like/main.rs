@@ -15,6 +15,7 @@
 //! `POST /api/follow {"target": actor IRI}`, `GET /api/received`.
 
 mod books;
+mod routes;
 mod server;
 
 use std::process::ExitCode;

@@ -1,33 +1,29 @@
 //! The server: one reader, a small book catalog, shelves and statuses,
 //! built from archipel's pieces (keys and signatures, the verifying inbox,
 //! the follow helpers, the fetcher, NodeInfo, WebFinger, the delivery
-//! engine). Started by [`start_on`], which the binary and the tests share.
+//! engine). Started by [`start_on`], which the binary and the tests share;
+//! the HTTP side is in `routes.rs`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use archipel::axum::{ActivityJson, InboxRequest, nodeinfo_routes, webfinger_routes};
 use archipel::client::{FetchPolicy, HttpClient, ReqwestClient};
 use archipel::delivery::{
     DeliveryPlan, MemoryQueue, NewActivity, PlanOptions, Recipient, SignedDelivery, SignerMap,
     WorkerConfig, Workers,
 };
 use archipel::fetch::Fetcher;
-use archipel::inbox::{ActorKeyResolver, Inbox, rebase_uri};
+use archipel::inbox::{ActorKeyResolver, Inbox};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
 use archipel::policy::DomainPolicy;
 use archipel::policy::follow::{self, PendingFollow};
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::vocab::{Activity, AnyObject, Iri, Kind, Object};
 use archipel::webfinger::{Jrd, Link, Resource};
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::http::{HeaderMap, header};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -119,14 +115,17 @@ pub struct Data {
 pub struct App {
     /// Public base URL without trailing slash.
     pub base: String,
-    base_url: Url,
+    /// Public base URL.
+    pub base_url: Url,
     /// The reader's user name.
     pub user: String,
     token: String,
-    key: PrivateKey,
+    /// The reader's signing key.
+    pub key: PrivateKey,
     client: Arc<dyn HttpClient>,
     fetcher: Fetcher,
-    inbox: Inbox,
+    /// The verifying inbox pipeline.
+    pub inbox: Inbox,
     workers: Workers,
     /// The state.
     pub data: Mutex<Data>,
@@ -186,7 +185,7 @@ pub async fn start_on(
         workers,
         data: Mutex::new(Data::default()),
     });
-    let router = routes(app.clone());
+    let router = crate::routes::routes(app.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             eprintln!("server error: {e}");
@@ -195,41 +194,14 @@ pub async fn start_on(
     Ok(Running { addr, app, task })
 }
 
-fn routes(app: Arc<App>) -> Router {
-    let for_webfinger = app.clone();
-    let for_nodeinfo = app.clone();
-    Router::new()
-        .route("/user/{name}", get(actor))
-        .route("/user/{name}/inbox", post(inbox))
-        .route("/inbox", post(inbox_shared))
-        .route("/user/{name}/shelf/{shelf}", get(shelf))
-        .route("/book/{id}", get(document))
-        .route("/author/{id}", get(document))
-        .route("/work/{id}", get(document))
-        .route("/status/{id}", get(document))
-        .route("/api/book", post(api_book))
-        .route("/api/shelve", post(api_shelve))
-        .route("/api/status", post(api_status))
-        .route("/api/received", get(api_received))
-        .route("/api/follow", post(api_follow))
-        .with_state(app.clone())
-        .merge(webfinger_routes(move |resource| {
-            let app = for_webfinger.clone();
-            async move { app.webfinger(&resource) }
-        }))
-        .merge(nodeinfo_routes(app.base_url.clone(), move || {
-            let app = for_nodeinfo.clone();
-            async move { app.nodeinfo().await }
-        }))
-}
-
 impl App {
     /// The reader's actor IRI.
     pub fn actor_iri(&self) -> String {
         format!("{}/user/{}", self.base, self.user)
     }
 
-    fn iri(&self, path: &str) -> Iri {
+    /// An IRI on this server.
+    pub fn iri(&self, path: &str) -> Iri {
         Iri::new_unchecked(format!("{}/{path}", self.base))
     }
 
@@ -239,7 +211,8 @@ impl App {
         self.iri(&format!("{kind}/{}", u64::from_le_bytes(n)))
     }
 
-    fn webfinger(&self, resource: &Resource) -> Option<Jrd> {
+    /// The WebFinger answer for the reader (RFC 7033).
+    pub fn webfinger(&self, resource: &Resource) -> Option<Jrd> {
         let host = archipel::delivery::authority(&self.base_url);
         let wanted = match resource {
             Resource::Acct(acct) => acct.user() == self.user && acct.authority() == host,
@@ -261,7 +234,8 @@ impl App {
         Some(jrd)
     }
 
-    async fn nodeinfo(&self) -> NodeInfo {
+    /// The NodeInfo document: `software.name` tells peers to send rich objects.
+    pub async fn nodeinfo(&self) -> NodeInfo {
         let mut usage = Usage::default();
         usage.users.total = Some(1);
         usage.local_posts = Some(self.data.lock().await.statuses.len() as u64);
@@ -477,7 +451,7 @@ impl App {
     }
 
     /// Applies a verified activity.
-    async fn handle(&self, incoming: archipel::inbox::Incoming) {
+    pub async fn handle(&self, incoming: archipel::inbox::Incoming) {
         let Ok(doc) = incoming.json() else { return };
         let object = incoming
             .activity
@@ -578,179 +552,12 @@ impl App {
         });
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
+    /// Whether the request carries the API bearer token.
+    pub fn authorized(&self, headers: &HeaderMap) -> bool {
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             == Some(self.token.as_str())
     }
-}
-
-async fn actor(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    if name != app.user {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let iri = app.actor_iri();
-    ActivityJson(json!({
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": iri,
-        "type": "Person",
-        "preferredUsername": app.user,
-        "inbox": format!("{iri}/inbox"),
-        "outbox": format!("{iri}/outbox"),
-        "followers": format!("{iri}/followers"),
-        "endpoints": {"sharedInbox": format!("{}/inbox", app.base)},
-        "publicKey": {
-            "id": format!("{iri}#main-key"),
-            "owner": iri,
-            "publicKeyPem": app.key.public_key().to_spki_pem()
-        }
-    }))
-    .into_response()
-}
-
-async fn inbox(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    req: InboxRequest,
-) -> Response {
-    if name != app.user {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    inbox_shared(State(app), req).await
-}
-
-async fn inbox_shared(State(app): State<Arc<App>>, req: InboxRequest) -> Response {
-    match app.inbox.receive(&rebase_uri(req.0, &app.base_url)).await {
-        Ok(incoming) => {
-            // Answer at once; fetching the follower's NodeInfo and the like
-            // happen in the background.
-            tokio::spawn(async move { app.handle(incoming).await });
-            StatusCode::ACCEPTED.into_response()
-        }
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-async fn document(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
-    let iri = format!("{}{}", app.base, uri.path());
-    let data = app.data.lock().await;
-    match data.catalog.get(&iri).or_else(|| data.statuses.get(&iri)) {
-        Some(doc) => ActivityJson(doc.clone()).into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn shelf(
-    State(app): State<Arc<App>>,
-    Path((name, shelf)): Path<(String, String)>,
-) -> Response {
-    let data = app.data.lock().await;
-    let Some(items) = data.shelves.get(&shelf).filter(|_| name == app.user) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let mut doc = books::Shelf::default();
-    doc.base.base =
-        Box::new(Object::new("Shelf").with_id(app.iri(&format!("user/{name}/shelf/{shelf}"))));
-    doc.base.base.name = Some(shelf.clone());
-    doc.base.total_items = Some(items.len() as u64);
-    doc.base.items = Some(
-        items
-            .iter()
-            .map(|i| Iri::new_unchecked(i.clone()).into())
-            .collect(),
-    );
-    doc.ext.owner = Some(Iri::new_unchecked(app.actor_iri()));
-    doc.base.base.ld_context = Some(books::context());
-    ActivityJson(doc).into_response()
-}
-
-#[derive(Deserialize)]
-struct ApiRequest {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    author: String,
-    #[serde(default)]
-    book: String,
-    #[serde(default)]
-    shelf: String,
-    #[serde(default)]
-    target: String,
-}
-
-async fn api(app: &App, headers: &HeaderMap, body: &[u8], kind: &str) -> Response {
-    if !app.authorized(headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let result = if kind == "status" {
-        match serde_json::from_slice::<Draft>(body) {
-            Ok(draft) => app.post_status(draft).await,
-            Err(e) => Err(e.to_string()),
-        }
-    } else {
-        match serde_json::from_slice::<ApiRequest>(body) {
-            Ok(r) if kind == "book" => Ok(app.add_book(&r.title, &r.author).await),
-            Ok(r) if kind == "shelve" => app.shelve(&r.book, &r.shelf).await,
-            Ok(r) => app.follow(&r.target).await,
-            Err(e) => Err(e.to_string()),
-        }
-    };
-    match result {
-        Ok(iri) => (StatusCode::CREATED, [(header::LOCATION, iri.clone())], iri).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
-    }
-}
-
-/// `GET /api/received`: what arrived, with the signing key and what the
-/// book vocabulary made of the object.
-async fn api_received(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if !app.authorized(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let data = app.data.lock().await;
-    let items: Vec<Value> = data
-        .received
-        .iter()
-        .map(|r| {
-            let object = serde_json::to_vec(&r.activity["object"]).unwrap_or_default();
-            let summary = BookObject::from_slice(&object).map(|o| o.summary());
-            json!({
-                "activity": r.activity,
-                "key": r.key_id,
-                "object": summary.unwrap_or_else(|_| "an IRI".to_owned()),
-            })
-        })
-        .collect();
-    axum::Json(items).into_response()
-}
-
-async fn api_book(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "book").await
-}
-async fn api_shelve(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "shelve").await
-}
-async fn api_status(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "status").await
-}
-async fn api_follow(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "follow").await
 }
