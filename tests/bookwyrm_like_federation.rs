@@ -94,7 +94,8 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
         .app
         .add_book("The Left Hand of Darkness", "Ursula K. Le Guin")
         .await;
-    a.app.shelve(&book, "read").await.unwrap();
+    a.app.shelve(&book, "to-read", true).await.unwrap();
+    a.app.shelve(&book, "read", true).await.unwrap();
     let review_id = a
         .app
         .post_status(server::Draft {
@@ -116,7 +117,16 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     .await;
     let add = received(&b, "Add", "ShelfItem").await.unwrap();
     assert_eq!(add.key_id, format!("{mouse}#main-key"));
-    assert_eq!(add.activity["target"], format!("{mouse}/shelf/read"));
+    // (The two Adds may arrive in either order.)
+    let target = add.activity["target"].as_str().unwrap();
+    assert!(
+        [
+            format!("{mouse}/shelf/to-read"),
+            format!("{mouse}/shelf/read")
+        ]
+        .contains(&target.to_owned()),
+        "target {target}"
+    );
     let item = AnyObject::from_slice(add.activity["object"].to_string().as_bytes()).unwrap();
     let BookObject::ShelfItem(item) = BookObject::from_any(item) else {
         panic!("not a ShelfItem: {}", add.activity)
@@ -148,6 +158,24 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     })
     .await;
 
+    // B keeps a copy of mouse's shelves from Add/Remove{ShelfItem}.
+    let shelf = |name: &str| format!("{mouse}/shelf/{name}");
+    eventually("B sees both shelves", || async {
+        let data = b.app.data.lock().await;
+        data.remote_shelves.get(&shelf("to-read")) == Some(&vec![book.clone()])
+            && data.remote_shelves.get(&shelf("read")) == Some(&vec![book.clone()])
+    })
+    .await;
+    a.app.shelve(&book, "to-read", false).await.unwrap();
+    eventually("B sees the book leave to-read", || async {
+        let data = b.app.data.lock().await;
+        data.remote_shelves.get(&shelf("to-read")) == Some(&vec![])
+            && data.remote_shelves.get(&shelf("read")) == Some(&vec![book.clone()])
+    })
+    .await;
+    let remove = received(&b, "Remove", "ShelfItem").await.unwrap();
+    assert_eq!(remove.key_id, format!("{mouse}#main-key"));
+
     // M: the same review as a plain Article, verified with mouse's key;
     // no Add (M would not understand it).
     let create_id = create.activity["id"].as_str().unwrap().to_owned();
@@ -159,7 +187,12 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     })
     .await;
     let inbox = read_inbox(&m, "alice").await;
-    assert!(inbox.iter().all(|act| act["type"] != "Add"), "{inbox:?}");
+    assert!(
+        inbox
+            .iter()
+            .all(|act| act["type"] != "Add" && act["type"] != "Remove"),
+        "{inbox:?}"
+    );
     let plain = inbox
         .iter()
         .find(|act| act["id"] == create_id.as_str())

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The reader acts through a small JSON API (bearer token printed at start):
-//! `POST /api/book {"title","author"}`, `POST /api/shelve {"book","shelf"}`,
+//! `POST /api/book {"title","author"}`, `POST /api/shelve {"book","shelf"}` (and `/api/unshelve`),
 //! `POST /api/status {"kind": "Review"|"Rating"|"Comment"|"Quotation",
 //! "book", "name", "content", "rating", "quote", "position"}`,
 //! `POST /api/follow {"target": actor IRI}`, `GET /api/received`.

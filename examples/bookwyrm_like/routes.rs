@@ -33,6 +33,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/status/{id}", get(document))
         .route("/api/book", post(api_book))
         .route("/api/shelve", post(api_shelve))
+        .route("/api/unshelve", post(api_unshelve))
         .route("/api/status", post(api_status))
         .route("/api/received", get(api_received))
         .route("/api/follow", post(api_follow))
@@ -152,7 +153,8 @@ async fn api(app: &App, headers: &HeaderMap, body: &[u8], kind: &str) -> Respons
     } else {
         match serde_json::from_slice::<ApiRequest>(body) {
             Ok(r) if kind == "book" => Ok(app.add_book(&r.title, &r.author).await),
-            Ok(r) if kind == "shelve" => app.shelve(&r.book, &r.shelf).await,
+            Ok(r) if kind == "shelve" => app.shelve(&r.book, &r.shelf, true).await,
+            Ok(r) if kind == "unshelve" => app.shelve(&r.book, &r.shelf, false).await,
             Ok(r) => app.follow(&r.target).await,
             Err(e) => Err(e.to_string()),
         }
@@ -199,6 +201,13 @@ async fn api_shelve(
     body: axum::body::Bytes,
 ) -> Response {
     api(&app, &headers, &body, "shelve").await
+}
+async fn api_unshelve(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    api(&app, &headers, &body, "unshelve").await
 }
 async fn api_status(
     State(app): State<Arc<App>>,

@@ -109,6 +109,9 @@ pub struct Data {
     pub received: Vec<Received>,
     /// Titles of remote books seen in received statuses (fetched).
     pub remote_books: BTreeMap<String, String>,
+    /// Shelves of followed readers (shelf IRI → edition IRIs), from their
+    /// `Add`/`Remove` activities.
+    pub remote_shelves: BTreeMap<String, Vec<String>>,
 }
 
 /// Shared state of a running server.
@@ -283,9 +286,11 @@ impl App {
         edition_iri.to_string()
     }
 
-    /// Puts a book on one of the reader's shelves and tells the peers that
-    /// understand shelves (`Add{ShelfItem}` → the shelf).
-    pub async fn shelve(&self, book: &str, shelf: &str) -> Result<String, String> {
+    /// Puts a book on one of the reader's shelves (`on = true`) or takes
+    /// it off, and tells the peers that understand shelves: `Add` or
+    /// `Remove` of a `ShelfItem`, with the shelf as `target`. Returns the
+    /// activity's IRI.
+    pub async fn shelve(&self, book: &str, shelf: &str, on: bool) -> Result<String, String> {
         let book = Iri::parse(book).map_err(|e| e.to_string())?;
         let item = books::ShelfItem::new(
             Object::new("ShelfItem"),
@@ -293,21 +298,20 @@ impl App {
                 book: Some(book.clone()),
             },
         );
-        let mut add = Activity::new(
-            Kind::Add,
-            self.new_id("activity"),
-            self.iri(&format!("user/{}", self.user)),
-        );
-        add.object = Some(AnyObject::from(item).into());
-        add.target = Some(
+        let kind = if on { Kind::Add } else { Kind::Remove };
+        let me = self.iri(&format!("user/{}", self.user));
+        let mut activity = Activity::new(kind, self.new_id("activity"), me);
+        activity.object = Some(AnyObject::from(item).into());
+        activity.target = Some(
             self.iri(&format!("user/{}/shelf/{shelf}", self.user))
                 .into(),
         );
-        add.ld_context = Some(books::context());
+        activity.ld_context = Some(books::context());
         let rich = {
             let mut data = self.data.lock().await;
             let list = data.shelves.entry(shelf.to_owned()).or_default();
-            if !list.contains(&book.to_string()) {
+            list.retain(|b| b != book.as_str());
+            if on {
                 list.push(book.to_string());
             }
             data.followers
@@ -316,8 +320,8 @@ impl App {
                 .map(|f| f.recipient.clone())
                 .collect::<Vec<_>>()
         };
-        self.deliver(&add, rich).await?;
-        Ok(add.id.as_ref().map(Iri::to_string).unwrap_or_default())
+        self.deliver(&activity, rich).await?;
+        Ok(activity.id.as_ref().map(Iri::to_string).unwrap_or_default())
     }
 
     /// Publishes a status about a book: the rich type to peers that know
@@ -522,6 +526,25 @@ impl App {
                         .await
                         .followers
                         .retain(|f| f.actor != incoming.actor);
+                }
+            }
+            "Add" | "Remove" => {
+                // A followed reader's shelf changed: keep a copy, trusting
+                // only shelves under the sender's own actor IRI.
+                let activity = incoming.activity.as_activity();
+                let shelf = activity.and_then(|a| a.target.as_ref()?.first()?.id().cloned());
+                let item = activity.and_then(|a| a.embedded_object()).cloned();
+                if let (Some(shelf), Some(item)) = (shelf, item)
+                    && shelf.as_str().starts_with(&format!("{}/", incoming.actor))
+                    && let BookObject::ShelfItem(item) = BookObject::from_any(item)
+                    && let Some(book) = item.ext.book
+                {
+                    let mut data = self.data.lock().await;
+                    let list = data.remote_shelves.entry(shelf.to_string()).or_default();
+                    list.retain(|b| b != book.as_str());
+                    if incoming.kind == "Add" {
+                        list.push(book.to_string());
+                    }
                 }
             }
             "Create" => {
