@@ -145,6 +145,12 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     assert_eq!(review.content.as_deref(), Some("<p>Cold and warm.</p>"));
     assert_eq!(review.ext.rating, Some(4.5));
     assert_eq!(review.ext.in_reply_to_book.as_ref().unwrap().as_str(), book);
+    // The review is served at its id, with the book context.
+    let served = support::http().get(&review_id).send().await.unwrap();
+    let served: serde_json::Value = serde_json::from_str(&served.text().await.unwrap()).unwrap();
+    assert_eq!(served["@context"], books::context().to_value());
+    assert_eq!(served["type"], "Review");
+    assert_eq!(served["rating"], 4.5);
     // B fetched the Edition (a custom type) from A to learn its title.
     eventually("B knows the book's title", || async {
         b.app

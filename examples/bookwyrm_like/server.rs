@@ -386,7 +386,8 @@ impl App {
         let plain = Activity::create(create_id, me, status.plain(&title));
         let (to_rich, to_plain): (Vec<_>, Vec<_>) = {
             let mut data = self.data.lock().await;
-            let doc = serde_json::to_value(status.rich()).map_err(|e| e.to_string())?;
+            let mut doc = serde_json::to_value(status.rich()).map_err(|e| e.to_string())?;
+            doc["@context"] = books::context().to_value();
             data.statuses.insert(id.to_string(), doc);
             data.followers.iter().cloned().partition(|f| f.rich)
         };
