@@ -284,6 +284,15 @@ impl BookStatus {
         }
     }
 
+    /// The edition the status is about.
+    pub fn book(&self) -> Option<&Iri> {
+        match self {
+            BookStatus::Review(s) | BookStatus::Rating(s) => s.ext.in_reply_to_book.as_ref(),
+            BookStatus::Comment(s) => s.ext.in_reply_to_book.as_ref(),
+            BookStatus::Quotation(s) => s.ext.in_reply_to_book.as_ref(),
+        }
+    }
+
     /// The rich form, for servers that know the book types.
     pub fn rich(&self) -> AnyObject {
         let mut any = match self.clone() {
@@ -302,28 +311,16 @@ impl BookStatus {
     /// the rating as text. Same `id`, author and addressing as the rich form.
     pub fn plain(&self, book_title: &str) -> AnyObject {
         let o = self.object();
-        let (kind, book, lead) = match self {
+        let (kind, lead) = match self {
             BookStatus::Review(s) => {
                 let stars = s.ext.rating.map(stars).unwrap_or_default();
-                (
-                    "Article",
-                    &s.ext.in_reply_to_book,
-                    format!("<p>Review of {{book}}{stars}</p>"),
-                )
+                ("Article", format!("<p>Review of {{book}}{stars}</p>"))
             }
             BookStatus::Rating(s) => {
                 let stars = s.ext.rating.map(stars).unwrap_or_default();
-                (
-                    "Note",
-                    &s.ext.in_reply_to_book,
-                    format!("<p>Rated {{book}}{stars}</p>"),
-                )
+                ("Note", format!("<p>Rated {{book}}{stars}</p>"))
             }
-            BookStatus::Comment(s) => (
-                "Note",
-                &s.ext.in_reply_to_book,
-                "<p>On {book}:</p>".to_owned(),
-            ),
+            BookStatus::Comment(_) => ("Note", "<p>On {book}:</p>".to_owned()),
             BookStatus::Quotation(s) => {
                 let at = s
                     .ext
@@ -333,12 +330,11 @@ impl BookStatus {
                 let quote = s.ext.quote.as_deref().unwrap_or_default();
                 (
                     "Note",
-                    &s.ext.in_reply_to_book,
                     format!("<blockquote>{quote}</blockquote><p>— {{book}}{at}</p>"),
                 )
             }
         };
-        let link = match book {
+        let link = match self.book() {
             Some(iri) => format!("<a href=\"{iri}\">{}</a>", escape(book_title)),
             None => escape(book_title),
         };

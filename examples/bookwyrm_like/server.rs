@@ -369,14 +369,10 @@ impl App {
         let object = status.object();
         let id = object.id.clone().ok_or("a status needs an id")?;
         let me = self.iri(&format!("user/{}", self.user));
-        let book = match &status {
-            BookStatus::Review(s) | BookStatus::Rating(s) => s.ext.in_reply_to_book.clone(),
-            BookStatus::Comment(s) => s.ext.in_reply_to_book.clone(),
-            BookStatus::Quotation(s) => s.ext.in_reply_to_book.clone(),
-        };
         let title = {
             let data = self.data.lock().await;
-            book.and_then(|b| data.catalog.get(b.as_str()).cloned())
+            (status.book())
+                .and_then(|b| data.catalog.get(b.as_str()).cloned())
                 .and_then(|doc| doc["title"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "a book".to_owned())
         };
