@@ -187,3 +187,31 @@ fn plain_rendering_is_an_article_or_note_without_custom_terms() {
         })
     );
 }
+
+#[test]
+fn plain_rating_and_comment_are_notes_with_the_book_in_text() {
+    let rating = json!({"id": "https://books.example/status/5", "type": "Rating", "rating": 3, "inReplyToBook": BOOK});
+    let BookObject::Rating(r) = BookObject::from_slice(rating.to_string().as_bytes()).unwrap()
+    else {
+        panic!()
+    };
+    let plain = serde_json::to_value(BookStatus::Rating(*r).plain("Dune")).unwrap();
+    assert_eq!(plain["type"], "Note");
+    assert_eq!(
+        plain["content"],
+        format!("<p>Rated <i><a href=\"{BOOK}\">Dune</a></i>: ★★★☆☆ (3/5)</p>")
+    );
+
+    let comment = json!({"id": "https://books.example/status/6", "type": "Comment", "content": "<p>Slow start.</p>", "inReplyToBook": BOOK});
+    let BookObject::Comment(c) = BookObject::from_slice(comment.to_string().as_bytes()).unwrap()
+    else {
+        panic!()
+    };
+    let plain = serde_json::to_value(BookStatus::Comment(*c).plain("Dune")).unwrap();
+    assert_eq!(plain["type"], "Note");
+    assert_eq!(
+        plain["content"],
+        format!("<p>On <i><a href=\"{BOOK}\">Dune</a></i>:</p><p>Slow start.</p>")
+    );
+    assert_eq!(plain.get("inReplyToBook"), None);
+}

@@ -371,7 +371,8 @@ impl App {
         let me = self.iri(&format!("user/{}", self.user));
         let title = {
             let data = self.data.lock().await;
-            (status.book())
+            status
+                .book()
                 .and_then(|b| data.catalog.get(b.as_str()).cloned())
                 .and_then(|doc| doc["title"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| "a book".to_owned())
