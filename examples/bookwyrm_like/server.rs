@@ -476,7 +476,7 @@ impl App {
                 if request.followee != self.actor_iri() {
                     return;
                 }
-                // This reader approves every follower (`consent_for(false)`).
+                // This reader approves every follower at once.
                 let Ok(url) = Url::parse(&request.follower) else {
                     return;
                 };
