@@ -1,0 +1,1 @@
+//! [`PostgresQueue`]: work in progress.
