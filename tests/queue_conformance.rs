@@ -74,3 +74,38 @@ mod sqlite {
 
     conformance_cases!(make);
 }
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use archipel::delivery::Timestamp;
+    use archipel::delivery::queue::postgres::{PostgresOptions, PostgresQueue};
+
+    async fn make(case: &str) -> Option<Subject> {
+        let url = pg::url(case)?;
+        let schema = pg::unique_schema(case);
+        let options = PostgresOptions {
+            schema: schema.clone(),
+            pool_size: 4,
+            prune_every: None,
+            ..PostgresOptions::default()
+        };
+        let queue = PostgresQueue::connect_with(&url, options).await.unwrap();
+        let for_prune = queue.clone();
+        Some(Subject {
+            queue: Arc::new(queue),
+            prune: Box::new(move || {
+                let q = for_prune.clone();
+                Box::pin(async move {
+                    q.prune(Timestamp::from_millis(u64::MAX / 2)).await.unwrap();
+                })
+            }),
+            finish: Box::new(move || {
+                let (url, schema) = (url.clone(), schema.clone());
+                Box::pin(async move { pg::drop_schema(&url, &schema).await })
+            }),
+        })
+    }
+
+    conformance_cases!(make);
+}
