@@ -116,10 +116,10 @@ impl Checkout<'_> {
 
 impl Drop for Checkout<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            if !c.client.is_closed() {
-                self.pool.idle().push(c);
-            }
+        if let Some(c) = self.conn.take()
+            && !c.client.is_closed()
+        {
+            self.pool.idle().push(c);
         }
     }
 }
