@@ -33,6 +33,8 @@ mod plan;
 pub mod queue;
 mod report;
 mod retry;
+#[cfg(feature = "delivery")]
+mod signed;
 mod time;
 #[cfg(feature = "delivery")]
 mod worker;
@@ -51,6 +53,8 @@ pub use queue::{
 };
 pub use report::{DeliveryEvent, DeliveryReport, JobOutcome, JobSummary};
 pub use retry::{RetryPolicy, parse_retry_after};
+#[cfg(feature = "delivery")]
+pub use signed::{SignedDelivery, SignerMap, SignerSource};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 #[cfg(feature = "delivery")]
 pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};

@@ -31,6 +31,9 @@ pub enum Error {
     /// An activity could not be planned, queued or delivered.
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryError),
+    /// A host was refused by the domain policy, or a policy entry was invalid.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
 }
 
 /// `Result` with archipel's [`Error`].

@@ -1,7 +1,371 @@
 //! Dereferencing ActivityStreams IRIs: content negotiation, optional signed
 //! GET (authorized fetch), origin checks and typed decoding.
+//!
+//! A [`Fetcher`] turns an IRI into a trustworthy document:
+//! 1. the [`DomainPolicy`] (if set) and the [`FetchCache`] are consulted;
+//! 2. `GET` with `Accept: application/activity+json, application/ld+json;
+//!    profile="https://www.w3.org/ns/activitystreams"`, signed when a
+//!    [`Signer`] is configured (servers in "authorized fetch" / secure mode
+//!    refuse unsigned GETs);
+//! 3. the status and media type are checked;
+//! 4. the document's `id` must have the **same origin** (scheme, host,
+//!    port) as the URL finally fetched after redirects ([`FinalUrl`]),
+//!    otherwise a server could hand out objects claiming to be from
+//!    another server;
+//! 5. the verified document is offered to the cache and decoded.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use crate::client::{ClientError, FinalUrl, HttpClient};
+use crate::policy::DomainPolicy;
+use crate::signatures::{SignatureError, Signer};
+use crate::webfinger::is_activitystreams_media_type;
+
+/// The `Accept` header the fetcher sends (ActivityPub §3.2).
+pub const ACCEPT_ACTIVITYSTREAMS: &str = "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
 
 /// Errors of the `fetch` module.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FetchError {}
+pub enum FetchError {
+    /// The HTTP request failed or was refused by the client's policy.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The GET could not be signed.
+    #[error("could not sign the GET for {url}: {source}")]
+    Sign {
+        /// The IRI being fetched.
+        url: String,
+        /// The signing error.
+        source: SignatureError,
+    },
+    /// The host is refused by the fetcher's domain policy.
+    #[error("fetching {url}: host {host:?} is blocked by the domain policy")]
+    Blocked {
+        /// The URL or document id whose host was refused.
+        url: String,
+        /// The normalized host.
+        host: String,
+    },
+    /// `404 Not Found`.
+    #[error("{url}: not found (404)")]
+    NotFound {
+        /// The IRI fetched.
+        url: String,
+    },
+    /// `410 Gone`: the object was deleted.
+    #[error("{url}: gone (410)")]
+    Gone {
+        /// The IRI fetched.
+        url: String,
+    },
+    /// Another non-success status (including `401` from servers that need a
+    /// signed fetch).
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The IRI fetched.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The response is not an ActivityStreams or JSON document.
+    #[error("{url}: Content-Type {content_type:?} is not ActivityStreams JSON")]
+    NotActivityStreams {
+        /// The IRI fetched.
+        url: String,
+        /// The `Content-Type` received.
+        content_type: String,
+    },
+    /// The body is not valid JSON, or not a JSON object.
+    #[error("{url}: invalid JSON: {reason}")]
+    InvalidJson {
+        /// The IRI fetched.
+        url: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The document has no string `id`.
+    #[error("{url}: document has no \"id\"")]
+    MissingId {
+        /// The IRI fetched.
+        url: String,
+    },
+    /// The document's `id` is on another origin than the URL fetched.
+    #[error("document id {id:?} does not have the origin of the fetched URL {fetched}")]
+    OriginMismatch {
+        /// The `id` the document claims.
+        id: String,
+        /// The URL finally fetched (after redirects).
+        fetched: String,
+    },
+    /// The verified document does not decode into the requested type.
+    #[error("{url}: cannot decode the document: {reason}")]
+    Decode {
+        /// The IRI fetched.
+        url: String,
+        /// The decoder's message.
+        reason: String,
+    },
+}
+
+/// A cache of verified documents, keyed by the IRI asked for.
+///
+/// The [`Fetcher`] calls [`get`](FetchCache::get) before any request and
+/// [`put`](FetchCache::put) only with documents that passed every check.
+/// Expiry and size are the implementation's business (an LRU with a TTL of
+/// minutes suits actors and keys). [`NoCache`] is the default.
+#[async_trait::async_trait]
+pub trait FetchCache: Send + Sync {
+    /// A cached document for `iri`, if any.
+    async fn get(&self, iri: &Url) -> Option<Value>;
+    /// Stores a verified document fetched for `iri`.
+    async fn put(&self, iri: &Url, document: &Value);
+}
+
+/// A [`FetchCache`] that caches nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCache;
+
+#[async_trait::async_trait]
+impl FetchCache for NoCache {
+    async fn get(&self, _iri: &Url) -> Option<Value> {
+        None
+    }
+    async fn put(&self, _iri: &Url, _document: &Value) {}
+}
+
+/// Dereferences IRIs into verified ActivityStreams documents.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use archipel::client::{FetchPolicy, ReqwestClient};
+/// use archipel::fetch::Fetcher;
+///
+/// let client = Arc::new(ReqwestClient::new(FetchPolicy::default())?);
+/// let fetcher = Fetcher::new(client);
+/// let actor = fetcher.fetch_value(&"https://example.com/users/alice".parse()?).await?;
+/// println!("{}", actor["inbox"]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Fetcher {
+    client: Arc<dyn HttpClient>,
+    signer: Option<Arc<Signer>>,
+    cache: Arc<dyn FetchCache>,
+    domains: Option<DomainPolicy>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("signed", &self.signer.is_some())
+            .field("domains", &self.domains)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fetcher {
+    /// A fetcher over `client`, unsigned, without cache or domain policy of
+    /// its own (the client's policy still applies).
+    pub fn new(client: Arc<dyn HttpClient>) -> Fetcher {
+        Fetcher {
+            client,
+            signer: None,
+            cache: Arc::new(NoCache),
+            domains: None,
+        }
+    }
+
+    /// Signs every GET with `signer` (authorized fetch). Use the instance
+    /// actor's key. A redirect to another origin drops the signature (the
+    /// client strips it), so such a fetch is unsigned past the first hop.
+    pub fn signed(mut self, signer: Arc<Signer>) -> Fetcher {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Uses `cache` for verified documents.
+    pub fn cache(mut self, cache: Arc<dyn FetchCache>) -> Fetcher {
+        self.cache = cache;
+        self
+    }
+
+    /// Refuses IRIs (and document ids) on hosts `policy` blocks, before any
+    /// request, whatever the client does.
+    pub fn domains(mut self, policy: DomainPolicy) -> Fetcher {
+        self.domains = Some(policy);
+        self
+    }
+
+    /// Fetches `iri` and returns the verified JSON document.
+    ///
+    /// # Errors
+    /// Every [`FetchError`] variant but `Decode`.
+    pub async fn fetch_value(&self, iri: &Url) -> Result<Value, FetchError> {
+        self.check_domain(iri, iri)?;
+        if let Some(hit) = self.cache.get(iri).await {
+            return Ok(hit);
+        }
+        let url = iri.to_string();
+        let mut req = http::Request::get(iri.as_str())
+            .header(header::ACCEPT, ACCEPT_ACTIVITYSTREAMS)
+            .body(Bytes::new())
+            .map_err(|e| ClientError::InvalidRequest {
+                reason: e.to_string(),
+            })?;
+        if let Some(signer) = &self.signer {
+            signer.sign(&mut req).map_err(|source| FetchError::Sign {
+                url: url.clone(),
+                source,
+            })?;
+        }
+        let resp = self.client.execute(req).await?;
+        let final_url = resp
+            .extensions()
+            .get::<FinalUrl>()
+            .map_or_else(|| iri.clone(), |f| f.0.clone());
+        match resp.status().as_u16() {
+            200..=299 => {}
+            404 => return Err(FetchError::NotFound { url }),
+            410 => return Err(FetchError::Gone { url }),
+            status => return Err(FetchError::Status { url, status }),
+        }
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if !is_acceptable_media_type(&ct) {
+            return Err(FetchError::NotActivityStreams {
+                url,
+                content_type: ct,
+            });
+        }
+        let doc: Value =
+            serde_json::from_slice(resp.body()).map_err(|e| FetchError::InvalidJson {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        if !doc.is_object() {
+            return Err(FetchError::InvalidJson {
+                url,
+                reason: "not a JSON object".into(),
+            });
+        }
+        let id = doc
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| FetchError::MissingId { url: url.clone() })?;
+        check_origin(id, &final_url)?;
+        if let Ok(id_url) = Url::parse(id) {
+            self.check_domain(&id_url, iri)?;
+        }
+        self.cache.put(iri, &doc).await;
+        Ok(doc)
+    }
+
+    /// Fetches `iri` and decodes the verified document into `T` (a
+    /// vocabulary type, or any `DeserializeOwned`).
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch_value`], plus [`FetchError::Decode`].
+    pub async fn fetch<T: DeserializeOwned>(&self, iri: &Url) -> Result<T, FetchError> {
+        let doc = self.fetch_value(iri).await?;
+        serde_json::from_value(doc).map_err(|e| FetchError::Decode {
+            url: iri.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn check_domain(&self, url: &Url, asked: &Url) -> Result<(), FetchError> {
+        if let Some(p) = &self.domains
+            && let Err(e) = p.check(url)
+        {
+            let host = match e {
+                crate::policy::PolicyError::Blocked { host } => host,
+                _ => url.host_str().unwrap_or_default().to_owned(),
+            };
+            return Err(FetchError::Blocked {
+                url: asked.to_string(),
+                host,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// ActivityStreams media types, plus plain `application/json` which a few
+/// servers send; anything else (HTML, XML, none) is refused.
+fn is_acceptable_media_type(ct: &str) -> bool {
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    is_activitystreams_media_type(ct) || essence.eq_ignore_ascii_case("application/json")
+}
+
+/// The document's `id` must be an absolute URL with the origin of `fetched`.
+///
+/// ```
+/// use archipel::fetch::{check_origin, FetchError};
+/// let fetched = url::Url::parse("https://a.example/users/x").unwrap();
+/// assert!(check_origin("https://a.example/users/y", &fetched).is_ok());
+/// assert!(matches!(check_origin("https://b.example/users/x", &fetched),
+///                  Err(FetchError::OriginMismatch { .. })));
+/// ```
+///
+/// # Errors
+/// [`FetchError::OriginMismatch`].
+pub fn check_origin(id: &str, fetched: &Url) -> Result<(), FetchError> {
+    let mismatch = || FetchError::OriginMismatch {
+        id: id.chars().take(512).collect(),
+        fetched: fetched.to_string(),
+    };
+    let id_url = Url::parse(id).map_err(|_| mismatch())?;
+    let opaque = matches!(id_url.origin(), url::Origin::Opaque(_));
+    if opaque || id_url.origin() != fetched.origin() {
+        return Err(mismatch());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let f = Url::parse("https://a.example/x").unwrap();
+        assert!(check_origin("https://A.EXAMPLE:443/y", &f).is_ok());
+        for bad in [
+            "https://a.example:8443/x",
+            "http://a.example/x",
+            "https://sub.a.example/x",
+            "/x",
+            "urn:uuid:1",
+        ] {
+            assert!(
+                matches!(
+                    check_origin(bad, &f),
+                    Err(FetchError::OriginMismatch { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn media_types() {
+        assert!(is_acceptable_media_type(
+            "application/activity+json; charset=utf-8"
+        ));
+        assert!(is_acceptable_media_type("application/json"));
+        assert!(!is_acceptable_media_type("text/html"));
+        assert!(!is_acceptable_media_type(""));
+    }
+}

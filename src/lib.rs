@@ -27,6 +27,7 @@ pub mod delivery;
 pub mod error;
 pub mod fetch;
 pub mod nodeinfo;
+pub mod policy;
 pub mod signatures;
 pub mod vocab;
 pub mod webfinger;

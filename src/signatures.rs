@@ -35,6 +35,9 @@ mod rfc9421;
 mod signer;
 mod verifier;
 
+#[cfg(feature = "rfc9421")]
+pub use rfc9421::{ComponentId, SignatureInput, parse_signature_input, sign_with_input};
+
 pub use cavage::{CavageSignature, parse_cavage_signature};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use digest::{BodyDigest, DigestAlgorithm, parse_content_digest, parse_digest_header};

@@ -137,3 +137,36 @@ fn domain_policy_removes_blocked_hosts() {
             .all(|(_, r)| *r == SkipReason::Blocked)
     );
 }
+
+#[test]
+fn typed_actors_and_activities_plan_like_json() {
+    use archipel::vocab::{Activity, Actor};
+    let actors: Vec<Actor> = [
+        serde_json::json!({"id": "https://b.example/users/bob", "type": "Person",
+            "inbox": "https://b.example/users/bob/inbox",
+            "endpoints": {"sharedInbox": "https://b.example/inbox"}}),
+        serde_json::json!({"id": "https://b.example/users/carol", "type": "Person",
+            "inbox": "https://b.example/users/carol/inbox",
+            "endpoints": {"sharedInbox": "https://b.example/inbox"}}),
+        serde_json::json!({"id": "https://c.example/dave", "type": "Person",
+            "inbox": "https://c.example/dave/inbox"}),
+        // No inbox: cannot receive.
+        serde_json::json!({"id": "https://d.example/eve", "type": "Person"}),
+    ]
+    .into_iter()
+    .map(|v| serde_json::from_value(v).unwrap())
+    .collect();
+    let recipients: Vec<Recipient> = actors.iter().filter_map(Recipient::from_actor).collect();
+    assert_eq!(recipients.len(), 3);
+    let activity: Activity = serde_json::from_value(activity()).unwrap();
+    let plan = DeliveryPlan::new(&activity, recipients, &PlanOptions::default()).unwrap();
+    assert_eq!(
+        plan.inboxes().iter().map(Url::as_str).collect::<Vec<_>>(),
+        ["https://b.example/inbox", "https://c.example/dave/inbox"]
+    );
+    let body: serde_json::Value = serde_json::from_slice(plan.body().bytes()).unwrap();
+    assert!(body.get("bto").is_none() && body.get("bcc").is_none());
+    assert!(body["object"].get("bto").is_none() && body["object"].get("bcc").is_none());
+    assert_eq!(body["object"]["content"], "hello");
+    assert_eq!(plan.activity_id(), "https://me.example/activities/1");
+}

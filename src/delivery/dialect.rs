@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::signatures::Spec;
+
 /// The HTTP Signatures dialect used to sign a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -20,6 +22,29 @@ impl Dialect {
         match self {
             Dialect::Cavage => Dialect::Rfc9421,
             Dialect::Rfc9421 => Dialect::Cavage,
+        }
+    }
+}
+
+impl From<Dialect> for Spec {
+    fn from(d: Dialect) -> Spec {
+        match d {
+            Dialect::Cavage => Spec::Cavage,
+            Dialect::Rfc9421 => Spec::Rfc9421,
+        }
+    }
+}
+
+impl TryFrom<Spec> for Dialect {
+    type Error = Spec;
+
+    /// Fails (returning the spec) for a future dialect delivery does not know.
+    fn try_from(s: Spec) -> Result<Dialect, Spec> {
+        match s {
+            Spec::Cavage => Ok(Dialect::Cavage),
+            Spec::Rfc9421 => Ok(Dialect::Rfc9421),
+            #[allow(unreachable_patterns)] // `Spec` is non_exhaustive.
+            other => Err(other),
         }
     }
 }

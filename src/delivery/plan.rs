@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::Bytes;
-use sha2::Digest as _;
 use url::Url;
 
 use super::DeliveryError;
+use crate::policy::DomainPolicy;
+use crate::signatures::BodyDigest;
+use crate::vocab::Actor;
 
 /// The three spellings of the ActivityStreams `Public` collection
 /// (ActivityPub §5.6): never an inbox, never a delivery target.
@@ -52,6 +53,39 @@ impl Recipient {
             inbox,
             shared_inbox: None,
         }
+    }
+
+    /// The recipient for a fetched [`Actor`]: its `inbox`, its
+    /// `endpoints.sharedInbox` and its `id`.
+    ///
+    /// Returns `None` when the actor has no `inbox` that is a valid URL
+    /// (such an actor cannot receive deliveries); an invalid `sharedInbox`
+    /// is ignored.
+    ///
+    /// ```
+    /// use archipel::delivery::Recipient;
+    /// use archipel::vocab::Actor;
+    /// let actor: Actor = serde_json::from_value(serde_json::json!({
+    ///     "id": "https://b.example/users/bob", "type": "Person",
+    ///     "inbox": "https://b.example/users/bob/inbox",
+    ///     "endpoints": {"sharedInbox": "https://b.example/inbox"}
+    /// })).unwrap();
+    /// let r = Recipient::from_actor(&actor).unwrap();
+    /// assert_eq!(r.shared_inbox.unwrap().as_str(), "https://b.example/inbox");
+    /// ```
+    pub fn from_actor(actor: &Actor) -> Option<Recipient> {
+        let inbox = Url::parse(actor.inbox.as_ref()?.as_str()).ok()?;
+        Some(Recipient {
+            id: actor
+                .base
+                .id
+                .as_ref()
+                .and_then(|id| Url::parse(id.as_str()).ok()),
+            inbox,
+            shared_inbox: actor
+                .shared_inbox()
+                .and_then(|s| Url::parse(s.as_str()).ok()),
+        })
     }
 
     /// Sets the shared inbox advertised by the actor.
@@ -102,6 +136,26 @@ impl Default for PlanOptions {
     }
 }
 
+impl PlanOptions {
+    /// Applies a [`DomainPolicy`] on the way out: hosts it refuses are
+    /// skipped with [`SkipReason::Blocked`]. The policy is a shared handle,
+    /// so blocks added later apply to later plans.
+    ///
+    /// ```
+    /// use archipel::delivery::PlanOptions;
+    /// use archipel::policy::DomainPolicy;
+    /// let policy = DomainPolicy::new();
+    /// policy.block("spam.example").unwrap();
+    /// let options = PlanOptions::default().with_domain_policy(policy);
+    /// assert!(options.host_filter.is_some());
+    /// ```
+    #[must_use]
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
+        self.host_filter = Some(Arc::new(move |host: &str| policy.allows(host)));
+        self
+    }
+}
+
 impl std::fmt::Debug for PlanOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlanOptions")
@@ -128,26 +182,29 @@ pub enum SkipReason {
     NotHttp,
 }
 
-/// The serialized activity and its SHA-256, computed once per fan-out.
+/// The serialized activity and its digest, computed once per fan-out.
+///
+/// Holds a [`BodyDigest`], so the `Digest` and `Content-Digest` header
+/// values are also rendered once and shared by every signed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedBody {
     bytes: Bytes,
-    sha256: [u8; 32],
+    digest: BodyDigest,
 }
 
 impl PreparedBody {
     /// Wraps already-serialized bytes, computing their SHA-256.
     pub fn new(bytes: Bytes) -> Self {
-        let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-        PreparedBody { bytes, sha256 }
+        let digest = BodyDigest::sha256(&bytes);
+        PreparedBody { bytes, digest }
     }
 
     /// Rebuilds a body from stored bytes and digest (a queue backend's row).
     ///
     /// Returns `None` when the digest does not match the bytes.
     pub fn from_parts(bytes: Bytes, sha256: [u8; 32]) -> Option<Self> {
-        let actual: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-        (actual == sha256).then_some(PreparedBody { bytes, sha256 })
+        let body = PreparedBody::new(bytes);
+        (body.digest.bytes() == &sha256).then_some(body)
     }
 
     /// The body bytes, as sent.
@@ -157,23 +214,23 @@ impl PreparedBody {
 
     /// The SHA-256 of the body.
     pub fn sha256(&self) -> &[u8; 32] {
-        &self.sha256
+        self.digest.bytes()
+    }
+
+    /// The digest with its rendered header values, for
+    /// [`Signer::sign_with_digest`](crate::signatures::Signer::sign_with_digest).
+    pub fn digest(&self) -> &BodyDigest {
+        &self.digest
     }
 
     /// The draft-cavage `Digest` header value (RFC 3230): `SHA-256=<base64>`.
-    pub fn digest_header(&self) -> String {
-        format!(
-            "SHA-256={}",
-            base64::engine::general_purpose::STANDARD.encode(self.sha256)
-        )
+    pub fn digest_header(&self) -> &str {
+        self.digest.digest_header()
     }
 
     /// The RFC 9530 `Content-Digest` header value: `sha-256=:<base64>:`.
-    pub fn content_digest_header(&self) -> String {
-        format!(
-            "sha-256=:{}:",
-            base64::engine::general_purpose::STANDARD.encode(self.sha256)
-        )
+    pub fn content_digest_header(&self) -> &str {
+        self.digest.content_digest_header()
     }
 }
 
@@ -425,6 +482,22 @@ mod tests {
                 SkipReason::NotHttp
             ]
         );
+    }
+
+    #[test]
+    fn domain_policy_blocks_subdomains_too() {
+        let policy = DomainPolicy::new();
+        let options = PlanOptions::default().with_domain_policy(policy.clone());
+        // Blocked after the options were built: the shared handle sees it.
+        policy.block("bad.example").unwrap();
+        let recipients = [
+            Recipient::new(u("https://bad.example/inbox")),
+            Recipient::new(u("https://sub.bad.example/inbox")),
+            Recipient::new(u("https://good.example/inbox")),
+        ];
+        let plan = DeliveryPlan::new(&activity(), recipients, &options).unwrap();
+        assert_eq!(plan.inboxes(), &[u("https://good.example/inbox")]);
+        assert_eq!(plan.skipped().len(), 2);
     }
 
     #[test]

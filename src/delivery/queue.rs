@@ -16,6 +16,24 @@
 //! A settle call whose lease token is no longer the job's current one fails
 //! with [`DeliveryError::LeaseLost`], so a stale worker can never ack,
 //! reschedule or drop a job someone else now holds.
+//!
+//! # Storing it durably
+//!
+//! Everything a backend stores is plain data ([`JobRecord`] and the body
+//! bytes + SHA-256 of a [`PreparedBody`]). A relational backend needs two
+//! tables: `bodies(id, bytes, sha256, refs)` written once per activity, and
+//! `jobs(id, body_id, activity_id, inbox, host, key_id, attempts, claims,
+//! created_at, next_attempt_at, lease_token, lease_until, last_status,
+//! last_error, dialect)` with an index on `next_attempt_at`.
+//! `enqueue_activity` inserts the body and its jobs in one transaction
+//! before returning; `claim` is one `UPDATE … WHERE id IN (SELECT … WHERE
+//! (lease_until IS NULL AND next_attempt_at <= now) OR lease_until <= now
+//! ORDER BY next_attempt_at LIMIT n FOR UPDATE SKIP LOCKED)` with a fresh
+//! random `lease_token` (PostgreSQL; SQLite serialises writers anyway),
+//! honouring the per-host limit with a window over `host`; every settle
+//! call matches `WHERE id = ? AND lease_token = ?` and reports
+//! [`DeliveryError::LeaseLost`] when no row matched. Bodies are deleted
+//! when their last job is settled. Timestamps are integer milliseconds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -21,8 +21,8 @@ use tokio::task::JoinSet;
 
 use super::{
     BreakerConfig, ClaimRequest, Clock, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
-    DeliveryReport, Dialect, DialectMemory, HostBreaker, JobId, Lease, NewActivity, RetryPolicy,
-    SystemClock, Timestamp,
+    DeliveryReport, Dialect, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats,
+    RetryPolicy, SystemClock, Timestamp,
 };
 
 mod attempt;
@@ -74,6 +74,9 @@ pub struct WorkerConfig {
     pub dialect_memory: usize,
     /// Time in-flight attempts get to finish on shutdown (default 10 s).
     pub shutdown_grace: Duration,
+    /// How often the pool logs the queue's backlog (due, leased, total) as
+    /// a `tracing` event at INFO (default 60 s).
+    pub stats_interval: Duration,
     /// Capacity of the event broadcast; slow subscribers miss events (the
     /// [`DeliveryReport`] kept by the pool never does) (default 4096).
     pub event_capacity: usize,
@@ -94,6 +97,7 @@ impl Default for WorkerConfig {
             double_knock: true,
             dialect_memory: 10_000,
             shutdown_grace: Duration::from_secs(10),
+            stats_interval: Duration::from_secs(60),
             event_capacity: 4096,
         }
     }
@@ -232,6 +236,11 @@ impl Workers {
         self.shared.state().report.clone()
     }
 
+    /// The queue's counts now: `due` is the backlog waiting for a worker.
+    pub async fn backlog(&self) -> Result<QueueStats, DeliveryError> {
+        self.shared.queue.stats(self.shared.clock.now()).await
+    }
+
     /// Jobs being attempted right now.
     pub fn in_flight(&self) -> Vec<JobId> {
         let mut ids: Vec<JobId> = self.shared.state().in_flight.keys().copied().collect();
@@ -284,8 +293,13 @@ pub struct Stopped {
 async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
     let mut tasks = JoinSet::new();
     let config = &shared.config;
+    let mut last_stats = tokio::time::Instant::now();
     loop {
         while tasks.try_join_next().is_some() {}
+        if last_stats.elapsed() >= config.stats_interval {
+            last_stats = tokio::time::Instant::now();
+            log_backlog(&shared).await;
+        }
         let claimed = match claim_some(&shared).await {
             Ok(n) => n,
             Err(e) => {
@@ -342,6 +356,21 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
         }
     }
     released
+}
+
+/// Logs the queue's backlog, so operators see it forming.
+async fn log_backlog(shared: &Shared) {
+    let in_flight = shared.state().in_flight.len();
+    match shared.queue.stats(shared.clock.now()).await {
+        Ok(stats) => tracing::info!(
+            due = stats.due,
+            leased = stats.leased,
+            total = stats.total,
+            in_flight,
+            "delivery backlog"
+        ),
+        Err(e) => tracing::warn!(error = %e, "delivery: queue stats failed"),
+    }
 }
 
 /// Claims as many jobs as free slots allow and books them as in flight.

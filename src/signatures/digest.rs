@@ -109,6 +109,7 @@ impl BodyDigest {
         &self.digest
     }
 
+    #[cfg_attr(not(feature = "rfc9421"), allow(dead_code))]
     pub(crate) fn content_digest_value(&self) -> &HeaderValue {
         &self.content_digest
     }

@@ -8,8 +8,9 @@ mod pem;
 #[path = "keys/rsa_awslc.rs"]
 mod rsa_backend;
 #[cfg(not(feature = "aws-lc-rs"))]
-#[path = "keys/rsa_rustcrypto.rs"]
-mod rsa_backend;
+use rsa_rustcrypto as rsa_backend;
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+mod rsa_rustcrypto;
 
 use std::sync::Arc;
 
@@ -23,6 +24,19 @@ use super::{Algorithm, SignatureError};
 const MULTICODEC_ED25519_PUB: [u8; 2] = [0xed, 0x01];
 /// Multicodec prefix (varint of 0x1205) of an RSA public key (PKCS#1 DER).
 const MULTICODEC_RSA_PUB: [u8; 2] = [0x85, 0x24];
+
+/// `id-RSASSA-PSS` (RFC 4055): a key meant for PSS only.
+const ID_RSASSA_PSS: rsa::pkcs8::ObjectIdentifier =
+    rsa::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+
+fn spki_is_pss(der: &[u8]) -> bool {
+    rsa::pkcs8::SubjectPublicKeyInfoRef::try_from(der)
+        .is_ok_and(|s| s.algorithm.oid == ID_RSASSA_PSS)
+}
+
+fn pkcs8_is_pss(der: &[u8]) -> bool {
+    rsa::pkcs8::PrivateKeyInfoRef::try_from(der).is_ok_and(|p| p.algorithm.oid == ID_RSASSA_PSS)
+}
 
 fn invalid(e: impl std::fmt::Display) -> SignatureError {
     SignatureError::InvalidKey(e.to_string())
@@ -67,8 +81,12 @@ impl std::fmt::Debug for PrivateKey {
 
 impl PrivateKey {
     fn from_rsa(key: rsa::PrivateKey) -> Result<Self, SignatureError> {
+        Self::from_rsa_with(key, false)
+    }
+
+    fn from_rsa_with(key: rsa::PrivateKey, pss: bool) -> Result<Self, SignatureError> {
         let signer = rsa_backend::RsaSigner::new(&key)?;
-        let public = PublicKey::from_rsa(key.to_public_key())?;
+        let public = PublicKey::from_rsa_with(key.to_public_key(), pss)?;
         Ok(PrivateKey(Arc::new(PrivateInner::Rsa {
             key,
             signer,
@@ -120,10 +138,50 @@ impl PrivateKey {
         }
     }
 
+    /// Reads a PEM RSA private key whose two primes differ in size (such as
+    /// RFC 9421's `test-key-rsa`), which [`from_pem`](Self::from_pem)
+    /// rejects with the default `rsa` backend.
+    ///
+    /// The `rsa` crate asks that this choice be explicit configuration,
+    /// not a retry after a failed import, so that loading never reveals
+    /// the factors' shape; such keys sign more slowly with that backend.
+    pub fn from_pem_unbalanced(pem: &str) -> Result<Self, SignatureError> {
+        use rsa::pkcs1::der::Decode as _;
+        let (label, der) = pem::decode(pem)?;
+        let pkcs1_der: Vec<u8> = match label {
+            "RSA PRIVATE KEY" => der,
+            "PRIVATE KEY" => rsa::pkcs8::PrivateKeyInfoRef::try_from(der.as_slice())
+                .map_err(invalid)?
+                .private_key
+                .as_bytes()
+                .to_vec(),
+            other => {
+                return Err(invalid(format!(
+                    "unexpected PEM label `{other}` for a private key"
+                )));
+            }
+        };
+        let k = rsa::pkcs1::RsaPrivateKeyRef::from_der(&pkcs1_der).map_err(invalid)?;
+        let n_bytes = k.modulus.as_bytes();
+        let bits = u32::try_from(n_bytes.len().saturating_mul(8)).map_err(invalid)?;
+        let uint = |b: &[u8]| rsa::BoxedUint::from_be_slice(b, bits).map_err(invalid);
+        let e_bytes = k.public_exponent.as_bytes();
+        let e_bits = u32::try_from(e_bytes.len().saturating_mul(8)).map_err(invalid)?;
+        let e = rsa::BoxedUint::from_be_slice(e_bytes, e_bits).map_err(invalid)?;
+        let key = rsa::PrivateKey::from_components_with_wide_primes(
+            uint(n_bytes)?,
+            e,
+            uint(k.private_exponent.as_bytes())?,
+            vec![uint(k.prime1.as_bytes())?, uint(k.prime2.as_bytes())?],
+        )
+        .map_err(invalid)?;
+        Self::from_rsa(key)
+    }
+
     /// Reads a PKCS#8 DER private key (RSA, RSA-PSS or Ed25519).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, SignatureError> {
         match rsa::PrivateKey::from_pkcs8_der(der) {
-            Ok(k) => Self::from_rsa(k),
+            Ok(k) => Self::from_rsa_with(k, pkcs8_is_pss(der)),
             Err(rsa_err) => {
                 #[cfg(feature = "ed25519")]
                 {
@@ -172,7 +230,7 @@ impl PrivateKey {
     /// for RSA (what every Fediverse server verifies), Ed25519 for Ed25519.
     pub fn default_algorithm(&self) -> Algorithm {
         match &*self.0 {
-            PrivateInner::Rsa { .. } => Algorithm::RsaV1_5Sha256,
+            PrivateInner::Rsa { public, .. } => public.default_algorithm(),
             #[cfg(feature = "ed25519")]
             PrivateInner::Ed25519 { .. } => Algorithm::Ed25519,
         }
@@ -222,6 +280,8 @@ enum PublicInner {
     Rsa {
         key: rsa::PublicKey,
         verifier: rsa_backend::RsaVerifier,
+        /// An `id-RSASSA-PSS` key: RFC 9421 verifies it with `rsa-pss-sha512`.
+        pss: bool,
     },
     #[cfg(feature = "ed25519")]
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -251,8 +311,12 @@ impl Eq for PublicKey {}
 
 impl PublicKey {
     fn from_rsa(key: rsa::PublicKey) -> Result<Self, SignatureError> {
+        Self::from_rsa_with(key, false)
+    }
+
+    fn from_rsa_with(key: rsa::PublicKey, pss: bool) -> Result<Self, SignatureError> {
         let verifier = rsa_backend::RsaVerifier::new(&key)?;
-        Ok(PublicKey(Arc::new(PublicInner::Rsa { key, verifier })))
+        Ok(PublicKey(Arc::new(PublicInner::Rsa { key, verifier, pss })))
     }
 
     /// Reads a PEM public key: SPKI (`BEGIN PUBLIC KEY`, RSA, RSA-PSS or
@@ -273,7 +337,7 @@ impl PublicKey {
     /// Reads a DER SubjectPublicKeyInfo (RSA, RSA-PSS or Ed25519).
     pub fn from_spki_der(der: &[u8]) -> Result<Self, SignatureError> {
         match rsa::PublicKey::from_public_key_der(der) {
-            Ok(k) => Self::from_rsa(k),
+            Ok(k) => Self::from_rsa_with(k, spki_is_pss(der)),
             Err(rsa_err) => {
                 #[cfg(feature = "ed25519")]
                 {
@@ -319,6 +383,28 @@ impl PublicKey {
         Err(invalid("unknown multicodec key type"))
     }
 
+    /// The same key with a different [`default_algorithm`](Self::default_algorithm):
+    /// for a key resolver that knows, say, that an RSA key is meant for
+    /// `rsa-pss-sha512` although its SPKI says `rsaEncryption`.
+    ///
+    /// [`SignatureError::UnsupportedAlgorithm`] if `alg` does not fit the key.
+    pub fn with_default_algorithm(&self, alg: Algorithm) -> Result<Self, SignatureError> {
+        match (&*self.0, alg) {
+            (PublicInner::Rsa { key, .. }, Algorithm::RsaV1_5Sha256) => {
+                Self::from_rsa_with(key.clone(), false)
+            }
+            (PublicInner::Rsa { key, .. }, Algorithm::RsaPssSha512) => {
+                Self::from_rsa_with(key.clone(), true)
+            }
+            #[cfg(feature = "ed25519")]
+            (PublicInner::Ed25519(_), Algorithm::Ed25519) => Ok(self.clone()),
+            (_, alg) => Err(SignatureError::UnsupportedAlgorithm(format!(
+                "{alg} with a {} key",
+                self.kind()
+            ))),
+        }
+    }
+
     /// Encodes the key as FEP-521a `publicKeyMultibase`.
     pub fn to_multibase(&self) -> Result<String, SignatureError> {
         let mut bytes = Vec::new();
@@ -361,9 +447,13 @@ impl PublicKey {
         }
     }
 
-    /// The algorithm draft-cavage `hs2019` means with this key.
-    pub fn hs2019_algorithm(&self) -> Algorithm {
+    /// The algorithm this key verifies when the signature does not say:
+    /// what draft-cavage `hs2019` means with it, and the RFC 9421 default
+    /// (`rsa-pss-sha512` for an `id-RSASSA-PSS` key, else PKCS#1 v1.5
+    /// SHA-256 for RSA; Ed25519 for Ed25519).
+    pub fn default_algorithm(&self) -> Algorithm {
         match &*self.0 {
+            PublicInner::Rsa { pss: true, .. } => Algorithm::RsaPssSha512,
             PublicInner::Rsa { .. } => Algorithm::RsaV1_5Sha256,
             #[cfg(feature = "ed25519")]
             PublicInner::Ed25519(_) => Algorithm::Ed25519,

@@ -39,6 +39,7 @@ pub struct Signer {
     spec: Spec,
     algorithm: Algorithm,
     clock: Arc<dyn Clock>,
+    cavage_components: Option<Arc<str>>,
 }
 
 impl Signer {
@@ -52,7 +53,17 @@ impl Signer {
             spec: Spec::Cavage,
             algorithm,
             clock: Arc::new(SystemClock),
+            cavage_components: None,
         }
+    }
+
+    /// Overrides the draft-cavage covered components (space-separated,
+    /// e.g. `"(request-target) host date digest"`); by default Mastodon's
+    /// set. Every listed header must be present when signing.
+    #[must_use]
+    pub fn cavage_components(mut self, components: &str) -> Self {
+        self.cavage_components = Some(Arc::from(components));
+        self
     }
 
     /// Chooses the dialect ([`Spec::Cavage`] by default).
@@ -161,6 +172,10 @@ impl Signer {
                 components.push_str(" content-type");
             }
         }
+        if let Some(custom) = &self.cavage_components {
+            components.clear();
+            components.push_str(custom);
+        }
         let algorithm = self.key.default_algorithm();
         let alg_name = match algorithm {
             Algorithm::RsaV1_5Sha256 => "rsa-sha256",
@@ -175,7 +190,14 @@ impl Signer {
                 headers: req.headers(),
                 host: None,
             };
-            cavage::signing_string(&mut buf, components.split(' '), &parts, None, None, true)?;
+            cavage::signing_string(
+                &mut buf,
+                components.split_ascii_whitespace(),
+                &parts,
+                None,
+                None,
+                true,
+            )?;
         }
         let sig = self.key.sign(algorithm, &buf)?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(sig);

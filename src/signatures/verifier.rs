@@ -479,7 +479,7 @@ impl<R: KeyResolver> Verifier<R> {
             let alg = match label_alg {
                 Some(a) => a,
                 None => {
-                    let a = resolved.key.hs2019_algorithm();
+                    let a = resolved.key.default_algorithm();
                     policy.check_algorithm(a)?;
                     a
                 }

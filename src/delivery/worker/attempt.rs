@@ -108,10 +108,16 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     if config.double_knock && second_knock_warranted(&knocked.result, remembered.is_some()) {
         tracing::debug!(first = ?first, "delivery: knocking again with the other dialect");
         let other = first.other();
-        knocked = Knocked {
-            result: send(shared, request(other)).await,
-            dialect: other,
-        };
+        let second = send(shared, request(other)).await;
+        // A dialect this build cannot sign is no answer from the host: keep
+        // the first knock's result then.
+        let first_was_local = matches!(knocked.result, Err(DeliveryError::Signing { .. }));
+        if first_was_local || !matches!(second, Err(DeliveryError::Signing { .. })) {
+            knocked = Knocked {
+                result: second,
+                dialect: other,
+            };
+        }
     }
 
     // Breaker and dialect memory.
@@ -266,7 +272,8 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
 /// Whether the first knock's result calls for the other dialect: 400/401/403
 /// always (the signature may have been refused), 5xx only at the first knock
 /// on a host with no remembered dialect (some servers crash on a signature
-/// format they do not know instead of answering 401).
+/// format they do not know instead of answering 401), and a local failure
+/// to sign in the first dialect.
 fn second_knock_warranted(
     result: &Result<http::Response<bytes::Bytes>, DeliveryError>,
     remembered: bool,
@@ -279,6 +286,7 @@ fn second_knock_warranted(
                 || s == StatusCode::FORBIDDEN
                 || (!remembered && s.is_server_error())
         }
+        Err(DeliveryError::Signing { .. }) => true,
         Err(_) => false,
     }
 }

@@ -9,10 +9,12 @@ use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey a
 
 use crate::signatures::SignatureError;
 
-/// An RSA private key ready to sign.
-pub(crate) struct RsaSigner {
-    pair: RsaKeyPair,
-    rng: SystemRandom,
+/// An RSA private key ready to sign: aws-lc for 2048 bits and up, the
+/// pure-Rust backend for the smaller legacy keys aws-lc refuses (e.g. the
+/// 1024-bit draft-cavage test key).
+pub(crate) enum RsaSigner {
+    Aws { pair: RsaKeyPair, rng: SystemRandom },
+    Legacy(super::rsa_rustcrypto::RsaSigner),
 }
 
 fn crypto(e: impl std::fmt::Display) -> SignatureError {
@@ -22,31 +24,42 @@ fn crypto(e: impl std::fmt::Display) -> SignatureError {
 impl RsaSigner {
     pub(crate) fn new(key: &rsa::PrivateKey) -> Result<Self, SignatureError> {
         let der = key.to_pkcs8_der().map_err(crypto)?;
-        let pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(crypto)?;
-        Ok(RsaSigner {
-            pair,
-            rng: SystemRandom::new(),
-        })
+        match RsaKeyPair::from_pkcs8(der.as_bytes()) {
+            Ok(pair) => Ok(RsaSigner::Aws {
+                pair,
+                rng: SystemRandom::new(),
+            }),
+            Err(_) => Ok(RsaSigner::Legacy(super::rsa_rustcrypto::RsaSigner::new(
+                key,
+            )?)),
+        }
     }
 
     fn sign(
-        &self,
+        pair: &RsaKeyPair,
+        rng: &SystemRandom,
         enc: &'static dyn signature::RsaEncoding,
         msg: &[u8],
     ) -> Result<Vec<u8>, SignatureError> {
-        let mut out = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(enc, &self.rng, msg, &mut out)
-            .map_err(crypto)?;
+        let mut out = vec![0u8; pair.public_modulus_len()];
+        pair.sign(enc, rng, msg, &mut out).map_err(crypto)?;
         Ok(out)
     }
 
     pub(crate) fn sign_pkcs1v15_sha256(&self, msg: &[u8]) -> Result<Vec<u8>, SignatureError> {
-        self.sign(&signature::RSA_PKCS1_SHA256, msg)
+        match self {
+            RsaSigner::Aws { pair, rng } => {
+                Self::sign(pair, rng, &signature::RSA_PKCS1_SHA256, msg)
+            }
+            RsaSigner::Legacy(s) => s.sign_pkcs1v15_sha256(msg),
+        }
     }
 
     pub(crate) fn sign_pss_sha512(&self, msg: &[u8]) -> Result<Vec<u8>, SignatureError> {
-        self.sign(&signature::RSA_PSS_SHA512, msg)
+        match self {
+            RsaSigner::Aws { pair, rng } => Self::sign(pair, rng, &signature::RSA_PSS_SHA512, msg),
+            RsaSigner::Legacy(s) => s.sign_pss_sha512(msg),
+        }
     }
 }
 
@@ -54,6 +67,7 @@ impl RsaSigner {
 pub(crate) struct RsaVerifier {
     pkcs1: ParsedPublicKey,
     pss: Option<ParsedPublicKey>,
+    legacy: super::rsa_rustcrypto::RsaVerifier,
 }
 
 impl RsaVerifier {
@@ -66,7 +80,8 @@ impl RsaVerifier {
         .map_err(crypto)?;
         // PSS verification needs at least 2048 bits in aws-lc.
         let pss = ParsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA512, der.as_bytes()).ok();
-        Ok(RsaVerifier { pkcs1, pss })
+        let legacy = super::rsa_rustcrypto::RsaVerifier::new(key)?;
+        Ok(RsaVerifier { pkcs1, pss, legacy })
     }
 
     pub(crate) fn verify_pkcs1v15_sha256(&self, msg: &[u8], sig: &[u8]) -> bool {
@@ -74,9 +89,10 @@ impl RsaVerifier {
     }
 
     pub(crate) fn verify_pss_sha512(&self, msg: &[u8], sig: &[u8]) -> bool {
-        self.pss
-            .as_ref()
-            .is_some_and(|k| k.verify_sig(msg, sig).is_ok())
+        match &self.pss {
+            Some(k) => k.verify_sig(msg, sig).is_ok(),
+            None => self.legacy.verify_pss_sha512(msg, sig),
+        }
     }
 }
 
