@@ -11,6 +11,8 @@
 mod child;
 #[path = "queue_support/farm.rs"]
 mod farm;
+#[path = "queue_support/pg.rs"]
+mod pg;
 
 use std::time::{Duration, Instant};
 
@@ -112,12 +114,12 @@ async fn sqlite_server_killed_mid_fan_out_and_restarted() {
         0
     );
     assert_eq!(once + twice, INBOXES);
-    println!(
+    pg::shout(&format!(
         "sqlite server restart: {INBOXES} inboxes, killed after {delivered_before} POSTs with {} \
          jobs claimed and {} unsettled: delivered exactly once {once}, twice (lease lapsed) {twice}, \
          re-claimed {reclaimed}",
         at_kill.leased, at_kill.total
-    );
+    ));
     drop(queue);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -112,11 +112,11 @@ async fn run(
         reclaimed >= at_kill.leased,
         "every job held at the kill was re-claimed"
     );
-    println!(
+    pg::shout(&format!(
         "{name}: {JOBS} jobs, SIGKILL with {} claimed: delivered exactly once {once}, \
          twice (lease lapsed) {twice}, re-claimed {reclaimed}",
         at_kill.leased
-    );
+    ));
     assert_eq!(once + twice, JOBS);
     assert!(twice <= reclaimed);
 }

@@ -141,12 +141,12 @@ async fn four_worker_processes_drain_20000_jobs_without_sharing_one() {
         0
     );
 
-    println!(
+    pg::shout(&format!(
         "postgres multi-worker: {WORKERS} processes drained {total} jobs in {:.2} s = {:.0} jobs/s \
          (per worker {per_worker:?})",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64()
-    );
+    ));
     drop(client);
     pg::drop_schema(&url, &schema).await;
 }

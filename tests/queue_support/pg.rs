@@ -6,10 +6,10 @@ pub fn url(test: &str) -> Option<String> {
     match std::env::var("ARCHIPEL_TEST_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!(
+            shout(&format!(
                 "notice: skipping PostgreSQL test {test}: ARCHIPEL_TEST_PG_URL is not set \
                  (run `eval \"$(bash .ci/postgres.sh)\"` to start a local server)"
-            );
+            ));
             None
         }
     }
@@ -48,4 +48,11 @@ pub async fn drop_schema(url: &str, schema: &str) {
         .unwrap();
     drop(client);
     let _ = driver.await;
+}
+
+/// Writes a line straight to stderr, past the test harness's output
+/// capture, so skip notices and measured figures show in CI logs.
+pub fn shout(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -56,6 +56,13 @@ pub struct PostgresOptions {
     /// How often `claim` runs [`PostgresQueue::prune`] (default every
     /// minute; `None` leaves pruning to the application).
     pub prune_every: Option<Duration>,
+    /// Whether settles (ack, retry, defer, give up) wait for the server's
+    /// WAL flush (default `false`). Enqueues and claims always do. With
+    /// `false` the pool's sessions use `synchronous_commit = off`: a
+    /// *server* crash may forget the last few settles, so those jobs are
+    /// sent again (at-least-once), but no pending job is lost; a worker
+    /// crash loses nothing either way.
+    pub synchronous_settle: bool,
 }
 
 impl Default for PostgresOptions {
@@ -66,6 +73,7 @@ impl Default for PostgresOptions {
             keep_delivered: Duration::from_secs(3600),
             keep_given_up: Duration::from_secs(7 * 24 * 3600),
             prune_every: Some(Duration::from_secs(60)),
+            synchronous_settle: false,
         }
     }
 }
@@ -246,9 +254,14 @@ impl PostgresQueue {
                 options.schema
             )));
         }
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| DeliveryError::Queue(format!("postgres: invalid connection URL: {e}")))?;
+        if !options.synchronous_settle {
+            let mut opts = config.get_options().unwrap_or("").to_owned();
+            opts.push_str(" -c synchronous_commit=off");
+            config.options(opts.trim_start());
+        }
         let connect: pool::Connect = Box::new(move || {
             let config = config.clone();
             let tls = tls.clone();
@@ -378,6 +391,11 @@ impl PostgresQueue {
         let fetch = c.statement(&sql.claim_fetch).await?;
         let bodies = c.statement(&sql.claim_bodies).await?;
         let tx = c.client.transaction().await.map_err(pg)?;
+        // A claim is durable before a request is sent, so a token is never
+        // handed out twice even if the server crashes.
+        tx.batch_execute("SET LOCAL synchronous_commit TO on")
+            .await
+            .map_err(pg)?;
         let candidates = tx
             .query(&select, &[&now, &skip, &window])
             .await
@@ -479,6 +497,10 @@ impl DeliveryQueue for PostgresQueue {
         let insert_body = c.statement(&sql.insert_body).await?;
         let insert_jobs = c.statement(&sql.insert_jobs).await?;
         let tx = c.client.transaction().await.map_err(pg)?;
+        // Pending jobs are on the server's disk before enqueue returns.
+        tx.batch_execute("SET LOCAL synchronous_commit TO on")
+            .await
+            .map_err(pg)?;
         let body_id: i64 = tx
             .query_one(
                 &insert_body,

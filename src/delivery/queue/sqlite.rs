@@ -42,24 +42,33 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-/// How hard SQLite works to make each commit durable (`PRAGMA synchronous`).
+/// Which commits SQLite forces to disk (`PRAGMA synchronous`, WAL mode).
+///
+/// Whatever the choice, a killed process loses nothing committed: WAL
+/// frames are in the OS page cache once the commit returns. The choice only
+/// matters when the machine itself crashes or loses power.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Synchronous {
-    /// Every commit is on disk before it returns: survives power loss and
-    /// OS crashes, at the cost of one `fsync` per commit (the default).
-    #[default]
+    /// Every commit is on disk before it returns, settles included: one
+    /// `fsync` per ack.
     Full,
-    /// Survives the process being killed, not the machine losing power:
-    /// the last commits before an OS crash may be lost. Several times
-    /// faster on disks with slow `fsync`.
+    /// Enqueues are on disk before they return; claims and settles are not
+    /// (the default). A power loss may forget the last few acks, so those
+    /// jobs are sent again (the at-least-once contract already allows it),
+    /// but never a pending job. A later enqueue's `fsync` also persists
+    /// every settle written before it (the WAL is sequential).
+    #[default]
+    Enqueue,
+    /// No commit waits for the disk: an OS crash may lose the last enqueues
+    /// too. For queues that can be rebuilt.
     Normal,
 }
 
 /// Tuning of a [`SqliteQueue`].
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Commit durability (default [`Synchronous::Full`]).
+    /// Commit durability (default [`Synchronous::Enqueue`]).
     pub synchronous: Synchronous,
     /// How long a call waits for another process holding the write lock
     /// (default 10 s).
@@ -76,7 +85,7 @@ pub struct SqliteOptions {
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
-            synchronous: Synchronous::Full,
+            synchronous: Synchronous::Enqueue,
             busy_timeout: Duration::from_secs(10),
             keep_delivered: Duration::from_secs(3600),
             keep_given_up: Duration::from_secs(7 * 24 * 3600),
@@ -217,7 +226,8 @@ impl SqliteQueue {
     /// Opens (creating if needed) the queue in the database file at `path`,
     /// with default [`SqliteOptions`].
     ///
-    /// The parent directory must exist. The schema is created or migrated.
+    /// Missing parent directories are created (a fresh data directory
+    /// works); the schema is created or migrated.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, DeliveryError> {
         Self::open_with(path, SqliteOptions::default()).await
     }
@@ -231,6 +241,14 @@ impl SqliteQueue {
         let for_open = path.clone();
         let opts = options.clone();
         let conn = blocking(move || {
+            if let Some(parent) = for_open.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    DeliveryError::Queue(format!(
+                        "sqlite: cannot create directory {}: {e}",
+                        parent.display()
+                    ))
+                })?;
+            }
             let mut conn = Connection::open(&for_open).map_err(|e| {
                 DeliveryError::Queue(format!("sqlite: cannot open {}: {e}", for_open.display()))
             })?;
@@ -575,6 +593,56 @@ fn claim_in(
     Ok(out)
 }
 
+fn enqueue_in(
+    conn: &mut Connection,
+    activity: NewActivity,
+    now: Timestamp,
+) -> Result<Vec<JobId>, DeliveryError> {
+    let now = to_sql_ts(now);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    tx.prepare_cached(
+        "INSERT INTO archipel_bodies (activity_id, key_id, bytes, sha256, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(db)?
+    .execute(params![
+        activity.activity_id,
+        activity.key_id,
+        activity.body.bytes().as_ref(),
+        activity.body.sha256().as_slice(),
+        now
+    ])
+    .map_err(db)?;
+    let body_id = tx.last_insert_rowid();
+    let dialect = activity.dialect.map(dialect_name);
+    let mut ids = Vec::with_capacity(activity.inboxes.len());
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO archipel_jobs
+                     (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5)",
+            )
+            .map_err(db)?;
+        for inbox in &activity.inboxes {
+            insert
+                .execute(params![
+                    body_id,
+                    inbox.as_str(),
+                    host_of(inbox),
+                    now,
+                    dialect
+                ])
+                .map_err(db)?;
+            ids.push(JobId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0)));
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(ids)
+}
+
 #[async_trait::async_trait]
 impl DeliveryQueue for SqliteQueue {
     async fn enqueue_activity(
@@ -585,44 +653,18 @@ impl DeliveryQueue for SqliteQueue {
         if activity.inboxes.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_conn(move |conn, _| {
-            let now = to_sql_ts(now);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            tx.prepare_cached(
-                "INSERT INTO archipel_bodies (activity_id, key_id, bytes, sha256, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(db)?
-            .execute(params![
-                activity.activity_id,
-                activity.key_id,
-                activity.body.bytes().as_ref(),
-                activity.body.sha256().as_slice(),
-                now
-            ])
-            .map_err(db)?;
-            let body_id = tx.last_insert_rowid();
-            let dialect = activity.dialect.map(dialect_name);
-            let mut ids = Vec::with_capacity(activity.inboxes.len());
-            {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO archipel_jobs
-                             (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect)
-                         VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5)",
-                    )
+        self.with_conn(move |conn, opts| {
+            let force = opts.synchronous == Synchronous::Enqueue;
+            if force {
+                conn.execute_batch("PRAGMA synchronous = FULL")
                     .map_err(db)?;
-                for inbox in &activity.inboxes {
-                    insert
-                        .execute(params![body_id, inbox.as_str(), host_of(inbox), now, dialect])
-                        .map_err(db)?;
-                    ids.push(JobId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0)));
-                }
             }
-            tx.commit().map_err(db)?;
-            Ok(ids)
+            let stored = enqueue_in(conn, activity, now);
+            if force {
+                conn.execute_batch("PRAGMA synchronous = NORMAL")
+                    .map_err(db)?;
+            }
+            stored
         })
         .await
     }

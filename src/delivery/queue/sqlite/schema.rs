@@ -58,7 +58,8 @@ pub(super) fn prepare(conn: &mut Connection, options: &SqliteOptions) -> Result<
         .map_err(db)?;
     let sync = match options.synchronous {
         Synchronous::Full => "FULL",
-        Synchronous::Normal => "NORMAL",
+        // `Enqueue` raises it to FULL around each enqueue.
+        Synchronous::Enqueue | Synchronous::Normal => "NORMAL",
     };
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy};"

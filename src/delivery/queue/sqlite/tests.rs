@@ -16,9 +16,9 @@ fn activity(inboxes: &[&str]) -> NewActivity {
 #[tokio::test]
 async fn jobs_survive_reopening_the_file() {
     let dir = std::env::temp_dir().join(format!("archipel-sqlite-unit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("reopen.sqlite3");
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    // A fresh data directory: `open` creates it.
+    let path = dir.join("data").join("reopen.sqlite3");
     let ids = {
         let q = SqliteQueue::open(&path).await.unwrap();
         q.enqueue_activity(
