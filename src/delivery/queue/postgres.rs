@@ -22,23 +22,25 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio_postgres::Row;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 
 use super::{
-    AttemptRecord, BodyId, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease,
-    LeaseInfo, NewActivity, QueueStats, host_of,
+    AttemptRecord, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease, NewActivity,
+    QueueStats, host_of,
 };
-use crate::delivery::{DeliveryError, Dialect, PreparedBody, Timestamp};
+use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 
 mod pool;
+mod rows;
 mod schema;
 mod sql;
 
 use pool::Pool;
+use rows::{dialect_name, finished_from, from_ts, job_from_row, job_id, pg, token, ts, wall_clock};
 use sql::Sql;
 
 /// Tuning of a [`PostgresQueue`].
@@ -129,94 +131,6 @@ struct Inner {
     sql: Sql,
     options: PostgresOptions,
     last_prune: AtomicU64,
-}
-
-/// Maps a PostgreSQL failure to the queue error.
-pub(super) fn pg(e: tokio_postgres::Error) -> DeliveryError {
-    DeliveryError::Queue(format!("postgres: {e}"))
-}
-
-fn ts(t: Timestamp) -> i64 {
-    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn from_ts(v: i64) -> Timestamp {
-    Timestamp::from_millis(u64::try_from(v).unwrap_or(0))
-}
-
-fn wall_clock() -> Timestamp {
-    Timestamp::from_system_time(SystemTime::now())
-}
-
-fn dialect_name(d: Dialect) -> &'static str {
-    match d {
-        Dialect::Cavage => "cavage",
-        Dialect::Rfc9421 => "rfc9421",
-    }
-}
-
-fn dialect_from(s: Option<&str>) -> Option<Dialect> {
-    match s {
-        Some("cavage") => Some(Dialect::Cavage),
-        Some("rfc9421") => Some(Dialect::Rfc9421),
-        _ => None,
-    }
-}
-
-fn job_id(id: JobId) -> i64 {
-    i64::try_from(id.0).unwrap_or(i64::MAX)
-}
-
-fn token(t: u64) -> i64 {
-    i64::try_from(t).unwrap_or(-1)
-}
-
-/// Reads [`sql::JOB_COLUMNS`] from a row: the record, its state and finish time.
-fn job_from_row(r: &Row) -> Result<(JobRecord, i16, Option<i64>), DeliveryError> {
-    let lease = match (
-        r.try_get::<_, Option<i64>>(10).map_err(pg)?,
-        r.try_get::<_, Option<i64>>(11).map_err(pg)?,
-    ) {
-        (Some(token), Some(until)) => Some(LeaseInfo {
-            token: u64::try_from(token).unwrap_or(0),
-            until: from_ts(until),
-        }),
-        _ => None,
-    };
-    let status: Option<i32> = r.try_get(12).map_err(pg)?;
-    let record = JobRecord {
-        id: JobId(u64::try_from(r.try_get::<_, i64>(0).map_err(pg)?).unwrap_or(0)),
-        body_id: BodyId(u64::try_from(r.try_get::<_, i64>(1).map_err(pg)?).unwrap_or(0)),
-        activity_id: r.try_get(2).map_err(pg)?,
-        inbox: r.try_get(3).map_err(pg)?,
-        host: r.try_get(4).map_err(pg)?,
-        key_id: r.try_get(5).map_err(pg)?,
-        attempts: u32::try_from(r.try_get::<_, i32>(6).map_err(pg)?).unwrap_or(0),
-        claims: u32::try_from(r.try_get::<_, i32>(7).map_err(pg)?).unwrap_or(0),
-        created_at: from_ts(r.try_get(8).map_err(pg)?),
-        next_attempt_at: from_ts(r.try_get(9).map_err(pg)?),
-        lease,
-        last_status: status.and_then(|s| u16::try_from(s).ok()),
-        last_error: r.try_get(13).map_err(pg)?,
-        dialect: dialect_from(r.try_get::<_, Option<&str>>(14).map_err(pg)?),
-    };
-    Ok((
-        record,
-        r.try_get(15).map_err(pg)?,
-        r.try_get(16).map_err(pg)?,
-    ))
-}
-
-fn finished_from((record, state, finished_at): (JobRecord, i16, Option<i64>)) -> FinishedJob {
-    FinishedJob {
-        record,
-        settled: if state == 2 {
-            Settled::GaveUp
-        } else {
-            Settled::Delivered
-        },
-        finished_at: from_ts(finished_at.unwrap_or(0)),
-    }
 }
 
 impl PostgresQueue {

@@ -7,7 +7,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::delivery::DeliveryError;
 
-use super::{SqliteOptions, Synchronous, db};
+use super::ops::db;
+use super::{SqliteOptions, Synchronous};
 
 /// The schema version this build writes; a file with a higher one was
 /// written by a newer archipel and is refused rather than corrupted.

@@ -1,4 +1,9 @@
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
 use super::*;
+use crate::delivery::{Dialect, PreparedBody};
 
 fn activity(inboxes: &[&str]) -> NewActivity {
     NewActivity {
