@@ -109,3 +109,101 @@ mod postgres {
 
     conformance_cases!(make);
 }
+
+#[cfg(feature = "postgres")]
+mod postgres_schema {
+    use super::*;
+    use archipel::delivery::queue::postgres::{PostgresOptions, PostgresQueue};
+    use archipel::delivery::{DeliveryError, DeliveryQueue, Timestamp};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_connects_create_the_schema_once() {
+        let Some(url) = pg::url("concurrent_first_connects_create_the_schema_once") else {
+            return;
+        };
+        let schema = pg::unique_schema("concurrent");
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let options = PostgresOptions {
+                schema: schema.clone(),
+                pool_size: 1,
+                ..PostgresOptions::default()
+            };
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                PostgresQueue::connect_with(&url, options).await
+            }));
+        }
+        let mut queues = Vec::new();
+        for t in tasks {
+            queues.push(t.await.unwrap().unwrap());
+        }
+        let ids = queues[0]
+            .enqueue_activity(
+                support::activity("https://a.example/act/1", &["https://b.example/i"]),
+                support::t(0),
+            )
+            .await
+            .unwrap();
+        // Every handle sees the same queue.
+        assert_eq!(
+            queues[3].get(ids[0]).await.unwrap().unwrap().inbox,
+            "https://b.example/i"
+        );
+        assert_eq!(
+            queues[2]
+                .stats(Timestamp::from_millis(0))
+                .await
+                .unwrap()
+                .total,
+            1
+        );
+        drop(queues);
+        pg::drop_schema(&url, &schema).await;
+    }
+
+    #[tokio::test]
+    async fn newer_schema_version_and_bad_schema_names_are_refused() {
+        let Some(url) = pg::url("newer_schema_version_and_bad_schema_names_are_refused") else {
+            return;
+        };
+        let bad = PostgresOptions {
+            schema: "x; DROP TABLE y".into(),
+            ..PostgresOptions::default()
+        };
+        match PostgresQueue::connect_with(&url, bad).await {
+            Err(DeliveryError::Queue(m)) => {
+                assert!(m.contains("not a plain lower-case identifier"), "{m}")
+            }
+            other => panic!("bad schema name accepted: {other:?}"),
+        }
+        let schema = pg::unique_schema("newer");
+        let options = PostgresOptions {
+            schema: schema.clone(),
+            ..PostgresOptions::default()
+        };
+        drop(
+            PostgresQueue::connect_with(&url, options.clone())
+                .await
+                .unwrap(),
+        );
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!(
+                "UPDATE {schema}.queue_meta SET value = 99 WHERE key = 'schema_version'"
+            ))
+            .await
+            .unwrap();
+        match PostgresQueue::connect_with(&url, options).await {
+            Err(DeliveryError::Queue(m)) => {
+                assert!(m.contains("version 99, newer than this build's 1"), "{m}")
+            }
+            other => panic!("newer schema accepted: {other:?}"),
+        }
+        drop(client);
+        pg::drop_schema(&url, &schema).await;
+    }
+}
