@@ -21,6 +21,7 @@ if [ "${1:-}" = "stop" ]; then
         # shellcheck disable=SC1090
         . "$state"
         $PG_RUN "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast stop >&2 || true
+        case "$PG_DATA" in /tmp/archipel-pg.*/data) rm -rf "$(dirname "$PG_DATA")" ;; esac
         rm -f "$state" target/pg_url
     fi
     exit 0
