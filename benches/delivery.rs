@@ -113,7 +113,7 @@ impl FanOut {
                 .await
                 .unwrap()
                 .len();
-            while workers.report().delivered < n {
+            while workers.finished() < n {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             let elapsed = start.elapsed();

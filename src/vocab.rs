@@ -2,6 +2,30 @@
 //! activities, actors, collections and links, tolerant of what real servers
 //! send and lossless on round-trip.
 //!
+//! # Example
+//!
+//! ```
+//! use archipel::vocab::{Activity, AnyObject, Iri};
+//!
+//! let note = AnyObject::from_slice(br#"{
+//!     "@context": "https://www.w3.org/ns/activitystreams",
+//!     "id": "https://b.example/notes/1", "type": "Note",
+//!     "attributedTo": "https://b.example/users/bob",
+//!     "to": "as:Public", "content": "<p>Hello</p>"
+//! }"#)?;
+//! assert!(note.is_public());
+//! let author = note.as_object().and_then(|o| o.attributed_to_id()).unwrap();
+//!
+//! let follow = Activity::follow(
+//!     Iri::parse("https://a.example/follows/1")?,
+//!     Iri::parse("https://a.example/users/alice")?,
+//!     author.clone(),
+//! );
+//! let body = serde_json::to_string(&follow).unwrap();
+//! assert!(body.contains(r#""type":"Follow""#));
+//! # Ok::<(), archipel::vocab::VocabError>(())
+//! ```
+//!
 //! # Decoding
 //!
 //! [`AnyObject::from_slice`] decodes a document in one pass into the struct
@@ -52,6 +76,7 @@ mod iri;
 pub(crate) mod kind;
 mod link;
 mod object;
+mod props;
 mod time;
 mod values;
 
@@ -60,7 +85,7 @@ pub use actor::{Actor, Endpoints, Multikey, PublicKey};
 pub use any::AnyObject;
 pub use audience::{Audience, Visibility};
 pub use collection::Collection;
-pub use extend::Extended;
+pub use extend::{Extended, HasExtra};
 pub use extended::{Place, Profile, Question, Relationship, Tombstone};
 pub use iri::Iri;
 pub use kind::{Category, Kind};

@@ -193,6 +193,31 @@ async fn remembered_host_5xx_is_retried_not_double_knocked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_keeps_counters_but_bounded_job_lines() {
+    let delivery = Scripted::new(|_, _, _| status(202));
+    let queue = Arc::new(MemoryQueue::new());
+    let config = WorkerConfig {
+        report_jobs: 3,
+        per_host: 8,
+        ..fast_config()
+    };
+    let workers = Workers::start(queue.clone(), delivery, config);
+    let ids = workers
+        .enqueue(activity(&inboxes("many.example", 10)))
+        .await
+        .unwrap();
+    drain(&queue).await;
+    assert_eq!(workers.finished(), 10);
+    let backlog = workers.backlog().await.unwrap();
+    assert_eq!((backlog.total, backlog.due), (0, 0));
+    let report = workers.shutdown().await.report;
+    assert_eq!(report.delivered, 10);
+    assert_eq!(report.jobs.len(), 3);
+    // The newest lines are kept.
+    assert!(report.jobs.contains_key(&ids[9]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_pauses_the_whole_host() {
     let delivery = Scripted::new(|_, _, n| {
         if n == 0 {

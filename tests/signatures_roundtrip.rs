@@ -72,3 +72,22 @@ async fn cavage_get_round_trip_and_tamper() {
         })
     );
 }
+
+#[test]
+fn api_types_are_shareable_across_tasks() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn clone<T: Clone>() {}
+    send_sync::<PrivateKey>();
+    send_sync::<PublicKey>();
+    send_sync::<Signer>();
+    send_sync::<BodyDigest>();
+    send_sync::<Verifier<MemoryKeyResolver>>();
+    send_sync::<SignatureError>();
+    clone::<Signer>();
+    clone::<PrivateKey>();
+    // The verify future can run on a multi-threaded executor (axum).
+    fn send<F: std::future::Future + Send>(_: F) {}
+    let v = verifier(PrivateKey::from_pem(RSA_PEM).unwrap().public_key());
+    let req = post();
+    send(v.verify(&req));
+}

@@ -138,6 +138,33 @@ async fn policy_selects_the_acceptable_signature_among_several() {
 }
 
 #[tokio::test]
+async fn policy_tag_selects_b22_among_b21_and_b22() {
+    let mut r = with(B21_INPUT, B21_SIG);
+    r.headers_mut()
+        .append("signature-input", B22_INPUT.parse().unwrap());
+    r.headers_mut()
+        .append("signature", B22_SIG.parse().unwrap());
+    let mut p = no_requirements();
+    p.signature_tag = Some("header-example".into());
+    assert_eq!(
+        pss_verifier(p).verify(&r).await.unwrap().key_id,
+        "test-key-rsa-pss"
+    );
+    let mut p = no_requirements();
+    p.signature_tag = Some("other-app".into());
+    assert_eq!(
+        pss_verifier(p).verify(&r).await,
+        Err(SignatureError::MissingSignature)
+    );
+    let mut p = no_requirements();
+    p.signature_label = Some("sig-b21".into());
+    assert_eq!(
+        pss_verifier(p).verify(&r).await.unwrap().key_id,
+        "test-key-rsa-pss"
+    );
+}
+
+#[tokio::test]
 async fn pss_private_key_from_b12_signs_and_verifies() {
     let key = PrivateKey::from_pem(PSS_PRIVATE).unwrap();
     // The PKCS#8 key carries id-RSASSA-PSS, so PSS is its default.

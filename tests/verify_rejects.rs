@@ -68,6 +68,33 @@ async fn accepts_mastodon_window_and_gotosocial_path_key_ids() {
 }
 
 #[tokio::test]
+async fn http2_request_without_host_header_uses_the_authority() {
+    let mut r = signed(Spec::Cavage);
+    r.headers_mut().remove("host");
+    let v = check(&r).await.unwrap();
+    assert!(v.is_owned_by(OWNER));
+    assert!(!v.is_owned_by("https://gts.example/users/mallory"));
+}
+
+#[tokio::test]
+async fn created_parameter_is_checked_even_when_not_covered() {
+    let mut r = signed(Spec::Cavage);
+    let sig = r.headers()["signature"].to_str().unwrap().to_owned();
+    set(
+        &mut r,
+        "signature",
+        &format!("{sig},created={}", T0 - 10_000),
+    );
+    assert_eq!(
+        check(&r).await,
+        Err(SignatureError::StaleDate {
+            age_secs: 10_000,
+            max_secs: 3900
+        })
+    );
+}
+
+#[tokio::test]
 async fn stale_date() {
     let r = signed(Spec::Cavage);
     assert_eq!(

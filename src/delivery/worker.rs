@@ -77,6 +77,9 @@ pub struct WorkerConfig {
     /// How often the pool logs the queue's backlog (due, leased, total) as
     /// a `tracing` event at INFO (default 60 s).
     pub stats_interval: Duration,
+    /// Per-job lines kept in the pool's [`DeliveryReport`]; the oldest are
+    /// dropped past it, counters are kept (default 100 000).
+    pub report_jobs: usize,
     /// Capacity of the event broadcast; slow subscribers miss events (the
     /// [`DeliveryReport`] kept by the pool never does) (default 4096).
     pub event_capacity: usize,
@@ -98,6 +101,7 @@ impl Default for WorkerConfig {
             dialect_memory: 10_000,
             shutdown_grace: Duration::from_secs(10),
             stats_interval: Duration::from_secs(60),
+            report_jobs: 100_000,
             event_capacity: 4096,
         }
     }
@@ -132,7 +136,15 @@ impl Shared {
     }
 
     pub(crate) fn emit(&self, event: DeliveryEvent) {
-        self.state().report.record(&event);
+        {
+            let mut st = self.state();
+            st.report.record(&event);
+            // Bound memory in a long-running server: forget the oldest job
+            // lines (the counters keep counting).
+            while st.report.jobs.len() > self.config.report_jobs {
+                st.report.jobs.pop_first();
+            }
+        }
         // No subscriber is fine.
         let _ = self.events.send(event);
     }
@@ -231,9 +243,16 @@ impl Workers {
         self.shared.events.subscribe()
     }
 
-    /// The report of everything this pool did so far.
+    /// The report of everything this pool did so far (a copy: for
+    /// frequent polling prefer [`finished`](Self::finished)).
     pub fn report(&self) -> DeliveryReport {
         self.shared.state().report.clone()
+    }
+
+    /// Jobs this pool brought to a final state (delivered, gone, given up),
+    /// without copying the report.
+    pub fn finished(&self) -> usize {
+        self.shared.state().report.finished()
     }
 
     /// The queue's counts now: `due` is the backlog waiting for a worker.

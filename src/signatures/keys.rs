@@ -58,6 +58,8 @@ fn invalid(e: impl std::fmt::Display) -> SignatureError {
 #[derive(Clone)]
 pub struct PrivateKey(Arc<PrivateInner>);
 
+// Lives behind one `Arc`: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum PrivateInner {
     Rsa {
         key: rsa::PrivateKey,

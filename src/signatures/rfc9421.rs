@@ -514,6 +514,15 @@ fn check_policy<R: KeyResolver>(
     has_body: bool,
 ) -> Result<Option<Algorithm>, SignatureError> {
     let p = v.policy();
+    if p.signature_label
+        .as_ref()
+        .is_some_and(|l| *l != input.label)
+        || p.signature_tag
+            .as_ref()
+            .is_some_and(|t| Some(t) != input.tag.as_ref())
+    {
+        return Err(SignatureError::MissingSignature);
+    }
     let alg = match &input.alg {
         Some(a) => {
             let alg = Algorithm::from_rfc9421_name(a)
@@ -582,7 +591,10 @@ pub(crate) async fn verify<R: KeyResolver>(
                 break;
             }
             Err(e) => {
-                first_err.get_or_insert(e);
+                // Prefer a policy failure over "filtered out by label/tag".
+                if matches!(first_err, None | Some(SignatureError::MissingSignature)) {
+                    first_err = Some(e);
+                }
             }
         }
     }

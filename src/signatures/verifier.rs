@@ -109,6 +109,14 @@ pub struct Verified {
     pub algorithm: Algorithm,
 }
 
+impl Verified {
+    /// Whether the verified key belongs to `actor_id` (the activity's
+    /// `actor`): an activity signed by someone else's key must be refused.
+    pub fn is_owned_by(&self, actor_id: &str) -> bool {
+        self.owner == actor_id
+    }
+}
+
 /// What [`Verifier`] accepts.
 ///
 /// The defaults accept what Mastodon accepts: a `Date` (or `created`) up
@@ -141,6 +149,12 @@ pub struct VerifyPolicy {
     /// `(request-target)`, as Mastodon does (Fedify and Mastodon < 4.3 sign
     /// without it).
     pub retry_without_query: bool,
+    /// RFC 9421: only consider signatures with this `tag` parameter (an
+    /// application profile); `None` considers all.
+    pub signature_tag: Option<String>,
+    /// RFC 9421: only consider the signature with this label; `None`
+    /// considers all, in order, and verifies the first the policy accepts.
+    pub signature_label: Option<String>,
     /// The public base URL of this server (scheme and authority). When
     /// set, `host`, `@authority` and `@target-uri` are reconstructed from
     /// it, not from whatever the `Host` header says.
@@ -163,6 +177,8 @@ impl Default for VerifyPolicy {
             require_time: true,
             require_digest: true,
             retry_without_query: true,
+            signature_tag: None,
+            signature_label: None,
             base_url: None,
         }
     }
@@ -324,8 +340,9 @@ impl<R: KeyResolver> Verifier<R> {
             Some(v) => v,
             None => match headers.get(http::header::AUTHORIZATION) {
                 Some(v)
-                    if v.as_bytes().len() > 10
-                        && v.as_bytes()[..10].eq_ignore_ascii_case(b"signature ") =>
+                    if v.as_bytes()
+                        .get(..10)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"signature ")) =>
                 {
                     v
                 }
@@ -410,11 +427,10 @@ impl<R: KeyResolver> Verifier<R> {
         if date {
             policy.check_time(date_header(req)?, now)?;
         }
-        if created {
-            let c = sig
-                .created
-                .ok_or_else(|| SignatureError::AbsentComponent("(created)".into()))?;
-            policy.check_time(c, now)?;
+        match (created, sig.created) {
+            (_, Some(c)) => policy.check_time(c, now)?,
+            (true, None) => return Err(SignatureError::AbsentComponent("(created)".into())),
+            (false, None) => {}
         }
         if let Some(e) = sig.expires {
             policy.check_expires(e, now)?;
@@ -442,7 +458,15 @@ impl<R: KeyResolver> Verifier<R> {
                 })?;
         // 6. Signing string(s), key, verify (with the query fallback and
         //    one refresh of a cached key).
-        let authority = base.and_then(base_authority);
+        // `host`: the public authority when known; else the Host header;
+        // else (HTTP/2 requests carry `:authority`) the URI's authority.
+        let authority = base.and_then(base_authority).or_else(|| {
+            if req.headers().contains_key(http::header::HOST) {
+                None
+            } else {
+                req.uri().authority().map(|a| a.as_str().to_owned())
+            }
+        });
         let parts = RequestParts {
             method: req.method(),
             path: req.uri().path(),
@@ -459,20 +483,8 @@ impl<R: KeyResolver> Verifier<R> {
             sig.expires,
             true,
         )?;
-        let without_query = if policy.retry_without_query && parts.query.is_some() {
-            let mut b = Vec::with_capacity(with_query.len());
-            cavage::signing_string(
-                &mut b,
-                sig.components(),
-                &parts,
-                sig.created,
-                sig.expires,
-                false,
-            )?;
-            Some(b)
-        } else {
-            None
-        };
+        // Built on the first failure only: the common case never needs it.
+        let mut without_query: Option<Vec<u8>> = None;
         let mut refresh = false;
         loop {
             let resolved = self.resolver.resolve(&sig.key_id, refresh).await?;
@@ -485,8 +497,22 @@ impl<R: KeyResolver> Verifier<R> {
                 }
             };
             let mut ok = resolved.key.verify(alg, &with_query, &raw)?;
-            if !ok && let Some(b) = &without_query {
-                ok = resolved.key.verify(alg, b, &raw)?;
+            if !ok && policy.retry_without_query && parts.query.is_some() {
+                if without_query.is_none() {
+                    let mut b = Vec::with_capacity(with_query.len());
+                    cavage::signing_string(
+                        &mut b,
+                        sig.components(),
+                        &parts,
+                        sig.created,
+                        sig.expires,
+                        false,
+                    )?;
+                    without_query = Some(b);
+                }
+                if let Some(b) = &without_query {
+                    ok = resolved.key.verify(alg, b, &raw)?;
+                }
             }
             if ok {
                 return Ok(Verified {

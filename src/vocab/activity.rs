@@ -1,8 +1,8 @@
 //! [`Activity`] (transitive and intransitive) and constructors for the
 //! activities servers exchange most.
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{AnyObject, Context, Iri, Kind, Object, OneOrMany, Reference};
 
 props! {
@@ -25,7 +25,7 @@ props! {
     /// ```
     pub struct Activity {
         /// The object properties (`id`, `type`, `to`, `cc`, ... and `extra`).
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `actor`: who performs the activity.
         actor: Refs = "actor",
@@ -49,7 +49,7 @@ impl Activity {
     /// ActivityStreams `@context`.
     pub fn new(kind: Kind, id: Iri, actor: Iri) -> Self {
         Activity {
-            base: Object::new(kind.as_str()).with_id(id),
+            base: Box::new(Object::new(kind.as_str()).with_id(id)),
             actor: Some(actor.into()),
             ..Activity::default()
         }

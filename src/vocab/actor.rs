@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::decode::{props, standalone};
 use super::object::Refs;
+use super::props::{props, standalone};
 use super::{Iri, OneOrMany, Reference};
 
 props! {
@@ -16,7 +16,7 @@ props! {
     /// [`Actor::assertion_method`] for FEP-521a keys).
     pub struct Actor {
         /// The object properties (`id`, `name`, `icon`, ...).
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `inbox` (ActivityPub §4.1): where activities for this actor are POSTed.
         inbox: Iri = "inbox",
@@ -136,7 +136,7 @@ impl Actor {
         let mut base = Object::new(kind.as_str()).with_id(id);
         base.ld_context = Some(super::Context::activitystreams_with_security());
         Actor {
-            base,
+            base: Box::new(base),
             inbox: Some(inbox),
             ..Actor::default()
         }
@@ -144,15 +144,12 @@ impl Actor {
 
     /// The shared inbox if the actor's server has one, else the actor's own
     /// inbox: where delivery should go.
-    ///
-    /// Also honours a top-level `sharedInbox` (older Misskey/Pleroma).
     pub fn delivery_inbox(&self) -> Option<&Iri> {
         self.shared_inbox().or(self.inbox.as_ref())
     }
 
-    /// `endpoints.sharedInbox` (or a top-level `sharedInbox` string kept in
-    /// `extra`). Returned as an [`Iri`] only when typed; see
-    /// [`Actor::delivery_inbox`].
+    /// `endpoints.sharedInbox`, if present. (A non-standard top-level
+    /// `sharedInbox`, as some older servers send, stays in `extra`.)
     pub fn shared_inbox(&self) -> Option<&Iri> {
         self.endpoints.as_ref()?.shared_inbox.as_ref()
     }

@@ -72,7 +72,7 @@ pub enum AnyObject {
 /// The property bag a map decodes into before dispatch.
 #[derive(Default)]
 pub(crate) struct Bag {
-    object: Object,
+    object: Box<Object>,
     extra: Map<String, Value>,
     activity: Option<Box<Activity>>,
     actor: Option<Box<Actor>>,
@@ -137,9 +137,9 @@ impl Bag {
             .map(Kind::category)
     }
 
-    /// Move every group except `keep` into `extra`; return the object with
-    /// `extra` attached.
-    fn finish(&mut self, keep: Option<Category>) -> Object {
+    /// Move every group except `keep` into `extra` and attach `extra` to
+    /// the object.
+    fn finish(mut self, keep: Option<Category>) -> Bag {
         let extra = &mut self.extra;
         macro_rules! drain {
             ($g:ident, $c:ident) => {
@@ -165,18 +165,18 @@ impl Bag {
         drain!(profile, Profile);
         drain!(relationship, Relationship);
         drain!(tombstone, Tombstone);
-        let mut object = std::mem::take(&mut self.object);
-        object.extra = std::mem::take(&mut self.extra);
-        object
+        self.object.extra = std::mem::take(&mut self.extra);
+        self
     }
 
-    pub(crate) fn into_object(mut self) -> Object {
-        self.finish(Some(Category::Object))
+    pub(crate) fn into_object(self) -> Box<Object> {
+        self.finish(Some(Category::Object)).object
     }
 
-    pub(crate) fn into_link(mut self) -> Link {
-        let mut link = self.link.take().map(|b| *b).unwrap_or_default();
-        let mut o = self.finish(Some(Category::Link));
+    pub(crate) fn into_link(self) -> Box<Link> {
+        let bag = self.finish(Some(Category::Link));
+        let mut link = bag.link.unwrap_or_default();
+        let mut o = bag.object;
         link.ld_context = o.ld_context.take();
         link.id = o.id.take();
         link.kind = o.kind.take();
@@ -192,17 +192,18 @@ impl Bag {
         link
     }
 
-    pub(crate) fn into_any(mut self) -> AnyObject {
+    pub(crate) fn into_any(self) -> AnyObject {
         macro_rules! typed {
             ($g:ident, $c:ident) => {{
-                let mut b = self.$g.take().unwrap_or_default();
-                b.base = self.finish(Some(Category::$c));
+                let bag = self.finish(Some(Category::$c));
+                let mut b = bag.$g.unwrap_or_default();
+                b.base = bag.object;
                 AnyObject::$c(b)
             }};
         }
         match self.category() {
-            Some(Category::Object) => AnyObject::Object(Box::new(self.into_object())),
-            Some(Category::Link) => AnyObject::Link(Box::new(self.into_link())),
+            Some(Category::Object) => AnyObject::Object(self.into_object()),
+            Some(Category::Link) => AnyObject::Link(self.into_link()),
             Some(Category::Activity) => typed!(activity, Activity),
             Some(Category::Actor) => typed!(actor, Actor),
             Some(Category::Collection) => typed!(collection, Collection),
@@ -211,7 +212,7 @@ impl Bag {
             Some(Category::Profile) => typed!(profile, Profile),
             Some(Category::Relationship) => typed!(relationship, Relationship),
             Some(Category::Tombstone) => typed!(tombstone, Tombstone),
-            None => AnyObject::Unknown(Box::new(self.finish(None))),
+            None => AnyObject::Unknown(self.finish(None).object),
         }
     }
 }
@@ -308,7 +309,7 @@ impl<'de> Deserialize<'de> for Object {
     /// Decodes any JSON object into the object properties, whatever its
     /// `type`; properties of other structs go to `extra`.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_bag(d).map(Bag::into_object)
+        deserialize_bag(d).map(|b| *b.into_object())
     }
 }
 
@@ -328,7 +329,7 @@ impl Serialize for Link {
 impl<'de> Deserialize<'de> for Link {
     /// Decodes any JSON object as a link, whatever its `type`.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_bag(d).map(Bag::into_link)
+        deserialize_bag(d).map(|b| *b.into_link())
     }
 }
 
@@ -348,9 +349,9 @@ macro_rules! subtype {
             /// Decodes any JSON object into this struct, whatever its
             /// `type`; properties of other structs go to `extra`.
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let mut bag = deserialize_bag(d)?;
-                let mut b = bag.$c.take().map(|b| *b).unwrap_or_default();
-                b.base = bag.finish(Some(Category::$t));
+                let bag = deserialize_bag(d)?.finish(Some(Category::$t));
+                let mut b = bag.$c.map(|b| *b).unwrap_or_default();
+                b.base = bag.object;
                 Ok(b)
             }
         }
@@ -517,7 +518,7 @@ impl AnyObject {
                 o.drain_fields(&mut extra);
                 let mut base = o.base;
                 base.extra = extra;
-                base
+                *base
             }};
         }
         match self {

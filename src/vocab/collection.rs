@@ -1,7 +1,7 @@
 //! [`Collection`]: `Collection`, `OrderedCollection` and their pages.
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{Object, Reference};
 
 props! {
@@ -12,7 +12,7 @@ props! {
     /// `first` / `next`.
     pub struct Collection {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `totalItems`.
         total_items: u64 = "totalItems",

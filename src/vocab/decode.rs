@@ -31,7 +31,12 @@ impl Cx {
 
     /// One level deeper; fails once the limit is passed.
     pub(crate) fn nest<E: de::Error>(self) -> Result<Cx, E> {
-        let depth = self.depth.saturating_add(1);
+        self.nest_by(1)
+    }
+
+    /// `levels` deeper; fails once the limit is passed.
+    pub(crate) fn nest_by<E: de::Error>(self, levels: u32) -> Result<Cx, E> {
+        let depth = self.depth.saturating_add(levels);
         if depth > self.limit {
             Err(E::custom(TOO_DEEP))
         } else {
@@ -64,6 +69,11 @@ pub(crate) trait Decode: Sized + serde::Serialize {
     type Visitor: for<'de> Visitor<'de, Value = Decoded<Self>>;
     /// A visitor at context `cx`.
     fn visitor(cx: Cx) -> Self::Visitor;
+    /// Decode from a deserializer (types that need more than a visitor
+    /// override this).
+    fn decode<'de, D: de::Deserializer<'de>>(d: D, cx: Cx) -> Result<Decoded<Self>, D::Error> {
+        d.deserialize_any(Self::visitor(cx))
+    }
 }
 
 /// A [`DeserializeSeed`] decoding a `T` at context `cx`.
@@ -78,7 +88,7 @@ impl<T> Seed<T> {
 impl<'de, T: Decode> DeserializeSeed<'de> for Seed<T> {
     type Value = Decoded<T>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(T::visitor(self.0))
+        T::decode(d, self.0)
     }
 }
 
@@ -410,132 +420,6 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Declares a vocabulary struct: verbatim head fields followed by optional
-/// properties, each bound to its JSON key, with the decoding and
-/// serialization helpers the map visitors use.
-macro_rules! props {
-    (
-        $(#[$sm:meta])*
-        pub struct $name:ident {
-            $( $(#[$hm:meta])* pub $hf:ident : $ht:ty, )*
-            ;
-            $( $(#[$fm:meta])* $f:ident : $t:ty = $k:literal, )*
-        }
-    ) => {
-        $(#[$sm])*
-        #[derive(Debug, Clone, Default, PartialEq)]
-        #[non_exhaustive]
-        pub struct $name {
-            $( $(#[$hm])* pub $hf: $ht, )*
-            $( $(#[$fm])* pub $f: Option<$t>, )*
-        }
-
-        #[allow(dead_code)]
-        impl $name {
-            /// Whether `key` is one of this struct's own properties.
-            pub(crate) fn owns(key: &str) -> bool {
-                matches!(key, $($k)|*)
-            }
-
-            /// Decode the value of `key` if it is one of this struct's own
-            /// properties; returns whether it was.
-            pub(crate) fn decode_field<'de, A: serde::de::MapAccess<'de>>(
-                &mut self,
-                key: &str,
-                map: &mut A,
-                cx: $crate::vocab::decode::Cx,
-                extra: &mut serde_json::Map<String, serde_json::Value>,
-            ) -> Result<bool, A::Error> {
-                match key {
-                    $( $k => {
-                        let d = map.next_value_seed($crate::vocab::decode::Seed::<$t>::new(cx))?;
-                        $crate::vocab::decode::store(&mut self.$f, key, d, extra);
-                        Ok(true)
-                    } )*
-                    _ => Ok(false),
-                }
-            }
-
-            /// Write this struct's own set properties.
-            pub(crate) fn serialize_fields<M: serde::ser::SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-                $( if let Some(v) = &self.$f { m.serialize_entry($k, v)?; } )*
-                Ok(())
-            }
-
-            /// Whether `key` is one of this struct's own properties and set.
-            pub(crate) fn has_field(&self, key: &str) -> bool {
-                match key {
-                    $( $k => self.$f.is_some(), )*
-                    _ => false,
-                }
-            }
-
-            /// Move every own property into `extra` as JSON.
-            pub(crate) fn drain_fields(&mut self, extra: &mut serde_json::Map<String, serde_json::Value>) {
-                $( $crate::vocab::decode::drain(&mut self.$f, $k, extra); )*
-            }
-
-            /// Whether no own property is set.
-            pub(crate) fn fields_empty(&self) -> bool {
-                true $( && self.$f.is_none() )*
-            }
-        }
-    };
-}
-pub(crate) use props;
-
-/// Implements `Decode`, `Serialize` and `Deserialize` for a [`props!`]
-/// struct that stands alone (has its own `extra` map, no `type` dispatch).
-macro_rules! standalone {
-    ($name:ident, $what:literal) => {
-        impl $crate::vocab::decode::Decode for $name {
-            type Visitor = $crate::vocab::decode::StandaloneVisitor<$name>;
-            fn visitor(cx: $crate::vocab::decode::Cx) -> Self::Visitor {
-                $crate::vocab::decode::StandaloneVisitor(cx, std::marker::PhantomData)
-            }
-        }
-
-        impl $crate::vocab::decode::Standalone for $name {
-            const WHAT: &'static str = $what;
-            fn decode_own<'de, A: serde::de::MapAccess<'de>>(
-                &mut self,
-                key: &str,
-                map: &mut A,
-                cx: $crate::vocab::decode::Cx,
-            ) -> Result<bool, A::Error> {
-                let mut extra = std::mem::take(&mut self.extra);
-                let r = self.decode_field(key, map, cx, &mut extra);
-                self.extra = extra;
-                r
-            }
-            fn extra_mut(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
-                &mut self.extra
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let mut m = s.serialize_map(None)?;
-                self.serialize_fields(&mut m)?;
-                for (k, v) in &self.extra {
-                    if !self.has_field(k) {
-                        m.serialize_entry(k, v)?;
-                    }
-                }
-                m.end()
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                $crate::vocab::decode::deserialize_strict(d)
-            }
-        }
-    };
-}
-pub(crate) use standalone;
-
 /// A struct decoded from a JSON object with its own `extra` map.
 pub(crate) trait Standalone: Default + Decode {
     const WHAT: &'static str;
@@ -622,5 +506,53 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+/// A boxed value (for rarely used, larger properties kept out of line).
+impl<T: Decode> Decode for Box<T> {
+    type Visitor = BoxVisitor<T>;
+    fn visitor(cx: Cx) -> Self::Visitor {
+        BoxVisitor(cx, PhantomData)
+    }
+}
+
+/// Visitor for `Box<T>`: `T`'s visitor, boxed.
+pub(crate) struct BoxVisitor<T>(Cx, PhantomData<T>);
+
+impl<'de, T: Decode> Visitor<'de> for BoxVisitor<T> {
+    type Value = Decoded<Box<T>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        T::visitor(self.0).expecting(f)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_bool(v).map(|d| d.map(Box::new))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_u64(v).map(|d| d.map(Box::new))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_i64(v).map(|d| d.map(Box::new))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_f64(v).map(|d| d.map(Box::new))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_str(v).map(|d| d.map(Box::new))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_string(v).map(|d| d.map(Box::new))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_unit().map(|d| d.map(Box::new))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        T::visitor(self.0).visit_none().map(|d| d.map(Box::new))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        T::visitor(self.0).visit_seq(seq).map(|d| d.map(Box::new))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::visitor(self.0).visit_map(map).map(|d| d.map(Box::new))
     }
 }

@@ -3,8 +3,8 @@
 
 use serde_json::{Number, Value};
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{DateTime, Object, OneOrMany, Reference};
 
 props! {
@@ -13,7 +13,7 @@ props! {
     /// (single choice) or `anyOf` (multiple choice).
     pub struct Question {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `oneOf`: options, exactly one may be chosen.
         one_of: Refs = "oneOf",
@@ -31,7 +31,7 @@ props! {
     /// A `Place` (AS2 Vocabulary §2): a physical or logical location.
     pub struct Place {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `accuracy`: percentage accuracy, 0..=100.
         accuracy: Number = "accuracy",
@@ -52,7 +52,7 @@ props! {
     /// A `Profile` (AS2 Vocabulary §2): content about another object.
     pub struct Profile {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `describes`: the object this profile describes.
         describes: Reference = "describes",
@@ -64,7 +64,7 @@ props! {
     /// `object` by `relationship`.
     pub struct Relationship {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `subject`.
         subject: Reference = "subject",
@@ -79,7 +79,7 @@ props! {
     /// A `Tombstone` (AS2 Vocabulary §2): what remains of a deleted object.
     pub struct Tombstone {
         /// The object properties.
-        pub base: Object,
+        pub base: Box<Object>,
         ;
         /// `formerType`: the type the object had.
         former_type: OneOrMany<String> = "formerType",

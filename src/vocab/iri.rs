@@ -26,7 +26,7 @@ use super::decode::{Leaf, leaf_decode};
 /// # Ok::<(), archipel::vocab::VocabError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Iri(String);
+pub struct Iri(Box<str>);
 
 impl Iri {
     /// Validate and wrap an absolute IRI: it must have a scheme
@@ -35,12 +35,13 @@ impl Iri {
     ///
     /// Use this for IRIs you mint; decoded documents keep theirs unchecked.
     pub fn parse(s: impl Into<String>) -> Result<Iri, VocabError> {
-        let s = s.into();
-        let iri = Iri(s);
+        let iri = Iri(s.into().into_boxed_str());
         if iri.is_valid() {
             Ok(iri)
         } else {
-            Err(VocabError::InvalidIri { iri: iri.0 })
+            Err(VocabError::InvalidIri {
+                iri: iri.0.into_string(),
+            })
         }
     }
 
@@ -49,7 +50,7 @@ impl Iri {
     /// Useful to carry identifiers that are not absolute IRIs (relative
     /// references, bare host names) losslessly.
     pub fn new_unchecked(s: impl Into<String>) -> Iri {
-        Iri(s.into())
+        Iri(s.into().into_boxed_str())
     }
 
     /// The IRI as a string slice, exactly as received.
@@ -59,7 +60,7 @@ impl Iri {
 
     /// The IRI as an owned string.
     pub fn into_string(self) -> String {
-        self.0
+        self.0.into_string()
     }
 
     /// The scheme, if the IRI starts with a syntactically valid one.
@@ -112,7 +113,7 @@ impl Iri {
     /// This is the full, allocation-heavy parse; it runs only when asked.
     pub fn to_url(&self) -> Result<url::Url, VocabError> {
         url::Url::parse(&self.0).map_err(|e| VocabError::InvalidUrl {
-            iri: self.0.clone(),
+            iri: self.0.to_string(),
             reason: e.to_string(),
         })
     }
@@ -138,25 +139,25 @@ impl AsRef<str> for Iri {
 
 impl PartialEq<str> for Iri {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        &*self.0 == other
     }
 }
 
 impl PartialEq<&str> for Iri {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        &*self.0 == *other
     }
 }
 
 impl From<url::Url> for Iri {
     fn from(u: url::Url) -> Self {
-        Iri(u.into())
+        Iri(String::from(u).into_boxed_str())
     }
 }
 
 impl From<&url::Url> for Iri {
     fn from(u: &url::Url) -> Self {
-        Iri(u.as_str().to_owned())
+        Iri(u.as_str().into())
     }
 }
 
@@ -190,14 +191,14 @@ impl Serialize for Iri {
 impl<'de> Deserialize<'de> for Iri {
     /// Accepts any string unchanged, like decoding inside a document.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Iri)
+        String::deserialize(d).map(|s| Iri(s.into_boxed_str()))
     }
 }
 
 impl Leaf for Iri {
     const WHAT: &'static str = "an IRI string";
     fn from_string(v: String) -> Result<Self, String> {
-        Ok(Iri(v))
+        Ok(Iri(v.into_boxed_str()))
     }
 }
 leaf_decode!(Iri);

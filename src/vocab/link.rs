@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::decode::props;
 use super::object::Refs;
+use super::props::props;
 use super::{Context, Iri, LanguageMap, OneOrMany};
 
 props! {

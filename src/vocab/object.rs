@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::decode::{props, standalone};
+use super::props::{props, standalone};
 use super::{Context, DateTime, Iri, LanguageMap, OneOrMany, Reference};
 
 /// A list of references: the shape of most AS2 relation properties.
@@ -105,7 +105,7 @@ props! {
         /// `height` in pixels.
         height: u64 = "height",
         /// `source`: the source the content was rendered from (ActivityPub §3.3).
-        source: Source = "source",
+        source: Box<Source> = "source",
         /// `likes`: collection of `Like`s (ActivityPub §5.7).
         likes: Refs = "likes",
         /// `shares`: collection of `Announce`s (ActivityPub §5.8).
@@ -175,6 +175,11 @@ impl Object {
     pub fn with_published(mut self, t: DateTime) -> Self {
         self.published = Some(t);
         self
+    }
+
+    /// The IRI of the first `attributedTo` (embedded or not): the author.
+    pub fn attributed_to_id(&self) -> Option<&Iri> {
+        self.attributed_to.as_ref()?.first()?.id()
     }
 
     /// The type names, in document order (empty if `type` is absent or not

@@ -21,12 +21,12 @@ use super::decode::{Leaf, leaf_decode};
 /// assert_eq!(t.unix_seconds(), Some(1_700_000_000));
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct DateTime(String);
+pub struct DateTime(Box<str>);
 
 impl DateTime {
     /// Wrap a timestamp string as written (no validation).
     pub fn new_unchecked(s: impl Into<String>) -> Self {
-        DateTime(s.into())
+        DateTime(s.into().into_boxed_str())
     }
 
     /// Format seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -34,12 +34,15 @@ impl DateTime {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        DateTime(format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            (rem / 60) % 60,
-            rem % 60
-        ))
+        DateTime(
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                rem / 3600,
+                (rem / 60) % 60,
+                rem % 60
+            )
+            .into_boxed_str(),
+        )
     }
 
     /// The current time, in whole seconds.
@@ -157,14 +160,14 @@ impl Serialize for DateTime {
 
 impl<'de> Deserialize<'de> for DateTime {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(DateTime)
+        String::deserialize(d).map(|s| DateTime(s.into_boxed_str()))
     }
 }
 
 impl Leaf for DateTime {
     const WHAT: &'static str = "a date-time string";
     fn from_string(v: String) -> Result<Self, String> {
-        Ok(DateTime(v))
+        Ok(DateTime(v.into_boxed_str()))
     }
 }
 leaf_decode!(DateTime);

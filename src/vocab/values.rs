@@ -9,6 +9,7 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::any::{AnyObject, AnyVisitor};
 use super::decode::{Cx, Decode, Decoded, KeySeed, RawSeed, RawVisitor, Seed, to_json};
@@ -442,39 +443,65 @@ impl<'de> Visitor<'de> for ReferenceVisitor {
 /// object).
 ///
 /// archipel does not expand JSON-LD: it matches the compacted terms
-/// ActivityPub servers actually emit. The context is kept so documents
-/// round-trip; [`Context::activitystreams`] is what builders emit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Context(pub Value);
+/// ActivityPub servers actually emit. A decoded context is kept as its raw
+/// JSON text, so the (often large) context costs no allocations per term
+/// and serializes back byte for byte; [`Context::to_value`] parses it when
+/// needed. [`Context::activitystreams`] is what builders emit.
+#[derive(Debug, Clone)]
+pub struct Context(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Raw(Box<RawValue>),
+    Value(Value),
+}
 
 impl Context {
+    /// A context from a JSON value.
+    pub fn from_value(v: Value) -> Context {
+        Context(Repr::Value(v))
+    }
+
     /// `"https://www.w3.org/ns/activitystreams"`.
     pub fn activitystreams() -> Context {
-        Context(Value::String(super::AS_CONTEXT.to_owned()))
+        Context::from_value(Value::String(super::AS_CONTEXT.to_owned()))
     }
 
     /// The ActivityStreams and W3C security contexts, as Mastodon emits for
     /// actors: `["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"]`.
     pub fn activitystreams_with_security() -> Context {
-        Context(Value::Array(vec![
+        Context::from_value(Value::Array(vec![
             Value::String(super::AS_CONTEXT.to_owned()),
             Value::String(super::SECURITY_CONTEXT.to_owned()),
         ]))
     }
 
+    /// The context as a JSON value.
+    pub fn to_value(&self) -> Value {
+        match &self.0 {
+            // A decoded raw context is valid JSON by construction.
+            Repr::Raw(r) => serde_json::from_str(r.get()).unwrap_or(Value::Null),
+            Repr::Value(v) => v.clone(),
+        }
+    }
+
     /// Whether the context includes `iri` as a string entry (top-level
-    /// string or array element). `http://` and `https://` spellings of the
-    /// ActivityStreams context are treated alike.
+    /// string or array element). `http://` and `https://` spellings are
+    /// treated alike.
+    ///
+    /// ```
+    /// use archipel::vocab::Context;
+    /// assert!(Context::activitystreams_with_security().includes("http://www.w3.org/ns/activitystreams"));
+    /// ```
     pub fn includes(&self, iri: &str) -> bool {
-        let norm = |s: &str| {
+        fn norm(s: &str) -> &str {
             s.strip_prefix("http://")
                 .or_else(|| s.strip_prefix("https://"))
                 .unwrap_or(s)
-                .to_owned()
-        };
+        }
         let want = norm(iri);
-        match &self.0 {
-            Value::String(s) => norm(s) == want,
+        match self.to_value() {
+            Value::String(s) => norm(&s) == want,
             Value::Array(a) => a
                 .iter()
                 .any(|v| v.as_str().is_some_and(|s| norm(s) == want)),
@@ -483,10 +510,47 @@ impl Context {
     }
 }
 
+impl PartialEq for Context {
+    /// Compares as JSON values.
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
+    }
+}
+
 impl Serialize for Context {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        match &self.0 {
+            Repr::Raw(r) => r.serialize(s),
+            Repr::Value(v) => v.serialize(s),
+        }
     }
+}
+
+/// Maximum nesting of arrays/objects in valid JSON text.
+fn json_depth(text: &str) -> u32 {
+    let (mut depth, mut max, mut in_str, mut esc) = (0u32, 0u32, false, false);
+    for b in text.bytes() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 impl Decode for Context {
@@ -494,9 +558,25 @@ impl Decode for Context {
     fn visitor(cx: Cx) -> Self::Visitor {
         ContextVisitor(cx)
     }
+    fn decode<'de, D: serde::Deserializer<'de>>(d: D, cx: Cx) -> Result<Decoded<Self>, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if raw.get() == "null" {
+            return Ok(Decoded::Raw(Value::Null));
+        }
+        // Cheap upper bound first (every bracket byte, even inside strings);
+        // the exact scan runs only when the bound could pass the limit.
+        let text = raw.get();
+        let bound = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+        let bound = u32::try_from(bound).unwrap_or(u32::MAX);
+        if cx.nest_by::<D::Error>(bound).is_err() {
+            cx.nest_by::<D::Error>(json_depth(text))?;
+        }
+        Ok(Decoded::Typed(Context(Repr::Raw(raw))))
+    }
 }
 
-/// Visitor for [`Context`].
+/// Visitor for [`Context`] (used when a context is reached through a
+/// visitor rather than a deserializer).
 pub(crate) struct ContextVisitor(Cx);
 
 impl<'de> Visitor<'de> for ContextVisitor {
@@ -507,19 +587,19 @@ impl<'de> Visitor<'de> for ContextVisitor {
     forward_scalars!(|s: Self| <Value as Decode>::visitor(s.0), |d: Decoded<
         Value,
     >| d
-        .map(Context));
+        .map(Context::from_value));
     forward_strs!(|s: Self| <Value as Decode>::visitor(s.0), |d: Decoded<
         Value,
     >| d
-        .map(Context));
+        .map(Context::from_value));
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         RawVisitor(self.0)
             .visit_seq(seq)
-            .map(|v| Decoded::Typed(Context(v)))
+            .map(|v| Decoded::Typed(Context::from_value(v)))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         RawVisitor(self.0)
             .visit_map(map)
-            .map(|v| Decoded::Typed(Context(v)))
+            .map(|v| Decoded::Typed(Context::from_value(v)))
     }
 }

@@ -1,6 +1,6 @@
 //! [`MemoryQueue`]: the default, in-process [`DeliveryQueue`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
@@ -13,9 +13,9 @@ use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 /// process (leases lapse and jobs are re-claimed), not process restarts.
 ///
 /// Bodies are stored once per activity and dropped when its last job settles.
-/// Claiming scans due jobs in due order, so a claim costs O(due jobs skipped
-/// for busy or paused hosts); fine for the in-memory case, and what a durable
-/// backend does with an index on `(next_attempt_at)` and a per-host window.
+/// Unclaimed jobs are indexed per host, and hosts by their earliest due job,
+/// so a claim costs O(hosts with due jobs + jobs claimed) however deep one
+/// host's backlog is; hosts are served in order of their oldest due job.
 ///
 /// ```
 /// # futures_lite_block_on(async {
@@ -49,8 +49,10 @@ struct Inner {
     next_token: u64,
     bodies: HashMap<BodyId, (PreparedBody, usize)>,
     jobs: HashMap<JobId, JobRecord>,
-    /// Unclaimed jobs by due time.
-    ready: BTreeSet<(Timestamp, JobId)>,
+    /// Unclaimed jobs per host, by due time.
+    ready: HashMap<String, BTreeSet<(Timestamp, JobId)>>,
+    /// Hosts with unclaimed jobs, by their earliest due time.
+    heads: BTreeSet<(Timestamp, String)>,
     /// Claimed jobs by lease expiry.
     leased: BTreeSet<(Timestamp, JobId)>,
 }
@@ -69,6 +71,45 @@ impl MemoryQueue {
 }
 
 impl Inner {
+    /// Adds an unclaimed job to the per-host index.
+    fn ready_insert(&mut self, host: &str, at: Timestamp, id: JobId) {
+        let set = self.ready.entry(host.to_owned()).or_default();
+        let old = set.first().map(|(t, _)| *t);
+        set.insert((at, id));
+        let new = set.first().map(|(t, _)| *t);
+        if old != new {
+            if let Some(old) = old {
+                self.heads.remove(&(old, host.to_owned()));
+            }
+            if let Some(new) = new {
+                self.heads.insert((new, host.to_owned()));
+            }
+        }
+    }
+
+    /// Removes an unclaimed job from the per-host index (if it is there).
+    fn ready_remove(&mut self, host: &str, at: Timestamp, id: JobId) {
+        let Some(set) = self.ready.get_mut(host) else {
+            return;
+        };
+        let old = set.first().map(|(t, _)| *t);
+        if !set.remove(&(at, id)) {
+            return;
+        }
+        let new = set.first().map(|(t, _)| *t);
+        if set.is_empty() {
+            self.ready.remove(host);
+        }
+        if old != new {
+            if let Some(old) = old {
+                self.heads.remove(&(old, host.to_owned()));
+            }
+            if let Some(new) = new {
+                self.heads.insert((new, host.to_owned()));
+            }
+        }
+    }
+
     /// Checks the lease and detaches the job from the leased index.
     fn take_leased(&mut self, lease: &Lease) -> Result<JobRecord, DeliveryError> {
         let job = self
@@ -87,7 +128,7 @@ impl Inner {
             self.leased.remove(&(info.until, job.id));
         }
         // A lapsed lease may already have been moved back to `ready`.
-        self.ready.remove(&(job.next_attempt_at, job.id));
+        self.ready_remove(&job.host, job.next_attempt_at, job.id);
         Ok(job)
     }
 
@@ -106,7 +147,7 @@ impl Inner {
 
     fn reinsert(&mut self, mut job: JobRecord, at: Timestamp) {
         job.next_attempt_at = at;
-        self.ready.insert((at, job.id));
+        self.ready_insert(&job.host, at, job.id);
         self.jobs.insert(job.id, job);
     }
 
@@ -121,7 +162,8 @@ impl Inner {
                 // Keep `lease` set: the old holder may still settle the job
                 // until someone else claims it (then the token changes).
                 job.next_attempt_at = until;
-                self.ready.insert((until, id));
+                let host = job.host.clone();
+                self.ready_insert(&host, until, id);
             }
         }
     }
@@ -172,31 +214,33 @@ impl DeliveryQueue for MemoryQueue {
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
         let mut inner = self.lock();
         inner.reclaim_lapsed(request.now);
-        let mut per_host: BTreeMap<&str, usize> =
-            request.busy.iter().map(|(h, n)| (h.as_str(), *n)).collect();
-        let mut picked = Vec::new();
-        for &(due, id) in &inner.ready {
-            if due > request.now || picked.len() >= request.limit {
+        let mut picked: Vec<(String, Timestamp, JobId)> = Vec::new();
+        for (head, host) in &inner.heads {
+            if *head > request.now || picked.len() >= request.limit {
                 break;
             }
-            let Some(job) = inner.jobs.get(&id) else {
+            if request.paused.contains(host) {
+                continue;
+            }
+            let busy = request.busy.get(host).copied().unwrap_or(0);
+            let room = request
+                .per_host_limit
+                .saturating_sub(busy)
+                .min(request.limit.saturating_sub(picked.len()));
+            if room == 0 {
+                continue;
+            }
+            let Some(set) = inner.ready.get(host) else {
                 continue;
             };
-            if request.paused.contains(&job.host) {
-                continue;
+            for &(due, id) in set.iter().take_while(|(t, _)| *t <= request.now).take(room) {
+                picked.push((host.clone(), due, id));
             }
-            let n = per_host.entry(job.host.as_str()).or_insert(0);
-            if *n >= request.per_host_limit {
-                continue;
-            }
-            *n += 1;
-            picked.push((due, id));
         }
-        drop(per_host);
         let until = request.now.saturating_add(request.lease_for);
         let mut out = Vec::with_capacity(picked.len());
-        for (due, id) in picked {
-            inner.ready.remove(&(due, id));
+        for (host, due, id) in picked {
+            inner.ready_remove(&host, due, id);
             inner.next_token += 1;
             let token = inner.next_token;
             let Some(job) = inner.jobs.get_mut(&id) else {
@@ -270,7 +314,11 @@ impl DeliveryQueue for MemoryQueue {
 
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
         let inner = self.lock();
-        let due = inner.ready.iter().take_while(|(t, _)| *t <= now).count()
+        let due = inner
+            .ready
+            .values()
+            .map(|set| set.iter().take_while(|(t, _)| *t <= now).count())
+            .sum::<usize>()
             + inner.leased.iter().take_while(|(t, _)| *t <= now).count();
         let leased = inner.leased.iter().filter(|(t, _)| *t > now).count();
         Ok(QueueStats {
@@ -283,7 +331,7 @@ impl DeliveryQueue for MemoryQueue {
 
     async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
         let inner = self.lock();
-        let ready = inner.ready.first().map(|(t, _)| *t);
+        let ready = inner.heads.first().map(|(t, _)| *t);
         let lease = inner.leased.first().map(|(t, _)| *t);
         Ok(match (ready, lease) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -14,7 +14,7 @@ use crate::signatures::SignatureError;
 /// 1024-bit draft-cavage test key).
 pub(crate) enum RsaSigner {
     Aws { pair: RsaKeyPair, rng: SystemRandom },
-    Legacy(super::rsa_rustcrypto::RsaSigner),
+    Legacy(Box<super::rsa_rustcrypto::RsaSigner>),
 }
 
 fn crypto(e: impl std::fmt::Display) -> SignatureError {
@@ -29,9 +29,9 @@ impl RsaSigner {
                 pair,
                 rng: SystemRandom::new(),
             }),
-            Err(_) => Ok(RsaSigner::Legacy(super::rsa_rustcrypto::RsaSigner::new(
-                key,
-            )?)),
+            Err(_) => Ok(RsaSigner::Legacy(Box::new(
+                super::rsa_rustcrypto::RsaSigner::new(key)?,
+            ))),
         }
     }
 

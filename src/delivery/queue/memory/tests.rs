@@ -192,3 +192,29 @@ fn job_record_round_trips_through_json() {
         assert_eq!(back, c.job);
     });
 }
+
+#[test]
+fn deep_backlog_on_one_host_does_not_starve_others() {
+    block_on(async {
+        let q = MemoryQueue::new();
+        let deep: Vec<String> = (0..1000)
+            .map(|i| format!("https://deep.example/{i}"))
+            .collect();
+        let deep: Vec<&str> = deep.iter().map(String::as_str).collect();
+        q.enqueue_activity(activity(&deep), t(0)).await.unwrap();
+        q.enqueue_activity(activity(&["https://other.example/1"]), t(1))
+            .await
+            .unwrap();
+        let mut r = req(5, 10, 3);
+        r.busy.insert("deep.example".into(), 1);
+        let claimed = q.claim(&r).await.unwrap();
+        let hosts: Vec<&str> = claimed.iter().map(|c| c.job.host.as_str()).collect();
+        // Two more for the busy deep host (oldest first), then the other host.
+        assert_eq!(hosts, ["deep.example", "deep.example", "other.example"]);
+        assert_eq!(claimed[0].job.inbox, "https://deep.example/0");
+        assert_eq!(claimed[1].job.inbox, "https://deep.example/1");
+        let stats = q.stats(t(5)).await.unwrap();
+        assert_eq!((stats.total, stats.due, stats.leased), (1001, 998, 3));
+        assert_eq!(q.next_due().await.unwrap(), Some(t(0)));
+    });
+}

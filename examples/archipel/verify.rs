@@ -1,0 +1,90 @@
+//! `archipel verify --public-key PUBLIC.pem [--owner URL] [--now RFC3339]`:
+//! reads a signed request as JSON on stdin; exits 0 printing
+//! `{"verified":true,"key_id":…,"spec":…,"algorithm":…}`, or 1 with the
+//! typed error on stderr.
+
+use std::io::{Read as _, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use archipel::signatures::{
+    FixedClock, KeyResolver, PublicKey, ResolvedKey, SignatureError, Verifier, VerifyPolicy,
+};
+
+use super::sign::request_json::{flag, parse_request, parse_rfc3339};
+
+/// Answers every key id with the one key given on the command line.
+struct OneKey {
+    key: PublicKey,
+    owner: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl KeyResolver for OneKey {
+    async fn resolve(&self, key_id: &str, _refresh: bool) -> Result<ResolvedKey, SignatureError> {
+        // Without --owner, the owner is the key id up to its fragment.
+        let owner = self
+            .owner
+            .clone()
+            .unwrap_or_else(|| key_id.split('#').next().unwrap_or(key_id).to_owned());
+        Ok(ResolvedKey::new(self.key.clone(), owner))
+    }
+}
+
+/// Runs `verify` with the process's stdin, stdout and stderr.
+pub fn run(args: &[String]) -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error: reading stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    run_with(args, &input, &mut std::io::stdout(), &mut std::io::stderr())
+}
+
+/// Runs `verify` on `input`.
+pub fn run_with(
+    args: &[String],
+    input: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    match verify(args, input) {
+        Ok(json) => {
+            let _ = writeln!(out, "{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify(args: &[String], input: &str) -> Result<String, String> {
+    let path = flag(args, "--public-key").ok_or("verify: --public-key PUBLIC.pem is required")?;
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("verify: {path}: {e}"))?;
+    let key = PublicKey::from_pem(&pem).map_err(|e| format!("verify: {path}: {e}"))?;
+    let resolver = OneKey {
+        key,
+        owner: flag(args, "--owner").map(str::to_owned),
+    };
+    let mut verifier = Verifier::new(resolver, VerifyPolicy::default());
+    if let Some(now) = flag(args, "--now") {
+        verifier = verifier.clock(Arc::new(FixedClock(parse_rfc3339(now)?)));
+    }
+    let req = parse_request(input)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| format!("verify: runtime: {e}"))?;
+    let v = rt
+        .block_on(verifier.verify(&req))
+        .map_err(|e| format!("{e:?}: {e}"))?;
+    Ok(serde_json::json!({
+        "verified": true,
+        "key_id": v.key_id,
+        "owner": v.owner,
+        "spec": v.spec.as_str(),
+        "algorithm": v.algorithm.as_str(),
+    })
+    .to_string())
+}
