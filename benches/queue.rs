@@ -159,6 +159,11 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    drop(queues);
+    for tag in ["enqueue", "claim"] {
+        let dir = std::env::temp_dir().join(format!("archipel-bench-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 criterion_group! {
