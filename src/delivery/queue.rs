@@ -43,6 +43,10 @@ use url::Url;
 use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp, authority};
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 /// Identifies one job (one activity to one inbox) within a queue.
 #[derive(
