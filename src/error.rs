@@ -34,6 +34,12 @@ pub enum Error {
     /// A host was refused by the domain policy, or a policy entry was invalid.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    /// An incoming activity was refused by the inbox pipeline.
+    #[error(transparent)]
+    Inbox(#[from] crate::inbox::InboxError),
+    /// An `Undo` was refused (e.g. it undoes someone else's activity).
+    #[error(transparent)]
+    Undo(#[from] crate::policy::follow::UndoError),
 }
 
 /// `Result` with archipel's [`Error`].

@@ -85,10 +85,14 @@ pub mod client;
 pub mod delivery;
 pub mod error;
 pub mod fetch;
+pub mod inbox;
 pub mod nodeinfo;
 pub mod policy;
 pub mod signatures;
 pub mod vocab;
 pub mod webfinger;
+
+#[cfg(feature = "axum")]
+pub mod axum;
 
 pub use error::{Error, Result};

@@ -13,9 +13,20 @@
 //!   `BÜCHER.example` and `xn--bcher-kva.example` are the same entry;
 //! - ports are ignored (`blocked.example:8443` is `blocked.example`);
 //! - a trailing dot is ignored (`blocked.example.` is `blocked.example`).
+//!
+//! Follow consent (locked accounts, pending requests, `Accept`/`Reject`),
+//! and the rules for `Undo` and `Block`, are in [`follow`].
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub mod follow;
+
+/// Audience helpers, shared with the vocabulary: who an object is addressed
+/// to (`public`, `unlisted`, `followers`, `direct`) and whether an IRI is the
+/// public collection (`Public`, `as:Public` or the full IRI).
+pub use crate::vocab::audience::is_public_iri;
+pub use crate::vocab::{Audience, Visibility};
 
 use url::Url;
 

@@ -1,0 +1,577 @@
+//! The inbound pipeline: turn an incoming `POST` to an inbox into a
+//! verified, typed activity, or a typed refusal with the right HTTP status.
+//!
+//! The steps, in order (each a small function in a submodule, so they can be
+//! reused one by one):
+//!
+//! 1. **body size cap** — `413 Payload Too Large` past
+//!    [`InboxConfig::max_body_bytes`];
+//! 2. **content type** — `application/activity+json` or
+//!    `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
+//!    (ActivityPub §7), else `415`;
+//! 3. **digest** — a request without any signature header is refused at
+//!    once (`401`); then `Digest` (RFC 3230) or `Content-Digest` (RFC 9530)
+//!    must match the body, else `401` (`400` when malformed);
+//! 4. **envelope** — `id`, `type` and `actor` must be present (`400`); the
+//!    actor's domain is checked against the [`DomainPolicy`] *before* any key
+//!    is fetched, so a blocked server is never contacted (`403`);
+//! 5. **signature** — the [`Verifier`](crate::signatures::Verifier) checks
+//!    the HTTP signature (draft-cavage-12 or RFC 9421), `401` on failure;
+//!    RFC 9421 `@target-uri` is rebuilt from the configured public base URL,
+//!    never from the `Host` header;
+//! 6. **key owner** — the verified key's owner must be the activity's
+//!    `actor`, else `401` ([`InboxError::ActorMismatch`]); the activity `id`
+//!    must share the actor's origin (`400`);
+//! 7. **domain policy** on the key owner's domain (`403`);
+//! 8. **typed decoding** into an [`AnyObject`] (`400` on a vocabulary
+//!    error), so a malformed activity never marks its id as seen;
+//! 9. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
+//!    answered `202 Accepted` and not handed over again.
+//!
+//! A success is an [`Incoming`] for the application's handler; it answers
+//! `202 Accepted` (ActivityPub leaves the success code open; `202` is what
+//! Mastodon and most peers send).
+
+mod content_type;
+mod digest;
+mod envelope;
+mod seen;
+mod verify;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+pub use content_type::{ACTIVITYSTREAMS_PROFILE, is_activity_content_type};
+pub use seen::{MemorySeenStore, SeenStore};
+pub use verify::{ActorKeyResolver, VerifyRequest};
+
+use crate::policy::DomainPolicy;
+use crate::signatures::{SignatureError, Verified};
+use crate::vocab::{AnyObject, VocabError};
+
+/// Longest input echoed back inside an error message.
+const ECHO_LIMIT: usize = 200;
+
+fn echo(s: &str) -> String {
+    match s.char_indices().nth(ECHO_LIMIT) {
+        Some((cut, _)) => format!("{}…", s.get(..cut).unwrap_or_default()),
+        None => s.to_owned(),
+    }
+}
+
+/// Errors of the `inbox` module: why an incoming activity was refused.
+///
+/// Each variant maps to one HTTP status through [`InboxError::status`], so a
+/// framework adaptor can answer the sender directly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxError {
+    /// The body is larger than the configured cap (`413`).
+    #[error("request body: {actual} bytes exceeds the {limit}-byte limit")]
+    BodyTooLarge {
+        /// The configured cap.
+        limit: usize,
+        /// The size received (or announced by `Content-Length`).
+        actual: usize,
+    },
+    /// The request carries no `Content-Type` header (`415`).
+    #[error("Content-Type header: missing (expected application/activity+json)")]
+    MissingContentType,
+    /// The `Content-Type` is not an ActivityStreams type (`415`).
+    #[error(
+        "Content-Type header: {found:?} is not application/activity+json or application/ld+json with the ActivityStreams profile"
+    )]
+    UnsupportedContentType {
+        /// The value received (truncated).
+        found: String,
+    },
+    /// Neither `Digest` nor `Content-Digest` is present (`401`).
+    #[error("Digest / Content-Digest header: missing on a signed POST")]
+    MissingDigest,
+    /// A digest header could not be parsed (`400`).
+    #[error("{header} header: {reason}")]
+    MalformedDigest {
+        /// The header at fault (`digest` or `content-digest`).
+        header: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A digest header does not match the body (`401`).
+    #[error("{header} header: does not match the request body")]
+    DigestMismatch {
+        /// The header at fault (`digest` or `content-digest`).
+        header: &'static str,
+    },
+    /// The request carries no `Signature` / `Signature-Input` header (`401`).
+    #[error("Signature header: missing; inbox deliveries must be signed")]
+    Unsigned,
+    /// The HTTP signature did not verify, or its key could not be obtained (`401`).
+    #[error("signature: {0}")]
+    Signature(#[source] SignatureError),
+    /// The body is not JSON (`400`).
+    #[error("activity body: invalid JSON: {reason}")]
+    InvalidJson {
+        /// The parser's description.
+        reason: String,
+    },
+    /// A property the inbox needs is absent or not an IRI (`400`).
+    #[error("activity: missing or malformed {property:?} property")]
+    MissingProperty {
+        /// The property name (`id`, `type` or `actor`).
+        property: &'static str,
+    },
+    /// The verified key belongs to someone other than the activity's `actor` (`401`).
+    #[error(
+        "signature: key {key_id:?} is owned by {owner:?}, but the activity's actor is {actor:?}"
+    )]
+    ActorMismatch {
+        /// The key that signed the request.
+        key_id: String,
+        /// The key's owner.
+        owner: String,
+        /// The activity's `actor`.
+        actor: String,
+    },
+    /// The activity `id` is on another origin than its `actor` (`400`).
+    #[error("activity id {id:?} is not on the origin of its actor {actor:?}")]
+    IdOriginMismatch {
+        /// The activity `id`.
+        id: String,
+        /// The activity `actor`.
+        actor: String,
+    },
+    /// The sender's domain is refused by the domain policy (`403`).
+    #[error("domain {host:?} is blocked by this server's domain policy")]
+    Blocked {
+        /// The refused host.
+        host: String,
+    },
+    /// This activity `id` was already accepted (`202`, nothing more to do).
+    #[error("activity {id:?} was already received")]
+    Duplicate {
+        /// The repeated activity `id`.
+        id: String,
+    },
+    /// The body is JSON but not a valid ActivityStreams document (`400`).
+    #[error("activity body: {0}")]
+    Vocab(#[source] VocabError),
+}
+
+impl InboxError {
+    /// The HTTP status to answer the sender with.
+    ///
+    /// ```
+    /// use archipel::inbox::InboxError;
+    /// use http::StatusCode;
+    /// assert_eq!(InboxError::Unsigned.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(
+    ///     InboxError::Duplicate { id: "https://a.example/1".into() }.status(),
+    ///     StatusCode::ACCEPTED
+    /// );
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MissingContentType | Self::UnsupportedContentType { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::MissingDigest
+            | Self::DigestMismatch { .. }
+            | Self::Unsigned
+            | Self::Signature(_)
+            | Self::ActorMismatch { .. } => StatusCode::UNAUTHORIZED,
+            Self::MalformedDigest { .. }
+            | Self::InvalidJson { .. }
+            | Self::MissingProperty { .. }
+            | Self::IdOriginMismatch { .. }
+            | Self::Vocab(_) => StatusCode::BAD_REQUEST,
+            Self::Blocked { .. } => StatusCode::FORBIDDEN,
+            Self::Duplicate { .. } => StatusCode::ACCEPTED,
+        }
+    }
+}
+
+/// Limits of the inbound pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxConfig {
+    /// Largest accepted body in bytes (default 256 KiB; real activities are
+    /// a few KiB, Mastodon's own cap is 1 MiB).
+    pub max_body_bytes: usize,
+    /// Whether the activity `id` must be on the same origin as its `actor`
+    /// (default `true`; it stops a server from minting ids in another's
+    /// namespace).
+    pub require_same_origin_id: bool,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            require_same_origin_id: true,
+        }
+    }
+}
+
+/// A verified, deduplicated, typed activity, ready for the application.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Incoming {
+    /// The activity `id`.
+    pub id: String,
+    /// The first `type` value (e.g. `"Follow"`).
+    pub kind: String,
+    /// The `actor` IRI, equal to the verified key's owner.
+    pub actor: String,
+    /// What the signature check established (key, owner, dialect, algorithm).
+    pub verified: Verified,
+    /// The typed document.
+    pub activity: AnyObject,
+    /// The exact received bytes, for storage or forwarding.
+    pub body: Bytes,
+}
+
+impl Incoming {
+    /// The body as a generic JSON value (re-parsed; for storage or for
+    /// properties the vocabulary does not model).
+    pub fn json(&self) -> Result<serde_json::Value, InboxError> {
+        serde_json::from_slice(&self.body).map_err(|e| InboxError::InvalidJson {
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// The inbound pipeline: verifier, domain policy, dedup store and limits.
+///
+/// Build one per server and share it (it is cheap to clone); call
+/// [`Inbox::receive`] for every `POST` to a personal or shared inbox.
+///
+/// ```no_run
+/// # async fn demo(client: std::sync::Arc<dyn archipel::client::HttpClient>,
+/// #               request: http::Request<bytes::Bytes>) {
+/// use std::sync::Arc;
+/// use archipel::inbox::{ActorKeyResolver, Inbox};
+/// use archipel::policy::DomainPolicy;
+/// use archipel::signatures::{Verifier, VerifyPolicy};
+///
+/// let policy = DomainPolicy::new();
+/// policy.block("spam.example").unwrap();
+/// // Keys are fetched from the signer's actor document through `client`.
+/// let verifier = Verifier::new(ActorKeyResolver::new(client), VerifyPolicy::default());
+/// let inbox = Inbox::new(Arc::new(verifier), policy)
+///     .with_public_base(url::Url::parse("https://social.example").unwrap());
+///
+/// match inbox.receive(&request).await {
+///     Ok(incoming) => println!("{} {} from {}", incoming.kind, incoming.id, incoming.actor),
+///     Err(refusal) => println!("answer {}: {refusal}", refusal.status()),
+/// }
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Inbox {
+    verifier: Arc<dyn VerifyRequest>,
+    policy: DomainPolicy,
+    seen: Arc<dyn SeenStore>,
+    config: InboxConfig,
+    public_base: Option<url::Url>,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("config", &self.config)
+            .field("public_base", &self.public_base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inbox {
+    /// A pipeline verifying with `verifier`, filtering with `policy`, with a
+    /// bounded [`MemorySeenStore`] and the default [`InboxConfig`].
+    pub fn new(verifier: Arc<dyn VerifyRequest>, policy: DomainPolicy) -> Self {
+        Self {
+            verifier,
+            policy,
+            seen: Arc::new(MemorySeenStore::default()),
+            config: InboxConfig::default(),
+            public_base: None,
+        }
+    }
+
+    /// Sets the server's public base URL (e.g. `https://social.example`), from
+    /// which every request's URI is rebuilt before verification.
+    ///
+    /// RFC 9421 signatures cover `@target-uri` (§2.2.2); behind a reverse
+    /// proxy, or when reached as `127.0.0.1:PORT`, the `Host` header is not a
+    /// trustworthy source for it.
+    pub fn with_public_base(mut self, base: url::Url) -> Self {
+        self.public_base = Some(base);
+        self
+    }
+
+    /// Replaces the dedup store (e.g. with a database-backed one).
+    pub fn with_seen_store(mut self, seen: Arc<dyn SeenStore>) -> Self {
+        self.seen = seen;
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn with_config(mut self, config: InboxConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &InboxConfig {
+        &self.config
+    }
+
+    /// The dedup store, e.g. to [`SeenStore::forget`] an id whose handling failed.
+    pub fn seen_store(&self) -> &Arc<dyn SeenStore> {
+        &self.seen
+    }
+
+    /// Runs the whole pipeline on one request.
+    ///
+    /// `request`'s URI should be absolute (scheme and authority from the
+    /// server's public base URL) when RFC 9421 signatures are to be verified;
+    /// When a public base URL is set ([`Inbox::with_public_base`]) the URI is
+    /// rebuilt from it first ([`rebase_uri`]), whatever `Host` says.
+    pub async fn receive(&self, request: &http::Request<Bytes>) -> Result<Incoming, InboxError> {
+        match &self.public_base {
+            Some(base) => {
+                let rebased = rebase_uri(request.clone(), base);
+                self.run(&rebased).await
+            }
+            None => self.run(request).await,
+        }
+    }
+
+    async fn run(&self, request: &http::Request<Bytes>) -> Result<Incoming, InboxError> {
+        let body = request.body();
+        check_size(request.headers(), body.len(), self.config.max_body_bytes)?;
+        check_content_type(request.headers())?;
+        if !has_signature(request.headers()) {
+            return Err(InboxError::Unsigned);
+        }
+        digest::check(request.headers(), body)?;
+        let envelope = envelope::parse(body)?;
+        let actor_host =
+            host_of(&envelope.actor).ok_or(InboxError::MissingProperty { property: "actor" })?;
+        self.check_domain(&actor_host)?;
+        let verified = self
+            .verifier
+            .verify_request(request)
+            .await
+            .map_err(InboxError::Signature)?;
+        let owner = verified_owner(&verified);
+        if owner != envelope.actor {
+            return Err(InboxError::ActorMismatch {
+                key_id: echo(&verified.key_id),
+                owner: echo(&owner),
+                actor: echo(&envelope.actor),
+            });
+        }
+        if self.config.require_same_origin_id && !same_origin(&envelope.id, &envelope.actor) {
+            return Err(InboxError::IdOriginMismatch {
+                id: echo(&envelope.id),
+                actor: echo(&envelope.actor),
+            });
+        }
+        if let Some(key_host) = host_of(&verified.key_id) {
+            self.check_domain(&key_host)?;
+        }
+        let activity = AnyObject::from_slice(body).map_err(InboxError::Vocab)?;
+        if !self.seen.insert_if_new(&envelope.id).await {
+            return Err(InboxError::Duplicate {
+                id: echo(&envelope.id),
+            });
+        }
+        Ok(Incoming {
+            id: envelope.id,
+            kind: envelope.kind,
+            actor: envelope.actor,
+            verified,
+            activity,
+            body: body.clone(),
+        })
+    }
+
+    fn check_domain(&self, host: &str) -> Result<(), InboxError> {
+        if self.policy.allows(host) {
+            Ok(())
+        } else {
+            Err(InboxError::Blocked { host: echo(host) })
+        }
+    }
+}
+
+fn verified_owner(verified: &Verified) -> String {
+    verified.owner.clone()
+}
+
+/// Step 1: refuses a body (or an announced `Content-Length`) over `limit`.
+///
+/// Framework adaptors should also stop *reading* at the limit; this check
+/// covers bodies that were collected elsewhere.
+pub fn check_size(headers: &http::HeaderMap, len: usize, limit: usize) -> Result<(), InboxError> {
+    let announced = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let actual = len.max(announced);
+    if actual > limit {
+        return Err(InboxError::BodyTooLarge { limit, actual });
+    }
+    Ok(())
+}
+
+/// Step 2: refuses a request whose `Content-Type` is not ActivityStreams.
+pub fn check_content_type(headers: &http::HeaderMap) -> Result<(), InboxError> {
+    let value = headers
+        .get(http::header::CONTENT_TYPE)
+        .ok_or(InboxError::MissingContentType)?;
+    let text = value
+        .to_str()
+        .map_err(|_| InboxError::UnsupportedContentType {
+            found: "(non-ASCII value)".to_owned(),
+        })?;
+    if is_activity_content_type(text) {
+        Ok(())
+    } else {
+        Err(InboxError::UnsupportedContentType { found: echo(text) })
+    }
+}
+
+/// Step 3 on its own: checks `Digest` / `Content-Digest` against `body`.
+pub fn check_digest(headers: &http::HeaderMap, body: &[u8]) -> Result<(), InboxError> {
+    digest::check(headers, body).map(|_| ())
+}
+
+fn has_signature(headers: &http::HeaderMap) -> bool {
+    headers.contains_key("signature")
+        || headers.contains_key("signature-input")
+        || headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Signature "))
+}
+
+fn host_of(iri: &str) -> Option<String> {
+    url::Url::parse(iri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a), url::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// Rebuilds `request`'s URI as absolute from the server's public base URL,
+/// keeping only the path and query of what was received.
+///
+/// Servers behind a proxy, or reached as `127.0.0.1:8080`, must not trust
+/// the `Host` header to compute RFC 9421 `@target-uri` (§2.2.2); this fixes
+/// the scheme and authority to what the server advertises.
+///
+/// ```
+/// let base = url::Url::parse("https://social.example").unwrap();
+/// let req = http::Request::post("/users/alice/inbox?x=1")
+///     .header("host", "evil.example")
+///     .body(bytes::Bytes::new())
+///     .unwrap();
+/// let req = archipel::inbox::rebase_uri(req, &base);
+/// assert_eq!(req.uri(), "https://social.example/users/alice/inbox?x=1");
+/// ```
+pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::Request<Bytes> {
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .to_owned();
+    let mut absolute = base.clone();
+    absolute.set_query(None);
+    absolute.set_fragment(None);
+    let base_path = absolute.path().trim_end_matches('/').to_owned();
+    let combined = format!(
+        "{}://{}{}{}",
+        absolute.scheme(),
+        authority_of(&absolute),
+        base_path,
+        path_and_query
+    );
+    if let Ok(uri) = combined.parse::<http::Uri>() {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
+fn authority_of(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_cover_every_class() {
+        assert_eq!(
+            InboxError::BodyTooLarge {
+                limit: 1,
+                actual: 2
+            }
+            .status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            InboxError::MissingContentType.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            InboxError::Blocked { host: "x".into() }.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            InboxError::MissingProperty { property: "id" }.status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn size_check_uses_announced_length() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::CONTENT_LENGTH, "5000".parse().unwrap());
+        assert!(matches!(
+            check_size(&h, 10, 1000),
+            Err(InboxError::BodyTooLarge {
+                limit: 1000,
+                actual: 5000
+            })
+        ));
+    }
+
+    #[test]
+    fn same_origin_compares_scheme_host_port() {
+        assert!(same_origin("https://a.example/1", "https://a.example/u"));
+        assert!(!same_origin("https://a.example/1", "https://b.example/u"));
+        assert!(!same_origin("http://a.example:1/1", "http://a.example:2/u"));
+    }
+
+    #[test]
+    fn echo_truncates_long_input() {
+        let long = "é".repeat(500);
+        let e = echo(&long);
+        assert_eq!(e.chars().count(), ECHO_LIMIT + 1);
+    }
+}

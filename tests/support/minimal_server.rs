@@ -1,0 +1,100 @@
+// Shared by the tests that run the `minimal_server` example in-process: the
+// example's own modules are compiled into the test crate (see the `#[path]`
+// module declarations in each test file), so the tests exercise exactly the
+// code `cargo run --example minimal_server` runs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::app::{self, Config, Running};
+
+/// Starts a server on 127.0.0.1 with an OS-chosen port, public at
+/// `http://{host}:{port}` (host `127.0.0.1` or `localhost`).
+pub async fn start(host: &str, users: &[&str], locked: &[&str], blocked: &[&str]) -> Running {
+    start_with(host, users, locked, blocked, false).await
+}
+
+/// [`start`], choosing the first signature dialect for deliveries.
+pub async fn start_with(
+    host: &str,
+    users: &[&str],
+    locked: &[&str],
+    blocked: &[&str],
+    rfc9421_first: bool,
+) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Config {
+        bind: listener.local_addr().unwrap(),
+        base_url: Some(url::Url::parse(&format!("http://{host}:{port}")).unwrap()),
+        users: users.iter().map(|s| s.to_string()).collect(),
+        locked: locked.iter().map(|s| s.to_string()).collect(),
+        token: Some(format!("token-{port}")),
+        data_dir: None,
+        allow_private_addresses: true,
+        blocked_domains: blocked.iter().map(|s| s.to_string()).collect(),
+        rfc9421_first,
+    };
+    app::start_on(listener, config).await.unwrap()
+}
+
+/// The test's own HTTP client (not the server's guarded one).
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// `POST /users/{user}/outbox` with the server's bearer token; returns the status and body.
+pub async fn post_outbox(server: &Running, user: &str, body: Value) -> (u16, String) {
+    let response = http()
+        .post(format!("{}/users/{user}/outbox", server.app.base()))
+        .bearer_auth(&server.app.token)
+        .header("content-type", "application/activity+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// `GET /users/{user}/inbox?page=1` with the token: the received activities, newest first.
+pub async fn read_inbox(server: &Running, user: &str) -> Vec<Value> {
+    let response = http()
+        .get(format!("{}/users/{user}/inbox?page=1", server.app.base()))
+        .bearer_auth(&server.app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let page: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    page["orderedItems"].as_array().cloned().unwrap_or_default()
+}
+
+/// Polls `check` every 50 ms for up to 10 s; panics with `what` if it never holds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A user's followers on `server`.
+pub async fn followers(server: &Running, user: &str) -> Vec<String> {
+    server.app.data.lock().await.users[user].followers.clone()
+}
+
+/// Whom a user follows (accepted) on `server`.
+pub async fn following(server: &Running, user: &str) -> Vec<String> {
+    server.app.data.lock().await.users[user].following.clone()
+}
