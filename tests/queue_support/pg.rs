@@ -1,18 +1,27 @@
 //! PostgreSQL test plumbing: the server comes from `ARCHIPEL_TEST_PG_URL`
 //! (set by `.ci/postgres.sh`); each test gets a schema of its own.
 
-/// The server URL, or `None` after printing why the test is skipped.
+/// The server URL, from `ARCHIPEL_TEST_PG_URL` or else `target/pg_url`
+/// (written by `tests/setup.sh`), or `None` after printing why the test is
+/// skipped.
 pub fn url(test: &str) -> Option<String> {
-    match std::env::var("ARCHIPEL_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            shout(&format!(
-                "notice: skipping PostgreSQL test {test}: ARCHIPEL_TEST_PG_URL is not set \
-                 (run `eval \"$(bash .ci/postgres.sh)\"` to start a local server)"
-            ));
-            None
+    if let Ok(url) = std::env::var("ARCHIPEL_TEST_PG_URL") {
+        if !url.is_empty() {
+            return Some(url);
         }
     }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pg_url");
+    if let Ok(url) = std::fs::read_to_string(file) {
+        let url = url.trim();
+        if !url.is_empty() {
+            return Some(url.to_owned());
+        }
+    }
+    shout(&format!(
+        "notice: skipping PostgreSQL test {test}: no server (run `bash tests/setup.sh`, \
+         or set ARCHIPEL_TEST_PG_URL)"
+    ));
+    None
 }
 
 /// A schema name no other test (or test run) uses.
