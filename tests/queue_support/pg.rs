@@ -5,17 +5,16 @@
 /// (written by `tests/setup.sh`), or `None` after printing why the test is
 /// skipped.
 pub fn url(test: &str) -> Option<String> {
-    if let Ok(url) = std::env::var("ARCHIPEL_TEST_PG_URL") {
-        if !url.is_empty() {
-            return Some(url);
-        }
+    if let Ok(url) = std::env::var("ARCHIPEL_TEST_PG_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
     }
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/target/pg_url");
-    if let Ok(url) = std::fs::read_to_string(file) {
-        let url = url.trim();
-        if !url.is_empty() {
-            return Some(url.to_owned());
-        }
+    if let Ok(url) = std::fs::read_to_string(file)
+        && !url.trim().is_empty()
+    {
+        return Some(url.trim().to_owned());
     }
     shout(&format!(
         "notice: skipping PostgreSQL test {test}: no server (run `bash tests/setup.sh`, \
