@@ -80,37 +80,7 @@ impl Default for PostgresOptions {
     }
 }
 
-/// How a finished job was settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Settled {
-    /// Acknowledged by [`DeliveryQueue::ack`].
-    Delivered,
-    /// Dropped by [`DeliveryQueue::give_up`].
-    GaveUp,
-}
-
-/// A settled job still kept (until pruned): delivery history and give-up
-/// records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FinishedJob {
-    /// The job as it was when settled (`claims` tells how often it was
-    /// claimed: more than once after a worker died holding it).
-    pub record: JobRecord,
-    /// How it was settled.
-    pub settled: Settled,
-    /// When it was settled (the settling worker's wall clock).
-    pub finished_at: Timestamp,
-}
-
-/// What one [`PostgresQueue::prune`] call deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Settled jobs deleted.
-    pub jobs: u64,
-    /// Bodies deleted because no job refers to them any more.
-    pub bodies: u64,
-}
+pub use super::{FinishedJob, Pruned, Settled};
 
 /// The multi-machine durable [`DeliveryQueue`] on PostgreSQL.
 ///

@@ -99,37 +99,7 @@ impl Default for SqliteOptions {
     }
 }
 
-/// How a finished job was settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Settled {
-    /// Acknowledged by [`DeliveryQueue::ack`].
-    Delivered,
-    /// Dropped by [`DeliveryQueue::give_up`].
-    GaveUp,
-}
-
-/// A settled job still kept (until pruned): the delivery history and the
-/// give-up records operators look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FinishedJob {
-    /// The job as it was when settled (`lease` is the last lease taken;
-    /// `claims` tells how often it was claimed, more than once after a crash).
-    pub record: JobRecord,
-    /// How it was settled.
-    pub settled: Settled,
-    /// When it was settled (the queue's wall clock).
-    pub finished_at: Timestamp,
-}
-
-/// What one [`SqliteQueue::prune`] call deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Settled jobs deleted.
-    pub jobs: usize,
-    /// Bodies deleted because no job refers to them any more.
-    pub bodies: usize,
-}
+pub use super::{FinishedJob, Pruned, Settled};
 
 /// The embedded durable [`DeliveryQueue`] on one SQLite database file.
 ///

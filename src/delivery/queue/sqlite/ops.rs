@@ -186,7 +186,11 @@ pub(super) fn prune_in(
         )
         .map_err(db)?;
     tx.commit().map_err(db)?;
-    Ok(Pruned { jobs, bodies })
+    // usize -> u64 never truncates on the platforms Rust supports.
+    Ok(Pruned {
+        jobs: jobs as u64,
+        bodies: bodies as u64,
+    })
 }
 
 pub(super) fn claim_in(
