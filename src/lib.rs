@@ -66,7 +66,7 @@
 //! ## Examples
 //!
 //! * `examples/minimal_server.rs`: a small server that federates for real
-//!   (`cargo run --example minimal_server --features axum,client,delivery`).
+//!   (`cargo run --example minimal_server --features axum,client,delivery,sqlite`).
 //! * `examples/archipel/`: a command-line tool with `parse`, `sign`,
 //!   `verify` and `lookup`.
 
