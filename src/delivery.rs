@@ -47,6 +47,10 @@ pub use plan::{
     is_public_iri,
 };
 pub use queue::memory::MemoryQueue;
+#[cfg(feature = "postgres")]
+pub use queue::postgres::PostgresQueue;
+#[cfg(feature = "sqlite")]
+pub use queue::sqlite::SqliteQueue;
 pub use queue::{
     AttemptRecord, BodyId, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease,
     LeaseInfo, NewActivity, QueueStats,

@@ -9,14 +9,17 @@
 //! 2. **content type** — `application/activity+json` or
 //!    `application/ld+json; profile="https://www.w3.org/ns/activitystreams"`
 //!    (ActivityPub §7), else `415`;
-//! 3. **digest** — a request without any signature header is refused at
-//!    once (`401`); then `Digest` (RFC 3230) or `Content-Digest` (RFC 9530)
-//!    must match the body, else `401` (`400` when malformed);
+//! 3. **signed at all** — a request without any signature header is refused
+//!    at once (`401`); the body digest (`Digest`, RFC 3230, or
+//!    `Content-Digest`, RFC 9530) is checked by the verifier in step 5,
+//!    before any key is fetched, so the body is hashed once;
 //! 4. **envelope** — `id`, `type` and `actor` must be present (`400`); the
 //!    actor's domain is checked against the [`DomainPolicy`] *before* any key
 //!    is fetched, so a blocked server is never contacted (`403`);
 //! 5. **signature** — the [`Verifier`](crate::signatures::Verifier) checks
-//!    the HTTP signature (draft-cavage-12 or RFC 9421), `401` on failure;
+//!    that the signature covers the digest and the digest matches the body,
+//!    then the HTTP signature itself (draft-cavage-12 or RFC 9421), `401` on
+//!    failure;
 //!    RFC 9421 `@target-uri` is rebuilt from the configured public base URL,
 //!    never from the `Host` header;
 //! 6. **key owner** — the verified key's owner must be the activity's
@@ -33,7 +36,6 @@
 //! Mastodon and most peers send).
 
 mod content_type;
-mod digest;
 mod envelope;
 mod seen;
 mod verify;
@@ -87,27 +89,11 @@ pub enum InboxError {
         /// The value received (truncated).
         found: String,
     },
-    /// Neither `Digest` nor `Content-Digest` is present (`401`).
-    #[error("Digest / Content-Digest header: missing on a signed POST")]
-    MissingDigest,
-    /// A digest header could not be parsed (`400`).
-    #[error("{header} header: {reason}")]
-    MalformedDigest {
-        /// The header at fault (`digest` or `content-digest`).
-        header: &'static str,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A digest header does not match the body (`401`).
-    #[error("{header} header: does not match the request body")]
-    DigestMismatch {
-        /// The header at fault (`digest` or `content-digest`).
-        header: &'static str,
-    },
     /// The request carries no `Signature` / `Signature-Input` header (`401`).
     #[error("Signature header: missing; inbox deliveries must be signed")]
     Unsigned,
-    /// The HTTP signature did not verify, or its key could not be obtained (`401`).
+    /// The HTTP signature did not verify, its key could not be obtained, or
+    /// the body does not match its signed digest (`401`).
     #[error("signature: {0}")]
     Signature(#[source] SignatureError),
     /// The body is not JSON (`400`).
@@ -177,13 +163,10 @@ impl InboxError {
             Self::MissingContentType | Self::UnsupportedContentType { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            Self::MissingDigest
-            | Self::DigestMismatch { .. }
-            | Self::Unsigned
-            | Self::Signature(_)
-            | Self::ActorMismatch { .. } => StatusCode::UNAUTHORIZED,
-            Self::MalformedDigest { .. }
-            | Self::InvalidJson { .. }
+            Self::Unsigned | Self::Signature(_) | Self::ActorMismatch { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::InvalidJson { .. }
             | Self::MissingProperty { .. }
             | Self::IdOriginMismatch { .. }
             | Self::Vocab(_) => StatusCode::BAD_REQUEST,
@@ -356,7 +339,6 @@ impl Inbox {
         if !has_signature(request.headers()) {
             return Err(InboxError::Unsigned);
         }
-        digest::check(request.headers(), body)?;
         let envelope = envelope::parse(body)?;
         let actor_host =
             host_of(&envelope.actor).ok_or(InboxError::MissingProperty { property: "actor" })?;
@@ -444,11 +426,6 @@ pub fn check_content_type(headers: &http::HeaderMap) -> Result<(), InboxError> {
     } else {
         Err(InboxError::UnsupportedContentType { found: echo(text) })
     }
-}
-
-/// Step 3 on its own: checks `Digest` / `Content-Digest` against `body`.
-pub fn check_digest(headers: &http::HeaderMap, body: &[u8]) -> Result<(), InboxError> {
-    digest::check(headers, body).map(|_| ())
 }
 
 fn has_signature(headers: &http::HeaderMap) -> bool {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use archipel::inbox::{Inbox, InboxConfig, InboxError};
 use archipel::policy::DomainPolicy;
-use archipel::signatures::{MemoryKeyResolver, PrivateKey, Signer, Spec, Verifier, VerifyPolicy};
+use archipel::signatures::{
+    MemoryKeyResolver, PrivateKey, SignatureError, Signer, Spec, Verifier, VerifyPolicy,
+};
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json;
@@ -210,7 +212,13 @@ async fn tampered_body_is_401_digest_mismatch() {
     let req = http::Request::from_parts(parts, like("https://b.example/likes/2", BOB));
     let err = f.inbox.receive(&req).await.unwrap_err();
     assert!(
-        matches!(err, InboxError::DigestMismatch { header: "digest" }),
+        matches!(
+            err,
+            InboxError::Signature(SignatureError::DigestMismatch {
+                header: "Digest",
+                ..
+            })
+        ),
         "{err:?}"
     );
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED);

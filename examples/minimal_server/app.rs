@@ -191,7 +191,9 @@ pub async fn start_on(
         .token
         .clone()
         .unwrap_or_else(|| crate::fed::random_hex(24));
-    let fed = Federation::new(&base, &users, &config, &disk).map_err(std::io::Error::other)?;
+    let fed = Federation::new(&base, &users, &config, &disk)
+        .await
+        .map_err(std::io::Error::other)?;
     let inbox = fed.inbox();
     let app = Arc::new(App {
         base: base.clone(),

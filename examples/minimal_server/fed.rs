@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use archipel::client::{FetchPolicy, HttpClient, ReqwestClient};
 use archipel::delivery::{
-    DeliveryEvent, DeliveryPlan, Dialect, MemoryQueue, NewActivity, PlanOptions, Recipient,
-    SignedDelivery, SignerMap, WorkerConfig, Workers,
+    DeliveryEvent, DeliveryPlan, DeliveryQueue, Dialect, MemoryQueue, NewActivity, PlanOptions,
+    Recipient, SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
 };
 use archipel::inbox::{ActorKeyResolver, Inbox};
 use archipel::policy::DomainPolicy;
@@ -34,7 +34,16 @@ pub struct Federation {
 
 impl Federation {
     /// Loads or generates keys and builds the client, policy, inbox and workers.
-    pub fn new(base: &Url, users: &[String], config: &Config, disk: &Disk) -> Result<Self, String> {
+    ///
+    /// With `--data-dir` the delivery queue is the durable SQLite one in that
+    /// directory (`delivery.sqlite3`), so a restart resumes every pending
+    /// delivery; without it, the in-memory queue.
+    pub async fn new(
+        base: &Url,
+        users: &[String],
+        config: &Config,
+        disk: &Disk,
+    ) -> Result<Self, String> {
         let policy = DomainPolicy::new();
         for domain in &config.blocked_domains {
             policy
@@ -78,8 +87,16 @@ impl Federation {
         } else {
             Dialect::Cavage
         };
+        let queue: Arc<dyn DeliveryQueue> = match &config.data_dir {
+            Some(dir) => Arc::new(
+                SqliteQueue::open(dir.join("delivery.sqlite3"))
+                    .await
+                    .map_err(|e| format!("delivery queue in {}: {e}", dir.display()))?,
+            ),
+            None => Arc::new(MemoryQueue::new()),
+        };
         let workers = Workers::start(
-            Arc::new(MemoryQueue::new()),
+            queue,
             Arc::new(SignedDelivery::new(client.clone(), signers)),
             WorkerConfig {
                 first_dialect,

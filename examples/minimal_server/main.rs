@@ -97,7 +97,7 @@ async fn main() -> ExitCode {
         ),
         (
             config.data_dir.is_none(),
-            "state and keys live in memory only; pass --data-dir DIR to keep them",
+            "state, keys and the delivery queue live in memory only; pass --data-dir DIR to keep them (SQLite queue)",
         ),
     ];
     let running = match app::start(config).await {

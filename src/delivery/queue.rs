@@ -43,6 +43,10 @@ use url::Url;
 use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp, authority};
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 /// Identifies one job (one activity to one inbox) within a queue.
 #[derive(
@@ -244,6 +248,38 @@ pub trait DeliveryQueue: Send + Sync {
     /// The earliest time a currently unclaimable job becomes due (or a lease
     /// lapses), if any; lets idle workers sleep exactly long enough.
     async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError>;
+}
+
+/// How a finished job was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Settled {
+    /// Acknowledged by [`DeliveryQueue::ack`].
+    Delivered,
+    /// Dropped by [`DeliveryQueue::give_up`].
+    GaveUp,
+}
+
+/// A settled job still kept (until pruned): delivery history and give-up
+/// records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedJob {
+    /// The job as it was when settled (`claims` tells how often it was
+    /// claimed: more than once after a worker died holding it).
+    pub record: JobRecord,
+    /// How it was settled.
+    pub settled: Settled,
+    /// When it was settled (the settling worker's wall clock).
+    pub finished_at: Timestamp,
+}
+
+/// What one `prune` call of a durable backend deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Settled jobs deleted.
+    pub jobs: u64,
+    /// Bodies deleted because no job refers to them any more.
+    pub bodies: u64,
 }
 
 /// The host key used for a job's inbox.

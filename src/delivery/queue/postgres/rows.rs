@@ -1,0 +1,100 @@
+//! Conversions between [`PostgresQueue`](super::PostgresQueue) rows and
+//! the queue's types.
+
+use std::time::SystemTime;
+
+use tokio_postgres::Row;
+
+use super::{FinishedJob, Settled};
+use crate::delivery::queue::{BodyId, JobId, JobRecord, LeaseInfo};
+use crate::delivery::{DeliveryError, Dialect, Timestamp};
+
+/// Maps a PostgreSQL failure to the queue error.
+pub(crate) fn pg(e: tokio_postgres::Error) -> DeliveryError {
+    DeliveryError::Queue(format!("postgres: {e}"))
+}
+
+pub(super) fn ts(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(super) fn from_ts(v: i64) -> Timestamp {
+    Timestamp::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+pub(super) fn wall_clock() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now())
+}
+
+pub(super) fn dialect_name(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Cavage => "cavage",
+        Dialect::Rfc9421 => "rfc9421",
+    }
+}
+
+pub(super) fn dialect_from(s: Option<&str>) -> Option<Dialect> {
+    match s {
+        Some("cavage") => Some(Dialect::Cavage),
+        Some("rfc9421") => Some(Dialect::Rfc9421),
+        _ => None,
+    }
+}
+
+pub(super) fn job_id(id: JobId) -> i64 {
+    i64::try_from(id.0).unwrap_or(i64::MAX)
+}
+
+pub(super) fn token(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(-1)
+}
+
+/// Reads [`sql::JOB_COLUMNS`] from a row: the record, its state and finish time.
+pub(super) fn job_from_row(r: &Row) -> Result<(JobRecord, i16, Option<i64>), DeliveryError> {
+    let lease = match (
+        r.try_get::<_, Option<i64>>(10).map_err(pg)?,
+        r.try_get::<_, Option<i64>>(11).map_err(pg)?,
+    ) {
+        (Some(token), Some(until)) => Some(LeaseInfo {
+            token: u64::try_from(token).unwrap_or(0),
+            until: from_ts(until),
+        }),
+        _ => None,
+    };
+    let status: Option<i32> = r.try_get(12).map_err(pg)?;
+    let record = JobRecord {
+        id: JobId(u64::try_from(r.try_get::<_, i64>(0).map_err(pg)?).unwrap_or(0)),
+        body_id: BodyId(u64::try_from(r.try_get::<_, i64>(1).map_err(pg)?).unwrap_or(0)),
+        activity_id: r.try_get(2).map_err(pg)?,
+        inbox: r.try_get(3).map_err(pg)?,
+        host: r.try_get(4).map_err(pg)?,
+        key_id: r.try_get(5).map_err(pg)?,
+        attempts: u32::try_from(r.try_get::<_, i32>(6).map_err(pg)?).unwrap_or(0),
+        claims: u32::try_from(r.try_get::<_, i32>(7).map_err(pg)?).unwrap_or(0),
+        created_at: from_ts(r.try_get(8).map_err(pg)?),
+        next_attempt_at: from_ts(r.try_get(9).map_err(pg)?),
+        lease,
+        last_status: status.and_then(|s| u16::try_from(s).ok()),
+        last_error: r.try_get(13).map_err(pg)?,
+        dialect: dialect_from(r.try_get::<_, Option<&str>>(14).map_err(pg)?),
+    };
+    Ok((
+        record,
+        r.try_get(15).map_err(pg)?,
+        r.try_get(16).map_err(pg)?,
+    ))
+}
+
+pub(super) fn finished_from(
+    (record, state, finished_at): (JobRecord, i16, Option<i64>),
+) -> FinishedJob {
+    FinishedJob {
+        record,
+        settled: if state == 2 {
+            Settled::GaveUp
+        } else {
+            Settled::Delivered
+        },
+        finished_at: from_ts(finished_at.unwrap_or(0)),
+    }
+}

@@ -1,0 +1,415 @@
+//! [`SqliteQueue`]: the embedded durable [`DeliveryQueue`] (feature `sqlite`).
+//!
+//! One database file (SQLite bundled into the binary, so nothing needs to be
+//! installed) in WAL mode. Every job is committed before
+//! [`enqueue_activity`](DeliveryQueue::enqueue_activity) returns, so a crash
+//! or restart loses nothing: claimed jobs whose worker died become due again
+//! when their lease lapses. Each activity's body is stored once, in
+//! `archipel_bodies`, and referenced by one `archipel_jobs` row per inbox.
+//!
+//! Settled jobs are not deleted at once: a delivered job stays for
+//! [`SqliteOptions::keep_delivered`] and a given-up one (the give-up record:
+//! inbox, last status, last error) for [`SqliteOptions::keep_given_up`], then
+//! [`SqliteQueue::prune`] (run automatically every
+//! [`SqliteOptions::prune_every`]) deletes them and every body no job refers
+//! to any more.
+//!
+//! Several processes may open the same file (a crashed server's successor,
+//! a separate worker process): writes are serialized by SQLite's lock, and
+//! lease tokens come from a counter in the file, so a stale holder can never
+//! settle a job someone else claimed. For workers on several machines, use
+//! the PostgreSQL backend.
+//!
+//! Calls run on tokio's blocking pool, so the queue must be used within a
+//! tokio runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    AttemptRecord, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease, NewActivity,
+    QueueStats,
+};
+use crate::delivery::{DeliveryError, Timestamp};
+
+use ops::{
+    ACK_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, RETRY_SQL, SettleArgs, blocking, claim_in, db,
+    dialect_name, enqueue_in, finished_from, from_sql_ts, id_sql, job_from_row, prune_in,
+    to_sql_ts, token_sql, wall_clock,
+};
+
+mod ops;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+/// Which commits SQLite forces to disk (`PRAGMA synchronous`, WAL mode).
+///
+/// Whatever the choice, a killed process loses nothing committed: WAL
+/// frames are in the OS page cache once the commit returns. The choice only
+/// matters when the machine itself crashes or loses power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// Every commit is on disk before it returns, settles included: one
+    /// `fsync` per ack.
+    Full,
+    /// Enqueues are on disk before they return; claims and settles are not
+    /// (the default). A power loss may forget the last few acks, so those
+    /// jobs are sent again (the at-least-once contract already allows it),
+    /// but never a pending job. A later enqueue's `fsync` also persists
+    /// every settle written before it (the WAL is sequential).
+    #[default]
+    Enqueue,
+    /// No commit waits for the disk: an OS crash may lose the last enqueues
+    /// too. For queues that can be rebuilt.
+    Normal,
+}
+
+/// Tuning of a [`SqliteQueue`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability (default [`Synchronous::Enqueue`]).
+    pub synchronous: Synchronous,
+    /// How long a call waits for another process holding the write lock
+    /// (default 10 s).
+    pub busy_timeout: Duration,
+    /// How long delivered jobs are kept before pruning (default 1 hour).
+    pub keep_delivered: Duration,
+    /// How long give-up records are kept before pruning (default 7 days).
+    pub keep_given_up: Duration,
+    /// How often `claim` runs [`SqliteQueue::prune`] on its own (default
+    /// every minute; `None` leaves pruning to the application).
+    pub prune_every: Option<Duration>,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Enqueue,
+            busy_timeout: Duration::from_secs(10),
+            keep_delivered: Duration::from_secs(3600),
+            keep_given_up: Duration::from_secs(7 * 24 * 3600),
+            prune_every: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+pub use super::{FinishedJob, Pruned, Settled};
+
+/// The embedded durable [`DeliveryQueue`] on one SQLite database file.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), archipel::Error> {
+/// use archipel::delivery::queue::sqlite::SqliteQueue;
+/// let queue = SqliteQueue::open("data/delivery.sqlite3").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteQueue {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conn: Mutex<Connection>,
+    options: SqliteOptions,
+    path: Option<PathBuf>,
+    last_prune: AtomicU64,
+}
+
+impl SqliteQueue {
+    /// Opens (creating if needed) the queue in the database file at `path`,
+    /// with default [`SqliteOptions`].
+    ///
+    /// Missing parent directories are created (a fresh data directory
+    /// works); the schema is created or migrated.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, DeliveryError> {
+        Self::open_with(path, SqliteOptions::default()).await
+    }
+
+    /// Opens the queue at `path` with `options`.
+    pub async fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<Self, DeliveryError> {
+        let path = path.as_ref().to_path_buf();
+        let for_open = path.clone();
+        let opts = options.clone();
+        let conn = blocking(move || {
+            if let Some(parent) = for_open.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    DeliveryError::Queue(format!(
+                        "sqlite: cannot create directory {}: {e}",
+                        parent.display()
+                    ))
+                })?;
+            }
+            let mut conn = Connection::open(&for_open).map_err(|e| {
+                DeliveryError::Queue(format!("sqlite: cannot open {}: {e}", for_open.display()))
+            })?;
+            schema::prepare(&mut conn, &opts)?;
+            Ok(conn)
+        })
+        .await?;
+        Ok(Self::from_connection(conn, options, Some(path)))
+    }
+
+    /// A queue in a private in-memory database: durable only as long as the
+    /// value lives; for tests of code written against the durable backend.
+    pub async fn open_in_memory() -> Result<Self, DeliveryError> {
+        let options = SqliteOptions::default();
+        let opts = options.clone();
+        let conn = blocking(move || {
+            let mut conn = Connection::open_in_memory().map_err(db)?;
+            schema::prepare(&mut conn, &opts)?;
+            Ok(conn)
+        })
+        .await?;
+        Ok(Self::from_connection(conn, options, None))
+    }
+
+    fn from_connection(conn: Connection, options: SqliteOptions, path: Option<PathBuf>) -> Self {
+        SqliteQueue {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                options,
+                path,
+                last_prune: AtomicU64::new(wall_clock().as_millis()),
+            }),
+        }
+    }
+
+    /// The database file, if the queue is not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Runs `f` on the connection on tokio's blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, DeliveryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &SqliteOptions) -> Result<T, DeliveryError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            // A panic inside a call cannot leave the connection mid-transaction:
+            // the rusqlite `Transaction` guard rolls back on drop.
+            let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn, &inner.options)
+        })
+        .await
+    }
+
+    /// Deletes settled jobs older than their retention
+    /// ([`SqliteOptions::keep_delivered`], [`SqliteOptions::keep_given_up`])
+    /// at `now`, then every body no job refers to.
+    pub async fn prune(&self, now: Timestamp) -> Result<Pruned, DeliveryError> {
+        self.with_conn(move |conn, opts| prune_in(conn, opts, now))
+            .await
+    }
+
+    /// A settled job, while it is kept: its final record and how it ended.
+    pub async fn finished(&self, job: JobId) -> Result<Option<FinishedJob>, DeliveryError> {
+        self.with_conn(move |conn, _| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM archipel_jobs j JOIN archipel_bodies b ON b.id = j.body_id
+                 WHERE j.id = ?1 AND j.state <> 0"
+            );
+            let row = conn
+                .prepare_cached(&sql)
+                .map_err(db)?
+                .query_row(params![id_sql(job)], job_from_row)
+                .optional()
+                .map_err(db)?;
+            Ok(row.map(finished_from))
+        })
+        .await
+    }
+
+    /// The give-up records still kept, most recent first, at most `limit`.
+    pub async fn given_up(&self, limit: usize) -> Result<Vec<FinishedJob>, DeliveryError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn, _| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM archipel_jobs j JOIN archipel_bodies b ON b.id = j.body_id
+                 WHERE j.state = 2 ORDER BY j.finished_at DESC, j.id DESC LIMIT ?1"
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(params![limit], job_from_row)
+                .map_err(db)?
+                .map(|r| r.map(finished_from))
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Settles a job under `lease`: the shared body of ack / retry / defer /
+    /// give-up, each an `UPDATE` guarded by the lease token.
+    async fn settle(
+        &self,
+        lease: &Lease,
+        sql: &'static str,
+        args: SettleArgs,
+    ) -> Result<(), DeliveryError> {
+        let lease = *lease;
+        self.with_conn(move |conn, _| {
+            let changed = conn
+                .prepare_cached(sql)
+                .map_err(db)?
+                .execute(params![
+                    id_sql(lease.job),
+                    token_sql(lease.token),
+                    args.at.map(to_sql_ts),
+                    args.status,
+                    args.error,
+                    args.dialect.map(dialect_name),
+                ])
+                .map_err(db)?;
+            if changed == 0 {
+                return Err(DeliveryError::LeaseLost { job: lease.job });
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl DeliveryQueue for SqliteQueue {
+    async fn enqueue_activity(
+        &self,
+        activity: NewActivity,
+        now: Timestamp,
+    ) -> Result<Vec<JobId>, DeliveryError> {
+        if activity.inboxes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_conn(move |conn, opts| {
+            let force = opts.synchronous == Synchronous::Enqueue;
+            if force {
+                conn.execute_batch("PRAGMA synchronous = FULL")
+                    .map_err(db)?;
+            }
+            let stored = enqueue_in(conn, activity, now);
+            if force {
+                conn.execute_batch("PRAGMA synchronous = NORMAL")
+                    .map_err(db)?;
+            }
+            stored
+        })
+        .await
+    }
+
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
+        let request = request.clone();
+        let inner = self.inner.clone();
+        self.with_conn(move |conn, opts| {
+            let claimed = claim_in(conn, &request)?;
+            if let Some(every) = opts.prune_every {
+                let now = wall_clock();
+                let last = Timestamp::from_millis(inner.last_prune.load(Ordering::Relaxed));
+                if now.saturating_since(last) >= every {
+                    inner.last_prune.store(now.as_millis(), Ordering::Relaxed);
+                    prune_in(conn, opts, now)?;
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
+        self.settle(lease, ACK_SQL, SettleArgs::new(wall_clock(), Some(attempt)))
+            .await
+    }
+
+    async fn retry_at(
+        &self,
+        lease: &Lease,
+        at: Timestamp,
+        attempt: AttemptRecord,
+    ) -> Result<(), DeliveryError> {
+        self.settle(lease, RETRY_SQL, SettleArgs::new(at, Some(attempt)))
+            .await
+    }
+
+    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
+        self.settle(lease, DEFER_SQL, SettleArgs::new(at, None))
+            .await
+    }
+
+    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
+        self.settle(
+            lease,
+            GIVE_UP_SQL,
+            SettleArgs::new(wall_clock(), Some(attempt)),
+        )
+        .await
+    }
+
+    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
+        self.with_conn(move |conn, _| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM archipel_jobs j JOIN archipel_bodies b ON b.id = j.body_id
+                 WHERE j.id = ?1 AND j.state = 0"
+            );
+            let row = conn
+                .prepare_cached(&sql)
+                .map_err(db)?
+                .query_row(params![id_sql(job)], job_from_row)
+                .optional()
+                .map_err(db)?;
+            Ok(row.map(|(record, _, _)| record))
+        })
+        .await
+    }
+
+    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
+        self.with_conn(move |conn, _| {
+            let now = to_sql_ts(now);
+            let (total, due, leased): (i64, i64, i64) = conn
+                .prepare_cached(
+                    "SELECT COUNT(*),
+                            COALESCE(SUM(available_at <= ?1), 0),
+                            COALESCE(SUM(lease_until IS NOT NULL AND lease_until > ?1), 0)
+                     FROM archipel_jobs WHERE state = 0",
+                )
+                .map_err(db)?
+                .query_row(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(db)?;
+            let bodies: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM archipel_bodies")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .map_err(db)?;
+            let n = |v: i64| usize::try_from(v).unwrap_or(0);
+            Ok(QueueStats {
+                total: n(total),
+                due: n(due),
+                leased: n(leased),
+                bodies: n(bodies),
+            })
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
+        self.with_conn(|conn, _| {
+            let next: Option<i64> = conn
+                .prepare_cached("SELECT MIN(available_at) FROM archipel_jobs WHERE state = 0")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .map_err(db)?;
+            Ok(next.map(from_sql_ts))
+        })
+        .await
+    }
+}

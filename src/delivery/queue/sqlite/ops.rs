@@ -1,0 +1,359 @@
+//! The row codec and the transactions of [`SqliteQueue`](super::SqliteQueue),
+//! run on the connection thread.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use rusqlite::{Connection, Row, TransactionBehavior, params};
+
+use super::{FinishedJob, Pruned, Settled, SqliteOptions};
+use crate::delivery::queue::{
+    AttemptRecord, BodyId, ClaimRequest, ClaimedJob, JobId, JobRecord, Lease, LeaseInfo,
+    NewActivity, host_of,
+};
+use crate::delivery::{DeliveryError, Dialect, PreparedBody, Timestamp};
+
+/// Maps a SQLite failure to the queue error.
+pub(crate) fn db(e: rusqlite::Error) -> DeliveryError {
+    DeliveryError::Queue(format!("sqlite: {e}"))
+}
+
+pub(super) fn to_sql_ts(t: Timestamp) -> i64 {
+    i64::try_from(t.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(super) fn from_sql_ts(v: i64) -> Timestamp {
+    Timestamp::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+pub(super) fn wall_clock() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now())
+}
+
+pub(super) fn dialect_name(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Cavage => "cavage",
+        Dialect::Rfc9421 => "rfc9421",
+    }
+}
+
+pub(super) fn dialect_from(s: Option<String>) -> Option<Dialect> {
+    match s.as_deref() {
+        Some("cavage") => Some(Dialect::Cavage),
+        Some("rfc9421") => Some(Dialect::Rfc9421),
+        _ => None,
+    }
+}
+
+/// The job columns [`job_from_row`] reads, joined with the body's.
+pub(super) const JOB_COLUMNS: &str = "j.id, j.body_id, b.activity_id, j.inbox, j.host, b.key_id, \
+     j.attempts, j.claims, j.created_at, j.next_attempt_at, j.lease_token, j.lease_until, \
+     j.last_status, j.last_error, j.dialect, j.state, j.finished_at";
+
+pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Option<i64>)> {
+    let token: Option<i64> = r.get(10)?;
+    let until: Option<i64> = r.get(11)?;
+    let lease = match (token, until) {
+        (Some(token), Some(until)) => Some(LeaseInfo {
+            token: u64::try_from(token).unwrap_or(0),
+            until: from_sql_ts(until),
+        }),
+        _ => None,
+    };
+    let status: Option<i64> = r.get(12)?;
+    let record = JobRecord {
+        id: JobId(u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
+        body_id: BodyId(u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)),
+        activity_id: r.get(2)?,
+        inbox: r.get(3)?,
+        host: r.get(4)?,
+        key_id: r.get(5)?,
+        attempts: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(u32::MAX),
+        claims: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(u32::MAX),
+        created_at: from_sql_ts(r.get(8)?),
+        next_attempt_at: from_sql_ts(r.get(9)?),
+        lease,
+        last_status: status.and_then(|s| u16::try_from(s).ok()),
+        last_error: r.get(13)?,
+        dialect: dialect_from(r.get(14)?),
+    };
+    Ok((record, r.get(15)?, r.get(16)?))
+}
+
+pub(super) fn id_sql(id: JobId) -> i64 {
+    i64::try_from(id.0).unwrap_or(i64::MAX)
+}
+
+pub(super) fn token_sql(token: u64) -> i64 {
+    i64::try_from(token).unwrap_or(-1)
+}
+
+/// Parameters `?3..?6` of the settle statements.
+pub(super) struct SettleArgs {
+    pub(super) at: Option<Timestamp>,
+    pub(super) status: Option<i64>,
+    pub(super) error: Option<String>,
+    pub(super) dialect: Option<Dialect>,
+}
+
+impl SettleArgs {
+    pub(super) fn new(at: Timestamp, attempt: Option<AttemptRecord>) -> Self {
+        let attempt = attempt.unwrap_or_default();
+        SettleArgs {
+            at: Some(at),
+            status: attempt.status.map(i64::from),
+            error: attempt.error,
+            dialect: attempt.dialect,
+        }
+    }
+}
+
+pub(super) const ACK_SQL: &str = "UPDATE archipel_jobs SET state = 1, finished_at = ?3,
+        attempts = attempts + 1, last_status = ?4, last_error = ?5,
+        dialect = COALESCE(?6, dialect), lease_until = NULL
+    WHERE id = ?1 AND lease_token = ?2 AND state = 0";
+pub(super) const GIVE_UP_SQL: &str = "UPDATE archipel_jobs SET state = 2, finished_at = ?3,
+        last_status = COALESCE(?4, last_status), last_error = COALESCE(?5, last_error),
+        dialect = COALESCE(?6, dialect), lease_until = NULL
+    WHERE id = ?1 AND lease_token = ?2 AND state = 0";
+pub(super) const RETRY_SQL: &str =
+    "UPDATE archipel_jobs SET next_attempt_at = ?3, available_at = ?3,
+        attempts = attempts + 1, last_status = ?4, last_error = ?5,
+        dialect = COALESCE(?6, dialect), lease_token = NULL, lease_until = NULL
+    WHERE id = ?1 AND lease_token = ?2 AND state = 0";
+// Every settle statement binds `?1..?6`; defer has no attempt to record,
+// so its three are always NULL and only checked as such.
+pub(super) const DEFER_SQL: &str =
+    "UPDATE archipel_jobs SET next_attempt_at = ?3, available_at = ?3,
+        lease_token = NULL, lease_until = NULL
+    WHERE id = ?1 AND lease_token = ?2 AND state = 0
+        AND (?4 IS NULL) AND (?5 IS NULL) AND (?6 IS NULL)";
+
+pub(super) fn finished_from(
+    (record, state, finished_at): (JobRecord, i64, Option<i64>),
+) -> FinishedJob {
+    FinishedJob {
+        record,
+        settled: if state == 2 {
+            Settled::GaveUp
+        } else {
+            Settled::Delivered
+        },
+        finished_at: from_sql_ts(finished_at.unwrap_or(0)),
+    }
+}
+
+/// Runs a blocking closure on tokio's blocking pool.
+pub(super) async fn blocking<T, F>(f: F) -> Result<T, DeliveryError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, DeliveryError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DeliveryError::Queue(format!("sqlite: blocking task failed: {e}")))?
+}
+
+pub(super) fn prune_in(
+    conn: &mut Connection,
+    opts: &SqliteOptions,
+    now: Timestamp,
+) -> Result<Pruned, DeliveryError> {
+    let delivered_before = to_sql_ts(Timestamp::from_millis(
+        now.as_millis()
+            .saturating_sub(u64::try_from(opts.keep_delivered.as_millis()).unwrap_or(u64::MAX)),
+    ));
+    let given_up_before = to_sql_ts(Timestamp::from_millis(
+        now.as_millis()
+            .saturating_sub(u64::try_from(opts.keep_given_up.as_millis()).unwrap_or(u64::MAX)),
+    ));
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let jobs = tx
+        .execute(
+            "DELETE FROM archipel_jobs WHERE (state = 1 AND finished_at <= ?1)
+                                          OR (state = 2 AND finished_at <= ?2)",
+            params![delivered_before, given_up_before],
+        )
+        .map_err(db)?;
+    let bodies = tx
+        .execute(
+            "DELETE FROM archipel_bodies WHERE NOT EXISTS
+                 (SELECT 1 FROM archipel_jobs j WHERE j.body_id = archipel_bodies.id)",
+            [],
+        )
+        .map_err(db)?;
+    tx.commit().map_err(db)?;
+    // usize -> u64 never truncates on the platforms Rust supports.
+    Ok(Pruned {
+        jobs: jobs as u64,
+        bodies: bodies as u64,
+    })
+}
+
+pub(super) fn claim_in(
+    conn: &mut Connection,
+    request: &ClaimRequest,
+) -> Result<Vec<ClaimedJob>, DeliveryError> {
+    if request.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now = to_sql_ts(request.now);
+    let until = request.now.saturating_add(request.lease_for);
+    // Bound the scan past jobs of busy or paused hosts.
+    let window = i64::try_from(request.limit.saturating_mul(64).max(4096)).unwrap_or(i64::MAX);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let mut picked: Vec<i64> = Vec::new();
+    {
+        let mut per_host: BTreeMap<String, usize> = request.busy.clone();
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT id, host FROM archipel_jobs WHERE state = 0 AND available_at <= ?1
+                 ORDER BY available_at, id LIMIT ?2",
+            )
+            .map_err(db)?;
+        let mut rows = stmt.query(params![now, window]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let id: i64 = row.get(0).map_err(db)?;
+            let host: String = row.get(1).map_err(db)?;
+            if request.paused.contains(&host) {
+                continue;
+            }
+            let n = per_host.entry(host).or_insert(0);
+            if *n >= request.per_host_limit {
+                continue;
+            }
+            *n += 1;
+            picked.push(id);
+            if picked.len() >= request.limit {
+                break;
+            }
+        }
+    }
+    if picked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(picked.len()).unwrap_or(i64::MAX);
+    let last_token: i64 = tx
+        .query_row(
+            "UPDATE archipel_queue_meta SET value = value + ?1 WHERE key = 'lease_token'
+             RETURNING value",
+            params![count],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(picked.len());
+    let mut bodies: HashMap<i64, PreparedBody> = HashMap::new();
+    {
+        let mut update = tx
+            .prepare_cached(
+                "UPDATE archipel_jobs SET claims = claims + 1, next_attempt_at = available_at,
+                     available_at = ?2, lease_token = ?3, lease_until = ?2
+                 WHERE id = ?1",
+            )
+            .map_err(db)?;
+        let select_sql = format!(
+            "SELECT {JOB_COLUMNS} FROM archipel_jobs j JOIN archipel_bodies b ON b.id = j.body_id
+             WHERE j.id = ?1"
+        );
+        let mut select = tx.prepare_cached(&select_sql).map_err(db)?;
+        let mut body_stmt = tx
+            .prepare_cached("SELECT bytes, sha256 FROM archipel_bodies WHERE id = ?1")
+            .map_err(db)?;
+        for (i, id) in picked.iter().enumerate() {
+            let token = last_token - count + 1 + i64::try_from(i).unwrap_or(0);
+            update
+                .execute(params![id, to_sql_ts(until), token])
+                .map_err(db)?;
+            let (job, _, _) = select.query_row(params![id], job_from_row).map_err(db)?;
+            let body_key = i64::try_from(job.body_id.0).unwrap_or(i64::MAX);
+            let body = match bodies.get(&body_key) {
+                Some(b) => b.clone(),
+                None => {
+                    let (bytes, sha): (Vec<u8>, Vec<u8>) = body_stmt
+                        .query_row(params![body_key], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(db)?;
+                    let sha: [u8; 32] = sha.as_slice().try_into().map_err(|_| {
+                        DeliveryError::Queue(format!(
+                            "sqlite: body {body_key} has a {}-byte digest",
+                            sha.len()
+                        ))
+                    })?;
+                    let body =
+                        PreparedBody::from_parts(Bytes::from(bytes), sha).ok_or_else(|| {
+                            DeliveryError::Queue(format!(
+                                "sqlite: body {body_key} does not match its stored SHA-256"
+                            ))
+                        })?;
+                    bodies.insert(body_key, body.clone());
+                    body
+                }
+            };
+            out.push(ClaimedJob {
+                lease: Lease {
+                    job: job.id,
+                    token: u64::try_from(token).unwrap_or(0),
+                    until,
+                },
+                body,
+                job,
+            });
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(out)
+}
+
+pub(super) fn enqueue_in(
+    conn: &mut Connection,
+    activity: NewActivity,
+    now: Timestamp,
+) -> Result<Vec<JobId>, DeliveryError> {
+    let now = to_sql_ts(now);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    tx.prepare_cached(
+        "INSERT INTO archipel_bodies (activity_id, key_id, bytes, sha256, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .map_err(db)?
+    .execute(params![
+        activity.activity_id,
+        activity.key_id,
+        activity.body.bytes().as_ref(),
+        activity.body.sha256().as_slice(),
+        now
+    ])
+    .map_err(db)?;
+    let body_id = tx.last_insert_rowid();
+    let dialect = activity.dialect.map(dialect_name);
+    let mut ids = Vec::with_capacity(activity.inboxes.len());
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO archipel_jobs
+                     (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5)",
+            )
+            .map_err(db)?;
+        for inbox in &activity.inboxes {
+            insert
+                .execute(params![
+                    body_id,
+                    inbox.as_str(),
+                    host_of(inbox),
+                    now,
+                    dialect
+                ])
+                .map_err(db)?;
+            ids.push(JobId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0)));
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(ids)
+}

@@ -1,0 +1,105 @@
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::delivery::{Dialect, PreparedBody};
+
+fn activity(inboxes: &[&str]) -> NewActivity {
+    NewActivity {
+        activity_id: "https://a.example/act/1".into(),
+        body: PreparedBody::new(Bytes::from_static(b"{\"id\":1}")),
+        key_id: "https://a.example/u/a#main-key".into(),
+        inboxes: inboxes
+            .iter()
+            .map(|s| url::Url::parse(s).unwrap())
+            .collect(),
+        dialect: Some(Dialect::Rfc9421),
+    }
+}
+
+#[tokio::test]
+async fn jobs_survive_reopening_the_file() {
+    let dir = std::env::temp_dir().join(format!("archipel-sqlite-unit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // A fresh data directory: `open` creates it.
+    let path = dir.join("data").join("reopen.sqlite3");
+    let ids = {
+        let q = SqliteQueue::open(&path).await.unwrap();
+        q.enqueue_activity(
+            activity(&["https://b.example/i", "https://c.example/i"]),
+            Timestamp::from_millis(5),
+        )
+        .await
+        .unwrap()
+    };
+    let q = SqliteQueue::open(&path).await.unwrap();
+    let job = q.get(ids[1]).await.unwrap().unwrap();
+    assert_eq!(job.inbox, "https://c.example/i");
+    assert_eq!(job.host, "c.example");
+    assert_eq!(job.dialect, Some(Dialect::Rfc9421));
+    assert_eq!(job.created_at, Timestamp::from_millis(5));
+    assert_eq!(q.stats(Timestamp::from_millis(5)).await.unwrap().total, 2);
+    drop(q);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn newer_schema_version_is_refused() {
+    let dir = std::env::temp_dir().join(format!("archipel-sqlite-unit-v-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("newer.sqlite3");
+    let _ = std::fs::remove_file(&path);
+    drop(SqliteQueue::open(&path).await.unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE archipel_queue_meta SET value = 99 WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+    let err = SqliteQueue::open(&path).await.unwrap_err();
+    assert!(
+        matches!(&err, DeliveryError::Queue(m) if m.contains("schema version 99 is newer")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn give_up_is_kept_as_a_record_until_pruned() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    let ids = q
+        .enqueue_activity(
+            activity(&["https://gone.example/i"]),
+            Timestamp::from_millis(0),
+        )
+        .await
+        .unwrap();
+    let req = ClaimRequest {
+        now: Timestamp::from_millis(0),
+        limit: 1,
+        lease_for: Duration::from_secs(1),
+        per_host_limit: 1,
+        busy: BTreeMap::new(),
+        paused: Default::default(),
+    };
+    let c = q.claim(&req).await.unwrap().remove(0);
+    let attempt = AttemptRecord {
+        status: Some(410),
+        error: Some("gone".into()),
+        dialect: None,
+    };
+    q.give_up(&c.lease, attempt).await.unwrap();
+    assert_eq!(q.get(ids[0]).await.unwrap(), None);
+    let records = q.given_up(10).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].settled, Settled::GaveUp);
+    assert_eq!(records[0].record.last_status, Some(410));
+    assert_eq!(records[0].record.last_error.as_deref(), Some("gone"));
+    // Kept 7 days by default: pruning now removes nothing.
+    assert_eq!(q.prune(wall_clock()).await.unwrap(), Pruned::default());
+    let later = wall_clock().saturating_add(Duration::from_secs(8 * 24 * 3600));
+    assert_eq!(q.prune(later).await.unwrap(), Pruned { jobs: 1, bodies: 1 });
+    assert!(q.given_up(10).await.unwrap().is_empty());
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Everything the test suite needs beyond cargo, installed from the package
+# registries and started on loopback; safe to run again (it reuses what is
+# already there):
+#   - the HTTP-signature peers (Python `http-message-signatures`, Node
+#     `http-signature`) in target/interop/;
+#   - the Fedify ActivityPub peer (npm) in tests/interop/fedify/node_modules/;
+#   - a throw-away PostgreSQL server on 127.0.0.1 for the durable-queue
+#     tests, its URL written to target/pg_url (read by the tests).
+# Tests whose peer is missing print a notice and skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== signature interop peers"
+bash tests/interop/setup.sh
+
+echo "== Fedify interop peer"
+bash tests/interop/fedify/setup.sh
+
+echo "== PostgreSQL for the delivery-queue tests"
+reuse=""
+if [ -s target/pg_url ] && command -v psql >/dev/null 2>&1 &&
+    psql "$(cat target/pg_url)" -qAtc 'select 1' >/dev/null 2>&1; then
+    reuse=1
+    echo "reusing the server at $(cat target/pg_url)"
+fi
+if [ -z "$reuse" ]; then
+    rm -f target/pg_url
+    if ! bash .ci/postgres.sh >/dev/null; then
+        echo "notice: no PostgreSQL server could be started; the PostgreSQL queue tests will skip"
+    fi
+fi
