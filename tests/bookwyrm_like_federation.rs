@@ -3,7 +3,12 @@
 //! the other book server as rich objects (`Add{ShelfItem}`, `Review`) and
 //! the Mastodon-style server as a plain `Article`, both signed by the
 //! reader's key and verified on arrival.
-#![cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
+#![cfg(all(
+    feature = "axum",
+    feature = "client",
+    feature = "delivery",
+    feature = "sqlite"
+))]
 
 #[allow(dead_code)]
 #[path = "../examples/minimal_server/app.rs"]
