@@ -67,6 +67,9 @@
 //!
 //! * `examples/minimal_server.rs`: a small server that federates for real
 //!   (`cargo run --example minimal_server --features axum,client,delivery,sqlite`).
+//! * `examples/bookwyrm_like/`: a social-reading server whose own vocabulary
+//!   (books, shelves, reviews) is built on [`vocab::Extended`], rendered rich
+//!   for peers that understand it and as plain posts for everyone else.
 //! * `examples/archipel/`: a command-line tool with `parse`, `sign`,
 //!   `verify` and `lookup`.
 
