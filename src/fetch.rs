@@ -162,6 +162,7 @@ impl FetchCache for NoCache {
 /// Dereferences IRIs into verified ActivityStreams documents.
 ///
 /// ```no_run
+/// # #[cfg(feature = "client")]
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use archipel::client::{FetchPolicy, ReqwestClient};
