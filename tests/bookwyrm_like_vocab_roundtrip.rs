@@ -54,7 +54,7 @@ fn roundtrip_keeping(mut doc: Value, kept: &[&str]) -> BookObject {
 fn edition_work_and_author() {
     let BookObject::Edition(e) = roundtrip(json!({
         "id": BOOK, "type": "Edition", "title": "Dune", "subtitle": "A novel",
-        "authors": ["https://books.example/author/2"], "work": "https://books.example/work/3",
+        "authors": ["https://books.example/author/2"], "work": "https://books.example/works/3",
         "isbn13": "9780441013593"
     })) else {
         panic!()
@@ -67,11 +67,11 @@ fn edition_work_and_author() {
     );
     assert_eq!(
         e.ext.work.as_ref().unwrap().as_str(),
-        "https://books.example/work/3"
+        "https://books.example/works/3"
     );
 
     let BookObject::Work(w) = roundtrip(json!({
-        "id": "https://books.example/work/3", "type": "Work", "title": "Dune",
+        "id": "https://books.example/works/3", "type": "Work", "title": "Dune",
         "editions": [BOOK]
     })) else {
         panic!()

@@ -29,7 +29,7 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/user/{name}/shelf/{shelf}", get(shelf))
         .route("/book/{id}", get(document))
         .route("/author/{id}", get(document))
-        .route("/work/{id}", get(document))
+        .route("/works/{id}", get(document))
         .route("/status/{id}", get(document))
         .route("/api/book", post(api_book))
         .route("/api/shelve", post(api_shelve))

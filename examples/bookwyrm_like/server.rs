@@ -249,7 +249,7 @@ impl App {
     /// Adds an edition (and its author and work) to the catalog; returns the edition IRI.
     pub async fn add_book(&self, title: &str, author: &str) -> String {
         let author_iri = self.new_id("author");
-        let work_iri = self.new_id("work");
+        let work_iri = self.new_id("works");
         let edition_iri = self.new_id("book");
         let mut author_doc = books::Author::new(
             Object::new("Author").with_id(author_iri.clone()),
