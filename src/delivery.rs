@@ -39,6 +39,7 @@ mod time;
 #[cfg(feature = "delivery")]
 mod worker;
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
 pub use dialect::{Dialect, DialectMemory};
 pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};
@@ -59,7 +60,7 @@ pub use report::{DeliveryEvent, DeliveryReport, JobOutcome, JobSummary};
 pub use retry::{RetryPolicy, parse_retry_after};
 #[cfg(feature = "delivery")]
 pub use signed::{SignedDelivery, SignerMap, SignerSource};
-pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use time::Timestamp;
 #[cfg(feature = "delivery")]
 pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};
 

@@ -85,6 +85,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
+pub mod clock;
 pub mod delivery;
 pub mod error;
 pub mod fetch;

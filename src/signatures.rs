@@ -26,7 +26,6 @@
 //! ```
 
 mod cavage;
-mod clock;
 mod digest;
 mod error;
 mod keys;
@@ -38,8 +37,8 @@ mod verifier;
 #[cfg(feature = "rfc9421")]
 pub use rfc9421::{ComponentId, SignatureInput, parse_signature_input, sign_with_input};
 
+pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use cavage::{CavageSignature, parse_cavage_signature};
-pub use clock::{Clock, FixedClock, SystemClock};
 pub use digest::{BodyDigest, DigestAlgorithm, parse_content_digest, parse_digest_header};
 pub use error::SignatureError;
 pub use keys::{PrivateKey, PublicKey};

@@ -1,8 +1,7 @@
-//! Time as the delivery machinery sees it: a serializable [`Timestamp`] and
-//! an injectable [`Clock`], so retry and lease logic can be tested without
-//! sleeping for real.
+//! Time as the delivery machinery stores it: a serializable [`Timestamp`].
+//! "Now" comes from the crate's [`Clock`](crate::clock::Clock), so retry and
+//! lease logic can be tested without sleeping for real.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time, in milliseconds since the Unix epoch (UTC).
@@ -52,57 +51,9 @@ impl Timestamp {
 
 /// A source of the current time.
 ///
-/// The worker pool and the pure state machines ([`RetryPolicy`](super::RetryPolicy),
-/// [`HostBreaker`](super::HostBreaker), the [`MemoryQueue`](super::MemoryQueue))
-/// take the time from a `Clock` so tests can drive it with a [`ManualClock`].
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current time.
-    fn now(&self) -> Timestamp;
-}
-
-/// The system wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_system_time(SystemTime::now())
-    }
-}
-
-/// A clock that only moves when told to; for tests of time-dependent logic.
-///
-/// ```
-/// use archipel::delivery::{Clock, ManualClock, Timestamp};
-/// use std::time::Duration;
-/// let clock = ManualClock::new(Timestamp::from_millis(1_000));
-/// clock.advance(Duration::from_secs(2));
-/// assert_eq!(clock.now(), Timestamp::from_millis(3_000));
-/// ```
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicU64);
-
-impl ManualClock {
-    /// A clock stopped at `start`.
-    pub fn new(start: Timestamp) -> Self {
-        ManualClock(AtomicU64::new(start.0))
-    }
-
-    /// Moves the clock forward by `d`.
-    pub fn advance(&self, d: Duration) {
-        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-
-    /// Sets the clock to `t` (may move it backwards, to test clock skew).
-    pub fn set(&self, t: Timestamp) {
-        self.0.store(t.0, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
+impl From<Timestamp> for SystemTime {
+    fn from(t: Timestamp) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(t.0)
     }
 }
 

@@ -129,6 +129,11 @@ pub(crate) struct State {
 }
 
 impl Shared {
+    /// "Now" from the injected clock, at the queue's millisecond resolution.
+    pub(crate) fn now(&self) -> Timestamp {
+        Timestamp::from_system_time(self.clock.now())
+    }
+
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         // The state stays consistent between statements; a poisoned lock
         // only means an attempt task panicked, which must not stop delivery.
@@ -227,7 +232,7 @@ impl Workers {
 
     /// Persists an activity's jobs and wakes the pool.
     pub async fn enqueue(&self, activity: NewActivity) -> Result<Vec<JobId>, DeliveryError> {
-        let now = self.shared.clock.now();
+        let now = self.shared.now();
         let ids = self.shared.queue.enqueue_activity(activity, now).await?;
         self.wake();
         Ok(ids)
@@ -257,7 +262,7 @@ impl Workers {
 
     /// The queue's counts now: `due` is the backlog waiting for a worker.
     pub async fn backlog(&self) -> Result<QueueStats, DeliveryError> {
-        self.shared.queue.stats(self.shared.clock.now()).await
+        self.shared.queue.stats(self.shared.now()).await
     }
 
     /// Jobs being attempted right now.
@@ -353,7 +358,7 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
         while tasks.join_next().await.is_some() {}
     }
     let leftover: Vec<Lease> = shared.state().in_flight.drain().map(|(_, l)| l).collect();
-    let now = shared.clock.now();
+    let now = shared.now();
     let mut released: Vec<JobId> = leftover.iter().map(|l| l.job).collect();
     released.sort();
     for lease in leftover {
@@ -380,7 +385,7 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
 /// Logs the queue's backlog, so operators see it forming.
 async fn log_backlog(shared: &Shared) {
     let in_flight = shared.state().in_flight.len();
-    match shared.queue.stats(shared.clock.now()).await {
+    match shared.queue.stats(shared.now()).await {
         Ok(stats) => tracing::info!(
             due = stats.due,
             leased = stats.leased,
@@ -395,7 +400,7 @@ async fn log_backlog(shared: &Shared) {
 /// Claims as many jobs as free slots allow and books them as in flight.
 async fn claim_some(shared: &Shared) -> Result<Vec<super::ClaimedJob>, DeliveryError> {
     let config = &shared.config;
-    let now = shared.clock.now();
+    let now = shared.now();
     let request = {
         let mut st = shared.state();
         let free = config.concurrency.saturating_sub(st.in_flight.len());
@@ -424,7 +429,7 @@ async fn claim_some(shared: &Shared) -> Result<Vec<super::ClaimedJob>, DeliveryE
 /// How long to sleep when there is nothing to claim.
 async fn idle_sleep(shared: &Shared) -> Duration {
     let poll = shared.config.poll_interval;
-    let now = shared.clock.now();
+    let now = shared.now();
     let mut wait = match shared.queue.next_due().await {
         // Due now but not claimable (host saturated): a finishing attempt wakes us.
         Ok(Some(at)) if at > now => at.saturating_since(now).min(poll),

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, header};
 
 use super::cavage::{self, RequestParts};
-use super::clock::{Clock, SystemClock, unix_secs};
 use super::{Algorithm, BodyDigest, PrivateKey, SignatureError, Spec};
+use crate::clock::{Clock, SystemClock, unix_secs};
 
 /// Signs outgoing requests as one key.
 ///

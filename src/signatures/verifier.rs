@@ -10,9 +10,9 @@ use http::Request;
 use url::Url;
 
 use super::cavage::{self, CavageSignature, RequestParts};
-use super::clock::{Clock, SystemClock, unix_secs};
 use super::digest::{self, B64};
 use super::{Algorithm, PublicKey, SignatureError, Spec};
+use crate::clock::{Clock, SystemClock, unix_secs};
 
 /// A public key and the actor that owns it, as a [`KeyResolver`] found it.
 #[derive(Debug, Clone)]

@@ -49,7 +49,7 @@ struct Knocked {
 async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     let config = &shared.config;
     let ClaimedJob { lease, job, body } = claimed;
-    let now = shared.clock.now();
+    let now = shared.now();
     let attempts = job.attempts.saturating_add(1);
 
     let inbox = match Url::parse(&job.inbox) {
@@ -121,7 +121,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     }
 
     // Breaker and dialect memory.
-    let now = shared.clock.now();
+    let now = shared.now();
     let transition = {
         let mut st = shared.state();
         match &knocked.result {
