@@ -313,13 +313,9 @@ impl Fetcher {
     /// As [`Fetcher::fetch_value`], plus [`FetchError::Vocab`].
     pub async fn fetch_any(&self, iri: &Url) -> Result<AnyObject, FetchError> {
         let doc = self.fetch_value(iri).await?;
-        // Re-encoding goes through the vocabulary's bounded entry point
-        // (size and depth limits, typed errors); documents are small.
-        let bytes = serde_json::to_vec(&doc).map_err(|e| FetchError::InvalidJson {
-            url: iri.to_string(),
-            reason: e.to_string(),
-        })?;
-        AnyObject::from_slice(&bytes).map_err(|source| FetchError::Vocab {
+        // The body was size-capped by the client; the vocabulary bounds the
+        // nesting depth while decoding the parsed value, with no re-encoding.
+        AnyObject::from_value(&doc).map_err(|source| FetchError::Vocab {
             url: iri.to_string(),
             source,
         })

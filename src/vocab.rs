@@ -243,6 +243,31 @@ impl AnyObject {
         }
     }
 
+    /// Decode a JSON value that is already parsed (a document a fetcher has
+    /// checked, say) without encoding it again, within the default nesting
+    /// bound ([`ParseLimits::DEFAULT_MAX_DEPTH`]).
+    ///
+    /// ```
+    /// use archipel::vocab::AnyObject;
+    /// let doc = serde_json::json!({"id": "https://a.example/n/1", "type": "Note"});
+    /// let note = AnyObject::from_value(&doc)?;
+    /// assert_eq!(note.type_name(), Some("Note"));
+    /// assert_eq!(serde_json::to_value(&note).unwrap(), doc);
+    /// # Ok::<(), archipel::vocab::VocabError>(())
+    /// ```
+    pub fn from_value(value: &serde_json::Value) -> Result<AnyObject, VocabError> {
+        let depth = ParseLimits::DEFAULT_MAX_DEPTH;
+        let decoded = Seed::<AnyObject>::new(Cx::new(depth))
+            .deserialize(value)
+            .map_err(|e| map_json_error(&e, depth))?;
+        match decoded {
+            Decoded::Typed(o) => Ok(o),
+            Decoded::Raw(v) => Err(VocabError::NotAnObject {
+                found: decode::json_kind(&v),
+            }),
+        }
+    }
+
     /// Decode a document from a string with the default [`ParseLimits`].
     pub fn from_json_str(s: &str) -> Result<AnyObject, VocabError> {
         Self::from_slice(s.as_bytes())

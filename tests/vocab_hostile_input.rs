@@ -200,3 +200,17 @@ fn lone_surrogates_are_rejected_everywhere() {
             .includes("https://www.w3.org/ns/activitystreams")
     );
 }
+
+#[test]
+fn from_value_bounds_nesting_depth_too() {
+    let mut v = serde_json::json!("leaf");
+    for _ in 0..200 {
+        v = serde_json::json!({ "x": v });
+    }
+    let mut doc = serde_json::json!({"type": "Note", "id": "https://a.example/1"});
+    doc["content"] = v;
+    assert!(matches!(
+        archipel::vocab::AnyObject::from_value(&doc),
+        Err(archipel::vocab::VocabError::TooDeep { limit: 64 })
+    ));
+}
