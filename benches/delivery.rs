@@ -8,7 +8,7 @@
 //! ratio says how much of the CPU the rest of the pipeline (queue, HTTP,
 //! the farm's own signature verification) takes.
 
-#[path = "../tests/support_farm/farm.rs"]
+#[path = "../tests/support/farm.rs"]
 mod farm;
 
 use std::sync::Arc;

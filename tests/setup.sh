@@ -7,7 +7,9 @@
 #   - the Fedify ActivityPub peer (npm) in tests/interop/fedify/node_modules/;
 #   - a throw-away PostgreSQL server on 127.0.0.1 for the durable-queue
 #     tests, its URL written to target/pg_url (read by the tests).
-# Tests whose peer is missing print a notice and skip.
+# Tests whose peer is missing print a notice and skip, unless
+# ARCHIPEL_REQUIRE_PEERS=1 (set by .ci/run): then they fail, and so does this
+# script when it cannot provide a peer (any failed step stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,10 @@ fi
 if [ -z "$reuse" ]; then
     rm -f target/pg_url
     if ! bash .ci/postgres.sh >/dev/null; then
+        if [ "${ARCHIPEL_REQUIRE_PEERS:-}" = 1 ]; then
+            echo "error: no PostgreSQL server could be started (ARCHIPEL_REQUIRE_PEERS=1)" >&2
+            exit 1
+        fi
         echo "notice: no PostgreSQL server could be started; the PostgreSQL queue tests will skip"
     fi
 fi

@@ -1,6 +1,6 @@
 //! Fuzzes `acct:` / handle parsing and the WebFinger server's query and
 //! resource parsing: no panics, and every accepted value re-parses to
-//! itself from its printed form. Replayed by tests/fuzz_replay_webfinger.rs.
+//! itself from its printed form. Replayed by tests/fuzz_replay/webfinger.rs.
 #![no_main]
 
 use archipel::webfinger::{Acct, Resource, WebFingerQuery};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the independent HTTP-signature implementations that
-# tests/signatures_interop.rs runs as peers, into target/interop/ (ignored):
+# tests/interop/signature_peers.rs runs as peers, into target/interop/ (ignored):
 #   - Python `http-message-signatures` (RFC 9421; Apache-2.0)
 #   - Node `http-signature` (draft-cavage, Joyent's reference; MIT)
 # Run once before `cargo test`; the tests skip with a notice when absent.

@@ -1,5 +1,5 @@
 // The inbox fuzz harness, shared by `fuzz/fuzz_targets/inbox_request.rs` and
-// the stable replay test `tests/fuzz_replay_inbox.rs`, so both run exactly
+// the stable replay test `tests/fuzz_replay/inbox.rs`, so both run exactly
 // the same code.
 //
 // Input layout: `CONTENT-TYPE \n DIGEST \n SIGNATURE \n BODY`. The request

@@ -1,7 +1,26 @@
-//! A tiny real HTTP/1.1 server for integration tests: binds 127.0.0.1:0,
-//! serves canned routes, redirects, slow responses and endless streamed
-//! bodies, and records every request it receives.
+//! Support code shared by every integration-test crate (`tests/<area>.rs`,
+//! each declaring `mod support;`):
+//!
+//! - [`TestServer`]: a tiny real HTTP/1.1 server that binds 127.0.0.1:0,
+//!   serves canned routes, redirects, slow responses and endless streamed
+//!   bodies, and records every request it receives;
+//! - [`skip_or_fail`]: the one place that decides whether a missing peer
+//!   skips a test or fails it (`ARCHIPEL_REQUIRE_PEERS=1`, set by `.ci/run`);
+//! - [`farm`]: the inbox farm of the delivery fault-injection test;
+//! - [`queue`]: the delivery-queue conformance suite, PostgreSQL plumbing
+//!   and the worker child processes of the crash tests;
+//! - [`inbox_fuzz_input`]: the inbox fuzz harness, shared with `fuzz/`.
+//!
+//! `minimal_server.rs` (helpers around the `minimal_server` example) is not
+//! declared here: it needs the example's modules at the crate root, so only
+//! the crates that compile them (`examples`, `interop`) declare it.
 #![allow(dead_code)]
+
+#[cfg(all(feature = "delivery", feature = "client"))]
+pub mod farm;
+pub mod inbox_fuzz_input;
+#[macro_use]
+pub mod queue;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -277,4 +296,33 @@ pub fn local_policy() -> archipel::client::FetchPolicy {
     archipel::client::FetchPolicy::default()
         .allow_http(true)
         .allow_address("127.0.0.1".parse().unwrap())
+}
+
+/// The switch that turns every skipped test into a failure: `.ci/run` sets
+/// `ARCHIPEL_REQUIRE_PEERS=1`, since CI installs every peer (`tests/setup.sh`)
+/// and has the shared corpus beside the clone.
+pub const REQUIRE_PEERS: &str = "ARCHIPEL_REQUIRE_PEERS";
+
+/// Whether `ARCHIPEL_REQUIRE_PEERS=1` is set.
+pub fn peers_required() -> bool {
+    std::env::var(REQUIRE_PEERS).as_deref() == Ok("1")
+}
+
+/// Called where a test cannot run because `what` (a peer, PostgreSQL,
+/// python3, the corpus) is missing, for `reason`. Under
+/// `ARCHIPEL_REQUIRE_PEERS=1` it panics with the reason, so CI fails;
+/// otherwise it writes a notice straight to stderr, past the harness's
+/// output capture (`eprintln!` is captured), and the caller returns.
+pub fn skip_or_fail(what: &str, reason: &str) {
+    if peers_required() {
+        panic!("{what} is required ({REQUIRE_PEERS}=1) but unavailable: {reason}");
+    }
+    shout(&format!("SKIPPED: {what} unavailable: {reason}"));
+}
+
+/// Writes a line straight to stderr, past the test harness's output
+/// capture, so skip notices and measured figures show in CI logs.
+pub fn shout(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

