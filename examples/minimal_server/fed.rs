@@ -146,6 +146,13 @@ impl Federation {
         self.workers.report()
     }
 
+    /// Deliveries queued and not settled (read by the integration tests, to
+    /// assert that nothing was sent rather than wait and see).
+    #[allow(dead_code)]
+    pub async fn delivery_backlog(&self) -> usize {
+        self.workers.backlog().await.map_or(usize::MAX, |s| s.total)
+    }
+
     /// A user's public key as SPKI PEM.
     pub fn public_key_pem(&self, user: &str) -> Option<String> {
         Some(self.keys.get(user)?.public_key().to_spki_pem())

@@ -121,8 +121,20 @@ async fn locked_account_keeps_follow_pending_until_approved_and_undo_removes_fol
         b.app.data.lock().await.users["bob"].pending_followers.len() == 1
     })
     .await;
-    // Still pending: no follower, no Accept.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Still pending: no follower, no Accept. Once alice's Follow got its
+    // 202, bob's inbox handler has run to the end (it enqueues what it
+    // sends before answering), so "nothing queued or sent" is final.
+    eventually("alice's Follow was delivered", || async {
+        a.app.fed.delivery_report().delivered == 1
+    })
+    .await;
+    assert_eq!(
+        b.app.fed.delivery_backlog().await,
+        0,
+        "bob queued an Accept"
+    );
+    let report = b.app.fed.delivery_report();
+    assert!(report.jobs.is_empty(), "bob sent something: {report:?}");
     assert!(followers(&b, "bob").await.is_empty());
     assert!(following(&a, "alice").await.is_empty());
 
@@ -212,8 +224,14 @@ async fn blocked_domain_is_refused_with_403_and_gets_no_deliveries() {
     )
     .await;
     assert_eq!(status, 201);
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert!(read_inbox(&c, "carol").await.is_empty());
+    // The outbox answers after planning and enqueueing: nothing is queued
+    // for carol, and nothing was ever sent.
+    assert_eq!(
+        a.app.fed.delivery_backlog().await,
+        0,
+        "a delivery was queued"
+    );
     let report = a.app.fed.delivery_report();
-    assert_eq!(report.delivered, 0, "{report:?}");
+    assert!(report.jobs.is_empty(), "{report:?}");
+    assert!(read_inbox(&c, "carol").await.is_empty());
 }

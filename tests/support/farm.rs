@@ -47,6 +47,8 @@ pub struct HostStats {
     pub max_in_flight: AtomicUsize,
     /// (activity id, path, dialect, when) of every request with a valid signature.
     pub log: Mutex<Vec<(String, String, Spec, Instant)>>,
+    /// The body of every request, as it came off the wire (before any check).
+    pub bodies: Mutex<Vec<bytes::Bytes>>,
     /// Paths answered with 2xx.
     pub accepted: Mutex<Vec<String>>,
     /// When each 429 was sent.
@@ -146,6 +148,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
     let Ok(body) = axum::body::to_bytes(body, 1 << 20).await else {
         return reply(413);
     };
+    stats.bodies.lock().unwrap().push(body.clone());
     let req = http::Request::from_parts(parts, body);
     let path = req.uri().path().to_owned();
 
