@@ -317,7 +317,7 @@ pub fn skip_or_fail(what: &str, reason: &str) {
     if peers_required() {
         panic!("{what} is required ({REQUIRE_PEERS}=1) but unavailable: {reason}");
     }
-    shout(&format!("SKIPPED: {what} unavailable: {reason}"));
+    shout(&format!("SKIPPED: {what} is unavailable: {reason}"));
 }
 
 /// Writes a line straight to stderr, past the test harness's output
