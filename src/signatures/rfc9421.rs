@@ -414,6 +414,12 @@ fn signature_base(
                 out.extend_from_slice(query.unwrap_or("").as_bytes());
             }
             ("@status", _) => return Err(SignatureError::AbsentComponent("@status".into())),
+            // With a public base the `Host` header is not trusted either:
+            // a signature covering `host: evil.example` must not verify.
+            ("host", _) if base.is_some() => {
+                let t = target(req, base)?;
+                out.extend_from_slice(t.authority.as_bytes());
+            }
             (n, _) if n.starts_with('@') => {
                 return Err(SignatureError::UnsupportedComponent(n.to_owned()));
             }
