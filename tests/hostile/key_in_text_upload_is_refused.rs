@@ -2,7 +2,9 @@
 //! origin, served as `text/plain`, holds `{"id": keyId, "owner": bob,
 //! "publicKeyPem": attacker key}`. Only JSON media types are key documents:
 //! refused, `401`, nothing handed to the application. Served as JSON, the
-//! same file is still refused: bob does not list that key.
+//! same file is still refused: bob does not list that key. And a JSON
+//! upload claiming to *be* bob's actor document is not served at its `id`:
+//! bob's real document is fetched instead, which does not publish the key.
 
 use archipel::inbox::InboxError;
 use archipel::signatures::{KeyRefusal, SignatureError, Spec};
@@ -27,6 +29,20 @@ async fn key_in_text_upload_is_refused() {
     victim.route(
         "/media/upload.json",
         Reply::ok("application/json", upload("/media/upload.json")),
+    );
+    let fake_bob = victim.url("/media/bob.json");
+    victim.route(
+        "/media/bob.json",
+        Reply::ok(
+            "application/activity+json",
+            actor(
+                &bob,
+                vec![serde_json::json!({
+                    "id": fake_bob, "owner": bob,
+                    "publicKeyPem": evil_key().public_key().to_spki_pem()
+                })],
+            ),
+        ),
     );
     let ours = ours(None, |r| r).await;
     let inbox = format!("{}/inbox", ours.url);
@@ -55,6 +71,17 @@ async fn key_in_text_upload_is_refused() {
     .await;
     assert_eq!(status, 401);
 
+    let status = post_signed(
+        &inbox,
+        &inbox,
+        like(&bob, 3),
+        &fake_bob,
+        &evil_key(),
+        Spec::Cavage,
+    )
+    .await;
+    assert_eq!(status, 401);
+
     assert!(
         ours.seen.accepted.lock().unwrap().is_empty(),
         "nothing handed over"
@@ -70,11 +97,20 @@ async fn key_in_text_upload_is_refused() {
                 reason: KeyRefusal::NotListedByOwner { owner },
                 ..
             }),
+            InboxError::Signature(SignatureError::KeyResolution {
+                reason: KeyRefusal::NotPublished { document },
+                ..
+            }),
         ] => {
             assert_eq!(content_type, "text/plain");
             assert_eq!(owner, &bob);
+            assert_eq!(document, &bob, "read from bob's real document");
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(hits(&victim, "/users/bob"), 1, "the owner was asked once");
+    assert_eq!(
+        hits(&victim, "/users/bob"),
+        2,
+        "the owner, then the claimed id"
+    );
 }

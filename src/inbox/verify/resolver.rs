@@ -117,7 +117,8 @@ impl ActorKeyResolver {
     /// host.
     #[must_use]
     pub fn with_domains(mut self, policy: DomainPolicy) -> Self {
-        self.fetcher = self.fetcher.domains(policy.clone());
+        // Checked by `admit` before each fetch (the key's host and the
+        // owner's), before any budget is spent.
         self.domains = Some(policy);
         self
     }
