@@ -1,7 +1,8 @@
 //! Key fetches are bounded before any request: a key id that failed is not
 //! fetched again within the negative-cache TTL; past the per-host budget
 //! no more fetches go to that host (`503`, try later); a key id on a
-//! blocked domain is never fetched, even when the actor's domain is fine.
+//! blocked domain is never fetched, even when the actor's domain is fine;
+//! forged signatures naming a real, just-fetched key do not each refetch it.
 
 use std::time::Duration;
 
@@ -128,4 +129,35 @@ async fn key_on_a_blocked_domain_is_never_fetched() {
             host: "localhost".into()
         }
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_signatures_with_a_real_key_id_do_not_refetch_it() {
+    let victim = victim(&[]).await;
+    let bob = victim.url("/users/bob");
+    let key_id = format!("{bob}#main-key");
+    let ours = ours(None, |r| r).await;
+    let inbox = format!("{}/inbox", ours.url);
+    // Bob's real key id, the attacker's signature: each fails, and the
+    // first one's fetch is the only one.
+    for n in 1..=3 {
+        let status = post_signed(
+            &inbox,
+            &inbox,
+            like(&bob, n),
+            &key_id,
+            &evil_key(),
+            Spec::Cavage,
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(hits(&victim, "/users/bob"), 1);
+    assert!(ours.seen.accepted.lock().unwrap().is_empty());
+    for e in ours.seen.refused.lock().unwrap().iter() {
+        assert!(
+            matches!(e, InboxError::Signature(SignatureError::BadSignature { key_id: k }) if k == &key_id),
+            "{e:?}"
+        );
+    }
 }

@@ -15,6 +15,9 @@ use crate::signatures::{KeyRefusal, KeyResolver, ResolvedKey, SignatureError, Si
 
 /// Largest number of keys (and of failed key ids) the resolver remembers.
 const CACHE_CAPACITY: usize = 10_000;
+/// A key fetched this recently is not fetched again on `refresh`: a
+/// signature that fails with a fresh key is forged, not rotated.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// Largest number of hosts whose fetch budget is tracked at once.
 const MAX_BUDGET_HOSTS: usize = 4_096;
 
@@ -50,7 +53,10 @@ const MAX_BUDGET_HOSTS: usize = 4_096;
 ///
 /// Resolved keys are cached for [`ActorKeyResolver::with_ttl`] (default
 /// one hour); the verifier asks again with `refresh = true` after a
-/// failure, which handles key rotation. Every map is bounded.
+/// failure, which handles key rotation, but a key fetched less than a
+/// minute ago is not fetched again (a bad signature with a fresh key is a
+/// forgery, and must not make us fetch on the forger's behalf). Every map
+/// is bounded.
 pub struct ActorKeyResolver {
     fetcher: Fetcher,
     domains: Option<DomainPolicy>,
@@ -156,6 +162,14 @@ impl ActorKeyResolver {
         let cache = self.cache.lock().ok()?;
         let (key, at) = cache.map.get(key_id)?;
         (at.elapsed() < self.ttl).then(|| key.clone().cached())
+    }
+
+    /// The cached key if it was fetched less than a minute ago, marked
+    /// fresh so the verifier does not ask again.
+    fn fetched_just_now(&self, key_id: &str) -> Option<ResolvedKey> {
+        let cache = self.cache.lock().ok()?;
+        let (key, at) = cache.map.get(key_id)?;
+        (at.elapsed() < MIN_REFRESH_INTERVAL.min(self.ttl)).then(|| key.clone())
     }
 
     fn remember(&self, key_id: &str, key: &ResolvedKey) {
@@ -273,6 +287,10 @@ impl KeyResolver for ActorKeyResolver {
     async fn resolve(&self, key_id: &str, refresh: bool) -> Result<ResolvedKey, SignatureError> {
         if !refresh && let Some(hit) = self.cached(key_id) {
             return Ok(hit);
+        }
+        // Forged signatures naming a real key must not each cost a fetch.
+        if refresh && let Some(fresh) = self.fetched_just_now(key_id) {
+            return Ok(fresh);
         }
         let recent = self
             .negative
