@@ -328,8 +328,8 @@ impl Fetcher {
                 self.cache.put(iri, &doc).await;
                 Ok(doc)
             }
-            _ => Err(FetchError::NotAtItsId {
-                id: id.to_string(),
+            again => Err(FetchError::NotAtItsId {
+                id: again.as_ref().unwrap_or(&id).to_string(),
                 fetched: final_url.to_string(),
             }),
         }

@@ -5,6 +5,9 @@
 mod support;
 
 #[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/fetch_refuses_foreign_documents.rs"]
+mod fetch_refuses_foreign_documents;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
 #[path = "hostile/host_replay_is_refused.rs"]
 mod host_replay_is_refused;
 #[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
