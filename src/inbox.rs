@@ -26,7 +26,8 @@
 //!    from the sender's `Host` header; **without one, the `Host` header is
 //!    trusted**, so a server behind a proxy or known by one name must set
 //!    it; the key is fetched by [`ActorKeyResolver`] (origin, media type,
-//!    owner and budget checks), a key-fetch budget spent answers `503`;
+//!    owner and budget checks); a key on a blocked domain answers `403`, a
+//!    spent key-fetch budget `503`, any other key refusal `401`;
 //! 6. **key owner** — the verified key's owner must be the activity's
 //!    `actor`, else `401` ([`InboxError::ActorMismatch`]); the activity `id`
 //!    must share the actor's origin (`400`);
@@ -55,7 +56,7 @@ pub use seen::{MemorySeenStore, SeenStore};
 pub use verify::{ActorKeyResolver, VerifyRequest};
 
 use crate::policy::DomainPolicy;
-use crate::signatures::{SignatureError, Verified};
+use crate::signatures::{KeyRefusal, SignatureError, Verified};
 use crate::vocab::{AnyObject, VocabError};
 
 /// Longest input echoed back inside an error message.
@@ -174,6 +175,11 @@ impl InboxError {
             {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            // A key on a blocked domain is refused like a blocked actor.
+            Self::Signature(SignatureError::KeyResolution {
+                reason: KeyRefusal::Blocked { .. },
+                ..
+            }) => StatusCode::FORBIDDEN,
             Self::Unsigned | Self::Signature(_) | Self::ActorMismatch { .. } => {
                 StatusCode::UNAUTHORIZED
             }

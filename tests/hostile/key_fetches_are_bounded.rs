@@ -1,7 +1,8 @@
 //! Key fetches are bounded before any request: a key id that failed is not
 //! fetched again within the negative-cache TTL; past the per-host budget
 //! no more fetches go to that host (`503`, try later); a key id on a
-//! blocked domain is never fetched, even when the actor's domain is fine;
+//! blocked domain is never fetched (`403`), even when the actor's domain
+//! is fine;
 //! forged signatures naming a real, just-fetched key do not each refetch it.
 
 use std::time::Duration;
@@ -119,7 +120,7 @@ async fn key_on_a_blocked_domain_is_never_fetched() {
         Spec::Cavage,
     )
     .await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 403);
     assert!(evil.requests().is_empty(), "no request to the blocked host");
     assert!(ours.seen.accepted.lock().unwrap().is_empty());
     let refused = ours.seen.refused.lock().unwrap();
