@@ -42,7 +42,9 @@ impl NegativeCache {
         if self.map.insert(key_id.to_owned(), (reason, now)).is_none() {
             self.order.push_back(key_id.to_owned());
         }
-        while self.map.len() > self.capacity {
+        // `order` may hold ids removed and inserted again: bounding it (not
+        // the map) bounds both, at the cost of forgetting such an id early.
+        while self.order.len() > self.capacity {
             match self.order.pop_front() {
                 Some(old) => {
                     self.map.remove(&old);
@@ -165,6 +167,12 @@ mod tests {
         assert_eq!(n.get("c", t0), Some("y"));
         n.remove("c");
         assert_eq!(n.get("c", t0), None);
+        // Failing, succeeding and failing again does not grow it.
+        for _ in 0..10 {
+            n.insert("d", "z".into(), t0);
+            n.remove("d");
+        }
+        assert!(n.order.len() <= 2, "{}", n.order.len());
     }
 
     #[test]
