@@ -22,6 +22,14 @@ mod key_in_text_upload_is_refused;
 #[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
 #[path = "hostile/key_via_open_redirect_is_refused.rs"]
 mod key_via_open_redirect_is_refused;
+#[cfg(all(
+    feature = "axum",
+    feature = "client",
+    feature = "rfc9421",
+    feature = "ed25519"
+))]
+#[path = "hostile/multikey_key_is_read_from_assertion_method.rs"]
+mod multikey_key_is_read_from_assertion_method;
 #[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
 #[path = "hostile/standalone_key_needs_its_owner.rs"]
 mod standalone_key_needs_its_owner;
