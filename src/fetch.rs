@@ -11,8 +11,17 @@
 //! 4. the document's `id` must have the **same origin** (scheme, host,
 //!    port) as the URL finally fetched after redirects ([`FinalUrl`]),
 //!    otherwise a server could hand out objects claiming to be from
-//!    another server;
+//!    another server; a fetcher built with
+//!    [`Fetcher::same_origin_redirects`] also refuses any response reached
+//!    through a redirect to another origin, and
+//!    [`Fetcher::fetch_authoritative`] requires the document to be served
+//!    at its own `id` (fetching the `id` once more when it is not);
 //! 5. the verified document is offered to the cache and decoded.
+//!
+//! Accepted media types: `application/activity+json`,
+//! `application/ld+json` (any profile) and `application/json`; anything
+//! else (`text/plain`, `text/html`, none) is refused, so a file uploaded
+//! to a server and served as text cannot pass for one of its documents.
 
 use std::sync::Arc;
 
@@ -26,7 +35,6 @@ use crate::client::{ClientError, FinalUrl, HttpClient};
 use crate::policy::DomainPolicy;
 use crate::signatures::{SignatureError, Signer};
 use crate::vocab::{Actor, AnyObject, VocabError};
-use crate::webfinger::is_activitystreams_media_type;
 
 /// The `Accept` header the fetcher sends (ActivityPub §3.2).
 pub const ACCEPT_ACTIVITYSTREAMS: &str = "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
@@ -100,6 +108,24 @@ pub enum FetchError {
     /// The document's `id` is on another origin than the URL fetched.
     #[error("document id {id:?} does not have the origin of the fetched URL {fetched}")]
     OriginMismatch {
+        /// The `id` the document claims.
+        id: String,
+        /// The URL finally fetched (after redirects).
+        fetched: String,
+    },
+    /// The response was reached through a redirect to another origin, and
+    /// the fetcher refuses those ([`Fetcher::same_origin_redirects`]).
+    #[error("{url}: redirected to another origin ({final_url})")]
+    CrossOriginRedirect {
+        /// The IRI asked for.
+        url: String,
+        /// The URL finally fetched.
+        final_url: String,
+    },
+    /// The document is not served at its own `id`, even when fetched from
+    /// that `id` ([`Fetcher::fetch_authoritative`]).
+    #[error("document id {id:?} is not the URL it was served from ({fetched})")]
+    NotAtItsId {
         /// The `id` the document claims.
         id: String,
         /// The URL finally fetched (after redirects).
@@ -180,6 +206,7 @@ pub struct Fetcher {
     signer: Option<Arc<Signer>>,
     cache: Arc<dyn FetchCache>,
     domains: Option<DomainPolicy>,
+    same_origin_redirects: bool,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -187,6 +214,7 @@ impl std::fmt::Debug for Fetcher {
         f.debug_struct("Fetcher")
             .field("signed", &self.signer.is_some())
             .field("domains", &self.domains)
+            .field("same_origin_redirects", &self.same_origin_redirects)
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +228,7 @@ impl Fetcher {
             signer: None,
             cache: Arc::new(NoCache),
             domains: None,
+            same_origin_redirects: false,
         }
     }
 
@@ -224,15 +253,92 @@ impl Fetcher {
         self
     }
 
+    /// Refuses any response reached through a redirect to another origin
+    /// ([`FetchError::CrossOriginRedirect`]). Same-origin redirects
+    /// (`/@alice` → `/users/alice`) are still followed.
+    ///
+    /// Key fetches use it: an open redirect on a server must not let
+    /// another server's document stand for that server's keys. The client
+    /// has already followed the redirect when the fetcher sees it; the
+    /// response is discarded unread.
+    pub fn same_origin_redirects(mut self) -> Fetcher {
+        self.same_origin_redirects = true;
+        self
+    }
+
+    /// The domain policy this fetcher applies, if any.
+    pub fn domain_policy(&self) -> Option<&DomainPolicy> {
+        self.domains.as_ref()
+    }
+
     /// Fetches `iri` and returns the verified JSON document.
     ///
     /// # Errors
-    /// Every [`FetchError`] variant but `Decode`.
+    /// Every [`FetchError`] variant but `Decode` and `NotAtItsId`.
     pub async fn fetch_value(&self, iri: &Url) -> Result<Value, FetchError> {
         self.check_domain(iri, iri)?;
         if let Some(hit) = self.cache.get(iri).await {
             return Ok(hit);
         }
+        let (doc, _) = self.fetch_uncached(iri).await?;
+        self.cache.put(iri, &doc).await;
+        Ok(doc)
+    }
+
+    /// Fetches `iri` and returns the document only if it is served at its
+    /// own `id` (fragments aside), as Mastodon requires of actor and key
+    /// documents: when the URL finally fetched is not the document's `id`
+    /// (same origin, other path), the `id` is fetched once more and must
+    /// then match.
+    ///
+    /// This stops a document stored elsewhere on the right origin (an
+    /// upload, a paste) from standing for the object it names.
+    ///
+    /// ```no_run
+    /// # async fn demo(fetcher: archipel::fetch::Fetcher) -> Result<(), archipel::fetch::FetchError> {
+    /// let iri = url::Url::parse("https://example.com/users/alice").unwrap();
+    /// let actor = fetcher.fetch_authoritative(&iri).await?;
+    /// assert_eq!(actor["id"], "https://example.com/users/alice");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch_value`], plus [`FetchError::NotAtItsId`].
+    pub async fn fetch_authoritative(&self, iri: &Url) -> Result<Value, FetchError> {
+        self.check_domain(iri, iri)?;
+        if let Some(hit) = self.cache.get(iri).await
+            && document_id(&hit).is_some_and(|id| same_resource(&id, iri))
+        {
+            return Ok(hit);
+        }
+        let (doc, final_url) = self.fetch_uncached(iri).await?;
+        let Some(id) = document_id(&doc) else {
+            return Err(FetchError::MissingId {
+                url: iri.to_string(),
+            });
+        };
+        if same_resource(&id, &final_url) {
+            self.cache.put(iri, &doc).await;
+            return Ok(doc);
+        }
+        // Same origin (checked), another path: ask the id itself, once.
+        let (doc, final_url) = self.fetch_uncached(&id).await?;
+        match document_id(&doc) {
+            Some(again) if same_resource(&again, &final_url) => {
+                self.cache.put(iri, &doc).await;
+                Ok(doc)
+            }
+            again => Err(FetchError::NotAtItsId {
+                id: again.as_ref().unwrap_or(&id).to_string(),
+                fetched: final_url.to_string(),
+            }),
+        }
+    }
+
+    /// One GET with every check but the cache; returns the document and
+    /// the URL finally fetched.
+    async fn fetch_uncached(&self, iri: &Url) -> Result<(Value, Url), FetchError> {
+        self.check_domain(iri, iri)?;
         let url = iri.to_string();
         let mut req = http::Request::get(iri.as_str())
             .header(header::ACCEPT, ACCEPT_ACTIVITYSTREAMS)
@@ -251,6 +357,12 @@ impl Fetcher {
             .extensions()
             .get::<FinalUrl>()
             .map_or_else(|| iri.clone(), |f| f.0.clone());
+        if self.same_origin_redirects && final_url.origin() != iri.origin() {
+            return Err(FetchError::CrossOriginRedirect {
+                url,
+                final_url: final_url.to_string(),
+            });
+        }
         match resp.status().as_u16() {
             200..=299 => {}
             404 => return Err(FetchError::NotFound { url }),
@@ -288,8 +400,7 @@ impl Fetcher {
         if let Ok(id_url) = Url::parse(id) {
             self.check_domain(&id_url, iri)?;
         }
-        self.cache.put(iri, &doc).await;
-        Ok(doc)
+        Ok((doc, final_url))
     }
 
     /// Fetches `iri` and decodes the verified document into `T` (a
@@ -354,11 +465,36 @@ impl Fetcher {
     }
 }
 
-/// ActivityStreams media types, plus plain `application/json` which a few
-/// servers send; anything else (HTML, XML, none) is refused.
+/// `application/activity+json`, `application/ld+json` with any profile
+/// (some servers name only the security or a vendor context), and plain
+/// `application/json`, which a few servers send; anything else (HTML, XML,
+/// text, none) is refused.
 fn is_acceptable_media_type(ct: &str) -> bool {
     let essence = ct.split(';').next().unwrap_or("").trim();
-    is_activitystreams_media_type(ct) || essence.eq_ignore_ascii_case("application/json")
+    [
+        "application/activity+json",
+        "application/ld+json",
+        "application/json",
+    ]
+    .iter()
+    .any(|t| essence.eq_ignore_ascii_case(t))
+}
+
+/// The document's `id` as a URL, if it has one.
+fn document_id(doc: &Value) -> Option<Url> {
+    doc.get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| Url::parse(id).ok())
+}
+
+/// Whether `a` and `b` name the same resource: equal once the fragment is
+/// dropped (the URL parser already normalized case and default ports).
+fn same_resource(a: &Url, b: &Url) -> bool {
+    let mut a = a.clone();
+    let mut b = b.clone();
+    a.set_fragment(None);
+    b.set_fragment(None);
+    a == b
 }
 
 /// The document's `id` must be an absolute URL with the origin of `fetched`.
@@ -417,7 +553,13 @@ mod tests {
             "application/activity+json; charset=utf-8"
         ));
         assert!(is_acceptable_media_type("application/json"));
+        assert!(is_acceptable_media_type(
+            "application/ld+json; profile=\"https://w3id.org/security/v1\""
+        ));
+        assert!(is_acceptable_media_type("APPLICATION/LD+JSON"));
         assert!(!is_acceptable_media_type("text/html"));
+        assert!(!is_acceptable_media_type("text/plain"));
+        assert!(!is_acceptable_media_type("application/jsonx"));
         assert!(!is_acceptable_media_type(""));
     }
 }

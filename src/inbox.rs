@@ -20,8 +20,14 @@
 //!    that the signature covers the digest and the digest matches the body,
 //!    then the HTTP signature itself (draft-cavage-12 or RFC 9421), `401` on
 //!    failure;
-//!    RFC 9421 `@target-uri` is rebuilt from the configured public base URL,
-//!    never from the `Host` header;
+//!    with a public base URL ([`Inbox::with_public_base`]) every
+//!    authority-bearing component (draft-cavage `host`, RFC 9421
+//!    `@authority`, `@target-uri`, `@scheme`, `host`) comes from it, never
+//!    from the sender's `Host` header; **without one, the `Host` header is
+//!    trusted**, so a server behind a proxy or known by one name must set
+//!    it; the key is fetched by [`ActorKeyResolver`] (origin, media type,
+//!    owner and budget checks); a key on a blocked domain answers `403`, a
+//!    spent key-fetch budget `503`, any other key refusal `401`;
 //! 6. **key owner** — the verified key's owner must be the activity's
 //!    `actor`, else `401` ([`InboxError::ActorMismatch`]); the activity `id`
 //!    must share the actor's origin (`400`);
@@ -50,7 +56,7 @@ pub use seen::{MemorySeenStore, SeenStore};
 pub use verify::{ActorKeyResolver, VerifyRequest};
 
 use crate::policy::DomainPolicy;
-use crate::signatures::{SignatureError, Verified};
+use crate::signatures::{KeyRefusal, SignatureError, Verified};
 use crate::vocab::{AnyObject, VocabError};
 
 /// Longest input echoed back inside an error message.
@@ -163,6 +169,17 @@ impl InboxError {
             Self::MissingContentType | Self::UnsupportedContentType { .. } => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
+            // Our own key-fetch budget, not the sender's fault: try later.
+            Self::Signature(SignatureError::KeyResolution { reason, .. })
+                if reason.is_transient() =>
+            {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // A key on a blocked domain is refused like a blocked actor.
+            Self::Signature(SignatureError::KeyResolution {
+                reason: KeyRefusal::Blocked { .. },
+                ..
+            }) => StatusCode::FORBIDDEN,
             Self::Unsigned | Self::Signature(_) | Self::ActorMismatch { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -284,11 +301,17 @@ impl Inbox {
     }
 
     /// Sets the server's public base URL (e.g. `https://social.example`), from
-    /// which every request's URI is rebuilt before verification.
+    /// which every request's URI *and* `Host` header are rebuilt before
+    /// verification ([`rebase_uri`]), so the verifier sees this server's
+    /// authority whatever the sender put in `Host`.
     ///
-    /// RFC 9421 signatures cover `@target-uri` (§2.2.2); behind a reverse
-    /// proxy, or when reached as `127.0.0.1:PORT`, the `Host` header is not a
-    /// trustworthy source for it.
+    /// Signatures cover the authority they were made for: draft-cavage
+    /// `host`, RFC 9421 `@authority` / `@target-uri` / `host` (§2.2). Without
+    /// a public base, the request's `Host` header is trusted for them, and
+    /// a signature made for `evil.example/inbox` verifies here if the
+    /// request says `Host: evil.example`; behind a reverse proxy, or when
+    /// reached as `127.0.0.1:PORT`, it is also simply wrong. Set it in
+    /// production. Only the path and query of the request are then kept.
     pub fn with_public_base(mut self, base: url::Url) -> Self {
         self.public_base = Some(base);
         self
@@ -451,10 +474,12 @@ fn same_origin(a: &str, b: &str) -> bool {
 }
 
 /// Rebuilds `request`'s URI as absolute from the server's public base URL,
-/// keeping only the path and query of what was received.
+/// keeping only the path and query of what was received, and sets its
+/// `Host` header to the base's authority.
 ///
 /// Servers behind a proxy, or reached as `127.0.0.1:8080`, must not trust
-/// the `Host` header to compute RFC 9421 `@target-uri` (§2.2.2); this fixes
+/// the `Host` header for draft-cavage `host` or RFC 9421 `@target-uri`
+/// (§2.2.2): a signature made for another server would verify. This fixes
 /// the scheme and authority to what the server advertises.
 ///
 /// ```
@@ -465,6 +490,7 @@ fn same_origin(a: &str, b: &str) -> bool {
 ///     .unwrap();
 /// let req = archipel::inbox::rebase_uri(req, &base);
 /// assert_eq!(req.uri(), "https://social.example/users/alice/inbox?x=1");
+/// assert_eq!(req.headers()["host"], "social.example");
 /// ```
 pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::Request<Bytes> {
     let path_and_query = request
@@ -485,6 +511,15 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
     );
     if let Ok(uri) = combined.parse::<http::Uri>() {
         *request.uri_mut() = uri;
+    }
+    // Every `Host` the sender sent goes; only the base's authority stays.
+    match http::HeaderValue::from_str(&authority_of(&absolute)) {
+        Ok(host) => {
+            request.headers_mut().insert(http::header::HOST, host);
+        }
+        Err(_) => {
+            request.headers_mut().remove(http::header::HOST);
+        }
     }
     request
 }

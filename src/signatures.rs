@@ -40,7 +40,7 @@ pub use rfc9421::{ComponentId, SignatureInput, parse_signature_input, sign_with_
 pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use cavage::{CavageSignature, parse_cavage_signature};
 pub use digest::{BodyDigest, DigestAlgorithm, parse_content_digest, parse_digest_header};
-pub use error::SignatureError;
+pub use error::{KeyRefusal, SignatureError};
 pub use keys::{PrivateKey, PublicKey};
 pub use signer::Signer;
 pub use verifier::{KeyResolver, MemoryKeyResolver, ResolvedKey, Verified, Verifier, VerifyPolicy};

@@ -172,7 +172,7 @@ pub async fn start_on(
         WorkerConfig::default(),
     );
     let verifier = Verifier::new(
-        ActorKeyResolver::new(client.clone()),
+        ActorKeyResolver::new(client.clone()).with_domains(policy.clone()),
         VerifyPolicy::default(),
     );
     let inbox = Inbox::new(Arc::new(verifier), policy.clone()).with_public_base(base_url.clone());

@@ -116,7 +116,8 @@ impl Federation {
 
     /// The verifying inbox pipeline.
     pub fn inbox(&self) -> Inbox {
-        let resolver = ActorKeyResolver::new(self.client.clone());
+        // The key id's host may differ from the actor's: block it too.
+        let resolver = ActorKeyResolver::new(self.client.clone()).with_domains(self.policy.clone());
         let verifier = Verifier::new(resolver, VerifyPolicy::default());
         Inbox::new(Arc::new(verifier), self.policy.clone()).with_public_base(self.base.clone())
     }

@@ -105,13 +105,14 @@ pub enum SignatureError {
     /// The key resolver does not know the key id.
     #[error("unknown key `{0}`")]
     UnknownKey(String),
-    /// The key resolver failed (network, store) for this key id.
+    /// The key resolver could not, or would not, produce a key for this
+    /// key id (network, store, a document that does not vouch for it).
     #[error("could not resolve key `{key_id}`: {reason}")]
     KeyResolution {
         /// The key id.
         key_id: String,
-        /// What went wrong.
-        reason: String,
+        /// Why, as a typed [`KeyRefusal`].
+        reason: KeyRefusal,
     },
     /// The signature does not verify with the key.
     #[error("signature by `{key_id}` does not verify")]
@@ -128,4 +129,107 @@ pub enum SignatureError {
     /// The request to sign lacks something signing needs.
     #[error("cannot sign request: {0}")]
     InvalidRequest(&'static str),
+}
+
+/// Why a key id did not yield a key: the typed reason inside
+/// [`SignatureError::KeyResolution`].
+///
+/// The variants say whether anything was fetched: `InvalidKeyId`,
+/// `Blocked`, `OverBudget` and `RecentlyFailed` are decided before any
+/// request. [`KeyRefusal::is_transient`] tells a refusal worth retrying
+/// later (a budget, a network failure) from a forged or broken key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRefusal {
+    /// The key id is not an absolute `http(s)` IRI.
+    #[error("the key id is not an absolute http(s) IRI")]
+    InvalidKeyId,
+    /// The key's (or its owner's) host is blocked by the domain policy; no
+    /// request was made.
+    #[error("host {host:?} is blocked by the domain policy")]
+    Blocked {
+        /// The normalized host.
+        host: String,
+    },
+    /// Key fetches to this host are over their budget; no request was made.
+    #[error("key fetches to {host:?} are over budget, try again later")]
+    OverBudget {
+        /// The host whose budget is spent.
+        host: String,
+    },
+    /// The same key id failed recently and is not fetched again until the
+    /// negative cache entry expires; `reason` is the original failure.
+    #[error("failed recently, not fetched again yet: {reason}")]
+    RecentlyFailed {
+        /// The original failure, as text.
+        reason: String,
+    },
+    /// The document was served with a media type that is not JSON
+    /// (`application/activity+json`, `application/ld+json`,
+    /// `application/json`).
+    #[error("{url}: Content-Type {content_type:?} is not a JSON media type")]
+    NotJson {
+        /// The URL fetched.
+        url: String,
+        /// The `Content-Type` received.
+        content_type: String,
+    },
+    /// The fetch was redirected to another origin.
+    #[error("{url}: redirected to another origin ({final_url})")]
+    CrossOriginRedirect {
+        /// The URL asked for.
+        url: String,
+        /// The URL the redirects led to.
+        final_url: String,
+    },
+    /// The document's `id` is not on the origin it was fetched from, or the
+    /// document is not served at its own `id`.
+    #[error("document id {id:?} does not match the URL fetched ({fetched})")]
+    NotAuthoritative {
+        /// The `id` the document claims.
+        id: String,
+        /// The URL finally fetched.
+        fetched: String,
+    },
+    /// Fetching a document failed otherwise (network, status, body).
+    #[error("{0}")]
+    Fetch(String),
+    /// The fetched document does not publish the key.
+    #[error("document {document:?} does not publish this key")]
+    NotPublished {
+        /// The document's `id`.
+        document: String,
+    },
+    /// The key names an owner other than the actor document publishing it.
+    #[error("key is owned by {owner:?}, not by the actor {document:?} publishing it")]
+    OwnerMismatch {
+        /// The owner the key names.
+        owner: String,
+        /// The actor document that publishes it.
+        document: String,
+    },
+    /// A standalone key document names an owner whose actor document does
+    /// not list the key in `publicKey` or `assertionMethod`.
+    #[error("owner {owner:?} does not list this key in publicKey or assertionMethod")]
+    NotListedByOwner {
+        /// The owner the key document names.
+        owner: String,
+    },
+    /// The key material does not decode (`publicKeyPem`,
+    /// `publicKeyMultibase`).
+    #[error("invalid key material: {0}")]
+    InvalidKey(String),
+    /// Any other reason, for resolvers outside this crate.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl KeyRefusal {
+    /// Whether the refusal says nothing about the key itself and a retry
+    /// later may succeed: [`OverBudget`](Self::OverBudget). (Network
+    /// failures are [`Fetch`](Self::Fetch) and are negative-cached like
+    /// any other failure, so they are not retried at once either.)
+    pub fn is_transient(&self) -> bool {
+        matches!(self, KeyRefusal::OverBudget { .. })
+    }
 }

@@ -414,6 +414,12 @@ fn signature_base(
                 out.extend_from_slice(query.unwrap_or("").as_bytes());
             }
             ("@status", _) => return Err(SignatureError::AbsentComponent("@status".into())),
+            // With a public base the `Host` header is not trusted either:
+            // a signature covering `host: evil.example` must not verify.
+            ("host", _) if base.is_some() => {
+                let t = target(req, base)?;
+                out.extend_from_slice(t.authority.as_bytes());
+            }
             (n, _) if n.starts_with('@') => {
                 return Err(SignatureError::UnsupportedComponent(n.to_owned()));
             }
@@ -665,5 +671,81 @@ pub(crate) async fn verify<R: KeyResolver>(
             });
         }
         refresh = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::signatures::{FixedClock, MemoryKeyResolver, VerifyPolicy};
+
+    const KEY_ID: &str = "https://b.example/users/bob#main-key";
+    const CREATED: i64 = 1_700_000_000;
+
+    fn key() -> PrivateKey {
+        PrivateKey::from_pem(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/keys/rsa-2048-pkcs8.pem"
+        )))
+        .unwrap()
+    }
+
+    fn verifier(policy: VerifyPolicy) -> Verifier<MemoryKeyResolver> {
+        let mut keys = MemoryKeyResolver::new();
+        keys.insert(KEY_ID, key().public_key(), "https://b.example/users/bob");
+        let now = UNIX_EPOCH + Duration::from_secs(u64::try_from(CREATED).unwrap());
+        Verifier::new(keys, policy).clock(Arc::new(FixedClock(now)))
+    }
+
+    /// A request signed for `evil.example` covering the `host` header (not
+    /// `@authority`), received path-only with that `Host`.
+    fn signed_for_evil() -> Request<Bytes> {
+        let mut req = Request::post("/inbox")
+            .header("host", "evil.example")
+            .body(Bytes::new())
+            .unwrap();
+        let input = SignatureInput::new(
+            "sig1",
+            vec![
+                ComponentId::new("@method"),
+                ComponentId::new("@path"),
+                ComponentId::new("host"),
+            ],
+            Some(CREATED),
+            None,
+            Some(KEY_ID),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+        sign_with_input(&mut req, &input, &key(), Algorithm::RsaV1_5Sha256).unwrap();
+        req
+    }
+
+    #[tokio::test]
+    async fn host_component_comes_from_the_public_base() {
+        let req = signed_for_evil();
+        // Without a public base the Host header is trusted: it verifies.
+        let v = verifier(VerifyPolicy::default())
+            .verify(&req)
+            .await
+            .unwrap();
+        assert_eq!(v.key_id, KEY_ID);
+        // With one, `host` is this server's authority, whatever Host says.
+        let base = Url::parse("https://social.example").unwrap();
+        let err = verifier(VerifyPolicy::default().with_public_base(base))
+            .verify(&req)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SignatureError::BadSignature {
+                key_id: KEY_ID.into()
+            }
+        );
     }
 }

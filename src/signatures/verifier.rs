@@ -156,9 +156,17 @@ pub struct VerifyPolicy {
     /// considers all, in order, and verifies the first the policy accepts.
     pub signature_label: Option<String>,
     /// The public base URL of this server (scheme and authority). When
-    /// set, `host`, `@authority` and `@target-uri` are reconstructed from
-    /// it, not from whatever the `Host` header says.
-    pub base_url: Option<Url>,
+    /// set, every authority-bearing component comes from it, never from
+    /// the request: draft-cavage `host`, RFC 9421 `@authority`, `@scheme`,
+    /// `@target-uri` and the `host` header component. A signature made for
+    /// another server (`Host: evil.example`) then does not verify here.
+    ///
+    /// When `None`, the request is trusted for them: the `Host` header (or
+    /// the URI's authority, for HTTP/2), and the URI's scheme (`https` when
+    /// absent). A server behind a reverse proxy, or one that answers for
+    /// several names, must set it (or use
+    /// [`Inbox::with_public_base`](crate::inbox::Inbox::with_public_base)).
+    pub public_base: Option<Url>,
 }
 
 impl Default for VerifyPolicy {
@@ -179,16 +187,17 @@ impl Default for VerifyPolicy {
             retry_without_query: true,
             signature_tag: None,
             signature_label: None,
-            base_url: None,
+            public_base: None,
         }
     }
 }
 
 impl VerifyPolicy {
-    /// Sets [`base_url`](Self::base_url).
+    /// Sets [`public_base`](Self::public_base): the authority and scheme
+    /// signatures must cover are this server's, whatever the request says.
     #[must_use]
-    pub fn with_base_url(mut self, base: Url) -> Self {
-        self.base_url = Some(base);
+    pub fn with_public_base(mut self, base: Url) -> Self {
+        self.public_base = Some(base);
         self
     }
 
@@ -304,14 +313,18 @@ impl<R: KeyResolver> Verifier<R> {
         &self.resolver
     }
 
-    /// Verifies `req`, reconstructing `host` / `@authority` /
-    /// `@target-uri` from the policy's `base_url` when set.
+    /// Verifies `req`, taking `host` / `@authority` / `@scheme` /
+    /// `@target-uri` from the policy's
+    /// [`public_base`](VerifyPolicy::public_base) when set, else from the
+    /// request (its `Host` header).
     pub async fn verify(&self, req: &Request<Bytes>) -> Result<Verified, SignatureError> {
-        self.verify_inner(req, self.policy.base_url.as_ref()).await
+        self.verify_inner(req, self.policy.public_base.as_ref())
+            .await
     }
 
     /// Verifies `req` as received at `base` (this server's public base
-    /// URL, e.g. behind a reverse proxy).
+    /// URL, e.g. behind a reverse proxy): as [`Verifier::verify`] with
+    /// [`VerifyPolicy::public_base`] set to `base`.
     pub async fn verify_with_base(
         &self,
         req: &Request<Bytes>,

@@ -1,0 +1,35 @@
+//! The hostile-peer suite: real servers on 127.0.0.1 play the victim and
+//! the attacker; each attack is refused with its documented status or
+//! typed error, and nothing of it reaches the application.
+
+mod support;
+
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/fetch_refuses_foreign_documents.rs"]
+mod fetch_refuses_foreign_documents;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/host_replay_is_refused.rs"]
+mod host_replay_is_refused;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/key_fetches_are_bounded.rs"]
+mod key_fetches_are_bounded;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/key_fixture.rs"]
+mod key_fixture;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/key_in_text_upload_is_refused.rs"]
+mod key_in_text_upload_is_refused;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/key_via_open_redirect_is_refused.rs"]
+mod key_via_open_redirect_is_refused;
+#[cfg(all(
+    feature = "axum",
+    feature = "client",
+    feature = "rfc9421",
+    feature = "ed25519"
+))]
+#[path = "hostile/multikey_key_is_read_from_assertion_method.rs"]
+mod multikey_key_is_read_from_assertion_method;
+#[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
+#[path = "hostile/standalone_key_needs_its_owner.rs"]
+mod standalone_key_needs_its_owner;

@@ -1,0 +1,164 @@
+//! Key fetches are bounded before any request: a key id that failed is not
+//! fetched again within the negative-cache TTL; past the per-host budget
+//! no more fetches go to that host (`503`, try later); a key id on a
+//! blocked domain is never fetched (`403`), even when the actor's domain
+//! is fine;
+//! forged signatures naming a real, just-fetched key do not each refetch it.
+
+use std::time::Duration;
+
+use archipel::inbox::InboxError;
+use archipel::policy::DomainPolicy;
+use archipel::signatures::{KeyRefusal, SignatureError, Spec};
+
+use crate::key_fixture::*;
+
+fn refusal(e: &InboxError) -> &KeyRefusal {
+    match e {
+        InboxError::Signature(SignatureError::KeyResolution { reason, .. }) => reason,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_key_id_is_not_fetched_again() {
+    let victim = victim(&[]).await;
+    let bob = victim.url("/users/bob");
+    let key_id = victim.url("/missing#main-key");
+    let ours = ours(None, |r| r).await;
+    let inbox = format!("{}/inbox", ours.url);
+    for n in 1..=3 {
+        let status = post_signed(
+            &inbox,
+            &inbox,
+            like(&bob, n),
+            &key_id,
+            &evil_key(),
+            Spec::Cavage,
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(
+        hits(&victim, "/missing"),
+        1,
+        "fetched once, then remembered"
+    );
+    assert!(ours.seen.accepted.lock().unwrap().is_empty());
+    let refused = ours.seen.refused.lock().unwrap();
+    assert!(
+        matches!(refusal(&refused[0]), KeyRefusal::Fetch(m) if m.contains("404")),
+        "{:?}",
+        refused[0]
+    );
+    for later in &refused[1..] {
+        assert!(
+            matches!(refusal(later), KeyRefusal::RecentlyFailed { reason } if reason.contains("404")),
+            "{later:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_fetches_past_the_host_budget_are_not_made() {
+    let victim = victim(&[]).await;
+    let bob = victim.url("/users/bob");
+    let ours = ours(None, |r| r.with_fetch_budget(2, Duration::from_secs(3600))).await;
+    let inbox = format!("{}/inbox", ours.url);
+    let mut statuses = Vec::new();
+    for n in 1..=4 {
+        let key_id = victim.url(&format!("/keys/{n}"));
+        statuses.push(
+            post_signed(
+                &inbox,
+                &inbox,
+                like(&bob, n),
+                &key_id,
+                &evil_key(),
+                Spec::Cavage,
+            )
+            .await,
+        );
+    }
+    assert_eq!(statuses, [401, 401, 503, 503]);
+    let fetched: Vec<String> = victim.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        fetched,
+        ["/keys/1", "/keys/2"],
+        "no request past the budget"
+    );
+    assert!(ours.seen.accepted.lock().unwrap().is_empty());
+    let refused = ours.seen.refused.lock().unwrap();
+    let host = "127.0.0.1".to_owned();
+    assert_eq!(
+        refusal(&refused[2]),
+        &KeyRefusal::OverBudget { host: host.clone() }
+    );
+    assert_eq!(refusal(&refused[3]), &KeyRefusal::OverBudget { host });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_on_a_blocked_domain_is_never_fetched() {
+    let victim = victim(&[]).await;
+    let evil = TestServer::start().await;
+    let bob = victim.url("/users/bob");
+    // The same loopback server, named by a host the policy blocks.
+    let key_id = format!(
+        "http://localhost:{}/k#main-key",
+        evil.authority().rsplit(':').next().unwrap()
+    );
+    let policy = DomainPolicy::new();
+    policy.block("localhost").unwrap();
+    let ours = ours(None, |r| r.with_domains(policy)).await;
+    let inbox = format!("{}/inbox", ours.url);
+    let status = post_signed(
+        &inbox,
+        &inbox,
+        like(&bob, 1),
+        &key_id,
+        &evil_key(),
+        Spec::Cavage,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(evil.requests().is_empty(), "no request to the blocked host");
+    assert!(ours.seen.accepted.lock().unwrap().is_empty());
+    let refused = ours.seen.refused.lock().unwrap();
+    assert_eq!(
+        refusal(&refused[0]),
+        &KeyRefusal::Blocked {
+            host: "localhost".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_signatures_with_a_real_key_id_do_not_refetch_it() {
+    let victim = victim(&[]).await;
+    let bob = victim.url("/users/bob");
+    let key_id = format!("{bob}#main-key");
+    let ours = ours(None, |r| r).await;
+    let inbox = format!("{}/inbox", ours.url);
+    // Bob's real key id, the attacker's signature: each fails, and the
+    // first one's fetch is the only one.
+    for n in 1..=3 {
+        let status = post_signed(
+            &inbox,
+            &inbox,
+            like(&bob, n),
+            &key_id,
+            &evil_key(),
+            Spec::Cavage,
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(hits(&victim, "/users/bob"), 1);
+    assert!(ours.seen.accepted.lock().unwrap().is_empty());
+    for e in ours.seen.refused.lock().unwrap().iter() {
+        assert!(
+            matches!(e, InboxError::Signature(SignatureError::BadSignature { key_id: k }) if k == &key_id),
+            "{e:?}"
+        );
+    }
+}
