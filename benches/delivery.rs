@@ -420,7 +420,7 @@ fn main() {
         // bare loop on one thread per core: under load the scheduler's
         // per-thread shares favour the fan-out.
         println!(
-            "  (other processes held the cores: the wall-clock ratios below are skewed; the CPU-time ratios are not)"
+            "  (other processes held the cores: the wall-clock ratios below are skewed, the CPU-time ratios much less)"
         );
     }
     for (label, pick) in [
