@@ -239,28 +239,31 @@ impl Sender {
     }
 }
 
-/// Work done, wall time, this process's CPU time, the farm's CPU time.
+/// Work done, wall time, this process's CPU time, the farm's CPU time and
+/// the connections it accepted.
 #[derive(Default, Clone, Copy)]
 struct Sample {
     n: u64,
     wall: Duration,
     cpu: Option<Duration>,
     farm_cpu: Option<Duration>,
+    connections: u64,
 }
 
 impl Sample {
     fn take(farm: &mut farm::Farm, f: impl FnOnce() -> u64) -> Sample {
-        let (c0, f0, t0) = (farm::process_cpu(), farm.cpu(), Instant::now());
+        let (c0, (f0, k0), t0) = (farm::process_cpu(), farm.stats(), Instant::now());
         let n = f();
         let wall = t0.elapsed();
         let diff = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?));
         let cpu = diff(c0, farm::process_cpu());
-        let farm_cpu = diff(f0, farm.cpu());
+        let (f1, k1) = farm.stats();
         Sample {
             n,
             wall,
             cpu,
-            farm_cpu,
+            farm_cpu: diff(f0, f1),
+            connections: k1 - k0,
         }
     }
 
@@ -271,6 +274,7 @@ impl Sample {
             wall: self.wall + o.wall,
             cpu: add(self.cpu, o.cpu),
             farm_cpu: add(self.farm_cpu, o.farm_cpu),
+            connections: self.connections + o.connections,
         }
     }
 
@@ -296,6 +300,7 @@ struct Figures {
     cpu_ratio: Option<f64>,
     sender_util: Option<f64>,
     farm_util: Option<f64>,
+    deliveries_per_connection: f64,
 }
 
 impl Figures {
@@ -306,6 +311,7 @@ impl Figures {
             cpu_ratio: d.per_cpu_sec().zip(signs.per_cpu_sec()).map(|(d, s)| d / s),
             sender_util: Sample::utilisation(d.cpu, d.wall),
             farm_util: Sample::utilisation(d.farm_cpu, d.wall),
+            deliveries_per_connection: d.n as f64 / d.connections.max(1) as f64,
         }
     }
 }
@@ -433,12 +439,13 @@ fn main() {
         let f: Vec<Figures> = rounds.iter().map(pick).collect();
         let m = |g: fn(&Figures) -> Option<f64>| median(f.iter().filter_map(g).collect());
         println!(
-            "  {label}: {:.0} deliveries/s; wall-clock ratio {}; CPU-time ratio {}; sender CPU {} of the cores; farm CPU {}",
+            "  {label}: {:.0} deliveries/s; wall-clock ratio {}; CPU-time ratio {}; sender CPU {} of the cores; farm CPU {}; {:.1} deliveries per connection",
             m(|f| Some(f.deliveries_per_sec)).unwrap_or(f64::NAN),
             two(m(|f| Some(f.wall_ratio))),
             two(m(|f| f.cpu_ratio)),
             pct(m(|f| f.sender_util)),
             pct(m(|f| f.farm_util)),
+            m(|f| Some(f.deliveries_per_connection)).unwrap_or(f64::NAN),
         );
     }
 }

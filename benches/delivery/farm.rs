@@ -6,8 +6,9 @@
 //! per host), each HTTPS host with a certificate for 127.0.0.1 issued by a
 //! throw-away CA made at start. It prints its ports and the CA certificate
 //! on stdout, then reads commands on stdin: `stats` answers its own CPU
-//! time in microseconds and the number of bad signatures seen so far; end
-//! of input (the parent is done or gone) ends it.
+//! time in microseconds, the connections it accepted and the bad
+//! signatures it saw so far; end of input (the parent is done or gone)
+//! ends it.
 //!
 //! Each host verifies the HTTP signature of one request in
 //! [`VERIFY_EVERY`] (and the first) and answers 401 to a bad one; the
@@ -24,6 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bad signatures seen by any host of the farm.
 static BAD_SIGNATURES: AtomicU64 = AtomicU64::new(0);
+/// Connections accepted by any host of the farm.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 use std::time::{Duration, Instant};
 
 use archipel::signatures::{MemoryKeyResolver, PublicKey, Verifier, VerifyPolicy};
@@ -96,17 +99,24 @@ impl Farm {
         }
     }
 
-    /// The farm process's CPU time (user + system) so far, `None` where
-    /// it cannot tell. Panics if the farm has seen a bad signature.
-    pub fn cpu(&mut self) -> Option<Duration> {
+    /// The farm process's CPU time (user + system) so far (`None` where it
+    /// cannot tell) and the connections it accepted so far. Panics if the
+    /// farm has seen a bad signature.
+    pub fn stats(&mut self) -> (Option<Duration>, u64) {
         let stdin = self.stdin.as_mut().unwrap();
         writeln!(stdin, "stats").unwrap();
         stdin.flush().unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
-        let (cpu, bad) = line.trim().split_once(' ').unwrap();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [cpu, connections, bad] = fields[..] else {
+            panic!("farm stats: {line:?}");
+        };
         assert_eq!(bad, "0", "the farm saw bad signatures");
-        cpu.parse().ok().map(Duration::from_micros)
+        (
+            cpu.parse().ok().map(Duration::from_micros),
+            connections.parse().unwrap(),
+        )
     }
 }
 
@@ -204,9 +214,10 @@ pub fn serve(hosts: usize, key_id: &str, owner: &str, key: PublicKey) {
                 let Ok(line) = line else { break };
                 if line == "stats" {
                     let micros = process_cpu().map_or("n/a".into(), |d| d.as_micros().to_string());
+                    let connections = CONNECTIONS.load(Ordering::SeqCst);
                     let bad = BAD_SIGNATURES.load(Ordering::SeqCst);
                     let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{micros} {bad}");
+                    let _ = writeln!(out, "{micros} {connections} {bad}");
                     let _ = out.flush();
                 }
             }
@@ -240,6 +251,7 @@ async fn listen(
     });
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            CONNECTIONS.fetch_add(1, Ordering::Relaxed);
             let _ = tcp.set_nodelay(true);
             let host = host.clone();
             let tls = tls.clone();
