@@ -53,6 +53,44 @@ impl ReqwestClient {
     /// [`ClientError::InvalidRequest`] when reqwest cannot be initialised
     /// (e.g. the TLS backend fails to load).
     pub fn new(policy: FetchPolicy) -> Result<Self, ClientError> {
+        Self::build(policy, Vec::new())
+    }
+
+    /// Builds a client enforcing `policy` that also trusts the CA
+    /// certificates of the PEM bundle `pem` (one or more `CERTIFICATE`
+    /// blocks), on top of the platform's roots.
+    ///
+    /// For servers whose certificates come from a private CA: a federation
+    /// inside an organisation, a staging network, or a test that serves
+    /// HTTPS on 127.0.0.1 with a throw-away CA. The extra roots only add
+    /// trust; the fetch policy (schemes, addresses, domains) still applies.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), archipel::client::ClientError> {
+    /// use archipel::client::{FetchPolicy, ReqwestClient};
+    /// let ca = std::fs::read("ca.pem").unwrap_or_default();
+    /// let client = ReqwestClient::with_root_certificates(FetchPolicy::default(), &ca)?;
+    /// # drop(client); Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ClientError::InvalidRequest`] when `pem` holds no certificate, a
+    /// malformed PEM block, or a certificate the TLS backend rejects.
+    pub fn with_root_certificates(policy: FetchPolicy, pem: &[u8]) -> Result<Self, ClientError> {
+        let roots = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            ClientError::InvalidRequest {
+                reason: format!("root certificate PEM bundle: {}", chain(&e)),
+            }
+        })?;
+        if roots.is_empty() {
+            return Err(ClientError::InvalidRequest {
+                reason: "root certificate PEM bundle: no CERTIFICATE block found".into(),
+            });
+        }
+        Self::build(policy, roots)
+    }
+
+    fn build(policy: FetchPolicy, roots: Vec<reqwest::Certificate>) -> Result<Self, ClientError> {
         let policy = Arc::new(policy);
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -61,6 +99,7 @@ impl ReqwestClient {
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: Arc::clone(&policy),
             }))
+            .tls_certs_merge(roots)
             .build()
             .map_err(|e| ClientError::InvalidRequest {
                 reason: format!("cannot build HTTP client: {}", chain(&e)),
@@ -347,3 +386,110 @@ impl fmt::Display for DnsFailed {
 }
 
 impl StdError for DnsFailed {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls;
+
+    use super::*;
+
+    /// A throw-away CA (its PEM) and a server configuration for 127.0.0.1
+    /// with a certificate it issued.
+    fn private_ca() -> (String, rustls::ServerConfig) {
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        (ca.pem(), config)
+    }
+
+    /// Serves HTTPS on 127.0.0.1 (port 0): every connection gets one
+    /// `200 OK` with body `ok`. Returns the base URL.
+    async fn https_server(config: rustls::ServerConfig) -> String {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A failed handshake (the untrusting client) just ends here.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        format!("https://{addr}/")
+    }
+
+    fn get(url: &str) -> http::Request<Bytes> {
+        http::Request::get(url).body(Bytes::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn root_certificates_make_a_private_ca_trusted() {
+        let (ca_pem, config) = private_ca();
+        let url = https_server(config).await;
+        let policy = FetchPolicy::default().allow_private_addresses(true);
+
+        let trusting =
+            ReqwestClient::with_root_certificates(policy.clone(), ca_pem.as_bytes()).unwrap();
+        let resp = trusting.execute(get(&url)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.body().as_ref(), b"ok");
+
+        // The same server is refused without the extra root.
+        let plain = ReqwestClient::new(policy).unwrap();
+        match plain.execute(get(&url)).await {
+            Err(ClientError::Connect { host, reason }) => {
+                assert_eq!(host, "127.0.0.1");
+                assert!(reason.contains("UnknownIssuer"), "{reason}");
+            }
+            other => panic!("expected a certificate error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn root_certificates_without_a_certificate_are_refused() {
+        match ReqwestClient::with_root_certificates(FetchPolicy::default(), b"not a PEM bundle") {
+            Err(ClientError::InvalidRequest { reason }) => assert_eq!(
+                reason,
+                "root certificate PEM bundle: no CERTIFICATE block found"
+            ),
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+    }
+}
