@@ -74,7 +74,13 @@ async fn wait_empty(queue: &MemoryQueue) {
 }
 
 async fn wait_delivered(workers: &Workers, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while workers.report().delivered < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {n} delivered within 20 s",
+            workers.report().delivered
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

@@ -412,7 +412,12 @@ async fn dead_host_jobs_are_deferred_until_a_probe_succeeds() {
         .enqueue(activity(&inboxes("sleepy.example", 4)))
         .await
         .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while workers.report().hosts_dead == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the host was not marked dead within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let sends_at_death = delivery.knocks("sleepy.example").len();

@@ -33,8 +33,6 @@ pub enum Behavior {
     Refuse,
     /// 401 unless signed with this dialect.
     OnlyDialect(Spec),
-    /// Does not verify signatures at all (benchmarks of the sender only).
-    AcceptUnverified,
 }
 
 /// What one host saw.
@@ -139,11 +137,6 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
     let _guard = InFlight(stats.clone());
     let n = stats.requests.fetch_add(1, Ordering::SeqCst);
 
-    if let Behavior::AcceptUnverified = ctx.behavior {
-        // Benchmarks of the sender alone: read the body, answer, nothing else.
-        let _ = axum::body::to_bytes(req.into_body(), 1 << 20).await;
-        return reply(202);
-    }
     let (parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, 1 << 20).await else {
         return reply(413);
@@ -209,7 +202,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> Res
                 401
             }
         }
-        Behavior::Refuse | Behavior::AcceptUnverified => unreachable!("handled above"),
+        Behavior::Refuse => unreachable!("handled above"),
     };
     if (200..300).contains(&status) {
         stats.accepted.lock().unwrap().push(path);
