@@ -13,7 +13,8 @@
 //!    at once (`401`); the body digest (`Digest`, RFC 3230, or
 //!    `Content-Digest`, RFC 9530) is checked by the verifier in step 5,
 //!    before any key is fetched, so the body is hashed once;
-//! 4. **envelope** — `id`, `type` and `actor` must be present (`400`); the
+//! 4. **envelope** — `id`, `type` and `actor` must be present and at most
+//!    [`InboxConfig::max_iri_bytes`] long (`400`); the
 //!    actor's domain is checked against the [`DomainPolicy`] *before* any key
 //!    is fetched, so a blocked server is never contacted (`403`);
 //! 5. **signature** — the [`Verifier`](crate::signatures::Verifier) checks
@@ -34,13 +35,58 @@
 //! 7. **domain policy** on the key owner's domain (`403`);
 //! 8. **typed decoding** into an [`AnyObject`] (`400` on a vocabulary
 //!    error), so a malformed activity never marks its id as seen;
-//! 9. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
-//!    answered `202 Accepted` and not handed over again.
+//! 9. **authority** — an `Update` or `Delete` of another actor
+//!    ([`InboxError::ForeignActor`]) or of an object on another origin than
+//!    the actor's ([`InboxError::ForeignObject`]) is refused (`403`); see
+//!    [What a signature proves](#what-a-signature-proves);
+//! 10. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
+//!     answered `202 Accepted` and not handed over again. The store keeps a
+//!     32-byte digest per id ([`id_digest`]), not the id.
 //!
 //! A success is an [`Incoming`] for the application's handler; it answers
 //! `202 Accepted` (ActivityPub leaves the success code open; `202` is what
 //! Mastodon and most peers send).
+//!
+//! # What a signature proves
+//!
+//! A verified HTTP signature proves one thing: the key's owner, who is the
+//! activity's `actor`, sent this activity, with this `id` on the actor's
+//! origin. It proves nothing about anyone else: an embedded `Note` may claim
+//! any `attributedTo`, an `Announce` may carry a fabricated copy of someone
+//! else's post. So [`Incoming::object`] hands over an embedded object only
+//! when the sender speaks for it ([`EmbeddedObject::Trusted`]), and
+//! otherwise only its IRI ([`EmbeddedObject::FetchFromOrigin`]), to be
+//! dereferenced at its origin (with [`Fetcher`](crate::fetch::Fetcher),
+//! which checks that the document comes from where it claims) or looked up
+//! in the application's own store. In the table, *on origin* means the
+//! object's `id` has the scheme, host and port of the actor's IRI, and
+//! *author* means: for an actor document, its `id`; for an activity, every
+//! `actor` entry; for any other object, every `attributedTo` entry (at least
+//! one, all equal to the actor).
+//!
+//! | the activity | its `object` | the inbox | [`Incoming::object`] |
+//! |---|---|---|---|
+//! | any | an IRI | accepts | `FetchFromOrigin(iri)` |
+//! | any (`Create`, `Update`, `Announce`, `Add`, `Undo`, …) | embedded, on origin, author = actor | accepts | `Trusted(object)` |
+//! | any | embedded, author missing or someone else, or off origin | accepts | `FetchFromOrigin(id)` |
+//! | any | embedded without `id` (transient), author = actor | accepts | `Trusted(object)`: it exists only in this signed activity |
+//! | any | embedded without `id`, author missing or someone else | accepts | `Absent`: nothing to trust or fetch |
+//! | `Announce` | someone else's post, embedded | accepts | `FetchFromOrigin(id)`: the announcer is not the author |
+//! | `Update`, `Delete` | an actor document other than the actor | **refuses**, `403` [`InboxError::ForeignActor`] | — |
+//! | `Update`, `Delete` | anything whose `id` is off the actor's origin | **refuses**, `403` [`InboxError::ForeignObject`] | — |
+//! | `Update`, `Delete` | the actor itself | accepts | `Trusted` if embedded, else `FetchFromOrigin(actor)` |
+//! | `Delete` | an object on the actor's origin | accepts | `FetchFromOrigin(id)` (a `Tombstone` proves nothing) |
+//!
+//! What the library cannot know is who owns an IRI on a multi-user origin:
+//! `https://b.example/users/mallory` may send `Delete` of
+//! `https://b.example/notes/1`, written by `https://b.example/users/bob`.
+//! Before applying an `Update` or `Delete` to something you stored, check
+//! [`Incoming::may_modify`] with the owner you stored for it (its
+//! `attributedTo`; for an actor, the actor itself). Activity types outside
+//! the vocabulary are not classified ([`EmbeddedObject::Absent`]); their
+//! properties stay raw in the activity's `extra`.
 
+mod authority;
 mod content_type;
 mod envelope;
 mod seen;
@@ -51,13 +97,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::StatusCode;
 
+pub use authority::EmbeddedObject;
 pub use content_type::{ACTIVITYSTREAMS_PROFILE, is_activity_content_type};
-pub use seen::{MemorySeenStore, SeenStore};
+pub use seen::{MemorySeenStore, SeenStore, id_digest};
 pub use verify::{ActorKeyResolver, VerifyRequest};
 
 use crate::policy::DomainPolicy;
 use crate::signatures::{KeyRefusal, SignatureError, Verified};
-use crate::vocab::{AnyObject, VocabError};
+use crate::vocab::{AnyObject, Iri, VocabError};
 
 /// Longest input echoed back inside an error message.
 const ECHO_LIMIT: usize = 200;
@@ -108,6 +155,18 @@ pub enum InboxError {
         /// The parser's description.
         reason: String,
     },
+    /// The `id`, `type` or `actor` is longer than
+    /// [`InboxConfig::max_iri_bytes`] (`400`), checked before the signature
+    /// so an overlong id is never verified, stored or echoed whole.
+    #[error("activity: {property:?} is {actual} bytes long, over the {limit}-byte limit")]
+    PropertyTooLong {
+        /// The property name (`id`, `type` or `actor`).
+        property: &'static str,
+        /// The configured limit.
+        limit: usize,
+        /// The length received.
+        actual: usize,
+    },
     /// A property the inbox needs is absent or not an IRI (`400`).
     #[error("activity: missing or malformed {property:?} property")]
     MissingProperty {
@@ -132,6 +191,28 @@ pub enum InboxError {
         /// The activity `id`.
         id: String,
         /// The activity `actor`.
+        actor: String,
+    },
+    /// An `Update` or `Delete` names an actor other than its sender (`403`):
+    /// an actor may only update or delete itself.
+    #[error("{kind} of actor {object:?} sent by {actor:?}: an actor may only {kind} itself")]
+    ForeignActor {
+        /// `Update` or `Delete`.
+        kind: &'static str,
+        /// The actor named as the `object`.
+        object: String,
+        /// The sender.
+        actor: String,
+    },
+    /// An `Update` or `Delete` names an object on another origin than its
+    /// sender's (`403`): no server may change what another server holds.
+    #[error("{kind} of {object:?} sent by {actor:?}: the object is not on the actor's origin")]
+    ForeignObject {
+        /// `Update` or `Delete`.
+        kind: &'static str,
+        /// The object's `id`.
+        object: String,
+        /// The sender.
         actor: String,
     },
     /// The sender's domain is refused by the domain policy (`403`).
@@ -185,9 +266,12 @@ impl InboxError {
             }
             Self::InvalidJson { .. }
             | Self::MissingProperty { .. }
+            | Self::PropertyTooLong { .. }
             | Self::IdOriginMismatch { .. }
             | Self::Vocab(_) => StatusCode::BAD_REQUEST,
-            Self::Blocked { .. } => StatusCode::FORBIDDEN,
+            Self::Blocked { .. } | Self::ForeignActor { .. } | Self::ForeignObject { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Self::Duplicate { .. } => StatusCode::ACCEPTED,
         }
     }
@@ -204,6 +288,36 @@ pub struct InboxConfig {
     /// (default `true`; it stops a server from minting ids in another's
     /// namespace).
     pub require_same_origin_id: bool,
+    /// Longest accepted `id`, `actor` and `type` value in bytes (default
+    /// [`InboxConfig::DEFAULT_MAX_IRI_BYTES`]); longer is refused with
+    /// [`InboxError::PropertyTooLong`] (`400`). Real ids are under 200 bytes;
+    /// the cap keeps a sender from filling the dedup store and logs with
+    /// ids as large as the body cap.
+    pub max_iri_bytes: usize,
+}
+
+impl InboxConfig {
+    /// The default [`InboxConfig::max_iri_bytes`]: 2 KiB, ten times the
+    /// longest ids seen in practice.
+    pub const DEFAULT_MAX_IRI_BYTES: usize = 2048;
+
+    /// Sets [`InboxConfig::max_body_bytes`].
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets [`InboxConfig::require_same_origin_id`].
+    pub fn with_require_same_origin_id(mut self, required: bool) -> Self {
+        self.require_same_origin_id = required;
+        self
+    }
+
+    /// Sets [`InboxConfig::max_iri_bytes`].
+    pub fn with_max_iri_bytes(mut self, bytes: usize) -> Self {
+        self.max_iri_bytes = bytes;
+        self
+    }
 }
 
 impl Default for InboxConfig {
@@ -211,6 +325,7 @@ impl Default for InboxConfig {
         Self {
             max_body_bytes: 256 * 1024,
             require_same_origin_id: true,
+            max_iri_bytes: Self::DEFAULT_MAX_IRI_BYTES,
         }
     }
 }
@@ -227,13 +342,54 @@ pub struct Incoming {
     pub actor: String,
     /// What the signature check established (key, owner, dialect, algorithm).
     pub verified: Verified,
-    /// The typed document.
+    /// The typed document, as sent. Objects embedded in it are the
+    /// sender's claims: read them through [`Incoming::object`], which hands
+    /// over only those the signature vouches for.
     pub activity: AnyObject,
     /// The exact received bytes, for storage or forwarding.
     pub body: Bytes,
 }
 
 impl Incoming {
+    /// The activity's (first) `object`, as far as the signature vouches for
+    /// it: [`EmbeddedObject::Trusted`] when embedded and authored by the
+    /// actor on the actor's origin, else its IRI to fetch from its origin
+    /// (see [What a signature proves](self#what-a-signature-proves)).
+    pub fn object(&self) -> EmbeddedObject<'_> {
+        self.objects().next().unwrap_or(EmbeddedObject::Absent)
+    }
+
+    /// Every entry of the activity's `object` (a `Flag` may name several),
+    /// each classified as [`Incoming::object`] does.
+    pub fn objects(&self) -> impl Iterator<Item = EmbeddedObject<'_>> {
+        self.activity
+            .as_activity()
+            .into_iter()
+            .flat_map(authority::objects_of)
+            .map(|o| authority::classify(o, &self.actor))
+    }
+
+    /// Whether the sender may `Update` or `Delete` something your server
+    /// stored as owned by `stored_owner` (its `attributedTo`; for an actor,
+    /// the actor itself).
+    ///
+    /// The inbox already refuses changes to objects on another origin; on a
+    /// multi-user origin only the application knows who owns what, so call
+    /// this before applying the change.
+    ///
+    /// ```
+    /// # fn demo(incoming: &archipel::inbox::Incoming) {
+    /// use archipel::vocab::Iri;
+    /// let stored_owner = Iri::new_unchecked("https://b.example/users/bob");
+    /// if incoming.may_modify(&stored_owner) {
+    ///     // apply the Update / Delete
+    /// }
+    /// # }
+    /// ```
+    pub fn may_modify(&self, stored_owner: &Iri) -> bool {
+        stored_owner.as_str() == self.actor
+    }
+
     /// The body as a generic JSON value (re-parsed; for storage or for
     /// properties the vocabulary does not model).
     pub fn json(&self) -> Result<serde_json::Value, InboxError> {
@@ -362,7 +518,7 @@ impl Inbox {
         if !has_signature(request.headers()) {
             return Err(InboxError::Unsigned);
         }
-        let envelope = envelope::parse(body)?;
+        let envelope = envelope::parse(body, self.config.max_iri_bytes)?;
         let actor_host =
             host_of(&envelope.actor).ok_or(InboxError::MissingProperty { property: "actor" })?;
         self.check_domain(&actor_host)?;
@@ -389,6 +545,7 @@ impl Inbox {
             self.check_domain(&key_host)?;
         }
         let activity = AnyObject::from_slice(body).map_err(InboxError::Vocab)?;
+        authority::check(&activity, &envelope.actor)?;
         if !self.seen.insert_if_new(&envelope.id).await {
             return Err(InboxError::Duplicate {
                 id: echo(&envelope.id),

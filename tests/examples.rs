@@ -129,3 +129,12 @@ mod minimal_server_federation;
 ))]
 #[path = "examples/minimal_server_inbox_statuses.rs"]
 mod minimal_server_inbox_statuses;
+#[cfg(all(
+    feature = "axum",
+    feature = "client",
+    feature = "delivery",
+    feature = "rfc9421",
+    feature = "sqlite"
+))]
+#[path = "examples/minimal_server_trusts_only_vouched_objects.rs"]
+mod minimal_server_trusts_only_vouched_objects;

@@ -33,3 +33,21 @@ mod multikey_key_is_read_from_assertion_method;
 #[cfg(all(feature = "axum", feature = "client", feature = "rfc9421"))]
 #[path = "hostile/standalone_key_needs_its_owner.rs"]
 mod standalone_key_needs_its_owner;
+#[cfg(feature = "client")]
+#[path = "hostile/inbox_peers.rs"]
+pub mod inbox_peers;
+#[cfg(feature = "client")]
+#[path = "hostile/announce_of_fabricated_object_is_not_trusted.rs"]
+mod announce_of_fabricated_object_is_not_trusted;
+#[cfg(feature = "client")]
+#[path = "hostile/delete_or_update_of_another_actor_is_refused.rs"]
+mod delete_or_update_of_another_actor_is_refused;
+#[cfg(feature = "client")]
+#[path = "hostile/embedded_object_claiming_another_author_is_not_trusted.rs"]
+mod embedded_object_claiming_another_author_is_not_trusted;
+#[cfg(feature = "client")]
+#[path = "hostile/oversized_activity_id_is_refused.rs"]
+mod oversized_activity_id_is_refused;
+#[cfg(feature = "client")]
+#[path = "hostile/update_of_another_actors_object_is_not_trusted.rs"]
+mod update_of_another_actors_object_is_not_trusted;

@@ -14,7 +14,7 @@ use archipel::delivery::{
     WorkerConfig, Workers,
 };
 use archipel::fetch::Fetcher;
-use archipel::inbox::{ActorKeyResolver, Inbox};
+use archipel::inbox::{ActorKeyResolver, EmbeddedObject, Inbox};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
 use archipel::policy::DomainPolicy;
 use archipel::policy::follow::{self, PendingFollow};
@@ -292,14 +292,16 @@ impl App {
     /// activity's IRI.
     pub async fn shelve(&self, book: &str, shelf: &str, on: bool) -> Result<String, String> {
         let book = Iri::parse(book).map_err(|e| e.to_string())?;
+        let me = self.iri(&format!("user/{}", self.user));
+        // The item has no id of its own: naming its author lets receivers
+        // trust it as part of this signed activity.
         let item = books::ShelfItem::new(
-            Object::new("ShelfItem"),
+            Object::new("ShelfItem").with_attributed_to(me.clone()),
             books::ShelfItemProps {
                 book: Some(book.clone()),
             },
         );
         let kind = if on { Kind::Add } else { Kind::Remove };
-        let me = self.iri(&format!("user/{}", self.user));
         let mut activity = Activity::new(kind, self.new_id("activity"), me);
         activity.object = Some(AnyObject::from(item).into());
         activity.target = Some(
@@ -455,10 +457,8 @@ impl App {
     /// Applies a verified activity.
     pub async fn handle(&self, incoming: archipel::inbox::Incoming) {
         let Ok(doc) = incoming.json() else { return };
-        let object = incoming
-            .activity
-            .as_activity()
-            .and_then(|a| a.embedded_object());
+        // Embedded objects only as far as the signature vouches for them.
+        let object = incoming.object().trusted();
         eprintln!(
             "inbox: {} from {} (key {}){}",
             incoming.kind,
@@ -531,7 +531,7 @@ impl App {
                 // only shelves under the sender's own actor IRI.
                 let activity = incoming.activity.as_activity();
                 let shelf = activity.and_then(|a| a.target.as_ref()?.first()?.id().cloned());
-                let item = activity.and_then(|a| a.embedded_object()).cloned();
+                let item = object.cloned();
                 if let (Some(shelf), Some(item)) = (shelf, item)
                     && shelf.as_str().starts_with(&format!("{}/", incoming.actor))
                     && let BookObject::ShelfItem(item) = BookObject::from_any(item)
@@ -547,12 +547,18 @@ impl App {
             }
             "Create" => {
                 // Learn the title of a reviewed book from its owner (a
-                // typed fetch of a custom type).
-                if let Some(object) = incoming
-                    .activity
-                    .as_activity()
-                    .and_then(|a| a.embedded_object())
-                    && let BookObject::Review(review) = BookObject::from_any(object.clone())
+                // typed fetch of a custom type). A review the signature
+                // does not vouch for is read from its origin instead.
+                let status = match incoming.object() {
+                    EmbeddedObject::Trusted(object) => Some(object.clone()),
+                    EmbeddedObject::FetchFromOrigin(iri) => match iri.to_url() {
+                        Ok(url) => self.fetcher.fetch_any(&url).await.ok(),
+                        Err(_) => None,
+                    },
+                    _ => None,
+                };
+                if let Some(status) = status
+                    && let BookObject::Review(review) = BookObject::from_any(status)
                     && let Some(book) = &review.ext.in_reply_to_book
                     && let Ok(url) = Url::parse(book.as_str())
                     && let Ok(edition) = self.fetcher.fetch::<Edition>(&url).await

@@ -183,6 +183,24 @@ impl Federation {
         }
     }
 
+    /// Dereferences an object at its origin with the library's `Fetcher`
+    /// (content negotiation, the document's `id` checked against the final
+    /// URL): how an embedded object the signature does not vouch for is
+    /// replaced by the real one.
+    pub async fn fetch_object(&self, iri: &archipel::vocab::Iri) -> Option<Value> {
+        let url = iri.to_url().ok()?;
+        match archipel::fetch::Fetcher::new(self.client.clone())
+            .fetch_value(&url)
+            .await
+        {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                eprintln!("cannot fetch {iri} from its origin: {e}");
+                None
+            }
+        }
+    }
+
     /// Resolves `acct:user@host`, `@user@host`, `user@host` or an actor IRI
     /// to an actor IRI (WebFinger, RFC 7033), checking that it is an actor.
     pub async fn resolve_actor(&self, target: &str) -> Result<String, String> {

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use archipel::axum::InboxRequest;
-use archipel::inbox::Incoming;
+use archipel::inbox::{EmbeddedObject, Incoming};
 use archipel::policy::follow::{self, BlockEffect, FollowConsent, PendingFollow};
+use archipel::vocab::Iri;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -89,10 +90,33 @@ fn recipients(
     out
 }
 
+/// The `object` of a `Create` or `Update` as the application may believe it:
+/// the embedded copy when the signature vouches for it, else the document
+/// its origin serves. The library makes the trust decision
+/// ([`Incoming::object`]); this only follows it.
+async fn believed_object(app: &App, incoming: &Incoming) -> Option<Value> {
+    match incoming.object() {
+        EmbeddedObject::Trusted(object) => serde_json::to_value(object).ok(),
+        EmbeddedObject::FetchFromOrigin(iri) => app.fed.fetch_object(iri).await,
+        _ => None,
+    }
+}
+
+/// The stored owner (`attributedTo`) of a note, for [`Incoming::may_modify`].
+fn owner_of(note: &Value) -> Option<Iri> {
+    crate::fed::iri(note.get("attributedTo")).map(Iri::new_unchecked)
+}
+
 /// Applies one verified activity to the state.
 pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
     let Ok(doc) = incoming.json() else { return };
     let actor = incoming.actor.clone();
+    // Fetched before taking the lock: a note whose embedded copy the
+    // signature does not vouch for comes from its origin.
+    let object = match incoming.kind.as_str() {
+        "Create" | "Update" => believed_object(app, &incoming).await,
+        _ => None,
+    };
     let mut outgoing: Vec<(String, Value, Vec<String>)> = Vec::new();
     {
         let mut data = app.data.lock().await;
@@ -191,27 +215,37 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                 Err(e) => eprintln!("ignored Undo {}: {e}", incoming.id),
             },
             "Create" => {
-                if let Some(note) = doc.get("object").filter(|o| o.is_object())
+                // Only the author creates: a note claiming someone else as
+                // author (or fetched and found to be someone else's) is dropped.
+                if let Some(note) = object
                     && let Some(id) = note.get("id").and_then(Value::as_str)
-                    && crate::fed::same_origin(id, &actor)
+                    && owner_of(&note).is_some_and(|owner| owner.as_str() == actor)
                 {
-                    data.notes.insert(id.to_owned(), note.clone());
+                    data.notes.insert(id.to_owned(), note);
                 }
             }
             "Update" => {
-                if let Some(note) = doc.get("object").filter(|o| o.is_object())
+                // Only the owner we stored may change a note.
+                if let Some(note) = object
                     && let Some(id) = note.get("id").and_then(Value::as_str)
-                    && crate::fed::same_origin(id, &actor)
-                    && data.notes.contains_key(id)
+                    && let Some(stored) = data.notes.get(id)
+                    && owner_of(stored).is_some_and(|owner| incoming.may_modify(&owner))
+                    && owner_of(&note).is_some_and(|owner| incoming.may_modify(&owner))
                 {
-                    data.notes.insert(id.to_owned(), note.clone());
+                    data.notes.insert(id.to_owned(), note);
                 }
             }
             "Delete" => {
-                if let Some(id) = crate::fed::iri(doc.get("object"))
-                    && crate::fed::same_origin(id, &actor)
+                // The inbox refused a Delete across origins; on this origin,
+                // only the stored owner may delete.
+                if let Some(id) = incoming.object().iri()
+                    && data
+                        .notes
+                        .get(id.as_str())
+                        .and_then(owner_of)
+                        .is_some_and(|owner| incoming.may_modify(&owner))
                 {
-                    data.notes.remove(id);
+                    data.notes.remove(id.as_str());
                 }
             }
             "Like" | "Announce" => {

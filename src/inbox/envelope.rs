@@ -4,6 +4,11 @@
 //! Decoding only these (every other property is skipped without being
 //! built) keeps the pre-authorisation work small; the full typed decoding
 //! through the vocabulary happens once the request is authenticated.
+//!
+//! Each of the three is capped in length
+//! ([`InboxConfig::max_iri_bytes`](super::InboxConfig::max_iri_bytes)): the
+//! `id` is kept by the dedup store and echoed in logs, and nothing but the
+//! body cap would otherwise bound it.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -50,8 +55,21 @@ fn first_string(value: &Value) -> Option<&str> {
     }
 }
 
-/// Reads the envelope of `body`, naming the missing or malformed property.
-pub(crate) fn parse(body: &[u8]) -> Result<Envelope, InboxError> {
+/// Refuses `value` of `property` when it is longer than `limit` bytes.
+fn capped<'a>(property: &'static str, value: &'a str, limit: usize) -> Result<&'a str, InboxError> {
+    if value.len() > limit {
+        return Err(InboxError::PropertyTooLong {
+            property,
+            limit,
+            actual: value.len(),
+        });
+    }
+    Ok(value)
+}
+
+/// Reads the envelope of `body`, naming the missing, malformed or overlong
+/// (past `max_bytes`) property.
+pub(crate) fn parse(body: &[u8], max_bytes: usize) -> Result<Envelope, InboxError> {
     let raw: Raw = serde_json::from_slice(body).map_err(|e| InboxError::InvalidJson {
         reason: e.to_string(),
     })?;
@@ -70,6 +88,9 @@ pub(crate) fn parse(body: &[u8]) -> Result<Envelope, InboxError> {
         .as_ref()
         .and_then(reference_iri)
         .ok_or(InboxError::MissingProperty { property: "actor" })?;
+    let id = capped("id", id, max_bytes)?;
+    let kind = capped("type", kind, max_bytes)?;
+    let actor = capped("actor", actor, max_bytes)?;
     Ok(Envelope {
         id: id.to_owned(),
         kind: kind.to_owned(),
@@ -81,10 +102,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Envelope, InboxError> {
 mod tests {
     use super::*;
 
+    const MAX: usize = crate::inbox::InboxConfig::DEFAULT_MAX_IRI_BYTES;
+
     #[test]
     fn reads_embedded_actor_and_type_array() {
         let env = parse(
             br#"{"id":"https://a.example/1","type":["Follow"],"actor":{"id":"https://a.example/u"},"object":{"deep":[1,2,3]}}"#,
+            MAX,
         )
         .unwrap();
         assert_eq!(env.id, "https://a.example/1");
@@ -95,16 +119,44 @@ mod tests {
     #[test]
     fn names_missing_property() {
         assert!(matches!(
-            parse(br#"{"type":"Like","actor":"https://a.example/u"}"#),
+            parse(br#"{"type":"Like","actor":"https://a.example/u"}"#, MAX),
             Err(InboxError::MissingProperty { property: "id" })
         ));
         assert!(matches!(
-            parse(br#"{"id":"x","type":"Like"}"#),
+            parse(br#"{"id":"x","type":"Like"}"#, MAX),
             Err(InboxError::MissingProperty { property: "actor" })
         ));
         assert!(matches!(
-            parse(b"[1,2"),
+            parse(b"[1,2", MAX),
             Err(InboxError::InvalidJson { .. })
         ));
+    }
+
+    #[test]
+    fn caps_each_property_at_the_limit() {
+        let at = format!("https://a.example/{}", "x".repeat(MAX - 18));
+        assert_eq!(at.len(), MAX);
+        let body = |id: &str, kind: &str, actor: &str| {
+            serde_json::json!({"id": id, "type": kind, "actor": actor}).to_string()
+        };
+        let ok = parse(body(&at, "Like", &at).as_bytes(), MAX).unwrap();
+        assert_eq!(ok.id.len(), MAX);
+        let over = format!("{at}y");
+        for (property, b) in [
+            ("id", body(&over, "Like", &at)),
+            ("type", body(&at, &over, &at)),
+            ("actor", body(&at, "Like", &over)),
+        ] {
+            match parse(b.as_bytes(), MAX) {
+                Err(InboxError::PropertyTooLong {
+                    property: p,
+                    limit,
+                    actual,
+                }) => {
+                    assert_eq!((p, limit, actual), (property, MAX, MAX + 1));
+                }
+                other => panic!("{property}: expected PropertyTooLong, got {other:?}"),
+            }
+        }
     }
 }

@@ -6,14 +6,20 @@
 //! activity `id` in a [`SeenStore`] and answers a repeat with `202 Accepted`
 //! without handing it to the application again.
 
-use std::collections::{HashSet, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
+
+use hashbrown::HashTable;
+use sha2::{Digest as _, Sha256};
 
 /// Where the inbox records the activity ids it has already accepted.
 ///
+/// The inbox passes the activity `id` as received (at most
+/// [`InboxConfig::max_iri_bytes`](super::InboxConfig::max_iri_bytes) long).
 /// Implement it over a database to share deduplication between processes or
-/// keep it across restarts; [`MemorySeenStore`] is the bounded in-memory
-/// default.
+/// keep it across restarts; store [`id_digest`] rather than the id itself, so
+/// each entry has the same small size whatever a sender puts in its ids.
+/// [`MemorySeenStore`] is the bounded in-memory default.
 #[async_trait::async_trait]
 pub trait SeenStore: Send + Sync {
     /// Records `id` and returns `true` if it was not recorded before, `false`
@@ -28,11 +34,31 @@ pub trait SeenStore: Send + Sync {
     async fn forget(&self, id: &str);
 }
 
+/// The SHA-256 digest of an activity `id`: the fixed-size (32-byte) key a
+/// [`SeenStore`] should keep instead of the id.
+///
+/// Ids are chosen by remote senders; keeping their digest bounds the memory
+/// (or rows) a store spends per entry, and SHA-256's collision resistance
+/// keeps two different ids from being taken for one another.
+///
+/// ```
+/// let d = archipel::inbox::id_digest("https://a.example/activities/1");
+/// assert_eq!(d.len(), 32);
+/// assert_ne!(d, archipel::inbox::id_digest("https://a.example/activities/2"));
+/// ```
+pub fn id_digest(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
 /// A bounded in-memory [`SeenStore`] that forgets the oldest ids first.
 ///
 /// Holds at most `capacity` ids; beyond that the oldest is evicted (FIFO), so
-/// memory stays bounded under any load. A capacity of some tens of thousands
-/// covers the retry windows of common senders.
+/// memory stays bounded under any load. Each id is kept once, as its 32-byte
+/// [`id_digest`] in a ring of `capacity` slots, plus a 4-byte index into
+/// that ring in a hash table: about 40 bytes per id whatever its length. A
+/// capacity of some tens of thousands covers the retry windows of common
+/// senders. A [`forget`](SeenStore::forget)ten id's slot stays empty until
+/// the ring comes round to it.
 ///
 /// ```
 /// # tokio_test_block_on(async {
@@ -50,30 +76,104 @@ pub trait SeenStore: Send + Sync {
 #[derive(Debug)]
 pub struct MemorySeenStore {
     capacity: usize,
-    inner: Mutex<Inner>,
+    inner: Mutex<Ring>,
 }
 
+/// The digests in insertion order (a ring overwritten oldest first) and a
+/// table of ring positions keyed by digest, so each digest is stored once.
 #[derive(Debug, Default)]
-struct Inner {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+struct Ring {
+    /// Slot `i` holds a digest, or `None` once it was forgotten.
+    slots: Vec<Option<[u8; 32]>>,
+    /// The slot the next insertion takes once `slots` is full (the oldest).
+    next: usize,
+    /// Positions in `slots` of the digests currently remembered.
+    index: HashTable<u32>,
+    /// Keyed hashing of the digests: digests of attacker-chosen ids cannot
+    /// be steered into one bucket without knowing the key.
+    hasher: std::hash::RandomState,
+}
+
+impl Ring {
+    fn hash(&self, digest: &[u8; 32]) -> u64 {
+        self.hasher.hash_one(digest)
+    }
+
+    fn find(&self, digest: &[u8; 32]) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(digest), |&i| {
+                slots.get(i as usize).copied().flatten().as_ref() == Some(digest)
+            })
+            .copied()
+    }
+
+    fn remove(&mut self, digest: &[u8; 32]) -> Option<u32> {
+        let hash = self.hash(digest);
+        let slots = &self.slots;
+        let entry = self
+            .index
+            .find_entry(hash, |&i| {
+                slots.get(i as usize).copied().flatten().as_ref() == Some(digest)
+            })
+            .ok()?;
+        let (position, _) = entry.remove();
+        if let Some(slot) = self.slots.get_mut(position as usize) {
+            *slot = None;
+        }
+        Some(position)
+    }
+
+    /// Records `digest` (known to be absent), evicting the oldest entry when
+    /// all `capacity` slots are taken.
+    fn push(&mut self, digest: [u8; 32], capacity: usize) {
+        let position = if self.slots.len() < capacity {
+            self.slots.push(None);
+            self.slots.len() - 1
+        } else {
+            let oldest = self.next;
+            self.next = (oldest + 1) % capacity;
+            if let Some(old) = self.slots.get(oldest).copied().flatten() {
+                self.remove(&old);
+            }
+            oldest
+        };
+        // Capacities are far below u32::MAX (checked in `new`).
+        let Ok(stored) = u32::try_from(position) else {
+            return;
+        };
+        if let Some(slot) = self.slots.get_mut(position) {
+            *slot = Some(digest);
+        }
+        let hasher = &self.hasher;
+        let slots = &self.slots;
+        self.index
+            .insert_unique(self.hasher.hash_one(digest), stored, |&i| {
+                slots
+                    .get(i as usize)
+                    .copied()
+                    .flatten()
+                    .map_or(0, |d| hasher.hash_one(d))
+            });
+    }
 }
 
 impl MemorySeenStore {
     /// The capacity [`Default`] uses.
     pub const DEFAULT_CAPACITY: usize = 50_000;
 
-    /// A store remembering at most `capacity` ids (at least one).
+    /// A store remembering at most `capacity` ids (at least one, at most
+    /// `u32::MAX`).
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity: capacity.max(1),
-            inner: Mutex::new(Inner::default()),
+            capacity: capacity.clamp(1, u32::MAX as usize),
+            inner: Mutex::new(Ring::default()),
         }
     }
 
     /// How many ids are currently remembered.
     pub fn len(&self) -> usize {
-        self.lock().set.len()
+        self.lock().index.len()
     }
 
     /// Whether no id is remembered.
@@ -81,9 +181,9 @@ impl MemorySeenStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         // A poisoned lock only means another thread panicked mid-update of a
-        // cache; the sets are still consistent enough to keep using.
+        // cache; the ring is still consistent enough to keep using.
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -99,28 +199,18 @@ impl Default for MemorySeenStore {
 #[async_trait::async_trait]
 impl SeenStore for MemorySeenStore {
     async fn insert_if_new(&self, id: &str) -> bool {
-        let mut inner = self.lock();
-        if inner.set.contains(id) {
+        let digest = id_digest(id);
+        let mut ring = self.lock();
+        if ring.find(&digest).is_some() {
             return false;
         }
-        while inner.order.len() >= self.capacity {
-            match inner.order.pop_front() {
-                Some(old) => {
-                    inner.set.remove(&old);
-                }
-                None => break,
-            }
-        }
-        inner.set.insert(id.to_owned());
-        inner.order.push_back(id.to_owned());
+        ring.push(digest, self.capacity);
         true
     }
 
     async fn forget(&self, id: &str) {
-        let mut inner = self.lock();
-        if inner.set.remove(id) {
-            inner.order.retain(|x| x != id);
-        }
+        let digest = id_digest(id);
+        self.lock().remove(&digest);
     }
 }
 
@@ -160,6 +250,44 @@ mod tests {
             s.forget("x").await;
             assert!(s.insert_if_new("x").await);
             assert_eq!(s.len(), 1);
+        });
+    }
+
+    #[test]
+    fn keeps_one_fixed_size_digest_per_id() {
+        block_on(async {
+            let s = MemorySeenStore::new(3);
+            let long = "x".repeat(100_000);
+            assert!(s.insert_if_new(&long).await);
+            let ring = s.lock();
+            assert_eq!(ring.slots, vec![Some(id_digest(&long))]);
+            assert_eq!(ring.index.len(), 1);
+        });
+    }
+
+    #[test]
+    fn eviction_and_forget_keep_ring_and_index_in_step() {
+        block_on(async {
+            let s = MemorySeenStore::new(3);
+            for id in ["a", "b", "c"] {
+                assert!(s.insert_if_new(id).await);
+            }
+            s.forget("b").await;
+            assert_eq!(s.len(), 2);
+            // The ring is full (with b's slot empty): d takes a's slot.
+            assert!(s.insert_if_new("d").await);
+            assert_eq!(s.len(), 2);
+            assert!(s.insert_if_new("a").await);
+            assert!(!s.insert_if_new("c").await);
+            assert!(!s.insert_if_new("d").await);
+            for _ in 0..10 {
+                for id in ["e", "f", "g", "h"] {
+                    s.insert_if_new(id).await;
+                }
+            }
+            assert_eq!(s.len(), 3);
+            assert!(!s.insert_if_new("h").await);
+            assert!(s.insert_if_new("e").await);
         });
     }
 }
