@@ -9,3 +9,6 @@ mod delivery_peer;
 #[cfg(all(feature = "delivery", feature = "client"))]
 #[path = "hostile/delivery_redirects_are_not_followed.rs"]
 mod delivery_redirects_are_not_followed;
+#[cfg(all(feature = "delivery", feature = "client"))]
+#[path = "hostile/nested_bcc_never_reaches_the_wire.rs"]
+mod nested_bcc_never_reaches_the_wire;
