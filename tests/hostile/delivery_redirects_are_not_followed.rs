@@ -49,10 +49,22 @@ async fn every_redirect_status_fails_the_job_and_reaches_nobody_else() {
         .unwrap();
         let (events, report) = deliver(&plan, loopback_client()).await;
 
-        let location = elsewhere.url("/inbox").to_string();
+        // One signed POST to the inbox, not followed anywhere.
+        let at_inbox = inbox.captured();
+        assert_eq!(at_inbox.len(), 1, "{status}: {at_inbox:?}");
+        assert_eq!(at_inbox[0].method, "POST");
+        assert_eq!(at_inbox[0].path, "/users/bob/inbox");
+        assert_eq!(&at_inbox[0].body, plan.body().bytes());
+        assert_eq!(
+            elsewhere.captured().len(),
+            0,
+            "{status}: the redirect target was contacted: {:?}",
+            elsewhere.captured()
+        );
+
         let expected = GiveUpReason::Redirected {
             status: Some(status),
-            location: location.clone(),
+            location: elsewhere.url("/inbox").to_string(),
         };
         let gave_up: Vec<&DeliveryEvent> = events
             .iter()
@@ -77,19 +89,6 @@ async fn every_redirect_status_fails_the_job_and_reaches_nobody_else() {
         assert_eq!(report.given_up, 1, "{status}");
         let outcomes: Vec<&JobOutcome> = report.jobs.values().map(|j| &j.outcome).collect();
         assert_eq!(outcomes, [&JobOutcome::GaveUp(expected)], "{status}");
-
-        // One signed POST to the inbox, not followed anywhere.
-        let at_inbox = inbox.captured();
-        assert_eq!(at_inbox.len(), 1, "{status}: {at_inbox:?}");
-        assert_eq!(at_inbox[0].method, "POST");
-        assert_eq!(at_inbox[0].path, "/users/bob/inbox");
-        assert_eq!(&at_inbox[0].body, plan.body().bytes());
-        assert_eq!(
-            elsewhere.captured().len(),
-            0,
-            "{status}: the redirect target was contacted: {:?}",
-            elsewhere.captured()
-        );
     }
 }
 

@@ -449,8 +449,10 @@ pub async fn backlog_of_paused_and_saturated_hosts_does_not_starve_a_healthy_one
             .map(|i| format!("https://{host}/users/u{i}/inbox"))
             .collect()
     };
-    // One enqueue (one transaction) per host keeps the setup fast.
-    for (n, host) in ["paused.example", "saturated.example"].iter().enumerate() {
+    // One enqueue (one transaction) per host keeps the setup fast. The
+    // saturated host's jobs come first so that taking its leases below
+    // does not itself depend on skipping the paused backlog.
+    for (n, host) in ["saturated.example", "paused.example"].iter().enumerate() {
         let list = inboxes(host);
         let refs: Vec<&str> = list.iter().map(String::as_str).collect();
         let ids = q
