@@ -5,13 +5,16 @@
 //! losing any and without hammering anyone:
 //!
 //! 1. [`DeliveryPlan`] turns recipients into the unique set of inboxes (one
-//!    per shared inbox), strips `bto`/`bcc`, and serializes and digests the
-//!    body once for the whole fan-out.
+//!    per shared inbox), strips `bto`/`bcc` (at every nesting level, in every
+//!    spelling), and serializes and digests the body once for the whole
+//!    fan-out.
 //! 2. A [`DeliveryQueue`] persists one job per inbox before anything is sent
 //!    ([`MemoryQueue`] by default; durable backends implement the same trait).
 //! 3. Workers (feature `delivery`) claim jobs under a lease with global and
 //!    per-host concurrency limits, sign and send each through a pluggable
-//!    [`Delivery`], classify the outcome ([`classify_status`]), retry with
+//!    [`Delivery`] (which never follows a redirect: a 3xx gives the job up
+//!    with [`GiveUpReason::Redirected`]), classify the outcome
+//!    ([`classify_status`]), retry with
 //!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
 //!    hosts ([`HostBreaker`]), and double-knock between signature
 //!    [`Dialect`]s.
