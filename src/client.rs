@@ -176,7 +176,8 @@ impl From<PolicyError> for ClientError {
 /// An async HTTP client: one request in, one response out, body fully read.
 ///
 /// Implementations must enforce their [`FetchPolicy`] (the default
-/// [`ReqwestClient`] does), follow redirects themselves, and put the URL
+/// [`ReqwestClient`] does), follow redirects themselves unless the request
+/// carries [`RedirectMode::Manual`] in its extensions, and put the URL
 /// finally fetched into the response's extensions as [`FinalUrl`] so that
 /// origin checks can use it.
 ///
@@ -213,6 +214,42 @@ impl<T: HttpClient + ?Sized> HttpClient for Arc<T> {
         req: http::Request<Bytes>,
     ) -> Result<http::Response<Bytes>, ClientError> {
         (**self).execute(req).await
+    }
+}
+
+/// Request extension: whether the client follows redirects for this request.
+///
+/// A request without it is [`RedirectMode::Follow`]. Delivery sets
+/// [`RedirectMode::Manual`] on every signed `POST`: a redirected `POST` either
+/// becomes a `GET` (301/302/303) that could be counted as delivered, or
+/// re-sends the body (307/308) to a target its signature does not cover.
+/// The modes mirror the Fetch standard's `redirect` option.
+///
+/// ```
+/// use archipel::client::RedirectMode;
+/// let mut req = http::Request::post("https://b.example/inbox").body(bytes::Bytes::new()).unwrap();
+/// req.extensions_mut().insert(RedirectMode::Manual);
+/// assert_eq!(RedirectMode::of(&req), RedirectMode::Manual);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectMode {
+    /// Follow redirects hop by hop, re-checking the [`FetchPolicy`] at each
+    /// (the default).
+    #[default]
+    Follow,
+    /// Follow nothing: a 3xx response is returned as is, `Location` and
+    /// all, with the request URL as its [`FinalUrl`].
+    Manual,
+}
+
+impl RedirectMode {
+    /// The mode `req` asks for: its extension, or [`RedirectMode::Follow`].
+    pub fn of<B>(req: &http::Request<B>) -> RedirectMode {
+        req.extensions()
+            .get::<RedirectMode>()
+            .copied()
+            .unwrap_or_default()
     }
 }
 

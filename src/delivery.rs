@@ -5,13 +5,16 @@
 //! losing any and without hammering anyone:
 //!
 //! 1. [`DeliveryPlan`] turns recipients into the unique set of inboxes (one
-//!    per shared inbox), strips `bto`/`bcc`, and serializes and digests the
-//!    body once for the whole fan-out.
+//!    per shared inbox), strips `bto`/`bcc` (at every nesting level, in every
+//!    spelling), and serializes and digests the body once for the whole
+//!    fan-out.
 //! 2. A [`DeliveryQueue`] persists one job per inbox before anything is sent
 //!    ([`MemoryQueue`] by default; durable backends implement the same trait).
 //! 3. Workers (feature `delivery`) claim jobs under a lease with global and
 //!    per-host concurrency limits, sign and send each through a pluggable
-//!    [`Delivery`], classify the outcome ([`classify_status`]), retry with
+//!    [`Delivery`] (which never follows a redirect: a 3xx gives the job up
+//!    with [`GiveUpReason::Redirected`]), classify the outcome
+//!    ([`classify_status`]), retry with
 //!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
 //!    hosts ([`HostBreaker`]), and double-knock between signature
 //!    [`Dialect`]s.
@@ -135,6 +138,36 @@ pub enum DeliveryError {
         inbox: String,
         /// Why.
         reason: String,
+    },
+    /// The inbox answered with a redirect (any 3xx), which delivery never
+    /// follows: the signature covers this inbox only, and a redirected
+    /// `POST` either turns into a `GET` (301/302/303) or re-sends the body
+    /// to another target (307/308). Retrying the same URL gets the same
+    /// answer, so the job is given up with
+    /// [`GiveUpReason::Redirected`]; the application should re-resolve the
+    /// recipient's inbox.
+    #[error("delivery: POST to {inbox} answered {status} (redirect to {location:?}), not followed")]
+    Redirected {
+        /// The target inbox.
+        inbox: String,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header, empty if missing or not text.
+        location: String,
+    },
+    /// The [`HttpClient`](crate::client::HttpClient) followed a redirect
+    /// although the request asked it not to
+    /// ([`RedirectMode::Manual`](crate::client::RedirectMode::Manual)): the
+    /// response came from another URL, so it proves nothing about this
+    /// inbox and is not counted as delivered.
+    #[error(
+        "delivery: POST to {inbox} was answered by {final_url} after a redirect the client followed"
+    )]
+    RedirectFollowed {
+        /// The target inbox.
+        inbox: String,
+        /// The URL that answered.
+        final_url: String,
     },
     /// Any other transport failure (reset mid-response, protocol error).
     #[error("delivery: POST to {inbox} failed: {reason}")]

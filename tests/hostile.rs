@@ -1,6 +1,7 @@
 //! The hostile-peer suite: real servers on 127.0.0.1 play the victim and
-//! the attacker; each attack is refused with its documented status or
-//! typed error, and nothing of it reaches the application.
+//! the attacker, one submodule per attack; each attack is refused with its
+//! documented status or typed error, and nothing of it is stored, handed to
+//! the application or delivered.
 
 mod support;
 
@@ -51,3 +52,12 @@ mod oversized_activity_id_is_refused;
 #[cfg(feature = "client")]
 #[path = "hostile/update_of_another_actors_object_is_not_trusted.rs"]
 mod update_of_another_actors_object_is_not_trusted;
+#[cfg(all(feature = "delivery", feature = "client"))]
+#[path = "hostile/delivery_peer.rs"]
+mod delivery_peer;
+#[cfg(all(feature = "delivery", feature = "client"))]
+#[path = "hostile/delivery_redirects_are_not_followed.rs"]
+mod delivery_redirects_are_not_followed;
+#[cfg(all(feature = "delivery", feature = "client"))]
+#[path = "hostile/nested_bcc_never_reaches_the_wire.rs"]
+mod nested_bcc_never_reaches_the_wire;

@@ -11,7 +11,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, StatusCode};
 use url::Url;
 
-use super::{AddressClass, ClientError, FetchPolicy, FinalUrl, HttpClient, classify};
+use super::{AddressClass, ClientError, FetchPolicy, FinalUrl, HttpClient, RedirectMode, classify};
 
 /// The default [`HttpClient`], built on reqwest with rustls.
 ///
@@ -29,7 +29,8 @@ use super::{AddressClass, ClientError, FetchPolicy, FinalUrl, HttpClient, classi
 ///
 /// On a cross-origin redirect, `Authorization`, `Cookie`, `Signature`,
 /// `Signature-Input` and `Host` are dropped; a 303 (or a 301/302 after a
-/// `POST`) becomes a bodiless `GET`.
+/// `POST`) becomes a bodiless `GET`. A request carrying
+/// [`RedirectMode::Manual`] follows nothing: the 3xx comes back as is.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), archipel::client::ClientError> {
@@ -118,6 +119,7 @@ impl ReqwestClient {
         mut url: Url,
     ) -> Result<http::Response<Bytes>, ClientError> {
         let (parts, mut body) = req.into_parts();
+        let follow = parts.extensions.get::<RedirectMode>() != Some(&RedirectMode::Manual);
         let mut method = parts.method;
         let mut headers = parts.headers;
         if !headers.contains_key(header::USER_AGENT) {
@@ -143,7 +145,7 @@ impl ReqwestClient {
                 .await
                 .map_err(|e| map_err(&e, &url, &self.policy))?;
             let status = resp.status();
-            if is_followed_redirect(status) {
+            if follow && is_followed_redirect(status) {
                 hops += 1;
                 if hops > self.policy.max_redirects {
                     return Err(ClientError::TooManyRedirects {

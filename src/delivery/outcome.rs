@@ -16,9 +16,10 @@ pub enum Verdict {
     /// 410 Gone: the inbox (or its actor) no longer exists; drop and report
     /// so the app can remove the follower.
     Gone,
-    /// Any other 4xx except 408 and 429, or a local refusal: retrying cannot help.
+    /// Any other 4xx except 408 and 429, any 3xx (delivery follows no
+    /// redirect), or a local refusal: retrying cannot help.
     Permanent,
-    /// 5xx, 408, 429, 1xx/3xx, timeouts, connection errors: try again later,
+    /// 5xx, 408, 429, 1xx, timeouts, connection errors: try again later,
     /// not before `retry_after` if the server said so.
     Retry {
         /// The server's `Retry-After`, if any.
@@ -35,6 +36,7 @@ pub enum Verdict {
 /// assert_eq!(classify_status(StatusCode::GONE, None), Verdict::Gone);
 /// assert_eq!(classify_status(StatusCode::FORBIDDEN, None), Verdict::Permanent);
 /// assert_eq!(classify_status(StatusCode::TOO_MANY_REQUESTS, None), Verdict::Retry { retry_after: None });
+/// assert_eq!(classify_status(StatusCode::PERMANENT_REDIRECT, None), Verdict::Permanent);
 /// ```
 pub fn classify_status(status: StatusCode, retry_after: Option<Duration>) -> Verdict {
     if status.is_success() {
@@ -43,11 +45,15 @@ pub fn classify_status(status: StatusCode, retry_after: Option<Duration>) -> Ver
         Verdict::Gone
     } else if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS {
         Verdict::Retry { retry_after }
-    } else if status.is_client_error() {
+    } else if status.is_client_error() || status.is_redirection() {
+        // A 3xx reaches here because delivery follows no redirect (the
+        // signature covers this inbox only); the same URL will answer the
+        // same way, so waiting cannot help: the application has to
+        // re-resolve the inbox.
         Verdict::Permanent
     } else {
-        // 5xx, and the 1xx/3xx that should never reach here (the client
-        // follows no redirects for POST): treat as transient, as Mastodon does.
+        // 5xx, and the 1xx that should never reach here: transient, as
+        // Mastodon treats them.
         Verdict::Retry { retry_after }
     }
 }
@@ -92,6 +98,16 @@ pub enum GiveUpReason {
     },
     /// The host is marked dead and the job could not wait any longer.
     HostDead,
+    /// The inbox answered with a redirect, which delivery never follows
+    /// (see [`DeliveryError::Redirected`]).
+    Redirected {
+        /// The 3xx status; `None` when the client followed the redirect
+        /// against the request's [`RedirectMode`](crate::client::RedirectMode)
+        /// and only the URL that answered is known.
+        status: Option<u16>,
+        /// Where it pointed (the `Location`, or the URL that answered).
+        location: String,
+    },
 }
 
 impl std::fmt::Display for GiveUpReason {
@@ -102,6 +118,17 @@ impl std::fmt::Display for GiveUpReason {
             GiveUpReason::Refused { reason } => write!(f, "refused: {reason}"),
             GiveUpReason::Exhausted { attempts } => write!(f, "gave up after {attempts} attempts"),
             GiveUpReason::HostDead => f.write_str("host marked dead"),
+            GiveUpReason::Redirected {
+                status: Some(status),
+                location,
+            } => write!(
+                f,
+                "redirected with status {status} to {location:?}, not followed"
+            ),
+            GiveUpReason::Redirected {
+                status: None,
+                location,
+            } => write!(f, "answered from {location:?} after a redirect"),
         }
     }
 }
@@ -117,7 +144,9 @@ mod tests {
         assert_eq!(classify_status(s(200), ra), Verdict::Delivered);
         assert_eq!(classify_status(s(202), None), Verdict::Delivered);
         assert_eq!(classify_status(s(410), None), Verdict::Gone);
-        for n in [400, 401, 403, 404, 405, 413, 422] {
+        for n in [
+            400, 401, 403, 404, 405, 413, 422, 300, 301, 302, 303, 304, 307, 308,
+        ] {
             assert_eq!(classify_status(s(n), None), Verdict::Permanent, "{n}");
         }
         assert_eq!(
@@ -128,7 +157,7 @@ mod tests {
             classify_status(s(429), ra),
             Verdict::Retry { retry_after: ra }
         );
-        for n in [500, 502, 503, 504, 302] {
+        for n in [500, 502, 503, 504, 100] {
             assert_eq!(
                 classify_status(s(n), ra),
                 Verdict::Retry { retry_after: ra },
@@ -164,6 +193,21 @@ mod tests {
         );
         assert_eq!(
             classify_error(&DeliveryError::NoSigner { key_id: "k".into() }),
+            Verdict::Permanent
+        );
+        assert_eq!(
+            classify_error(&DeliveryError::Redirected {
+                inbox: "https://b.example/inbox".into(),
+                status: 307,
+                location: "https://c.example/inbox".into()
+            }),
+            Verdict::Permanent
+        );
+        assert_eq!(
+            classify_error(&DeliveryError::RedirectFollowed {
+                inbox: "https://b.example/inbox".into(),
+                final_url: "https://c.example/inbox".into()
+            }),
             Verdict::Permanent
         );
     }

@@ -13,10 +13,6 @@ use crate::policy::DomainPolicy;
 use crate::signatures::BodyDigest;
 use crate::vocab::Actor;
 
-/// How deep [`DeliveryPlan`] follows nested `object` values when stripping
-/// `bto`/`bcc` (an `Announce` of a `Create` of a `Note` is depth 3).
-const STRIP_DEPTH: usize = 8;
-
 /// Whether `iri` names the `Public` collection in any of its spellings (the
 /// vocabulary's check, re-exported here for planners).
 pub use crate::vocab::audience::is_public_iri;
@@ -231,8 +227,9 @@ impl PreparedBody {
 /// Rules (ActivityPub §7.1, §7.1.3): one delivery per shared inbox;
 /// personal inboxes only for recipients with no shared inbox; never the
 /// `Public` collection; never this server unless asked; domain policy
-/// applied; `bto` and `bcc` stripped from the body (their recipients are
-/// still in the recipient list, so they still receive it).
+/// applied; `bto` and `bcc` stripped from the body at every nesting level
+/// and in every spelling (their recipients are still in the recipient list,
+/// so they still receive it).
 ///
 /// ```
 /// use archipel::delivery::{DeliveryPlan, PlanOptions, Recipient};
@@ -292,7 +289,7 @@ impl DeliveryPlan {
             Some(serde_json::Value::String(id)) if !id.is_empty() => id.clone(),
             _ => return Err(DeliveryError::MissingActivityId),
         };
-        strip_hidden_audience(&mut value, STRIP_DEPTH);
+        strip_hidden_audience(&mut value);
         let bytes =
             serde_json::to_vec(&value).map_err(|e| DeliveryError::Serialize(e.to_string()))?;
         if bytes.len() > options.max_body_bytes {
@@ -379,28 +376,42 @@ pub fn authority(url: &Url) -> String {
     }
 }
 
-/// Removes `bto` and `bcc` from an activity and from the objects it nests
-/// under `object`, down to `depth` levels (ActivityPub §6: "The server MUST
-/// remove the bto and/or bcc properties, if they exist, from the
-/// ActivityStreams object before delivery").
-fn strip_hidden_audience(value: &mut serde_json::Value, depth: usize) {
-    if depth == 0 {
-        return;
-    }
-    match value {
-        serde_json::Value::Object(map) => {
-            map.remove("bto");
-            map.remove("bcc");
-            if let Some(inner) = map.get_mut("object") {
-                strip_hidden_audience(inner, depth - 1);
+/// The spellings of `bto` and `bcc` a JSON-LD document may use as keys:
+/// the compacted terms, the `as:` prefix, and the full IRIs (the `http`
+/// form too, as older software writes it).
+const HIDDEN_AUDIENCE_KEYS: [&str; 8] = [
+    "bto",
+    "bcc",
+    "as:bto",
+    "as:bcc",
+    "https://www.w3.org/ns/activitystreams#bto",
+    "https://www.w3.org/ns/activitystreams#bcc",
+    "http://www.w3.org/ns/activitystreams#bto",
+    "http://www.w3.org/ns/activitystreams#bcc",
+];
+
+/// Removes `bto` and `bcc`, in every spelling, from the activity and from
+/// every object nested in it, under any property and inside arrays
+/// (ActivityPub §6: "The server MUST remove the bto and/or bcc properties,
+/// if they exist, from the ActivityStreams object before delivery"). An
+/// embedded `attachment`, `tag`, `target`, `result` or `inReplyTo` carries
+/// its own audience as surely as `object` does.
+///
+/// The walk uses an explicit stack rather than recursion, so no nesting
+/// depth can overflow the thread's stack.
+fn strip_hidden_audience(value: &mut serde_json::Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(map) => {
+                for key in HIDDEN_AUDIENCE_KEYS {
+                    map.remove(key);
+                }
+                stack.extend(map.values_mut());
             }
+            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
         }
-        serde_json::Value::Array(items) => {
-            for item in items {
-                strip_hidden_audience(item, depth - 1);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -429,6 +440,68 @@ mod tests {
             body,
             serde_json::json!({"id": "https://me.example/a/1", "type": "Create",
                 "object": {"type": "Note", "object": [{}]}})
+        );
+    }
+
+    #[test]
+    fn strips_hidden_audience_under_every_property_and_spelling() {
+        let bob = "https://hidden.example/u/bob";
+        let activity = serde_json::json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": "https://me.example/a/2",
+            "type": "Create",
+            "as:bcc": bob,
+            "https://www.w3.org/ns/activitystreams#bto": [bob],
+            "http://www.w3.org/ns/activitystreams#bcc": [bob],
+            "target": {"id": "https://me.example/c/1", "bcc": [bob]},
+            "result": {"as:bto": bob},
+            "origin": [{"bto": bob}],
+            "instrument": {"bcc": bob},
+            "object": {
+                "type": "Note",
+                "attachment": [{"type": "Document", "bcc": [bob]}],
+                "tag": [{"type": "Mention", "href": "https://x.example/u/x", "bto": [bob]}],
+                "inReplyTo": {"id": "https://x.example/n/1", "bcc": bob},
+                "replies": {"type": "Collection", "items": [[{"bcc": bob}]]},
+                "https://www.w3.org/ns/activitystreams#bcc": {"@id": bob}
+            }
+        });
+        let plan = DeliveryPlan::new(&activity, [], &PlanOptions::default()).unwrap();
+        let text = String::from_utf8(plan.body().bytes().to_vec()).unwrap();
+        assert!(!text.contains(bob), "{text}");
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": "https://me.example/a/2",
+                "type": "Create",
+                "target": {"id": "https://me.example/c/1"},
+                "result": {},
+                "origin": [{}],
+                "instrument": {},
+                "object": {
+                    "type": "Note",
+                    "attachment": [{"type": "Document"}],
+                    "tag": [{"type": "Mention", "href": "https://x.example/u/x"}],
+                    "inReplyTo": {"id": "https://x.example/n/1"},
+                    "replies": {"type": "Collection", "items": [[{}]]}
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn strips_hidden_audience_far_below_any_fixed_depth() {
+        let mut deep = serde_json::json!({"type": "Note", "bcc": ["https://hidden.example/u/bob"]});
+        for _ in 0..200 {
+            deep = serde_json::json!({"type": "Announce", "object": [deep]});
+        }
+        strip_hidden_audience(&mut deep);
+        assert!(
+            !serde_json::to_string(&deep)
+                .unwrap()
+                .contains("hidden.example")
         );
     }
 

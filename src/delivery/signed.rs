@@ -9,7 +9,7 @@ use http::{HeaderValue, header};
 use tokio::sync::Semaphore;
 
 use super::{Delivery, DeliveryError, SendRequest};
-use crate::client::{ClientError, HttpClient};
+use crate::client::{ClientError, FinalUrl, HttpClient, RedirectMode};
 use crate::signatures::Signer;
 
 /// Looks up the signer for a job's key id (jobs store the key id, never the key).
@@ -59,10 +59,15 @@ impl SignerSource for SignerMap {
 /// core), while other requests' I/O proceeds on the runtime. The body and
 /// its digest headers come precomputed from the plan.
 ///
-/// Configure the client for delivery with redirects off
-/// (`FetchPolicy::max_redirects(0)`): a redirected POST would either be
-/// turned into a GET or reach a target the signature does not cover.
-/// Redirect errors are classified as permanent.
+/// It never follows a redirect, whatever client it is given: each request
+/// carries [`RedirectMode::Manual`], a 3xx answer becomes
+/// [`DeliveryError::Redirected`], and a response whose [`FinalUrl`] is not
+/// the inbox (a client that followed anyway) becomes
+/// [`DeliveryError::RedirectFollowed`]; both give the job up with
+/// [`GiveUpReason::Redirected`](super::GiveUpReason::Redirected). A
+/// redirected `POST` would either turn into a `GET` that could pass for a
+/// delivery (301/302/303) or re-send the body to a target the signature does
+/// not cover (307/308).
 pub struct SignedDelivery<C> {
     client: C,
     signers: Arc<dyn SignerSource>,
@@ -126,6 +131,7 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
                 inbox: inbox.to_owned(),
                 reason: format!("request could not be built: {e}"),
             })?;
+        req.extensions_mut().insert(RedirectMode::Manual);
         let digest = r.body.digest().clone();
         let permit =
             self.permits
@@ -156,11 +162,45 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
                 });
             }
         };
-        self.client
+        let resp = self
+            .client
             .execute(req)
             .await
-            .map_err(|e| client_error(inbox, e))
+            .map_err(|e| client_error(inbox, e))?;
+        not_redirected(r.inbox, resp)
     }
+}
+
+/// Refuses a response that is, or followed, a redirect (checked here too, so
+/// a client ignoring [`RedirectMode::Manual`] cannot make a redirect count).
+fn not_redirected(
+    inbox: &url::Url,
+    resp: http::Response<Bytes>,
+) -> Result<http::Response<Bytes>, DeliveryError> {
+    if resp.status().is_redirection() {
+        return Err(DeliveryError::Redirected {
+            inbox: inbox.to_string(),
+            status: resp.status().as_u16(),
+            location: location(&resp),
+        });
+    }
+    if let Some(FinalUrl(answered)) = resp.extensions().get::<FinalUrl>()
+        && answered != inbox
+    {
+        return Err(DeliveryError::RedirectFollowed {
+            inbox: inbox.to_string(),
+            final_url: answered.to_string(),
+        });
+    }
+    Ok(resp)
+}
+
+/// A response's `Location` header as text (empty if missing or not text).
+pub(super) fn location(resp: &http::Response<Bytes>) -> String {
+    resp.headers()
+        .get(header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default()
 }
 
 /// Maps a client failure to the delivery error that classifies it: timeouts,
@@ -189,7 +229,109 @@ fn client_error(inbox: &str, e: ClientError) -> DeliveryError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{Verdict, classify_error};
+    use crate::delivery::{Dialect, JobId, PreparedBody, Verdict, classify_error};
+    use crate::signatures::PrivateKey;
+    use std::sync::Mutex;
+
+    /// Answers every request with `status`, `Location: location`, and
+    /// `FinalUrl(final_url)` when set; records the redirect mode it was asked for.
+    struct Canned {
+        status: u16,
+        final_url: Option<url::Url>,
+        modes: Mutex<Vec<RedirectMode>>,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpClient for Canned {
+        async fn execute(
+            &self,
+            req: http::Request<Bytes>,
+        ) -> Result<http::Response<Bytes>, ClientError> {
+            self.modes.lock().unwrap().push(RedirectMode::of(&req));
+            let mut resp = http::Response::builder()
+                .status(self.status)
+                .header(header::LOCATION, "https://elsewhere.example/inbox")
+                .body(Bytes::new())
+                .unwrap();
+            if let Some(u) = &self.final_url {
+                resp.extensions_mut().insert(FinalUrl(u.clone()));
+            }
+            Ok(resp)
+        }
+    }
+
+    async fn send_through(
+        status: u16,
+        final_url: Option<&str>,
+    ) -> (
+        Result<http::Response<Bytes>, DeliveryError>,
+        Vec<RedirectMode>,
+    ) {
+        let key = PrivateKey::from_pem(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/interop/keys/rsa-2048-pkcs8.pem"
+        )))
+        .unwrap();
+        let signer = Signer::new("https://a.example/u/alice#main-key", key);
+        let client = Arc::new(Canned {
+            status,
+            final_url: final_url.map(|u| url::Url::parse(u).unwrap()),
+            modes: Mutex::new(Vec::new()),
+        });
+        let delivery = SignedDelivery::new(
+            Arc::clone(&client),
+            [signer].into_iter().collect::<SignerMap>(),
+        );
+        let inbox = url::Url::parse("https://b.example/inbox").unwrap();
+        let body = PreparedBody::new(Bytes::from_static(b"{}"));
+        let result = delivery
+            .send(SendRequest {
+                job: JobId(1),
+                activity_id: "https://a.example/act/1",
+                inbox: &inbox,
+                key_id: "https://a.example/u/alice#main-key",
+                body: &body,
+                dialect: Dialect::Cavage,
+            })
+            .await;
+        let modes = client.modes.lock().unwrap().clone();
+        (result, modes)
+    }
+
+    #[tokio::test]
+    async fn every_redirect_status_is_a_redirected_error_and_manual_is_asked() {
+        for status in [300, 301, 302, 303, 304, 307, 308] {
+            let (result, modes) = send_through(status, None).await;
+            assert_eq!(modes, [RedirectMode::Manual], "{status}");
+            match result {
+                Err(DeliveryError::Redirected {
+                    inbox,
+                    status: s,
+                    location,
+                }) => {
+                    assert_eq!(inbox, "https://b.example/inbox");
+                    assert_eq!(s, status);
+                    assert_eq!(location, "https://elsewhere.example/inbox");
+                }
+                other => panic!("{status}: expected Redirected, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_followed_anyway_is_not_a_delivery() {
+        let (result, _) = send_through(202, Some("https://elsewhere.example/inbox")).await;
+        match result {
+            Err(DeliveryError::RedirectFollowed { inbox, final_url }) => {
+                assert_eq!(inbox, "https://b.example/inbox");
+                assert_eq!(final_url, "https://elsewhere.example/inbox");
+            }
+            other => panic!("expected RedirectFollowed, got {other:?}"),
+        }
+        // The inbox itself answering (final URL unchanged) is a delivery.
+        let (result, _) = send_through(202, Some("https://b.example/inbox")).await;
+        assert_eq!(result.unwrap().status(), 202);
+    }
 
     #[test]
     fn client_errors_classify() {

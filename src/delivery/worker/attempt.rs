@@ -168,7 +168,13 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                 None,
             )
         }
-        Err(e) => (classify_error(e), None, Some(e.to_string())),
+        Err(e) => {
+            let status = match e {
+                DeliveryError::Redirected { status, .. } => Some(*status),
+                _ => None,
+            };
+            (classify_error(e), status, Some(e.to_string()))
+        }
     };
     if let Some(s) = status {
         tracing::Span::current().record("status", s);
@@ -206,13 +212,13 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             .await;
         }
         Verdict::Permanent => {
-            let reason = match (status, &error) {
+            let reason = redirected(&knocked.result).unwrap_or_else(|| match (status, &error) {
                 (Some(status), _) => GiveUpReason::Rejected { status },
                 (None, Some(e)) => GiveUpReason::Refused { reason: e.clone() },
                 (None, None) => GiveUpReason::Refused {
                     reason: "unknown".to_owned(),
                 },
-            };
+            });
             settle_give_up(
                 shared,
                 &lease,
@@ -288,6 +294,31 @@ fn second_knock_warranted(
         }
         Err(DeliveryError::Signing { .. }) => true,
         Err(_) => false,
+    }
+}
+
+/// The give-up reason when the attempt ended on a redirect: a 3xx response
+/// from a custom [`Delivery`](crate::delivery::Delivery), or the redirect
+/// errors of [`SignedDelivery`](crate::delivery::SignedDelivery).
+fn redirected(
+    result: &Result<http::Response<bytes::Bytes>, DeliveryError>,
+) -> Option<GiveUpReason> {
+    match result {
+        Ok(resp) if resp.status().is_redirection() => Some(GiveUpReason::Redirected {
+            status: Some(resp.status().as_u16()),
+            location: crate::delivery::signed::location(resp),
+        }),
+        Err(DeliveryError::Redirected {
+            status, location, ..
+        }) => Some(GiveUpReason::Redirected {
+            status: Some(*status),
+            location: location.clone(),
+        }),
+        Err(DeliveryError::RedirectFollowed { final_url, .. }) => Some(GiveUpReason::Redirected {
+            status: None,
+            location: final_url.clone(),
+        }),
+        _ => None,
     }
 }
 

@@ -437,6 +437,58 @@ pub async fn lapsed_but_unclaimed_lease_may_still_settle(s: &Subject) {
     assert_eq!(q.next_due().await.unwrap(), None);
 }
 
+/// Issue 12, item 7: a peer answering `429 Retry-After` (paused) or one
+/// whose per-host limit is taken by leases (saturated) must not keep every
+/// other host waiting, however large its backlog: the healthy host's job,
+/// enqueued last, comes out of the very first claim.
+pub async fn backlog_of_paused_and_saturated_hosts_does_not_starve_a_healthy_one(s: &Subject) {
+    const BACKLOG: usize = 10_000;
+    let q = &s.queue;
+    let inboxes = |host: &str| -> Vec<String> {
+        (0..BACKLOG)
+            .map(|i| format!("https://{host}/users/u{i}/inbox"))
+            .collect()
+    };
+    // One enqueue (one transaction) per host keeps the setup fast. The
+    // saturated host's jobs come first so that taking its leases below
+    // does not itself depend on skipping the paused backlog.
+    for (n, host) in ["saturated.example", "paused.example"].iter().enumerate() {
+        let list = inboxes(host);
+        let refs: Vec<&str> = list.iter().map(String::as_str).collect();
+        let ids = q
+            .enqueue_activity(activity(&format!("https://a.example/act/{n}"), &refs), t(0))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), BACKLOG);
+    }
+    let healthy = q
+        .enqueue_activity(
+            activity(
+                "https://a.example/act/h",
+                &["https://healthy.example/inbox"],
+            ),
+            t(1),
+        )
+        .await
+        .unwrap();
+    // The saturated host's per-host limit is taken by live leases.
+    let per_host = 2;
+    let mut take = req(1, per_host, per_host);
+    take.lease_for = Duration::from_secs(3600);
+    take.paused.insert("paused.example".into());
+    take.paused.insert("healthy.example".into());
+    let leased = q.claim(&take).await.unwrap();
+    let hosts: Vec<&str> = leased.iter().map(|c| c.job.host.as_str()).collect();
+    assert_eq!(hosts, ["saturated.example"; 2]);
+
+    let mut first = req(2, 16, per_host);
+    first.paused.insert("paused.example".into());
+    first.busy.insert("saturated.example".into(), leased.len());
+    let claimed = q.claim(&first).await.unwrap();
+    let ids: Vec<JobId> = claimed.iter().map(|c| c.job.id).collect();
+    assert_eq!(ids, healthy, "the healthy host's job, and nothing else");
+}
+
 pub async fn concurrent_claimers_never_share_a_job(s: &Subject) {
     let q = &s.queue;
     let inboxes: Vec<String> = (0..240)
@@ -492,6 +544,7 @@ macro_rules! conformance_cases {
             lapsed_lease_is_reclaimed_and_the_stale_holder_refused,
             lapsed_but_unclaimed_lease_may_still_settle,
             concurrent_claimers_never_share_a_job,
+            backlog_of_paused_and_saturated_hosts_does_not_starve_a_healthy_one,
         );
     };
     ($make:path; $($case:ident),* $(,)?) => {

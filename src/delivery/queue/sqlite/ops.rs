@@ -202,7 +202,13 @@ pub(super) fn claim_in(
     }
     let now = to_sql_ts(request.now);
     let until = request.now.saturating_add(request.lease_for);
-    // Bound the scan past jobs of busy or paused hosts.
+    // Hosts that cannot take one more job (paused, or at their per-host
+    // limit already) are excluded in SQL: skipping them in Rust after a
+    // bounded scan let one host's backlog fill the whole window and starve
+    // every other host. They go in as one JSON array (`json_each`), so the
+    // statement text stays the same and cached.
+    let skip = skip_hosts(request);
+    // Bounds the scan past jobs of hosts that fill up during this claim.
     let window = i64::try_from(request.limit.saturating_mul(64).max(4096)).unwrap_or(i64::MAX);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -213,16 +219,14 @@ pub(super) fn claim_in(
         let mut stmt = tx
             .prepare_cached(
                 "SELECT id, host FROM archipel_jobs WHERE state = 0 AND available_at <= ?1
+                     AND host NOT IN (SELECT value FROM json_each(?3))
                  ORDER BY available_at, id LIMIT ?2",
             )
             .map_err(db)?;
-        let mut rows = stmt.query(params![now, window]).map_err(db)?;
+        let mut rows = stmt.query(params![now, window, skip]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
             let id: i64 = row.get(0).map_err(db)?;
             let host: String = row.get(1).map_err(db)?;
-            if request.paused.contains(&host) {
-                continue;
-            }
             let n = per_host.entry(host).or_insert(0);
             if *n >= request.per_host_limit {
                 continue;
@@ -306,6 +310,21 @@ pub(super) fn claim_in(
     }
     tx.commit().map_err(db)?;
     Ok(out)
+}
+
+/// The hosts a claim must not take from, as a JSON array of strings: the
+/// paused ones and those whose in-flight count already reaches the per-host
+/// limit.
+fn skip_hosts(request: &ClaimRequest) -> String {
+    let saturated = request
+        .busy
+        .iter()
+        .filter(|(_, n)| **n >= request.per_host_limit)
+        .map(|(h, _)| h);
+    let hosts: Vec<&String> = request.paused.iter().chain(saturated).collect();
+    // Serializing strings cannot fail; were it to, the empty text makes
+    // `json_each` fail the claim rather than take from a paused host.
+    serde_json::to_string(&hosts).unwrap_or_default()
 }
 
 pub(super) fn enqueue_in(
