@@ -1,9 +1,14 @@
 """RFC 9421 peer built on the `http-message-signatures` package (installed
-by setup.sh). Reads {"cmd","request","key","keyId","alg"} JSON on stdin.
+by setup.sh). Reads {"cmd","request","key","keyId","alg","includeAlg"} JSON
+on stdin; `alg` (RFC 9421 §3.3 name, default rsa-v1_5-sha256) picks the
+algorithm for both commands, `key` is a PEM private (sign) or public (verify)
+key.
 
 sign:   covers @method @target-uri @authority date content-digest with
-        created/keyid/alg (Fedify's set) and prints the request.
-verify: prints {"verified": true, "keyId": ...} or {"verified": false, "error": ...}.
+        created/keyid/alg (Fedify's set; alg left out when includeAlg is
+        false) and prints the request.
+verify: prints {"verified": true, "keyId": ...} or {"verified": false,
+        "error": repr of the exception}.
 """
 import datetime
 import email.utils
@@ -57,6 +62,7 @@ def main():
             m,
             key_id=msg["keyId"],
             label="sig1",
+            include_alg=msg.get("includeAlg", True),
             covered_component_ids=("@method", "@target-uri", "@authority", "date"),
             body=body,
         )
