@@ -3,6 +3,7 @@
 //! note in carol's name, nor update or delete carol's note; carol can.
 #![cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
 
+use crate::app;
 use crate::minimal_server as support;
 
 use archipel::signatures::Signer;
