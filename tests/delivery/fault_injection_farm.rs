@@ -220,9 +220,12 @@ async fn every_job_ends_delivered_or_given_up_with_a_reason() {
         match &host.behavior {
             Behavior::RetryAfter { secs, .. } => {
                 // The 429 paused the whole host: between it and the end of
-                // the delay, only requests already on their way when it was
-                // answered may arrive (at most PER_HOST - 1 of them). A count,
-                // not a time window, so a loaded machine cannot fail it.
+                // the delay, only requests the sender had started before it
+                // read the 429 may arrive: the one in flight beside it, and
+                // one more whose slot freed in between (2 * PER_HOST - 1 at
+                // most; seen: 0 to 2). Without the pause all five other jobs
+                // of the host arrive. A count, not a time window, so a loaded
+                // machine cannot fail it.
                 let throttled = stats.throttled_at.lock().unwrap()[0];
                 // The sender's pause starts when it reads the 429, after
                 // `throttled`, so `resumes` errs on the safe side.
@@ -233,7 +236,7 @@ async fn every_job_ends_delivered_or_given_up_with_a_reason() {
                     .map(|(.., at)| at.duration_since(throttled))
                     .collect();
                 assert!(
-                    during.len() < PER_HOST,
+                    during.len() < 2 * PER_HOST,
                     "{}: {} requests during the pause, at {during:?} after the 429",
                     host.base,
                     during.len()
