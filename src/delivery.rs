@@ -42,7 +42,6 @@ mod time;
 #[cfg(feature = "delivery")]
 mod worker;
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
 pub use dialect::{Dialect, DialectMemory};
 pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};

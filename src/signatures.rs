@@ -37,7 +37,6 @@ mod verifier;
 #[cfg(feature = "rfc9421")]
 pub use rfc9421::{ComponentId, SignatureInput, parse_signature_input, sign_with_input};
 
-pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use cavage::{CavageSignature, parse_cavage_signature};
 pub use digest::{BodyDigest, DigestAlgorithm, parse_content_digest, parse_digest_header};
 pub use error::{KeyRefusal, SignatureError};

@@ -20,10 +20,11 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinSet;
 
 use super::{
-    BreakerConfig, ClaimRequest, Clock, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
+    BreakerConfig, ClaimRequest, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
     DeliveryReport, Dialect, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats,
-    RetryPolicy, SystemClock, Timestamp,
+    RetryPolicy, Timestamp,
 };
+use crate::clock::{Clock, SystemClock};
 
 mod attempt;
 

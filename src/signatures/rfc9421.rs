@@ -680,7 +680,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::signatures::{FixedClock, MemoryKeyResolver, VerifyPolicy};
+    use crate::clock::FixedClock;
+    use crate::signatures::{MemoryKeyResolver, VerifyPolicy};
 
     const KEY_ID: &str = "https://b.example/users/bob#main-key";
     const CREATED: i64 = 1_700_000_000;
