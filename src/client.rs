@@ -17,6 +17,13 @@
 //! at 30 s. Tests and local development opt in with
 //! [`FetchPolicy::allow_http`] and [`FetchPolicy::allow_address`] (or the
 //! blunt [`FetchPolicy::allow_private_addresses`]).
+//!
+// Without the `client` feature there is no `ReqwestClient` to link to; the
+// link then leads to the crate's feature table, which says what enables it.
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`ReqwestClient`]: crate#cargo-features"
+)]
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -198,6 +205,11 @@ impl From<PolicyError> for ClientError {
 ///     }
 /// }
 /// ```
+///
+#[cfg_attr(
+    not(feature = "client"),
+    doc = "[`ReqwestClient`]: crate#cargo-features"
+)]
 #[async_trait::async_trait]
 pub trait HttpClient: Send + Sync {
     /// Sends `req` and returns the response with its whole (bounded) body.

@@ -51,8 +51,10 @@ pub use plan::{
 };
 pub use queue::memory::MemoryQueue;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use queue::postgres::PostgresQueue;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use queue::sqlite::SqliteQueue;
 pub use queue::{
     AttemptRecord, BodyId, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease,
@@ -61,9 +63,11 @@ pub use queue::{
 pub use report::{DeliveryEvent, DeliveryReport, JobOutcome, JobSummary};
 pub use retry::{RetryPolicy, parse_retry_after};
 #[cfg(feature = "delivery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
 pub use signed::{SignedDelivery, SignerMap, SignerSource};
 pub use time::Timestamp;
 #[cfg(feature = "delivery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
 pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};
 
 /// Errors of the `delivery` module.

@@ -97,6 +97,7 @@ pub mod vocab;
 pub mod webfinger;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
 pub use error::{Error, Result};

@@ -35,6 +35,7 @@ mod signer;
 mod verifier;
 
 #[cfg(feature = "rfc9421")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rfc9421")))]
 pub use rfc9421::{ComponentId, SignatureInput, parse_signature_input, sign_with_input};
 
 pub use cavage::{CavageSignature, parse_cavage_signature};

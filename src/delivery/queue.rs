@@ -44,8 +44,10 @@ use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp, autho
 
 pub mod memory;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 
 /// Identifies one job (one activity to one inbox) within a queue.
