@@ -37,11 +37,9 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::inbox::{Inbox, InboxConfig, InboxError, Incoming};
+use crate::media_type::ACTIVITY_JSON;
 use crate::nodeinfo::{NodeInfo, NodeInfoLinks};
 use crate::webfinger::{Jrd, Resource};
-
-/// The ActivityPub media type (ActivityPub §3.2).
-pub const ACTIVITY_JSON: &str = "application/activity+json";
 
 /// The JRD media type (RFC 7033 §10.2).
 pub const JRD_JSON: &str = "application/jrd+json";

@@ -35,10 +35,12 @@ use url::Url;
 use crate::policy::{DomainPolicy, PolicyError};
 
 mod address;
+mod origin;
 #[cfg(feature = "client")]
 mod reqwest_client;
 
 pub use address::{AddressClass, classify};
+pub use origin::{authority, same_origin};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use reqwest_client::ReqwestClient;

@@ -46,8 +46,7 @@ pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
 pub use dialect::{Dialect, DialectMemory};
 pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};
 pub use plan::{
-    DeliveryPlan, HostFilter, PlanOptions, PreparedBody, Recipient, SkipReason, authority,
-    is_public_iri,
+    DeliveryPlan, HostFilter, PlanOptions, PreparedBody, Recipient, SkipReason, is_public_iri,
 };
 pub use queue::memory::MemoryQueue;
 #[cfg(feature = "postgres")]

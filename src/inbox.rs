@@ -87,7 +87,6 @@
 //! properties stay raw in the activity's `extra`.
 
 mod authority;
-mod content_type;
 mod envelope;
 mod seen;
 mod verify;
@@ -98,7 +97,6 @@ use bytes::Bytes;
 use http::StatusCode;
 
 pub use authority::EmbeddedObject;
-pub use content_type::{ACTIVITYSTREAMS_PROFILE, is_activity_content_type};
 pub use seen::{MemorySeenStore, SeenStore, id_digest};
 pub use verify::{ActorKeyResolver, VerifyRequest};
 
@@ -535,7 +533,9 @@ impl Inbox {
                 actor: echo(&envelope.actor),
             });
         }
-        if self.config.require_same_origin_id && !same_origin(&envelope.id, &envelope.actor) {
+        if self.config.require_same_origin_id
+            && !crate::client::same_origin(&envelope.id, &envelope.actor)
+        {
             return Err(InboxError::IdOriginMismatch {
                 id: echo(&envelope.id),
                 actor: echo(&envelope.actor),
@@ -601,7 +601,7 @@ pub fn check_content_type(headers: &http::HeaderMap) -> Result<(), InboxError> {
         .map_err(|_| InboxError::UnsupportedContentType {
             found: "(non-ASCII value)".to_owned(),
         })?;
-    if is_activity_content_type(text) {
+    if crate::media_type::is_activitystreams(text) {
         Ok(())
     } else {
         Err(InboxError::UnsupportedContentType { found: echo(text) })
@@ -621,13 +621,6 @@ fn host_of(iri: &str) -> Option<String> {
     url::Url::parse(iri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
-    }
 }
 
 /// Rebuilds `request`'s URI as absolute from the server's public base URL,
@@ -662,7 +655,7 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
     let combined = format!(
         "{}://{}{}{}",
         absolute.scheme(),
-        authority_of(&absolute),
+        crate::client::authority(&absolute),
         base_path,
         path_and_query
     );
@@ -670,7 +663,7 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
         *request.uri_mut() = uri;
     }
     // Every `Host` the sender sent goes; only the base's authority stays.
-    match http::HeaderValue::from_str(&authority_of(&absolute)) {
+    match http::HeaderValue::from_str(&crate::client::authority(&absolute)) {
         Ok(host) => {
             request.headers_mut().insert(http::header::HOST, host);
         }
@@ -679,14 +672,6 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
         }
     }
     request
-}
-
-fn authority_of(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -728,13 +713,6 @@ mod tests {
                 actual: 5000
             })
         ));
-    }
-
-    #[test]
-    fn same_origin_compares_scheme_host_port() {
-        assert!(same_origin("https://a.example/1", "https://a.example/u"));
-        assert!(!same_origin("https://a.example/1", "https://b.example/u"));
-        assert!(!same_origin("http://a.example:1/1", "http://a.example:2/u"));
     }
 
     #[test]

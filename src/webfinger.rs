@@ -19,7 +19,6 @@ mod xrd;
 pub use acct::{Acct, MAX_ACCT_LEN, MAX_HOST_LEN, MAX_USER_LEN};
 pub use jrd::{
     JRD_MEDIA_TYPE, Jrd, Link, MAX_JRD_BYTES, MAX_LINKS, REL_PROFILE_PAGE, REL_SELF, REL_SUBSCRIBE,
-    is_activitystreams_media_type,
 };
 pub use resolve::Resolver;
 pub use server::{MAX_QUERY_LEN, MAX_RELS, Resource, WebFingerQuery, respond};

@@ -216,7 +216,7 @@ impl App {
 
     /// The WebFinger answer for the reader (RFC 7033).
     pub fn webfinger(&self, resource: &Resource) -> Option<Jrd> {
-        let host = archipel::delivery::authority(&self.base_url);
+        let host = archipel::client::authority(&self.base_url);
         let wanted = match resource {
             Resource::Acct(acct) => acct.user() == self.user && acct.authority() == host,
             Resource::Url(url) => url.as_str() == self.actor_iri(),
@@ -428,7 +428,7 @@ impl App {
         to: impl IntoIterator<Item = Recipient>,
     ) -> Result<(), String> {
         let options = PlanOptions {
-            local_hosts: vec![archipel::delivery::authority(&self.base_url)],
+            local_hosts: vec![archipel::client::authority(&self.base_url)],
             ..PlanOptions::default()
         };
         let plan = DeliveryPlan::new(activity, to, &options).map_err(|e| e.to_string())?;

@@ -262,7 +262,7 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
         let iri = app.actor_iri(user);
         page.push_str(&format!(
             "<li><a href=\"{iri}\">{user}@{}</a></li>",
-            crate::fed::authority(&app.base)
+            archipel::client::authority(&app.base)
         ));
     }
     page.push_str("</ul>");
@@ -271,7 +271,7 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
 
 /// The JRD for a WebFinger query: `acct:NAME@HOST[:PORT]` or the actor IRI.
 fn webfinger_jrd(app: &App, resource: &Resource) -> Option<Jrd> {
-    let authority = crate::fed::authority(&app.base);
+    let authority = archipel::client::authority(&app.base);
     let name = match resource {
         Resource::Acct(acct) if acct.authority().eq_ignore_ascii_case(&authority) => {
             Some(acct.user().to_owned())
@@ -352,7 +352,7 @@ async fn actor(
     if !app.users.contains(&name) {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
     }
-    let authority = crate::fed::authority(&app.base);
+    let authority = archipel::client::authority(&app.base);
     negotiate(&headers, &actor_document(&app, &name), || {
         format!(
             "<!doctype html><title>{name}</title><h1>{name}@{authority}</h1>\

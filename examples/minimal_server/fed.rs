@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use archipel::client::{FetchPolicy, HttpClient, ReqwestClient};
+use archipel::client::{FetchPolicy, HttpClient, ReqwestClient, authority, same_origin};
 use archipel::delivery::{
     DeliveryEvent, DeliveryPlan, DeliveryQueue, Dialect, MemoryQueue, NewActivity, PlanOptions,
     Recipient, SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
@@ -355,23 +355,6 @@ pub fn iri(value: Option<&Value>) -> Option<&str> {
         Value::Object(map) => map.get("id").and_then(Value::as_str),
         Value::Array(items) => iri(items.first()),
         _ => None,
-    }
-}
-
-/// Whether two IRIs share scheme, host and port.
-pub fn same_origin(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
-    }
-}
-
-/// `host` or `host:port` of a URL, as used in `acct:` handles.
-pub fn authority(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        _ => String::new(),
     }
 }
 

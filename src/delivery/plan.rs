@@ -318,7 +318,7 @@ impl DeliveryPlan {
             } else if !matches!(target.scheme(), "http" | "https") || target.host_str().is_none() {
                 Some(SkipReason::NotHttp)
             } else {
-                let authority = authority(&target);
+                let authority = crate::client::authority(&target);
                 let host = target.host_str().unwrap_or_default();
                 if !options.include_local
                     && options
@@ -364,15 +364,6 @@ impl DeliveryPlan {
     /// Targets that were left out, and why.
     pub fn skipped(&self) -> &[(Url, SkipReason)] {
         &self.skipped
-    }
-}
-
-/// The `host[:port]` of a URL, the unit of per-host limits and breakers.
-pub fn authority(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
     }
 }
 

@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp, authority};
+use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp};
 
 pub mod memory;
 #[cfg(feature = "postgres")]
@@ -286,5 +286,5 @@ pub struct Pruned {
 
 /// The host key used for a job's inbox.
 pub(crate) fn host_of(inbox: &Url) -> String {
-    authority(inbox)
+    crate::client::authority(inbox)
 }

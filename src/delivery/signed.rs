@@ -92,7 +92,7 @@ impl<C: HttpClient> SignedDelivery<C> {
             client,
             signers: Arc::new(signers),
             permits: Arc::new(Semaphore::new(cores)),
-            content_type: HeaderValue::from_static("application/activity+json"),
+            content_type: HeaderValue::from_static(crate::media_type::ACTIVITY_JSON),
         }
     }
 

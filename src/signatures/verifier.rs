@@ -258,13 +258,9 @@ pub(crate) fn date_header(req: &Request<Bytes>) -> Result<i64, SignatureError> {
     Ok(unix_secs(t))
 }
 
-/// The authority (`host[:port]`) of a base URL, port only when not default.
+/// The authority (`host[:port]`) of a base URL, `None` when it has no host.
 pub(crate) fn base_authority(base: &Url) -> Option<String> {
-    let host = base.host_str()?;
-    Some(match base.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    })
+    Some(crate::client::authority(base)).filter(|a| !a.is_empty())
 }
 
 /// Verifies signed requests with a [`KeyResolver`] and a [`VerifyPolicy`].

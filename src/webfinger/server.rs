@@ -60,11 +60,7 @@ impl Resource {
     pub fn authority(&self) -> String {
         match self {
             Resource::Acct(a) => a.authority(),
-            Resource::Url(u) => match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                _ => String::new(),
-            },
+            Resource::Url(u) => crate::client::authority(u),
         }
     }
 }
