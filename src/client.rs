@@ -378,7 +378,7 @@ impl FetchPolicy {
     }
     /// Sets the domain policy consulted before every request and hop (a
     /// shared handle: later blocks apply to clients already built).
-    pub fn domains(mut self, policy: DomainPolicy) -> Self {
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
         self.domains = policy;
         self
     }
@@ -473,7 +473,7 @@ mod tests {
         assert!(p.check_url(&u("https://example.com/")).is_ok());
         let d = DomainPolicy::new();
         d.block("example.com").unwrap();
-        let p = p.domains(d);
+        let p = p.with_domain_policy(d);
         assert!(matches!(
             p.check_url(&u("https://www.Example.com/")),
             Err(ClientError::BlockedDomain { host }) if host == "www.example.com"

@@ -16,13 +16,13 @@
 //!    with [`GiveUpReason::Redirected`]), classify the outcome
 //!    ([`classify_status`]), retry with
 //!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
-//!    hosts ([`HostBreaker`]), and double-knock between signature
+//!    hosts (a breaker tuned by [`BreakerConfig`]), and double-knock between signature
 //!    [`Dialect`]s.
 //! 4. Every step is reported as a [`DeliveryEvent`], aggregated in a
 //!    [`DeliveryReport`], and traced with `tracing` spans.
 //!
 //! The pure parts (plan, queue trait and in-memory queue, retry schedule,
-//! classification, breaker, dialect memory, reports) need only the core
+//! classification, reports) need only the core
 //! dependencies; the worker pool needs the `delivery` feature (tokio and
 //! tracing).
 
@@ -42,8 +42,13 @@ mod time;
 #[cfg(feature = "delivery")]
 mod worker;
 
-pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
-pub use dialect::{Dialect, DialectMemory};
+pub use breaker::BreakerConfig;
+// The breaker and the dialect memory are the worker pool's own state.
+#[cfg(feature = "delivery")]
+pub(crate) use breaker::{Admission, HostBreaker, Transition};
+pub use dialect::Dialect;
+#[cfg(feature = "delivery")]
+pub(crate) use dialect::DialectMemory;
 pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};
 pub use plan::{
     DeliveryPlan, HostFilter, PlanOptions, PreparedBody, Recipient, SkipReason, is_public_iri,

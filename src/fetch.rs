@@ -249,7 +249,7 @@ impl Fetcher {
 
     /// Refuses IRIs (and document ids) on hosts `policy` blocks, before any
     /// request, whatever the client does.
-    pub fn domains(mut self, policy: DomainPolicy) -> Fetcher {
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Fetcher {
         self.domains = Some(policy);
         self
     }

@@ -414,7 +414,7 @@ impl Incoming {
 /// policy.block("spam.example").unwrap();
 /// // Keys are fetched from the signer's actor document through `client`.
 /// let verifier = Verifier::new(ActorKeyResolver::new(client), VerifyPolicy::default());
-/// let inbox = Inbox::new(Arc::new(verifier), policy)
+/// let inbox = Inbox::new(Arc::new(verifier)).with_domain_policy(policy)
 ///     .with_public_base(url::Url::parse("https://social.example").unwrap());
 ///
 /// match inbox.receive(&request).await {
@@ -442,16 +442,25 @@ impl std::fmt::Debug for Inbox {
 }
 
 impl Inbox {
-    /// A pipeline verifying with `verifier`, filtering with `policy`, with a
-    /// bounded [`MemorySeenStore`] and the default [`InboxConfig`].
-    pub fn new(verifier: Arc<dyn VerifyRequest>, policy: DomainPolicy) -> Self {
+    /// A pipeline verifying with `verifier`, with an empty (allow-all)
+    /// [`DomainPolicy`], a bounded [`MemorySeenStore`] and the default
+    /// [`InboxConfig`].
+    pub fn new(verifier: Arc<dyn VerifyRequest>) -> Self {
         Self {
             verifier,
-            policy,
+            policy: DomainPolicy::new(),
             seen: Arc::new(MemorySeenStore::default()),
             config: InboxConfig::default(),
             public_base: None,
         }
+    }
+
+    /// Filters with `policy`: activities whose actor is on a blocked host
+    /// are refused. The policy is a shared handle, so blocks added later
+    /// apply at once.
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Sets the server's public base URL (e.g. `https://social.example`), from

@@ -160,7 +160,7 @@ pub async fn start_on(
         FetchPolicy::default()
             .allow_http(config.allow_private_addresses || base_url.scheme() == "http")
             .allow_private_addresses(config.allow_private_addresses)
-            .domains(policy.clone()),
+            .with_domain_policy(policy.clone()),
     )?);
     let key = PrivateKey::generate_rsa_2048()?;
     let actor = format!("{base}/user/{}", config.user);
@@ -172,17 +172,19 @@ pub async fn start_on(
         WorkerConfig::default(),
     );
     let verifier = Verifier::new(
-        ActorKeyResolver::new(client.clone()).with_domains(policy.clone()),
+        ActorKeyResolver::new(client.clone()).with_domain_policy(policy.clone()),
         VerifyPolicy::default(),
     );
-    let inbox = Inbox::new(Arc::new(verifier), policy.clone()).with_public_base(base_url.clone());
+    let inbox = Inbox::new(Arc::new(verifier))
+        .with_domain_policy(policy.clone())
+        .with_public_base(base_url.clone());
     let app = Arc::new(App {
         base,
         base_url,
         user: config.user,
         token: config.token,
         key,
-        fetcher: Fetcher::new(client.clone()).domains(policy),
+        fetcher: Fetcher::new(client.clone()).with_domain_policy(policy),
         client,
         inbox,
         workers,
@@ -427,10 +429,8 @@ impl App {
         activity: &impl serde::Serialize,
         to: impl IntoIterator<Item = Recipient>,
     ) -> Result<(), String> {
-        let options = PlanOptions {
-            local_hosts: vec![archipel::client::authority(&self.base_url)],
-            ..PlanOptions::default()
-        };
+        let options = PlanOptions::default()
+            .with_local_hosts(vec![archipel::client::authority(&self.base_url)]);
         let plan = DeliveryPlan::new(activity, to, &options).map_err(|e| e.to_string())?;
         if plan.inboxes().is_empty() {
             return Ok(());

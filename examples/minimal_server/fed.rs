@@ -53,7 +53,7 @@ impl Federation {
         let fetch_policy = FetchPolicy::default()
             .allow_http(config.allow_private_addresses || base.scheme() == "http")
             .allow_private_addresses(config.allow_private_addresses)
-            .domains(policy.clone())
+            .with_domain_policy(policy.clone())
             .user_agent(format!(
                 "archipel-minimal-server/{} (+{base})",
                 env!("CARGO_PKG_VERSION")
@@ -98,10 +98,7 @@ impl Federation {
         let workers = Workers::start(
             queue,
             Arc::new(SignedDelivery::new(client.clone(), signers)),
-            WorkerConfig {
-                first_dialect,
-                ..WorkerConfig::default()
-            },
+            WorkerConfig::default().with_first_dialect(first_dialect),
         );
         Ok(Self {
             keys,
@@ -117,9 +114,12 @@ impl Federation {
     /// The verifying inbox pipeline.
     pub fn inbox(&self) -> Inbox {
         // The key id's host may differ from the actor's: block it too.
-        let resolver = ActorKeyResolver::new(self.client.clone()).with_domains(self.policy.clone());
+        let resolver =
+            ActorKeyResolver::new(self.client.clone()).with_domain_policy(self.policy.clone());
         let verifier = Verifier::new(resolver, VerifyPolicy::default());
-        Inbox::new(Arc::new(verifier), self.policy.clone()).with_public_base(self.base.clone())
+        Inbox::new(Arc::new(verifier))
+            .with_domain_policy(self.policy.clone())
+            .with_public_base(self.base.clone())
     }
 
     /// Logs every delivery outcome (the workers are started by [`Federation::new`]).
@@ -293,11 +293,9 @@ impl Federation {
             }
             app.persist(&data);
         }
-        let options = PlanOptions {
-            local_hosts: vec![authority(&self.base)],
-            ..PlanOptions::default()
-        }
-        .with_domain_policy(self.policy.clone());
+        let options = PlanOptions::default()
+            .with_local_hosts(vec![authority(&self.base)])
+            .with_domain_policy(self.policy.clone());
         let plan = match DeliveryPlan::new(&activity, targets, &options) {
             Ok(plan) => plan,
             Err(e) => {

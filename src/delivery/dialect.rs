@@ -1,6 +1,9 @@
 //! Signature dialects on the way out and the per-host memory of which one
 //! a host accepts ("double-knocking").
 
+// Only the worker pool (feature `delivery`) keeps a dialect memory.
+#![cfg_attr(not(feature = "delivery"), allow(dead_code))]
+
 use std::collections::{HashMap, VecDeque};
 
 use crate::signatures::Spec;
@@ -52,7 +55,7 @@ impl TryFrom<Spec> for Dialect {
 /// A bounded map host → the dialect that host accepted last, so later
 /// deliveries knock once. The oldest entries are forgotten first.
 #[derive(Debug)]
-pub struct DialectMemory {
+pub(crate) struct DialectMemory {
     capacity: usize,
     map: HashMap<String, Dialect>,
     order: VecDeque<String>,
@@ -91,21 +94,10 @@ impl DialectMemory {
         self.order.push_back(host.to_owned());
     }
 
-    /// Forgets `host` (e.g. after it rejected its remembered dialect).
-    pub fn forget(&mut self, host: &str) {
-        if self.map.remove(host).is_some() {
-            self.order.retain(|h| h != host);
-        }
-    }
-
     /// Hosts remembered.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
-    }
-
-    /// Whether nothing is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 }
 
@@ -124,9 +116,6 @@ mod tests {
         assert_eq!(m.get("a"), None);
         assert_eq!(m.get("b"), Some(Dialect::Rfc9421));
         assert_eq!(m.get("c"), Some(Dialect::Cavage));
-        m.forget("b");
-        assert_eq!(m.get("b"), None);
-        assert_eq!(m.len(), 1);
         assert_eq!(Dialect::Cavage.other(), Dialect::Rfc9421);
     }
 }

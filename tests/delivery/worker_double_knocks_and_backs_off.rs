@@ -87,20 +87,18 @@ fn inboxes(host: &str, n: usize) -> Vec<String> {
 }
 
 fn fast_config() -> WorkerConfig {
-    WorkerConfig {
-        concurrency: 8,
-        per_host: 1,
-        lease: Duration::from_secs(10),
-        poll_interval: Duration::from_millis(10),
-        retry: RetryPolicy {
-            initial_delay: Duration::from_millis(10),
-            factor: 1.0,
-            jitter: 0.0,
-            max_attempts: 5,
-            ..RetryPolicy::default()
-        },
-        ..WorkerConfig::default()
-    }
+    WorkerConfig::default()
+        .with_concurrency(8)
+        .with_per_host(1)
+        .with_lease(Duration::from_secs(10))
+        .with_poll_interval(Duration::from_millis(10))
+        .with_retry(
+            RetryPolicy::default()
+                .with_initial_delay(Duration::from_millis(10))
+                .with_factor(1.0)
+                .with_jitter(0.0)
+                .with_max_attempts(5),
+        )
 }
 
 async fn drain(queue: &MemoryQueue) {
@@ -157,10 +155,7 @@ async fn double_knock_falls_back_and_remembers_per_host() {
 
     // RFC 9421 first: a 5xx at the first knock also triggers the fallback.
     let queue = Arc::new(MemoryQueue::new());
-    let config = WorkerConfig {
-        first_dialect: Dialect::Rfc9421,
-        ..fast_config()
-    };
+    let config = fast_config().with_first_dialect(Dialect::Rfc9421);
     let workers = Workers::start(queue.clone(), delivery.clone(), config);
     workers
         .enqueue(activity(&inboxes("crashy.example", 2)))
@@ -196,11 +191,7 @@ async fn remembered_host_5xx_is_retried_not_double_knocked() {
 async fn report_keeps_counters_but_bounded_job_lines() {
     let delivery = Scripted::new(|_, _, _| status(202));
     let queue = Arc::new(MemoryQueue::new());
-    let config = WorkerConfig {
-        report_jobs: 3,
-        per_host: 8,
-        ..fast_config()
-    };
+    let config = fast_config().with_report_jobs(3).with_per_host(8);
     let workers = Workers::start(queue.clone(), delivery, config);
     let ids = workers
         .enqueue(activity(&inboxes("many.example", 10)))
@@ -231,11 +222,7 @@ async fn retry_after_pauses_the_whole_host() {
         }
     });
     let queue = Arc::new(MemoryQueue::new());
-    let config = WorkerConfig {
-        per_host: 4,
-        double_knock: false,
-        ..fast_config()
-    };
+    let config = fast_config().with_per_host(4).with_double_knock(false);
     let workers = Workers::start(queue.clone(), delivery.clone(), config);
     workers
         .enqueue(activity(&inboxes("busy.example", 1)))
@@ -322,22 +309,21 @@ async fn classification_drops_gone_and_rejected_and_exhausts_retries() {
 }
 
 fn breaker_config(action: DeadHostAction) -> WorkerConfig {
-    WorkerConfig {
-        dead_host: action,
-        breaker: BreakerConfig {
-            dead_after: Duration::from_millis(100),
-            probe_after: Duration::from_millis(300),
-            max_hosts: 100,
-        },
-        retry: RetryPolicy {
-            initial_delay: Duration::from_millis(20),
-            factor: 1.0,
-            jitter: 0.0,
-            max_attempts: 1000,
-            ..RetryPolicy::default()
-        },
-        ..fast_config()
-    }
+    fast_config()
+        .with_dead_host(action)
+        .with_breaker(
+            BreakerConfig::default()
+                .with_dead_after(Duration::from_millis(100))
+                .with_probe_after(Duration::from_millis(300))
+                .with_max_hosts(100),
+        )
+        .with_retry(
+            RetryPolicy::default()
+                .with_initial_delay(Duration::from_millis(20))
+                .with_factor(1.0)
+                .with_jitter(0.0)
+                .with_max_attempts(1000),
+        )
 }
 
 fn flippable(up: Arc<AtomicBool>) -> Arc<Scripted> {
