@@ -20,7 +20,7 @@ use archipel::policy::DomainPolicy;
 use archipel::policy::follow::{self, PendingFollow};
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::vocab::{Activity, AnyObject, Iri, Kind, Object};
-use archipel::webfinger::{Jrd, Link, Resource};
+use archipel::webfinger::{Jrd, JrdLink, Resource};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::Value;
@@ -231,7 +231,7 @@ impl App {
             subject: Some(format!("acct:{}@{host}", self.user)),
             ..Jrd::default()
         };
-        jrd.push_link(Link::new(
+        jrd.push_link(JrdLink::new(
             "self",
             Some("application/activity+json"),
             self.actor_iri(),

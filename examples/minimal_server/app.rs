@@ -12,7 +12,7 @@ use std::sync::Arc;
 use archipel::axum::{ActivityJson, InboxRequest, negotiate, nodeinfo_routes, webfinger_routes};
 use archipel::inbox::{Inbox, rebase_uri};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
-use archipel::webfinger::{Jrd, Link, Resource};
+use archipel::webfinger::{Jrd, JrdLink, Resource};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -286,12 +286,12 @@ fn webfinger_jrd(app: &App, resource: &Resource) -> Option<Jrd> {
         aliases: Some(vec![iri.clone()]),
         ..Jrd::default()
     };
-    jrd.push_link(Link::new(
+    jrd.push_link(JrdLink::new(
         "self",
         Some("application/activity+json"),
         iri.clone(),
     ));
-    jrd.push_link(Link::new(
+    jrd.push_link(JrdLink::new(
         "http://webfinger.net/rel/profile-page",
         Some("text/html"),
         iri,

@@ -50,15 +50,16 @@ pub struct Jrd {
     pub properties: Option<BTreeMap<String, Option<String>>>,
     /// Links (§4.4.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<Vec<Link>>,
+    pub links: Option<Vec<JrdLink>>,
     /// Members not modelled above, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// One link of a [`Jrd`] (RFC 7033 §4.4.4).
+/// One link of a [`Jrd`] (RFC 7033 §4.4.4); not to be confused with the
+/// ActivityStreams [`Link`](crate::vocab::Link) object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Link {
+pub struct JrdLink {
     /// The relation type: a registered name or a URI.
     pub rel: String,
     /// Media type of the target.
@@ -81,14 +82,18 @@ pub struct Link {
     pub extra: Map<String, Value>,
 }
 
-impl Link {
+impl JrdLink {
     /// A link with `rel`, `type` and `href`.
-    pub fn new(rel: impl Into<String>, media_type: Option<&str>, href: impl Into<String>) -> Link {
-        Link {
+    pub fn new(
+        rel: impl Into<String>,
+        media_type: Option<&str>,
+        href: impl Into<String>,
+    ) -> JrdLink {
+        JrdLink {
             rel: rel.into(),
             media_type: media_type.map(str::to_owned),
             href: Some(href.into()),
-            ..Link::default()
+            ..JrdLink::default()
         }
     }
 
@@ -150,17 +155,17 @@ impl Jrd {
     }
 
     /// The links, or an empty slice.
-    pub fn links(&self) -> &[Link] {
+    pub fn links(&self) -> &[JrdLink] {
         self.links.as_deref().unwrap_or(&[])
     }
 
     /// Adds a link.
-    pub fn push_link(&mut self, link: Link) {
+    pub fn push_link(&mut self, link: JrdLink) {
         self.links.get_or_insert_with(Vec::new).push(link);
     }
 
     /// Links with relation `rel`.
-    pub fn links_with_rel<'a>(&'a self, rel: &'a str) -> impl Iterator<Item = &'a Link> + 'a {
+    pub fn links_with_rel<'a>(&'a self, rel: &'a str) -> impl Iterator<Item = &'a JrdLink> + 'a {
         self.links().iter().filter(move |l| l.rel == rel)
     }
 
