@@ -17,7 +17,7 @@
 //!    ([`classify_status`]), retry with
 //!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
 //!    hosts (a breaker tuned by [`BreakerConfig`]), and double-knock between signature
-//!    [`Dialect`]s.
+//!    [`Spec`]s.
 //! 4. Every step is reported as a [`DeliveryEvent`], aggregated in a
 //!    [`DeliveryReport`], and traced with `tracing` spans.
 //!
@@ -28,6 +28,8 @@
 
 use bytes::Bytes;
 use url::Url;
+
+use crate::signatures::Spec;
 
 mod breaker;
 mod dialect;
@@ -46,7 +48,6 @@ pub use breaker::BreakerConfig;
 // The breaker and the dialect memory are the worker pool's own state.
 #[cfg(feature = "delivery")]
 pub(crate) use breaker::{Admission, HostBreaker, Transition};
-pub use dialect::Dialect;
 #[cfg(feature = "delivery")]
 pub(crate) use dialect::DialectMemory;
 pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};
@@ -200,7 +201,7 @@ pub struct SendRequest<'a> {
     /// The body and its precomputed digest.
     pub body: &'a PreparedBody,
     /// The signature dialect to use for this knock.
-    pub dialect: Dialect,
+    pub dialect: Spec,
 }
 
 /// The pluggable "sign and send one POST" step.

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use archipel::client::{FetchPolicy, HttpClient, ReqwestClient, authority, same_origin};
 use archipel::delivery::{
-    DeliveryEvent, DeliveryPlan, DeliveryQueue, Dialect, MemoryQueue, NewActivity, PlanOptions,
-    Recipient, SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
+    DeliveryEvent, DeliveryPlan, DeliveryQueue, MemoryQueue, NewActivity, PlanOptions, Recipient,
+    SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
 };
 use archipel::inbox::{ActorKeyResolver, Inbox};
 use archipel::policy::DomainPolicy;
+use archipel::signatures::Spec;
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::webfinger::{Acct, Resolver};
 use bytes::Bytes;
@@ -29,7 +30,7 @@ pub struct Federation {
     policy: DomainPolicy,
     base: Url,
     workers: Workers,
-    first_dialect: Dialect,
+    first_dialect: Spec,
 }
 
 impl Federation {
@@ -83,9 +84,9 @@ impl Federation {
             keys.insert(user.clone(), key);
         }
         let first_dialect = if config.rfc9421_first {
-            Dialect::Rfc9421
+            Spec::Rfc9421
         } else {
-            Dialect::Cavage
+            Spec::Cavage
         };
         let queue: Arc<dyn DeliveryQueue> = match &config.data_dir {
             Some(dir) => Arc::new(

@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp};
+use super::{DeliveryError, DeliveryPlan, PreparedBody, Spec, Timestamp};
 
 pub mod memory;
 #[cfg(feature = "postgres")]
@@ -83,7 +83,7 @@ pub struct NewActivity {
     /// Target inboxes.
     pub inboxes: Vec<Url>,
     /// The signature dialect to knock with first, if the app has a preference.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<Spec>,
 }
 
 impl NewActivity {
@@ -130,7 +130,7 @@ pub struct JobRecord {
     /// The transport error or reason of the last attempt.
     pub last_error: Option<String>,
     /// The dialect to knock with first.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<Spec>,
 }
 
 /// A lease as stored on the job.
@@ -189,7 +189,7 @@ pub struct AttemptRecord {
     /// A transport error or explanation.
     pub error: Option<String>,
     /// The dialect that was used last.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<Spec>,
 }
 
 /// Counts of a queue's contents.

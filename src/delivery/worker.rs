@@ -21,8 +21,8 @@ use tokio::task::JoinSet;
 
 use super::{
     BreakerConfig, ClaimRequest, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
-    DeliveryReport, Dialect, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats,
-    RetryPolicy, Timestamp,
+    DeliveryReport, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats, RetryPolicy,
+    Spec, Timestamp,
 };
 use crate::clock::{Clock, SystemClock};
 
@@ -68,7 +68,7 @@ pub struct WorkerConfig {
     pub dead_host: DeadHostAction,
     /// The dialect of the first knock at a host with no remembered dialect
     /// (default draft-cavage, which every server verifies today).
-    pub first_dialect: Dialect,
+    pub first_dialect: Spec,
     /// Retry once with the other dialect on 400/401/403, and on 5xx at the
     /// first knock on an unknown host (default `true`).
     pub double_knock: bool,
@@ -98,7 +98,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
             dead_host: DeadHostAction::default(),
-            first_dialect: Dialect::Cavage,
+            first_dialect: Spec::Cavage,
             double_knock: true,
             dialect_memory: 10_000,
             shutdown_grace: Duration::from_secs(10),
@@ -161,7 +161,7 @@ impl WorkerConfig {
     }
 
     /// Sets [`first_dialect`](Self::first_dialect).
-    pub fn with_first_dialect(mut self, first_dialect: Dialect) -> Self {
+    pub fn with_first_dialect(mut self, first_dialect: Spec) -> Self {
         self.first_dialect = first_dialect;
         self
     }
@@ -369,7 +369,7 @@ impl Workers {
     }
 
     /// The dialect remembered for `host`, if any.
-    pub fn remembered_dialect(&self, host: &str) -> Option<Dialect> {
+    pub fn remembered_dialect(&self, host: &str) -> Option<Spec> {
         self.shared.state().dialects.get(host)
     }
 
