@@ -332,12 +332,12 @@ impl Default for InboxConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Incoming {
-    /// The activity `id`.
-    pub id: String,
+    /// The activity `id`, as sent.
+    pub id: Iri,
     /// The first `type` value (e.g. `"Follow"`).
     pub kind: String,
-    /// The `actor` IRI, equal to the verified key's owner.
-    pub actor: String,
+    /// The `actor` IRI, as sent, equal to the verified key's owner.
+    pub actor: Iri,
     /// What the signature check established (key, owner, dialect, algorithm).
     pub verified: Verified,
     /// The typed document, as sent. Objects embedded in it are the
@@ -364,7 +364,7 @@ impl Incoming {
             .as_activity()
             .into_iter()
             .flat_map(authority::objects_of)
-            .map(|o| authority::classify(o, &self.actor))
+            .map(|o| authority::classify(o, self.actor.as_str()))
     }
 
     /// Whether the sender may `Update` or `Delete` something your server
@@ -385,7 +385,7 @@ impl Incoming {
     /// # }
     /// ```
     pub fn may_modify(&self, stored_owner: &Iri) -> bool {
-        stored_owner.as_str() == self.actor
+        *stored_owner == self.actor
     }
 
     /// The body as a generic JSON value (re-parsed; for storage or for
@@ -537,8 +537,8 @@ impl Inbox {
         let owner = verified_owner(&verified);
         if owner != envelope.actor {
             return Err(InboxError::ActorMismatch {
-                key_id: echo(&verified.key_id),
-                owner: echo(&owner),
+                key_id: echo(verified.key_id.as_str()),
+                owner: echo(owner),
                 actor: echo(&envelope.actor),
             });
         }
@@ -550,7 +550,7 @@ impl Inbox {
                 actor: echo(&envelope.actor),
             });
         }
-        if let Some(key_host) = host_of(&verified.key_id) {
+        if let Some(key_host) = host_of(verified.key_id.as_str()) {
             self.check_domain(&key_host)?;
         }
         let activity = AnyObject::from_slice(body).map_err(InboxError::Vocab)?;
@@ -561,9 +561,9 @@ impl Inbox {
             });
         }
         Ok(Incoming {
-            id: envelope.id,
+            id: Iri::new_unchecked(envelope.id),
             kind: envelope.kind,
-            actor: envelope.actor,
+            actor: Iri::new_unchecked(envelope.actor),
             verified,
             activity,
             body: body.clone(),
@@ -579,8 +579,8 @@ impl Inbox {
     }
 }
 
-fn verified_owner(verified: &Verified) -> String {
-    verified.owner.clone()
+fn verified_owner(verified: &Verified) -> &str {
+    verified.owner.as_str()
 }
 
 /// Step 1: refuses a body (or an announced `Content-Length`) over `limit`.

@@ -575,7 +575,7 @@ impl App {
         }
         self.data.lock().await.received.push(Received {
             activity: doc,
-            key_id: incoming.verified.key_id.clone(),
+            key_id: incoming.verified.key_id.to_string(),
         });
     }
 

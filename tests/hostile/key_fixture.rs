@@ -89,7 +89,11 @@ async fn inbox_route(
         .await
     {
         Ok(incoming) => {
-            st.seen.accepted.lock().unwrap().push(incoming.id);
+            st.seen
+                .accepted
+                .lock()
+                .unwrap()
+                .push(incoming.id.into_string());
             axum::http::StatusCode::ACCEPTED
         }
         Err(e) => {
