@@ -215,12 +215,10 @@ impl Sender {
         };
         let delivery = Arc::new(SignedDelivery::new(client, self.signers.clone()));
         self.rt.block_on(async {
-            let config = WorkerConfig {
-                concurrency: 128,
-                per_host: 8,
-                poll_interval: Duration::from_millis(50),
-                ..WorkerConfig::default()
-            };
+            let config = WorkerConfig::default()
+                .with_concurrency(128)
+                .with_per_host(8)
+                .with_poll_interval(Duration::from_millis(50));
             let workers = Workers::start(Arc::new(MemoryQueue::new()), delivery, config);
             let n = workers
                 .enqueue(NewActivity::from_plan(plan, KEY_ID))

@@ -37,11 +37,9 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::inbox::{Inbox, InboxConfig, InboxError, Incoming};
+use crate::media_type::ACTIVITY_JSON;
 use crate::nodeinfo::{NodeInfo, NodeInfoLinks};
 use crate::webfinger::{Jrd, Resource};
-
-/// The ActivityPub media type (ActivityPub §3.2).
-pub const ACTIVITY_JSON: &str = "application/activity+json";
 
 /// The JRD media type (RFC 7033 §10.2).
 pub const JRD_JSON: &str = "application/jrd+json";
@@ -231,11 +229,11 @@ pub fn negotiate<T: Serialize>(
 /// queried [`Resource`] to the app's JRD (or `None` for `404`).
 ///
 /// ```no_run
-/// use archipel::webfinger::{Jrd, Link, Resource};
+/// use archipel::webfinger::{Jrd, JrdLink, Resource};
 /// let router: axum::Router = archipel::axum::webfinger_routes(|resource| async move {
 ///     let Resource::Acct(acct) = resource else { return None };
 ///     let mut jrd = Jrd { subject: Some(acct.to_uri()), ..Jrd::default() };
-///     jrd.push_link(Link::new("self", Some("application/activity+json"),
+///     jrd.push_link(JrdLink::new("self", Some("application/activity+json"),
 ///         format!("https://social.example/users/{}", acct.user())));
 ///     Some(jrd)
 /// });

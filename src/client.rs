@@ -17,6 +17,13 @@
 //! at 30 s. Tests and local development opt in with
 //! [`FetchPolicy::allow_http`] and [`FetchPolicy::allow_address`] (or the
 //! blunt [`FetchPolicy::allow_private_addresses`]).
+//!
+// Without the `client` feature there is no `ReqwestClient` to link to; the
+// link then leads to the crate's feature table, which says what enables it.
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`ReqwestClient`]: crate#cargo-features"
+)]
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,10 +35,12 @@ use url::Url;
 use crate::policy::{DomainPolicy, PolicyError};
 
 mod address;
+mod origin;
 #[cfg(feature = "client")]
 mod reqwest_client;
 
 pub use address::{AddressClass, classify};
+pub use origin::{authority, same_origin};
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub use reqwest_client::ReqwestClient;
@@ -198,6 +207,11 @@ impl From<PolicyError> for ClientError {
 ///     }
 /// }
 /// ```
+///
+#[cfg_attr(
+    not(feature = "client"),
+    doc = "[`ReqwestClient`]: crate#cargo-features"
+)]
 #[async_trait::async_trait]
 pub trait HttpClient: Send + Sync {
     /// Sends `req` and returns the response with its whole (bounded) body.
@@ -364,7 +378,7 @@ impl FetchPolicy {
     }
     /// Sets the domain policy consulted before every request and hop (a
     /// shared handle: later blocks apply to clients already built).
-    pub fn domains(mut self, policy: DomainPolicy) -> Self {
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
         self.domains = policy;
         self
     }
@@ -459,7 +473,7 @@ mod tests {
         assert!(p.check_url(&u("https://example.com/")).is_ok());
         let d = DomainPolicy::new();
         d.block("example.com").unwrap();
-        let p = p.domains(d);
+        let p = p.with_domain_policy(d);
         assert!(matches!(
             p.check_url(&u("https://www.Example.com/")),
             Err(ClientError::BlockedDomain { host }) if host == "www.example.com"

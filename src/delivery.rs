@@ -16,18 +16,20 @@
 //!    with [`GiveUpReason::Redirected`]), classify the outcome
 //!    ([`classify_status`]), retry with
 //!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
-//!    hosts ([`HostBreaker`]), and double-knock between signature
-//!    [`Dialect`]s.
+//!    hosts (a breaker tuned by [`BreakerConfig`]), and double-knock between signature
+//!    [`Spec`]s.
 //! 4. Every step is reported as a [`DeliveryEvent`], aggregated in a
 //!    [`DeliveryReport`], and traced with `tracing` spans.
 //!
 //! The pure parts (plan, queue trait and in-memory queue, retry schedule,
-//! classification, breaker, dialect memory, reports) need only the core
+//! classification, reports) need only the core
 //! dependencies; the worker pool needs the `delivery` feature (tokio and
 //! tracing).
 
 use bytes::Bytes;
 use url::Url;
+
+use crate::signatures::Spec;
 
 mod breaker;
 mod dialect;
@@ -42,18 +44,22 @@ mod time;
 #[cfg(feature = "delivery")]
 mod worker;
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use breaker::{Admission, BreakerConfig, HostBreaker, Transition};
-pub use dialect::{Dialect, DialectMemory};
+pub use breaker::BreakerConfig;
+// The breaker and the dialect memory are the worker pool's own state.
+#[cfg(feature = "delivery")]
+pub(crate) use breaker::{Admission, HostBreaker, Transition};
+#[cfg(feature = "delivery")]
+pub(crate) use dialect::DialectMemory;
 pub use outcome::{GiveUpReason, Verdict, classify_error, classify_status, is_host_failure_status};
 pub use plan::{
-    DeliveryPlan, HostFilter, PlanOptions, PreparedBody, Recipient, SkipReason, authority,
-    is_public_iri,
+    DeliveryPlan, HostFilter, PlanOptions, PreparedBody, Recipient, SkipReason, is_public_iri,
 };
 pub use queue::memory::MemoryQueue;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use queue::postgres::PostgresQueue;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use queue::sqlite::SqliteQueue;
 pub use queue::{
     AttemptRecord, BodyId, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease,
@@ -62,9 +68,11 @@ pub use queue::{
 pub use report::{DeliveryEvent, DeliveryReport, JobOutcome, JobSummary};
 pub use retry::{RetryPolicy, parse_retry_after};
 #[cfg(feature = "delivery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
 pub use signed::{SignedDelivery, SignerMap, SignerSource};
 pub use time::Timestamp;
 #[cfg(feature = "delivery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
 pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};
 
 /// Errors of the `delivery` module.
@@ -193,7 +201,7 @@ pub struct SendRequest<'a> {
     /// The body and its precomputed digest.
     pub body: &'a PreparedBody,
     /// The signature dialect to use for this knock.
-    pub dialect: Dialect,
+    pub dialect: Spec,
 }
 
 /// The pluggable "sign and send one POST" step.

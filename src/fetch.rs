@@ -32,6 +32,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::client::{ClientError, FinalUrl, HttpClient};
+use crate::media_type::MediaKind;
 use crate::policy::DomainPolicy;
 use crate::signatures::{SignatureError, Signer};
 use crate::vocab::{Actor, AnyObject, VocabError};
@@ -248,7 +249,7 @@ impl Fetcher {
 
     /// Refuses IRIs (and document ids) on hosts `policy` blocks, before any
     /// request, whatever the client does.
-    pub fn domains(mut self, policy: DomainPolicy) -> Fetcher {
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Fetcher {
         self.domains = Some(policy);
         self
     }
@@ -470,14 +471,7 @@ impl Fetcher {
 /// `application/json`, which a few servers send; anything else (HTML, XML,
 /// text, none) is refused.
 fn is_acceptable_media_type(ct: &str) -> bool {
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    [
-        "application/activity+json",
-        "application/ld+json",
-        "application/json",
-    ]
-    .iter()
-    .any(|t| essence.eq_ignore_ascii_case(t))
+    !matches!(MediaKind::of(ct), MediaKind::Other)
 }
 
 /// The document's `id` as a URL, if it has one.

@@ -87,7 +87,6 @@
 //! properties stay raw in the activity's `extra`.
 
 mod authority;
-mod content_type;
 mod envelope;
 mod seen;
 mod verify;
@@ -98,7 +97,6 @@ use bytes::Bytes;
 use http::StatusCode;
 
 pub use authority::EmbeddedObject;
-pub use content_type::{ACTIVITYSTREAMS_PROFILE, is_activity_content_type};
 pub use seen::{MemorySeenStore, SeenStore, id_digest};
 pub use verify::{ActorKeyResolver, VerifyRequest};
 
@@ -334,12 +332,12 @@ impl Default for InboxConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Incoming {
-    /// The activity `id`.
-    pub id: String,
+    /// The activity `id`, as sent.
+    pub id: Iri,
     /// The first `type` value (e.g. `"Follow"`).
     pub kind: String,
-    /// The `actor` IRI, equal to the verified key's owner.
-    pub actor: String,
+    /// The `actor` IRI, as sent, equal to the verified key's owner.
+    pub actor: Iri,
     /// What the signature check established (key, owner, dialect, algorithm).
     pub verified: Verified,
     /// The typed document, as sent. Objects embedded in it are the
@@ -366,7 +364,7 @@ impl Incoming {
             .as_activity()
             .into_iter()
             .flat_map(authority::objects_of)
-            .map(|o| authority::classify(o, &self.actor))
+            .map(|o| authority::classify(o, self.actor.as_str()))
     }
 
     /// Whether the sender may `Update` or `Delete` something your server
@@ -387,7 +385,7 @@ impl Incoming {
     /// # }
     /// ```
     pub fn may_modify(&self, stored_owner: &Iri) -> bool {
-        stored_owner.as_str() == self.actor
+        *stored_owner == self.actor
     }
 
     /// The body as a generic JSON value (re-parsed; for storage or for
@@ -416,7 +414,7 @@ impl Incoming {
 /// policy.block("spam.example").unwrap();
 /// // Keys are fetched from the signer's actor document through `client`.
 /// let verifier = Verifier::new(ActorKeyResolver::new(client), VerifyPolicy::default());
-/// let inbox = Inbox::new(Arc::new(verifier), policy)
+/// let inbox = Inbox::new(Arc::new(verifier)).with_domain_policy(policy)
 ///     .with_public_base(url::Url::parse("https://social.example").unwrap());
 ///
 /// match inbox.receive(&request).await {
@@ -444,16 +442,25 @@ impl std::fmt::Debug for Inbox {
 }
 
 impl Inbox {
-    /// A pipeline verifying with `verifier`, filtering with `policy`, with a
-    /// bounded [`MemorySeenStore`] and the default [`InboxConfig`].
-    pub fn new(verifier: Arc<dyn VerifyRequest>, policy: DomainPolicy) -> Self {
+    /// A pipeline verifying with `verifier`, with an empty (allow-all)
+    /// [`DomainPolicy`], a bounded [`MemorySeenStore`] and the default
+    /// [`InboxConfig`].
+    pub fn new(verifier: Arc<dyn VerifyRequest>) -> Self {
         Self {
             verifier,
-            policy,
+            policy: DomainPolicy::new(),
             seen: Arc::new(MemorySeenStore::default()),
             config: InboxConfig::default(),
             public_base: None,
         }
+    }
+
+    /// Filters with `policy`: activities whose actor is on a blocked host
+    /// are refused. The policy is a shared handle, so blocks added later
+    /// apply at once.
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Sets the server's public base URL (e.g. `https://social.example`), from
@@ -530,18 +537,20 @@ impl Inbox {
         let owner = verified_owner(&verified);
         if owner != envelope.actor {
             return Err(InboxError::ActorMismatch {
-                key_id: echo(&verified.key_id),
-                owner: echo(&owner),
+                key_id: echo(verified.key_id.as_str()),
+                owner: echo(owner),
                 actor: echo(&envelope.actor),
             });
         }
-        if self.config.require_same_origin_id && !same_origin(&envelope.id, &envelope.actor) {
+        if self.config.require_same_origin_id
+            && !crate::client::same_origin(&envelope.id, &envelope.actor)
+        {
             return Err(InboxError::IdOriginMismatch {
                 id: echo(&envelope.id),
                 actor: echo(&envelope.actor),
             });
         }
-        if let Some(key_host) = host_of(&verified.key_id) {
+        if let Some(key_host) = host_of(verified.key_id.as_str()) {
             self.check_domain(&key_host)?;
         }
         let activity = AnyObject::from_slice(body).map_err(InboxError::Vocab)?;
@@ -552,9 +561,9 @@ impl Inbox {
             });
         }
         Ok(Incoming {
-            id: envelope.id,
+            id: Iri::new_unchecked(envelope.id),
             kind: envelope.kind,
-            actor: envelope.actor,
+            actor: Iri::new_unchecked(envelope.actor),
             verified,
             activity,
             body: body.clone(),
@@ -570,8 +579,8 @@ impl Inbox {
     }
 }
 
-fn verified_owner(verified: &Verified) -> String {
-    verified.owner.clone()
+fn verified_owner(verified: &Verified) -> &str {
+    verified.owner.as_str()
 }
 
 /// Step 1: refuses a body (or an announced `Content-Length`) over `limit`.
@@ -601,7 +610,7 @@ pub fn check_content_type(headers: &http::HeaderMap) -> Result<(), InboxError> {
         .map_err(|_| InboxError::UnsupportedContentType {
             found: "(non-ASCII value)".to_owned(),
         })?;
-    if is_activity_content_type(text) {
+    if crate::media_type::is_activitystreams(text) {
         Ok(())
     } else {
         Err(InboxError::UnsupportedContentType { found: echo(text) })
@@ -621,13 +630,6 @@ fn host_of(iri: &str) -> Option<String> {
     url::Url::parse(iri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
-    }
 }
 
 /// Rebuilds `request`'s URI as absolute from the server's public base URL,
@@ -662,7 +664,7 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
     let combined = format!(
         "{}://{}{}{}",
         absolute.scheme(),
-        authority_of(&absolute),
+        crate::client::authority(&absolute),
         base_path,
         path_and_query
     );
@@ -670,7 +672,7 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
         *request.uri_mut() = uri;
     }
     // Every `Host` the sender sent goes; only the base's authority stays.
-    match http::HeaderValue::from_str(&authority_of(&absolute)) {
+    match http::HeaderValue::from_str(&crate::client::authority(&absolute)) {
         Ok(host) => {
             request.headers_mut().insert(http::header::HOST, host);
         }
@@ -679,14 +681,6 @@ pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::R
         }
     }
     request
-}
-
-fn authority_of(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -728,13 +722,6 @@ mod tests {
                 actual: 5000
             })
         ));
-    }
-
-    #[test]
-    fn same_origin_compares_scheme_host_port() {
-        assert!(same_origin("https://a.example/1", "https://a.example/u"));
-        assert!(!same_origin("https://a.example/1", "https://b.example/u"));
-        assert!(!same_origin("http://a.example:1/1", "http://a.example:2/u"));
     }
 
     #[test]

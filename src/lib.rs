@@ -6,7 +6,8 @@
 //! WebFinger ([`webfinger`]), NodeInfo ([`nodeinfo`]), safe fetching
 //! ([`client`], [`fetch`]), domain and consent policy ([`policy`]), the
 //! inbound pipeline ([`inbox`]) and the outbound delivery engine
-//! ([`delivery`]).
+//! ([`delivery`]), with the ActivityStreams media types in one place
+//! ([`media_type`]).
 //!
 //! The core is pure: it works on [`http::Request`] / [`http::Response`]
 //! values and byte buffers, so it fits any HTTP framework, or a test
@@ -90,6 +91,7 @@ pub mod delivery;
 pub mod error;
 pub mod fetch;
 pub mod inbox;
+pub mod media_type;
 pub mod nodeinfo;
 pub mod policy;
 pub mod signatures;
@@ -97,6 +99,7 @@ pub mod vocab;
 pub mod webfinger;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 
 pub use error::{Error, Result};

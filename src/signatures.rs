@@ -35,9 +35,9 @@ mod signer;
 mod verifier;
 
 #[cfg(feature = "rfc9421")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rfc9421")))]
 pub use rfc9421::{ComponentId, SignatureInput, parse_signature_input, sign_with_input};
 
-pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use cavage::{CavageSignature, parse_cavage_signature};
 pub use digest::{BodyDigest, DigestAlgorithm, parse_content_digest, parse_digest_header};
 pub use error::{KeyRefusal, SignatureError};
@@ -49,7 +49,10 @@ pub use verifier::{KeyResolver, MemoryKeyResolver, ResolvedKey, Verified, Verifi
 ///
 /// Mastodon and most of the Fediverse speak [`Spec::Cavage`]; newer
 /// servers also accept [`Spec::Rfc9421`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// It is also the dialect a delivery job was signed with, as recorded in
+/// delivery queues and reports (serialized as `"Cavage"` / `"Rfc9421"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Spec {
     /// draft-cavage-http-signatures-12: one `Signature` header with
@@ -67,6 +70,15 @@ impl Spec {
         match self {
             Spec::Cavage => "cavage",
             Spec::Rfc9421 => "rfc9421",
+        }
+    }
+
+    /// The other dialect, for a delivery's second knock.
+    #[cfg_attr(not(feature = "delivery"), allow(dead_code))]
+    pub(crate) fn other(self) -> Spec {
+        match self {
+            Spec::Cavage => Spec::Rfc9421,
+            Spec::Rfc9421 => Spec::Cavage,
         }
     }
 }

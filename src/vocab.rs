@@ -81,7 +81,7 @@ mod time;
 mod values;
 
 pub use activity::Activity;
-pub use actor::{Actor, Endpoints, Multikey, PublicKey};
+pub use actor::{Actor, Endpoints, Multikey, PublicKeyDocument};
 pub use any::AnyObject;
 pub use audience::{Audience, Visibility};
 pub use collection::Collection;

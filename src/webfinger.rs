@@ -2,7 +2,7 @@
 //! host-meta (RFC 6415) fallback, and the server-side responder.
 //!
 //! - [`Acct`] parses and prints `acct:user@host`, `user@host`, `@user@host`.
-//! - [`Jrd`] / [`Link`] model the JSON Resource Descriptor losslessly.
+//! - [`Jrd`] / [`JrdLink`] model the JSON Resource Descriptor losslessly.
 //! - [`Resolver`] queries `https://host/.well-known/webfinger?resource=…`
 //!   through any [`HttpClient`](crate::client::HttpClient), falls back to
 //!   host-meta (XRD or JSON) for the LRDD template, and returns the actor IRI.
@@ -18,8 +18,8 @@ mod xrd;
 
 pub use acct::{Acct, MAX_ACCT_LEN, MAX_HOST_LEN, MAX_USER_LEN};
 pub use jrd::{
-    JRD_MEDIA_TYPE, Jrd, Link, MAX_JRD_BYTES, MAX_LINKS, REL_PROFILE_PAGE, REL_SELF, REL_SUBSCRIBE,
-    is_activitystreams_media_type,
+    JRD_MEDIA_TYPE, Jrd, JrdLink, MAX_JRD_BYTES, MAX_LINKS, REL_PROFILE_PAGE, REL_SELF,
+    REL_SUBSCRIBE,
 };
 pub use resolve::Resolver;
 pub use server::{MAX_QUERY_LEN, MAX_RELS, Resource, WebFingerQuery, respond};

@@ -11,7 +11,8 @@ use std::io::{Read as _, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use archipel::signatures::{FixedClock, PrivateKey, Signer, Spec};
+use archipel::clock::FixedClock;
+use archipel::signatures::{PrivateKey, Signer, Spec};
 
 use request_json::{flag, parse_request, parse_rfc3339, request_to_json};
 

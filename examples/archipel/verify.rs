@@ -7,8 +7,9 @@ use std::io::{Read as _, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use archipel::clock::FixedClock;
 use archipel::signatures::{
-    FixedClock, KeyResolver, PublicKey, ResolvedKey, SignatureError, Verifier, VerifyPolicy,
+    KeyResolver, PublicKey, ResolvedKey, SignatureError, Verifier, VerifyPolicy,
 };
 
 use super::sign::request_json::{flag, parse_request, parse_rfc3339};

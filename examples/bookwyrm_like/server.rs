@@ -20,7 +20,7 @@ use archipel::policy::DomainPolicy;
 use archipel::policy::follow::{self, PendingFollow};
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::vocab::{Activity, AnyObject, Iri, Kind, Object};
-use archipel::webfinger::{Jrd, Link, Resource};
+use archipel::webfinger::{Jrd, JrdLink, Resource};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use serde_json::Value;
@@ -160,7 +160,7 @@ pub async fn start_on(
         FetchPolicy::default()
             .allow_http(config.allow_private_addresses || base_url.scheme() == "http")
             .allow_private_addresses(config.allow_private_addresses)
-            .domains(policy.clone()),
+            .with_domain_policy(policy.clone()),
     )?);
     let key = PrivateKey::generate_rsa_2048()?;
     let actor = format!("{base}/user/{}", config.user);
@@ -172,17 +172,19 @@ pub async fn start_on(
         WorkerConfig::default(),
     );
     let verifier = Verifier::new(
-        ActorKeyResolver::new(client.clone()).with_domains(policy.clone()),
+        ActorKeyResolver::new(client.clone()).with_domain_policy(policy.clone()),
         VerifyPolicy::default(),
     );
-    let inbox = Inbox::new(Arc::new(verifier), policy.clone()).with_public_base(base_url.clone());
+    let inbox = Inbox::new(Arc::new(verifier))
+        .with_domain_policy(policy.clone())
+        .with_public_base(base_url.clone());
     let app = Arc::new(App {
         base,
         base_url,
         user: config.user,
         token: config.token,
         key,
-        fetcher: Fetcher::new(client.clone()).domains(policy),
+        fetcher: Fetcher::new(client.clone()).with_domain_policy(policy),
         client,
         inbox,
         workers,
@@ -216,7 +218,7 @@ impl App {
 
     /// The WebFinger answer for the reader (RFC 7033).
     pub fn webfinger(&self, resource: &Resource) -> Option<Jrd> {
-        let host = archipel::delivery::authority(&self.base_url);
+        let host = archipel::client::authority(&self.base_url);
         let wanted = match resource {
             Resource::Acct(acct) => acct.user() == self.user && acct.authority() == host,
             Resource::Url(url) => url.as_str() == self.actor_iri(),
@@ -229,7 +231,7 @@ impl App {
             subject: Some(format!("acct:{}@{host}", self.user)),
             ..Jrd::default()
         };
-        jrd.push_link(Link::new(
+        jrd.push_link(JrdLink::new(
             "self",
             Some("application/activity+json"),
             self.actor_iri(),
@@ -427,10 +429,8 @@ impl App {
         activity: &impl serde::Serialize,
         to: impl IntoIterator<Item = Recipient>,
     ) -> Result<(), String> {
-        let options = PlanOptions {
-            local_hosts: vec![archipel::delivery::authority(&self.base_url)],
-            ..PlanOptions::default()
-        };
+        let options = PlanOptions::default()
+            .with_local_hosts(vec![archipel::client::authority(&self.base_url)]);
         let plan = DeliveryPlan::new(activity, to, &options).map_err(|e| e.to_string())?;
         if plan.inboxes().is_empty() {
             return Ok(());
@@ -575,7 +575,7 @@ impl App {
         }
         self.data.lock().await.received.push(Received {
             activity: doc,
-            key_id: incoming.verified.key_id.clone(),
+            key_id: incoming.verified.key_id.to_string(),
         });
     }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use archipel::axum::{ActivityJson, InboxRequest, negotiate, nodeinfo_routes, webfinger_routes};
 use archipel::inbox::{Inbox, rebase_uri};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
-use archipel::webfinger::{Jrd, Link, Resource};
+use archipel::webfinger::{Jrd, JrdLink, Resource};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -262,7 +262,7 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
         let iri = app.actor_iri(user);
         page.push_str(&format!(
             "<li><a href=\"{iri}\">{user}@{}</a></li>",
-            crate::fed::authority(&app.base)
+            archipel::client::authority(&app.base)
         ));
     }
     page.push_str("</ul>");
@@ -271,7 +271,7 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
 
 /// The JRD for a WebFinger query: `acct:NAME@HOST[:PORT]` or the actor IRI.
 fn webfinger_jrd(app: &App, resource: &Resource) -> Option<Jrd> {
-    let authority = crate::fed::authority(&app.base);
+    let authority = archipel::client::authority(&app.base);
     let name = match resource {
         Resource::Acct(acct) if acct.authority().eq_ignore_ascii_case(&authority) => {
             Some(acct.user().to_owned())
@@ -286,12 +286,12 @@ fn webfinger_jrd(app: &App, resource: &Resource) -> Option<Jrd> {
         aliases: Some(vec![iri.clone()]),
         ..Jrd::default()
     };
-    jrd.push_link(Link::new(
+    jrd.push_link(JrdLink::new(
         "self",
         Some("application/activity+json"),
         iri.clone(),
     ));
-    jrd.push_link(Link::new(
+    jrd.push_link(JrdLink::new(
         "http://webfinger.net/rel/profile-page",
         Some("text/html"),
         iri,
@@ -352,7 +352,7 @@ async fn actor(
     if !app.users.contains(&name) {
         return (StatusCode::NOT_FOUND, "no such user").into_response();
     }
-    let authority = crate::fed::authority(&app.base);
+    let authority = archipel::client::authority(&app.base);
     negotiate(&headers, &actor_document(&app, &name), || {
         format!(
             "<!doctype html><title>{name}</title><h1>{name}@{authority}</h1>\

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use archipel::client::{FetchPolicy, HttpClient, ReqwestClient};
+use archipel::client::{FetchPolicy, HttpClient, ReqwestClient, authority, same_origin};
 use archipel::delivery::{
-    DeliveryEvent, DeliveryPlan, DeliveryQueue, Dialect, MemoryQueue, NewActivity, PlanOptions,
-    Recipient, SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
+    DeliveryEvent, DeliveryPlan, DeliveryQueue, MemoryQueue, NewActivity, PlanOptions, Recipient,
+    SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
 };
 use archipel::inbox::{ActorKeyResolver, Inbox};
 use archipel::policy::DomainPolicy;
+use archipel::signatures::Spec;
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::webfinger::{Acct, Resolver};
 use bytes::Bytes;
@@ -29,7 +30,7 @@ pub struct Federation {
     policy: DomainPolicy,
     base: Url,
     workers: Workers,
-    first_dialect: Dialect,
+    first_dialect: Spec,
 }
 
 impl Federation {
@@ -53,7 +54,7 @@ impl Federation {
         let fetch_policy = FetchPolicy::default()
             .allow_http(config.allow_private_addresses || base.scheme() == "http")
             .allow_private_addresses(config.allow_private_addresses)
-            .domains(policy.clone())
+            .with_domain_policy(policy.clone())
             .user_agent(format!(
                 "archipel-minimal-server/{} (+{base})",
                 env!("CARGO_PKG_VERSION")
@@ -83,9 +84,9 @@ impl Federation {
             keys.insert(user.clone(), key);
         }
         let first_dialect = if config.rfc9421_first {
-            Dialect::Rfc9421
+            Spec::Rfc9421
         } else {
-            Dialect::Cavage
+            Spec::Cavage
         };
         let queue: Arc<dyn DeliveryQueue> = match &config.data_dir {
             Some(dir) => Arc::new(
@@ -98,10 +99,7 @@ impl Federation {
         let workers = Workers::start(
             queue,
             Arc::new(SignedDelivery::new(client.clone(), signers)),
-            WorkerConfig {
-                first_dialect,
-                ..WorkerConfig::default()
-            },
+            WorkerConfig::default().with_first_dialect(first_dialect),
         );
         Ok(Self {
             keys,
@@ -117,9 +115,12 @@ impl Federation {
     /// The verifying inbox pipeline.
     pub fn inbox(&self) -> Inbox {
         // The key id's host may differ from the actor's: block it too.
-        let resolver = ActorKeyResolver::new(self.client.clone()).with_domains(self.policy.clone());
+        let resolver =
+            ActorKeyResolver::new(self.client.clone()).with_domain_policy(self.policy.clone());
         let verifier = Verifier::new(resolver, VerifyPolicy::default());
-        Inbox::new(Arc::new(verifier), self.policy.clone()).with_public_base(self.base.clone())
+        Inbox::new(Arc::new(verifier))
+            .with_domain_policy(self.policy.clone())
+            .with_public_base(self.base.clone())
     }
 
     /// Logs every delivery outcome (the workers are started by [`Federation::new`]).
@@ -293,11 +294,9 @@ impl Federation {
             }
             app.persist(&data);
         }
-        let options = PlanOptions {
-            local_hosts: vec![authority(&self.base)],
-            ..PlanOptions::default()
-        }
-        .with_domain_policy(self.policy.clone());
+        let options = PlanOptions::default()
+            .with_local_hosts(vec![authority(&self.base)])
+            .with_domain_policy(self.policy.clone());
         let plan = match DeliveryPlan::new(&activity, targets, &options) {
             Ok(plan) => plan,
             Err(e) => {
@@ -358,23 +357,6 @@ pub fn iri(value: Option<&Value>) -> Option<&str> {
     }
 }
 
-/// Whether two IRIs share scheme, host and port.
-pub fn same_origin(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
-    }
-}
-
-/// `host` or `host:port` of a URL, as used in `acct:` handles.
-pub fn authority(url: &Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        _ => String::new(),
-    }
-}
-
 /// Whether a document is addressed to the public collection.
 pub fn addressed_to_public(doc: &Value) -> bool {
     ["to", "cc"].iter().any(|k| match doc.get(*k) {
@@ -402,25 +384,5 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The current time as RFC 3339 (UTC, seconds).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (proleptic Gregorian), after H. Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    archipel::vocab::DateTime::now().to_string()
 }

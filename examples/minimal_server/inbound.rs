@@ -110,7 +110,7 @@ fn owner_of(note: &Value) -> Option<Iri> {
 /// Applies one verified activity to the state.
 pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
     let Ok(doc) = incoming.json() else { return };
-    let actor = incoming.actor.clone();
+    let actor = incoming.actor.to_string();
     // Fetched before taking the lock: a note whose embedded copy the
     // signature does not vouch for comes from its origin.
     let object = match incoming.kind.as_str() {
@@ -121,7 +121,7 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
     {
         let mut data = app.data.lock().await;
         data.verifications.insert(
-            incoming.id.clone(),
+            incoming.id.to_string(),
             format!(
                 "{} {} {}",
                 incoming.verified.spec.as_str(),

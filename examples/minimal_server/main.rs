@@ -108,7 +108,7 @@ async fn main() -> ExitCode {
         }
     };
     let app = &running.app;
-    let authority = fed::authority(&running.base);
+    let authority = archipel::client::authority(&running.base);
     eprintln!(
         "archipel minimal server listening on {} (public base {})",
         running.addr,

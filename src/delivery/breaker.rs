@@ -9,13 +9,20 @@
 //! success revives the host, its failure keeps it dead for another cooldown.
 //! Any success resets the failure span.
 
+// Only the worker pool (feature `delivery`) keeps a breaker; without it the
+// configuration type is all that is used.
+#![cfg_attr(not(feature = "delivery"), allow(dead_code))]
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use super::Timestamp;
 
-/// Tuning of the [`HostBreaker`].
+/// Tuning of the worker pool's dead-host circuit breaker: a host failing
+/// without a single success for [`dead_after`](Self::dead_after) is
+/// skipped, then probed once every [`probe_after`](Self::probe_after).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BreakerConfig {
     /// How long a host must fail without a single success to be marked dead
     /// (default 1 h).
@@ -37,9 +44,31 @@ impl Default for BreakerConfig {
     }
 }
 
+/// Builders, one per field: the struct is `#[non_exhaustive]`, so it is
+/// built from [`Default`] and adjusted.
+impl BreakerConfig {
+    /// Sets [`dead_after`](Self::dead_after).
+    pub fn with_dead_after(mut self, dead_after: Duration) -> Self {
+        self.dead_after = dead_after;
+        self
+    }
+
+    /// Sets [`probe_after`](Self::probe_after).
+    pub fn with_probe_after(mut self, probe_after: Duration) -> Self {
+        self.probe_after = probe_after;
+        self
+    }
+
+    /// Sets [`max_hosts`](Self::max_hosts).
+    pub fn with_max_hosts(mut self, max_hosts: usize) -> Self {
+        self.max_hosts = max_hosts;
+        self
+    }
+}
+
 /// What the breaker says about sending to a host now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Send.
     Allow,
     /// Send, as the one probe of a dead host.
@@ -53,7 +82,7 @@ pub enum Admission {
 
 /// A change of a host's state, for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
+pub(crate) enum Transition {
     /// The host just crossed `dead_after`.
     Died,
     /// A probe (or any success) revived a dead host.
@@ -69,7 +98,7 @@ struct HostState {
 
 /// Per-host failure tracking; pure state, driven by the worker with the time.
 #[derive(Debug, Default)]
-pub struct HostBreaker {
+pub(crate) struct HostBreaker {
     config: BreakerConfig,
     hosts: HashMap<String, HostState>,
 }
@@ -136,6 +165,7 @@ impl HostBreaker {
     }
 
     /// Whether `host` is currently marked dead.
+    #[cfg(test)]
     pub fn is_dead(&self, host: &str) -> bool {
         self.hosts.get(host).is_some_and(|s| s.dead_until.is_some())
     }

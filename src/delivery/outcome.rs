@@ -68,8 +68,8 @@ pub fn classify_error(error: &DeliveryError) -> Verdict {
     }
 }
 
-/// Whether a status counts against the host in the dead-host breaker
-/// ([`HostBreaker`](super::HostBreaker)):
+/// Whether a status counts against the host in the worker pool's dead-host
+/// breaker (tuned by [`BreakerConfig`](super::BreakerConfig)):
 /// the host answered, but not like a working server.
 pub fn is_host_failure_status(status: StatusCode) -> bool {
     status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT

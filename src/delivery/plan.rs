@@ -95,6 +95,7 @@ pub type HostFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// Options of [`DeliveryPlan::new`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct PlanOptions {
     /// Hosts (authority: `host` or `host:port`) that are this server; never
     /// targeted unless [`include_local`](Self::include_local) is set.
@@ -120,6 +121,46 @@ impl Default for PlanOptions {
             host_filter: None,
             max_body_bytes: 1 << 20,
         }
+    }
+}
+
+/// Builders, one per field: the struct is `#[non_exhaustive]`, so it is
+/// built from [`Default`] and adjusted.
+impl PlanOptions {
+    /// Sets [`local_hosts`](Self::local_hosts).
+    pub fn with_local_hosts<I, S>(mut self, local_hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.local_hosts = local_hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets [`include_local`](Self::include_local).
+    pub fn with_include_local(mut self, include_local: bool) -> Self {
+        self.include_local = include_local;
+        self
+    }
+
+    /// Sets [`use_shared_inbox`](Self::use_shared_inbox).
+    pub fn with_use_shared_inbox(mut self, use_shared_inbox: bool) -> Self {
+        self.use_shared_inbox = use_shared_inbox;
+        self
+    }
+
+    /// Sets [`host_filter`](Self::host_filter): the hosts to deliver to.
+    /// [`with_domain_policy`](Self::with_domain_policy) sets it from a
+    /// [`DomainPolicy`].
+    pub fn with_host_filter(mut self, filter: HostFilter) -> Self {
+        self.host_filter = Some(filter);
+        self
+    }
+
+    /// Sets [`max_body_bytes`](Self::max_body_bytes).
+    pub fn with_max_body_bytes(mut self, max_body_bytes: usize) -> Self {
+        self.max_body_bytes = max_body_bytes;
+        self
     }
 }
 
@@ -318,7 +359,7 @@ impl DeliveryPlan {
             } else if !matches!(target.scheme(), "http" | "https") || target.host_str().is_none() {
                 Some(SkipReason::NotHttp)
             } else {
-                let authority = authority(&target);
+                let authority = crate::client::authority(&target);
                 let host = target.host_str().unwrap_or_default();
                 if !options.include_local
                     && options
@@ -364,15 +405,6 @@ impl DeliveryPlan {
     /// Targets that were left out, and why.
     pub fn skipped(&self) -> &[(Url, SkipReason)] {
         &self.skipped
-    }
-}
-
-/// The `host[:port]` of a URL, the unit of per-host limits and breakers.
-pub fn authority(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
     }
 }
 

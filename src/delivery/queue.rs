@@ -40,12 +40,14 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{DeliveryError, DeliveryPlan, Dialect, PreparedBody, Timestamp, authority};
+use super::{DeliveryError, DeliveryPlan, PreparedBody, Spec, Timestamp};
 
 pub mod memory;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 
 /// Identifies one job (one activity to one inbox) within a queue.
@@ -81,7 +83,7 @@ pub struct NewActivity {
     /// Target inboxes.
     pub inboxes: Vec<Url>,
     /// The signature dialect to knock with first, if the app has a preference.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<Spec>,
 }
 
 impl NewActivity {
@@ -128,7 +130,7 @@ pub struct JobRecord {
     /// The transport error or reason of the last attempt.
     pub last_error: Option<String>,
     /// The dialect to knock with first.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<Spec>,
 }
 
 /// A lease as stored on the job.
@@ -187,7 +189,7 @@ pub struct AttemptRecord {
     /// A transport error or explanation.
     pub error: Option<String>,
     /// The dialect that was used last.
-    pub dialect: Option<Dialect>,
+    pub dialect: Option<Spec>,
 }
 
 /// Counts of a queue's contents.
@@ -284,5 +286,5 @@ pub struct Pruned {
 
 /// The host key used for a job's inbox.
 pub(crate) fn host_of(inbox: &Url) -> String {
-    authority(inbox)
+    crate::client::authority(inbox)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Dialect, GiveUpReason, JobId, Timestamp};
+use super::{GiveUpReason, JobId, Spec, Timestamp};
 
 /// One thing that happened to a job or a host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -20,7 +20,7 @@ pub enum DeliveryEvent {
         /// The 2xx status.
         status: u16,
         /// The dialect the host accepted.
-        dialect: Dialect,
+        dialect: Spec,
     },
     /// The attempt failed transiently; the job is due again at `at`.
     Retrying {
@@ -225,7 +225,7 @@ mod tests {
             inbox: inbox.clone(),
             attempts: 2,
             status: 202,
-            dialect: Dialect::Cavage,
+            dialect: Spec::Cavage,
         });
         r.record(&DeliveryEvent::GaveUp {
             job: JobId(2),

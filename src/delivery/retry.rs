@@ -27,6 +27,7 @@ use super::Timestamp;
 
 /// When to try again, and when to stop.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Total attempts, the first included (default 12).
     pub max_attempts: u32,
@@ -56,6 +57,52 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(24 * 3600),
             max_age: Duration::from_secs(3 * 24 * 3600),
         }
+    }
+}
+
+/// Builders, one per field: the struct is `#[non_exhaustive]`, so it is
+/// built from [`Default`] and adjusted.
+impl RetryPolicy {
+    /// Sets [`max_attempts`](Self::max_attempts).
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Sets [`initial_delay`](Self::initial_delay).
+    pub fn with_initial_delay(mut self, initial_delay: Duration) -> Self {
+        self.initial_delay = initial_delay;
+        self
+    }
+
+    /// Sets [`factor`](Self::factor).
+    pub fn with_factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// Sets [`max_delay`](Self::max_delay).
+    pub fn with_max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// Sets [`jitter`](Self::jitter).
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets [`max_retry_after`](Self::max_retry_after).
+    pub fn with_max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// Sets [`max_age`](Self::max_age).
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
     }
 }
 
@@ -135,52 +182,20 @@ pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` → seconds since the epoch.
+///
+/// Only the IMF-fixdate form senders must use (RFC 9110 §5.6.7) is taken;
+/// the obsolete RFC 850 and asctime forms, which `httpdate` would also
+/// read, are refused here, so a `Retry-After` is honoured only when it is
+/// unambiguous.
 fn parse_imf_fixdate(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() != 29 || b.get(3) != Some(&b',') || !s.ends_with(" GMT") {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u64> {
-        let part = s.get(from..to)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    let day = num(5, 7)?;
-    let month = match s.get(8..11)? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year = num(12, 16)?;
-    let (h, m, sec) = (num(17, 19)?, num(20, 22)?, num(23, 25)?);
-    if !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day)?;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year ≥ 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).checked_sub(719_468)
+    let at = httpdate::parse_http_date(s).ok()?;
+    at.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 /// SplitMix64: a tiny, well-distributed mixer for per-job jitter.
@@ -278,7 +293,13 @@ mod tests {
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 24:49:37 GMT",
             "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
             "99999999999999999999999",
+            // A weekday that does not match the date, a day the month does
+            // not have, a leap second: not a valid IMF-fixdate.
+            "Mon, 06 Nov 1994 08:49:37 GMT",
+            "Thu, 30 Feb 1995 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:60 GMT",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }

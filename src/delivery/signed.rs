@@ -92,7 +92,7 @@ impl<C: HttpClient> SignedDelivery<C> {
             client,
             signers: Arc::new(signers),
             permits: Arc::new(Semaphore::new(cores)),
-            content_type: HeaderValue::from_static("application/activity+json"),
+            content_type: HeaderValue::from_static(crate::media_type::ACTIVITY_JSON),
         }
     }
 
@@ -123,7 +123,7 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
             .ok_or_else(|| DeliveryError::NoSigner {
                 key_id: r.key_id.to_owned(),
             })?
-            .spec(r.dialect.into());
+            .spec(r.dialect);
         let mut req = http::Request::post(inbox)
             .header(header::CONTENT_TYPE, self.content_type.clone())
             .body(r.body.bytes().clone())
@@ -229,7 +229,7 @@ fn client_error(inbox: &str, e: ClientError) -> DeliveryError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{Dialect, JobId, PreparedBody, Verdict, classify_error};
+    use crate::delivery::{JobId, PreparedBody, Spec, Verdict, classify_error};
     use crate::signatures::PrivateKey;
     use std::sync::Mutex;
 
@@ -291,7 +291,7 @@ mod tests {
                 inbox: &inbox,
                 key_id: "https://a.example/u/alice#main-key",
                 body: &body,
-                dialect: Dialect::Cavage,
+                dialect: Spec::Cavage,
             })
             .await;
         let modes = client.modes.lock().unwrap().clone();

@@ -20,10 +20,11 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinSet;
 
 use super::{
-    BreakerConfig, ClaimRequest, Clock, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
-    DeliveryReport, Dialect, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats,
-    RetryPolicy, SystemClock, Timestamp,
+    BreakerConfig, ClaimRequest, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
+    DeliveryReport, DialectMemory, HostBreaker, JobId, Lease, NewActivity, QueueStats, RetryPolicy,
+    Spec, Timestamp,
 };
+use crate::clock::{Clock, SystemClock};
 
 mod attempt;
 
@@ -44,6 +45,7 @@ pub enum DeadHostAction {
 
 /// Tuning of [`Workers`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WorkerConfig {
     /// Attempts in flight at once, all hosts together (default 64).
     pub concurrency: usize,
@@ -66,7 +68,7 @@ pub struct WorkerConfig {
     pub dead_host: DeadHostAction,
     /// The dialect of the first knock at a host with no remembered dialect
     /// (default draft-cavage, which every server verifies today).
-    pub first_dialect: Dialect,
+    pub first_dialect: Spec,
     /// Retry once with the other dialect on 400/401/403, and on 5xx at the
     /// first knock on an unknown host (default `true`).
     pub double_knock: bool,
@@ -96,7 +98,7 @@ impl Default for WorkerConfig {
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
             dead_host: DeadHostAction::default(),
-            first_dialect: Dialect::Cavage,
+            first_dialect: Spec::Cavage,
             double_knock: true,
             dialect_memory: 10_000,
             shutdown_grace: Duration::from_secs(10),
@@ -104,6 +106,100 @@ impl Default for WorkerConfig {
             report_jobs: 100_000,
             event_capacity: 4096,
         }
+    }
+}
+
+/// Builders, one per field: the struct is `#[non_exhaustive]`, so it is
+/// built from [`Default`] and adjusted.
+impl WorkerConfig {
+    /// Sets [`concurrency`](Self::concurrency).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Sets [`per_host`](Self::per_host).
+    pub fn with_per_host(mut self, per_host: usize) -> Self {
+        self.per_host = per_host;
+        self
+    }
+
+    /// Sets [`lease`](Self::lease).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets [`poll_interval`](Self::poll_interval).
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Sets [`attempt_timeout`](Self::attempt_timeout).
+    pub fn with_attempt_timeout(mut self, attempt_timeout: Duration) -> Self {
+        self.attempt_timeout = attempt_timeout;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`breaker`](Self::breaker).
+    pub fn with_breaker(mut self, breaker: BreakerConfig) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// Sets [`dead_host`](Self::dead_host).
+    pub fn with_dead_host(mut self, dead_host: DeadHostAction) -> Self {
+        self.dead_host = dead_host;
+        self
+    }
+
+    /// Sets [`first_dialect`](Self::first_dialect).
+    pub fn with_first_dialect(mut self, first_dialect: Spec) -> Self {
+        self.first_dialect = first_dialect;
+        self
+    }
+
+    /// Sets [`double_knock`](Self::double_knock).
+    pub fn with_double_knock(mut self, double_knock: bool) -> Self {
+        self.double_knock = double_knock;
+        self
+    }
+
+    /// Sets [`dialect_memory`](Self::dialect_memory).
+    pub fn with_dialect_memory(mut self, dialect_memory: usize) -> Self {
+        self.dialect_memory = dialect_memory;
+        self
+    }
+
+    /// Sets [`shutdown_grace`](Self::shutdown_grace).
+    pub fn with_shutdown_grace(mut self, shutdown_grace: Duration) -> Self {
+        self.shutdown_grace = shutdown_grace;
+        self
+    }
+
+    /// Sets [`stats_interval`](Self::stats_interval).
+    pub fn with_stats_interval(mut self, stats_interval: Duration) -> Self {
+        self.stats_interval = stats_interval;
+        self
+    }
+
+    /// Sets [`report_jobs`](Self::report_jobs).
+    pub fn with_report_jobs(mut self, report_jobs: usize) -> Self {
+        self.report_jobs = report_jobs;
+        self
+    }
+
+    /// Sets [`event_capacity`](Self::event_capacity).
+    pub fn with_event_capacity(mut self, event_capacity: usize) -> Self {
+        self.event_capacity = event_capacity;
+        self
     }
 }
 
@@ -273,7 +369,7 @@ impl Workers {
     }
 
     /// The dialect remembered for `host`, if any.
-    pub fn remembered_dialect(&self, host: &str) -> Option<Dialect> {
+    pub fn remembered_dialect(&self, host: &str) -> Option<Spec> {
         self.shared.state().dialects.get(host)
     }
 

@@ -12,7 +12,8 @@
 
 use crate::vocab::{Activity, AnyObject, Iri, Reference};
 
-use super::{InboxError, echo, same_origin};
+use super::{InboxError, echo};
+use crate::client::same_origin;
 
 /// One `object` of a verified activity, as far as the signature vouches for
 /// it: read it from [`Incoming::object`](super::Incoming::object) rather

@@ -16,8 +16,7 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-/// The ActivityStreams JSON-LD context IRI.
-const AS_CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
+use crate::vocab::AS_CONTEXT;
 
 /// What to do with an incoming `Follow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -117,6 +117,7 @@ impl PrivateKey {
 
     /// Generates an Ed25519 key from the operating system's random source.
     #[cfg(feature = "ed25519")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
     pub fn generate_ed25519() -> Result<Self, SignatureError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| SignatureError::Crypto(e.to_string()))?;

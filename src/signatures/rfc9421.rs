@@ -11,6 +11,7 @@ use super::cavage::push_header_values;
 use super::digest;
 use super::verifier::{KeyResolver, Verified, Verifier, base_authority, date_header, header_str};
 use super::{Algorithm, BodyDigest, MAX_HEADER_LEN, PrivateKey, SignatureError, Spec};
+use crate::vocab::Iri;
 
 /// Most signatures we look at in one message.
 const MAX_SIGNATURES: usize = 8;
@@ -659,8 +660,8 @@ pub(crate) async fn verify<R: KeyResolver>(
         };
         if resolved.key.verify(alg, &buf, raw)? {
             return Ok(Verified {
-                key_id: key_id.to_owned(),
-                owner: resolved.owner,
+                key_id: Iri::new_unchecked(key_id),
+                owner: Iri::new_unchecked(resolved.owner),
                 spec: Spec::Rfc9421,
                 algorithm: alg,
             });
@@ -680,7 +681,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::signatures::{FixedClock, MemoryKeyResolver, VerifyPolicy};
+    use crate::clock::FixedClock;
+    use crate::signatures::{MemoryKeyResolver, VerifyPolicy};
 
     const KEY_ID: &str = "https://b.example/users/bob#main-key";
     const CREATED: i64 = 1_700_000_000;

@@ -13,6 +13,7 @@ use super::cavage::{self, CavageSignature, RequestParts};
 use super::digest::{self, B64};
 use super::{Algorithm, PublicKey, SignatureError, Spec};
 use crate::clock::{Clock, SystemClock, unix_secs};
+use crate::vocab::Iri;
 
 /// A public key and the actor that owns it, as a [`KeyResolver`] found it.
 #[derive(Debug, Clone)]
@@ -99,10 +100,11 @@ impl KeyResolver for MemoryKeyResolver {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Verified {
-    /// The key id that signed.
-    pub key_id: String,
-    /// The key's owner: compare it with the activity's `actor`.
-    pub owner: String,
+    /// The key id that signed, as the signature named it.
+    pub key_id: Iri,
+    /// The key's owner, as the resolver reported it: compare it with the
+    /// activity's `actor`.
+    pub owner: Iri,
     /// The dialect that verified.
     pub spec: Spec,
     /// The algorithm that verified.
@@ -258,13 +260,9 @@ pub(crate) fn date_header(req: &Request<Bytes>) -> Result<i64, SignatureError> {
     Ok(unix_secs(t))
 }
 
-/// The authority (`host[:port]`) of a base URL, port only when not default.
+/// The authority (`host[:port]`) of a base URL, `None` when it has no host.
 pub(crate) fn base_authority(base: &Url) -> Option<String> {
-    let host = base.host_str()?;
-    Some(match base.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    })
+    Some(crate::client::authority(base)).filter(|a| !a.is_empty())
 }
 
 /// Verifies signed requests with a [`KeyResolver`] and a [`VerifyPolicy`].
@@ -529,8 +527,8 @@ impl<R: KeyResolver> Verifier<R> {
             }
             if ok {
                 return Ok(Verified {
-                    key_id: sig.key_id.clone().into_owned(),
-                    owner: resolved.owner,
+                    key_id: Iri::new_unchecked(sig.key_id.clone().into_owned()),
+                    owner: Iri::new_unchecked(resolved.owner),
                     spec: Spec::Cavage,
                     algorithm: alg,
                 });

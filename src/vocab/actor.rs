@@ -1,5 +1,5 @@
 //! [`Actor`] with the ActivityPub actor properties (ActivityPub §4.1),
-//! [`Endpoints`], the security [`PublicKey`] and FEP-521a [`Multikey`].
+//! [`Endpoints`], the security [`PublicKeyDocument`] and FEP-521a [`Multikey`].
 
 use serde_json::{Map, Value};
 
@@ -36,7 +36,7 @@ props! {
         endpoints: Endpoints = "endpoints",
         /// `publicKey` (W3C security vocabulary): the actor's RSA key used
         /// for HTTP Signatures.
-        public_key: PublicKey = "publicKey",
+        public_key: PublicKeyDocument = "publicKey",
         /// `assertionMethod` (FEP-521a): `Multikey` verification methods.
         assertion_method: OneOrMany<Multikey> = "assertionMethod",
         /// `manuallyApprovesFollowers` (`as:`, Mastodon): follow requests
@@ -92,7 +92,9 @@ props! {
     /// every actor: `{id, owner, publicKeyPem}`.
     ///
     /// `id` is the `keyId` HTTP Signatures name; `owner` must be the actor.
-    pub struct PublicKey {
+    /// This is the JSON object as published; the key material itself, parsed
+    /// and usable for verification, is a [`signatures::PublicKey`](crate::signatures::PublicKey).
+    pub struct PublicKeyDocument {
         /// Properties not modelled here, kept verbatim.
         pub extra: Map<String, Value>,
         ;
@@ -108,7 +110,7 @@ props! {
         public_key_pem: String = "publicKeyPem",
     }
 }
-standalone!(PublicKey, "a publicKey object");
+standalone!(PublicKeyDocument, "a publicKey object");
 
 props! {
     /// A FEP-521a `Multikey` verification method (`assertionMethod`), used
@@ -161,24 +163,24 @@ impl Actor {
 
     /// Set `publicKey` from an id and PEM, owned by this actor (builder style).
     pub fn with_public_key(mut self, key_id: Iri, pem: impl Into<String>) -> Self {
-        self.public_key = Some(PublicKey {
+        self.public_key = Some(PublicKeyDocument {
             id: Some(key_id),
             owner: self.base.id.clone(),
             public_key_pem: Some(pem.into()),
-            ..PublicKey::default()
+            ..PublicKeyDocument::default()
         });
         self
     }
 }
 
-impl PublicKey {
+impl PublicKeyDocument {
     /// A key with `id`, `owner` and PEM.
     pub fn new(id: Iri, owner: Iri, pem: impl Into<String>) -> Self {
-        PublicKey {
+        PublicKeyDocument {
             id: Some(id),
             owner: Some(owner),
             public_key_pem: Some(pem.into()),
-            ..PublicKey::default()
+            ..PublicKeyDocument::default()
         }
     }
 }

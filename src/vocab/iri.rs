@@ -149,6 +149,30 @@ impl PartialEq<&str> for Iri {
     }
 }
 
+impl PartialEq<String> for Iri {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Iri> for str {
+    fn eq(&self, other: &Iri) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Iri> for &str {
+    fn eq(&self, other: &Iri) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Iri> for String {
+    fn eq(&self, other: &Iri) -> bool {
+        **self == *other.0
+    }
+}
+
 impl From<url::Url> for Iri {
     fn from(u: url::Url) -> Self {
         Iri(String::from(u).into_boxed_str())
@@ -206,6 +230,21 @@ leaf_decode!(Iri);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compares_with_strings_both_ways() {
+        let iri = Iri::new_unchecked("https://a.example/u");
+        let same = String::from("https://a.example/u");
+        let other = String::from("https://a.example/v");
+        assert_eq!(iri, same);
+        assert_eq!(same, iri);
+        assert_eq!(iri, "https://a.example/u");
+        assert_eq!("https://a.example/u", iri);
+        assert_eq!(*"https://a.example/u", iri);
+        assert_ne!(iri, other);
+        assert_ne!(other, iri);
+        assert_ne!("https://a.example/v", iri);
+    }
 
     #[test]
     fn parse_checks_scheme_and_whitespace() {

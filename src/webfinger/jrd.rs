@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::WebFingerError;
+use crate::media_type::MediaKind;
 
 /// Largest JRD accepted by [`Jrd::from_slice`], in bytes.
 pub const MAX_JRD_BYTES: usize = 256 * 1024;
@@ -49,15 +50,16 @@ pub struct Jrd {
     pub properties: Option<BTreeMap<String, Option<String>>>,
     /// Links (§4.4.4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<Vec<Link>>,
+    pub links: Option<Vec<JrdLink>>,
     /// Members not modelled above, kept as they came.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-/// One link of a [`Jrd`] (RFC 7033 §4.4.4).
+/// One link of a [`Jrd`] (RFC 7033 §4.4.4); not to be confused with the
+/// ActivityStreams [`Link`](crate::vocab::Link) object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Link {
+pub struct JrdLink {
     /// The relation type: a registered name or a URI.
     pub rel: String,
     /// Media type of the target.
@@ -80,14 +82,18 @@ pub struct Link {
     pub extra: Map<String, Value>,
 }
 
-impl Link {
+impl JrdLink {
     /// A link with `rel`, `type` and `href`.
-    pub fn new(rel: impl Into<String>, media_type: Option<&str>, href: impl Into<String>) -> Link {
-        Link {
+    pub fn new(
+        rel: impl Into<String>,
+        media_type: Option<&str>,
+        href: impl Into<String>,
+    ) -> JrdLink {
+        JrdLink {
             rel: rel.into(),
             media_type: media_type.map(str::to_owned),
             href: Some(href.into()),
-            ..Link::default()
+            ..JrdLink::default()
         }
     }
 
@@ -97,38 +103,22 @@ impl Link {
             && self
                 .media_type
                 .as_deref()
-                .is_some_and(is_activitystreams_media_type)
+                .is_some_and(is_activitystreams_link_type)
     }
 }
 
-/// Whether `media_type` denotes an ActivityStreams document:
+/// Whether a link's `type` denotes an ActivityStreams document:
 /// `application/activity+json`, or `application/ld+json` with the
-/// ActivityStreams profile (ActivityPub §3.2). Parameters and case are
-/// handled; `application/ld+json` without a profile is accepted too, as
-/// several servers send it.
-pub fn is_activitystreams_media_type(media_type: &str) -> bool {
-    let mut parts = media_type.split(';');
-    let essence = parts.next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/activity+json") {
-        return true;
-    }
-    if !essence.eq_ignore_ascii_case("application/ld+json") {
-        return false;
-    }
-    let mut profile = None;
-    for p in parts {
-        if let Some((k, v)) = p.split_once('=')
-            && k.trim().eq_ignore_ascii_case("profile")
-        {
-            profile = Some(v.trim().trim_matches('"').to_owned());
-        }
-    }
-    match profile {
-        None => true,
-        Some(p) => p
-            .split_ascii_whitespace()
-            .any(|p| p == "https://www.w3.org/ns/activitystreams"),
-    }
+/// ActivityStreams profile (ActivityPub §3.2). `application/ld+json`
+/// without a profile is accepted too, as several servers advertise it.
+fn is_activitystreams_link_type(media_type: &str) -> bool {
+    matches!(
+        MediaKind::of(media_type),
+        MediaKind::ActivityJson
+            | MediaKind::LdJson {
+                activitystreams_profile: None | Some(true)
+            }
+    )
 }
 
 impl Jrd {
@@ -165,17 +155,17 @@ impl Jrd {
     }
 
     /// The links, or an empty slice.
-    pub fn links(&self) -> &[Link] {
+    pub fn links(&self) -> &[JrdLink] {
         self.links.as_deref().unwrap_or(&[])
     }
 
     /// Adds a link.
-    pub fn push_link(&mut self, link: Link) {
+    pub fn push_link(&mut self, link: JrdLink) {
         self.links.get_or_insert_with(Vec::new).push(link);
     }
 
     /// Links with relation `rel`.
-    pub fn links_with_rel<'a>(&'a self, rel: &'a str) -> impl Iterator<Item = &'a Link> + 'a {
+    pub fn links_with_rel<'a>(&'a self, rel: &'a str) -> impl Iterator<Item = &'a JrdLink> + 'a {
         self.links().iter().filter(move |l| l.rel == rel)
     }
 
@@ -220,16 +210,16 @@ mod tests {
 
     #[test]
     fn media_types() {
-        assert!(is_activitystreams_media_type("application/activity+json"));
-        assert!(is_activitystreams_media_type(
+        assert!(is_activitystreams_link_type("application/activity+json"));
+        assert!(is_activitystreams_link_type(
             "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\""
         ));
-        assert!(is_activitystreams_media_type("Application/LD+JSON"));
-        assert!(!is_activitystreams_media_type(
+        assert!(is_activitystreams_link_type("Application/LD+JSON"));
+        assert!(!is_activitystreams_link_type(
             "application/ld+json; profile=\"https://example.com/other\""
         ));
-        assert!(!is_activitystreams_media_type("text/html"));
-        assert!(!is_activitystreams_media_type("application/json"));
+        assert!(!is_activitystreams_link_type("text/html"));
+        assert!(!is_activitystreams_link_type("application/json"));
     }
 
     #[test]

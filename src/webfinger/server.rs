@@ -60,11 +60,7 @@ impl Resource {
     pub fn authority(&self) -> String {
         match self {
             Resource::Acct(a) => a.authority(),
-            Resource::Url(u) => match (u.host_str(), u.port()) {
-                (Some(h), Some(p)) => format!("{h}:{p}"),
-                (Some(h), None) => h.to_owned(),
-                _ => String::new(),
-            },
+            Resource::Url(u) => crate::client::authority(u),
         }
     }
 }
@@ -154,14 +150,14 @@ impl WebFingerQuery {
 ///
 /// ```
 /// # tokio_test_block(async {
-/// use archipel::webfinger::{respond, Jrd, Link, Resource};
+/// use archipel::webfinger::{respond, Jrd, JrdLink, Resource};
 /// let req = http::Request::get("/.well-known/webfinger?resource=acct:alice@example.com")
 ///     .body(()).unwrap();
 /// let resp = respond(&req, |res| async move {
 ///     match res {
 ///         Resource::Acct(a) if a.user() == "alice" => {
 ///             let mut jrd = Jrd { subject: Some(a.to_uri()), ..Jrd::default() };
-///             jrd.push_link(Link::new("self", Some("application/activity+json"),
+///             jrd.push_link(JrdLink::new("self", Some("application/activity+json"),
 ///                                     "https://example.com/users/alice"));
 ///             Some(jrd)
 ///         }

@@ -6,7 +6,7 @@
 //! comments, processing instructions and other elements are skipped, entity
 //! references are the five predefined ones plus numeric references.
 
-use super::{Jrd, Link, WebFingerError};
+use super::{Jrd, JrdLink, WebFingerError};
 
 /// Largest XRD document accepted, in bytes.
 pub const MAX_XRD_BYTES: usize = 64 * 1024;
@@ -71,7 +71,7 @@ pub fn parse_xrd(bytes: &[u8]) -> Result<Jrd, WebFingerError> {
                 if jrd.links().len() >= super::jrd::MAX_LINKS {
                     return Err(bad("too many links"));
                 }
-                let mut link = Link::default();
+                let mut link = JrdLink::default();
                 for (k, v) in attributes(attrs).ok_or_else(|| bad("malformed Link attributes"))? {
                     match k {
                         "rel" => link.rel = v,

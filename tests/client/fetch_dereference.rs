@@ -248,7 +248,7 @@ impl HttpClient for Unreachable {
 async fn blocked_domains_are_never_contacted() {
     let d = DomainPolicy::new();
     d.block("blocked.example").unwrap();
-    let f = Fetcher::new(Arc::new(Unreachable)).domains(d);
+    let f = Fetcher::new(Arc::new(Unreachable)).with_domain_policy(d);
     let err = f
         .fetch_value(&iri("https://a.Blocked.example/users/x"))
         .await

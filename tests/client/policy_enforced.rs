@@ -193,7 +193,7 @@ async fn blocked_domains_are_never_contacted() {
     s.route("/r", Reply::redirect(302, "http://sub.blocked.example/x"));
     let domains = DomainPolicy::new();
     domains.block("Blocked.Example").unwrap();
-    let client = ReqwestClient::new(local_policy().domains(domains.clone())).unwrap();
+    let client = ReqwestClient::new(local_policy().with_domain_policy(domains.clone())).unwrap();
     let err = client.execute(get(&s.url("/r"))).await.unwrap_err();
     assert!(
         matches!(&err, ClientError::BlockedDomain { host } if host == "sub.blocked.example"),

@@ -80,29 +80,28 @@ async fn every_job_ends_delivered_or_given_up_with_a_reason() {
     .unwrap();
     let signers: SignerMap = [Signer::new(KEY_ID, key)].into_iter().collect();
     let delivery = Arc::new(SignedDelivery::new(client, signers));
-    let config = WorkerConfig {
-        concurrency: 16,
-        per_host: PER_HOST,
-        lease: Duration::from_secs(5),
-        poll_interval: Duration::from_millis(20),
-        retry: RetryPolicy {
-            max_attempts: 4,
-            initial_delay: Duration::from_millis(50),
-            factor: 2.0,
-            max_delay: Duration::from_secs(1),
-            jitter: 0.25,
-            max_retry_after: Duration::from_secs(2),
-            max_age: Duration::from_secs(10),
-        },
-        breaker: BreakerConfig {
-            dead_after: Duration::from_millis(600),
-            probe_after: Duration::from_millis(200),
-            max_hosts: 1000,
-        },
-        // Dead hosts' jobs end at once (deferral is covered elsewhere).
-        dead_host: DeadHostAction::GiveUp,
-        ..WorkerConfig::default()
-    };
+    let config = WorkerConfig::default()
+        .with_concurrency(16)
+        .with_per_host(PER_HOST)
+        .with_lease(Duration::from_secs(5))
+        .with_poll_interval(Duration::from_millis(20))
+        .with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(4)
+                .with_initial_delay(Duration::from_millis(50))
+                .with_factor(2.0)
+                .with_max_delay(Duration::from_secs(1))
+                .with_jitter(0.25)
+                .with_max_retry_after(Duration::from_secs(2))
+                .with_max_age(Duration::from_secs(10)),
+        )
+        .with_breaker(
+            BreakerConfig::default()
+                .with_dead_after(Duration::from_millis(600))
+                .with_probe_after(Duration::from_millis(200))
+                .with_max_hosts(1000),
+        )
+        .with_dead_host(DeadHostAction::GiveUp);
     let queue = Arc::new(MemoryQueue::new());
     let workers = Workers::start(queue.clone(), delivery, config);
     let started = Instant::now();

@@ -67,10 +67,7 @@ fn ten_thousand_followers_make_2400_posts() {
             .with_shared_inbox(Url::parse("https://me.example/inbox").unwrap()),
     );
 
-    let options = PlanOptions {
-        local_hosts: vec!["me.example".into()],
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::default().with_local_hosts(["me.example"]);
     let plan = DeliveryPlan::new(&activity(), recipients, &options).unwrap();
 
     // 400 shared inboxes + 100 hosts x 20 personal inboxes + 2 bto/bcc.
@@ -112,20 +109,15 @@ fn ten_thousand_followers_make_2400_posts() {
 
 #[test]
 fn without_shared_inboxes_every_follower_gets_a_post() {
-    let options = PlanOptions {
-        use_shared_inbox: false,
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::default().with_use_shared_inbox(false);
     let plan = DeliveryPlan::new(&activity(), followers(), &options).unwrap();
     assert_eq!(plan.inboxes().len(), 10_000);
 }
 
 #[test]
 fn domain_policy_removes_blocked_hosts() {
-    let options = PlanOptions {
-        host_filter: Some(std::sync::Arc::new(|h: &str| !h.starts_with("host1"))),
-        ..PlanOptions::default()
-    };
+    let options = PlanOptions::default()
+        .with_host_filter(std::sync::Arc::new(|h: &str| !h.starts_with("host1")));
     let plan = DeliveryPlan::new(&activity(), followers(), &options).unwrap();
     // host1, host10..19, host100..199 are blocked: 1 + 10 + 100 = 111 hosts,
     // all with a shared inbox (h < 400).

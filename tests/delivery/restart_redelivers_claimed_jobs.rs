@@ -49,13 +49,11 @@ fn activity(n: usize) -> NewActivity {
 }
 
 fn config(lease_ms: u64) -> WorkerConfig {
-    WorkerConfig {
-        concurrency: 16,
-        per_host: 2,
-        lease: Duration::from_millis(lease_ms),
-        poll_interval: Duration::from_millis(20),
-        ..WorkerConfig::default()
-    }
+    WorkerConfig::default()
+        .with_concurrency(16)
+        .with_per_host(2)
+        .with_lease(Duration::from_millis(lease_ms))
+        .with_poll_interval(Duration::from_millis(20))
 }
 
 async fn wait_empty(queue: &MemoryQueue) {
@@ -182,10 +180,7 @@ async fn graceful_shutdown_finishes_in_flight_and_leaves_the_rest_queued() {
 async fn shutdown_after_grace_releases_unfinished_leases_at_once() {
     let queue = Arc::new(MemoryQueue::new());
     let recorder = Arc::new(Recorder::default());
-    let cfg = WorkerConfig {
-        shutdown_grace: Duration::ZERO,
-        ..config(60_000)
-    };
+    let cfg = config(60_000).with_shutdown_grace(Duration::ZERO);
     let first = Workers::start(queue.clone(), recorder.clone(), cfg);
     first.enqueue(activity(100)).await.unwrap();
     wait_delivered(&first, 10).await;

@@ -9,24 +9,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use archipel::delivery::{
-    BreakerConfig, DeadHostAction, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue, Dialect,
+    BreakerConfig, DeadHostAction, Delivery, DeliveryError, DeliveryEvent, DeliveryQueue,
     GiveUpReason, JobOutcome, MemoryQueue, NewActivity, PreparedBody, RetryPolicy, SendRequest,
     Timestamp, WorkerConfig, Workers,
 };
+use archipel::signatures::Spec;
 use bytes::Bytes;
 
 type Script =
-    dyn Fn(&str, Dialect, usize) -> Result<http::Response<Bytes>, DeliveryError> + Send + Sync;
+    dyn Fn(&str, Spec, usize) -> Result<http::Response<Bytes>, DeliveryError> + Send + Sync;
 
 /// Answers by a script of (host, dialect, nth request to that host).
 struct Scripted {
     script: Box<Script>,
-    log: Mutex<Vec<(String, Dialect, Instant)>>,
+    log: Mutex<Vec<(String, Spec, Instant)>>,
 }
 
 impl Scripted {
     fn new(
-        f: impl Fn(&str, Dialect, usize) -> Result<http::Response<Bytes>, DeliveryError>
+        f: impl Fn(&str, Spec, usize) -> Result<http::Response<Bytes>, DeliveryError>
         + Send
         + Sync
         + 'static,
@@ -37,7 +38,7 @@ impl Scripted {
         })
     }
 
-    fn knocks(&self, host: &str) -> Vec<Dialect> {
+    fn knocks(&self, host: &str) -> Vec<Spec> {
         let log = self.log.lock().unwrap();
         log.iter()
             .filter(|(h, _, _)| h == host)
@@ -87,20 +88,18 @@ fn inboxes(host: &str, n: usize) -> Vec<String> {
 }
 
 fn fast_config() -> WorkerConfig {
-    WorkerConfig {
-        concurrency: 8,
-        per_host: 1,
-        lease: Duration::from_secs(10),
-        poll_interval: Duration::from_millis(10),
-        retry: RetryPolicy {
-            initial_delay: Duration::from_millis(10),
-            factor: 1.0,
-            jitter: 0.0,
-            max_attempts: 5,
-            ..RetryPolicy::default()
-        },
-        ..WorkerConfig::default()
-    }
+    WorkerConfig::default()
+        .with_concurrency(8)
+        .with_per_host(1)
+        .with_lease(Duration::from_secs(10))
+        .with_poll_interval(Duration::from_millis(10))
+        .with_retry(
+            RetryPolicy::default()
+                .with_initial_delay(Duration::from_millis(10))
+                .with_factor(1.0)
+                .with_jitter(0.0)
+                .with_max_attempts(5),
+        )
 }
 
 async fn drain(queue: &MemoryQueue) {
@@ -118,12 +117,12 @@ async fn drain(queue: &MemoryQueue) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_knock_falls_back_and_remembers_per_host() {
     let delivery = Scripted::new(|host, dialect, _| match (host, dialect) {
-        ("modern.example", Dialect::Rfc9421) => status(202),
+        ("modern.example", Spec::Rfc9421) => status(202),
         ("modern.example", _) => status(401),
         // A server that crashes on the signature format it does not know.
-        ("crashy.example", Dialect::Rfc9421) => status(500),
+        ("crashy.example", Spec::Rfc9421) => status(500),
         ("crashy.example", _) => status(202),
-        ("legacy.example", Dialect::Cavage) => status(202),
+        ("legacy.example", Spec::Cavage) => status(202),
         ("legacy.example", _) => status(403),
         _ => status(404),
     });
@@ -135,21 +134,16 @@ async fn double_knock_falls_back_and_remembers_per_host() {
     drain(&queue).await;
     assert_eq!(
         delivery.knocks("modern.example"),
-        [
-            Dialect::Cavage,
-            Dialect::Rfc9421,
-            Dialect::Rfc9421,
-            Dialect::Rfc9421
-        ]
+        [Spec::Cavage, Spec::Rfc9421, Spec::Rfc9421, Spec::Rfc9421]
     );
-    assert_eq!(delivery.knocks("legacy.example"), [Dialect::Cavage; 3]);
+    assert_eq!(delivery.knocks("legacy.example"), [Spec::Cavage; 3]);
     assert_eq!(
         workers.remembered_dialect("modern.example"),
-        Some(Dialect::Rfc9421)
+        Some(Spec::Rfc9421)
     );
     assert_eq!(
         workers.remembered_dialect("legacy.example"),
-        Some(Dialect::Cavage)
+        Some(Spec::Cavage)
     );
     let report = workers.shutdown().await.report;
     assert_eq!(report.delivered, 6);
@@ -157,10 +151,7 @@ async fn double_knock_falls_back_and_remembers_per_host() {
 
     // RFC 9421 first: a 5xx at the first knock also triggers the fallback.
     let queue = Arc::new(MemoryQueue::new());
-    let config = WorkerConfig {
-        first_dialect: Dialect::Rfc9421,
-        ..fast_config()
-    };
+    let config = fast_config().with_first_dialect(Spec::Rfc9421);
     let workers = Workers::start(queue.clone(), delivery.clone(), config);
     workers
         .enqueue(activity(&inboxes("crashy.example", 2)))
@@ -169,7 +160,7 @@ async fn double_knock_falls_back_and_remembers_per_host() {
     drain(&queue).await;
     assert_eq!(
         delivery.knocks("crashy.example"),
-        [Dialect::Rfc9421, Dialect::Cavage, Dialect::Cavage]
+        [Spec::Rfc9421, Spec::Cavage, Spec::Cavage]
     );
     assert_eq!(workers.shutdown().await.report.delivered, 2);
 }
@@ -185,7 +176,7 @@ async fn remembered_host_5xx_is_retried_not_double_knocked() {
         .unwrap();
     drain(&queue).await;
     // Job 1: 202 (Cavage remembered). Job 2: 503, no second knock, retried: 202.
-    assert_eq!(delivery.knocks("flaky.example"), [Dialect::Cavage; 3]);
+    assert_eq!(delivery.knocks("flaky.example"), [Spec::Cavage; 3]);
     let report = workers.shutdown().await.report;
     assert_eq!((report.delivered, report.retries), (2, 1));
     let attempts: Vec<u32> = report.jobs.values().map(|j| j.attempts).collect();
@@ -196,11 +187,7 @@ async fn remembered_host_5xx_is_retried_not_double_knocked() {
 async fn report_keeps_counters_but_bounded_job_lines() {
     let delivery = Scripted::new(|_, _, _| status(202));
     let queue = Arc::new(MemoryQueue::new());
-    let config = WorkerConfig {
-        report_jobs: 3,
-        per_host: 8,
-        ..fast_config()
-    };
+    let config = fast_config().with_report_jobs(3).with_per_host(8);
     let workers = Workers::start(queue.clone(), delivery, config);
     let ids = workers
         .enqueue(activity(&inboxes("many.example", 10)))
@@ -231,11 +218,7 @@ async fn retry_after_pauses_the_whole_host() {
         }
     });
     let queue = Arc::new(MemoryQueue::new());
-    let config = WorkerConfig {
-        per_host: 4,
-        double_knock: false,
-        ..fast_config()
-    };
+    let config = fast_config().with_per_host(4).with_double_knock(false);
     let workers = Workers::start(queue.clone(), delivery.clone(), config);
     workers
         .enqueue(activity(&inboxes("busy.example", 1)))
@@ -322,22 +305,21 @@ async fn classification_drops_gone_and_rejected_and_exhausts_retries() {
 }
 
 fn breaker_config(action: DeadHostAction) -> WorkerConfig {
-    WorkerConfig {
-        dead_host: action,
-        breaker: BreakerConfig {
-            dead_after: Duration::from_millis(100),
-            probe_after: Duration::from_millis(300),
-            max_hosts: 100,
-        },
-        retry: RetryPolicy {
-            initial_delay: Duration::from_millis(20),
-            factor: 1.0,
-            jitter: 0.0,
-            max_attempts: 1000,
-            ..RetryPolicy::default()
-        },
-        ..fast_config()
-    }
+    fast_config()
+        .with_dead_host(action)
+        .with_breaker(
+            BreakerConfig::default()
+                .with_dead_after(Duration::from_millis(100))
+                .with_probe_after(Duration::from_millis(300))
+                .with_max_hosts(100),
+        )
+        .with_retry(
+            RetryPolicy::default()
+                .with_initial_delay(Duration::from_millis(20))
+                .with_factor(1.0)
+                .with_jitter(0.0)
+                .with_max_attempts(1000),
+        )
 }
 
 fn flippable(up: Arc<AtomicBool>) -> Arc<Scripted> {

@@ -105,10 +105,7 @@ pub async fn deliver<C: HttpClient + 'static>(
     let key = PrivateKey::from_pem(include_str!("../interop/keys/rsa-2048-pkcs8.pem")).unwrap();
     let signers: SignerMap = [Signer::new(KEY_ID, key)].into_iter().collect();
     let delivery = Arc::new(SignedDelivery::new(client, signers));
-    let config = WorkerConfig {
-        poll_interval: Duration::from_millis(10),
-        ..WorkerConfig::default()
-    };
+    let config = WorkerConfig::default().with_poll_interval(Duration::from_millis(10));
     let workers = Workers::start(Arc::new(MemoryQueue::new()), delivery, config);
     let mut events = workers.subscribe();
     let ids = workers

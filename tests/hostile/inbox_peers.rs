@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use archipel::client::ReqwestClient;
 use archipel::fetch::Fetcher;
 use archipel::inbox::{ActorKeyResolver, Inbox, MemorySeenStore};
-use archipel::policy::DomainPolicy;
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::vocab::Iri;
 use bytes::Bytes;
@@ -108,7 +107,7 @@ impl Peers {
             VerifyPolicy::default(),
         );
         let seen = Arc::new(MemorySeenStore::new(1000));
-        let inbox = Inbox::new(Arc::new(verifier), DomainPolicy::new())
+        let inbox = Inbox::new(Arc::new(verifier))
             .with_public_base(url::Url::parse("https://home.example").unwrap())
             .with_seen_store(seen.clone());
         Peers {

@@ -109,7 +109,7 @@ async fn key_on_a_blocked_domain_is_never_fetched() {
     );
     let policy = DomainPolicy::new();
     policy.block("localhost").unwrap();
-    let ours = ours(None, |r| r.with_domains(policy)).await;
+    let ours = ours(None, |r| r.with_domain_policy(policy)).await;
     let inbox = format!("{}/inbox", ours.url);
     let status = post_signed(
         &inbox,

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use archipel::client::ReqwestClient;
 use archipel::inbox::{ActorKeyResolver, Inbox, InboxError};
-use archipel::policy::DomainPolicy;
 use archipel::signatures::{PrivateKey, Signer, Spec, Verifier, VerifyPolicy};
 use axum::Router;
 use axum::extract::State;
@@ -90,7 +89,11 @@ async fn inbox_route(
         .await
     {
         Ok(incoming) => {
-            st.seen.accepted.lock().unwrap().push(incoming.id);
+            st.seen
+                .accepted
+                .lock()
+                .unwrap()
+                .push(incoming.id.into_string());
             axum::http::StatusCode::ACCEPTED
         }
         Err(e) => {
@@ -111,11 +114,8 @@ pub async fn ours(
     let url = format!("http://{}", listener.local_addr().unwrap());
     let client = Arc::new(ReqwestClient::new(local_policy()).unwrap());
     let resolver = configure(ActorKeyResolver::new(client));
-    let inbox = Inbox::new(
-        Arc::new(Verifier::new(resolver, VerifyPolicy::default())),
-        DomainPolicy::new(),
-    )
-    .with_public_base(url::Url::parse(base.unwrap_or(&url)).unwrap());
+    let inbox = Inbox::new(Arc::new(Verifier::new(resolver, VerifyPolicy::default())))
+        .with_public_base(url::Url::parse(base.unwrap_or(&url)).unwrap());
     let seen = Arc::new(Seen::default());
     let router = Router::new()
         .route("/inbox", post(inbox_route))

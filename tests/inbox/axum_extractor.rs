@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use archipel::axum::VerifiedActivity;
 use archipel::inbox::Inbox;
-use archipel::policy::DomainPolicy;
 use archipel::signatures::{MemoryKeyResolver, PrivateKey, Signer, Spec, Verifier, VerifyPolicy};
 use axum::Router;
 use axum::extract::FromRef;
@@ -50,11 +49,8 @@ async fn verified_activity_extractor_accepts_signed_and_refuses_the_rest() {
     let key_id = "https://b.example/users/bob#main-key";
     let mut keys = MemoryKeyResolver::new();
     keys.insert(key_id, key.public_key(), "https://b.example/users/bob");
-    let inbox = Inbox::new(
-        Arc::new(Verifier::new(keys, VerifyPolicy::default())),
-        DomainPolicy::new(),
-    )
-    .with_public_base(url::Url::parse(&base).unwrap());
+    let inbox = Inbox::new(Arc::new(Verifier::new(keys, VerifyPolicy::default())))
+        .with_public_base(url::Url::parse(&base).unwrap());
     let state = State {
         inbox,
         handled: Arc::new(AtomicUsize::new(0)),

@@ -43,7 +43,8 @@ fn fixture(policy: DomainPolicy, config: InboxConfig) -> Fixture {
     keys.insert(BOB_KEY, bob.public_key(), BOB);
     keys.insert(MALLORY_KEY, mallory.public_key(), MALLORY);
     let verifier = Verifier::new(keys, VerifyPolicy::default());
-    let inbox = Inbox::new(Arc::new(verifier), policy)
+    let inbox = Inbox::new(Arc::new(verifier))
+        .with_domain_policy(policy)
         .with_config(config)
         .with_public_base(url::Url::parse("https://a.example").unwrap());
     Fixture {
@@ -295,11 +296,8 @@ async fn rfc9421_target_uri_comes_from_the_public_base_url() {
     let (bob, _) = keys().clone();
     let mut keys = MemoryKeyResolver::new();
     keys.insert(BOB_KEY, bob.public_key(), BOB);
-    let elsewhere = Inbox::new(
-        Arc::new(Verifier::new(keys, VerifyPolicy::default())),
-        DomainPolicy::new(),
-    )
-    .with_public_base(url::Url::parse("https://other.example").unwrap());
+    let elsewhere = Inbox::new(Arc::new(Verifier::new(keys, VerifyPolicy::default())))
+        .with_public_base(url::Url::parse("https://other.example").unwrap());
     let mut req = signed(
         like("https://b.example/likes/9422", BOB),
         BOB_KEY,

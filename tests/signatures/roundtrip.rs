@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use archipel::clock::FixedClock;
 use archipel::signatures::*;
 use bytes::Bytes;
 

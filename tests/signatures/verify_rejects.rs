@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
+use archipel::clock::FixedClock;
 use archipel::signatures::*;
 use bytes::Bytes;
 

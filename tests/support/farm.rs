@@ -68,7 +68,7 @@ impl FarmHost {
 
     /// The host's authority, as delivery keys hosts.
     pub fn authority(&self) -> String {
-        archipel::delivery::authority(&self.base)
+        archipel::client::authority(&self.base)
     }
 }
 

@@ -64,7 +64,8 @@ pub fn run(data: &[u8]) -> Option<InboxError> {
     let mut config = InboxConfig::default();
     config.max_body_bytes = 4096;
     let verifier = Verifier::new(MemoryKeyResolver::new(), VerifyPolicy::default());
-    let inbox = Inbox::new(Arc::new(verifier), policy)
+    let inbox = Inbox::new(Arc::new(verifier))
+        .with_domain_policy(policy)
         .with_config(config)
         .with_public_base(url::Url::parse("https://a.example").ok()?);
     match block_on(inbox.receive(&request)) {

@@ -190,7 +190,7 @@ async fn url_resources_and_blocked_domains() {
     let d = DomainPolicy::new();
     d.block("127.0.0.1").unwrap();
     let client: Arc<dyn HttpClient> =
-        Arc::new(ReqwestClient::new(local_policy().domains(d)).unwrap());
+        Arc::new(ReqwestClient::new(local_policy().with_domain_policy(d)).unwrap());
     let before = s.requests().len();
     let err = Resolver::new(client)
         .local_http(true)

@@ -1,7 +1,7 @@
 //! The WebFinger server helper: status codes, media type, CORS, `rel`
 //! filtering, and interoperability with our own client parser.
 
-use archipel::webfinger::{Jrd, Link, Resource, respond};
+use archipel::webfinger::{Jrd, JrdLink, Resource, respond};
 use bytes::Bytes;
 
 fn lookup_jrd(res: &Resource) -> Option<Jrd> {
@@ -12,12 +12,12 @@ fn lookup_jrd(res: &Resource) -> Option<Jrd> {
                 aliases: Some(vec!["https://example.com/@alice".into()]),
                 ..Jrd::default()
             };
-            jrd.push_link(Link::new(
+            jrd.push_link(JrdLink::new(
                 "http://webfinger.net/rel/profile-page",
                 Some("text/html"),
                 "https://example.com/@alice",
             ));
-            jrd.push_link(Link::new(
+            jrd.push_link(JrdLink::new(
                 "self",
                 Some("application/activity+json"),
                 "https://example.com/users/alice",

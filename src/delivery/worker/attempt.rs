@@ -9,8 +9,8 @@ use url::Url;
 
 use super::{DeadHostAction, Shared};
 use crate::delivery::{
-    Admission, AttemptRecord, ClaimedJob, DeliveryError, DeliveryEvent, Dialect, GiveUpReason,
-    SendRequest, Transition, Verdict, classify_error, classify_status, is_host_failure_status,
+    Admission, AttemptRecord, ClaimedJob, DeliveryError, DeliveryEvent, GiveUpReason, SendRequest,
+    Spec, Transition, Verdict, classify_error, classify_status, is_host_failure_status,
     parse_retry_after,
 };
 
@@ -43,7 +43,7 @@ pub(super) async fn run(shared: Arc<Shared>, claimed: ClaimedJob) {
 /// The result of the knock(s): the response or error, and the dialect used last.
 struct Knocked {
     result: Result<http::Response<bytes::Bytes>, DeliveryError>,
-    dialect: Dialect,
+    dialect: Spec,
 }
 
 async fn attempt(shared: &Shared, claimed: ClaimedJob) {

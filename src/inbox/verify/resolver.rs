@@ -45,7 +45,7 @@ const MAX_BUDGET_HOSTS: usize = 4_096;
 /// `publicKey` or `assertionMethod` ([`KeyRefusal::NotListedByOwner`]).
 ///
 /// Before any request: the key id must be an `http(s)` IRI; its host must
-/// pass the domain policy ([`ActorKeyResolver::with_domains`]); a key id
+/// pass the domain policy ([`ActorKeyResolver::with_domain_policy`]); a key id
 /// that failed within the negative-cache TTL (default five minutes) is
 /// refused with [`KeyRefusal::RecentlyFailed`]; and each host has a budget
 /// of key fetches (default 60 per minute, a token bucket), past which
@@ -122,7 +122,7 @@ impl ActorKeyResolver {
     /// inbox checks the activity's actor, but a key id may name another
     /// host.
     #[must_use]
-    pub fn with_domains(mut self, policy: DomainPolicy) -> Self {
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
         // Checked by `admit` before each fetch (the key's host and the
         // owner's), before any budget is spent.
         self.domains = Some(policy);

@@ -144,13 +144,13 @@ pub async fn child_main() {
     {
         let queue = open(env).await;
         let worker = env("CHILD_WORKER");
-        let config = WorkerConfig {
-            concurrency: env("CHILD_CONCURRENCY").parse().unwrap(),
-            per_host: env("CHILD_PER_HOST").parse().unwrap(),
-            lease: Duration::from_millis(env("CHILD_LEASE_MS").parse().unwrap()),
-            poll_interval: Duration::from_millis(25),
-            ..WorkerConfig::default()
-        };
+        let config = WorkerConfig::default()
+            .with_concurrency(env("CHILD_CONCURRENCY").parse().unwrap())
+            .with_per_host(env("CHILD_PER_HOST").parse().unwrap())
+            .with_lease(Duration::from_millis(
+                env("CHILD_LEASE_MS").parse().unwrap(),
+            ))
+            .with_poll_interval(Duration::from_millis(25));
         let workers = Workers::start(queue.clone(), Arc::new(HttpPost::new(&worker)), config);
         let n: usize = env("CHILD_ENQUEUE").parse().unwrap();
         if n > 0 {

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archipel::delivery::{
-    AttemptRecord, ClaimRequest, DeliveryError, DeliveryQueue, Dialect, JobId, Lease, LeaseInfo,
+    AttemptRecord, ClaimRequest, DeliveryError, DeliveryQueue, JobId, Lease, LeaseInfo,
     NewActivity, PreparedBody, QueueStats, Timestamp,
 };
+use archipel::signatures::Spec;
 use bytes::Bytes;
 
 pub type Hook = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -72,7 +73,7 @@ pub async fn enqueue_persists_one_job_per_inbox_and_one_body(s: &Subject) {
             "https://d.example/inbox",
         ],
     );
-    a.dialect = Some(Dialect::Rfc9421);
+    a.dialect = Some(Spec::Rfc9421);
     let ids = q.enqueue_activity(a, t(42)).await.unwrap();
     assert_eq!(ids.len(), 3);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 3);
@@ -86,7 +87,7 @@ pub async fn enqueue_persists_one_job_per_inbox_and_one_body(s: &Subject) {
     assert_eq!(job.created_at, t(42));
     assert_eq!(job.next_attempt_at, t(42));
     assert_eq!(job.lease, None);
-    assert_eq!(job.dialect, Some(Dialect::Rfc9421));
+    assert_eq!(job.dialect, Some(Spec::Rfc9421));
     let jobs = [
         q.get(ids[0]).await.unwrap().unwrap(),
         q.get(ids[2]).await.unwrap().unwrap(),
@@ -263,7 +264,7 @@ pub async fn ack_and_give_up_settle_once_and_bodies_go_with_the_last_job(s: &Sub
     let ok = AttemptRecord {
         status: Some(202),
         error: None,
-        dialect: Some(Dialect::Cavage),
+        dialect: Some(Spec::Cavage),
     };
     q.ack(&c[0].lease, ok.clone()).await.unwrap();
     lease_lost(q.ack(&c[0].lease, ok.clone()).await, c[0].job.id);
@@ -304,7 +305,7 @@ pub async fn retry_at_counts_the_attempt_and_defer_does_not(s: &Subject) {
     let rec = AttemptRecord {
         status: Some(503),
         error: Some("busy".into()),
-        dialect: Some(Dialect::Rfc9421),
+        dialect: Some(Spec::Rfc9421),
     };
     q.retry_at(&c.lease, t(5_000), rec).await.unwrap();
     lease_lost(q.ack(&c.lease, AttemptRecord::default()).await, c.job.id);
@@ -328,7 +329,7 @@ pub async fn retry_at_counts_the_attempt_and_defer_does_not(s: &Subject) {
     assert_eq!((c2.job.attempts, c2.job.claims), (1, 2));
     assert_eq!(c2.job.last_status, Some(503));
     assert_eq!(c2.job.last_error.as_deref(), Some("busy"));
-    assert_eq!(c2.job.dialect, Some(Dialect::Rfc9421));
+    assert_eq!(c2.job.dialect, Some(Spec::Rfc9421));
     assert_eq!(c2.body.bytes(), c.body.bytes());
     q.defer(&c2.lease, t(6_000)).await.unwrap();
     lease_lost(q.defer(&c2.lease, t(6_000)).await, c.job.id);
@@ -350,7 +351,7 @@ pub async fn retry_at_counts_the_attempt_and_defer_does_not(s: &Subject) {
     let j = q.get(c.job.id).await.unwrap().unwrap();
     assert_eq!(
         (j.attempts, j.last_status, j.dialect),
-        (2, Some(500), Some(Dialect::Rfc9421))
+        (2, Some(500), Some(Spec::Rfc9421))
     );
 }
 

@@ -105,7 +105,7 @@ fn retry_at_counts_attempt_and_delays_job() {
         let rec = AttemptRecord {
             status: Some(503),
             error: None,
-            dialect: Some(crate::delivery::Dialect::Rfc9421),
+            dialect: Some(crate::delivery::Spec::Rfc9421),
         };
         q.retry_at(&c.lease, t(5_000), rec).await.unwrap();
         assert!(q.claim(&req(4_999, 1, 1)).await.unwrap().is_empty());
@@ -114,7 +114,7 @@ fn retry_at_counts_attempt_and_delays_job() {
         assert_eq!(c2.job.attempts, 1);
         assert_eq!(c2.job.claims, 2);
         assert_eq!(c2.job.last_status, Some(503));
-        assert_eq!(c2.job.dialect, Some(crate::delivery::Dialect::Rfc9421));
+        assert_eq!(c2.job.dialect, Some(crate::delivery::Spec::Rfc9421));
         // defer does not count an attempt
         q.defer(&c2.lease, t(6_000)).await.unwrap();
         let c3 = q.claim(&req(6_000, 1, 1)).await.unwrap().remove(0);

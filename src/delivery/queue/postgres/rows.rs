@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 
 use super::{FinishedJob, Settled};
 use crate::delivery::queue::{BodyId, JobId, JobRecord, LeaseInfo};
-use crate::delivery::{DeliveryError, Dialect, Timestamp};
+use crate::delivery::{DeliveryError, Spec, Timestamp};
 
 /// Maps a PostgreSQL failure to the queue error.
 pub(crate) fn pg(e: tokio_postgres::Error) -> DeliveryError {
@@ -26,17 +26,17 @@ pub(super) fn wall_clock() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
-pub(super) fn dialect_name(d: Dialect) -> &'static str {
+pub(super) fn dialect_name(d: Spec) -> &'static str {
     match d {
-        Dialect::Cavage => "cavage",
-        Dialect::Rfc9421 => "rfc9421",
+        Spec::Cavage => "cavage",
+        Spec::Rfc9421 => "rfc9421",
     }
 }
 
-pub(super) fn dialect_from(s: Option<&str>) -> Option<Dialect> {
+pub(super) fn dialect_from(s: Option<&str>) -> Option<Spec> {
     match s {
-        Some("cavage") => Some(Dialect::Cavage),
-        Some("rfc9421") => Some(Dialect::Rfc9421),
+        Some("cavage") => Some(Spec::Cavage),
+        Some("rfc9421") => Some(Spec::Rfc9421),
         _ => None,
     }
 }

@@ -12,7 +12,7 @@ use crate::delivery::queue::{
     AttemptRecord, BodyId, ClaimRequest, ClaimedJob, JobId, JobRecord, Lease, LeaseInfo,
     NewActivity, host_of,
 };
-use crate::delivery::{DeliveryError, Dialect, PreparedBody, Timestamp};
+use crate::delivery::{DeliveryError, PreparedBody, Spec, Timestamp};
 
 /// Maps a SQLite failure to the queue error.
 pub(crate) fn db(e: rusqlite::Error) -> DeliveryError {
@@ -31,17 +31,17 @@ pub(super) fn wall_clock() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
-pub(super) fn dialect_name(d: Dialect) -> &'static str {
+pub(super) fn dialect_name(d: Spec) -> &'static str {
     match d {
-        Dialect::Cavage => "cavage",
-        Dialect::Rfc9421 => "rfc9421",
+        Spec::Cavage => "cavage",
+        Spec::Rfc9421 => "rfc9421",
     }
 }
 
-pub(super) fn dialect_from(s: Option<String>) -> Option<Dialect> {
+pub(super) fn dialect_from(s: Option<String>) -> Option<Spec> {
     match s.as_deref() {
-        Some("cavage") => Some(Dialect::Cavage),
-        Some("rfc9421") => Some(Dialect::Rfc9421),
+        Some("cavage") => Some(Spec::Cavage),
+        Some("rfc9421") => Some(Spec::Rfc9421),
         _ => None,
     }
 }
@@ -94,7 +94,7 @@ pub(super) struct SettleArgs {
     pub(super) at: Option<Timestamp>,
     pub(super) status: Option<i64>,
     pub(super) error: Option<String>,
-    pub(super) dialect: Option<Dialect>,
+    pub(super) dialect: Option<Spec>,
 }
 
 impl SettleArgs {

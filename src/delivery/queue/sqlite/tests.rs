@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::*;
-use crate::delivery::{Dialect, PreparedBody};
+use crate::delivery::{PreparedBody, Spec};
 
 fn activity(inboxes: &[&str]) -> NewActivity {
     NewActivity {
@@ -14,7 +14,7 @@ fn activity(inboxes: &[&str]) -> NewActivity {
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
             .collect(),
-        dialect: Some(Dialect::Rfc9421),
+        dialect: Some(Spec::Rfc9421),
     }
 }
 
@@ -37,7 +37,7 @@ async fn jobs_survive_reopening_the_file() {
     let job = q.get(ids[1]).await.unwrap().unwrap();
     assert_eq!(job.inbox, "https://c.example/i");
     assert_eq!(job.host, "c.example");
-    assert_eq!(job.dialect, Some(Dialect::Rfc9421));
+    assert_eq!(job.dialect, Some(Spec::Rfc9421));
     assert_eq!(job.created_at, Timestamp::from_millis(5));
     assert_eq!(q.stats(Timestamp::from_millis(5)).await.unwrap().total, 2);
     drop(q);
