@@ -49,6 +49,12 @@ fn claim_request() -> ClaimRequest {
 
 /// Every backend available in this build and environment, named; each
 /// call opens fresh, empty queues (`tag` keeps their storage apart).
+// Without the queue features only the memory queue exists, and `rt` and
+// `tag` are unused.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(unused_variables)
+)]
 fn backends(rt: &Runtime, tag: &str) -> Vec<(String, Arc<dyn DeliveryQueue>)> {
     #[allow(unused_mut)]
     let mut out: Vec<(String, Arc<dyn DeliveryQueue>)> =
