@@ -3,6 +3,14 @@
 
 mod support;
 
+// The bookwyrm_like example's vocabulary, built on `Extended`.
+#[allow(dead_code)]
+#[path = "../examples/bookwyrm_like/books.rs"]
+mod books;
+
+#[path = "vocab/bookwyrm_like_roundtrip.rs"]
+mod bookwyrm_like_roundtrip;
+
 #[path = "vocab/builders.rs"]
 mod builders;
 #[path = "vocab/downstream_review.rs"]
