@@ -330,7 +330,7 @@ impl DeliveryPlan {
             Some(serde_json::Value::String(id)) if !id.is_empty() => id.clone(),
             _ => return Err(DeliveryError::MissingActivityId),
         };
-        strip_hidden_audience(&mut value);
+        crate::vocab::audience::strip_hidden_audience(&mut value);
         let bytes =
             serde_json::to_vec(&value).map_err(|e| DeliveryError::Serialize(e.to_string()))?;
         if bytes.len() > options.max_body_bytes {
@@ -405,45 +405,6 @@ impl DeliveryPlan {
     /// Targets that were left out, and why.
     pub fn skipped(&self) -> &[(Url, SkipReason)] {
         &self.skipped
-    }
-}
-
-/// The spellings of `bto` and `bcc` a JSON-LD document may use as keys:
-/// the compacted terms, the `as:` prefix, and the full IRIs (the `http`
-/// form too, as older software writes it).
-const HIDDEN_AUDIENCE_KEYS: [&str; 8] = [
-    "bto",
-    "bcc",
-    "as:bto",
-    "as:bcc",
-    "https://www.w3.org/ns/activitystreams#bto",
-    "https://www.w3.org/ns/activitystreams#bcc",
-    "http://www.w3.org/ns/activitystreams#bto",
-    "http://www.w3.org/ns/activitystreams#bcc",
-];
-
-/// Removes `bto` and `bcc`, in every spelling, from the activity and from
-/// every object nested in it, under any property and inside arrays
-/// (ActivityPub §6: "The server MUST remove the bto and/or bcc properties,
-/// if they exist, from the ActivityStreams object before delivery"). An
-/// embedded `attachment`, `tag`, `target`, `result` or `inReplyTo` carries
-/// its own audience as surely as `object` does.
-///
-/// The walk uses an explicit stack rather than recursion, so no nesting
-/// depth can overflow the thread's stack.
-fn strip_hidden_audience(value: &mut serde_json::Value) {
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            serde_json::Value::Object(map) => {
-                for key in HIDDEN_AUDIENCE_KEYS {
-                    map.remove(key);
-                }
-                stack.extend(map.values_mut());
-            }
-            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
-            _ => {}
-        }
     }
 }
 
@@ -529,7 +490,7 @@ mod tests {
         for _ in 0..200 {
             deep = serde_json::json!({"type": "Announce", "object": [deep]});
         }
-        strip_hidden_audience(&mut deep);
+        crate::vocab::audience::strip_hidden_audience(&mut deep);
         assert!(
             !serde_json::to_string(&deep)
                 .unwrap()

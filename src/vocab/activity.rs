@@ -193,17 +193,4 @@ impl Activity {
     pub fn embedded_object(&self) -> Option<&AnyObject> {
         self.object.as_ref()?.first()?.as_object()
     }
-
-    /// Remove `bto`/`bcc` from the activity and from every embedded object
-    /// (ActivityPub §6: they must never be delivered).
-    pub fn strip_private_recipients(&mut self) {
-        self.base.strip_private_recipients();
-        if let Some(objs) = &mut self.object {
-            for o in objs.as_mut_slice() {
-                if let Reference::Object(o) = o {
-                    o.strip_private_recipients();
-                }
-            }
-        }
-    }
 }

@@ -553,16 +553,36 @@ impl AnyObject {
         }
     }
 
-    /// Remove `bto`/`bcc` here and in embedded activity objects
-    /// (ActivityPub §6).
-    pub fn strip_private_recipients(&mut self) {
-        match self {
-            AnyObject::Activity(a) => a.strip_private_recipients(),
-            other => {
-                if let Some(o) = other.as_object_mut() {
-                    o.strip_private_recipients();
-                }
-            }
-        }
+    /// Removes `bto` and `bcc` here and in every embedded object, under
+    /// any property, in every spelling (ActivityPub §6: they must never be
+    /// delivered, and a server should not store or serve them either).
+    ///
+    /// It works on the serialized form with
+    /// [`strip_hidden_audience`](super::audience::strip_hidden_audience)
+    /// and decodes the result again, so nothing nested escapes it (an
+    /// `attachment`'s or a `tag`'s own audience included). Fails only if
+    /// the object nests deeper than [`ParseLimits`](super::ParseLimits)'
+    /// default depth.
+    ///
+    /// ```
+    /// use archipel::vocab::AnyObject;
+    /// let mut create = AnyObject::from_value(&serde_json::json!({
+    ///     "id": "https://a.example/c/1", "type": "Create", "bcc": ["https://b.example/u/x"],
+    ///     "object": {"type": "Note", "attachment": {"type": "Note", "bto": "https://b.example/u/y"}}
+    /// }))?;
+    /// create.strip_private_recipients()?;
+    /// let json = serde_json::to_string(&create).unwrap();
+    /// assert!(!json.contains("bcc") && !json.contains("bto"));
+    /// # Ok::<(), archipel::vocab::VocabError>(())
+    /// ```
+    pub fn strip_private_recipients(&mut self) -> Result<(), super::VocabError> {
+        let mut value = serde_json::to_value(&*self).map_err(|e| super::VocabError::Json {
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        })?;
+        super::audience::strip_hidden_audience(&mut value);
+        *self = AnyObject::from_value(&value)?;
+        Ok(())
     }
 }

@@ -155,6 +155,60 @@ impl AnyObject {
     }
 }
 
+/// The spellings of `bto` and `bcc` a JSON-LD document may use as keys:
+/// the compacted terms, the `as:` prefix, and the full IRIs (the `http`
+/// form too, as older software writes it).
+const HIDDEN_AUDIENCE_KEYS: [&str; 8] = [
+    "bto",
+    "bcc",
+    "as:bto",
+    "as:bcc",
+    "https://www.w3.org/ns/activitystreams#bto",
+    "https://www.w3.org/ns/activitystreams#bcc",
+    "http://www.w3.org/ns/activitystreams#bto",
+    "http://www.w3.org/ns/activitystreams#bcc",
+];
+
+/// Removes `bto` and `bcc`, in every spelling, from the activity and from
+/// every object nested in it, under any property and inside arrays
+/// (ActivityPub §6: "The server MUST remove the bto and/or bcc properties,
+/// if they exist, from the ActivityStreams object before delivery"). An
+/// embedded `attachment`, `tag`, `target`, `result` or `inReplyTo` carries
+/// its own audience as surely as `object` does.
+///
+/// The walk uses an explicit stack rather than recursion, so no nesting
+/// depth can overflow the thread's stack. [`DeliveryPlan`] applies it to
+/// every body it sends; apply it to raw JSON you store or serve, or use
+/// [`AnyObject::strip_private_recipients`] on typed values.
+///
+/// ```
+/// use archipel::vocab::audience::strip_hidden_audience;
+/// let mut doc = serde_json::json!({
+///     "type": "Create",
+///     "bcc": ["https://a.example/u/hidden"],
+///     "object": {"type": "Note", "attachment": [{"type": "Note", "as:bto": "x"}]}
+/// });
+/// strip_hidden_audience(&mut doc);
+/// assert!(!doc.to_string().contains("bto") && !doc.to_string().contains("bcc"));
+/// ```
+///
+/// [`DeliveryPlan`]: crate::delivery::DeliveryPlan
+pub fn strip_hidden_audience(value: &mut serde_json::Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(map) => {
+                for key in HIDDEN_AUDIENCE_KEYS {
+                    map.remove(key);
+                }
+                stack.extend(map.values_mut());
+            }
+            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ props! {
         /// `cc`: secondary public recipients.
         cc: Refs = "cc",
         /// `bto`: private primary recipients; never delivered (see
-        /// [`Object::strip_private_recipients`]).
+        /// [`AnyObject::strip_private_recipients`](super::AnyObject::strip_private_recipients)).
         bto: Refs = "bto",
         /// `bcc`: private secondary recipients; never delivered.
         bcc: Refs = "bcc",
@@ -199,20 +199,6 @@ impl Object {
     /// The first type name, as written.
     pub fn type_name(&self) -> Option<&str> {
         self.type_names().next()
-    }
-
-    /// Remove `bto` and `bcc` (typed and any raw form kept in `extra`).
-    ///
-    /// ActivityPub §6 requires servers to strip them before delivery; call
-    /// this (or [`AnyObject::strip_private_recipients`]) on anything you
-    /// send.
-    ///
-    /// [`AnyObject::strip_private_recipients`]: super::AnyObject::strip_private_recipients
-    pub fn strip_private_recipients(&mut self) {
-        self.bto = None;
-        self.bcc = None;
-        self.extra.remove("bto");
-        self.extra.remove("bcc");
     }
 
     /// Write every set property (typed and `extra`) into a serializer map.

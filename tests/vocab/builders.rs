@@ -143,13 +143,17 @@ fn other_constructors_set_type_actor_object() {
 #[test]
 fn bto_and_bcc_are_stripped_before_sending() {
     let doc = br#"{"type":"Create","actor":"https://a.example/u/a","to":["https://b.example/u/b"],"bto":["https://c.example/u/c"],"bcc":"https://d.example/u/d",
-        "object":{"type":"Note","bcc":["https://d.example/u/d"],"bto":null,"content":"x"}}"#;
+        "object":{"type":"Note","bcc":["https://d.example/u/d"],"bto":null,"content":"x",
+            "attachment":[{"type":"Note","as:bcc":"https://d.example/u/d","name":"a"}],
+            "tag":{"type":"Mention","https://www.w3.org/ns/activitystreams#bto":"https://c.example/u/c","href":"https://b.example/u/b"}}}"#;
     let mut o = AnyObject::from_slice(doc).unwrap();
-    o.strip_private_recipients();
+    o.strip_private_recipients().unwrap();
     let v = serde_json::to_value(&o).unwrap();
     assert_eq!(
         v,
         json!({"type":"Create","actor":"https://a.example/u/a","to":["https://b.example/u/b"],
-            "object":{"type":"Note","content":"x"}})
+            "object":{"type":"Note","content":"x",
+                "attachment":[{"type":"Note","name":"a"}],
+                "tag":{"type":"Mention","href":"https://b.example/u/b"}}})
     );
 }
