@@ -1,7 +1,8 @@
 //! The example servers, run in-process and over real loopback HTTP:
 //! `minimal_server` (federation, inbox statuses, restarts on one data
 //! directory) and `bookwyrm_like` (its federation; its vocabulary is
-//! tested in the `vocab` area).
+//! tested in the `vocab` area); `minimal_server` against the Fedify peer
+//! (npm) too.
 
 // The example servers need all of these (their required-features).
 #![cfg(all(
@@ -53,5 +54,7 @@ mod minimal_server_data_dir_survives_restart;
 mod minimal_server_federation;
 #[path = "examples/minimal_server_inbox_statuses.rs"]
 mod minimal_server_inbox_statuses;
+#[path = "examples/minimal_server_interop_fedify.rs"]
+mod minimal_server_interop_fedify;
 #[path = "examples/minimal_server_trusts_only_vouched_objects.rs"]
 mod minimal_server_trusts_only_vouched_objects;
