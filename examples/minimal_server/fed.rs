@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use archipel::client::{FetchPolicy, HttpClient, ReqwestClient, authority, same_origin};
+use archipel::client::{FetchPolicy, HttpClient, ReqwestClient, authority};
 use archipel::delivery::{
     DeliveryEvent, DeliveryPlan, DeliveryQueue, MemoryQueue, NewActivity, PlanOptions, Recipient,
     SignedDelivery, SignerMap, SqliteQueue, WorkerConfig, Workers,
@@ -15,7 +15,6 @@ use archipel::policy::DomainPolicy;
 use archipel::signatures::Spec;
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
 use archipel::webfinger::{Acct, Resolver};
-use bytes::Bytes;
 use serde_json::Value;
 use url::Url;
 
@@ -160,40 +159,23 @@ impl Federation {
         Some(self.keys.get(user)?.public_key().to_spki_pem())
     }
 
-    /// `GET`s an ActivityStreams document.
+    /// Dereferences an ActivityStreams document with the library's
+    /// `Fetcher`: content negotiation, and the document's `id` checked
+    /// against the URL finally fetched (after redirects), so a server
+    /// cannot pass off another origin's document as its own.
     pub async fn fetch_json(&self, iri: &str) -> Result<Value, String> {
-        let request = http::Request::get(iri)
-            .header(http::header::ACCEPT, "application/activity+json")
-            .body(Bytes::new())
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("GET {iri}: {}", response.status()));
-        }
-        let doc: Value = serde_json::from_slice(response.body()).map_err(|e| e.to_string())?;
-        // The document must come from where it claims to be.
-        match doc.get("id").and_then(Value::as_str) {
-            Some(id) if same_origin(id, iri) => Ok(doc),
-            _ => Err(format!(
-                "GET {iri}: document id is missing or on another origin"
-            )),
-        }
-    }
-
-    /// Dereferences an object at its origin with the library's `Fetcher`
-    /// (content negotiation, the document's `id` checked against the final
-    /// URL): how an embedded object the signature does not vouch for is
-    /// replaced by the real one.
-    pub async fn fetch_object(&self, iri: &archipel::vocab::Iri) -> Option<Value> {
-        let url = iri.to_url().ok()?;
-        match archipel::fetch::Fetcher::new(self.client.clone())
+        let url = Url::parse(iri).map_err(|e| format!("{iri}: {e}"))?;
+        archipel::fetch::Fetcher::new(self.client.clone())
             .fetch_value(&url)
             .await
-        {
+            .map_err(|e| e.to_string())
+    }
+
+    /// Dereferences an object at its origin ([`Federation::fetch_json`]): how an
+    /// embedded object the signature does not vouch for is replaced by the
+    /// real one.
+    pub async fn fetch_object(&self, iri: &archipel::vocab::Iri) -> Option<Value> {
+        match self.fetch_json(iri.as_str()).await {
             Ok(doc) => Some(doc),
             Err(e) => {
                 eprintln!("cannot fetch {iri} from its origin: {e}");
