@@ -89,6 +89,7 @@ pub mod client;
 pub mod clock;
 pub mod delivery;
 pub mod error;
+pub mod federation;
 pub mod fetch;
 pub mod inbox;
 pub mod media_type;

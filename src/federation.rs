@@ -1,0 +1,28 @@
+//! The application layer: what every federating server needs above the
+//! primitives, decided here once, typed and safe by default.
+//!
+//! | piece | module | decides |
+//! |---|---|---|
+//! | URL layout | [`paths`] | where actors, inboxes, collections and objects live |
+//! | local actors and keys | [`local`], [`keys`] | which key signs for whom; the actor document and its JRD |
+//! | addressing and visibility | [`visibility`] | who may read an object |
+//! | client-to-server outbox | [`outbox`] | wrapping, addressing copies, ids, `bto`/`bcc` removal |
+//! | remote actors | [`remote`] | the bounded cache of inboxes and keys |
+//! | recipients | [`recipients`] | addressing → inboxes (`Public` is never a target) |
+//! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
+//! | inbound dispatch | [`dispatch`] | typed handlers, after the authorization rules |
+//!
+//! Each piece is usable alone; the primitives below them stay public.
+
+pub mod collection;
+pub mod dispatch;
+pub mod keys;
+pub mod local;
+pub mod outbox;
+pub mod paths;
+pub mod recipients;
+pub mod remote;
+pub mod visibility;
+
+pub use local::LocalActor;
+pub use paths::Paths;
