@@ -10,12 +10,14 @@
 //! | remote actors | [`remote`] | the bounded cache of inboxes and keys |
 //! | recipients | [`recipients`] | addressing → inboxes (`Public` is never a target) |
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
+//! | follow relationships | [`graph`] | followers, following, the Follows this server sent |
 //! | inbound dispatch | [`dispatch`] | typed handlers, after the authorization rules |
 //!
 //! Each piece is usable alone; the primitives below them stay public.
 
 pub mod collection;
 pub mod dispatch;
+pub mod graph;
 pub mod keys;
 pub mod local;
 pub mod outbox;
@@ -24,5 +26,6 @@ pub mod recipients;
 pub mod remote;
 pub mod visibility;
 
+pub use graph::{Graph, MemoryGraph, SentFollow};
 pub use local::LocalActor;
 pub use paths::Paths;

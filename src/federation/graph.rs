@@ -1,0 +1,346 @@
+//! [`Graph`]: the follow relationships the application layer consults,
+//! kept by the application (its database) behind a small trait, with an
+//! in-memory default ([`MemoryGraph`]).
+//!
+//! Recipient resolution reads followers from it; the serving guard asks
+//! whether a reader's server has a follower; dispatch asks whether an
+//! `Accept` answers a `Follow` this server really sent.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
+
+use crate::vocab::Iri;
+
+/// Why the graph could not answer (the application's store failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// The backing store failed; the message says how.
+    #[error("follow graph store: {0}")]
+    Store(String),
+    /// A bounded table is full.
+    #[error("follow graph: {what} is at its cap of {cap}")]
+    Full {
+        /// Which table.
+        what: &'static str,
+        /// Its cap.
+        cap: usize,
+    },
+}
+
+/// A `Follow` this server sent on behalf of a local actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentFollow {
+    /// The `Follow` activity's id.
+    pub id: Iri,
+    /// The local actor who follows.
+    pub follower: Iri,
+    /// The remote actor followed.
+    pub followee: Iri,
+}
+
+/// The follow relationships of this server's actors.
+///
+/// Implement it over the application's database; [`MemoryGraph`] is the
+/// in-memory default. Every method is keyed by IRI, never by display name.
+#[async_trait::async_trait]
+pub trait Graph: Send + Sync {
+    /// The accepted followers of the local actor `local`.
+    async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError>;
+    /// Whether `remote` is an accepted follower of `local`.
+    async fn is_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError>;
+    /// Whether `local` has an accepted follower on `authority` (`host` or
+    /// `host:port`), as the serving guard asks of a signed fetch made by
+    /// that server's instance actor.
+    async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError>;
+    /// Records `remote` as an accepted follower of `local`.
+    async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError>;
+    /// Removes `remote` from `local`'s followers; whether it was one.
+    async fn remove_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError>;
+    /// Records a `Follow` sent by a local actor.
+    async fn record_sent_follow(&self, follow: SentFollow) -> Result<(), GraphError>;
+    /// The sent `Follow` with this id, if any.
+    async fn sent_follow(&self, id: &Iri) -> Result<Option<SentFollow>, GraphError>;
+    /// The sent `Follow` from `follower` to `followee`, if any (an `Accept`
+    /// may name the Follow by id, embed it, or, from some servers, carry
+    /// only the pair).
+    async fn sent_follow_between(
+        &self,
+        follower: &Iri,
+        followee: &Iri,
+    ) -> Result<Option<SentFollow>, GraphError>;
+    /// Forgets a sent `Follow` (undone, rejected); whether it was known.
+    async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError>;
+    /// Records that `local` now follows `remote` (its `Follow` was accepted).
+    async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError>;
+    /// Removes `remote` from whom `local` follows; whether it was there.
+    async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError>;
+    /// Whom the local actor `local` follows.
+    async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError>;
+}
+
+/// The default cap of [`MemoryGraph`]'s tables, per table.
+pub const DEFAULT_MEMORY_GRAPH_CAP: usize = 100_000;
+
+#[derive(Default)]
+struct Tables {
+    followers: BTreeMap<String, BTreeSet<String>>,
+    following: BTreeMap<String, BTreeSet<String>>,
+    follower_count: usize,
+    following_count: usize,
+    sent: BTreeMap<String, SentFollow>,
+    // Oldest first, so the cap evicts the oldest pending request.
+    sent_order: VecDeque<String>,
+}
+
+/// An in-memory [`Graph`], bounded: each table holds at most `cap` rows.
+/// Past the cap, adding a follower fails with [`GraphError::Full`] (a
+/// hostile peer cannot grow it without limit) and the oldest sent Follow
+/// is forgotten.
+pub struct MemoryGraph {
+    tables: Mutex<Tables>,
+    cap: usize,
+}
+
+impl std::fmt::Debug for MemoryGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryGraph")
+            .field("cap", &self.cap)
+            .finish()
+    }
+}
+
+impl Default for MemoryGraph {
+    fn default() -> Self {
+        MemoryGraph::new()
+    }
+}
+
+impl MemoryGraph {
+    /// An empty graph with [`DEFAULT_MEMORY_GRAPH_CAP`] rows per table.
+    pub fn new() -> MemoryGraph {
+        MemoryGraph::with_cap(DEFAULT_MEMORY_GRAPH_CAP)
+    }
+
+    /// An empty graph with `cap` rows per table.
+    pub fn with_cap(cap: usize) -> MemoryGraph {
+        MemoryGraph {
+            tables: Mutex::new(Tables::default()),
+            cap,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave the tables
+        // half-updated in a way that matters more than losing them.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn authority_of(iri: &str) -> Option<String> {
+    url::Url::parse(iri)
+        .ok()
+        .map(|u| crate::client::authority(&u))
+}
+
+#[async_trait::async_trait]
+impl Graph for MemoryGraph {
+    async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        Ok(self
+            .lock()
+            .followers
+            .get(local.as_str())
+            .map(|s| s.iter().map(|i| Iri::new_unchecked(i.as_str())).collect())
+            .unwrap_or_default())
+    }
+
+    async fn is_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        Ok(self
+            .lock()
+            .followers
+            .get(local.as_str())
+            .is_some_and(|s| s.contains(remote.as_str())))
+    }
+
+    async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
+        Ok(self.lock().followers.get(local.as_str()).is_some_and(|s| {
+            s.iter()
+                .any(|f| authority_of(f).is_some_and(|a| a.eq_ignore_ascii_case(authority)))
+        }))
+    }
+
+    async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
+        let mut t = self.lock();
+        if t.follower_count >= self.cap {
+            return Err(GraphError::Full {
+                what: "followers",
+                cap: self.cap,
+            });
+        }
+        if t.followers
+            .entry(local.as_str().to_owned())
+            .or_default()
+            .insert(remote.as_str().to_owned())
+        {
+            t.follower_count += 1;
+        }
+        Ok(())
+    }
+
+    async fn remove_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        let mut t = self.lock();
+        let removed = t
+            .followers
+            .get_mut(local.as_str())
+            .is_some_and(|s| s.remove(remote.as_str()));
+        if removed {
+            t.follower_count -= 1;
+        }
+        Ok(removed)
+    }
+
+    async fn record_sent_follow(&self, follow: SentFollow) -> Result<(), GraphError> {
+        let mut t = self.lock();
+        let key = follow.id.as_str().to_owned();
+        if t.sent.insert(key.clone(), follow).is_none() {
+            t.sent_order.push_back(key);
+        }
+        while t.sent.len() > self.cap {
+            match t.sent_order.pop_front() {
+                Some(old) => {
+                    t.sent.remove(&old);
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    async fn sent_follow(&self, id: &Iri) -> Result<Option<SentFollow>, GraphError> {
+        Ok(self.lock().sent.get(id.as_str()).cloned())
+    }
+
+    async fn sent_follow_between(
+        &self,
+        follower: &Iri,
+        followee: &Iri,
+    ) -> Result<Option<SentFollow>, GraphError> {
+        Ok(self
+            .lock()
+            .sent
+            .values()
+            .rev()
+            .find(|f| f.follower == *follower && f.followee == *followee)
+            .cloned())
+    }
+
+    async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError> {
+        let mut t = self.lock();
+        let known = t.sent.remove(id.as_str()).is_some();
+        if known {
+            t.sent_order.retain(|k| k != id.as_str());
+        }
+        Ok(known)
+    }
+
+    async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
+        let mut t = self.lock();
+        if t.following_count >= self.cap {
+            return Err(GraphError::Full {
+                what: "following",
+                cap: self.cap,
+            });
+        }
+        if t.following
+            .entry(local.as_str().to_owned())
+            .or_default()
+            .insert(remote.as_str().to_owned())
+        {
+            t.following_count += 1;
+        }
+        Ok(())
+    }
+
+    async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        let mut t = self.lock();
+        let removed = t
+            .following
+            .get_mut(local.as_str())
+            .is_some_and(|s| s.remove(remote.as_str()));
+        if removed {
+            t.following_count -= 1;
+        }
+        Ok(removed)
+    }
+
+    async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        Ok(self
+            .lock()
+            .following
+            .get(local.as_str())
+            .map(|s| s.iter().map(|i| Iri::new_unchecked(i.as_str())).collect())
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iri(s: &str) -> Iri {
+        Iri::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn followers_by_actor_and_by_server() {
+        let g = MemoryGraph::new();
+        let alice = iri("https://a.example/users/alice");
+        let bob = iri("https://b.example:8443/users/bob");
+        g.add_follower(&alice, &bob).await.unwrap();
+        assert!(g.is_follower(&alice, &bob).await.unwrap());
+        assert!(g.has_follower_on(&alice, "b.example:8443").await.unwrap());
+        assert!(!g.has_follower_on(&alice, "b.example").await.unwrap());
+        assert_eq!(g.followers(&alice).await.unwrap(), vec![bob.clone()]);
+        assert!(g.remove_follower(&alice, &bob).await.unwrap());
+        assert!(!g.remove_follower(&alice, &bob).await.unwrap());
+        assert!(g.followers(&alice).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn tables_are_capped() {
+        let g = MemoryGraph::with_cap(2);
+        let alice = iri("https://a.example/users/alice");
+        for n in 0..2 {
+            g.add_follower(&alice, &iri(&format!("https://b.example/u/{n}")))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            g.add_follower(&alice, &iri("https://b.example/u/9")).await,
+            Err(GraphError::Full {
+                what: "followers",
+                cap: 2
+            })
+        );
+        for n in 0..3 {
+            g.record_sent_follow(SentFollow {
+                id: iri(&format!("https://a.example/f/{n}")),
+                follower: alice.clone(),
+                followee: iri("https://b.example/u/0"),
+            })
+            .await
+            .unwrap();
+        }
+        // The oldest pending Follow went first.
+        assert_eq!(
+            g.sent_follow(&iri("https://a.example/f/0")).await.unwrap(),
+            None
+        );
+        assert!(
+            g.sent_follow(&iri("https://a.example/f/2"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
