@@ -107,7 +107,7 @@ use crate::vocab::{AnyObject, Iri, VocabError};
 /// Longest input echoed back inside an error message.
 const ECHO_LIMIT: usize = 200;
 
-fn echo(s: &str) -> String {
+pub(crate) fn echo(s: &str) -> String {
     match s.char_indices().nth(ECHO_LIMIT) {
         Some((cut, _)) => format!("{}…", s.get(..cut).unwrap_or_default()),
         None => s.to_owned(),

@@ -1,1 +1,821 @@
-//! (being written)
+//! [`Dispatcher`]: typed inbound dispatch. The application registers one
+//! async handler per activity type; the dispatcher checks who may do what
+//! *before* calling it, so a handler only ever sees an authorized activity
+//! with typed values, and no application code matches on type strings.
+//!
+//! # The rules (run before any handler; a refusal never reaches one)
+//!
+//! | activity | allowed when | bookkeeping in the [`Graph`] | the handler gets |
+//! |---|---|---|---|
+//! | `Follow` | its object is an actor of this server (`/users/{name}`, [`Paths::local_name`]) that exists ([`Dispatcher::with_local_actor_check`]) | none: consent is the application's (call [`Graph::add_follower`] when it accepts) | [`Follow`] |
+//! | `Accept`, `Reject` | they answer a `Follow` this server sent *to the sender* ([`Graph::sent_follow`], by id, or for an embedded Follow by the pair follower/followee) | `Accept`: [`Graph::add_following`], then [`Graph::forget_sent_follow`]; `Reject`: [`Graph::forget_sent_follow`], [`Graph::remove_following`] | [`FollowReply`] |
+//! | `Undo` | the undone activity was performed by the sender (embedded: its `actor`; by IRI: its owner, see below) | `Undo` of an embedded `Follow` of a local actor: [`Graph::remove_follower`] | [`Undo`] |
+//! | `Create` | its object is authored by the sender (`attributedTo`; an actor document is its own author) | none | [`WithObject`] |
+//! | `Update` | as `Create`, and the sender owns what it updates (see below) | none | [`WithObject`] |
+//! | `Delete` | the sender deletes itself, or something it owns (see below) | none | [`Delete`] |
+//! | `Like`, `Announce`, `Block`, `Move`, `Flag` | always (the inbox verified the sender) | none | the [`Activity`] |
+//! | anything else | always | none | the [`AnyObject`], in [`Dispatcher::on_other`] |
+//!
+//! **Objects.** The handler of a `Create` or `Update` gets the object as far
+//! as it can be believed ([What a signature proves](crate::inbox#what-a-signature-proves)):
+//! the embedded copy when the signature vouches for it, else the copy its
+//! origin serves, fetched with the dispatcher's [`Fetcher`]
+//! ([`Fetcher::fetch_authoritative`]: served at its own id, which must be
+//! the IRI named), whose author must then be the sender. Without a fetcher
+//! ([`Dispatcher::with_fetcher`]) such an activity is refused
+//! ([`DispatchError::NoFetcher`]). An embedded copy that names another
+//! author is refused at once, without a fetch.
+//!
+//! **Ownership of an IRI.** Who owns `https://b.example/notes/1` only the
+//! application knows. With an [`OwnerLookup`]
+//! ([`Dispatcher::with_owner_lookup`]) the owner it stored decides
+//! ([`Incoming::may_modify`]). Without one, or when it does not know the
+//! object, the rule is Mastodon's: the object must be on the sender's
+//! origin. On a server with many users that lets one user of an origin
+//! delete or undo another's object by IRI: install a lookup if that matters,
+//! and answer an actor IRI with the actor itself.
+//!
+//! **Unhandled types.** An activity without a handler goes to
+//! [`Dispatcher::on_other`] if set, else it is ignored
+//! ([`Dispatched::Ignored`]): servers send many types, none is an error.
+//! The bookkeeping of `Accept`, `Reject` and `Undo` is done even when no
+//! handler is registered ([`Dispatched::Recorded`]). A handler's error does
+//! not undo the bookkeeping done before it.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "ed25519")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use archipel::federation::dispatch::Dispatcher;
+//! use archipel::federation::{MemoryGraph, Paths};
+//! # use archipel::inbox::Inbox;
+//! # use archipel::signatures::{MemoryKeyResolver, PrivateKey, Signer, Verifier, VerifyPolicy};
+//! # let bob_key = PrivateKey::generate_ed25519()?;
+//! # let mut keys = MemoryKeyResolver::new();
+//! # keys.insert("https://b.example/users/bob#key", bob_key.public_key(), "https://b.example/users/bob");
+//! # let inbox = Inbox::new(Arc::new(Verifier::new(keys, VerifyPolicy::default())))
+//! #     .with_public_base("https://books.example".parse()?);
+//! # let body = r#"{"@context":"https://www.w3.org/ns/activitystreams","type":"Follow",
+//! #   "id":"https://b.example/follows/1","actor":"https://b.example/users/bob",
+//! #   "object":"https://books.example/users/alice"}"#;
+//! # let mut request = http::Request::post("https://books.example/users/alice/inbox")
+//! #     .header("content-type", "application/activity+json")
+//! #     .header("host", "books.example")
+//! #     .body(bytes::Bytes::from(body))?;
+//! # Signer::new("https://b.example/users/bob#key", bob_key).sign(&mut request)?;
+//!
+//! let graph = Arc::new(MemoryGraph::new());
+//! let followers = graph.clone();
+//! let dispatcher = Dispatcher::new(Paths::new("https://books.example".parse()?)?, graph.clone())
+//!     .on_follow(move |cx, follow| {
+//!         let followers = followers.clone();
+//!         async move {
+//!             // Only a Follow of an actor of this server gets here.
+//!             followers.add_follower(&follow.followee, cx.actor()).await?;
+//!             Ok(())
+//!         }
+//!     })
+//!     .on_create(|cx, create| async move {
+//!         // `create.object` is authored by `cx.actor()`: store it.
+//!         println!("{} wrote {:?}", cx.actor(), create.object.id());
+//!         Ok(())
+//!     });
+//!
+//! // For every POST to an inbox: verify, then dispatch.
+//! let incoming = inbox.receive(&request).await?;
+//! let status = match dispatcher.dispatch(incoming).await {
+//!     Ok(_) => http::StatusCode::ACCEPTED,
+//!     Err(refusal) => refusal.status(),
+//! };
+//! assert_eq!(status, http::StatusCode::ACCEPTED);
+//! # use archipel::federation::Graph;
+//! # let alice = "https://books.example/users/alice".parse()?;
+//! # let bob = "https://b.example/users/bob".parse()?;
+//! # assert!(graph.is_follower(&alice, &bob).await?);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "ed25519"))]
+//! # fn main() {}
+//! ```
+
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::fetch::{FetchError, Fetcher};
+use crate::inbox::Incoming;
+use crate::signatures::Verified;
+use crate::vocab::{Activity, AnyObject, Iri, Kind};
+
+use super::graph::{Graph, GraphError, SentFollow};
+use super::paths::Paths;
+
+/// The error a handler or a lookup returns: any error type, boxed (`?`
+/// converts into it).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a handler returns.
+pub type HandlerResult = Result<(), BoxError>;
+
+type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
+type Handler<T> = Arc<dyn Fn(Cx, T) -> BoxFuture + Send + Sync>;
+
+/// The most local actors a [`Cx`] lists (addressing is attacker-chosen;
+/// the body cap already bounds it, this bounds the copy).
+pub const MAX_LOCAL_ACTORS: usize = 256;
+
+/// Why an activity was refused before reaching its handler, or why its
+/// handling failed. Each variant names the offending input and maps to an
+/// HTTP status through [`DispatchError::status`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// The activity lacks what its type needs (`400`).
+    #[error("{kind} {activity:?}: {reason}")]
+    Malformed {
+        /// The activity type.
+        kind: &'static str,
+        /// The activity id.
+        activity: String,
+        /// What is missing or wrong.
+        reason: &'static str,
+    },
+    /// The sender undoes, updates, deletes or creates something owned by
+    /// someone else (`403`).
+    #[error("{kind} of {object:?} by {actor:?}: it belongs to {owner:?}")]
+    NotOwner {
+        /// The activity type.
+        kind: &'static str,
+        /// The object's IRI.
+        object: String,
+        /// Its owner (stored, declared, or fetched).
+        owner: String,
+        /// The sender.
+        actor: String,
+    },
+    /// The sender undoes, updates or deletes, by IRI, something on another
+    /// origin, and no stored owner says otherwise (`403`).
+    #[error("{kind} of {object:?} by {actor:?}: the object is not on the sender's origin")]
+    ForeignOrigin {
+        /// The activity type.
+        kind: &'static str,
+        /// The object's IRI.
+        object: String,
+        /// The sender.
+        actor: String,
+    },
+    /// An `Accept` or `Reject` of a `Follow` this server never sent (or
+    /// already settled) (`403`).
+    #[error("{kind} by {actor:?} of {follow:?}: no such Follow was sent by this server")]
+    UnknownFollow {
+        /// `Accept` or `Reject`.
+        kind: &'static str,
+        /// The Follow named.
+        follow: String,
+        /// The sender.
+        actor: String,
+    },
+    /// An `Accept` or `Reject` of a `Follow` sent to someone else (`403`).
+    #[error("{kind} by {actor:?} of Follow {follow:?}, which was sent to {followee:?}")]
+    WrongFollowee {
+        /// `Accept` or `Reject`.
+        kind: &'static str,
+        /// The Follow's id.
+        follow: String,
+        /// Whom it was sent to.
+        followee: String,
+        /// The sender.
+        actor: String,
+    },
+    /// A `Follow` of something that is not an actor of this server (`403`).
+    #[error("Follow of {object:?}: not an actor of this server")]
+    NotLocal {
+        /// The object of the Follow.
+        object: String,
+    },
+    /// A `Follow` of a local actor that does not exist (`404`).
+    #[error("Follow of {object:?}: no such actor on this server")]
+    NoSuchActor {
+        /// The object of the Follow.
+        object: String,
+    },
+    /// The object must be fetched from its origin, and no [`Fetcher`] is
+    /// configured (`403`: the claim cannot be checked).
+    #[error(
+        "{kind} of {object:?}: the embedded copy is not vouched for by the signature and no fetcher is configured to take it from its origin"
+    )]
+    NoFetcher {
+        /// The activity type.
+        kind: &'static str,
+        /// The object's IRI.
+        object: String,
+    },
+    /// Fetching the object from its origin failed (`502`).
+    #[error("{kind} of {object:?}: fetching it from its origin failed: {source}")]
+    Fetch {
+        /// The activity type.
+        kind: &'static str,
+        /// The object's IRI.
+        object: String,
+        /// Why (boxed: it is large, and rare).
+        source: Box<FetchError>,
+    },
+    /// The origin served another object than the one named (`502`).
+    #[error("{kind} of {object:?}: its origin served {fetched:?} instead")]
+    FetchedOther {
+        /// The activity type.
+        kind: &'static str,
+        /// The IRI named in the activity.
+        object: String,
+        /// The id of what was served.
+        fetched: String,
+    },
+    /// The follow graph failed (`500`).
+    #[error("follow graph: {0}")]
+    Graph(#[from] GraphError),
+    /// The application's [`OwnerLookup`] failed (`500`).
+    #[error("owner lookup of {object:?}: {source}")]
+    OwnerLookup {
+        /// The object looked up.
+        object: String,
+        /// Why.
+        source: BoxError,
+    },
+    /// The application's handler failed (`500`).
+    #[error("{kind} handler: {source}")]
+    Handler {
+        /// The activity type as written.
+        kind: String,
+        /// The handler's error.
+        source: BoxError,
+    },
+}
+
+impl DispatchError {
+    /// The HTTP status to answer the sender with: `400` malformed, `403`
+    /// not authorized, `404` no such local actor, `502` the origin fetch
+    /// failed, `500` this server's store or handler failed.
+    ///
+    /// ```
+    /// use archipel::federation::dispatch::DispatchError;
+    /// use http::StatusCode;
+    /// let e = DispatchError::NotLocal { object: "https://elsewhere.example/users/x".into() };
+    /// assert_eq!(e.status(), StatusCode::FORBIDDEN);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Self::NotOwner { .. }
+            | Self::ForeignOrigin { .. }
+            | Self::UnknownFollow { .. }
+            | Self::WrongFollowee { .. }
+            | Self::NotLocal { .. }
+            | Self::NoFetcher { .. } => StatusCode::FORBIDDEN,
+            Self::NoSuchActor { .. } => StatusCode::NOT_FOUND,
+            Self::Fetch { .. } | Self::FetchedOther { .. } => StatusCode::BAD_GATEWAY,
+            Self::Graph(_) | Self::OwnerLookup { .. } | Self::Handler { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+}
+
+/// What [`Dispatcher::dispatch`] did with an authorized activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dispatched {
+    /// A handler ran (the type's own, or [`Dispatcher::on_other`]).
+    Handled,
+    /// No handler is registered, but the bookkeeping of an `Accept`,
+    /// `Reject` or `Undo` was done.
+    Recorded,
+    /// No handler is registered and there was nothing to record.
+    Ignored,
+}
+
+/// Who owns an object the application stored, for the rules that let only
+/// the owner undo, update or delete it by IRI.
+///
+/// ```
+/// use archipel::federation::dispatch::{BoxError, OwnerLookup};
+/// use archipel::vocab::Iri;
+///
+/// struct Notes; // the application's store
+///
+/// #[async_trait::async_trait]
+/// impl OwnerLookup for Notes {
+///     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
+///         // SELECT attributed_to FROM notes WHERE id = $1 (an actor owns itself)
+///         Ok(None)
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait OwnerLookup: Send + Sync {
+    /// The stored owner of `object` (its `attributedTo`; the `actor` of an
+    /// activity; an actor itself), or `None` when the application does not
+    /// hold it (the same-origin rule then decides).
+    async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError>;
+}
+
+/// The context of one authorized activity, given to its handler: who sent
+/// it, with which key, to which local actors.
+///
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Cx {
+    inner: Arc<CxInner>,
+}
+
+#[derive(Debug)]
+struct CxInner {
+    activity_id: Iri,
+    actor: Iri,
+    verified: Verified,
+    local_actors: Vec<Iri>,
+    body: Bytes,
+}
+
+impl Cx {
+    fn new(incoming: &Incoming, paths: &Paths) -> Cx {
+        let activity = incoming.activity.as_activity();
+        let addressed = activity.into_iter().flat_map(|a| {
+            [&a.base.to, &a.base.cc, &a.base.audience, &a.object]
+                .into_iter()
+                .flatten()
+                .flat_map(|refs| refs.iter())
+                .filter_map(crate::vocab::Reference::id)
+        });
+        let mut local_actors: Vec<Iri> = Vec::new();
+        for iri in addressed {
+            if local_actors.len() >= MAX_LOCAL_ACTORS {
+                break;
+            }
+            if paths.local_name(iri).is_some() && !local_actors.contains(iri) {
+                local_actors.push(iri.clone());
+            }
+        }
+        Cx {
+            inner: Arc::new(CxInner {
+                activity_id: incoming.id.clone(),
+                actor: incoming.actor.clone(),
+                verified: incoming.verified.clone(),
+                local_actors,
+                body: incoming.body.clone(),
+            }),
+        }
+    }
+
+    /// The authenticated sender: the activity's `actor`, owner of the key
+    /// that signed the request.
+    pub fn actor(&self) -> &Iri {
+        &self.inner.actor
+    }
+
+    /// The id of the key that signed the request.
+    pub fn key_id(&self) -> &Iri {
+        &self.inner.verified.key_id
+    }
+
+    /// Everything the signature check established (key, dialect, algorithm).
+    pub fn verified(&self) -> &Verified {
+        &self.inner.verified
+    }
+
+    /// The activity's `id`.
+    pub fn activity_id(&self) -> &Iri {
+        &self.inner.activity_id
+    }
+
+    /// The actors of this server the activity names in `to`, `cc`,
+    /// `audience` or `object` (at most [`MAX_LOCAL_ACTORS`], in document
+    /// order). Followers-only posts name a followers collection instead:
+    /// look the sender's local followers up in the [`Graph`].
+    pub fn local_actors(&self) -> &[Iri] {
+        &self.inner.local_actors
+    }
+
+    /// The exact bytes received, for storage or forwarding.
+    pub fn body(&self) -> &Bytes {
+        &self.inner.body
+    }
+}
+
+/// An authorized `Follow` of a local actor.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Follow {
+    /// The `Follow` activity (answer it with an `Accept` that embeds it).
+    pub activity: Activity,
+    /// The local actor followed.
+    pub followee: Iri,
+    /// Its local name (`/users/{name}`).
+    pub name: String,
+}
+
+/// An authorized `Accept` or `Reject` of a `Follow` this server sent; the
+/// [`Graph`] is already updated.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FollowReply {
+    /// The `Accept` or `Reject` activity.
+    pub activity: Activity,
+    /// The Follow it answers (`follower` is the local actor).
+    pub follow: SentFollow,
+}
+
+/// An authorized `Undo` of the sender's own activity.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Undo {
+    /// The `Undo` activity.
+    pub activity: Activity,
+    /// The undone activity's id.
+    pub undone: Iri,
+    /// Its type, when the `Undo` embeds it (`Follow`, `Like`, `Announce`,
+    /// `Block`, ...); `None` when given by IRI only.
+    pub kind: Option<Kind>,
+    /// Its `object` when embedded: whom was followed, what was liked.
+    pub object: Option<Iri>,
+}
+
+/// An authorized `Create` or `Update`, with its object as far as it can be
+/// believed: authored by the sender.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WithObject {
+    /// The `Create` or `Update` activity (its embedded `object` is the
+    /// sender's claim; use [`WithObject::object`]).
+    pub activity: Activity,
+    /// The object: the embedded copy the signature vouches for, or the
+    /// copy fetched from its origin.
+    pub object: AnyObject,
+}
+
+/// An authorized `Delete`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Delete {
+    /// The `Delete` activity.
+    pub activity: Activity,
+    /// The IRI of what is deleted.
+    pub object: Iri,
+    /// Whether the sender deletes itself (its account).
+    pub is_actor: bool,
+}
+
+#[derive(Clone, Default)]
+struct Handlers {
+    follow: Option<Handler<Follow>>,
+    accept: Option<Handler<FollowReply>>,
+    reject: Option<Handler<FollowReply>>,
+    undo: Option<Handler<Undo>>,
+    create: Option<Handler<WithObject>>,
+    update: Option<Handler<WithObject>>,
+    delete: Option<Handler<Delete>>,
+    like: Option<Handler<Activity>>,
+    announce: Option<Handler<Activity>>,
+    block: Option<Handler<Activity>>,
+    move_: Option<Handler<Activity>>,
+    flag: Option<Handler<Activity>>,
+    other: Option<Handler<AnyObject>>,
+}
+
+fn boxed<T, F, Fut>(handler: F) -> Handler<T>
+where
+    F: Fn(Cx, T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    Arc::new(move |cx, value| Box::pin(handler(cx, value)))
+}
+
+type LocalCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The registry of inbound handlers, and the rules run before them (see
+/// the [module documentation](self)).
+///
+/// Build one per server, register handlers with the `on_*` methods (each a
+/// plain `|cx, value| async move { .. }` closure), and call
+/// [`Dispatcher::dispatch`] with every [`Incoming`] the inbox accepts.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    paths: Paths,
+    graph: Arc<dyn Graph>,
+    fetcher: Option<Fetcher>,
+    owners: Option<Arc<dyn OwnerLookup>>,
+    local_exists: Option<LocalCheck>,
+    handlers: Handlers,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("paths", &self.paths)
+            .field("fetcher", &self.fetcher)
+            .field("owner_lookup", &self.owners.is_some())
+            .field("local_actor_check", &self.local_exists.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! on {
+    ($(#[$doc:meta])* $method:ident, $slot:ident, $value:ty) => {
+        $(#[$doc])*
+        pub fn $method<F, Fut>(mut self, handler: F) -> Self
+        where
+            F: Fn(Cx, $value) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = HandlerResult> + Send + 'static,
+        {
+            self.handlers.$slot = Some(boxed(handler));
+            self
+        }
+    };
+}
+
+impl Dispatcher {
+    /// A dispatcher for the server laid out by `paths`, keeping follow
+    /// relationships in `graph`, with no handler, no fetcher, no owner
+    /// lookup and every `/users/{name}` taken to exist.
+    pub fn new(paths: Paths, graph: Arc<dyn Graph>) -> Dispatcher {
+        Dispatcher {
+            paths,
+            graph,
+            fetcher: None,
+            owners: None,
+            local_exists: None,
+            handlers: Handlers::default(),
+        }
+    }
+
+    /// Fetches objects the signature does not vouch for from their origin
+    /// (sign it with the instance actor's key for servers in authorized
+    /// fetch mode). Without one, such a `Create` or `Update` is refused
+    /// ([`DispatchError::NoFetcher`]).
+    pub fn with_fetcher(mut self, fetcher: Fetcher) -> Dispatcher {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Asks `lookup` who owns an object before an `Undo`, `Update` or
+    /// `Delete` of it; without one the object must be on the sender's origin.
+    pub fn with_owner_lookup(mut self, lookup: Arc<dyn OwnerLookup>) -> Dispatcher {
+        self.owners = Some(lookup);
+        self
+    }
+
+    /// Says whether the local actor `name` exists, for `Follow`s (a quick,
+    /// in-memory check; a per-user inbox route can also answer `404` before
+    /// dispatch). Without it every well-formed `/users/{name}` is taken to
+    /// exist.
+    pub fn with_local_actor_check(
+        mut self,
+        exists: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Dispatcher {
+        self.local_exists = Some(Arc::new(exists));
+        self
+    }
+
+    on!(
+        /// Handles an authorized `Follow` of a local actor (ActivityPub
+        /// §7.5): answer it with an `Accept` or `Reject`, and record an
+        /// accepted follower with [`Graph::add_follower`].
+        on_follow, follow, Follow
+    );
+    on!(
+        /// Handles an `Accept` of a `Follow` this server sent (ActivityPub
+        /// §7.6); the [`Graph`] already records the local actor as following.
+        on_accept, accept, FollowReply
+    );
+    on!(
+        /// Handles a `Reject` of a `Follow` this server sent (ActivityPub
+        /// §7.7); the [`Graph`] has already forgotten it.
+        on_reject, reject, FollowReply
+    );
+    on!(
+        /// Handles an `Undo` of the sender's own activity (ActivityPub
+        /// §7.10); an undone `Follow` is already removed from the [`Graph`].
+        on_undo, undo, Undo
+    );
+    on!(
+        /// Handles a `Create` (ActivityPub §7.2) with its object, authored by
+        /// the sender.
+        on_create, create, WithObject
+    );
+    on!(
+        /// Handles an `Update` (ActivityPub §7.3) with the new object, owned
+        /// by the sender.
+        on_update, update, WithObject
+    );
+    on!(
+        /// Handles a `Delete` (ActivityPub §7.4) of the sender itself or of
+        /// something it owns.
+        on_delete, delete, Delete
+    );
+    on!(
+        /// Handles a `Like` (ActivityPub §7.8).
+        on_like, like, Activity
+    );
+    on!(
+        /// Handles an `Announce` (ActivityPub §7.11). Its object is someone
+        /// else's: fetch it from its origin before showing it.
+        on_announce, announce, Activity
+    );
+    on!(
+        /// Handles a `Block` (ActivityPub §7.9) of a local actor by the sender.
+        on_block, block, Activity
+    );
+    on!(
+        /// Handles a `Move` of the sender's account. Check that the target's
+        /// `alsoKnownAs` names the sender (fetch it) before moving followers.
+        on_move, move_, Activity
+    );
+    on!(
+        /// Handles a `Flag` (a report; Mastodon sends the reported actor, then
+        /// statuses, as `object`).
+        on_flag, flag, Activity
+    );
+    on!(
+        /// Handles every activity whose type has no handler of its own, and
+        /// types outside the vocabulary, as decoded (unknown properties in
+        /// `extra`). The rules of its type still run first.
+        on_other, other, AnyObject
+    );
+
+    /// Checks the rules for `incoming`'s type, does the bookkeeping, and
+    /// calls its handler (see the [module documentation](self)).
+    ///
+    /// # Errors
+    /// A [`DispatchError`] naming the refusal; answer the sender with
+    /// [`DispatchError::status`]. A refused activity reached no handler.
+    pub async fn dispatch(&self, incoming: Incoming) -> Result<Dispatched, DispatchError> {
+        let kind = incoming.activity.kind();
+        let h = &self.handlers;
+        let listened = |specific: bool| specific || h.other.is_some();
+        let Some(activity) = incoming.activity.as_activity() else {
+            return self.other(&incoming, incoming.activity.clone()).await;
+        };
+        match kind {
+            Some(Kind::Follow) if listened(h.follow.is_some()) => {
+                let (followee, name) = self.authorize_follow(&incoming, activity)?;
+                let value = Follow {
+                    activity: activity.clone(),
+                    followee,
+                    name,
+                };
+                self.call(&h.follow, &incoming, value).await
+            }
+            Some(k @ (Kind::Accept | Kind::Reject)) if is_follow_reply(activity) => {
+                let follow = self.authorize_reply(k, &incoming, activity).await?;
+                if k == Kind::Accept {
+                    self.graph
+                        .add_following(&follow.follower, &follow.followee)
+                        .await?;
+                    self.graph.forget_sent_follow(&follow.id).await?;
+                } else {
+                    self.graph.forget_sent_follow(&follow.id).await?;
+                    self.graph
+                        .remove_following(&follow.follower, &follow.followee)
+                        .await?;
+                }
+                let value = FollowReply {
+                    activity: activity.clone(),
+                    follow,
+                };
+                let slot = if k == Kind::Accept {
+                    &h.accept
+                } else {
+                    &h.reject
+                };
+                self.call_recorded(slot, &incoming, value).await
+            }
+            Some(Kind::Undo) => {
+                let (undone, undone_kind, object) =
+                    self.authorize_undo(&incoming, activity).await?;
+                if undone_kind == Some(Kind::Follow)
+                    && let Some(followee) = &object
+                    && self.paths.local_name(followee).is_some()
+                {
+                    self.graph
+                        .remove_follower(followee, &incoming.actor)
+                        .await?;
+                }
+                let value = Undo {
+                    activity: activity.clone(),
+                    undone,
+                    kind: undone_kind,
+                    object,
+                };
+                self.call_recorded(&h.undo, &incoming, value).await
+            }
+            Some(k @ (Kind::Create | Kind::Update)) => {
+                let slot = if k == Kind::Create {
+                    &h.create
+                } else {
+                    &h.update
+                };
+                if !listened(slot.is_some()) {
+                    return Ok(Dispatched::Ignored);
+                }
+                let object = self.authorize_write(k, &incoming).await?;
+                let value = WithObject {
+                    activity: activity.clone(),
+                    object,
+                };
+                self.call(slot, &incoming, value).await
+            }
+            Some(Kind::Delete) if listened(h.delete.is_some()) => {
+                let (object, is_actor) = self.authorize_delete(&incoming, activity).await?;
+                let value = Delete {
+                    activity: activity.clone(),
+                    object,
+                    is_actor,
+                };
+                self.call(&h.delete, &incoming, value).await
+            }
+            Some(Kind::Like) => self.call(&h.like, &incoming, activity.clone()).await,
+            Some(Kind::Announce) => self.call(&h.announce, &incoming, activity.clone()).await,
+            Some(Kind::Block) => self.call(&h.block, &incoming, activity.clone()).await,
+            Some(Kind::Move) => self.call(&h.move_, &incoming, activity.clone()).await,
+            Some(Kind::Flag) => self.call(&h.flag, &incoming, activity.clone()).await,
+            Some(Kind::Follow | Kind::Delete) => Ok(Dispatched::Ignored),
+            _ => self.other(&incoming, incoming.activity.clone()).await,
+        }
+    }
+
+    /// Calls `slot` with `value`, else `on_other` with the activity as
+    /// received, else nothing.
+    async fn call<T>(
+        &self,
+        slot: &Option<Handler<T>>,
+        incoming: &Incoming,
+        value: T,
+    ) -> Result<Dispatched, DispatchError> {
+        match slot {
+            Some(handler) => {
+                let cx = Cx::new(incoming, &self.paths);
+                handler(cx, value)
+                    .await
+                    .map_err(|source| handler_error(incoming, source))?;
+                Ok(Dispatched::Handled)
+            }
+            None => self.other(incoming, incoming.activity.clone()).await,
+        }
+    }
+
+    /// As [`Dispatcher::call`], after bookkeeping: `Recorded` when nobody listens.
+    async fn call_recorded<T>(
+        &self,
+        slot: &Option<Handler<T>>,
+        incoming: &Incoming,
+        value: T,
+    ) -> Result<Dispatched, DispatchError> {
+        match self.call(slot, incoming, value).await? {
+            Dispatched::Ignored => Ok(Dispatched::Recorded),
+            done => Ok(done),
+        }
+    }
+
+    async fn other(
+        &self,
+        incoming: &Incoming,
+        object: AnyObject,
+    ) -> Result<Dispatched, DispatchError> {
+        let Some(handler) = &self.handlers.other else {
+            return Ok(Dispatched::Ignored);
+        };
+        let cx = Cx::new(incoming, &self.paths);
+        handler(cx, object)
+            .await
+            .map_err(|source| handler_error(incoming, source))?;
+        Ok(Dispatched::Handled)
+    }
+}
+
+fn handler_error(incoming: &Incoming, source: BoxError) -> DispatchError {
+    DispatchError::Handler {
+        kind: crate::inbox::echo(&incoming.kind),
+        source,
+    }
+}
+
+/// Whether an `Accept` / `Reject` answers a `Follow`: its object is a
+/// `Follow` when embedded; an IRI-only object is taken to name one (it
+/// must then be a Follow this server sent). An `Accept` of anything else
+/// (an `Invite`, a quote request) goes to [`Dispatcher::on_other`].
+fn is_follow_reply(activity: &Activity) -> bool {
+    match activity.embedded_object() {
+        Some(inner) => inner.has_type("Follow"),
+        None => true,
+    }
+}
