@@ -17,15 +17,22 @@
 
 pub mod collection;
 pub mod dispatch;
+pub mod follows;
 pub mod graph;
+mod hub;
 pub mod keys;
 pub mod local;
 pub mod outbox;
 pub mod paths;
 pub mod recipients;
 pub mod remote;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod routes;
+pub mod serve;
 pub mod visibility;
 
 pub use graph::{Graph, MemoryGraph, SentFollow};
+pub use hub::{Federation, FederationBuilder, FederationError, LocalSigners, Sent};
 pub use local::LocalActor;
 pub use paths::Paths;

@@ -1,0 +1,695 @@
+//! [`Federation`]: the one handle a server holds. It binds the URL layout,
+//! the instance actor and the local actors' keys, the signed fetcher, the
+//! remote actor cache, the inbox and the delivery queue, so that each
+//! decision below is made once:
+//!
+//! - **Which key signs.** Deliveries are signed with the author's own key
+//!   (its key id is stored with each job and looked up in the local actors
+//!   this handle loaded); every GET the server makes (key fetches, object
+//!   fetches, collection walks) is signed by the instance actor, as
+//!   Mastodon does, so servers that require signed fetches answer.
+//! - **Where keys come from.** Local actors' keys are made on first use and
+//!   persisted in the [`KeyStore`] before they sign anything; a remote
+//!   actor's key is fetched from its actor document (never from the
+//!   signature's word), through the bounded [`RemoteActors`] cache.
+//! - **Who gets an activity.** [`Federation::send`] resolves the recipients
+//!   from the activity's addressing ([`recipients`](super::recipients)),
+//!   plans the delivery (one body, digested once, `bto`/`bcc` stripped,
+//!   shared inboxes deduplicated) and persists the jobs before any request.
+//!
+//! ```
+//! use archipel::federation::Federation;
+//! use archipel::vocab::{Activity, AnyObject, Audience, Object};
+//! # use std::sync::Arc;
+//! # #[derive(Debug)] struct NoNetwork;
+//! # #[async_trait::async_trait]
+//! # impl archipel::client::HttpClient for NoNetwork {
+//! #     async fn execute(&self, _: http::Request<bytes::Bytes>) -> Result<http::Response<bytes::Bytes>, archipel::client::ClientError> {
+//! #         Err(archipel::client::ClientError::Connect("no network in this example".into()))
+//! #     }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fed = Federation::builder("https://books.example".parse()?)
+//!     .with_client(Arc::new(NoNetwork))
+//!     .build()
+//!     .await?;
+//! let alice = fed.actor("alice").await?; // keys made on first use
+//! assert_eq!(alice.key_id().as_str(), "https://books.example/users/alice#main-key");
+//!
+//! // A followers-only note: with no followers yet, nothing to send.
+//! let mut note = Object::new("Note").with_content("Hello, followers");
+//! Audience::followers_only(alice.followers().clone()).apply(&mut note);
+//! let create = fed.create(&alice, AnyObject::from(note))?;
+//! let sent = fed.send(&alice, &create).await?;
+//! assert!(sent.jobs.is_empty());
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use url::Url;
+
+use super::graph::{Graph, MemoryGraph};
+use super::keys::{KeyStore, KeyStoreError, MemoryKeyStore};
+use super::local::LocalActor;
+use super::paths::{Paths, PathsError};
+use super::recipients::{RecipientResolver, Unresolved};
+use super::remote::{ActorStore, MemoryActorStore, RemoteActors};
+use crate::client::HttpClient;
+use crate::delivery::{
+    DeliveryError, DeliveryPlan, DeliveryQueue, JobId, MemoryQueue, NewActivity, PlanOptions,
+    SkipReason, Timestamp,
+};
+use crate::fetch::Fetcher;
+use crate::inbox::{ActorKeyResolver, Inbox, MemorySeenStore, VerifyRequest};
+use crate::policy::DomainPolicy;
+use crate::signatures::{Signer, Verifier, VerifyPolicy};
+use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference};
+
+/// Why the application layer could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FederationError {
+    /// The builder was not given an HTTP client (and the `client` feature,
+    /// which provides the default, is off).
+    #[error("federation: no HTTP client configured (with_client, or the `client` feature)")]
+    NoClient,
+    /// A base URL or local name was refused.
+    #[error(transparent)]
+    Paths(#[from] PathsError),
+    /// The key store failed.
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
+    /// The default HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    /// Planning or queueing the delivery failed.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    /// The operating system's random source failed (ids cannot be made).
+    #[error("random source: {0}")]
+    Random(String),
+    /// A `Create` was asked for a `Link`, which has no addressing.
+    #[error("a Link cannot be the object of a Create built here")]
+    NotAnObject,
+    /// An activity to send was not performed by the author passed with it.
+    #[error("activity actor {actor:?} is not the sending actor {author}")]
+    NotTheAuthor {
+        /// The activity's `actor`.
+        actor: Option<String>,
+        /// The local actor sending it.
+        author: Iri,
+    },
+}
+
+/// What [`Federation::send`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Sent {
+    /// The delivery jobs persisted, one per inbox.
+    pub jobs: Vec<JobId>,
+    /// Local actors the activity was addressed to (deliver them locally;
+    /// no HTTP request is made to this server).
+    pub local: Vec<Iri>,
+    /// Addressees that could not be resolved to an inbox, and why.
+    pub unresolved: Vec<(Iri, Unresolved)>,
+    /// Recipients left out past the resolver's cap.
+    pub over_cap: usize,
+    /// Inboxes the plan skipped (blocked domains, `Public`, local hosts).
+    pub skipped: Vec<(Url, SkipReason)>,
+}
+
+/// Builds a [`Federation`] (see [`Federation::builder`]).
+pub struct FederationBuilder {
+    base: Url,
+    client: Option<Arc<dyn HttpClient>>,
+    keys: Option<Arc<dyn KeyStore>>,
+    graph: Option<Arc<dyn Graph>>,
+    queue: Option<Arc<dyn DeliveryQueue>>,
+    actor_store: Option<Arc<dyn ActorStore>>,
+    domains: Option<DomainPolicy>,
+    authorized_fetch: bool,
+    ed25519: bool,
+    plan: Option<PlanOptions>,
+}
+
+impl std::fmt::Debug for FederationBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FederationBuilder")
+            .field("base", &self.base.as_str())
+            .field("authorized_fetch", &self.authorized_fetch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FederationBuilder {
+    /// The HTTP client for every request (fetches and deliveries). With
+    /// the `client` feature, the default is a [`ReqwestClient`](crate::client::ReqwestClient)
+    /// with the default [`FetchPolicy`](crate::client::FetchPolicy) (no
+    /// private addresses).
+    pub fn with_client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Where local actors' keys are kept (default: in memory, lost on exit;
+    /// use a [`FileKeyStore`](super::keys::FileKeyStore) or a SQLite store
+    /// for a real server).
+    pub fn with_key_store(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The follow relationships (default: [`MemoryGraph`]).
+    pub fn with_graph(mut self, graph: Arc<dyn Graph>) -> Self {
+        self.graph = Some(graph);
+        self
+    }
+
+    /// The delivery queue (default: [`MemoryQueue`]).
+    pub fn with_queue(mut self, queue: Arc<dyn DeliveryQueue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Where remote actor documents are cached (default: [`MemoryActorStore`]).
+    pub fn with_actor_store(mut self, store: Arc<dyn ActorStore>) -> Self {
+        self.actor_store = Some(store);
+        self
+    }
+
+    /// The domain policy, applied everywhere: the inbox, the fetcher, key
+    /// resolution, delivery planning and the serving of documents.
+    pub fn with_domain_policy(mut self, policy: DomainPolicy) -> Self {
+        self.domains = Some(policy);
+        self
+    }
+
+    /// Authorized-fetch mode (Mastodon's secure mode): actor and object
+    /// documents only go to signed requests, except what Mastodon still
+    /// serves unsigned (an actor's public-key subset, and the instance
+    /// actor). Default off.
+    pub fn with_authorized_fetch(mut self, on: bool) -> Self {
+        self.authorized_fetch = on;
+        self
+    }
+
+    /// Gives each local actor an Ed25519 key too, published as an FEP-521a
+    /// `Multikey` (needs the `ed25519` or `aws-lc-rs` feature). Default off.
+    pub fn with_ed25519(mut self, on: bool) -> Self {
+        self.ed25519 = on;
+        self
+    }
+
+    /// Delivery planning options (default: this server's host is local,
+    /// shared inboxes used, the domain policy applied).
+    pub fn with_plan_options(mut self, options: PlanOptions) -> Self {
+        self.plan = Some(options);
+        self
+    }
+
+    /// Builds the handle: loads (or makes) the instance actor's key.
+    ///
+    /// # Errors
+    /// [`FederationError::NoClient`], [`FederationError::Paths`] for a bad
+    /// base URL, [`FederationError::Keys`] if the instance key cannot be
+    /// loaded or stored.
+    pub async fn build(self) -> Result<Federation, FederationError> {
+        let paths = Paths::new(self.base)?;
+        let client = match self.client {
+            Some(c) => c,
+            None => default_client()?,
+        };
+        let keys = self
+            .keys
+            .unwrap_or_else(|| Arc::new(MemoryKeyStore::new()) as Arc<dyn KeyStore>);
+        let instance = LocalActor::load_instance(&paths, keys.as_ref(), self.ed25519).await?;
+        let instance_signer = instance.signer().clone();
+
+        let mut fetcher = Fetcher::new(client.clone()).signed(instance_signer.clone());
+        if let Some(d) = &self.domains {
+            fetcher = fetcher.with_domain_policy(d.clone());
+        }
+        let store = self
+            .actor_store
+            .unwrap_or_else(|| Arc::new(MemoryActorStore::new()) as Arc<dyn ActorStore>);
+        let actors = RemoteActors::new(fetcher.clone(), store);
+        // Key resolution reads actor documents through the same bounded
+        // cache as recipient resolution.
+        let mut resolver =
+            ActorKeyResolver::from_fetcher(fetcher.clone().cache(actors.fetch_cache()))
+                .with_signer(instance_signer);
+        if let Some(d) = &self.domains {
+            resolver = resolver.with_domain_policy(d.clone());
+        }
+        let verify_policy = VerifyPolicy::default().with_public_base(paths.base().clone());
+        let verifier: Arc<dyn VerifyRequest> = Arc::new(Verifier::new(resolver, verify_policy));
+        let mut inbox = Inbox::new(verifier.clone())
+            .with_public_base(paths.base().clone())
+            .with_seen_store(Arc::new(MemorySeenStore::default()));
+        if let Some(d) = &self.domains {
+            inbox = inbox.with_domain_policy(d.clone());
+        }
+        let mut plan = self
+            .plan
+            .unwrap_or_else(|| PlanOptions::default().with_local_hosts([paths.authority()]));
+        if let Some(d) = &self.domains {
+            plan = plan.with_domain_policy(d.clone());
+        }
+        let signers = Arc::new(LocalSigners::default());
+        signers.insert(&instance);
+        Ok(Federation {
+            inner: Arc::new(Inner {
+                paths,
+                instance,
+                keys,
+                graph: self
+                    .graph
+                    .unwrap_or_else(|| Arc::new(MemoryGraph::new()) as Arc<dyn Graph>),
+                client,
+                fetcher,
+                actors,
+                verifier,
+                inbox,
+                queue: self
+                    .queue
+                    .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
+                locals: RwLock::new(HashMap::new()),
+                signers,
+                domains: self.domains,
+                authorized_fetch: self.authorized_fetch,
+                ed25519: self.ed25519,
+                plan,
+                #[cfg(feature = "delivery")]
+                workers: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "client")]
+fn default_client() -> Result<Arc<dyn HttpClient>, FederationError> {
+    let client = crate::client::ReqwestClient::new(crate::client::FetchPolicy::default())?;
+    Ok(Arc::new(client))
+}
+
+#[cfg(not(feature = "client"))]
+fn default_client() -> Result<Arc<dyn HttpClient>, FederationError> {
+    Err(FederationError::NoClient)
+}
+
+/// The signers of the local actors this handle has loaded, by key id: the
+/// delivery worker's [`SignerSource`]. A job whose key id is not here (an
+/// actor not loaded since a restart) cannot be signed, so load every local
+/// actor with [`Federation::actor`] at start-up.
+#[derive(Debug, Default)]
+pub struct LocalSigners(RwLock<HashMap<String, Signer>>);
+
+impl LocalSigners {
+    fn insert(&self, actor: &LocalActor) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(
+            actor.key_id().as_str().to_owned(),
+            actor.signer().as_ref().clone(),
+        );
+        if let Some(s) = actor.ed25519_signer() {
+            map.insert(s.key_id().to_owned(), s.as_ref().clone());
+        }
+    }
+}
+
+impl LocalSigners {
+    /// The signer for `key_id`, if a loaded local actor holds that key.
+    pub fn get(&self, key_id: &Iri) -> Option<Signer> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key_id.as_str())
+            .cloned()
+    }
+}
+
+#[cfg(feature = "delivery")]
+impl crate::delivery::SignerSource for LocalSigners {
+    fn signer(&self, key_id: &Iri) -> Option<Signer> {
+        self.get(key_id)
+    }
+}
+
+#[cfg(feature = "delivery")]
+impl crate::delivery::SignerSource for Arc<LocalSigners> {
+    fn signer(&self, key_id: &Iri) -> Option<Signer> {
+        self.get(key_id)
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) paths: Paths,
+    pub(crate) instance: LocalActor,
+    keys: Arc<dyn KeyStore>,
+    pub(crate) graph: Arc<dyn Graph>,
+    pub(crate) client: Arc<dyn HttpClient>,
+    pub(crate) fetcher: Fetcher,
+    pub(crate) actors: RemoteActors,
+    pub(crate) verifier: Arc<dyn VerifyRequest>,
+    pub(crate) inbox: Inbox,
+    pub(crate) queue: Arc<dyn DeliveryQueue>,
+    locals: RwLock<HashMap<String, LocalActor>>,
+    pub(crate) signers: Arc<LocalSigners>,
+    pub(crate) domains: Option<DomainPolicy>,
+    pub(crate) authorized_fetch: bool,
+    ed25519: bool,
+    plan: PlanOptions,
+    #[cfg(feature = "delivery")]
+    pub(crate) workers: tokio::sync::Mutex<Option<crate::delivery::Workers>>,
+}
+
+/// The application layer's handle (see the module docs). Cheap to clone.
+#[derive(Clone)]
+pub struct Federation {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field("base", &self.inner.paths.base().as_str())
+            .field("authorized_fetch", &self.inner.authorized_fetch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Federation {
+    /// Starts building a handle for the server at `base`
+    /// (`https://host`, or `https://host/prefix`).
+    pub fn builder(base: Url) -> FederationBuilder {
+        FederationBuilder {
+            base,
+            client: None,
+            keys: None,
+            graph: None,
+            queue: None,
+            actor_store: None,
+            domains: None,
+            authorized_fetch: false,
+            ed25519: false,
+            plan: None,
+        }
+    }
+
+    /// The local actor `name`, its keys loaded from the key store or made
+    /// (and persisted) on first use. Call it for each of the server's users
+    /// at start-up: only loaded actors are served and can sign deliveries.
+    ///
+    /// Never call it with a name taken from a request without checking the
+    /// name is one of your users: it creates keys.
+    ///
+    /// # Errors
+    /// [`FederationError::Paths`] for a name outside `[A-Za-z0-9_.-]{1,64}`,
+    /// [`FederationError::Keys`] if the store fails.
+    pub async fn actor(&self, name: &str) -> Result<LocalActor, FederationError> {
+        if let Some(a) = self.local(name) {
+            return Ok(a);
+        }
+        let actor = LocalActor::load(
+            &self.inner.paths,
+            name,
+            self.inner.keys.as_ref(),
+            self.inner.ed25519,
+        )
+        .await?;
+        self.register(actor.clone());
+        Ok(actor)
+    }
+
+    /// Registers a local actor built elsewhere (a display name, a locked
+    /// account): it replaces the one loaded under the same name.
+    pub fn register(&self, actor: LocalActor) {
+        self.inner.signers.insert(&actor);
+        self.inner
+            .locals
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(actor.name().to_owned(), actor);
+    }
+
+    /// A local actor already loaded, by name; never creates one.
+    pub fn local(&self, name: &str) -> Option<LocalActor> {
+        self.inner
+            .locals
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The loaded local actor with this IRI, if any.
+    pub fn local_by_id(&self, id: &Iri) -> Option<LocalActor> {
+        if *id == *self.inner.instance.id() {
+            return Some(self.inner.instance.clone());
+        }
+        self.inner.paths.local_name(id).and_then(|n| self.local(n))
+    }
+
+    /// The instance actor (`/actor`), whose key signs every GET.
+    pub fn instance_actor(&self) -> &LocalActor {
+        &self.inner.instance
+    }
+
+    /// The URL layout.
+    pub fn paths(&self) -> &Paths {
+        &self.inner.paths
+    }
+
+    /// The fetcher: signed by the instance actor, with the domain policy.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.inner.fetcher
+    }
+
+    /// The HTTP client every request goes through.
+    pub fn client(&self) -> &Arc<dyn HttpClient> {
+        &self.inner.client
+    }
+
+    /// The remote actor cache.
+    pub fn actors(&self) -> &RemoteActors {
+        &self.inner.actors
+    }
+
+    /// The follow relationships.
+    pub fn graph(&self) -> &Arc<dyn Graph> {
+        &self.inner.graph
+    }
+
+    /// The inbox pipeline (verification, key ownership, domain policy,
+    /// deduplication), shared by every inbox route.
+    pub fn inbox(&self) -> &Inbox {
+        &self.inner.inbox
+    }
+
+    /// The request verifier (the instance actor signs its key fetches).
+    pub fn verifier(&self) -> &Arc<dyn VerifyRequest> {
+        &self.inner.verifier
+    }
+
+    /// The delivery queue.
+    pub fn queue(&self) -> &Arc<dyn DeliveryQueue> {
+        &self.inner.queue
+    }
+
+    /// The signers of loaded local actors, for a delivery worker pool.
+    pub fn signers(&self) -> Arc<LocalSigners> {
+        self.inner.signers.clone()
+    }
+
+    /// The domain policy, if one was set.
+    pub fn domain_policy(&self) -> Option<&DomainPolicy> {
+        self.inner.domains.as_ref()
+    }
+
+    /// Whether documents go only to signed requests.
+    pub fn authorized_fetch(&self) -> bool {
+        self.inner.authorized_fetch
+    }
+
+    /// A fresh IRI for an activity (`/activities/{random}`).
+    ///
+    /// # Errors
+    /// [`FederationError::Random`] if the OS random source fails.
+    pub fn new_activity_id(&self) -> Result<Iri, FederationError> {
+        let id = Paths::new_id().map_err(|e| FederationError::Random(e.to_string()))?;
+        Ok(self.inner.paths.activity(&id)?)
+    }
+
+    /// A fresh IRI for an object (`/objects/{random}`).
+    ///
+    /// # Errors
+    /// [`FederationError::Random`] if the OS random source fails.
+    pub fn new_object_id(&self) -> Result<Iri, FederationError> {
+        let id = Paths::new_id().map_err(|e| FederationError::Random(e.to_string()))?;
+        Ok(self.inner.paths.object(&id)?)
+    }
+
+    /// A `Create` of `object` by `author`: the object gets an id if it has
+    /// none and `attributedTo` the author; its addressing (`to`, `cc`,
+    /// `bto`, `bcc`, `audience`) is copied onto the activity, as
+    /// ActivityPub §6.2 asks.
+    ///
+    /// # Errors
+    /// [`FederationError::Random`] if ids cannot be made.
+    pub fn create(
+        &self,
+        author: &LocalActor,
+        object: AnyObject,
+    ) -> Result<Activity, FederationError> {
+        let mut object = object;
+        let Some(base) = object.as_object_mut() else {
+            return Err(FederationError::NotAnObject);
+        };
+        if base.id.is_none() {
+            base.id = Some(self.new_object_id()?);
+        }
+        base.attributed_to = Some(author.id().clone().into());
+        let to = base.to.clone();
+        let cc = base.cc.clone();
+        let bto = base.bto.clone();
+        let bcc = base.bcc.clone();
+        let audience = base.audience.clone();
+        let mut create = Activity::new(Kind::Create, self.new_activity_id()?, author.id().clone());
+        create.to = to;
+        create.cc = cc;
+        create.bto = bto;
+        create.bcc = bcc;
+        create.audience = audience;
+        create.object = Some(Reference::from(object).into());
+        Ok(create)
+    }
+
+    /// Fan-out in one call: resolves the recipients of `activity` from its
+    /// addressing (the author's followers collection → their inboxes, named
+    /// actors → their inboxes through the cache, `Public` never), plans the
+    /// delivery (`bto`/`bcc` stripped from the body, shared inboxes used)
+    /// and persists one job per inbox, signed later with `author`'s key.
+    ///
+    /// # Errors
+    /// [`FederationError::NotTheAuthor`] if the activity's `actor` is not
+    /// `author`; [`FederationError::Recipients`] if the follow graph
+    /// fails; [`FederationError::Delivery`] if the plan or the queue fails.
+    pub async fn send(
+        &self,
+        author: &LocalActor,
+        activity: &Activity,
+    ) -> Result<Sent, FederationError> {
+        if activity.actor_id() != Some(author.id()) {
+            return Err(FederationError::NotTheAuthor {
+                actor: activity.actor_id().map(|a| a.as_str().to_owned()),
+                author: author.id().clone(),
+            });
+        }
+        // The author must be able to sign what is queued.
+        if self.local_by_id(author.id()).is_none() {
+            self.register(author.clone());
+        }
+        let resolved = RecipientResolver::new(
+            self.inner.graph.as_ref(),
+            &self.inner.actors,
+            &self.inner.paths,
+        )
+        .resolve(activity, author)
+        .await;
+        let plan = DeliveryPlan::new(activity, resolved.recipients, &self.inner.plan)?;
+        let mut sent = Sent {
+            local: resolved.local,
+            unresolved: resolved.unresolved,
+            over_cap: resolved.skipped,
+            skipped: plan.skipped().to_vec(),
+            jobs: Vec::new(),
+        };
+        if plan.inboxes().is_empty() {
+            return Ok(sent);
+        }
+        let job = NewActivity::from_plan(&plan, author.key_id().clone());
+        sent.jobs = self.enqueue(job).await?;
+        Ok(sent)
+    }
+
+    /// The client-to-server outbox for this server's URL layout
+    /// (ActivityPub §6): prepares what a local actor's client posts.
+    pub fn outbox(&self) -> super::outbox::Outbox {
+        super::outbox::Outbox::new(self.inner.paths.clone())
+    }
+
+    /// Sends what the outbox prepared: [`Federation::send`] of its
+    /// delivery form, the only form that still names the `bto`/`bcc`
+    /// recipients (they receive it; the body they receive does not name
+    /// them).
+    ///
+    /// # Errors
+    /// As [`Federation::send`].
+    pub async fn publish(
+        &self,
+        author: &LocalActor,
+        posted: &super::outbox::Posted,
+    ) -> Result<Sent, FederationError> {
+        self.send(author, posted.delivery().unredacted()).await
+    }
+
+    async fn enqueue(&self, job: NewActivity) -> Result<Vec<JobId>, DeliveryError> {
+        #[cfg(feature = "delivery")]
+        if let Some(workers) = self.inner.workers.lock().await.as_ref() {
+            return workers.enqueue(job).await;
+        }
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        self.inner.queue.enqueue_activity(job, now).await
+    }
+
+    /// Starts the delivery worker pool on the handle's queue, signing with
+    /// the loaded local actors' keys ([`LocalSigners`]) and sending through
+    /// the handle's client. Later [`Federation::send`]s wake it.
+    #[cfg(feature = "delivery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+    pub async fn start_delivery(&self, config: crate::delivery::WorkerConfig) {
+        let delivery = crate::delivery::SignedDelivery::new(
+            ClientRef(self.inner.client.clone()),
+            self.inner.signers.clone(),
+        );
+        let workers =
+            crate::delivery::Workers::start(self.inner.queue.clone(), Arc::new(delivery), config);
+        *self.inner.workers.lock().await = Some(workers);
+    }
+
+    /// Stops the worker pool (in-flight attempts finish, within the
+    /// configured grace), if it runs.
+    #[cfg(feature = "delivery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+    pub async fn stop_delivery(&self) -> Option<crate::delivery::Stopped> {
+        let workers = self.inner.workers.lock().await.take()?;
+        Some(workers.shutdown().await)
+    }
+
+    /// The delivery report of the running pool (sent, failed, per host),
+    /// if it runs.
+    #[cfg(feature = "delivery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+    pub async fn delivery_report(&self) -> Option<crate::delivery::DeliveryReport> {
+        self.inner.workers.lock().await.as_ref().map(|w| w.report())
+    }
+}
+
+/// `SignedDelivery` takes its client by value; this shares the handle's.
+#[cfg(feature = "delivery")]
+#[derive(Clone)]
+struct ClientRef(Arc<dyn HttpClient>);
+
+#[cfg(feature = "delivery")]
+#[async_trait::async_trait]
+impl HttpClient for ClientRef {
+    async fn execute(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, crate::client::ClientError> {
+        self.0.execute(request).await
+    }
+}

@@ -1,0 +1,354 @@
+//! The axum routes of a federating server, from one [`Federation`]:
+//!
+//! | route | serves |
+//! |---|---|
+//! | `GET /.well-known/webfinger` | the loaded local actors' and the instance actor's JRDs |
+//! | `GET /users/{name}`, `GET /actor` | actor documents ([`Federation::serve_actor`]) |
+//! | `POST /users/{name}/inbox`, `POST /inbox`, `POST /actor/inbox` | the inbox pipeline, then the [`Dispatcher`] |
+//! | `GET /users/{name}/followers`, `/following` | paged collections from the [`Graph`](super::Graph) |
+//! | `GET /users/{name}/outbox` | the application's outbox source, if given |
+//! | `GET /objects/{id}`, `GET /activities/{id}` | the application's objects, through the serving guard |
+//!
+//! Inbox answers: `202 Accepted` once the dispatcher ran the activity's
+//! handler (or ignored an unhandled type), the [`InboxError`](crate::inbox::InboxError)
+//! or [`DispatchError`](super::dispatch::DispatchError) status otherwise.
+//! A per-user inbox of an actor that is not loaded answers `404` before
+//! any verification.
+//!
+//! ```no_run
+//! use archipel::federation::Federation;
+//! # async fn demo(fed: Federation) {
+//! let dispatcher = fed.dispatcher().on_follow({
+//!     let fed = fed.clone();
+//!     move |_cx, follow| {
+//!         let fed = fed.clone();
+//!         async move {
+//!             if let Some(me) = fed.local(&follow.name) {
+//!                 fed.accept(&me, &follow).await?;
+//!             }
+//!             Ok(())
+//!         }
+//!     }
+//! });
+//! let app: axum::Router = fed.router(dispatcher);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use ::axum::Router;
+use ::axum::body::Body;
+use ::axum::extract::{Path, Request, State};
+use ::axum::response::{IntoResponse, Response};
+use ::axum::routing::{get, post};
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::collection::{CollectionSource, VecSource, serve_collection};
+use super::dispatch::Dispatcher;
+use super::hub::Federation;
+use super::local::LocalActor;
+use super::serve::{ServeError, StoredObject};
+use super::visibility::Reader;
+use crate::axum::InboxRequest;
+use crate::vocab::{Iri, Reference};
+use crate::webfinger::Resource;
+
+/// The application's stored objects and activities, for
+/// `GET /objects/{id}` and `GET /activities/{id}`.
+#[async_trait::async_trait]
+pub trait ObjectSource: Send + Sync {
+    /// The object or activity with this IRI, if the application has it.
+    /// Return it as served: without `bto`/`bcc`.
+    async fn object(&self, id: &Iri) -> Option<StoredObject>;
+}
+
+/// The application's outbox collections, by local actor.
+#[async_trait::async_trait]
+pub trait OutboxSource: Send + Sync {
+    /// The outbox of `actor` as a collection source; it is asked for items
+    /// visible to the reader, who is also passed.
+    async fn outbox(&self, actor: &LocalActor) -> Option<Arc<dyn CollectionSource>>;
+}
+
+/// The most bytes read from an inbox POST body (1 MiB, as Mastodon).
+pub const MAX_INBOX_BODY: usize = 1024 * 1024;
+
+#[derive(Clone)]
+struct RouteState {
+    fed: Federation,
+    dispatcher: Arc<Dispatcher>,
+    objects: Option<Arc<dyn ObjectSource>>,
+    outbox: Option<Arc<dyn OutboxSource>>,
+}
+
+/// Builds the routes of a [`Federation`] (see [`Federation::routes`]).
+pub struct Routes {
+    state: RouteState,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("objects", &self.state.objects.is_some())
+            .field("outbox", &self.state.outbox.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Routes {
+    /// Serves `GET /objects/{id}` and `GET /activities/{id}` from `objects`.
+    pub fn with_objects(mut self, objects: Arc<dyn ObjectSource>) -> Routes {
+        self.state.objects = Some(objects);
+        self
+    }
+
+    /// Serves `GET /users/{name}/outbox` from `outbox`.
+    pub fn with_outbox(mut self, outbox: Arc<dyn OutboxSource>) -> Routes {
+        self.state.outbox = Some(outbox);
+        self
+    }
+
+    /// The router.
+    pub fn into_router(self) -> Router {
+        let for_webfinger = self.state.fed.clone();
+        Router::new()
+            .route("/users/{name}", get(user_actor))
+            .route("/actor", get(instance_actor))
+            .route("/users/{name}/inbox", post(user_inbox))
+            .route("/inbox", post(shared_inbox))
+            .route("/actor/inbox", post(shared_inbox))
+            .route("/users/{name}/followers", get(followers))
+            .route("/users/{name}/following", get(following))
+            .route("/users/{name}/outbox", get(outbox))
+            .route("/objects/{id}", get(object))
+            .route("/activities/{id}", get(activity))
+            .with_state(self.state)
+            .merge(crate::axum::webfinger_routes(move |resource| {
+                let fed = for_webfinger.clone();
+                async move { webfinger(&fed, &resource) }
+            }))
+    }
+}
+
+impl Federation {
+    /// A [`Dispatcher`] for this server: its URL layout, follow graph and
+    /// signed fetcher (an embedded object the signature cannot vouch for is
+    /// fetched from its origin), and Follows accepted only for loaded local
+    /// actors. Register handlers on it, then pass it to [`Federation::router`].
+    pub fn dispatcher(&self) -> Dispatcher {
+        let fed = self.clone();
+        Dispatcher::new(self.paths().clone(), self.graph().clone())
+            .with_fetcher(self.fetcher().clone())
+            .with_local_actor_check(move |name| fed.local(name).is_some())
+    }
+
+    /// The routes of this server (see the [module docs](super::routes)),
+    /// to add objects and an outbox to.
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn routes(&self, dispatcher: Dispatcher) -> Routes {
+        Routes {
+            state: RouteState {
+                fed: self.clone(),
+                dispatcher: Arc::new(dispatcher),
+                objects: None,
+                outbox: None,
+            },
+        }
+    }
+
+    /// The routes of this server, with no objects or outbox of the
+    /// application's: `self.routes(dispatcher).into_router()`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn router(&self, dispatcher: Dispatcher) -> Router {
+        self.routes(dispatcher).into_router()
+    }
+}
+
+fn webfinger(fed: &Federation, resource: &Resource) -> Option<crate::webfinger::Jrd> {
+    let actor = match resource {
+        Resource::Acct(acct) => {
+            if !acct.host().eq_ignore_ascii_case(&fed.paths().authority()) {
+                return None;
+            }
+            if acct.user().eq_ignore_ascii_case(&fed.paths().authority()) {
+                fed.instance_actor().clone()
+            } else {
+                fed.local(acct.user())?
+            }
+        }
+        Resource::Url(url) => fed.local_by_id(&Iri::parse(url.as_str()).ok()?)?,
+    };
+    Some(actor.jrd(fed.paths()))
+}
+
+fn to_http(request: Request) -> http::Request<Bytes> {
+    // GET bodies are ignored: only the head is verified.
+    let (parts, _) = request.into_parts();
+    http::Request::from_parts(parts, Bytes::new())
+}
+
+fn from_http(response: http::Response<Bytes>) -> Response {
+    response.map(Body::from)
+}
+
+async fn user_actor(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    from_http(s.fed.serve_actor(Some(&name), &to_http(request)).await)
+}
+
+async fn instance_actor(State(s): State<RouteState>, request: Request) -> Response {
+    from_http(s.fed.serve_actor(None, &to_http(request)).await)
+}
+
+async fn user_inbox(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: InboxRequest,
+) -> Response {
+    if s.fed.local(&name).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    receive(&s, request).await
+}
+
+async fn shared_inbox(State(s): State<RouteState>, request: InboxRequest) -> Response {
+    receive(&s, request).await
+}
+
+async fn receive(s: &RouteState, request: InboxRequest) -> Response {
+    let incoming = match s.fed.inbox().receive(&request.0).await {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    match s.dispatcher.dispatch(incoming).await {
+        Ok(_) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => (e.status(), e.to_string()).into_response(),
+    }
+}
+
+/// Authorized-fetch mode and the request unsigned, or a bad signature.
+async fn reader_of(
+    fed: &Federation,
+    request: &http::Request<Bytes>,
+) -> Result<Reader, Response> {
+    let requester = fed
+        .requester(request)
+        .await
+        .map_err(|e| from_http(e.into_response()))?;
+    if requester.owner().is_none() && fed.authorized_fetch() {
+        return Err(from_http(ServeError::Unsigned.into_response()));
+    }
+    Ok(requester.reader())
+}
+
+enum Side {
+    Followers,
+    Following,
+}
+
+async fn graph_collection(s: &RouteState, name: &str, side: Side, request: Request) -> Response {
+    let Some(actor) = s.fed.local(name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let request = to_http(request);
+    let reader = match reader_of(&s.fed, &request).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let (id, list) = match side {
+        Side::Followers => (
+            actor.followers().clone(),
+            s.fed.graph().followers(actor.id()).await,
+        ),
+        Side::Following => (
+            actor.following().clone(),
+            s.fed.graph().following(actor.id()).await,
+        ),
+    };
+    let list = match list {
+        Ok(l) => l,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    // The graph's tables are bounded, so one page source per request is too.
+    let source = VecSource::with_cap(list.len().max(1));
+    for iri in list {
+        if source.push(Reference::Iri(iri)).is_err() {
+            break;
+        }
+    }
+    serve_collection(&source, &id, request.uri().query(), &reader).await
+}
+
+async fn followers(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    graph_collection(&s, &name, Side::Followers, request).await
+}
+
+async fn following(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    graph_collection(&s, &name, Side::Following, request).await
+}
+
+async fn outbox(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let (Some(actor), Some(outboxes)) = (s.fed.local(&name), s.outbox.as_ref()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let request = to_http(request);
+    let reader = match reader_of(&s.fed, &request).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let Some(source) = outboxes.outbox(&actor).await else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    serve_collection(
+        source.as_ref(),
+        actor.outbox(),
+        request.uri().query(),
+        &reader,
+    )
+    .await
+}
+
+async fn stored(
+    s: &RouteState,
+    iri: Result<Iri, super::paths::PathsError>,
+    request: Request,
+) -> Response {
+    let request = to_http(request);
+    let found = match (iri, s.objects.as_ref()) {
+        (Ok(iri), Some(objects)) => objects.object(&iri).await,
+        _ => None,
+    };
+    from_http(s.fed.serve_object(found.as_ref(), &request).await)
+}
+
+async fn object(State(s): State<RouteState>, Path(id): Path<String>, request: Request) -> Response {
+    let iri = s.fed.paths().object(&id);
+    stored(&s, iri, request).await
+}
+
+async fn activity(
+    State(s): State<RouteState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let iri = s.fed.paths().activity(&id);
+    stored(&s, iri, request).await
+}

@@ -1,0 +1,249 @@
+//! Serving documents: who is asking ([`Requester`]), and what they get.
+//!
+//! The decisions, made here for every route:
+//!
+//! - **A signature on a GET is verified**, whatever the mode: a request
+//!   that carries one and fails gets `401`, so a misconfigured peer learns
+//!   of it instead of silently seeing less.
+//! - **Authorized-fetch mode** ([`FederationBuilder::with_authorized_fetch`](super::FederationBuilder::with_authorized_fetch))
+//!   serves actor and object documents only to signed requests, as
+//!   Mastodon's secure mode does, with its two exceptions: an unsigned
+//!   request for an actor gets the public-key subset
+//!   ([`LocalActor::key_document`]), enough to verify that actor's
+//!   signatures and no more, and the instance actor is always served in
+//!   full. These two are never verified at all: a peer that verifies our
+//!   signed key fetch by fetching our instance actor's key must not be
+//!   asked for a signature in turn, or the two servers would wait on each
+//!   other forever.
+//! - **A blocked domain** signing a request gets `403`.
+//! - **Objects** go through the serving guard
+//!   ([`visibility`](super::visibility)): public and unlisted to anyone
+//!   (signed, in authorized-fetch mode), followers-only to a follower's
+//!   server, direct to an addressee, and `404` to everyone else, so the
+//!   existence of a private object is not revealed.
+//!
+//! The functions answer plain `http::Response<Bytes>`, so any framework can
+//! use them; the `axum` feature mounts them ([`routes`](super::routes)).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use super::hub::Federation;
+use super::local::LocalActor;
+use super::visibility::{Access, ReadGuard, Reader};
+use crate::signatures::{SignatureError, Verified};
+use crate::vocab::{AnyObject, Iri};
+
+/// Who asks for a document.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Requester {
+    /// No signature.
+    Anonymous,
+    /// A verified signature: the key and its owner.
+    Signed(Verified),
+}
+
+impl Requester {
+    /// The reader the serving guard sees.
+    pub fn reader(&self) -> Reader {
+        match self {
+            Requester::Anonymous => Reader::Anonymous,
+            Requester::Signed(v) => Reader::from(v),
+        }
+    }
+
+    /// The verified key owner, if signed.
+    pub fn owner(&self) -> Option<&Iri> {
+        match self {
+            Requester::Anonymous => None,
+            Requester::Signed(v) => Some(&v.owner),
+        }
+    }
+}
+
+/// Why a document is not served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Authorized-fetch mode and the request is unsigned (`401`).
+    #[error("this server serves documents only to signed requests")]
+    Unsigned,
+    /// The request's signature did not verify (`401`).
+    #[error("GET signature: {0}")]
+    Signature(#[from] SignatureError),
+    /// The signer's domain is blocked (`403`).
+    #[error("requests signed by {host} are refused")]
+    Blocked {
+        /// The signer's host.
+        host: String,
+    },
+    /// No such document, or the reader may not know it exists (`404`).
+    #[error("not found")]
+    NotFound,
+    /// A store the guard consults failed (`500`).
+    #[error("serving guard: {0}")]
+    Guard(String),
+}
+
+impl ServeError {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServeError::Unsigned | ServeError::Signature(_) => StatusCode::UNAUTHORIZED,
+            ServeError::Blocked { .. } => StatusCode::FORBIDDEN,
+            ServeError::NotFound => StatusCode::NOT_FOUND,
+            ServeError::Guard(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error as a plain-text response with its status.
+    pub fn into_response(self) -> Response<Bytes> {
+        let mut r = Response::new(Bytes::from(self.to_string()));
+        *r.status_mut() = self.status();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if matches!(self, ServeError::Unsigned | ServeError::Signature(_)) {
+            // RFC 9110 §11.6.1: a 401 names the scheme to use.
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Signature"),
+            );
+        }
+        r
+    }
+}
+
+/// An object as the application stored it, for [`Federation::serve_object`].
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    /// The object or activity, as served (never with `bto`/`bcc`).
+    pub object: AnyObject,
+    /// Its local author.
+    pub author: Iri,
+}
+
+/// A JSON document response with the ActivityStreams media type.
+pub fn activity_json<T: serde::Serialize>(document: &T) -> Response<Bytes> {
+    match serde_json::to_vec(document) {
+        Ok(body) => {
+            let mut r = Response::new(Bytes::from(body));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::media_type::ACTIVITY_JSON),
+            );
+            // Responses differ by who signed: caches must not mix them.
+            r.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Accept, Signature"));
+            r
+        }
+        Err(e) => ServeError::Guard(e.to_string()).into_response(),
+    }
+}
+
+fn has_signature(request: &http::Request<Bytes>) -> bool {
+    let h = request.headers();
+    h.contains_key("signature") || h.contains_key("signature-input")
+}
+
+impl Federation {
+    /// Who asks: verifies the request's signature if it has one (the URI is
+    /// rebuilt from the public base first, as the inbox does), and applies
+    /// the domain policy to the signer.
+    ///
+    /// # Errors
+    /// [`ServeError::Signature`] for a signature that does not verify,
+    /// [`ServeError::Blocked`] for a signer on a blocked domain.
+    pub async fn requester(&self, request: &http::Request<Bytes>) -> Result<Requester, ServeError> {
+        if !has_signature(request) {
+            return Ok(Requester::Anonymous);
+        }
+        let rebased = crate::inbox::rebase_uri(request.clone(), self.paths().base());
+        let verified = self.verifier().verify_request(&rebased).await?;
+        if let Some(policy) = self.domain_policy() {
+            let host = verified.owner.host().unwrap_or_default().to_owned();
+            if !policy.allows(&host) {
+                return Err(ServeError::Blocked { host });
+            }
+        }
+        Ok(Requester::Signed(verified))
+    }
+
+    /// The document of the local actor `name` (or, with `None`, of the
+    /// instance actor): in full, or the key subset to an unsigned request
+    /// in authorized-fetch mode; `404` for an actor not loaded.
+    pub async fn serve_actor(
+        &self,
+        name: Option<&str>,
+        request: &http::Request<Bytes>,
+    ) -> Response<Bytes> {
+        let actor: LocalActor = match name {
+            None => return activity_json(&self.instance_actor().document()),
+            Some(n) => match self.local(n) {
+                Some(a) => a,
+                None => return ServeError::NotFound.into_response(),
+            },
+        };
+        if !has_signature(request) {
+            return if self.authorized_fetch() {
+                activity_json(&actor.key_document())
+            } else {
+                activity_json(&actor.document())
+            };
+        }
+        match self.requester(request).await {
+            Ok(_) => activity_json(&actor.document()),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// Serves a stored object through the serving guard: `404` when
+    /// `stored` is `None` or the reader may not see it, `401` for an
+    /// unsigned request in authorized-fetch mode (only once the object
+    /// exists and is public: a private object stays a `404`).
+    pub async fn serve_object(
+        &self,
+        stored: Option<&StoredObject>,
+        request: &http::Request<Bytes>,
+    ) -> Response<Bytes> {
+        match self.authorize_read(stored, request).await {
+            Ok(object) => activity_json(object),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    /// The guard behind [`Federation::serve_object`], for routes that
+    /// render the object themselves (HTML pages, say).
+    ///
+    /// # Errors
+    /// As [`Federation::serve_object`] answers.
+    pub async fn authorize_read<'a>(
+        &self,
+        stored: Option<&'a StoredObject>,
+        request: &http::Request<Bytes>,
+    ) -> Result<&'a AnyObject, ServeError> {
+        let Some(stored) = stored else {
+            return Err(ServeError::NotFound);
+        };
+        let requester = self.requester(request).await?;
+        let Some(author) = self.local_by_id(&stored.author) else {
+            return Err(ServeError::NotFound);
+        };
+        let Some(object) = stored.object.as_object() else {
+            return Err(ServeError::NotFound);
+        };
+        let access = ReadGuard::new(self.graph().clone())
+            .check(&author, object, &requester.reader())
+            .await
+            .map_err(|e| ServeError::Guard(e.to_string()))?;
+        if access != Access::Allow {
+            return Err(ServeError::NotFound);
+        }
+        if self.authorized_fetch() && matches!(requester, Requester::Anonymous) {
+            return Err(ServeError::Unsigned);
+        }
+        Ok(&stored.object)
+    }
+}
