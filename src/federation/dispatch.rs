@@ -13,8 +13,15 @@
 //! | `Create` | its object is authored by the sender (`attributedTo`; an actor document is its own author) | none | [`WithObject`] |
 //! | `Update` | as `Create`, and the sender owns what it updates (see below) | none | [`WithObject`] |
 //! | `Delete` | the sender deletes itself, or something it owns (see below) | none | [`Delete`] |
-//! | `Like`, `Announce`, `Block`, `Move`, `Flag` | always (the inbox verified the sender) | none | the [`Activity`] |
-//! | anything else | always | none | the [`AnyObject`], in [`Dispatcher::on_other`] |
+//! | `Block` | always | of a local actor: neither follows the other any more ([`Graph::remove_follower`], [`Graph::remove_following`]), a pending Follow between them is forgotten | the [`Activity`] |
+//! | `Move` | its object is the sender (an account moves only itself) | none: check the target's `alsoKnownAs` before moving followers | the [`Activity`] |
+//! | `Like`, `Announce`, `Flag` | always (the inbox verified the sender) | none | the [`Activity`] |
+//! | anything else, and an `Accept`/`Reject` of an embedded non-Follow | always | none | the [`AnyObject`], in [`Dispatcher::on_other`] |
+//!
+//! Where an activity has several objects, the rules and the handler take
+//! the first. An `Undo` that names its activity by IRI only cannot be
+//! recognized as the `Undo` of a `Follow` ([`Undo::kind`] is `None`): the
+//! application removes the follower it recorded under that IRI.
 //!
 //! **Objects.** The handler of a `Create` or `Update` gets the object as far
 //! as it can be believed ([What a signature proves](crate::inbox#what-a-signature-proves)):
@@ -38,7 +45,7 @@
 //! **Unhandled types.** An activity without a handler goes to
 //! [`Dispatcher::on_other`] if set, else it is ignored
 //! ([`Dispatched::Ignored`]): servers send many types, none is an error.
-//! The bookkeeping of `Accept`, `Reject` and `Undo` is done even when no
+//! The bookkeeping of `Accept`, `Reject`, `Undo` and `Block` is done even when no
 //! handler is registered ([`Dispatched::Recorded`]). A handler's error does
 //! not undo the bookkeeping done before it.
 //!
@@ -297,7 +304,7 @@ pub enum Dispatched {
     /// A handler ran (the type's own, or [`Dispatcher::on_other`]).
     Handled,
     /// No handler is registered, but the bookkeeping of an `Accept`,
-    /// `Reject` or `Undo` was done.
+    /// `Reject`, `Undo` or `Block` was done.
     Recorded,
     /// No handler is registered and there was nothing to record.
     Ignored,
@@ -632,11 +639,14 @@ impl Dispatcher {
         on_announce, announce, Activity
     );
     on!(
-        /// Handles a `Block` (ActivityPub §7.9) of a local actor by the sender.
+        /// Handles a `Block` (ActivityPub §7.9) by the sender; when it blocks
+        /// a local actor the [`Graph`] no longer has them follow each other.
+        /// Never forward or show it to the blocked actor.
         on_block, block, Activity
     );
     on!(
-        /// Handles a `Move` of the sender's account. Check that the target's
+        /// Handles a `Move` of the sender's own account (its `object` is the
+        /// sender, else it is refused). Check that the `target`'s
         /// `alsoKnownAs` names the sender (fetch it) before moving followers.
         on_move, move_, Activity
     );
@@ -745,12 +755,34 @@ impl Dispatcher {
             }
             Some(Kind::Like) => self.call(&h.like, &incoming, activity.clone()).await,
             Some(Kind::Announce) => self.call(&h.announce, &incoming, activity.clone()).await,
-            Some(Kind::Block) => self.call(&h.block, &incoming, activity.clone()).await,
-            Some(Kind::Move) => self.call(&h.move_, &incoming, activity.clone()).await,
+            Some(Kind::Block) => match activity.object_id() {
+                Some(blocked) if self.paths.local_name(blocked).is_some() => {
+                    self.sever(blocked, &incoming.actor).await?;
+                    self.call_recorded(&h.block, &incoming, activity.clone())
+                        .await
+                }
+                _ => self.call(&h.block, &incoming, activity.clone()).await,
+            },
+            Some(Kind::Move) if listened(h.move_.is_some()) => {
+                self.authorize_move(&incoming, activity)?;
+                self.call(&h.move_, &incoming, activity.clone()).await
+            }
             Some(Kind::Flag) => self.call(&h.flag, &incoming, activity.clone()).await,
-            Some(Kind::Follow | Kind::Delete) => Ok(Dispatched::Ignored),
+            Some(Kind::Follow | Kind::Delete | Kind::Move) => Ok(Dispatched::Ignored),
             _ => self.other(&incoming, incoming.activity.clone()).await,
         }
+    }
+
+    /// The bookkeeping of a `Block` of the local actor `local` by `remote`:
+    /// neither follows the other any more, and a pending Follow between
+    /// them is forgotten.
+    async fn sever(&self, local: &Iri, remote: &Iri) -> Result<(), DispatchError> {
+        self.graph.remove_follower(local, remote).await?;
+        self.graph.remove_following(local, remote).await?;
+        if let Some(pending) = self.graph.sent_follow_between(local, remote).await? {
+            self.graph.forget_sent_follow(&pending.id).await?;
+        }
+        Ok(())
     }
 
     /// Calls `slot` with `value`, else `on_other` with the activity as

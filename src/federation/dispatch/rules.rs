@@ -279,6 +279,27 @@ impl Dispatcher {
         Ok((iri.clone(), false))
     }
 
+    /// `Move`: an account moves only itself (its `object` is the sender).
+    pub(super) fn authorize_move(
+        &self,
+        incoming: &Incoming,
+        activity: &Activity,
+    ) -> Result<(), DispatchError> {
+        let object = activity
+            .object_id()
+            .ok_or_else(|| malformed(Kind::Move, incoming, "no account to move"))?;
+        if *object == incoming.actor {
+            Ok(())
+        } else {
+            Err(not_owner(
+                Kind::Move,
+                object,
+                object.as_str(),
+                &incoming.actor,
+            ))
+        }
+    }
+
     /// Fetches `iri` from its origin: it must be served at its own id, and
     /// that id must be `iri`.
     async fn fetch_from_origin(&self, kind: Kind, iri: &Iri) -> Result<AnyObject, DispatchError> {

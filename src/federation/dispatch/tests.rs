@@ -111,6 +111,10 @@ fn logging(graph: Arc<MemoryGraph>, log: &Log) -> Dispatcher {
             "like {}",
             a.object_id().unwrap()
         )))
+        .on_move(rec!(log, |_cx, a| format!(
+            "move {}",
+            a.object_id().unwrap()
+        )))
 }
 
 fn setup() -> (Arc<MemoryGraph>, Log, Dispatcher) {
@@ -742,4 +746,57 @@ async fn malformed_activities_are_400() {
         Err(DispatchError::Malformed { kind: "Create", .. })
     ));
     assert!(log.take().is_empty());
+}
+
+#[tokio::test]
+async fn a_move_is_of_the_senders_own_account() {
+    let (_, log, d) = setup();
+    let own = json!({"type":"Move","id":"https://b.example/m/1","actor":BOB,"object":BOB,
+        "target":"https://c.example/users/bob"});
+    assert_eq!(
+        d.dispatch(incoming(own)).await.unwrap(),
+        Dispatched::Handled
+    );
+    assert_eq!(log.take(), [format!("move {BOB}")]);
+    let other = json!({"type":"Move","id":"https://b.example/m/2","actor":BOB,"object":CAROL,
+        "target":"https://m.example/users/mallory"});
+    let err = d.dispatch(incoming(other)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::NotOwner { kind: "Move", object, owner, actor }
+            if object == CAROL && owner == CAROL && actor == BOB),
+        "{err}"
+    );
+    assert!(log.take().is_empty());
+}
+
+#[tokio::test]
+async fn a_block_of_a_local_actor_severs_both_follows() {
+    let graph = Arc::new(MemoryGraph::new());
+    let d = Dispatcher::new(paths(), graph.clone());
+    graph.add_follower(&iri(ALICE), &iri(BOB)).await.unwrap();
+    graph.add_follower(&iri(ALICE), &iri(CAROL)).await.unwrap();
+    graph.add_following(&iri(ALICE), &iri(BOB)).await.unwrap();
+    sent(&graph, "https://a.example/f/1", BOB).await;
+    let block = json!({"type":"Block","id":"https://b.example/b/1","actor":BOB,"object":ALICE});
+    assert_eq!(
+        d.dispatch(incoming(block)).await.unwrap(),
+        Dispatched::Recorded
+    );
+    assert_eq!(graph.followers(&iri(ALICE)).await.unwrap(), [iri(CAROL)]);
+    assert!(graph.following(&iri(ALICE)).await.unwrap().is_empty());
+    assert_eq!(
+        graph
+            .sent_follow(&iri("https://a.example/f/1"))
+            .await
+            .unwrap(),
+        None
+    );
+    // A Block of someone elsewhere changes nothing here.
+    graph.add_follower(&iri(ALICE), &iri(BOB)).await.unwrap();
+    let block = json!({"type":"Block","id":"https://b.example/b/2","actor":BOB,"object":CAROL});
+    assert_eq!(
+        d.dispatch(incoming(block)).await.unwrap(),
+        Dispatched::Ignored
+    );
+    assert!(graph.is_follower(&iri(ALICE), &iri(BOB)).await.unwrap());
 }
