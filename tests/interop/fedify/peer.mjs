@@ -14,6 +14,11 @@
 // Environment: FIRST_KNOCK = "rfc9421" (default) or "draft-cavage-http-signatures-12":
 // which signature dialect Fedify tries first when it sends.
 //
+// REQUIRE_SIGNED_FETCH = "1": authorized-fetch mode, both ways. Bob's actor
+// document and followers collection are served only to signed requests
+// (401 otherwise), and every document Bob fetches (actors, objects) is
+// fetched with a GET signed by Bob's key.
+//
 // Prints one line `{"port": N}` on stdout once listening.
 
 import http from "node:http";
@@ -33,6 +38,11 @@ import {
 } from "@fedify/fedify";
 
 const firstKnock = process.env.FIRST_KNOCK ?? "rfc9421";
+const requireSignedFetch = process.env.REQUIRE_SIGNED_FETCH === "1";
+// In authorized-fetch mode only a request whose signature Fedify verified
+// (signedKey set) may read; otherwise anyone may.
+const authorizeRead = async (_ctx, _identifier, signedKey) =>
+  !requireSignedFetch || signedKey != null;
 const federation = createFederation({
   kv: new MemoryKvStore(),
   allowPrivateAddress: true,
@@ -67,7 +77,18 @@ federation
   })
   .setKeyPairsDispatcher(async (_ctx, identifier) =>
     identifier === "bob" ? [keyPair] : []
-  );
+  )
+  .authorize(authorizeRead);
+
+// Lookups made on Bob's behalf: signed by Bob in authorized-fetch mode;
+// otherwise the context's own (unsigned) loaders, as before.
+async function loaderOptions(ctx) {
+  if (!requireSignedFetch) return ctx;
+  return {
+    documentLoader: await ctx.getDocumentLoader({ identifier: "bob" }),
+    contextLoader: ctx.contextLoader,
+  };
+}
 
 federation.setFollowersDispatcher(
   "/users/{identifier}/followers",
@@ -81,13 +102,13 @@ federation.setFollowersDispatcher(
       })),
     };
   },
-);
+).authorize(authorizeRead);
 
 federation
   .setInboxListeners("/users/{identifier}/inbox", "/inbox")
   .on(Follow, async (ctx, follow) => {
     if (follow.objectId?.href !== ctx.getActorUri("bob").href) return;
-    const follower = await follow.getActor(ctx);
+    const follower = await follow.getActor(await loaderOptions(ctx));
     if (follower == null || follower.id == null) return;
     state.followers.set(follower.id.href, follower);
     await ctx.sendActivity(
@@ -116,11 +137,11 @@ federation
     state.following.delete(reject.actorId?.href);
   })
   .on(Undo, async (ctx, undo) => {
-    const object = await undo.getObject(ctx);
+    const object = await undo.getObject(await loaderOptions(ctx));
     if (object instanceof Follow) state.followers.delete(undo.actorId?.href);
   })
   .on(Create, async (ctx, create) => {
-    const object = await create.getObject(ctx);
+    const object = await create.getObject(await loaderOptions(ctx));
     if (object instanceof Note) {
       state.notes.push({
         id: object.id?.href,
@@ -153,7 +174,10 @@ async function control(request, url) {
     });
   }
   if (url.pathname === "/_control/follow") {
-    const target = await ctx.lookupObject(body.target);
+    const target = await ctx.lookupObject(
+      body.target,
+      requireSignedFetch ? await loaderOptions(ctx) : {},
+    );
     if (target == null || target.id == null) {
       return Response.json({ error: `cannot look up ${body.target}` }, { status: 502 });
     }
@@ -168,7 +192,10 @@ async function control(request, url) {
     return Response.json({ follow: id.href });
   }
   if (url.pathname === "/_control/undo-follow") {
-    const target = await ctx.lookupObject(body.target);
+    const target = await ctx.lookupObject(
+      body.target,
+      requireSignedFetch ? await loaderOptions(ctx) : {},
+    );
     const entry = [...state.pendingFollows].find(([, t]) => t === body.target);
     if (target == null || entry == null) {
       return Response.json({ error: "not following" }, { status: 404 });
