@@ -202,17 +202,17 @@ impl FileKeyStore {
         self.sync_dir()
     }
 
-    /// Writes `key` unless its file exists (a hard link never replaces);
-    /// returns the key now stored.
+    /// Writes `key` unless its file exists, and returns the key now stored.
+    ///
+    /// The hard link is the only guard (it never replaces a file), so a
+    /// writer that lost the race, in this process or another, reads the
+    /// winner's key. No read first: it would only narrow the race window.
     fn create(
         &self,
         name: &str,
         slot: &'static str,
         key: &PrivateKey,
     ) -> Result<PrivateKey, KeyStoreError> {
-        if let Some(existing) = self.read(name, slot)? {
-            return Ok(existing);
-        }
         let tmp = self.write_temp(name, slot, key)?;
         let path = self.path(name, slot);
         let linked = std::fs::hard_link(&tmp, &path);

@@ -59,7 +59,6 @@ impl KeyStore for MemoryKeyStore {
 mod tests {
     use super::*;
     use crate::federation::keys::tests::rsa_fixture;
-    use crate::signatures::PrivateKey;
 
     #[tokio::test]
     async fn generates_once_and_keeps_the_first_key() {
@@ -121,7 +120,7 @@ mod tests {
         // And an insert never replaces it.
         let other = ActorKeys {
             rsa: rsa_fixture(),
-            ed25519: Some(PrivateKey::generate_ed25519().unwrap()),
+            ed25519: Some(crate::signatures::PrivateKey::generate_ed25519().unwrap()),
         };
         let kept = store.insert_missing("bob", &other).await.unwrap();
         assert_eq!(kept.ed25519.unwrap().public_key(), ed.public_key());

@@ -353,9 +353,24 @@ mod tests {
         let keys = store.load_or_generate("dave", true).await.unwrap();
         let loaded = store.load("dave").await.unwrap().unwrap();
         assert_eq!(loaded.rsa.public_key(), keys.rsa.public_key());
-        assert_eq!(
-            loaded.ed25519.unwrap().public_key(),
-            keys.ed25519.unwrap().public_key()
-        );
+        let ed = keys.ed25519.unwrap().public_key();
+        assert_eq!(loaded.ed25519.unwrap().public_key(), ed);
+        // A racing first use keeps both stored keys.
+        let other = ActorKeys {
+            rsa: PrivateKey::generate_rsa(1024).unwrap(),
+            ed25519: Some(PrivateKey::generate_ed25519().unwrap()),
+        };
+        let kept = store.insert_missing("dave", &other).await.unwrap();
+        assert_eq!(kept.rsa.public_key(), keys.rsa.public_key());
+        assert_eq!(kept.ed25519.unwrap().public_key(), ed);
+        // `store` replaces both, and drops an Ed25519 key absent from its input.
+        let rsa_only = ActorKeys {
+            rsa: other.rsa.clone(),
+            ed25519: None,
+        };
+        store.store("dave", &rsa_only).await.unwrap();
+        let replaced = store.load("dave").await.unwrap().unwrap();
+        assert_eq!(replaced.rsa.public_key(), other.rsa.public_key());
+        assert!(replaced.ed25519.is_none());
     }
 }
