@@ -120,6 +120,15 @@ fn bcc_is_in_the_delivery_form_only() {
         assert!(!bytes.contains("\"bto\""), "{bytes}");
         assert!(!bytes.contains("hidden.example"), "{bytes}");
     }
+    let (outbox, alice) = setup();
+    let draft = outbox
+        .prepare(
+            &alice,
+            br#"{"type":"Note","bcc":"https://hidden.example/u"}"#,
+        )
+        .unwrap();
+    let debug = format!("{draft:?}");
+    assert!(!debug.contains("hidden.example"), "{debug}");
     let debug = format!("{posted:?}");
     assert!(!debug.contains("hidden.example"), "{debug}");
     let delivery = posted.delivery();

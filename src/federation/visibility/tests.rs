@@ -294,3 +294,16 @@ async fn graph_failure_is_an_error_not_an_answer() {
         Ok(Access::Allow)
     );
 }
+
+#[test]
+fn reader_from_a_verified_signature() {
+    let verified = Verified {
+        key_id: iri("https://b.example/actor#main-key"),
+        owner: iri(FOLLOWERS_SERVER),
+        spec: crate::signatures::Spec::Cavage,
+        algorithm: crate::signatures::Algorithm::RsaV1_5Sha256,
+    };
+    assert_eq!(Reader::from(&verified), signed(FOLLOWERS_SERVER));
+    assert_eq!(Reader::from(Some(&verified)), signed(FOLLOWERS_SERVER));
+    assert_eq!(Reader::from(None), Reader::Anonymous);
+}
