@@ -233,10 +233,7 @@ async fn receive(s: &RouteState, request: InboxRequest) -> Response {
 }
 
 /// Authorized-fetch mode and the request unsigned, or a bad signature.
-async fn reader_of(
-    fed: &Federation,
-    request: &http::Request<Bytes>,
-) -> Result<Reader, Response> {
+async fn reader_of(fed: &Federation, request: &http::Request<Bytes>) -> Result<Reader, Response> {
     let requester = fed
         .requester(request)
         .await
