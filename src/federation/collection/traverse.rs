@@ -90,6 +90,32 @@ impl CollectionWalker {
         }
     }
 
+    /// A walk over a collection already in hand: embedded in a document
+    /// the caller fetched and verified (a post's `replies`, with its first
+    /// page inline, as Mastodon sends it). Its inline items and embedded
+    /// pages carry that document's authority; pages fetched from there on
+    /// must be on the origin of the collection's `id`.
+    ///
+    /// # Errors
+    /// [`CollectionError::InvalidIri`] when the collection has no `http(s)`
+    /// `id` (there would be no origin to hold its pages to).
+    pub fn embedded(
+        fetcher: Fetcher,
+        collection: Collection,
+    ) -> Result<CollectionWalker, CollectionError> {
+        let id = collection.id.clone().unwrap_or_default();
+        if !id.is_http() {
+            return Err(CollectionError::InvalidIri {
+                iri: clip(id.as_str()),
+            });
+        }
+        let mut walker = CollectionWalker::new(fetcher, id);
+        walker.pending = Some(Reference::Object(Box::new(AnyObject::Collection(
+            Box::new(collection),
+        ))));
+        Ok(walker)
+    }
+
     /// Reads at most `n` documents, the collection itself included
     /// (default [`DEFAULT_MAX_PAGES`]).
     pub fn with_max_pages(mut self, n: usize) -> CollectionWalker {
@@ -401,6 +427,34 @@ mod tests {
         assert_eq!(w.pages_read(), 3);
         // The embedded page was not fetched.
         assert_eq!(site.asked(), [C.to_owned(), format!("{C}?page=2")]);
+    }
+
+    #[tokio::test]
+    async fn an_embedded_collection_is_walked_from_its_inline_page() {
+        let site = Arc::new(Site::default());
+        site.put(
+            &format!("{C}?page=2"),
+            json!({"id": format!("{C}?page=2"), "type": "CollectionPage", "items": ["https://x.example/2"]}),
+        );
+        let replies: Collection = serde_json::from_value(json!({
+            "id": C, "type": "Collection",
+            "first": {"type": "CollectionPage", "items": ["https://x.example/1"], "next": format!("{C}?page=2")},
+        }))
+        .unwrap();
+        let mut w = CollectionWalker::embedded(Fetcher::new(site.clone()), replies).unwrap();
+        let (items, err) = drain(&mut w).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(items, ["https://x.example/1", "https://x.example/2"]);
+        assert_eq!(site.asked(), [format!("{C}?page=2")]);
+
+        let anonymous: Collection =
+            serde_json::from_value(json!({"type": "Collection", "items": ["https://x.example/1"]}))
+                .unwrap();
+        let err = CollectionWalker::embedded(Fetcher::new(site.clone()), anonymous).unwrap_err();
+        assert!(
+            matches!(&err, CollectionError::InvalidIri { iri } if iri.is_empty()),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
