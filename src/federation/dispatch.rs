@@ -9,8 +9,8 @@
 //! |---|---|---|---|
 //! | `Follow` | its object is an actor of this server (`/users/{name}`, [`Paths::local_name`]) that exists ([`Dispatcher::with_local_actor_check`]) | none: consent is the application's (call [`Graph::add_follower`] when it accepts) | [`Follow`] |
 //! | `Accept`, `Reject` | they answer a `Follow` this server sent *to the sender* ([`Graph::sent_follow`], by id, or for an embedded Follow by the pair follower/followee) | `Accept`: [`Graph::add_following`], then [`Graph::forget_sent_follow`]; `Reject`: [`Graph::forget_sent_follow`], [`Graph::remove_following`] | [`FollowReply`] |
-//! | `Undo` | the undone activity was performed by the sender (embedded: its `actor`; by IRI: its owner, see below) | `Undo` of an embedded `Follow` of a local actor: [`Graph::remove_follower`] | [`Undo`] |
-//! | `Create` | its object is authored by the sender (`attributedTo`; an actor document is its own author) | none | [`WithObject`] |
+//! | `Undo` | the undone activity was performed by the sender: its embedded `actor` (if any) is the sender, and its id is the sender's (see below) | `Undo` of an embedded `Follow` of a local actor: [`Graph::remove_follower`] | [`Undo`] |
+//! | `Create` | its object is authored by the sender (`attributedTo`; an actor document is its own author), and not stored as someone else's | none | [`WithObject`] |
 //! | `Update` | as `Create`, and the sender owns what it updates (see below) | none | [`WithObject`] |
 //! | `Delete` | the sender deletes itself, or something it owns (see below) | none | [`Delete`] |
 //! | `Block` | always | of a local actor: neither follows the other any more ([`Graph::remove_follower`], [`Graph::remove_following`]), a pending Follow between them is forgotten | the [`Activity`] |

@@ -77,6 +77,28 @@ impl Dispatcher {
         incoming: &Incoming,
         object: &Iri,
     ) -> Result<(), DispatchError> {
+        if self.check_stored_owner(kind, incoming, object).await? {
+            return Ok(());
+        }
+        if same_origin(object.as_str(), incoming.actor.as_str()) {
+            Ok(())
+        } else {
+            Err(DispatchError::ForeignOrigin {
+                kind: kind.as_str(),
+                object: echo(object.as_str()),
+                actor: echo(incoming.actor.as_str()),
+            })
+        }
+    }
+
+    /// Refuses `object` when the application stored another owner for it;
+    /// whether it stored one at all.
+    async fn check_stored_owner(
+        &self,
+        kind: Kind,
+        incoming: &Incoming,
+        object: &Iri,
+    ) -> Result<bool, DispatchError> {
         if let Some(lookup) = &self.owners {
             let stored =
                 lookup
@@ -88,21 +110,13 @@ impl Dispatcher {
                     })?;
             if let Some(owner) = stored {
                 return if incoming.may_modify(&owner) {
-                    Ok(())
+                    Ok(true)
                 } else {
                     Err(not_owner(kind, object, owner.as_str(), &incoming.actor))
                 };
             }
         }
-        if same_origin(object.as_str(), incoming.actor.as_str()) {
-            Ok(())
-        } else {
-            Err(DispatchError::ForeignOrigin {
-                kind: kind.as_str(),
-                object: echo(object.as_str()),
-                actor: echo(incoming.actor.as_str()),
-            })
-        }
+        Ok(false)
     }
 
     /// `Follow`: its object must be an actor of this server (and exist,
@@ -198,10 +212,11 @@ impl Dispatcher {
                 if let Some(other) = foreign_author(inner, &incoming.actor) {
                     return Err(not_owner(Kind::Undo, id, other.as_str(), &incoming.actor));
                 }
-                if declared_authors(inner).is_empty() {
-                    // No `actor` on the embedded copy: judge it by its IRI.
-                    self.check_iri_owner(Kind::Undo, incoming, id).await?;
-                }
+                // The embedded `actor` is only the sender's claim: the id must
+                // also be the sender's (stored owner, else same origin), or a
+                // forged copy of someone else's Like, keyed by its id, would
+                // undo it.
+                self.check_iri_owner(Kind::Undo, incoming, id).await?;
                 Ok((id.clone(), inner.kind(), undone.object_id().cloned()))
             }
         }
@@ -210,7 +225,8 @@ impl Dispatcher {
     /// `Create` / `Update`: the object the handler gets, owned by the
     /// sender: the embedded copy when the signature vouches for it, else
     /// the copy its origin serves. An `Update` also needs the stored owner
-    /// (or the same origin).
+    /// (or the same origin); a `Create` must not name an object stored as
+    /// someone else's.
     pub(super) async fn authorize_write(
         &self,
         kind: Kind,
@@ -245,10 +261,13 @@ impl Dispatcher {
                 ));
             }
         };
-        if kind == Kind::Update
-            && let Some(id) = object.id()
-        {
-            self.check_iri_owner(kind, incoming, id).await?;
+        if let Some(id) = object.id() {
+            if kind == Kind::Update {
+                self.check_iri_owner(kind, incoming, id).await?;
+            } else {
+                // A Create must not overwrite what someone else owns here.
+                self.check_stored_owner(kind, incoming, id).await?;
+            }
         }
         Ok(object)
     }

@@ -800,3 +800,54 @@ async fn a_block_of_a_local_actor_severs_both_follows() {
     );
     assert!(graph.is_follower(&iri(ALICE), &iri(BOB)).await.unwrap());
 }
+
+#[tokio::test]
+async fn undo_of_a_forged_copy_of_someone_elses_activity_is_refused() {
+    let (_, log, d) = setup();
+    // The embedded Like claims Bob as its actor, but its id is on c.example.
+    let foreign = json!({"type":"Undo","id":"https://b.example/u/1","actor":BOB,
+        "object":{"type":"Like","id":"https://c.example/l/1","actor":BOB,
+                  "object":"https://a.example/objects/1"}});
+    let err = d.dispatch(incoming(foreign)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::ForeignOrigin { kind: "Undo", object, .. }
+            if object == "https://c.example/l/1"),
+        "{err}"
+    );
+    // On Bob's origin, but stored as Carol's.
+    let d = with_owners(d);
+    let shared = json!({"type":"Undo","id":"https://b.example/u/2","actor":BOB,
+        "object":{"type":"Like","id":"https://b.example/l/1","actor":BOB,
+                  "object":"https://a.example/objects/1"}});
+    let err = d.dispatch(incoming(shared)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::NotOwner { kind: "Undo", object, owner, .. }
+            if object == "https://b.example/l/1" && owner == CAROL),
+        "{err}"
+    );
+    assert!(log.take().is_empty());
+}
+
+#[tokio::test]
+async fn create_of_an_object_stored_as_someone_elses_is_refused() {
+    let (_, log, d) = setup();
+    let d = with_owners(d);
+    // Bob's own Create, with Carol's note id: it would overwrite her note.
+    let create = json!({"type":"Create","id":"https://b.example/c/1","actor":BOB,
+        "object":{"type":"Note","id":NOTE,"attributedTo":BOB,"content":"overwrite"}});
+    let err = d.dispatch(incoming(create)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::NotOwner { kind: "Create", object, owner, .. }
+            if object == NOTE && owner == CAROL),
+        "{err}"
+    );
+    assert!(log.take().is_empty());
+    // A new note, unknown to the store, is created.
+    let create = json!({"type":"Create","id":"https://b.example/c/2","actor":BOB,
+        "object":{"type":"Note","id":"https://b.example/notes/3","attributedTo":BOB,"content":"new"}});
+    assert_eq!(
+        d.dispatch(incoming(create)).await.unwrap(),
+        Dispatched::Handled
+    );
+    assert_eq!(log.take(), ["create https://b.example/notes/3 new"]);
+}
