@@ -429,6 +429,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn racing_first_writers_all_get_the_same_key() {
+        let tmp = TempDir::new("race");
+        let store = FileKeyStore::open(&tmp.0).unwrap();
+        let candidates: Vec<PrivateKey> = (0..4)
+            .map(|_| PrivateKey::generate_rsa(1024).unwrap())
+            .collect();
+        let barrier = std::sync::Barrier::new(candidates.len());
+        let won: Vec<PrivateKey> = std::thread::scope(|s| {
+            let handles: Vec<_> = candidates
+                .iter()
+                .map(|key| {
+                    let (store, barrier) = (&store, &barrier);
+                    s.spawn(move || {
+                        barrier.wait();
+                        store.create("erin", RSA, key).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let stored = store.read("erin", RSA).unwrap().unwrap().public_key();
+        for key in &won {
+            assert_eq!(key.public_key(), stored);
+        }
+        assert!(candidates.iter().any(|k| k.public_key() == stored));
+    }
+
     #[tokio::test]
     async fn a_corrupt_key_file_names_the_actor() {
         let tmp = TempDir::new("corrupt");
