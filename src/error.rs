@@ -40,7 +40,35 @@ pub enum Error {
     /// An `Undo` was refused (e.g. it undoes someone else's activity).
     #[error(transparent)]
     Undo(#[from] crate::policy::follow::UndoError),
+    /// The application layer ([`federation`](crate::federation)) failed.
+    #[error(transparent)]
+    Federation(#[from] crate::federation::FederationError),
 }
+
+/// Each application-layer module's error converts through
+/// [`FederationError`](crate::federation::FederationError), so `?` works
+/// from any of them.
+macro_rules! via_federation {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Federation(e.into())
+            }
+        }
+    )*};
+}
+
+via_federation!(
+    crate::federation::paths::PathsError,
+    crate::federation::keys::KeyStoreError,
+    crate::federation::graph::GraphError,
+    crate::federation::remote::RemoteError,
+    crate::federation::outbox::OutboxError,
+    crate::federation::visibility::VisibilityError,
+    crate::federation::collection::CollectionError,
+    crate::federation::dispatch::DispatchError,
+    crate::federation::serve::ServeError,
+);
 
 /// `Result` with archipel's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

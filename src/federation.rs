@@ -17,6 +17,7 @@
 
 pub mod collection;
 pub mod dispatch;
+mod error;
 pub mod follows;
 pub mod graph;
 mod hub;
@@ -32,7 +33,8 @@ pub mod routes;
 pub mod serve;
 pub mod visibility;
 
+pub use error::FederationError;
 pub use graph::{Graph, MemoryGraph, SentFollow};
-pub use hub::{Federation, FederationBuilder, FederationError, LocalSigners, Sent};
+pub use hub::{Federation, FederationBuilder, LocalSigners, Sent};
 pub use local::LocalActor;
 pub use paths::Paths;

@@ -10,44 +10,11 @@
 //! them.
 
 use super::dispatch::Follow;
+use super::error::FederationError;
 use super::graph::SentFollow;
-use super::hub::{Federation, FederationError, Sent};
+use super::hub::{Federation, Sent};
 use super::local::LocalActor;
 use crate::vocab::{Activity, AnyObject, Iri, Reference};
-
-/// Why a follow operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FollowError {
-    /// The follow graph's store failed.
-    #[error(transparent)]
-    Graph(#[from] super::graph::GraphError),
-    /// Sending failed.
-    #[error(transparent)]
-    Federation(#[from] Box<FederationError>),
-    /// `unfollow` of someone the local actor does not follow or asked to.
-    #[error("{follower} has no Follow of {followee} to undo")]
-    NotFollowing {
-        /// The local actor.
-        follower: Iri,
-        /// The remote actor.
-        followee: Iri,
-    },
-    /// `accept`/`reject` called with an actor that is not the followee.
-    #[error("{actor} is not the followee {followee}")]
-    NotTheFollowee {
-        /// The actor given.
-        actor: Iri,
-        /// The Follow's object.
-        followee: Iri,
-    },
-}
-
-impl From<FederationError> for FollowError {
-    fn from(e: FederationError) -> Self {
-        FollowError::Federation(Box::new(e))
-    }
-}
 
 fn embed(activity: Activity) -> Reference {
     Reference::from(AnyObject::Activity(Box::new(activity)))
@@ -58,8 +25,8 @@ impl Federation {
     /// (the graph says "following" only once its `Accept` arrives).
     ///
     /// # Errors
-    /// [`FollowError::Graph`] or [`FollowError::Federation`].
-    pub async fn follow(&self, local: &LocalActor, remote: &Iri) -> Result<Sent, FollowError> {
+    /// [`FederationError::Graph`], or as [`Federation::send`].
+    pub async fn follow(&self, local: &LocalActor, remote: &Iri) -> Result<Sent, FederationError> {
         let id = self.new_activity_id()?;
         let follow = Activity::follow(id.clone(), local.id().clone(), remote.clone())
             .with_to(vec![remote.clone()]);
@@ -70,7 +37,7 @@ impl Federation {
                 followee: remote.clone(),
             })
             .await?;
-        Ok(self.send(local, &follow).await?)
+        self.send(local, &follow).await
     }
 
     /// `local` stops following `remote`: an `Undo` of the `Follow` sent
@@ -78,13 +45,17 @@ impl Federation {
     /// request and the relationship.
     ///
     /// # Errors
-    /// [`FollowError::NotFollowing`] when there is nothing to undo.
-    pub async fn unfollow(&self, local: &LocalActor, remote: &Iri) -> Result<Sent, FollowError> {
+    /// [`FederationError::NotFollowing`] when there is nothing to undo.
+    pub async fn unfollow(
+        &self,
+        local: &LocalActor,
+        remote: &Iri,
+    ) -> Result<Sent, FederationError> {
         let graph = self.graph();
         let Some(sent) = graph.sent_follow_between(local.id(), remote).await? else {
             let was = graph.remove_following(local.id(), remote).await?;
             if !was {
-                return Err(FollowError::NotFollowing {
+                return Err(FederationError::NotFollowing {
                     follower: local.id().clone(),
                     followee: remote.clone(),
                 });
@@ -106,18 +77,22 @@ impl Federation {
         local: &LocalActor,
         remote: &Iri,
         follow: Activity,
-    ) -> Result<Sent, FollowError> {
+    ) -> Result<Sent, FederationError> {
         let undo = Activity::undo(self.new_activity_id()?, local.id().clone(), embed(follow))
             .with_to(vec![remote.clone()]);
-        Ok(self.send(local, &undo).await?)
+        self.send(local, &undo).await
     }
 
     /// Accepts a `Follow` of `local` (from the dispatcher's `on_follow`):
     /// records the follower, then sends an `Accept` embedding the `Follow`.
     ///
     /// # Errors
-    /// [`FollowError::NotTheFollowee`] if `local` is not the followee.
-    pub async fn accept(&self, local: &LocalActor, follow: &Follow) -> Result<Sent, FollowError> {
+    /// [`FederationError::NotTheFollowee`] if `local` is not the followee.
+    pub async fn accept(
+        &self,
+        local: &LocalActor,
+        follow: &Follow,
+    ) -> Result<Sent, FederationError> {
         let follower = self.check_followee(local, follow)?;
         self.graph().add_follower(local.id(), &follower).await?;
         let accept = Activity::accept(
@@ -126,7 +101,7 @@ impl Federation {
             embed(follow.activity.clone()),
         )
         .with_to(vec![follower]);
-        Ok(self.send(local, &accept).await?)
+        self.send(local, &accept).await
     }
 
     /// Rejects a `Follow` of `local` (or removes an accepted follower):
@@ -134,8 +109,12 @@ impl Federation {
     /// `Follow` is sent.
     ///
     /// # Errors
-    /// [`FollowError::NotTheFollowee`] if `local` is not the followee.
-    pub async fn reject(&self, local: &LocalActor, follow: &Follow) -> Result<Sent, FollowError> {
+    /// [`FederationError::NotTheFollowee`] if `local` is not the followee.
+    pub async fn reject(
+        &self,
+        local: &LocalActor,
+        follow: &Follow,
+    ) -> Result<Sent, FederationError> {
         let follower = self.check_followee(local, follow)?;
         self.graph().remove_follower(local.id(), &follower).await?;
         let reject = Activity::reject(
@@ -144,12 +123,12 @@ impl Federation {
             embed(follow.activity.clone()),
         )
         .with_to(vec![follower]);
-        Ok(self.send(local, &reject).await?)
+        self.send(local, &reject).await
     }
 
-    fn check_followee(&self, local: &LocalActor, follow: &Follow) -> Result<Iri, FollowError> {
+    fn check_followee(&self, local: &LocalActor, follow: &Follow) -> Result<Iri, FederationError> {
         if follow.followee != *local.id() {
-            return Err(FollowError::NotTheFollowee {
+            return Err(FederationError::NotTheFollowee {
                 actor: local.id().clone(),
                 followee: follow.followee.clone(),
             });
@@ -159,7 +138,7 @@ impl Federation {
             .activity
             .actor_id()
             .cloned()
-            .ok_or_else(|| FollowError::NotTheFollowee {
+            .ok_or_else(|| FederationError::NotTheFollowee {
                 actor: local.id().clone(),
                 followee: follow.followee.clone(),
             })

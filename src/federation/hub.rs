@@ -51,10 +51,11 @@ use std::sync::{Arc, RwLock};
 
 use url::Url;
 
+use super::error::FederationError;
 use super::graph::{Graph, MemoryGraph};
-use super::keys::{KeyStore, KeyStoreError, MemoryKeyStore};
+use super::keys::{KeyStore, MemoryKeyStore};
 use super::local::LocalActor;
-use super::paths::{Paths, PathsError};
+use super::paths::Paths;
 use super::recipients::{RecipientResolver, Unresolved};
 use super::remote::{ActorStore, MemoryActorStore, RemoteActors};
 use crate::client::HttpClient;
@@ -67,42 +68,6 @@ use crate::inbox::{ActorKeyResolver, Inbox, MemorySeenStore, VerifyRequest};
 use crate::policy::DomainPolicy;
 use crate::signatures::{Signer, Verifier, VerifyPolicy};
 use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference};
-
-/// Why the application layer could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FederationError {
-    /// The builder was not given an HTTP client (and the `client` feature,
-    /// which provides the default, is off).
-    #[error("federation: no HTTP client configured (with_client, or the `client` feature)")]
-    NoClient,
-    /// A base URL or local name was refused.
-    #[error(transparent)]
-    Paths(#[from] PathsError),
-    /// The key store failed.
-    #[error(transparent)]
-    Keys(#[from] KeyStoreError),
-    /// The default HTTP client could not be built.
-    #[error(transparent)]
-    Client(#[from] crate::client::ClientError),
-    /// Planning or queueing the delivery failed.
-    #[error(transparent)]
-    Delivery(#[from] DeliveryError),
-    /// The operating system's random source failed (ids cannot be made).
-    #[error("random source: {0}")]
-    Random(String),
-    /// A `Create` was asked for a `Link`, which has no addressing.
-    #[error("a Link cannot be the object of a Create built here")]
-    NotAnObject,
-    /// An activity to send was not performed by the author passed with it.
-    #[error("activity actor {actor:?} is not the sending actor {author}")]
-    NotTheAuthor {
-        /// The activity's `actor`.
-        actor: Option<String>,
-        /// The local actor sending it.
-        author: Iri,
-    },
-}
 
 /// What [`Federation::send`] did.
 #[derive(Debug, Default)]
