@@ -115,6 +115,13 @@ pub enum CollectionError {
         /// The cursor received (at most its first 140 characters).
         cursor: String,
     },
+    /// A well-formed cursor that names no position in the collection (the
+    /// source never minted it). Served as `400`.
+    #[error("collection cursor {cursor:?} names no position in this collection")]
+    UnknownCursor {
+        /// The cursor received.
+        cursor: String,
+    },
     /// The query string is too long, repeats a parameter, or has a `page`
     /// other than `true`. Served as `400`.
     #[error("collection query {query:?}: {reason}")]
@@ -194,7 +201,9 @@ impl CollectionError {
     pub fn is_bad_request(&self) -> bool {
         matches!(
             self,
-            CollectionError::InvalidCursor { .. } | CollectionError::InvalidQuery { .. }
+            CollectionError::InvalidCursor { .. }
+                | CollectionError::UnknownCursor { .. }
+                | CollectionError::InvalidQuery { .. }
         )
     }
 }
@@ -299,7 +308,7 @@ impl Page {
 ///
 /// A cursor this source minted comes back unchanged in later requests; one
 /// it did not mint (a reader can send any string that passes [`Cursor`]'s
-/// checks) must give an empty page or [`CollectionError::InvalidCursor`],
+/// checks) must give an empty page or [`CollectionError::UnknownCursor`],
 /// never a panic.
 #[async_trait::async_trait]
 pub trait CollectionSource: Send + Sync {

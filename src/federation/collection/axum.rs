@@ -310,6 +310,10 @@ mod tests {
         // A well-formed cursor the store never minted is refused by the store.
         let resp = fetch(&http, &format!("{id}?cursor=nonsense")).await;
         assert_eq!(resp.status(), 400);
+        assert_eq!(
+            String::from_utf8_lossy(resp.body()),
+            "collection cursor \"nonsense\" names no position in this collection"
+        );
         // And good requests are ActivityStreams documents.
         for query in ["", "?page=true", "?cursor=before-26"] {
             let resp = fetch(&http, &format!("{id}{query}")).await;

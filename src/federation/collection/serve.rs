@@ -271,8 +271,8 @@ fn seq_cursor(dir: &str, seq: u64) -> Result<Cursor, CollectionError> {
 
 /// `before-{n}` or `after-{n}`: (is_before, n).
 fn parse_seq_cursor(cursor: &Cursor) -> Result<(bool, u64), CollectionError> {
-    let invalid = || CollectionError::InvalidCursor {
-        cursor: clip(cursor.as_str()),
+    let invalid = || CollectionError::UnknownCursor {
+        cursor: cursor.as_str().to_owned(),
     };
     let (before, n) = if let Some(n) = cursor.as_str().strip_prefix("before-") {
         (true, n)
@@ -638,9 +638,10 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(err, CollectionError::InvalidCursor { .. }),
-                "{cursor}"
+                matches!(&err, CollectionError::UnknownCursor { cursor: c } if c == cursor),
+                "{cursor}: {err:?}"
             );
+            assert!(err.is_bad_request());
         }
         // Well-formed but out of range: empty pages, no panic.
         for cursor in ["before-0", "after-45", "after-18446744073709551615"] {
