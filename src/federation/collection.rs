@@ -303,8 +303,12 @@ impl Page {
 ///
 /// `reader` is who asks ([`Reader`]: anonymous, the verified signer of
 /// the GET, or the owner), so a store can show each reader only what
-/// they may see (an outbox leaves out followers-only posts for strangers);
-/// `totalItems` and pages should agree on it.
+/// they may see: an outbox leaves out followers-only posts for strangers
+/// ([`ReadGuard::filter`](super::visibility::ReadGuard::filter) decides
+/// it per item; filter in the store's query, or fetch more rows than
+/// `limit` and filter, so pages stay full). `totalItems` and pages should
+/// agree on it. A collection its owner hides (a private follower list)
+/// answers its count and empty pages.
 ///
 /// A cursor this source minted comes back unchanged in later requests; one
 /// it did not mint (a reader can send any string that passes [`Cursor`]'s
