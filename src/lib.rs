@@ -91,6 +91,7 @@ pub mod delivery;
 pub mod error;
 pub mod federation;
 pub mod fetch;
+pub mod guide;
 pub mod inbox;
 pub mod media_type;
 pub mod nodeinfo;
