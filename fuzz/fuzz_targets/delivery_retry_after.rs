@@ -1,4 +1,4 @@
-//! Fuzzes `Retry-After` parsing (delay-seconds or IMF-fixdate, from remote
+//! Fuzzes `Retry-After` parsing (delay-seconds or an HTTP-date, from remote
 //! servers' 429/503 answers): never panics, never overflows, and a result
 //! is consistent with a later "now".
 #![no_main]

@@ -159,7 +159,20 @@ impl RetryPolicy {
 }
 
 /// Parses a `Retry-After` value (RFC 9110 §10.2.3): delay-seconds or an
-/// IMF-fixdate, relative to `now`. A date in the past means zero.
+/// HTTP-date, relative to `now`. A date in the past means zero.
+///
+/// All three HTTP-date forms are read, as RFC 9110 §5.6.7 requires of
+/// recipients: IMF-fixdate (what senders must use), and the obsolete RFC 850
+/// and asctime forms that old servers and proxies still send. Anything else
+/// (a negative or fractional number, a time zone other than `GMT`, a weekday
+/// that does not match the date, a day the month does not have, a leap
+/// second, more than 64 bytes) is `None`: the caller then falls back to its
+/// own backoff.
+///
+/// An RFC 850 two-digit year is read as 19xx from `70` and as 20xx below
+/// (the `httpdate` convention); RFC 9110 would map a year more than 50 years
+/// ahead to the past instead, which differs only for dates from 2070 on, far
+/// beyond any [`RetryPolicy::max_retry_after`].
 ///
 /// ```
 /// use archipel::delivery::{parse_retry_after, Timestamp};
@@ -167,6 +180,8 @@ impl RetryPolicy {
 /// let now = Timestamp::from_millis(784_111_777_000); // Sun, 06 Nov 1994 08:49:37 GMT
 /// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
 /// assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now), Some(Duration::from_secs(60)));
+/// assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:51:37 GMT", now), Some(Duration::from_secs(120)));
+/// assert_eq!(parse_retry_after("Sun Nov  6 08:52:37 1994", now), Some(Duration::from_secs(180)));
 /// assert_eq!(parse_retry_after("soon", now), None);
 /// ```
 pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
@@ -177,25 +192,10 @@ pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
     if value.bytes().all(|b| b.is_ascii_digit()) {
         return value.parse::<u64>().ok().map(Duration::from_secs);
     }
-    let at = parse_imf_fixdate(value)?;
-    Some(Timestamp::from_millis(at.saturating_mul(1000)).saturating_since(now))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` → seconds since the epoch.
-///
-/// Only the IMF-fixdate form senders must use (RFC 9110 §5.6.7) is taken;
-/// the obsolete RFC 850 and asctime forms, which `httpdate` would also
-/// read, are refused here, so a `Retry-After` is honoured only when it is
-/// unambiguous.
-fn parse_imf_fixdate(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() != 29 || b.get(3) != Some(&b',') || !s.ends_with(" GMT") {
-        return None;
-    }
-    let at = httpdate::parse_http_date(s).ok()?;
-    at.duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
+    // httpdate validates the whole date (weekday included) and reads the
+    // three forms of RFC 9110 §5.6.7.
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(Timestamp::from_system_time(at).saturating_since(now))
 }
 
 /// SplitMix64: a tiny, well-distributed mixer for per-job jitter.
@@ -282,6 +282,35 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_reads_all_three_http_date_forms() {
+        // RFC 9110 §5.6.7: recipients MUST accept IMF-fixdate and the
+        // obsolete RFC 850 and asctime forms. `now` is 08:49:37 that day.
+        let now = Timestamp::from_millis(784_111_777_000);
+        for (value, secs) in [
+            ("Sun, 06 Nov 1994 08:59:37 GMT", 600),
+            ("Sunday, 06-Nov-94 09:49:37 GMT", 3_600),
+            ("Sun Nov  6 10:49:38 1994", 7_201),
+            // asctime with a two-digit day, RFC 850 across a month end.
+            ("Mon Nov 14 08:49:37 1994", 8 * 86_400),
+            ("Thursday, 01-Dec-94 08:49:37 GMT", 25 * 86_400),
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                Some(Duration::from_secs(secs)),
+                "{value}"
+            );
+        }
+        // An RFC 850 year below 70 is 20xx.
+        assert_eq!(
+            parse_retry_after(
+                "Wednesday, 25-Nov-26 12:00:10 GMT",
+                Timestamp::from_millis(1_795_608_000_000)
+            ),
+            Some(Duration::from_secs(10))
+        );
+    }
+
+    #[test]
     fn retry_after_rejects_malformed_values() {
         let now = Timestamp::from_millis(0);
         for bad in [
@@ -292,9 +321,14 @@ mod tests {
             "Sun, 32 Nov 1994 08:49:37 GMT",
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 24:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
             "99999999999999999999999",
+            // Broken RFC 850 and asctime dates: wrong weekday, zone, day.
+            "Monday, 06-Nov-94 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 UTC",
+            "Sun Nov 36 08:49:37 1994",
+            "Sun Nov  6 08:49:37 94",
+            // Past the 64-byte cap, though it would read as 120 s.
+            "0000000000000000000000000000000000000000000000000000000000000000120",
             // A weekday that does not match the date, a day the month does
             // not have, a leap second: not a valid IMF-fixdate.
             "Mon, 06 Nov 1994 08:49:37 GMT",

@@ -55,11 +55,15 @@ fn seeds_parse_as_expected() {
         parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
         Some(Duration::ZERO)
     );
-    // Obsolete RFC 850 and asctime forms are not accepted (senders MUST use IMF-fixdate).
+    // RFC 9110 §5.6.7: senders MUST use IMF-fixdate, but recipients MUST
+    // also accept the obsolete RFC 850 and asctime forms.
     assert_eq!(
         parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now),
-        None
+        Some(Duration::ZERO)
     );
-    assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now), None);
+    assert_eq!(
+        parse_retry_after("Sun Nov  6 08:50:37 1994", now),
+        Some(Duration::from_secs(60))
+    );
     assert_eq!(parse_retry_after("99999999999999999999", now), None);
 }
