@@ -108,23 +108,24 @@
 //! # fn main() {}
 //! ```
 
+mod error;
+mod handlers;
 mod rules;
 #[cfg(test)]
 mod tests;
+
+pub use error::DispatchError;
+pub use handlers::{Cx, Delete, Follow, FollowReply, Undo, WithObject};
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::StatusCode;
-
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::Fetcher;
 use crate::inbox::Incoming;
-use crate::signatures::Verified;
 use crate::vocab::{Activity, AnyObject, Iri, Kind};
 
-use super::graph::{Graph, GraphError, SentFollow};
+use super::graph::Graph;
 use super::paths::Paths;
 
 /// The error a handler or a lookup returns: any error type, boxed (`?`
@@ -140,162 +141,6 @@ type Handler<T> = Arc<dyn Fn(Cx, T) -> BoxFuture + Send + Sync>;
 /// The most local actors a [`Cx`] lists (addressing is attacker-chosen;
 /// the body cap already bounds it, this bounds the copy).
 pub const MAX_LOCAL_ACTORS: usize = 256;
-
-/// Why an activity was refused before reaching its handler, or why its
-/// handling failed. Each variant names the offending input and maps to an
-/// HTTP status through [`DispatchError::status`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DispatchError {
-    /// The activity lacks what its type needs (`400`).
-    #[error("{kind} {activity:?}: {reason}")]
-    Malformed {
-        /// The activity type.
-        kind: &'static str,
-        /// The activity id.
-        activity: String,
-        /// What is missing or wrong.
-        reason: &'static str,
-    },
-    /// The sender undoes, updates, deletes or creates something owned by
-    /// someone else (`403`).
-    #[error("{kind} of {object:?} by {actor:?}: it belongs to {owner:?}")]
-    NotOwner {
-        /// The activity type.
-        kind: &'static str,
-        /// The object's IRI.
-        object: String,
-        /// Its owner (stored, declared, or fetched).
-        owner: String,
-        /// The sender.
-        actor: String,
-    },
-    /// The sender undoes, updates or deletes, by IRI, something on another
-    /// origin, and no stored owner says otherwise (`403`).
-    #[error("{kind} of {object:?} by {actor:?}: the object is not on the sender's origin")]
-    ForeignOrigin {
-        /// The activity type.
-        kind: &'static str,
-        /// The object's IRI.
-        object: String,
-        /// The sender.
-        actor: String,
-    },
-    /// An `Accept` or `Reject` of a `Follow` this server never sent (or
-    /// already settled) (`403`).
-    #[error("{kind} by {actor:?} of {follow:?}: no such Follow was sent by this server")]
-    UnknownFollow {
-        /// `Accept` or `Reject`.
-        kind: &'static str,
-        /// The Follow named.
-        follow: String,
-        /// The sender.
-        actor: String,
-    },
-    /// An `Accept` or `Reject` of a `Follow` sent to someone else (`403`).
-    #[error("{kind} by {actor:?} of Follow {follow:?}, which was sent to {followee:?}")]
-    WrongFollowee {
-        /// `Accept` or `Reject`.
-        kind: &'static str,
-        /// The Follow's id.
-        follow: String,
-        /// Whom it was sent to.
-        followee: String,
-        /// The sender.
-        actor: String,
-    },
-    /// A `Follow` of something that is not an actor of this server (`403`).
-    #[error("Follow of {object:?}: not an actor of this server")]
-    NotLocal {
-        /// The object of the Follow.
-        object: String,
-    },
-    /// A `Follow` of a local actor that does not exist (`404`).
-    #[error("Follow of {object:?}: no such actor on this server")]
-    NoSuchActor {
-        /// The object of the Follow.
-        object: String,
-    },
-    /// The object must be fetched from its origin, and no [`Fetcher`] is
-    /// configured (`403`: the claim cannot be checked).
-    #[error(
-        "{kind} of {object:?}: the embedded copy is not vouched for by the signature and no fetcher is configured to take it from its origin"
-    )]
-    NoFetcher {
-        /// The activity type.
-        kind: &'static str,
-        /// The object's IRI.
-        object: String,
-    },
-    /// Fetching the object from its origin failed (`502`).
-    #[error("{kind} of {object:?}: fetching it from its origin failed: {source}")]
-    Fetch {
-        /// The activity type.
-        kind: &'static str,
-        /// The object's IRI.
-        object: String,
-        /// Why (boxed: it is large, and rare).
-        source: Box<FetchError>,
-    },
-    /// The origin served another object than the one named (`502`).
-    #[error("{kind} of {object:?}: its origin served {fetched:?} instead")]
-    FetchedOther {
-        /// The activity type.
-        kind: &'static str,
-        /// The IRI named in the activity.
-        object: String,
-        /// The id of what was served.
-        fetched: String,
-    },
-    /// The follow graph failed (`500`).
-    #[error("follow graph: {0}")]
-    Graph(#[from] GraphError),
-    /// The application's [`OwnerLookup`] failed (`500`).
-    #[error("owner lookup of {object:?}: {source}")]
-    OwnerLookup {
-        /// The object looked up.
-        object: String,
-        /// Why.
-        source: BoxError,
-    },
-    /// The application's handler failed (`500`).
-    #[error("{kind} handler: {source}")]
-    Handler {
-        /// The activity type as written.
-        kind: String,
-        /// The handler's error.
-        source: BoxError,
-    },
-}
-
-impl DispatchError {
-    /// The HTTP status to answer the sender with: `400` malformed, `403`
-    /// not authorized, `404` no such local actor, `502` the origin fetch
-    /// failed, `500` this server's store or handler failed.
-    ///
-    /// ```
-    /// use archipel::federation::dispatch::DispatchError;
-    /// use http::StatusCode;
-    /// let e = DispatchError::NotLocal { object: "https://elsewhere.example/users/x".into() };
-    /// assert_eq!(e.status(), StatusCode::FORBIDDEN);
-    /// ```
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
-            Self::NotOwner { .. }
-            | Self::ForeignOrigin { .. }
-            | Self::UnknownFollow { .. }
-            | Self::WrongFollowee { .. }
-            | Self::NotLocal { .. }
-            | Self::NoFetcher { .. } => StatusCode::FORBIDDEN,
-            Self::NoSuchActor { .. } => StatusCode::NOT_FOUND,
-            Self::Fetch { .. } | Self::FetchedOther { .. } => StatusCode::BAD_GATEWAY,
-            Self::Graph(_) | Self::OwnerLookup { .. } | Self::Handler { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
-    }
-}
 
 /// What [`Dispatcher::dispatch`] did with an authorized activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,152 +178,6 @@ pub trait OwnerLookup: Send + Sync {
     /// activity; an actor itself), or `None` when the application does not
     /// hold it (the same-origin rule then decides).
     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError>;
-}
-
-/// The context of one authorized activity, given to its handler: who sent
-/// it, with which key, to which local actors.
-///
-/// Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Cx {
-    inner: Arc<CxInner>,
-}
-
-#[derive(Debug)]
-struct CxInner {
-    activity_id: Iri,
-    actor: Iri,
-    verified: Verified,
-    local_actors: Vec<Iri>,
-    body: Bytes,
-}
-
-impl Cx {
-    fn new(incoming: &Incoming, paths: &Paths) -> Cx {
-        let activity = incoming.activity.as_activity();
-        let addressed = activity.into_iter().flat_map(|a| {
-            [&a.base.to, &a.base.cc, &a.base.audience, &a.object]
-                .into_iter()
-                .flatten()
-                .flat_map(|refs| refs.iter())
-                .filter_map(crate::vocab::Reference::id)
-        });
-        let mut local_actors: Vec<Iri> = Vec::new();
-        for iri in addressed {
-            if local_actors.len() >= MAX_LOCAL_ACTORS {
-                break;
-            }
-            if paths.local_name(iri).is_some() && !local_actors.contains(iri) {
-                local_actors.push(iri.clone());
-            }
-        }
-        Cx {
-            inner: Arc::new(CxInner {
-                activity_id: incoming.id.clone(),
-                actor: incoming.actor.clone(),
-                verified: incoming.verified.clone(),
-                local_actors,
-                body: incoming.body.clone(),
-            }),
-        }
-    }
-
-    /// The authenticated sender: the activity's `actor`, owner of the key
-    /// that signed the request.
-    pub fn actor(&self) -> &Iri {
-        &self.inner.actor
-    }
-
-    /// The id of the key that signed the request.
-    pub fn key_id(&self) -> &Iri {
-        &self.inner.verified.key_id
-    }
-
-    /// Everything the signature check established (key, dialect, algorithm).
-    pub fn verified(&self) -> &Verified {
-        &self.inner.verified
-    }
-
-    /// The activity's `id`.
-    pub fn activity_id(&self) -> &Iri {
-        &self.inner.activity_id
-    }
-
-    /// The actors of this server the activity names in `to`, `cc`,
-    /// `audience` or `object` (at most [`MAX_LOCAL_ACTORS`], in document
-    /// order). Followers-only posts name a followers collection instead:
-    /// look the sender's local followers up in the [`Graph`].
-    pub fn local_actors(&self) -> &[Iri] {
-        &self.inner.local_actors
-    }
-
-    /// The exact bytes received, for storage or forwarding.
-    pub fn body(&self) -> &Bytes {
-        &self.inner.body
-    }
-}
-
-/// An authorized `Follow` of a local actor.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Follow {
-    /// The `Follow` activity (answer it with an `Accept` that embeds it).
-    pub activity: Activity,
-    /// The local actor followed.
-    pub followee: Iri,
-    /// Its local name (`/users/{name}`).
-    pub name: String,
-}
-
-/// An authorized `Accept` or `Reject` of a `Follow` this server sent; the
-/// [`Graph`] is already updated.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct FollowReply {
-    /// The `Accept` or `Reject` activity.
-    pub activity: Activity,
-    /// The Follow it answers (`follower` is the local actor).
-    pub follow: SentFollow,
-}
-
-/// An authorized `Undo` of the sender's own activity.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Undo {
-    /// The `Undo` activity.
-    pub activity: Activity,
-    /// The undone activity's id.
-    pub undone: Iri,
-    /// Its type, when the `Undo` embeds it (`Follow`, `Like`, `Announce`,
-    /// `Block`, ...); `None` when given by IRI only.
-    pub kind: Option<Kind>,
-    /// Its `object` when embedded: whom was followed, what was liked.
-    pub object: Option<Iri>,
-}
-
-/// An authorized `Create` or `Update`, with its object as far as it can be
-/// believed: authored by the sender.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct WithObject {
-    /// The `Create` or `Update` activity (its embedded `object` is the
-    /// sender's claim; use [`WithObject::object`]).
-    pub activity: Activity,
-    /// The object: the embedded copy the signature vouches for, or the
-    /// copy fetched from its origin.
-    pub object: AnyObject,
-}
-
-/// An authorized `Delete`.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Delete {
-    /// The `Delete` activity.
-    pub activity: Activity,
-    /// The IRI of what is deleted.
-    pub object: Iri,
-    /// Whether the sender deletes itself (its account).
-    pub is_actor: bool,
 }
 
 #[derive(Clone, Default)]

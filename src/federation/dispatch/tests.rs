@@ -4,12 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use bytes::Bytes;
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::client::{ClientError, HttpClient};
-use crate::federation::MemoryGraph;
-use crate::signatures::{Algorithm, Spec};
+use crate::federation::graph::GraphError;
+use crate::federation::{MemoryGraph, SentFollow};
+use crate::fetch::FetchError;
+use crate::signatures::{Algorithm, Spec, Verified};
 
 const BASE: &str = "https://a.example";
 const ALICE: &str = "https://a.example/users/alice";

@@ -1,0 +1,160 @@
+//! What a handler receives: the [`Cx`] of the activity and a typed value
+//! per activity type.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::inbox::Incoming;
+use crate::signatures::Verified;
+use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference};
+
+use super::super::graph::SentFollow;
+use super::super::paths::Paths;
+use super::MAX_LOCAL_ACTORS;
+
+/// The context of one authorized activity, given to its handler: who sent
+/// it, with which key, to which local actors.
+///
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Cx {
+    inner: Arc<CxInner>,
+}
+
+#[derive(Debug)]
+struct CxInner {
+    activity_id: Iri,
+    actor: Iri,
+    verified: Verified,
+    local_actors: Vec<Iri>,
+    body: Bytes,
+}
+
+impl Cx {
+    pub(super) fn new(incoming: &Incoming, paths: &Paths) -> Cx {
+        let activity = incoming.activity.as_activity();
+        let addressed = activity.into_iter().flat_map(|a| {
+            [&a.base.to, &a.base.cc, &a.base.audience, &a.object]
+                .into_iter()
+                .flatten()
+                .flat_map(|refs| refs.iter())
+                .filter_map(Reference::id)
+        });
+        let mut local_actors: Vec<Iri> = Vec::new();
+        for iri in addressed {
+            if local_actors.len() >= MAX_LOCAL_ACTORS {
+                break;
+            }
+            if paths.local_name(iri).is_some() && !local_actors.contains(iri) {
+                local_actors.push(iri.clone());
+            }
+        }
+        Cx {
+            inner: Arc::new(CxInner {
+                activity_id: incoming.id.clone(),
+                actor: incoming.actor.clone(),
+                verified: incoming.verified.clone(),
+                local_actors,
+                body: incoming.body.clone(),
+            }),
+        }
+    }
+
+    /// The authenticated sender: the activity's `actor`, owner of the key
+    /// that signed the request.
+    pub fn actor(&self) -> &Iri {
+        &self.inner.actor
+    }
+
+    /// The id of the key that signed the request.
+    pub fn key_id(&self) -> &Iri {
+        &self.inner.verified.key_id
+    }
+
+    /// Everything the signature check established (key, dialect, algorithm).
+    pub fn verified(&self) -> &Verified {
+        &self.inner.verified
+    }
+
+    /// The activity's `id`.
+    pub fn activity_id(&self) -> &Iri {
+        &self.inner.activity_id
+    }
+
+    /// The actors of this server the activity names in `to`, `cc`,
+    /// `audience` or `object` (at most [`MAX_LOCAL_ACTORS`], in document
+    /// order). Followers-only posts name a followers collection instead:
+    /// look the sender's local followers up in the [`Graph`](crate::federation::Graph).
+    pub fn local_actors(&self) -> &[Iri] {
+        &self.inner.local_actors
+    }
+
+    /// The exact bytes received, for storage or forwarding.
+    pub fn body(&self) -> &Bytes {
+        &self.inner.body
+    }
+}
+
+/// An authorized `Follow` of a local actor.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Follow {
+    /// The `Follow` activity (answer it with an `Accept` that embeds it).
+    pub activity: Activity,
+    /// The local actor followed.
+    pub followee: Iri,
+    /// Its local name (`/users/{name}`).
+    pub name: String,
+}
+
+/// An authorized `Accept` or `Reject` of a `Follow` this server sent; the
+/// [`Graph`](crate::federation::Graph) is already updated.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FollowReply {
+    /// The `Accept` or `Reject` activity.
+    pub activity: Activity,
+    /// The Follow it answers (`follower` is the local actor).
+    pub follow: SentFollow,
+}
+
+/// An authorized `Undo` of the sender's own activity.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Undo {
+    /// The `Undo` activity.
+    pub activity: Activity,
+    /// The undone activity's id.
+    pub undone: Iri,
+    /// Its type, when the `Undo` embeds it (`Follow`, `Like`, `Announce`,
+    /// `Block`, ...); `None` when given by IRI only.
+    pub kind: Option<Kind>,
+    /// Its `object` when embedded: whom was followed, what was liked.
+    pub object: Option<Iri>,
+}
+
+/// An authorized `Create` or `Update`, with its object as far as it can be
+/// believed: authored by the sender.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WithObject {
+    /// The `Create` or `Update` activity (its embedded `object` is the
+    /// sender's claim; use [`WithObject::object`]).
+    pub activity: Activity,
+    /// The object: the embedded copy the signature vouches for, or the
+    /// copy fetched from its origin.
+    pub object: AnyObject,
+}
+
+/// An authorized `Delete`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Delete {
+    /// The `Delete` activity.
+    pub activity: Activity,
+    /// The IRI of what is deleted.
+    pub object: Iri,
+    /// Whether the sender deletes itself (its account).
+    pub is_actor: bool,
+}
