@@ -4,6 +4,7 @@ use super::*;
 use crate::clock::FixedClock;
 use crate::federation::keys::ActorKeys;
 use crate::signatures::PrivateKey;
+use crate::vocab::Visibility;
 
 const PEM: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
