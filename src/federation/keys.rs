@@ -20,7 +20,9 @@
 //! The RSA key (2048 bits, what Mastodon makes) is published as
 //! `publicKey`; the optional Ed25519 key (feature `ed25519`) as an
 //! FEP-521a `Multikey` in `assertionMethod`. Generating an RSA key takes
-//! tens to hundreds of milliseconds on the calling thread, once per actor.
+//! tens to hundreds of milliseconds, once per actor; with tokio in the
+//! build (features `client`, `delivery`, `sqlite`, `postgres`) it runs on
+//! the blocking pool, not on the async worker.
 //!
 //! A store grows only with the actors the application creates: never call
 //! [`KeyStore::load_or_generate`] with a name taken from a request (a
@@ -191,6 +193,27 @@ fn generate_ed25519(name: &str) -> Result<PrivateKey, KeyStoreError> {
     })
 }
 
+/// A 2048-bit RSA key, made on tokio's blocking pool when the build has
+/// tokio (features `client`, `delivery`, `sqlite`, `postgres`) and a runtime
+/// is running: generation takes tens to hundreds of milliseconds, which
+/// must not stall an async worker serving other requests.
+async fn generate_rsa_2048() -> Result<PrivateKey, KeyStoreError> {
+    #[cfg(any(
+        feature = "client",
+        feature = "delivery",
+        feature = "sqlite",
+        feature = "postgres"
+    ))]
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        return runtime
+            .spawn_blocking(PrivateKey::generate_rsa_2048)
+            .await
+            .map_err(|e| SignatureError::Crypto(format!("RSA key generation task: {e}")))?
+            .map_err(KeyStoreError::from);
+    }
+    Ok(PrivateKey::generate_rsa_2048()?)
+}
+
 /// The two key slots of an actor, `"rsa"` and `"ed25519"`.
 pub(crate) const RSA: &str = "rsa";
 pub(crate) const ED25519: &str = "ed25519";
@@ -296,7 +319,7 @@ pub trait KeyStore: Send + Sync {
         };
         let rsa = match existing {
             Some(keys) => keys.rsa,
-            None => PrivateKey::generate_rsa_2048()?,
+            None => generate_rsa_2048().await?,
         };
         self.insert_missing(name, &ActorKeys { rsa, ed25519 }).await
     }
@@ -352,6 +375,26 @@ pub(crate) mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[cfg(any(
+        feature = "client",
+        feature = "delivery",
+        feature = "sqlite",
+        feature = "postgres"
+    ))]
+    #[tokio::test(flavor = "current_thread")]
+    async fn rsa_generation_leaves_the_async_worker_free() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+        let key = generate_rsa_2048().await.unwrap();
+        assert_eq!(key.kind(), "rsa");
+        // On a single-threaded runtime the other task can only have run if
+        // the generation yielded the worker.
+        assert!(ran.load(Ordering::SeqCst));
     }
 
     #[cfg(not(feature = "ed25519"))]
