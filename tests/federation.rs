@@ -19,3 +19,6 @@ mod private_posts_reach_only_their_audience;
 
 #[path = "federation/fedify_authorized_fetch.rs"]
 mod fedify_authorized_fetch;
+
+#[path = "federation/authorized_fetch_serving.rs"]
+mod authorized_fetch_serving;

@@ -2,19 +2,21 @@
 //!
 //! The decisions, made here for every route:
 //!
-//! - **A signature on a GET is verified**, whatever the mode: a request
-//!   that carries one and fails gets `401`, so a misconfigured peer learns
-//!   of it instead of silently seeing less.
+//! - **A signature on a GET of an object or collection is verified**,
+//!   whatever the mode: a request that carries one and fails gets `401`,
+//!   so a misconfigured peer learns of it instead of silently seeing less.
+//!   Actors are the exception (below).
 //! - **Authorized-fetch mode** ([`FederationBuilder::with_authorized_fetch`](super::FederationBuilder::with_authorized_fetch))
 //!   serves actor and object documents only to signed requests, as
 //!   Mastodon's secure mode does, with its two exceptions: an unsigned
 //!   request for an actor gets the public-key subset
 //!   ([`LocalActor::key_document`]), enough to verify that actor's
 //!   signatures and no more, and the instance actor is always served in
-//!   full. These two are never verified at all: a peer that verifies our
-//!   signed key fetch by fetching our instance actor's key must not be
-//!   asked for a signature in turn, or the two servers would wait on each
-//!   other forever.
+//!   full. Neither is ever refused: a failed or blocked signature on an
+//!   actor fetch gets the key subset too, and the instance actor is served
+//!   without looking at the signature, so a peer that verifies our signed
+//!   key fetch by fetching our instance actor's key is never asked for a
+//!   signature in turn (two servers would otherwise wait on each other).
 //! - **A blocked domain** signing a request gets `403`.
 //! - **Objects** go through the serving guard
 //!   ([`visibility`](super::visibility)): public and unlisted to anyone
@@ -186,16 +188,19 @@ impl Federation {
                 None => return ServeError::NotFound.into_response(),
             },
         };
-        if !has_signature(request) {
-            return if self.authorized_fetch() {
-                activity_json(&actor.key_document())
-            } else {
-                activity_json(&actor.document())
-            };
+        // As Mastodon: an actor is never refused. A request that is
+        // unsigned, fails verification or comes from a blocked domain gets
+        // the key subset in authorized-fetch mode (the full document
+        // otherwise); only a verified, allowed signer gets it all in that
+        // mode. Refusing here would stop peers from verifying this actor's
+        // deliveries whenever our check of *their* key fails.
+        if !self.authorized_fetch() {
+            return activity_json(&actor.document());
         }
-        match self.requester(request).await {
-            Ok(_) => activity_json(&actor.document()),
-            Err(e) => e.into_response(),
+        if has_signature(request) && self.requester(request).await.is_ok() {
+            activity_json(&actor.document())
+        } else {
+            activity_json(&actor.key_document())
         }
     }
 
