@@ -7,7 +7,12 @@
 //! ([`client`], [`fetch`]), domain and consent policy ([`policy`]), the
 //! inbound pipeline ([`inbox`]) and the outbound delivery engine
 //! ([`delivery`]), with the ActivityStreams media types in one place
-//! ([`media_type`]).
+//! ([`media_type`]). Above them, the application layer ([`federation`])
+//! makes the decisions every federating server needs once, typed and safe
+//! by default: local actors and their keys, the instance actor that signs
+//! every GET, who may read an object, addressing to recipients, paged
+//! collections, typed inbound dispatch behind authorization rules, and
+//! fan-out in one call. The [`guide`] walks through it chapter by chapter.
 //!
 //! The core is pure: it works on [`http::Request`] / [`http::Response`]
 //! values and byte buffers, so it fits any HTTP framework, or a test
@@ -61,8 +66,8 @@
 //! | `aws-lc-rs` | RSA and Ed25519 through aws-lc-rs, several times faster |
 //! | `client` | `ReqwestClient`, the guarded default [`client::HttpClient`] |
 //! | `delivery` | the delivery worker pool and its default signed sender |
-//! | `axum` | inbox extractor and discovery routes for axum |
-//! | `sqlite`, `postgres` | durable delivery queues |
+//! | `axum` | inbox extractor and discovery routes for axum; [`federation`]'s routes |
+//! | `sqlite`, `postgres` | durable delivery queues; SQLite key and remote-actor stores |
 //!
 //! ## Examples
 //!
