@@ -36,6 +36,7 @@ use archipel::delivery::{
     WorkerConfig, Workers,
 };
 use archipel::signatures::{PrivateKey, Signer};
+use archipel::vocab::Iri;
 use url::Url;
 
 const PEM: &str = include_str!("../tests/interop/keys/rsa-2048-pkcs8.pem");
@@ -221,7 +222,7 @@ impl Sender {
                 .with_poll_interval(Duration::from_millis(50));
             let workers = Workers::start(Arc::new(MemoryQueue::new()), delivery, config);
             let n = workers
-                .enqueue(NewActivity::from_plan(plan, KEY_ID))
+                .enqueue(NewActivity::from_plan(plan, Iri::new_unchecked(KEY_ID)))
                 .await
                 .unwrap()
                 .len();

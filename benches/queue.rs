@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use archipel::delivery::{
     AttemptRecord, ClaimRequest, DeliveryQueue, MemoryQueue, NewActivity, PreparedBody, Timestamp,
 };
+use archipel::vocab::Iri;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
@@ -19,9 +20,9 @@ const BATCH: usize = 64;
 
 fn activity(n: usize) -> NewActivity {
     NewActivity {
-        activity_id: "https://me.example/activities/bench".into(),
+        activity_id: Iri::new_unchecked("https://me.example/activities/bench"),
         body: PreparedBody::new(Bytes::from(vec![b'x'; 1500])),
-        key_id: "https://me.example/users/alice#main-key".into(),
+        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
         inboxes: (0..n)
             .map(|i| {
                 url::Url::parse(&format!("https://host{}.example/users/u{i}/inbox", i % 50))

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::signatures::Spec;
+use crate::vocab::Iri;
 
 mod breaker;
 mod dialect;
@@ -193,11 +194,11 @@ pub struct SendRequest<'a> {
     /// The job (for logs).
     pub job: JobId,
     /// The activity `id`.
-    pub activity_id: &'a str,
+    pub activity_id: &'a Iri,
     /// The target inbox.
     pub inbox: &'a Url,
     /// The key id to sign with.
-    pub key_id: &'a str,
+    pub key_id: &'a Iri,
     /// The body and its precomputed digest.
     pub body: &'a PreparedBody,
     /// The signature dialect to use for this knock.

@@ -435,7 +435,9 @@ impl App {
         if plan.inboxes().is_empty() {
             return Ok(());
         }
-        let job = NewActivity::from_plan(&plan, format!("{}#main-key", self.actor_iri()));
+        let key_id =
+            Iri::parse(format!("{}#main-key", self.actor_iri())).map_err(|e| e.to_string())?;
+        let job = NewActivity::from_plan(&plan, key_id);
         self.workers
             .enqueue(job)
             .await
@@ -457,6 +459,7 @@ impl App {
     /// Applies a verified activity.
     pub async fn handle(&self, incoming: archipel::inbox::Incoming) {
         let Ok(doc) = incoming.json() else { return };
+        let activity = incoming.activity.as_activity();
         // Embedded objects only as far as the signature vouches for them.
         let object = incoming.object().trusted();
         eprintln!(
@@ -470,14 +473,14 @@ impl App {
         );
         match incoming.kind.as_str() {
             "Follow" => {
-                let Some(request) = PendingFollow::from_follow(&doc) else {
+                let Some(request) = activity.and_then(PendingFollow::from_follow) else {
                     return;
                 };
                 if request.followee != self.actor_iri() {
                     return;
                 }
                 // This reader approves every follower at once.
-                let Ok(url) = Url::parse(&request.follower) else {
+                let Ok(url) = request.follower.to_url() else {
                     return;
                 };
                 let Ok(actor) = self.fetcher.fetch_actor(&url).await else {
@@ -491,12 +494,12 @@ impl App {
                     let mut data = self.data.lock().await;
                     data.followers.retain(|f| f.actor != request.follower);
                     data.followers.push(Follower {
-                        actor: request.follower.clone(),
+                        actor: request.follower.to_string(),
                         recipient: recipient.clone(),
                         rich,
                     });
                 }
-                let accept = follow::accept(&request, self.new_id("accept").as_str());
+                let accept = follow::accept(&request, self.new_id("accept"));
                 if let Err(e) = self.deliver(&accept, [recipient]).await {
                     eprintln!("cannot accept {}: {e}", request.follower);
                 }
@@ -516,7 +519,7 @@ impl App {
                 }
             }
             "Undo" => {
-                if let Ok(target) = follow::check_undo(&doc)
+                if let Some(Ok(target)) = activity.map(follow::check_undo)
                     && target.kind.as_deref() == Some("Follow")
                 {
                     self.data

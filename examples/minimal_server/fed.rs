@@ -14,6 +14,7 @@ use archipel::inbox::{ActorKeyResolver, Inbox};
 use archipel::policy::DomainPolicy;
 use archipel::signatures::Spec;
 use archipel::signatures::{PrivateKey, Signer, Verifier, VerifyPolicy};
+use archipel::vocab::Iri;
 use archipel::webfinger::{Acct, Resolver};
 use serde_json::Value;
 use url::Url;
@@ -24,7 +25,7 @@ use crate::store::{Disk, RemoteActor, push_bounded};
 /// Keys and network plumbing shared by the whole server.
 pub struct Federation {
     keys: HashMap<String, PrivateKey>,
-    key_ids: HashMap<String, String>,
+    key_ids: HashMap<String, Iri>,
     client: Arc<dyn HttpClient>,
     policy: DomainPolicy,
     base: Url,
@@ -74,11 +75,12 @@ impl Federation {
                     key
                 }
             };
-            let key_id = format!(
+            let key_id = Iri::parse(format!(
                 "{}/users/{user}#main-key",
                 base.as_str().trim_end_matches('/')
-            );
-            signers.insert(Signer::new(key_id.clone(), key.clone()));
+            ))
+            .map_err(|e| e.to_string())?;
+            signers.insert(Signer::new(key_id.as_str(), key.clone()));
             key_ids.insert(user.clone(), key_id);
             keys.insert(user.clone(), key);
         }
@@ -136,7 +138,7 @@ impl Federation {
     #[allow(dead_code)]
     pub fn signer(&self, user: &str) -> Option<Signer> {
         Some(Signer::new(
-            self.key_ids.get(user)?.clone(),
+            self.key_ids.get(user)?.as_str(),
             self.keys.get(user)?.clone(),
         ))
     }

@@ -110,6 +110,7 @@ fn owner_of(note: &Value) -> Option<Iri> {
 /// Applies one verified activity to the state.
 pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
     let Ok(doc) = incoming.json() else { return };
+    let activity = incoming.activity.as_activity();
     let actor = incoming.actor.to_string();
     // Fetched before taking the lock: a note whose embedded copy the
     // signature does not vouch for comes from its origin.
@@ -137,8 +138,8 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
         }
         match incoming.kind.as_str() {
             "Follow" => {
-                if let Some(request) = PendingFollow::from_follow(&doc)
-                    && let Some(name) = app.local_name(&request.followee)
+                if let Some(request) = activity.and_then(PendingFollow::from_follow)
+                    && let Some(name) = app.local_name(request.followee.as_str())
                     && let Some(u) = data.users.get_mut(&name)
                 {
                     match follow::consent_for(app.is_locked(&name)) {
@@ -151,9 +152,12 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                         }
                         _ => {
                             add_unique(&mut u.followers, &actor);
-                            let accept = follow::accept(&request, &app.new_id());
+                            // The id is minted from this server's own base URL.
+                            let accept = follow::accept(&request, Iri::new_unchecked(app.new_id()));
                             eprintln!("{name} accepted follow from {actor}");
-                            outgoing.push((name.clone(), accept, vec![actor.clone()]));
+                            if let Ok(accept) = serde_json::to_value(&accept) {
+                                outgoing.push((name.clone(), accept, vec![actor.clone()]));
+                            }
                         }
                     }
                 }
@@ -180,18 +184,18 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                     }
                 }
             }
-            "Undo" => match follow::check_undo(&doc) {
-                Ok(target) => match target.kind.as_deref() {
+            "Undo" => match activity.map(follow::check_undo) {
+                Some(Ok(target)) => match target.kind.as_deref() {
                     Some("Like") => {
                         if let Some(obj) = &target.object
-                            && let Some(list) = data.likes.get_mut(obj)
+                            && let Some(list) = data.likes.get_mut(obj.as_str())
                         {
                             remove(list, &actor);
                         }
                     }
                     Some("Announce") => {
                         if let Some(obj) = &target.object
-                            && let Some(list) = data.announces.get_mut(obj)
+                            && let Some(list) = data.announces.get_mut(obj.as_str())
                         {
                             remove(list, &actor);
                         }
@@ -199,7 +203,10 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                     // A Follow, or an Undo by IRI only: drop whatever
                     // follow relationship the sender has with the addressed users.
                     _ => {
-                        let followee = target.object.as_deref().and_then(|o| app.local_name(o));
+                        let followee = target
+                            .object
+                            .as_ref()
+                            .and_then(|o| app.local_name(o.as_str()));
                         for (name, u) in data.users.iter_mut() {
                             if followee.as_ref().is_none_or(|f| f == name) {
                                 if remove(&mut u.followers, &actor) {
@@ -212,7 +219,8 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                         }
                     }
                 },
-                Err(e) => eprintln!("ignored Undo {}: {e}", incoming.id),
+                Some(Err(e)) => eprintln!("ignored Undo {}: {e}", incoming.id),
+                None => eprintln!("ignored Undo {}: not an activity", incoming.id),
             },
             "Create" => {
                 // Only the author creates: a note claiming someone else as
@@ -259,13 +267,13 @@ pub async fn handle(app: &Arc<App>, user: Option<String>, incoming: Incoming) {
                 }
             }
             "Block" => {
-                if let Some(effect) = BlockEffect::from_block(&doc) {
+                if let Some(effect) = activity.and_then(BlockEffect::from_block) {
                     for (name, u) in data.users.iter_mut() {
-                        let me = app.actor_iri(name);
-                        if effect.severs(&actor, &me) {
+                        let me = Iri::new_unchecked(app.actor_iri(name));
+                        if effect.severs(&incoming.actor, &me) {
                             remove(&mut u.followers, &actor);
                         }
-                        if effect.severs(&me, &actor) {
+                        if effect.severs(&me, &incoming.actor) {
                             remove(&mut u.following, &actor);
                             u.sent_follows.retain(|_, t| t != &actor);
                         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use archipel::axum::ActivityJson;
 use archipel::policy::follow::{self, PendingFollow};
+use archipel::vocab::{AnyObject, Iri};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -331,28 +332,37 @@ async fn decide_out(
             )
                 .into_response());
         };
-        let Some(request) = PendingFollow::from_follow(&follow_doc) else {
+        let follow = AnyObject::from_value(&follow_doc).ok();
+        let Some(request) = follow
+            .as_ref()
+            .and_then(AnyObject::as_activity)
+            .and_then(PendingFollow::from_follow)
+        else {
             return Err(bad("stored follow request is malformed"));
         };
         if kind == "Accept" {
-            add_unique(&mut u.followers, &request.follower);
+            add_unique(&mut u.followers, request.follower.as_str());
         }
         app.persist(&data);
         request
     };
     let id = app.new_id();
+    // The id is minted from this server's own base URL.
+    let answer_id = Iri::new_unchecked(id.clone());
     let answer = if kind == "Accept" {
-        follow::accept(&request, &id)
+        follow::accept(&request, answer_id)
     } else {
-        follow::reject(&request, &id)
+        follow::reject(&request, answer_id)
     };
+    let answer = serde_json::to_value(&answer)
+        .map_err(|e| bad(format!("cannot serialize the answer: {e}")))?;
     eprintln!(
         "{name} {}ed follow request from {}",
         kind.to_lowercase(),
         request.follower
     );
     app.fed
-        .send(app, name, answer, std::slice::from_ref(&request.follower))
+        .send(app, name, answer, &[request.follower.to_string()])
         .await;
     Ok(id)
 }

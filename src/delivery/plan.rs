@@ -11,7 +11,7 @@ use url::Url;
 use super::DeliveryError;
 use crate::policy::DomainPolicy;
 use crate::signatures::BodyDigest;
-use crate::vocab::Actor;
+use crate::vocab::{Actor, Iri};
 
 /// Whether `iri` names the `Public` collection in any of its spellings (the
 /// vocabulary's check, re-exported here for planners).
@@ -293,7 +293,7 @@ impl PreparedBody {
 /// ```
 #[derive(Debug, Clone)]
 pub struct DeliveryPlan {
-    activity_id: String,
+    activity_id: Iri,
     body: PreparedBody,
     inboxes: Vec<Url>,
     skipped: Vec<(Url, SkipReason)>,
@@ -327,7 +327,8 @@ impl DeliveryPlan {
             ));
         };
         let activity_id = match map.get("id") {
-            Some(serde_json::Value::String(id)) if !id.is_empty() => id.clone(),
+            // Kept as written, as decoding keeps every IRI (see `Iri`).
+            Some(serde_json::Value::String(id)) if !id.is_empty() => Iri::new_unchecked(id.clone()),
             _ => return Err(DeliveryError::MissingActivityId),
         };
         crate::vocab::audience::strip_hidden_audience(&mut value);
@@ -388,7 +389,7 @@ impl DeliveryPlan {
     }
 
     /// The activity's `id`, used by receivers to deduplicate.
-    pub fn activity_id(&self) -> &str {
+    pub fn activity_id(&self) -> &Iri {
         &self.activity_id
     }
 

@@ -41,6 +41,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{DeliveryError, DeliveryPlan, PreparedBody, Spec, Timestamp};
+use crate::vocab::Iri;
 
 pub mod memory;
 #[cfg(feature = "postgres")]
@@ -72,14 +73,20 @@ pub struct BodyId(pub u64);
 
 /// One activity to hand to a queue: its body (stored once) and its inboxes
 /// (one job each).
+///
+/// The identifiers (`activity_id`, `key_id`) are [`Iri`]s, as everywhere in
+/// the crate; the inboxes are [`Url`]s, as [`DeliveryPlan::inboxes`] gives
+/// them: an inbox is the endpoint a worker POSTs to, parsed once when the
+/// plan is made and never re-parsed per attempt.
 #[derive(Debug, Clone)]
 pub struct NewActivity {
-    /// The activity `id`.
-    pub activity_id: String,
+    /// The activity `id` (what receivers deduplicate on).
+    pub activity_id: Iri,
     /// The serialized body and its digest.
     pub body: PreparedBody,
-    /// The key id to sign with; the worker looks the signer up by it.
-    pub key_id: String,
+    /// The key id to sign with; the worker looks the signer up by it
+    /// (a `SignerSource`, feature `delivery`).
+    pub key_id: Iri,
     /// Target inboxes.
     pub inboxes: Vec<Url>,
     /// The signature dialect to knock with first, if the app has a preference.
@@ -87,12 +94,13 @@ pub struct NewActivity {
 }
 
 impl NewActivity {
-    /// The jobs of a [`DeliveryPlan`], to be signed with `key_id`.
-    pub fn from_plan(plan: &DeliveryPlan, key_id: impl Into<String>) -> Self {
+    /// The jobs of a [`DeliveryPlan`], to be signed with the key `key_id`
+    /// (the `publicKey.id` of the sending actor, e.g. `…/users/alice#main-key`).
+    pub fn from_plan(plan: &DeliveryPlan, key_id: Iri) -> Self {
         NewActivity {
-            activity_id: plan.activity_id().to_owned(),
+            activity_id: plan.activity_id().clone(),
             body: plan.body().clone(),
-            key_id: key_id.into(),
+            key_id,
             inboxes: plan.inboxes().to_vec(),
             dialect: None,
         }
@@ -108,13 +116,15 @@ pub struct JobRecord {
     /// The stored body this job sends.
     pub body_id: BodyId,
     /// The activity `id` (what receivers deduplicate on).
-    pub activity_id: String,
-    /// The target inbox URL.
-    pub inbox: String,
+    pub activity_id: Iri,
+    /// The target inbox (a [`Url`], like [`NewActivity::inboxes`]; stored as
+    /// its text and parsed back when read).
+    #[serde(with = "url_text")]
+    pub inbox: Url,
     /// The inbox's `host[:port]`, indexed for per-host limits.
     pub host: String,
     /// The signing key id (never the key itself).
-    pub key_id: String,
+    pub key_id: Iri,
     /// Attempts that reached an outcome (sent or failed to send).
     pub attempts: u32,
     /// Times the job was claimed (greater than `attempts` after crashes).
@@ -287,4 +297,32 @@ pub struct Pruned {
 /// The host key used for a job's inbox.
 pub(crate) fn host_of(inbox: &Url) -> String {
     crate::client::authority(inbox)
+}
+
+/// Reads an inbox stored as text back into a [`Url`].
+///
+/// Backends store `Url::as_str()`, and the URL standard's serialization
+/// parses back to the same URL, so this fails only for a row edited by
+/// hand; the error names the stored text.
+pub(crate) fn parse_stored_inbox(inbox: &str) -> Result<Url, DeliveryError> {
+    Url::parse(inbox).map_err(|e| DeliveryError::InvalidInbox {
+        inbox: inbox.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Serializes a [`JobRecord`]'s inbox as its text (the `url` crate's serde
+/// support is an optional feature this crate does not enable).
+mod url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub(super) fn serialize<S: Serializer>(url: &Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+        let text = String::deserialize(d)?;
+        Url::parse(&text).map_err(serde::de::Error::custom)
+    }
 }

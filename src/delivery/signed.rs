@@ -11,16 +11,36 @@ use tokio::sync::Semaphore;
 use super::{Delivery, DeliveryError, SendRequest};
 use crate::client::{ClientError, FinalUrl, HttpClient, RedirectMode};
 use crate::signatures::Signer;
+use crate::vocab::Iri;
 
 /// Looks up the signer for a job's key id (jobs store the key id, never the key).
+///
+/// Keyed by the same [`Iri`] the job carries ([`NewActivity::key_id`](super::NewActivity::key_id)),
+/// compared exactly as written: the key id a job names is the one its
+/// signature's `keyId` will carry.
 pub trait SignerSource: Send + Sync {
     /// The signer for `key_id`, if this server holds that key.
-    fn signer(&self, key_id: &str) -> Option<Signer>;
+    fn signer(&self, key_id: &Iri) -> Option<Signer>;
 }
 
 /// A [`SignerSource`] over a fixed set of signers, keyed by their key id.
+///
+/// ```
+/// use archipel::delivery::{SignerMap, SignerSource};
+/// use archipel::signatures::{PrivateKey, Signer};
+/// use archipel::vocab::Iri;
+/// # let pem = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/keys/rsa-2048-pkcs8.pem"));
+/// let key = PrivateKey::from_pem(pem)?;
+/// let signers: SignerMap = [Signer::new("https://a.example/u/alice#main-key", key)]
+///     .into_iter()
+///     .collect();
+/// let key_id = Iri::parse("https://a.example/u/alice#main-key")?;
+/// assert_eq!(signers.signer(&key_id).map(|s| s.key_id().to_owned()), Some(key_id.to_string()));
+/// assert!(signers.signer(&Iri::parse("https://a.example/u/bob#main-key")?).is_none());
+/// # Ok::<(), archipel::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
-pub struct SignerMap(HashMap<String, Signer>);
+pub struct SignerMap(HashMap<Iri, Signer>);
 
 impl SignerMap {
     /// An empty map.
@@ -28,9 +48,11 @@ impl SignerMap {
         Self::default()
     }
 
-    /// Adds a signer under its own key id.
+    /// Adds a signer under its own key id (replacing one with the same id).
     pub fn insert(&mut self, signer: Signer) {
-        self.0.insert(signer.key_id().to_owned(), signer);
+        // The signer's key id is what its `keyId` parameter will say, so it
+        // is kept exactly as given, like any IRI taken from a document.
+        self.0.insert(Iri::new_unchecked(signer.key_id()), signer);
     }
 }
 
@@ -45,7 +67,7 @@ impl FromIterator<Signer> for SignerMap {
 }
 
 impl SignerSource for SignerMap {
-    fn signer(&self, key_id: &str) -> Option<Signer> {
+    fn signer(&self, key_id: &Iri) -> Option<Signer> {
         self.0.get(key_id).cloned()
     }
 }
@@ -121,7 +143,7 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
             .signers
             .signer(r.key_id)
             .ok_or_else(|| DeliveryError::NoSigner {
-                key_id: r.key_id.to_owned(),
+                key_id: r.key_id.to_string(),
             })?
             .spec(r.dialect);
         let mut req = http::Request::post(inbox)
@@ -287,9 +309,9 @@ mod tests {
         let result = delivery
             .send(SendRequest {
                 job: JobId(1),
-                activity_id: "https://a.example/act/1",
+                activity_id: &Iri::new_unchecked("https://a.example/act/1"),
                 inbox: &inbox,
-                key_id: "https://a.example/u/alice#main-key",
+                key_id: &Iri::new_unchecked("https://a.example/u/alice#main-key"),
                 body: &body,
                 dialect: Spec::Cavage,
             })

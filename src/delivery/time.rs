@@ -49,8 +49,6 @@ impl Timestamp {
     }
 }
 
-/// A source of the current time.
-///
 impl From<Timestamp> for SystemTime {
     fn from(t: Timestamp) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(t.0)

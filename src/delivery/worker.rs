@@ -259,7 +259,9 @@ impl Shared {
 /// use archipel::delivery::{MemoryQueue, NewActivity, WorkerConfig, Workers};
 /// use std::sync::Arc;
 /// let workers = Workers::start(Arc::new(MemoryQueue::new()), delivery, WorkerConfig::default());
-/// workers.enqueue(NewActivity::from_plan(&plan, "https://me.example/u/alice#main-key")).await?;
+/// use archipel::vocab::Iri;
+/// let key_id = Iri::parse("https://me.example/u/alice#main-key")?;
+/// workers.enqueue(NewActivity::from_plan(&plan, key_id)).await?;
 /// // ... later
 /// let stopped = workers.shutdown().await;
 /// println!("{} delivered, {} given up", stopped.report.delivered, stopped.report.given_up);
@@ -461,7 +463,7 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
         match shared.queue.defer(&lease, now).await {
             Ok(()) => {
                 let inbox = match shared.queue.get(lease.job).await {
-                    Ok(Some(job)) => job.inbox,
+                    Ok(Some(job)) => job.inbox.into(),
                     _ => String::new(),
                 };
                 shared.emit(DeliveryEvent::Deferred {

@@ -14,9 +14,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::vocab::AS_CONTEXT;
+use crate::vocab::{Activity, AnyObject, Iri, OneOrMany, Reference};
 
 /// What to do with an incoming `Follow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,28 +48,29 @@ pub fn consent_for(manually_approves_followers: bool) -> FollowConsent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingFollow {
     /// The `Follow` activity's `id`.
-    pub follow_id: String,
+    pub follow_id: Iri,
     /// Who asked to follow (the `Follow`'s `actor`).
-    pub follower: String,
+    pub follower: Iri,
     /// Who is to be followed (the `Follow`'s `object`, a local actor).
-    pub followee: String,
+    pub followee: Iri,
     /// The `Follow` activity as received, to embed in the answer.
-    pub follow: Value,
+    pub follow: Activity,
 }
 
 impl PendingFollow {
-    /// Reads a pending request out of a received `Follow` document.
+    /// Reads a pending request out of a received `Follow`.
     ///
-    /// Returns `None` when the document is not a `Follow` or lacks an `id`,
-    /// `actor` or `object` IRI.
-    pub fn from_follow(follow: &Value) -> Option<Self> {
-        if !has_type(follow, "Follow") {
+    /// Returns `None` when the activity is not a `Follow` (any spelling of
+    /// the type) or lacks an `id`, `actor` or `object` IRI. An embedded actor
+    /// or object counts by its `id`; of several, the first is taken.
+    pub fn from_follow(follow: &Activity) -> Option<Self> {
+        if !follow.has_type("Follow") {
             return None;
         }
         Some(Self {
-            follow_id: follow.get("id")?.as_str()?.to_owned(),
-            follower: reference_iri(follow.get("actor")?)?.to_owned(),
-            followee: reference_iri(follow.get("object")?)?.to_owned(),
+            follow_id: follow.id.clone()?,
+            follower: follow.actor_id()?.clone(),
+            followee: follow.object_id()?.clone(),
             follow: follow.clone(),
         })
     }
@@ -79,7 +80,8 @@ impl PendingFollow {
 ///
 /// A repeated `Follow` from the same follower to the same followee replaces
 /// the earlier one (so a retried request never piles up); past `capacity`
-/// the oldest request is dropped.
+/// (default 10 000) the oldest request is dropped, so remote actors cannot
+/// grow it without bound.
 #[derive(Debug)]
 pub struct PendingFollows {
     capacity: usize,
@@ -114,29 +116,29 @@ impl PendingFollows {
     }
 
     /// The pending requests for `followee`, oldest first.
-    pub fn for_followee(&self, followee: &str) -> Vec<PendingFollow> {
+    pub fn for_followee(&self, followee: &Iri) -> Vec<PendingFollow> {
         self.lock()
             .iter()
-            .filter(|p| p.followee == followee)
+            .filter(|p| p.followee == *followee)
             .cloned()
             .collect()
     }
 
     /// Removes and returns the request for `followee` matching `key`, which
     /// may be the follower's IRI or the `Follow`'s id.
-    pub fn take(&self, followee: &str, key: &str) -> Option<PendingFollow> {
+    pub fn take(&self, followee: &Iri, key: &Iri) -> Option<PendingFollow> {
         let mut list = self.lock();
         let index = list
             .iter()
-            .position(|p| p.followee == followee && (p.follower == key || p.follow_id == key))?;
+            .position(|p| p.followee == *followee && (p.follower == *key || p.follow_id == *key))?;
         list.remove(index)
     }
 
     /// Drops the request(s) from `follower` to `followee` (e.g. on `Undo`).
-    pub fn withdraw(&self, follower: &str, followee: &str) -> bool {
+    pub fn withdraw(&self, follower: &Iri, followee: &Iri) -> bool {
         let mut list = self.lock();
         let before = list.len();
-        list.retain(|p| !(p.follower == follower && p.followee == followee));
+        list.retain(|p| !(p.follower == *follower && p.followee == *followee));
         list.len() != before
     }
 }
@@ -150,68 +152,68 @@ impl Default for PendingFollows {
 /// Builds the `Accept` of a `Follow`, from the followed actor.
 ///
 /// `id` is the new activity's IRI (on the followed actor's server). The
-/// `Follow` is embedded as `object` and the follower addressed in `to`.
+/// `Follow` is embedded as `object` (without its own `@context`) and the
+/// follower addressed in `to`.
 ///
 /// ```
 /// use archipel::policy::follow::{accept, PendingFollow};
-/// let follow = serde_json::json!({
-///     "id": "https://b.example/f/1", "type": "Follow",
-///     "actor": "https://b.example/users/bob", "object": "https://a.example/users/alice"
-/// });
-/// let p = PendingFollow::from_follow(&follow).unwrap();
-/// let a = accept(&p, "https://a.example/accepts/1");
-/// assert_eq!(a["type"], "Accept");
-/// assert_eq!(a["actor"], "https://a.example/users/alice");
-/// assert_eq!(a["object"]["id"], "https://b.example/f/1");
+/// use archipel::vocab::{Activity, Iri};
+/// let follow = Activity::follow(
+///     Iri::parse("https://b.example/f/1")?,
+///     Iri::parse("https://b.example/users/bob")?,
+///     Iri::parse("https://a.example/users/alice")?,
+/// );
+/// let p = PendingFollow::from_follow(&follow).expect("a Follow with id, actor and object");
+/// let a = accept(&p, Iri::parse("https://a.example/accepts/1")?);
+/// assert!(a.has_type("Accept"));
+/// assert_eq!(a.actor_id().map(Iri::as_str), Some("https://a.example/users/alice"));
+/// let embedded = a.embedded_object().and_then(|o| o.as_activity()).expect("embedded Follow");
+/// assert_eq!(embedded.id.as_ref().map(Iri::as_str), Some("https://b.example/f/1"));
+/// # Ok::<(), archipel::vocab::VocabError>(())
 /// ```
-pub fn accept(request: &PendingFollow, id: &str) -> Value {
-    answer("Accept", request, id)
+pub fn accept(request: &PendingFollow, id: Iri) -> Activity {
+    Activity::accept(id, request.followee.clone(), embedded(request))
+        .with_to(vec![request.follower.clone()])
 }
 
-/// Builds the `Reject` of a `Follow`, from the followed actor.
-pub fn reject(request: &PendingFollow, id: &str) -> Value {
-    answer("Reject", request, id)
+/// Builds the `Reject` of a `Follow`, from the followed actor (shaped like
+/// [`accept`]).
+pub fn reject(request: &PendingFollow, id: Iri) -> Activity {
+    Activity::reject(id, request.followee.clone(), embedded(request))
+        .with_to(vec![request.follower.clone()])
 }
 
-fn answer(kind: &str, request: &PendingFollow, id: &str) -> Value {
+/// The `Follow` to embed in an answer.
+fn embedded(request: &PendingFollow) -> AnyObject {
     let mut follow = request.follow.clone();
-    if let Some(map) = follow.as_object_mut() {
-        // The embedded Follow does not need its own context.
-        map.remove("@context");
-    }
-    json!({
-        "@context": AS_CONTEXT,
-        "id": id,
-        "type": kind,
-        "actor": request.followee,
-        "to": [request.follower],
-        "object": follow,
-    })
+    // The embedded Follow does not need its own context.
+    follow.base.ld_context = None;
+    AnyObject::Activity(Box::new(follow))
 }
 
 /// What an `Undo` undoes, once checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndoTarget {
     /// The undone activity's `id`.
-    pub id: String,
+    pub id: Iri,
     /// Its `type`, when the `Undo` embeds it (e.g. `"Follow"`, `"Like"`).
     pub kind: Option<String>,
     /// Its `object` IRI, when embedded (whom was followed, what was liked).
-    pub object: Option<String>,
+    pub object: Option<Iri>,
 }
 
 /// Why an `Undo` is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum UndoError {
-    /// The `Undo` has no `object` IRI or embedded activity with an `id`.
+    /// The `Undo` has no `object`, several, or an embedded one without `id`.
     #[error("Undo: missing or malformed object")]
     MissingObject,
     /// The embedded activity's `actor` is not the `Undo`'s `actor`: one may
     /// only undo one's own activities.
     #[error("Undo by {undo_actor:?} of an activity by {original_actor:?}")]
     NotOwnActivity {
-        /// The `Undo`'s actor.
+        /// The `Undo`'s actor (empty if it names none).
         undo_actor: String,
         /// The undone activity's actor.
         original_actor: String,
@@ -221,41 +223,67 @@ pub enum UndoError {
 /// Checks an `Undo` and says what it undoes.
 ///
 /// The undone activity may be an IRI or embedded; when embedded, its `actor`
-/// must be the `Undo`'s (else [`UndoError::NotOwnActivity`]). When only an
-/// IRI is given the application must check it against what it stored.
-pub fn check_undo(undo: &Value) -> Result<UndoTarget, UndoError> {
-    let undo_actor = undo
-        .get("actor")
-        .and_then(reference_iri)
-        .unwrap_or_default();
-    let object = undo.get("object").ok_or(UndoError::MissingObject)?;
-    match object {
-        Value::String(id) => Ok(UndoTarget {
-            id: id.clone(),
-            kind: None,
-            object: None,
-        }),
-        Value::Object(map) => {
-            let id = map
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or(UndoError::MissingObject)?;
-            if let Some(original) = map.get("actor").and_then(reference_iri)
-                && original != undo_actor
-            {
-                return Err(UndoError::NotOwnActivity {
-                    undo_actor: undo_actor.to_owned(),
-                    original_actor: original.to_owned(),
-                });
-            }
-            Ok(UndoTarget {
-                id: id.to_owned(),
-                kind: map.get("type").and_then(first_string).map(str::to_owned),
-                object: map.get("object").and_then(reference_iri).map(str::to_owned),
-            })
+/// must be the `Undo`'s (else [`UndoError::NotOwnActivity`]), also for
+/// activity types outside the vocabulary. When only an IRI is given the
+/// application must check it against what it stored. An `Undo` of several
+/// objects at once is refused as [`UndoError::MissingObject`]: no server
+/// sends one, and which of them was meant is ambiguous.
+pub fn check_undo(undo: &Activity) -> Result<UndoTarget, UndoError> {
+    let undo_actor = undo.actor_id();
+    let object = match undo.object.as_ref() {
+        Some(OneOrMany::One(r)) => r,
+        Some(OneOrMany::Many(items)) if items.len() == 1 => {
+            items.first().ok_or(UndoError::MissingObject)?
         }
-        _ => Err(UndoError::MissingObject),
+        _ => return Err(UndoError::MissingObject),
+    };
+    let embedded = match object {
+        Reference::Iri(id) => {
+            return Ok(UndoTarget {
+                id: id.clone(),
+                kind: None,
+                object: None,
+            });
+        }
+        Reference::Object(o) => o,
+    };
+    let id = embedded.id().ok_or(UndoError::MissingObject)?;
+    if let Some(original) = actor_of(embedded)
+        && Some(&original) != undo_actor
+    {
+        return Err(UndoError::NotOwnActivity {
+            undo_actor: undo_actor.map(Iri::to_string).unwrap_or_default(),
+            original_actor: original.into_string(),
+        });
     }
+    Ok(UndoTarget {
+        id: id.clone(),
+        kind: embedded.type_name().map(str::to_owned),
+        object: embedded
+            .as_activity()
+            .and_then(Activity::object_id)
+            .cloned(),
+    })
+}
+
+/// The `actor` of an embedded activity, also when its type is outside the
+/// vocabulary (then the property sits in `extra`, as received).
+fn actor_of(object: &AnyObject) -> Option<Iri> {
+    if let Some(activity) = object.as_activity() {
+        return activity.actor_id().cloned();
+    }
+    let actor = object.as_object()?.extra.get("actor")?;
+    let iri = match actor {
+        Value::String(s) => s.as_str(),
+        Value::Object(map) => map.get("id")?.as_str()?,
+        Value::Array(items) => match items.first()? {
+            Value::String(s) => s.as_str(),
+            Value::Object(map) => map.get("id")?.as_str()?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(Iri::new_unchecked(iri))
 }
 
 /// The consequences of a received `Block` (ActivityPub §6.9 leaves them to
@@ -268,54 +296,28 @@ pub fn check_undo(undo: &Value) -> Result<UndoTarget, UndoError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockEffect {
     /// Who blocks.
-    pub blocker: String,
+    pub blocker: Iri,
     /// Who is blocked.
-    pub blocked: String,
+    pub blocked: Iri,
 }
 
 impl BlockEffect {
-    /// Reads the effect out of a `Block` document (`None` if it is not a
-    /// `Block` with `actor` and `object` IRIs).
-    pub fn from_block(block: &Value) -> Option<Self> {
-        if !has_type(block, "Block") {
+    /// Reads the effect out of a `Block` (`None` if it is not a `Block` with
+    /// `actor` and `object` IRIs).
+    pub fn from_block(block: &Activity) -> Option<Self> {
+        if !block.has_type("Block") {
             return None;
         }
         Some(Self {
-            blocker: reference_iri(block.get("actor")?)?.to_owned(),
-            blocked: reference_iri(block.get("object")?)?.to_owned(),
+            blocker: block.actor_id()?.clone(),
+            blocked: block.object_id()?.clone(),
         })
     }
 
     /// Whether a follow relationship `follower → followee` must be removed.
-    pub fn severs(&self, follower: &str, followee: &str) -> bool {
-        (follower == self.blocked && followee == self.blocker)
-            || (follower == self.blocker && followee == self.blocked)
-    }
-}
-
-fn has_type(doc: &Value, kind: &str) -> bool {
-    match doc.get("type") {
-        Some(Value::String(s)) => s == kind,
-        Some(Value::Array(items)) => items.iter().any(|t| t.as_str() == Some(kind)),
-        _ => false,
-    }
-}
-
-fn first_string(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(s) => Some(s),
-        Value::Array(items) => items.first().and_then(Value::as_str),
-        _ => None,
-    }
-}
-
-/// The IRI of a reference: a string, an object's `id`, or the first of an array.
-fn reference_iri(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(s) => Some(s),
-        Value::Object(map) => map.get("id").and_then(Value::as_str),
-        Value::Array(items) => items.first().and_then(reference_iri),
-        _ => None,
+    pub fn severs(&self, follower: &Iri, followee: &Iri) -> bool {
+        (*follower == self.blocked && *followee == self.blocker)
+            || (*follower == self.blocker && *followee == self.blocked)
     }
 }
 
@@ -323,43 +325,147 @@ fn reference_iri(value: &Value) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn follow(id: &str, actor: &str) -> Value {
-        json!({"@context": AS_CONTEXT, "id": id, "type": "Follow", "actor": actor,
-               "object": "https://a.example/users/alice"})
+    fn iri(s: &str) -> Iri {
+        Iri::new_unchecked(s)
+    }
+
+    fn alice() -> Iri {
+        iri("https://a.example/users/alice")
+    }
+
+    fn follow(id: &str, actor: &str) -> Activity {
+        Activity::follow(iri(id), iri(actor), alice())
+    }
+
+    /// Decodes a received document, as the inbox hands it over.
+    fn received(json: &str) -> Activity {
+        match AnyObject::from_json_str(json).unwrap() {
+            AnyObject::Activity(a) => *a,
+            other => panic!("not an activity: {other:?}"),
+        }
     }
 
     #[test]
     fn pending_requests_replace_and_take() {
         let list = PendingFollows::new(10);
-        let bob = "https://b.example/users/bob";
-        list.insert(PendingFollow::from_follow(&follow("https://b.example/f/1", bob)).unwrap());
-        list.insert(PendingFollow::from_follow(&follow("https://b.example/f/2", bob)).unwrap());
-        let pending = list.for_followee("https://a.example/users/alice");
+        let bob = iri("https://b.example/users/bob");
+        list.insert(
+            PendingFollow::from_follow(&follow("https://b.example/f/1", bob.as_str())).unwrap(),
+        );
+        list.insert(
+            PendingFollow::from_follow(&follow("https://b.example/f/2", bob.as_str())).unwrap(),
+        );
+        let pending = list.for_followee(&alice());
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].follow_id, "https://b.example/f/2");
-        let taken = list.take("https://a.example/users/alice", bob).unwrap();
+        let taken = list.take(&alice(), &bob).unwrap();
         assert_eq!(taken.follow_id, "https://b.example/f/2");
-        assert!(
-            list.for_followee("https://a.example/users/alice")
-                .is_empty()
+        assert!(list.for_followee(&alice()).is_empty());
+    }
+
+    #[test]
+    fn pending_list_is_bounded_and_drops_the_oldest() {
+        let list = PendingFollows::new(2);
+        for n in 1..=3 {
+            let actor = format!("https://b.example/users/u{n}");
+            list.insert(
+                PendingFollow::from_follow(&follow(&format!("https://b.example/f/{n}"), &actor))
+                    .unwrap(),
+            );
+        }
+        let ids: Vec<String> = list
+            .for_followee(&alice())
+            .into_iter()
+            .map(|p| p.follow_id.into_string())
+            .collect();
+        assert_eq!(ids, ["https://b.example/f/2", "https://b.example/f/3"]);
+        assert!(list.withdraw(&iri("https://b.example/users/u3"), &alice()));
+        assert!(!list.withdraw(&iri("https://b.example/users/u3"), &alice()));
+    }
+
+    #[test]
+    fn from_follow_reads_embedded_actor_and_refuses_other_types() {
+        let f = received(
+            r#"{"id":"https://b.example/f/1","type":"Follow",
+            "actor":{"id":"https://b.example/u","type":"Person"},
+            "object":"https://a.example/users/alice"}"#,
         );
+        let p = PendingFollow::from_follow(&f).unwrap();
+        assert_eq!(p.follower, "https://b.example/u");
+        assert_eq!(p.followee, "https://a.example/users/alice");
+        let like = received(
+            r#"{"id":"https://b.example/l/1","type":"Like",
+            "actor":"https://b.example/u","object":"https://a.example/users/alice"}"#,
+        );
+        assert_eq!(PendingFollow::from_follow(&like), None);
+        let no_id = received(
+            r#"{"type":"Follow","actor":"https://b.example/u",
+            "object":"https://a.example/users/alice"}"#,
+        );
+        assert_eq!(PendingFollow::from_follow(&no_id), None);
     }
 
     #[test]
     fn reject_embeds_follow_without_context() {
         let p = PendingFollow::from_follow(&follow("https://b.example/f/1", "https://b.example/u"))
             .unwrap();
-        let r = reject(&p, "https://a.example/r/1");
-        assert_eq!(r["type"], "Reject");
-        assert_eq!(r["to"][0], "https://b.example/u");
-        assert!(r["object"].get("@context").is_none());
-        assert_eq!(r["object"]["type"], "Follow");
+        let r = reject(&p, iri("https://a.example/r/1"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["type"], "Reject");
+        assert_eq!(json["id"], "https://a.example/r/1");
+        assert_eq!(json["actor"], "https://a.example/users/alice");
+        assert_eq!(json["to"], serde_json::json!(["https://b.example/u"]));
+        assert_eq!(json["@context"], "https://www.w3.org/ns/activitystreams");
+        assert!(json["object"].get("@context").is_none());
+        assert_eq!(json["object"]["type"], "Follow");
+        assert_eq!(json["object"]["id"], "https://b.example/f/1");
+    }
+
+    #[test]
+    fn accept_addresses_the_follower_iri_even_when_the_actor_was_embedded() {
+        let f = received(
+            r#"{"id":"https://b.example/f/1","type":"Follow",
+            "actor":{"id":"https://b.example/u","type":"Person"},
+            "object":"https://a.example/users/alice"}"#,
+        );
+        let a = accept(
+            &PendingFollow::from_follow(&f).unwrap(),
+            iri("https://a.example/a/1"),
+        );
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["type"], "Accept");
+        assert_eq!(json["to"], serde_json::json!(["https://b.example/u"]));
     }
 
     #[test]
     fn undo_of_someone_elses_activity_is_refused() {
-        let undo = json!({"type": "Undo", "actor": "https://evil.example/u",
-            "object": follow("https://b.example/f/1", "https://b.example/u")});
+        let undo = |actor: &str| {
+            Activity::undo(
+                iri("https://b.example/undo/1"),
+                iri(actor),
+                AnyObject::from(follow("https://b.example/f/1", "https://b.example/u")),
+            )
+        };
+        assert_eq!(
+            check_undo(&undo("https://evil.example/u")),
+            Err(UndoError::NotOwnActivity {
+                undo_actor: "https://evil.example/u".into(),
+                original_actor: "https://b.example/u".into()
+            })
+        );
+        let target = check_undo(&undo("https://b.example/u")).unwrap();
+        assert_eq!(target.id, "https://b.example/f/1");
+        assert_eq!(target.kind.as_deref(), Some("Follow"));
+        assert_eq!(target.object, Some(alice()));
+    }
+
+    #[test]
+    fn undo_of_an_unknown_activity_type_still_checks_its_actor() {
+        let undo = received(
+            r#"{"id":"https://evil.example/undo/1","type":"Undo",
+            "actor":"https://evil.example/u",
+            "object":{"id":"https://b.example/x/1","type":"ChatMessage","actor":"https://b.example/u"}}"#,
+        );
         assert_eq!(
             check_undo(&undo),
             Err(UndoError::NotOwnActivity {
@@ -367,23 +473,53 @@ mod tests {
                 original_actor: "https://b.example/u".into()
             })
         );
-        let ok = json!({"type": "Undo", "actor": "https://b.example/u",
-            "object": follow("https://b.example/f/1", "https://b.example/u")});
-        let target = check_undo(&ok).unwrap();
-        assert_eq!(target.kind.as_deref(), Some("Follow"));
-        assert_eq!(
-            target.object.as_deref(),
-            Some("https://a.example/users/alice")
+    }
+
+    #[test]
+    fn undo_by_iri_and_malformed_undos() {
+        let by_iri = received(
+            r#"{"type":"Undo","actor":"https://b.example/u","object":"https://b.example/f/1"}"#,
         );
+        assert_eq!(
+            check_undo(&by_iri),
+            Ok(UndoTarget {
+                id: iri("https://b.example/f/1"),
+                kind: None,
+                object: None
+            })
+        );
+        for bad in [
+            r#"{"type":"Undo","actor":"https://b.example/u"}"#,
+            r#"{"type":"Undo","actor":"https://b.example/u","object":{"type":"Follow","actor":"https://b.example/u"}}"#,
+            r#"{"type":"Undo","actor":"https://b.example/u","object":["https://b.example/f/1","https://b.example/f/2"]}"#,
+        ] {
+            assert_eq!(
+                check_undo(&received(bad)),
+                Err(UndoError::MissingObject),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn block_severs_both_directions() {
-        let b = BlockEffect::from_block(&json!({"type": "Block", "actor": "https://a.example/x",
-            "object": "https://b.example/y"}))
+        let b = BlockEffect::from_block(&Activity::block(
+            iri("https://a.example/b/1"),
+            iri("https://a.example/x"),
+            iri("https://b.example/y"),
+        ))
         .unwrap();
-        assert!(b.severs("https://b.example/y", "https://a.example/x"));
-        assert!(b.severs("https://a.example/x", "https://b.example/y"));
-        assert!(!b.severs("https://c.example/z", "https://a.example/x"));
+        let (x, y, z) = (
+            iri("https://a.example/x"),
+            iri("https://b.example/y"),
+            iri("https://c.example/z"),
+        );
+        assert!(b.severs(&y, &x));
+        assert!(b.severs(&x, &y));
+        assert!(!b.severs(&z, &x));
+        assert_eq!(
+            BlockEffect::from_block(&follow("https://a.example/f/1", "https://a.example/x")),
+            None
+        );
     }
 }

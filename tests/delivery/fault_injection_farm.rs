@@ -20,6 +20,7 @@ use archipel::delivery::{
     Timestamp, WorkerConfig, Workers,
 };
 use archipel::signatures::{PrivateKey, Signer, Spec};
+use archipel::vocab::Iri;
 use farm::Behavior;
 
 const KEY_ID: &str = "https://sender.example/users/alice#main-key";
@@ -106,7 +107,7 @@ async fn every_job_ends_delivered_or_given_up_with_a_reason() {
     let workers = Workers::start(queue.clone(), delivery, config);
     let started = Instant::now();
     let ids = workers
-        .enqueue(NewActivity::from_plan(&plan, KEY_ID))
+        .enqueue(NewActivity::from_plan(&plan, Iri::new_unchecked(KEY_ID)))
         .await
         .unwrap();
     assert_eq!(ids.len(), planned);

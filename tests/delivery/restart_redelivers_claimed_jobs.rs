@@ -11,6 +11,7 @@ use archipel::delivery::{
     Delivery, DeliveryError, DeliveryQueue, JobId, MemoryQueue, NewActivity, PreparedBody,
     SendRequest, Timestamp, WorkerConfig, Workers,
 };
+use archipel::vocab::Iri;
 use bytes::Bytes;
 
 /// A receiver that records every POST as it arrives (before answering), the
@@ -24,7 +25,7 @@ struct Recorder {
 impl Delivery for Recorder {
     async fn send(&self, r: SendRequest<'_>) -> Result<http::Response<Bytes>, DeliveryError> {
         self.received.lock().unwrap().push((
-            r.activity_id.to_owned(),
+            r.activity_id.to_string(),
             r.inbox.as_str().to_owned(),
             r.job,
         ));
@@ -38,9 +39,9 @@ impl Delivery for Recorder {
 
 fn activity(n: usize) -> NewActivity {
     NewActivity {
-        activity_id: "https://me.example/activities/restart".into(),
+        activity_id: Iri::new_unchecked("https://me.example/activities/restart"),
         body: PreparedBody::new(Bytes::from_static(b"{\"type\":\"Create\"}")),
-        key_id: "https://me.example/users/alice#main-key".into(),
+        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
         inboxes: (0..n)
             .map(|i| url::Url::parse(&format!("https://host{}.example/inbox/{i}", i % 30)).unwrap())
             .collect(),

@@ -14,6 +14,7 @@ use archipel::delivery::{
     Timestamp, WorkerConfig, Workers,
 };
 use archipel::signatures::Spec;
+use archipel::vocab::Iri;
 use bytes::Bytes;
 
 type Script =
@@ -70,9 +71,9 @@ fn status(code: u16) -> Result<http::Response<Bytes>, DeliveryError> {
 
 fn activity(inboxes: &[String]) -> NewActivity {
     NewActivity {
-        activity_id: "https://me.example/activities/k".into(),
+        activity_id: Iri::new_unchecked("https://me.example/activities/k"),
         body: PreparedBody::new(Bytes::from_static(b"{}")),
-        key_id: "https://me.example/users/alice#main-key".into(),
+        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
         inboxes: inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())

@@ -13,6 +13,7 @@ use archipel::delivery::{
     Workers,
 };
 use archipel::signatures::{PrivateKey, Signer};
+use archipel::vocab::Iri;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
@@ -109,7 +110,7 @@ pub async fn deliver<C: HttpClient + 'static>(
     let workers = Workers::start(Arc::new(MemoryQueue::new()), delivery, config);
     let mut events = workers.subscribe();
     let ids = workers
-        .enqueue(NewActivity::from_plan(plan, KEY_ID))
+        .enqueue(NewActivity::from_plan(plan, Iri::new_unchecked(KEY_ID)))
         .await
         .unwrap();
     let mut seen = Vec::new();

@@ -144,7 +144,7 @@ mod postgres_schema {
             .unwrap();
         // Every handle sees the same queue.
         assert_eq!(
-            queues[3].get(ids[0]).await.unwrap().unwrap().inbox,
+            queues[3].get(ids[0]).await.unwrap().unwrap().inbox.as_str(),
             "https://b.example/i"
         );
         assert_eq!(

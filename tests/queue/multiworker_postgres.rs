@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use archipel::delivery::queue::postgres::{PostgresOptions, PostgresQueue};
 use archipel::delivery::{DeliveryQueue, NewActivity, PreparedBody, Timestamp};
+use archipel::vocab::Iri;
 use bytes::Bytes;
 
 const CHILD_TEST: &str = concat!(
@@ -46,8 +47,8 @@ async fn four_worker_processes_drain_20000_jobs_without_sharing_one() {
             body: PreparedBody::new(Bytes::from(format!(
                 "{{\"id\":\"{id}\",\"type\":\"Note\"}}"
             ))),
-            activity_id: id,
-            key_id: "https://me.example/users/alice#main-key".into(),
+            activity_id: Iri::new_unchecked(id),
+            key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
             inboxes: farm.inboxes(INBOXES_EACH, &format!("a{a}u")),
             dialect: None,
         };

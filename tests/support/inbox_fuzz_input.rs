@@ -13,6 +13,7 @@ use archipel::inbox::{Inbox, InboxConfig, InboxError};
 use archipel::policy::DomainPolicy;
 use archipel::policy::follow::{BlockEffect, PendingFollow, check_undo};
 use archipel::signatures::{MemoryKeyResolver, Verifier, VerifyPolicy};
+use archipel::vocab::AnyObject;
 use bytes::Bytes;
 
 fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
@@ -54,10 +55,10 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// Runs one input; returns the refusal (there are no keys, so nothing can be accepted).
 pub fn run(data: &[u8]) -> Option<InboxError> {
     let request = request_from_bytes(data)?;
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(request.body()) {
-        let _ = check_undo(&value);
-        let _ = PendingFollow::from_follow(&value);
-        let _ = BlockEffect::from_block(&value);
+    if let Ok(AnyObject::Activity(activity)) = AnyObject::from_slice(request.body()) {
+        let _ = check_undo(&activity);
+        let _ = PendingFollow::from_follow(&activity);
+        let _ = BlockEffect::from_block(&activity);
     }
     let policy = DomainPolicy::new();
     policy.block("blocked.example").ok()?;

@@ -20,16 +20,18 @@ use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 /// ```
 /// # futures_lite_block_on(async {
 /// use archipel::delivery::{DeliveryQueue, MemoryQueue, NewActivity, PreparedBody, Timestamp};
+/// use archipel::vocab::Iri;
 /// let queue = MemoryQueue::new();
 /// let ids = queue.enqueue_activity(NewActivity {
-///     activity_id: "https://a.example/act/1".into(),
+///     activity_id: Iri::parse("https://a.example/act/1")?,
 ///     body: PreparedBody::new(bytes::Bytes::from_static(b"{}")),
-///     key_id: "https://a.example/u/alice#main-key".into(),
-///     inboxes: vec![url::Url::parse("https://b.example/inbox").unwrap()],
+///     key_id: Iri::parse("https://a.example/u/alice#main-key")?,
+///     inboxes: vec![url::Url::parse("https://b.example/inbox")?],
 ///     dialect: None,
-/// }, Timestamp::from_millis(0)).await.unwrap();
+/// }, Timestamp::from_millis(0)).await?;
 /// assert_eq!(ids.len(), 1);
-/// # });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
 /// #     let waker = std::task::Waker::noop();
 /// #     let mut cx = std::task::Context::from_waker(&waker);
@@ -193,7 +195,7 @@ impl DeliveryQueue for MemoryQueue {
                 id,
                 body_id,
                 activity_id: activity.activity_id.clone(),
-                inbox: inbox.as_str().to_owned(),
+                inbox: inbox.clone(),
                 host: host_of(inbox),
                 key_id: activity.key_id.clone(),
                 attempts: 0,

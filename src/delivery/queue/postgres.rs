@@ -389,8 +389,8 @@ impl DeliveryQueue for PostgresQueue {
             .query_one(
                 &insert_body,
                 &[
-                    &activity.activity_id,
-                    &activity.key_id,
+                    &activity.activity_id.as_str(),
+                    &activity.key_id.as_str(),
                     &activity.body.bytes().as_ref(),
                     &activity.body.sha256().as_slice(),
                     &now,

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use tracing::Instrument as _;
-use url::Url;
 
 use super::{DeadHostAction, Shared};
 use crate::delivery::{
@@ -52,17 +51,6 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     let now = shared.now();
     let attempts = job.attempts.saturating_add(1);
 
-    let inbox = match Url::parse(&job.inbox) {
-        Ok(u) => u,
-        Err(e) => {
-            let reason = GiveUpReason::Refused {
-                reason: format!("inbox {:?} is not a URL: {e}", job.inbox),
-            };
-            settle_give_up(shared, &lease, &job.inbox, attempts, None, None, reason).await;
-            return;
-        }
-    };
-
     let admission = shared.state().breaker.admit(&job.host, now);
     if let Admission::Skip { until } = admission {
         let too_old = until.saturating_since(job.created_at) > config.retry.max_age;
@@ -70,7 +58,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             settle_give_up(
                 shared,
                 &lease,
-                &job.inbox,
+                job.inbox.as_str(),
                 job.attempts,
                 job.last_status,
                 None,
@@ -81,7 +69,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             match shared.queue.defer(&lease, until).await {
                 Ok(()) => shared.emit(DeliveryEvent::Deferred {
                     job: job.id,
-                    inbox: job.inbox.clone(),
+                    inbox: job.inbox.to_string(),
                     until,
                 }),
                 Err(e) => lost(&e),
@@ -96,7 +84,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     let request = |dialect| SendRequest {
         job: job.id,
         activity_id: &job.activity_id,
-        inbox: &inbox,
+        inbox: &job.inbox,
         key_id: &job.key_id,
         body: &body,
         dialect,
@@ -190,7 +178,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             match shared.queue.ack(&lease, record).await {
                 Ok(()) => shared.emit(DeliveryEvent::Delivered {
                     job: job.id,
-                    inbox: job.inbox.clone(),
+                    inbox: job.inbox.to_string(),
                     attempts,
                     status: status.unwrap_or(200),
                     dialect: knocked.dialect,
@@ -203,7 +191,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             settle_give_up(
                 shared,
                 &lease,
-                &job.inbox,
+                job.inbox.as_str(),
                 attempts,
                 status,
                 Some(record),
@@ -222,7 +210,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             settle_give_up(
                 shared,
                 &lease,
-                &job.inbox,
+                job.inbox.as_str(),
                 attempts,
                 status,
                 Some(record),
@@ -248,7 +236,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                     match shared.queue.retry_at(&lease, at, record).await {
                         Ok(()) => shared.emit(DeliveryEvent::Retrying {
                             job: job.id,
-                            inbox: job.inbox.clone(),
+                            inbox: job.inbox.to_string(),
                             attempts,
                             status,
                             error,
@@ -262,7 +250,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                     settle_give_up(
                         shared,
                         &lease,
-                        &job.inbox,
+                        job.inbox.as_str(),
                         attempts,
                         status,
                         Some(record),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use archipel::delivery::{
     DeliveryQueue, NewActivity, PreparedBody, Timestamp, WorkerConfig, Workers,
 };
+use archipel::vocab::Iri;
 use bytes::Bytes;
 
 use super::farm::HttpPost;
@@ -98,11 +99,11 @@ pub fn wait(child: &mut Child, timeout: Duration) {
 /// The fan-out a server-mode child enqueues.
 pub fn fan_out(n: usize, hosts: &[String]) -> NewActivity {
     NewActivity {
-        activity_id: "https://me.example/activities/fan-out".into(),
+        activity_id: Iri::new_unchecked("https://me.example/activities/fan-out"),
         body: PreparedBody::new(Bytes::from_static(
             b"{\"id\":\"https://me.example/activities/fan-out\",\"type\":\"Create\"}",
         )),
-        key_id: "https://me.example/users/alice#main-key".into(),
+        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
         inboxes: (0..n)
             .map(|i| {
                 let host = &hosts[i % hosts.len()];

@@ -12,6 +12,7 @@ use archipel::delivery::{
     NewActivity, PreparedBody, QueueStats, Timestamp,
 };
 use archipel::signatures::Spec;
+use archipel::vocab::Iri;
 use bytes::Bytes;
 
 pub type Hook = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -32,11 +33,11 @@ pub fn t(ms: u64) -> Timestamp {
 
 pub fn activity(id: &str, inboxes: &[&str]) -> NewActivity {
     NewActivity {
-        activity_id: id.into(),
+        activity_id: Iri::new_unchecked(id),
         body: PreparedBody::new(Bytes::from(format!(
             "{{\"id\":\"{id}\",\"type\":\"Create\"}}"
         ))),
-        key_id: "https://a.example/users/alice#main-key".into(),
+        key_id: Iri::new_unchecked("https://a.example/users/alice#main-key"),
         inboxes: inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
@@ -79,7 +80,7 @@ pub async fn enqueue_persists_one_job_per_inbox_and_one_body(s: &Subject) {
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 3);
     let job = q.get(ids[1]).await.unwrap().unwrap();
     assert_eq!(job.id, ids[1]);
-    assert_eq!(job.inbox, "https://c.example:8443/users/x/inbox");
+    assert_eq!(job.inbox.as_str(), "https://c.example:8443/users/x/inbox");
     assert_eq!(job.host, "c.example:8443");
     assert_eq!(job.activity_id, "https://a.example/act/1");
     assert_eq!(job.key_id, "https://a.example/users/alice#main-key");

@@ -2,6 +2,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::*;
+use crate::vocab::Iri;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     let waker = std::task::Waker::noop();
@@ -20,9 +21,9 @@ fn t(ms: u64) -> Timestamp {
 
 fn activity(inboxes: &[&str]) -> NewActivity {
     NewActivity {
-        activity_id: "https://a.example/act/1".into(),
+        activity_id: Iri::new_unchecked("https://a.example/act/1"),
         body: PreparedBody::new(bytes::Bytes::from_static(b"{\"id\":1}")),
-        key_id: "https://a.example/u/a#main-key".into(),
+        key_id: Iri::new_unchecked("https://a.example/u/a#main-key"),
         inboxes: inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
@@ -211,10 +212,32 @@ fn deep_backlog_on_one_host_does_not_starve_others() {
         let hosts: Vec<&str> = claimed.iter().map(|c| c.job.host.as_str()).collect();
         // Two more for the busy deep host (oldest first), then the other host.
         assert_eq!(hosts, ["deep.example", "deep.example", "other.example"]);
-        assert_eq!(claimed[0].job.inbox, "https://deep.example/0");
-        assert_eq!(claimed[1].job.inbox, "https://deep.example/1");
+        assert_eq!(claimed[0].job.inbox.as_str(), "https://deep.example/0");
+        assert_eq!(claimed[1].job.inbox.as_str(), "https://deep.example/1");
         let stats = q.stats(t(5)).await.unwrap();
         assert_eq!((stats.total, stats.due, stats.leased), (1001, 998, 3));
         assert_eq!(q.next_due().await.unwrap(), Some(t(0)));
     });
+}
+
+#[test]
+fn job_record_serializes_its_inbox_as_text_and_back() {
+    block_on(async {
+        let q = MemoryQueue::new();
+        let ids = q
+            .enqueue_activity(activity(&["https://b.example/i?x=1"]), t(0))
+            .await
+            .unwrap();
+        let job = q.get(ids[0]).await.unwrap().unwrap();
+        let json = serde_json::to_value(&job).unwrap();
+        assert_eq!(json["inbox"], "https://b.example/i?x=1");
+        assert_eq!(json["activity_id"], "https://a.example/act/1");
+        assert_eq!(json["key_id"], "https://a.example/u/a#main-key");
+        let back: JobRecord = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, job);
+        let mut bad = json;
+        bad["inbox"] = "no scheme".into();
+        let err = serde_json::from_value::<JobRecord>(bad).unwrap_err();
+        assert_eq!(err.to_string(), "relative URL without a base");
+    })
 }

@@ -6,8 +6,9 @@ use std::time::SystemTime;
 use tokio_postgres::Row;
 
 use super::{FinishedJob, Settled};
-use crate::delivery::queue::{BodyId, JobId, JobRecord, LeaseInfo};
+use crate::delivery::queue::{BodyId, JobId, JobRecord, LeaseInfo, parse_stored_inbox};
 use crate::delivery::{DeliveryError, Spec, Timestamp};
+use crate::vocab::Iri;
 
 /// Maps a PostgreSQL failure to the queue error.
 pub(crate) fn pg(e: tokio_postgres::Error) -> DeliveryError {
@@ -65,10 +66,12 @@ pub(super) fn job_from_row(r: &Row) -> Result<(JobRecord, i16, Option<i64>), Del
     let record = JobRecord {
         id: JobId(u64::try_from(r.try_get::<_, i64>(0).map_err(pg)?).unwrap_or(0)),
         body_id: BodyId(u64::try_from(r.try_get::<_, i64>(1).map_err(pg)?).unwrap_or(0)),
-        activity_id: r.try_get(2).map_err(pg)?,
-        inbox: r.try_get(3).map_err(pg)?,
+        // Both IRIs were written from the `Iri`s of a `NewActivity` and are
+        // never rewritten, so they are wrapped back exactly as stored.
+        activity_id: Iri::new_unchecked(r.try_get::<_, String>(2).map_err(pg)?),
+        inbox: parse_stored_inbox(r.try_get::<_, &str>(3).map_err(pg)?)?,
         host: r.try_get(4).map_err(pg)?,
-        key_id: r.try_get(5).map_err(pg)?,
+        key_id: Iri::new_unchecked(r.try_get::<_, String>(5).map_err(pg)?),
         attempts: u32::try_from(r.try_get::<_, i32>(6).map_err(pg)?).unwrap_or(0),
         claims: u32::try_from(r.try_get::<_, i32>(7).map_err(pg)?).unwrap_or(0),
         created_at: from_ts(r.try_get(8).map_err(pg)?),

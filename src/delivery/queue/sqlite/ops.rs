@@ -10,9 +10,10 @@ use rusqlite::{Connection, Row, TransactionBehavior, params};
 use super::{FinishedJob, Pruned, Settled, SqliteOptions};
 use crate::delivery::queue::{
     AttemptRecord, BodyId, ClaimRequest, ClaimedJob, JobId, JobRecord, Lease, LeaseInfo,
-    NewActivity, host_of,
+    NewActivity, host_of, parse_stored_inbox,
 };
 use crate::delivery::{DeliveryError, PreparedBody, Spec, Timestamp};
+use crate::vocab::Iri;
 
 /// Maps a SQLite failure to the queue error.
 pub(crate) fn db(e: rusqlite::Error) -> DeliveryError {
@@ -65,10 +66,12 @@ pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Opt
     let record = JobRecord {
         id: JobId(u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0)),
         body_id: BodyId(u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)),
-        activity_id: r.get(2)?,
-        inbox: r.get(3)?,
+        // Both IRIs were written from the `Iri`s of a `NewActivity` and are
+        // never rewritten, so they are wrapped back exactly as stored.
+        activity_id: Iri::new_unchecked(r.get::<_, String>(2)?),
+        inbox: stored_inbox(r, 3)?,
         host: r.get(4)?,
-        key_id: r.get(5)?,
+        key_id: Iri::new_unchecked(r.get::<_, String>(5)?),
         attempts: u32::try_from(r.get::<_, i64>(6)?).unwrap_or(u32::MAX),
         claims: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(u32::MAX),
         created_at: from_sql_ts(r.get(8)?),
@@ -79,6 +82,15 @@ pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Opt
         dialect: dialect_from(r.get(14)?),
     };
     Ok((record, r.get(15)?, r.get(16)?))
+}
+
+/// The inbox column parsed back into a URL; a row that does not parse is a
+/// conversion failure naming the stored text.
+fn stored_inbox(r: &Row<'_>, column: usize) -> rusqlite::Result<url::Url> {
+    let text: String = r.get(column)?;
+    parse_stored_inbox(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub(super) fn id_sql(id: JobId) -> i64 {
@@ -342,8 +354,8 @@ pub(super) fn enqueue_in(
     )
     .map_err(db)?
     .execute(params![
-        activity.activity_id,
-        activity.key_id,
+        activity.activity_id.as_str(),
+        activity.key_id.as_str(),
         activity.body.bytes().as_ref(),
         activity.body.sha256().as_slice(),
         now

@@ -4,12 +4,13 @@ use bytes::Bytes;
 
 use super::*;
 use crate::delivery::{PreparedBody, Spec};
+use crate::vocab::Iri;
 
 fn activity(inboxes: &[&str]) -> NewActivity {
     NewActivity {
-        activity_id: "https://a.example/act/1".into(),
+        activity_id: Iri::new_unchecked("https://a.example/act/1"),
         body: PreparedBody::new(Bytes::from_static(b"{\"id\":1}")),
-        key_id: "https://a.example/u/a#main-key".into(),
+        key_id: Iri::new_unchecked("https://a.example/u/a#main-key"),
         inboxes: inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
@@ -35,7 +36,7 @@ async fn jobs_survive_reopening_the_file() {
     };
     let q = SqliteQueue::open(&path).await.unwrap();
     let job = q.get(ids[1]).await.unwrap().unwrap();
-    assert_eq!(job.inbox, "https://c.example/i");
+    assert_eq!(job.inbox.as_str(), "https://c.example/i");
     assert_eq!(job.host, "c.example");
     assert_eq!(job.dialect, Some(Spec::Rfc9421));
     assert_eq!(job.created_at, Timestamp::from_millis(5));
@@ -102,4 +103,40 @@ async fn give_up_is_kept_as_a_record_until_pruned() {
     let later = wall_clock().saturating_add(Duration::from_secs(8 * 24 * 3600));
     assert_eq!(q.prune(later).await.unwrap(), Pruned { jobs: 1, bodies: 1 });
     assert!(q.given_up(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rows_read_back_as_typed_iris_and_a_corrupt_inbox_is_named() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    let ids = q
+        .enqueue_activity(
+            activity(&["https://b.example/i"]),
+            Timestamp::from_millis(0),
+        )
+        .await
+        .unwrap();
+    let job = q.get(ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        job.activity_id,
+        Iri::new_unchecked("https://a.example/act/1")
+    );
+    assert_eq!(
+        job.key_id,
+        Iri::new_unchecked("https://a.example/u/a#main-key")
+    );
+    assert_eq!(job.inbox, url::Url::parse("https://b.example/i").unwrap());
+    // Only a hand-edited row can hold an inbox that is not a URL.
+    q.with_conn(|c, _| {
+        c.execute("UPDATE archipel_jobs SET inbox = 'not a url'", [])
+            .map_err(ops::db)
+    })
+    .await
+    .unwrap();
+    match q.get(ids[0]).await {
+        Err(DeliveryError::Queue(msg)) => assert!(
+            msg.contains(r#"inbox "not a url" is not a valid URL"#),
+            "{msg}"
+        ),
+        other => panic!("expected a queue error naming the inbox, got {other:?}"),
+    }
 }
