@@ -218,18 +218,34 @@ async fn filter_keeps_what_each_reader_may_see() {
     }
 }
 
-/// A graph whose store is down.
-struct Down;
+/// A graph that answers the two follower questions with `answer` (`None`:
+/// its store is down) and counts them; every other method fails.
+#[derive(Default)]
+struct Fake {
+    calls: std::sync::atomic::AtomicUsize,
+    answer: Option<bool>,
+}
+
+impl Fake {
+    fn ask(&self) -> Result<bool, GraphError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.answer.ok_or_else(|| GraphError::Store("down".into()))
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[async_trait::async_trait]
-impl Graph for Down {
+impl Graph for Fake {
     async fn followers(&self, _: &Iri) -> Result<Vec<Iri>, GraphError> {
         Err(GraphError::Store("down".into()))
     }
     async fn is_follower(&self, _: &Iri, _: &Iri) -> Result<bool, GraphError> {
-        Err(GraphError::Store("down".into()))
+        self.ask()
     }
     async fn has_follower_on(&self, _: &Iri, _: &str) -> Result<bool, GraphError> {
-        Err(GraphError::Store("down".into()))
+        self.ask()
     }
     async fn add_follower(&self, _: &Iri, _: &Iri) -> Result<(), GraphError> {
         Err(GraphError::Store("down".into()))
@@ -270,7 +286,7 @@ impl Graph for Down {
 #[tokio::test]
 async fn graph_failure_is_an_error_not_an_answer() {
     let alice = alice();
-    let guard = ReadGuard::new(Arc::new(Down));
+    let guard = ReadGuard::new(Arc::new(Fake::default()));
     let fo = note(&alice, Visibility::FollowersOnly);
     let err = guard
         .check(&alice, &fo, &signed(OTHER_SERVER))
@@ -306,4 +322,50 @@ fn reader_from_a_verified_signature() {
     assert_eq!(Reader::from(&verified), signed(FOLLOWERS_SERVER));
     assert_eq!(Reader::from(Some(&verified)), signed(FOLLOWERS_SERVER));
     assert_eq!(Reader::from(None), Reader::Anonymous);
+}
+
+#[tokio::test]
+async fn a_listing_asks_the_graph_once_and_only_when_needed() {
+    let alice = alice();
+    // Not a follower itself, but its server has one: two questions.
+    let fake = Arc::new(Fake {
+        answer: Some(false),
+        ..Fake::default()
+    });
+    let items = |vis| -> Vec<AnyObject> {
+        (0..100)
+            .map(|_| AnyObject::from(note(&alice, vis)))
+            .collect()
+    };
+    let guard = ReadGuard::new(fake.clone());
+    let shown = guard
+        .filter(
+            &alice,
+            items(Visibility::FollowersOnly),
+            &signed(OTHER_SERVER),
+        )
+        .await
+        .unwrap();
+    assert_eq!((shown.len(), fake.calls()), (0, 2));
+
+    let yes = Arc::new(Fake {
+        answer: Some(true),
+        ..Fake::default()
+    });
+    let guard = ReadGuard::new(yes.clone());
+    let shown = guard
+        .filter(&alice, items(Visibility::FollowersOnly), &signed(FOLLOWER))
+        .await
+        .unwrap();
+    assert_eq!((shown.len(), yes.calls()), (100, 1));
+    // Public items and anonymous readers never reach the graph.
+    let shown = guard
+        .filter(&alice, items(Visibility::Public), &signed(FOLLOWER))
+        .await
+        .unwrap();
+    let anon = guard
+        .filter(&alice, items(Visibility::FollowersOnly), &Reader::Anonymous)
+        .await
+        .unwrap();
+    assert_eq!((shown.len(), anon.len(), yes.calls()), (100, 0, 1));
 }
