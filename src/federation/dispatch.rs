@@ -125,7 +125,7 @@ use crate::fetch::Fetcher;
 use crate::inbox::Incoming;
 use crate::vocab::{Activity, AnyObject, Iri, Kind};
 
-use super::graph::Graph;
+use super::graph::{Graph, SentFollow};
 use super::paths::Paths;
 
 /// The error a handler or a lookup returns: any error type, boxed (`?`
@@ -368,24 +368,91 @@ impl Dispatcher {
     /// A [`DispatchError`] naming the refusal; answer the sender with
     /// [`DispatchError::status`]. A refused activity reached no handler.
     pub async fn dispatch(&self, incoming: Incoming) -> Result<Dispatched, DispatchError> {
-        let kind = incoming.activity.kind();
+        let route = self.authorize(&incoming).await?;
+        let cx = Cx::new(&incoming, &self.paths);
+        let type_name = incoming.kind;
+        let activity = match incoming.activity {
+            AnyObject::Activity(activity) => *activity,
+            other => return self.other(cx, &type_name, other).await,
+        };
+        let h = &self.handlers;
+        let call = Call {
+            dispatcher: self,
+            cx,
+            type_name: &type_name,
+        };
+        match route {
+            Route::Ignore => Ok(Dispatched::Ignored),
+            Route::Other => call.run(&None::<Handler<Activity>>, activity, |a| a).await,
+            Route::Follow { followee, name } => {
+                call.run(&h.follow, activity, |activity| Follow {
+                    activity,
+                    followee,
+                    name,
+                })
+                .await
+            }
+            Route::Reply { accept, follow } => {
+                let slot = if accept { &h.accept } else { &h.reject };
+                call.run(slot, activity, |activity| FollowReply { activity, follow })
+                    .await
+                    .map(recorded)
+            }
+            Route::Undo {
+                undone,
+                kind,
+                object,
+            } => call
+                .run(&h.undo, activity, |activity| Undo {
+                    activity,
+                    undone,
+                    kind,
+                    object,
+                })
+                .await
+                .map(recorded),
+            Route::Write { create, object } => {
+                let slot = if create { &h.create } else { &h.update };
+                call.run(slot, activity, |activity| WithObject { activity, object })
+                    .await
+            }
+            Route::Delete { object, is_actor } => {
+                call.run(&h.delete, activity, |activity| Delete {
+                    activity,
+                    object,
+                    is_actor,
+                })
+                .await
+            }
+            Route::Plain { kind, severed } => {
+                let slot = match kind {
+                    Kind::Like => &h.like,
+                    Kind::Announce => &h.announce,
+                    Kind::Block => &h.block,
+                    Kind::Move => &h.move_,
+                    _ => &h.flag,
+                };
+                let done = call.run(slot, activity, |a| a).await?;
+                Ok(if severed { recorded(done) } else { done })
+            }
+        }
+    }
+
+    /// The rules and the bookkeeping: where `incoming` goes, with the values
+    /// its handler gets, or why it is refused.
+    async fn authorize(&self, incoming: &Incoming) -> Result<Route, DispatchError> {
         let h = &self.handlers;
         let listened = |specific: bool| specific || h.other.is_some();
         let Some(activity) = incoming.activity.as_activity() else {
-            return self.other(&incoming, incoming.activity.clone()).await;
+            return Ok(Route::Other);
         };
-        match kind {
+        Ok(match incoming.activity.kind() {
             Some(Kind::Follow) if listened(h.follow.is_some()) => {
-                let (followee, name) = self.authorize_follow(&incoming, activity)?;
-                let value = Follow {
-                    activity: activity.clone(),
-                    followee,
-                    name,
-                };
-                self.call(&h.follow, &incoming, value).await
+                let (followee, name) = self.authorize_follow(incoming, activity)?;
+                Route::Follow { followee, name }
             }
             Some(k @ (Kind::Accept | Kind::Reject)) if is_follow_reply(activity) => {
-                let follow = self.authorize_reply(k, &incoming, activity).await?;
+                let follow = self.authorize_reply(k, incoming, activity).await?;
                 if k == Kind::Accept {
                     self.graph
                         .add_following(&follow.follower, &follow.followee)
@@ -397,21 +464,14 @@ impl Dispatcher {
                         .remove_following(&follow.follower, &follow.followee)
                         .await?;
                 }
-                let value = FollowReply {
-                    activity: activity.clone(),
+                Route::Reply {
+                    accept: k == Kind::Accept,
                     follow,
-                };
-                let slot = if k == Kind::Accept {
-                    &h.accept
-                } else {
-                    &h.reject
-                };
-                self.call_recorded(slot, &incoming, value).await
+                }
             }
             Some(Kind::Undo) => {
-                let (undone, undone_kind, object) =
-                    self.authorize_undo(&incoming, activity).await?;
-                if undone_kind == Some(Kind::Follow)
+                let (undone, kind, object) = self.authorize_undo(incoming, activity).await?;
+                if kind == Some(Kind::Follow)
                     && let Some(followee) = &object
                     && self.paths.local_name(followee).is_some()
                 {
@@ -419,57 +479,52 @@ impl Dispatcher {
                         .remove_follower(followee, &incoming.actor)
                         .await?;
                 }
-                let value = Undo {
-                    activity: activity.clone(),
+                Route::Undo {
                     undone,
-                    kind: undone_kind,
+                    kind,
                     object,
-                };
-                self.call_recorded(&h.undo, &incoming, value).await
-            }
-            Some(k @ (Kind::Create | Kind::Update)) => {
-                let slot = if k == Kind::Create {
-                    &h.create
-                } else {
-                    &h.update
-                };
-                if !listened(slot.is_some()) {
-                    return Ok(Dispatched::Ignored);
                 }
-                let object = self.authorize_write(k, &incoming).await?;
-                let value = WithObject {
-                    activity: activity.clone(),
-                    object,
-                };
-                self.call(slot, &incoming, value).await
             }
-            Some(Kind::Delete) if listened(h.delete.is_some()) => {
-                let (object, is_actor) = self.authorize_delete(&incoming, activity).await?;
-                let value = Delete {
-                    activity: activity.clone(),
-                    object,
-                    is_actor,
-                };
-                self.call(&h.delete, &incoming, value).await
-            }
-            Some(Kind::Like) => self.call(&h.like, &incoming, activity.clone()).await,
-            Some(Kind::Announce) => self.call(&h.announce, &incoming, activity.clone()).await,
-            Some(Kind::Block) => match activity.object_id() {
-                Some(blocked) if self.paths.local_name(blocked).is_some() => {
-                    self.sever(blocked, &incoming.actor).await?;
-                    self.call_recorded(&h.block, &incoming, activity.clone())
-                        .await
-                }
-                _ => self.call(&h.block, &incoming, activity.clone()).await,
+            Some(Kind::Create) if listened(h.create.is_some()) => Route::Write {
+                create: true,
+                object: self.authorize_write(Kind::Create, incoming).await?,
             },
-            Some(Kind::Move) if listened(h.move_.is_some()) => {
-                self.authorize_move(&incoming, activity)?;
-                self.call(&h.move_, &incoming, activity.clone()).await
+            Some(Kind::Update) if listened(h.update.is_some()) => Route::Write {
+                create: false,
+                object: self.authorize_write(Kind::Update, incoming).await?,
+            },
+            Some(Kind::Delete) if listened(h.delete.is_some()) => {
+                let (object, is_actor) = self.authorize_delete(incoming, activity).await?;
+                Route::Delete { object, is_actor }
             }
-            Some(Kind::Flag) => self.call(&h.flag, &incoming, activity.clone()).await,
-            Some(Kind::Follow | Kind::Delete | Kind::Move) => Ok(Dispatched::Ignored),
-            _ => self.other(&incoming, incoming.activity.clone()).await,
-        }
+            Some(Kind::Block) => {
+                let blocked = activity
+                    .object_id()
+                    .filter(|b| self.paths.local_name(b).is_some());
+                if let Some(blocked) = blocked {
+                    self.sever(blocked, &incoming.actor).await?;
+                }
+                Route::Plain {
+                    kind: Kind::Block,
+                    severed: blocked.is_some(),
+                }
+            }
+            Some(Kind::Move) if listened(h.move_.is_some()) => {
+                self.authorize_move(incoming, activity)?;
+                Route::Plain {
+                    kind: Kind::Move,
+                    severed: false,
+                }
+            }
+            Some(kind @ (Kind::Like | Kind::Announce | Kind::Flag)) => Route::Plain {
+                kind,
+                severed: false,
+            },
+            Some(Kind::Follow | Kind::Create | Kind::Update | Kind::Delete | Kind::Move) => {
+                Route::Ignore
+            }
+            _ => Route::Other,
+        })
     }
 
     /// The bookkeeping of a `Block` of the local actor `local` by `remote`:
@@ -484,58 +539,98 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Calls `slot` with `value`, else `on_other` with the activity as
-    /// received, else nothing.
-    async fn call<T>(
-        &self,
-        slot: &Option<Handler<T>>,
-        incoming: &Incoming,
-        value: T,
-    ) -> Result<Dispatched, DispatchError> {
-        match slot {
-            Some(handler) => {
-                let cx = Cx::new(incoming, &self.paths);
-                handler(cx, value)
-                    .await
-                    .map_err(|source| handler_error(incoming, source))?;
-                Ok(Dispatched::Handled)
-            }
-            None => self.other(incoming, incoming.activity.clone()).await,
-        }
-    }
-
-    /// As [`Dispatcher::call`], after bookkeeping: `Recorded` when nobody listens.
-    async fn call_recorded<T>(
-        &self,
-        slot: &Option<Handler<T>>,
-        incoming: &Incoming,
-        value: T,
-    ) -> Result<Dispatched, DispatchError> {
-        match self.call(slot, incoming, value).await? {
-            Dispatched::Ignored => Ok(Dispatched::Recorded),
-            done => Ok(done),
-        }
-    }
-
     async fn other(
         &self,
-        incoming: &Incoming,
+        cx: Cx,
+        type_name: &str,
         object: AnyObject,
     ) -> Result<Dispatched, DispatchError> {
         let Some(handler) = &self.handlers.other else {
             return Ok(Dispatched::Ignored);
         };
-        let cx = Cx::new(incoming, &self.paths);
         handler(cx, object)
             .await
-            .map_err(|source| handler_error(incoming, source))?;
+            .map_err(|source| handler_error(type_name, source))?;
         Ok(Dispatched::Handled)
     }
 }
 
-fn handler_error(incoming: &Incoming, source: BoxError) -> DispatchError {
+/// Where an authorized activity goes, with what its rules established.
+enum Route {
+    /// Nobody listens and there is nothing to record.
+    Ignore,
+    /// To `on_other`, as received.
+    Other,
+    Follow {
+        followee: Iri,
+        name: String,
+    },
+    Reply {
+        accept: bool,
+        follow: SentFollow,
+    },
+    Undo {
+        undone: Iri,
+        kind: Option<Kind>,
+        object: Option<Iri>,
+    },
+    Write {
+        create: bool,
+        object: AnyObject,
+    },
+    Delete {
+        object: Iri,
+        is_actor: bool,
+    },
+    /// A type without rules (or `Block`, `Move` after theirs); `severed`
+    /// when a `Block` changed the graph.
+    Plain {
+        kind: Kind,
+        severed: bool,
+    },
+}
+
+/// One handler call: the activity moves into the handler's value, or, with
+/// no handler for its type, back into an [`AnyObject`] for `on_other`.
+struct Call<'a> {
+    dispatcher: &'a Dispatcher,
+    cx: Cx,
+    type_name: &'a str,
+}
+
+impl Call<'_> {
+    async fn run<T>(
+        self,
+        slot: &Option<Handler<T>>,
+        activity: Activity,
+        value: impl FnOnce(Activity) -> T,
+    ) -> Result<Dispatched, DispatchError> {
+        match slot {
+            Some(handler) => {
+                handler(self.cx, value(activity))
+                    .await
+                    .map_err(|source| handler_error(self.type_name, source))?;
+                Ok(Dispatched::Handled)
+            }
+            None => {
+                let object = AnyObject::Activity(Box::new(activity));
+                self.dispatcher.other(self.cx, self.type_name, object).await
+            }
+        }
+    }
+}
+
+/// After bookkeeping, nobody listening is `Recorded`, not `Ignored`.
+fn recorded(done: Dispatched) -> Dispatched {
+    match done {
+        Dispatched::Ignored => Dispatched::Recorded,
+        done => done,
+    }
+}
+
+fn handler_error(type_name: &str, source: BoxError) -> DispatchError {
     DispatchError::Handler {
-        kind: crate::inbox::echo(&incoming.kind),
+        kind: crate::inbox::echo(type_name),
         source,
     }
 }
