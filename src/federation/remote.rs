@@ -98,12 +98,17 @@ use crate::vocab::{Actor, AnyObject, Category, Iri, Kind};
 
 mod flight;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
 pub use memory::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, MemoryActorStore};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::{DEFAULT_MAX_ROWS, SqliteActorStore};
 
 /// How long a cached actor is used without fetching it again (24 hours).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);

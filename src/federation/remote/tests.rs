@@ -258,7 +258,13 @@ async fn hostile_documents_are_typed_errors() {
 #[tokio::test]
 async fn non_http_ids_are_refused_before_any_request() {
     let s = setup();
-    for bad in ["javascript:alert(1)", "acct:bob@b.example", "urn:uuid:1"] {
+    for bad in [
+        "javascript:alert(1)",
+        "acct:bob@b.example",
+        "urn:uuid:1",
+        "ftp://b.example/users/bob",
+        "wss://b.example/users/bob",
+    ] {
         let err = s.remote.get(&Iri::new_unchecked(bad)).await.unwrap_err();
         assert!(
             matches!(err, RemoteError::Invalid { field: "id", .. }),

@@ -1,0 +1,335 @@
+//! [`SqliteActorStore`]: the remote actor cache in one table of a SQLite
+//! database (feature `sqlite`), so a restart does not refetch every actor.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::{ActorStore, RemoteError, StoredActor};
+use crate::vocab::Iri;
+
+/// The default row cap of [`SqliteActorStore`].
+pub const DEFAULT_MAX_ROWS: usize = 100_000;
+
+/// How long a call waits for another process holding the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The table; the `archipel_` prefix lets it share a database file with the
+/// application's own tables. The implicit `rowid` grows with every write
+/// (a replaced row is deleted and inserted again), so it orders rows by
+/// when they were stored.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS archipel_remote_actors (
+    id         TEXT PRIMARY KEY NOT NULL,
+    document   TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL
+)";
+
+/// An [`ActorStore`] in a SQLite database file (bundled SQLite, WAL mode):
+/// one row per actor, `id → document, fetched_at`, in the table
+/// `archipel_remote_actors`.
+///
+/// Bounded: every insert deletes the rows stored more than
+/// [`DEFAULT_MAX_ROWS`] writes ago ([`SqliteActorStore::with_max_rows`]),
+/// through the rowid index, so the table never holds more rows than the
+/// cap and pruning costs no table scan. A cache loses nothing that matters
+/// in a crash, so commits do not wait for the disk (`synchronous =
+/// NORMAL`). Calls run on tokio's blocking pool, so the store must be used
+/// within a tokio runtime.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use archipel::federation::remote::SqliteActorStore;
+/// # fn demo() -> Result<(), archipel::federation::remote::RemoteError> {
+/// let store = Arc::new(SqliteActorStore::open("data/actors.sqlite3")?);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteActorStore {
+    conn: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+    max_rows: usize,
+}
+
+fn db(e: rusqlite::Error) -> RemoteError {
+    RemoteError::Store(format!("sqlite: {e}"))
+}
+
+fn prepare(conn: &Connection) -> Result<(), RemoteError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    // An in-memory database answers `memory`, which is fine.
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(db)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL")
+        .map_err(db)?;
+    conn.execute_batch(SCHEMA).map_err(db)?;
+    Ok(())
+}
+
+fn to_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+impl SqliteActorStore {
+    /// Opens (creating if needed) the store in the database file at `path`;
+    /// missing parent directories are created.
+    ///
+    /// # Errors
+    /// [`RemoteError::Store`] if the directory or file cannot be created or
+    /// is not a usable database.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteActorStore, RemoteError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                RemoteError::Store(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open(&path).map_err(|e| {
+            RemoteError::Store(format!("sqlite: cannot open {}: {e}", path.display()))
+        })?;
+        prepare(&conn)?;
+        Ok(SqliteActorStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Some(path),
+            max_rows: DEFAULT_MAX_ROWS,
+        })
+    }
+
+    /// A store in a private in-memory database, gone with the value.
+    ///
+    /// # Errors
+    /// [`RemoteError::Store`].
+    pub fn open_in_memory() -> Result<SqliteActorStore, RemoteError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        prepare(&conn)?;
+        Ok(SqliteActorStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: None,
+            max_rows: DEFAULT_MAX_ROWS,
+        })
+    }
+
+    /// At most `n` rows (at least one).
+    #[must_use]
+    pub fn with_max_rows(mut self, n: usize) -> SqliteActorStore {
+        self.max_rows = n.max(1);
+        self
+    }
+
+    /// The database file, if the store is not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// How many rows the table holds.
+    ///
+    /// # Errors
+    /// [`RemoteError::Store`].
+    pub async fn count(&self) -> Result<usize, RemoteError> {
+        self.with_conn(|conn| {
+            let n: i64 = conn
+                .query_row("SELECT COUNT(*) FROM archipel_remote_actors", [], |r| {
+                    r.get(0)
+                })
+                .map_err(db)?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Runs `f` on the connection on tokio's blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, RemoteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, RemoteError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| RemoteError::Store(format!("sqlite: blocking task failed: {e}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl ActorStore for SqliteActorStore {
+    async fn get(&self, id: &Iri) -> Result<Option<StoredActor>, RemoteError> {
+        let id = id.as_str().to_owned();
+        let row: Option<(String, i64)> = self
+            .with_conn(move |conn| {
+                conn.prepare_cached(
+                    "SELECT document, fetched_at FROM archipel_remote_actors WHERE id = ?1",
+                )
+                .map_err(db)?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        // A row that no longer decodes (written by another version, edited
+        // by hand) is a miss: the actor is fetched and the row replaced.
+        Ok(row.and_then(|(doc, at)| StoredActor::decode(&doc, from_millis(at)).ok()))
+    }
+
+    async fn put(&self, entry: StoredActor) -> Result<(), RemoteError> {
+        let max = i64::try_from(self.max_rows).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO archipel_remote_actors (id, document, fetched_at)
+                 VALUES (?1, ?2, ?3)",
+            )
+            .map_err(db)?
+            .execute(params![
+                entry.id().as_str(),
+                entry.document(),
+                to_millis(entry.fetched_at())
+            ])
+            .map_err(db)?;
+            let newest = tx.last_insert_rowid();
+            tx.prepare_cached("DELETE FROM archipel_remote_actors WHERE rowid <= ?1")
+                .map_err(db)?
+                .execute(params![newest.saturating_sub(max)])
+                .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn remove(&self, id: &Iri) -> Result<bool, RemoteError> {
+        let id = id.as_str().to_owned();
+        self.with_conn(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM archipel_remote_actors WHERE id = ?1")
+                .map_err(db)?
+                .execute(params![id])
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, at: u64) -> StoredActor {
+        let doc = serde_json::json!({"id": id, "type": "Person", "inbox": format!("{id}/inbox")});
+        StoredActor::decode(&doc.to_string(), UNIX_EPOCH + Duration::from_millis(at)).unwrap()
+    }
+
+    fn iri(s: &str) -> Iri {
+        Iri::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn round_trip_replace_and_remove() {
+        let store = SqliteActorStore::open_in_memory().unwrap();
+        let bob = "https://b.example/users/bob";
+        store.put(entry(bob, 1_000)).await.unwrap();
+        store.put(entry(bob, 2_000)).await.unwrap();
+        let got = store.get(&iri(bob)).await.unwrap().unwrap();
+        assert_eq!(got.fetched_at(), UNIX_EPOCH + Duration::from_millis(2_000));
+        assert_eq!(
+            got.actor().inbox().as_str(),
+            "https://b.example/users/bob/inbox"
+        );
+        assert_eq!(store.count().await.unwrap(), 1);
+        assert!(store.remove(&iri(bob)).await.unwrap());
+        assert!(!store.remove(&iri(bob)).await.unwrap());
+        assert!(store.get(&iri(bob)).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_row_cap_prunes_the_oldest_on_insert() {
+        let store = SqliteActorStore::open_in_memory().unwrap().with_max_rows(3);
+        for n in 0..5 {
+            store
+                .put(entry(&format!("https://b.example/users/u{n}"), n))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.count().await.unwrap(), 3);
+        for n in 0..2 {
+            let id = iri(&format!("https://b.example/users/u{n}"));
+            assert!(store.get(&id).await.unwrap().is_none(), "u{n} pruned");
+        }
+        // Rewriting an old entry makes it the newest.
+        store
+            .put(entry("https://b.example/users/u2", 9))
+            .await
+            .unwrap();
+        store
+            .put(entry("https://b.example/users/u5", 10))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .get(&iri("https://b.example/users/u2"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .get(&iri("https://b.example/users/u3"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.count().await.unwrap() <= 3);
+    }
+
+    #[tokio::test]
+    async fn entries_survive_a_reopen() {
+        let dir = std::env::temp_dir().join(format!(
+            "archipel-remote-actors-{}-{}",
+            std::process::id(),
+            to_millis(SystemTime::now())
+        ));
+        let path = dir.join("actors.sqlite3");
+        let bob = "https://b.example/users/bob";
+        {
+            let store = SqliteActorStore::open(&path).unwrap();
+            store.put(entry(bob, 5)).await.unwrap();
+        }
+        let store = SqliteActorStore::open(&path).unwrap();
+        assert!(store.get(&iri(bob)).await.unwrap().is_some());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_row_is_a_miss() {
+        let store = SqliteActorStore::open_in_memory().unwrap();
+        store
+            .with_conn(|conn| {
+                conn.execute(
+                    "INSERT INTO archipel_remote_actors VALUES ('https://b.example/x', 'not json', 0)",
+                    [],
+                )
+                .map_err(db)
+                .map(|_| ())
+            })
+            .await
+            .unwrap();
+        assert!(
+            store
+                .get(&iri("https://b.example/x"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
