@@ -142,6 +142,15 @@ pub enum OutboxError {
         /// The activity type.
         kind: String,
     },
+    /// An `Update`, `Delete` or `Undo` acting on more than one object: the
+    /// ownership check covers exactly one.
+    #[error("outbox body: {kind} acts on {count} objects; post one per activity")]
+    ManyObjects {
+        /// The activity type.
+        kind: String,
+        /// How many objects it named.
+        count: usize,
+    },
     /// The target of an `Update`, `Delete` or `Undo` is not the owner's.
     #[error("outbox: {target} is not owned by {author} (its owner: {owner:?})")]
     NotOwner {
@@ -263,6 +272,14 @@ impl Outbox {
                     None
                 }
                 Some(k @ (Kind::Update | Kind::Delete | Kind::Undo)) => {
+                    // One target, so the ownership check covers all it acts on.
+                    let count = activity.object.as_ref().map_or(0, OneOrMany::len);
+                    if count > 1 {
+                        return Err(OutboxError::ManyObjects {
+                            kind: k.as_str().to_owned(),
+                            count,
+                        });
+                    }
                     let target = activity.object_id().cloned().ok_or_else(|| {
                         OutboxError::MissingObject {
                             kind: k.as_str().to_owned(),

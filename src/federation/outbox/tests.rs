@@ -272,6 +272,14 @@ fn update_delete_undo_need_the_owner() {
     assert_eq!(draft.target(), None);
     assert!(draft.finish(None).is_ok());
 
+    // Two targets: the second would escape the ownership check.
+    let two = format!(r#"{{"type":"Delete","object":["{target}","https://b.example/n"]}}"#);
+    let err = outbox.prepare(&alice, two.as_bytes()).unwrap_err();
+    assert!(
+        matches!(&err, OutboxError::ManyObjects { kind, count: 2 } if kind == "Delete"),
+        "{err:?}"
+    );
+
     let err = outbox.prepare(&alice, br#"{"type":"Delete"}"#).unwrap_err();
     assert!(
         matches!(&err, OutboxError::MissingObject { kind } if kind == "Delete"),
