@@ -10,6 +10,34 @@
 //!
 //! `Undo` and `Block` have their own rules, in [`check_undo`] and
 //! [`BlockEffect`].
+//!
+//! Everything works on typed [`Activity`] values, as the inbox hands them
+//! over, and answers with typed activities ready for delivery. The safe
+//! default is the locked-account reading: a request waits unless the
+//! followed actor accepts followers automatically, and the waiting list is
+//! bounded.
+//!
+//! ```
+//! use archipel::policy::follow::{self, FollowConsent, PendingFollow, PendingFollows};
+//! use archipel::vocab::{Activity, Iri};
+//! let follow = Activity::follow(
+//!     Iri::parse("https://b.example/follows/1")?,
+//!     Iri::parse("https://b.example/users/bob")?,
+//!     Iri::parse("https://a.example/users/alice")?,
+//! );
+//! let request = PendingFollow::from_follow(&follow).expect("a complete Follow");
+//! let pending = PendingFollows::default();
+//! match follow::consent_for(true) {
+//!     FollowConsent::Pending => pending.insert(request.clone()),
+//!     _ => unreachable!("alice approves followers by hand"),
+//! }
+//! // Later, alice accepts bob.
+//! let taken = pending.take(&request.followee, &request.follower).expect("pending");
+//! let accept = follow::accept(&taken, Iri::parse("https://a.example/accepts/1")?);
+//! assert!(accept.has_type("Accept"));
+//! assert_eq!(accept.object_id(), Some(&taken.follow_id));
+//! # Ok::<(), archipel::vocab::VocabError>(())
+//! ```
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
