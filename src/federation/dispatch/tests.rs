@@ -375,6 +375,8 @@ fn with_owners(d: Dispatcher) -> Dispatcher {
         (NOTE, CAROL),
         ("https://b.example/l/1", CAROL),
         ("https://b.example/notes/2", BOB),
+        // An actor owns itself.
+        (CAROL, CAROL),
     ]))))
 }
 
@@ -385,6 +387,8 @@ async fn the_stored_owner_decides_on_a_shared_origin() {
     // Bob and Carol share b.example; Carol owns the note and the Like.
     for doc in [
         json!({"type":"Delete","id":"https://b.example/d/1","actor":BOB,"object":NOTE}),
+        // Carol's account, named by IRI only.
+        json!({"type":"Delete","id":"https://b.example/d/3","actor":BOB,"object":CAROL}),
         json!({"type":"Undo","id":"https://b.example/u/1","actor":BOB,"object":"https://b.example/l/1"}),
         json!({"type":"Update","id":"https://b.example/up/1","actor":BOB,
                "object":{"type":"Note","id":NOTE,"attributedTo":BOB,"content":"mine now"}}),
