@@ -87,8 +87,8 @@ pub enum Reader {
         /// The key owner the signature verification reported.
         owner: Iri,
     },
-    /// The author themselves, as the application decided (a local session
-    /// or token holder): sees everything they wrote.
+    /// The author themselves, as the application decided (the logged-in
+    /// author, or a holder of their access token): sees everything they wrote.
     Owner,
 }
 
