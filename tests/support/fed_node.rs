@@ -174,24 +174,25 @@ impl Node {
             .prepare(&author, &serde_json::to_vec(&body).unwrap())
             .unwrap();
         let posted = draft.finish(None).unwrap();
-        let mut store = self.objects.0.lock().unwrap();
-        if let Some(object) = posted.object() {
+        {
+            let mut store = self.objects.0.lock().unwrap();
+            if let Some(object) = posted.object() {
+                store.insert(
+                    object.id().unwrap().as_str().to_owned(),
+                    StoredObject {
+                        object: object.clone(),
+                        author: author.id().clone(),
+                    },
+                );
+            }
             store.insert(
-                object.id().unwrap().as_str().to_owned(),
+                posted.activity().id.as_ref().unwrap().as_str().to_owned(),
                 StoredObject {
-                    object: object.clone(),
+                    object: AnyObject::Activity(Box::new(posted.activity().clone())),
                     author: author.id().clone(),
                 },
             );
         }
-        store.insert(
-            posted.activity().id.as_ref().unwrap().as_str().to_owned(),
-            StoredObject {
-                object: AnyObject::Activity(Box::new(posted.activity().clone())),
-                author: author.id().clone(),
-            },
-        );
-        drop(store);
         let sent = self.fed.publish(&author, &posted).await.unwrap();
         (posted, sent)
     }
