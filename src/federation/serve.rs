@@ -83,9 +83,12 @@ pub enum ServeError {
     /// No such document, or the reader may not know it exists (`404`).
     #[error("not found")]
     NotFound,
-    /// A store the guard consults failed (`500`).
+    /// The follow graph the guard consults failed (`500`).
     #[error("serving guard: {0}")]
-    Guard(String),
+    Guard(#[from] super::visibility::VisibilityError),
+    /// The document could not be serialized (`500`).
+    #[error("serializing the document: {0}")]
+    Serialize(String),
 }
 
 impl ServeError {
@@ -95,13 +98,19 @@ impl ServeError {
             ServeError::Unsigned | ServeError::Signature(_) => StatusCode::UNAUTHORIZED,
             ServeError::Blocked { .. } => StatusCode::FORBIDDEN,
             ServeError::NotFound => StatusCode::NOT_FOUND,
-            ServeError::Guard(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServeError::Guard(_) | ServeError::Serialize(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The error as a plain-text response with its status.
     pub fn into_response(self) -> Response<Bytes> {
-        let mut r = Response::new(Bytes::from(self.to_string()));
+        // A store's message stays in the server's logs, not in the answer.
+        let text = if self.status().is_server_error() {
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut r = Response::new(Bytes::from(text));
         *r.status_mut() = self.status();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -141,7 +150,7 @@ pub fn activity_json<T: serde::Serialize>(document: &T) -> Response<Bytes> {
                 .insert(header::VARY, HeaderValue::from_static("Accept, Signature"));
             r
         }
-        Err(e) => ServeError::Guard(e.to_string()).into_response(),
+        Err(e) => ServeError::Serialize(e.to_string()).into_response(),
     }
 }
 
@@ -241,8 +250,7 @@ impl Federation {
         };
         let access = ReadGuard::new(self.graph().clone())
             .check(&author, object, &requester.reader())
-            .await
-            .map_err(|e| ServeError::Guard(e.to_string()))?;
+            .await?;
         if access != Access::Allow {
             return Err(ServeError::NotFound);
         }
