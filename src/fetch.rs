@@ -306,8 +306,23 @@ impl Fetcher {
     /// # Errors
     /// As [`Fetcher::fetch_value`], plus [`FetchError::NotAtItsId`].
     pub async fn fetch_authoritative(&self, iri: &Url) -> Result<Value, FetchError> {
+        self.authoritative(iri, true).await
+    }
+
+    /// As [`Fetcher::fetch_authoritative`], without reading the cache (the
+    /// verified document is still offered to it): the refetch after a
+    /// signature failed with a cached key, which may have been rotated.
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch_authoritative`].
+    pub async fn refetch_authoritative(&self, iri: &Url) -> Result<Value, FetchError> {
+        self.authoritative(iri, false).await
+    }
+
+    async fn authoritative(&self, iri: &Url, read_cache: bool) -> Result<Value, FetchError> {
         self.check_domain(iri, iri)?;
-        if let Some(hit) = self.cache.get(iri).await
+        if read_cache
+            && let Some(hit) = self.cache.get(iri).await
             && document_id(&hit).is_some_and(|id| same_resource(&id, iri))
         {
             return Ok(hit);

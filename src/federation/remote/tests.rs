@@ -385,3 +385,39 @@ async fn key_resolution_reads_the_shared_store() {
     assert_eq!(key.owner, BOB);
     assert_eq!(s.server.hits(BOB), 1, "no second fetch for the key");
 }
+
+#[cfg(feature = "ed25519")]
+#[tokio::test]
+async fn a_rotated_key_is_refetched_past_the_shared_store() {
+    use crate::signatures::{KeyResolver, PrivateKey};
+    let s = setup();
+    let person = |pem: String| {
+        json!({"id": BOB, "type": "Person", "inbox": format!("{BOB}/inbox"),
+            "publicKey": {"id": format!("{BOB}#main-key"), "owner": BOB, "publicKeyPem": pem}})
+    };
+    let old = PrivateKey::generate_ed25519().unwrap().public_key();
+    let new = PrivateKey::generate_ed25519().unwrap().public_key();
+    s.server.serve(BOB, &person(old.to_spki_pem()));
+    s.remote.get(&iri(BOB)).await.unwrap();
+    s.server.serve(BOB, &person(new.to_spki_pem()));
+    let resolver = || {
+        crate::inbox::ActorKeyResolver::from_fetcher(
+            Fetcher::new(s.server.clone()).cache(s.remote.fetch_cache()),
+        )
+    };
+    let kid = format!("{BOB}#main-key");
+    let cached = resolver().resolve(&kid, false).await.unwrap();
+    assert_eq!(cached.key, old, "the shared store answers first");
+    // After a failed verification the verifier asks again with `refresh`:
+    // the store must not hand back the rotated-out key.
+    let refreshed = resolver().resolve(&kid, true).await.unwrap();
+    assert_eq!(refreshed.key, new);
+    assert_eq!(s.server.hits(BOB), 2);
+    // The refetched document replaced the stored one.
+    let actor = s.remote.get(&iri(BOB)).await.unwrap();
+    assert_eq!(
+        actor.keys()[0].material,
+        KeyMaterial::Pem(new.to_spki_pem())
+    );
+    assert_eq!(s.server.hits(BOB), 2);
+}

@@ -213,29 +213,37 @@ impl ActorKeyResolver {
         }
     }
 
-    async fn fetch_document(&self, url: &Url) -> Result<serde_json::Value, KeyRefusal> {
+    /// On `refresh` the shared fetch cache is not read: the key may have
+    /// been rotated since the cached document was fetched.
+    async fn fetch_document(
+        &self,
+        url: &Url,
+        refresh: bool,
+    ) -> Result<serde_json::Value, KeyRefusal> {
         self.admit(url)?;
-        self.fetcher
-            .fetch_authoritative(url)
-            .await
-            .map_err(refusal_of)
+        let fetched = if refresh {
+            self.fetcher.refetch_authoritative(url).await
+        } else {
+            self.fetcher.fetch_authoritative(url).await
+        };
+        fetched.map_err(refusal_of)
     }
 
-    async fn fetch(&self, key_id: &str) -> Result<ResolvedKey, KeyRefusal> {
+    async fn fetch(&self, key_id: &str, refresh: bool) -> Result<ResolvedKey, KeyRefusal> {
         let url = Url::parse(key_id).map_err(|_| KeyRefusal::InvalidKeyId)?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(KeyRefusal::InvalidKeyId);
         }
         let mut document_url = url.clone();
         document_url.set_fragment(None);
-        let document = self.fetch_document(&document_url).await?;
+        let document = self.fetch_document(&document_url, refresh).await?;
         match find_key(key_id, &document)? {
             Found::Owned { key, owner } => Ok(ResolvedKey::new(key, owner)),
             Found::NeedsOwner { key, owner } => {
                 let owner_url = Url::parse(&owner).map_err(|_| KeyRefusal::NotListedByOwner {
                     owner: owner.clone(),
                 })?;
-                let actor = self.fetch_document(&owner_url).await?;
+                let actor = self.fetch_document(&owner_url, refresh).await?;
                 let actor_id = actor.get("id").and_then(serde_json::Value::as_str);
                 if actor_id != Some(owner.as_str()) || !lists_key(&actor, key_id) {
                     return Err(KeyRefusal::NotListedByOwner { owner });
@@ -300,7 +308,7 @@ impl KeyResolver for ActorKeyResolver {
         if let Some(reason) = recent {
             return Err(self.refuse(key_id, KeyRefusal::RecentlyFailed { reason }));
         }
-        match self.fetch(key_id).await {
+        match self.fetch(key_id, refresh).await {
             Ok(resolved) => {
                 self.remember(key_id, &resolved);
                 if let Ok(mut n) = self.negative.lock() {
