@@ -25,7 +25,7 @@
 //! # #[async_trait::async_trait]
 //! # impl archipel::client::HttpClient for NoNetwork {
 //! #     async fn execute(&self, _: http::Request<bytes::Bytes>) -> Result<http::Response<bytes::Bytes>, archipel::client::ClientError> {
-//! #         Err(archipel::client::ClientError::Connect("no network in this example".into()))
+//! #         Err(archipel::client::ClientError::Connect { host: "any".into(), reason: "no network in this example".into() })
 //! #     }
 //! # }
 //! # #[tokio::main(flavor = "current_thread")]
@@ -266,7 +266,7 @@ fn default_client() -> Result<Arc<dyn HttpClient>, FederationError> {
 }
 
 /// The signers of the local actors this handle has loaded, by key id: the
-/// delivery worker's [`SignerSource`]. A job whose key id is not here (an
+/// delivery worker's `SignerSource` (feature `delivery`). A job whose key id is not here (an
 /// actor not loaded since a restart) cannot be signed, so load every local
 /// actor with [`Federation::actor`] at start-up.
 #[derive(Debug, Default)]
@@ -418,6 +418,20 @@ impl Federation {
         self.inner.paths.local_name(id).and_then(|n| self.local(n))
     }
 
+    /// A [`Dispatcher`](super::dispatch::Dispatcher) for this server: its
+    /// URL layout, follow graph and signed fetcher (an embedded object the
+    /// signature cannot vouch for is fetched from its origin), and Follows
+    /// accepted only for loaded local actors. Register handlers on it, then
+    /// call [`Dispatcher::dispatch`](super::dispatch::Dispatcher::dispatch)
+    /// with each activity [`Federation::inbox`] accepts (the `axum`
+    /// feature's [`Federation::router`](super::routes) does both).
+    pub fn dispatcher(&self) -> super::dispatch::Dispatcher {
+        let fed = self.clone();
+        super::dispatch::Dispatcher::new(self.paths().clone(), self.graph().clone())
+            .with_fetcher(self.fetcher().clone())
+            .with_local_actor_check(move |name| fed.local(name).is_some())
+    }
+
     /// The instance actor (`/actor`), whose key signs every GET.
     pub fn instance_actor(&self) -> &LocalActor {
         &self.inner.instance
@@ -540,8 +554,9 @@ impl Federation {
     ///
     /// # Errors
     /// [`FederationError::NotTheAuthor`] if the activity's `actor` is not
-    /// `author`; [`FederationError::Recipients`] if the follow graph
-    /// fails; [`FederationError::Delivery`] if the plan or the queue fails.
+    /// `author`; [`FederationError::Delivery`] if the plan or the queue
+    /// fails. An addressee that cannot be resolved is reported in
+    /// [`Sent::unresolved`], not as an error.
     pub async fn send(
         &self,
         author: &LocalActor,

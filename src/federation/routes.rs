@@ -134,17 +134,6 @@ impl Routes {
 }
 
 impl Federation {
-    /// A [`Dispatcher`] for this server: its URL layout, follow graph and
-    /// signed fetcher (an embedded object the signature cannot vouch for is
-    /// fetched from its origin), and Follows accepted only for loaded local
-    /// actors. Register handlers on it, then pass it to [`Federation::router`].
-    pub fn dispatcher(&self) -> Dispatcher {
-        let fed = self.clone();
-        Dispatcher::new(self.paths().clone(), self.graph().clone())
-            .with_fetcher(self.fetcher().clone())
-            .with_local_actor_check(move |name| fed.local(name).is_some())
-    }
-
     /// The routes of this server (see the [module docs](super::routes)),
     /// to add objects and an outbox to.
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -170,10 +159,20 @@ impl Federation {
 fn webfinger(fed: &Federation, resource: &Resource) -> Option<crate::webfinger::Jrd> {
     let actor = match resource {
         Resource::Acct(acct) => {
-            if !acct.host().eq_ignore_ascii_case(&fed.paths().authority()) {
+            // `authority()` keeps a port (`host:8080`), as the base's does.
+            if !acct
+                .authority()
+                .eq_ignore_ascii_case(&fed.paths().authority())
+            {
                 return None;
             }
-            if acct.user().eq_ignore_ascii_case(&fed.paths().authority()) {
+            // The instance actor's handle is the authority itself, its
+            // `:port` percent-encoded in the JRD subject.
+            let authority = fed.paths().authority();
+            let user = acct.user();
+            if user.eq_ignore_ascii_case(&authority)
+                || user.eq_ignore_ascii_case(&authority.replace(':', "%3A"))
+            {
                 fed.instance_actor().clone()
             } else {
                 fed.local(acct.user())?

@@ -59,4 +59,27 @@ async fn actors_are_never_refused_everything_else_needs_a_valid_signature() {
         "the instance actor in full: {doc}"
     );
     assert_eq!(get(&format!("{}/users/nobody", a.base), None).await.0, 404);
+
+    // WebFinger by handle, the base's port included.
+    let authority = a.base.trim_start_matches("http://");
+    let (status, jrd) = get(
+        &format!(
+            "{}/.well-known/webfinger?resource=acct:alice@{authority}",
+            a.base
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(jrd["subject"], format!("acct:alice@{authority}"));
+    assert_eq!(jrd["links"][0]["href"], alice.id().as_str());
+    let (status, _) = get(
+        &format!(
+            "{}/.well-known/webfinger?resource=acct:alice@elsewhere.example",
+            a.base
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
 }
