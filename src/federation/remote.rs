@@ -86,29 +86,33 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::Value;
 use url::Url;
 
 use crate::clock::{Clock, SystemClock};
-use crate::delivery::Recipient;
 use crate::fetch::{FetchCache, FetchError, Fetcher, NoCache};
-use crate::vocab::{Actor, AnyObject, Category, Iri, Kind};
+use crate::vocab::{Actor, Iri};
 
+mod actor;
 mod flight;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod store;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use actor::{KeyMaterial, MAX_KEYS, RemoteActor, RemoteKey};
 pub use memory::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, MemoryActorStore};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{DEFAULT_MAX_ROWS, SqliteActorStore};
+use store::actor_of;
+pub use store::{ActorStore, StoredActor};
 
 /// How long a cached actor is used without fetching it again (24 hours).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -118,8 +122,6 @@ pub const DEFAULT_STALE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The largest actor document cached, serialized (64 KiB; Mastodon's are
 /// 2 to 10 KiB).
 pub const DEFAULT_MAX_DOCUMENT_BYTES: usize = 64 * 1024;
-/// The most keys kept per actor (`publicKey` and `assertionMethod`).
-pub const MAX_KEYS: usize = 16;
 
 /// Longest input echoed back in an error message.
 const ECHO: usize = 256;
@@ -190,272 +192,6 @@ impl RemoteError {
 
 fn echo(s: &str) -> String {
     s.chars().take(ECHO).collect()
-}
-
-/// The key material an actor publishes, as text (parse it with
-/// [`PublicKey`](crate::signatures::PublicKey) when verifying).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyMaterial {
-    /// `publicKey.publicKeyPem`: an SPKI PEM (RSA, usually).
-    Pem(String),
-    /// `assertionMethod[].publicKeyMultibase`: a FEP-521a Multikey.
-    Multibase(String),
-}
-
-/// One key an actor publishes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteKey {
-    /// The key's id (the `keyId` of the actor's signatures).
-    pub id: Iri,
-    /// The key.
-    pub material: KeyMaterial,
-}
-
-/// What this server needs to know of a remote actor: where to deliver, its
-/// followers collection (to recognise it in addressing) and its keys.
-///
-/// Built only through [`RemoteActor::from_actor`], which validates (see
-/// the module docs), so every `RemoteActor` has an `http(s)` id and inbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteActor {
-    id: Iri,
-    kind: Kind,
-    inbox: Iri,
-    shared_inbox: Option<Iri>,
-    followers: Option<Iri>,
-    preferred_username: Option<String>,
-    keys: Vec<RemoteKey>,
-    manually_approves_followers: bool,
-    fetched_at: SystemTime,
-}
-
-/// An `http(s)` IRI that parses as a URL (so delivery can use it).
-fn http_url(iri: &Iri) -> Option<Url> {
-    if !iri.is_http() {
-        return None;
-    }
-    iri.to_url().ok().filter(|u| u.host_str().is_some())
-}
-
-impl RemoteActor {
-    /// Validates `actor` (see the module docs) and keeps what this server
-    /// uses, stamped `fetched_at`.
-    ///
-    /// ```
-    /// use archipel::federation::remote::{RemoteActor, RemoteError};
-    /// use archipel::vocab::Actor;
-    /// let actor: Actor = serde_json::from_str(r#"{"id": "https://b.example/users/bob",
-    ///     "type": "Person", "inbox": "javascript:alert(1)"}"#)?;
-    /// let err = RemoteActor::from_actor(&actor, std::time::SystemTime::now()).unwrap_err();
-    /// assert!(matches!(err, RemoteError::Invalid { field: "inbox", .. }));
-    /// # Ok::<(), serde_json::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`RemoteError::NotAnActor`] unless the type is an actor type;
-    /// [`RemoteError::Invalid`] naming the field otherwise.
-    pub fn from_actor(actor: &Actor, fetched_at: SystemTime) -> Result<RemoteActor, RemoteError> {
-        let id = actor.base.id.clone().unwrap_or_default();
-        let invalid = |field: &'static str, value: &str| RemoteError::Invalid {
-            id: echo(id.as_str()),
-            field,
-            value: echo(value),
-        };
-        let kind = actor
-            .base
-            .type_names()
-            .find_map(Kind::from_name)
-            .filter(|k| k.category() == Category::Actor)
-            .ok_or_else(|| RemoteError::NotAnActor {
-                id: echo(id.as_str()),
-                found: echo(actor.base.type_name().unwrap_or_default()),
-            })?;
-        if http_url(&id).is_none() {
-            return Err(invalid("id", id.as_str()));
-        }
-        let inbox = actor
-            .inbox
-            .clone()
-            .filter(|i| http_url(i).is_some())
-            .ok_or_else(|| invalid("inbox", actor.inbox.as_ref().map_or("", Iri::as_str)))?;
-        // Mastodon also reads a top-level `sharedInbox` (older servers).
-        let top_level = actor
-            .base
-            .extra
-            .get("sharedInbox")
-            .and_then(Value::as_str)
-            .map(Iri::new_unchecked);
-        let shared_inbox = actor.shared_inbox().cloned().or(top_level);
-        if let Some(s) = &shared_inbox
-            && http_url(s).is_none()
-        {
-            return Err(invalid("endpoints.sharedInbox", s.as_str()));
-        }
-        let followers = actor.followers_id().cloned();
-        if let Some(f) = &followers
-            && http_url(f).is_none()
-        {
-            return Err(invalid("followers", f.as_str()));
-        }
-        Ok(RemoteActor {
-            keys: keys_of(actor, &id),
-            id,
-            kind,
-            inbox,
-            shared_inbox,
-            followers,
-            preferred_username: actor.preferred_username.clone(),
-            manually_approves_followers: actor.manually_approves_followers.unwrap_or(false),
-            fetched_at,
-        })
-    }
-
-    /// The actor's IRI.
-    pub fn id(&self) -> &Iri {
-        &self.id
-    }
-    /// Its type (`Person`, `Service`, `Application`, `Group`, `Organization`).
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-    /// Its personal inbox (ActivityPub §4.1).
-    pub fn inbox(&self) -> &Iri {
-        &self.inbox
-    }
-    /// Its server's shared inbox (`endpoints.sharedInbox`, ActivityPub
-    /// §7.1.3), if advertised.
-    pub fn shared_inbox(&self) -> Option<&Iri> {
-        self.shared_inbox.as_ref()
-    }
-    /// Its followers collection, if published.
-    pub fn followers(&self) -> Option<&Iri> {
-        self.followers.as_ref()
-    }
-    /// Its `preferredUsername`, if any.
-    pub fn preferred_username(&self) -> Option<&str> {
-        self.preferred_username.as_deref()
-    }
-    /// The keys it publishes as its own (at most [`MAX_KEYS`]).
-    pub fn keys(&self) -> &[RemoteKey] {
-        &self.keys
-    }
-    /// Whether it approves follow requests by hand (a "locked" account).
-    pub fn manually_approves_followers(&self) -> bool {
-        self.manually_approves_followers
-    }
-    /// When the document was fetched (or received).
-    pub fn fetched_at(&self) -> SystemTime {
-        self.fetched_at
-    }
-
-    /// The delivery target for this actor: its inbox, shared inbox and id.
-    pub fn recipient(&self) -> Option<Recipient> {
-        let mut r = Recipient::new(http_url(&self.inbox)?);
-        r.id = http_url(&self.id);
-        r.shared_inbox = self.shared_inbox.as_ref().and_then(http_url);
-        Some(r)
-    }
-}
-
-/// The keys `actor` publishes as its own.
-fn keys_of(actor: &Actor, id: &Iri) -> Vec<RemoteKey> {
-    let mut keys = Vec::new();
-    if let Some(pk) = &actor.public_key
-        && let (Some(kid), Some(pem)) = (&pk.id, &pk.public_key_pem)
-        && pk.owner.as_ref().is_none_or(|o| o == id)
-    {
-        keys.push(RemoteKey {
-            id: kid.clone(),
-            material: KeyMaterial::Pem(pem.clone()),
-        });
-    }
-    for mk in actor.assertion_method.iter().flat_map(|m| m.iter()) {
-        if let (Some(kid), Some(mb)) = (&mk.id, &mk.public_key_multibase)
-            && mk.controller.as_ref().is_none_or(|c| c == id)
-        {
-            keys.push(RemoteKey {
-                id: kid.clone(),
-                material: KeyMaterial::Multibase(mb.clone()),
-            });
-        }
-    }
-    keys.truncate(MAX_KEYS);
-    keys
-}
-
-/// One cached actor: the validated [`RemoteActor`] and the verified
-/// document it came from (JSON text), which key resolution reads.
-#[derive(Debug, Clone)]
-pub struct StoredActor {
-    actor: RemoteActor,
-    document: Arc<str>,
-}
-
-impl StoredActor {
-    /// Rebuilds an entry from a stored document and its fetch time, as a
-    /// store that keeps only text (SQLite, Redis) does on reading.
-    ///
-    /// # Errors
-    /// [`RemoteError::Store`] if the text is not JSON; the errors of
-    /// [`RemoteActor::from_actor`] if it is not a valid actor.
-    pub fn decode(document: &str, fetched_at: SystemTime) -> Result<StoredActor, RemoteError> {
-        let value: Value = serde_json::from_str(document)
-            .map_err(|e| RemoteError::Store(format!("stored actor document: {e}")))?;
-        let actor = actor_of(&value, "stored actor")?;
-        Ok(StoredActor {
-            actor: RemoteActor::from_actor(&actor, fetched_at)?,
-            document: Arc::from(document),
-        })
-    }
-
-    /// The actor.
-    pub fn actor(&self) -> &RemoteActor {
-        &self.actor
-    }
-    /// The actor's IRI, the store's key.
-    pub fn id(&self) -> &Iri {
-        &self.actor.id
-    }
-    /// The verified document, JSON text.
-    pub fn document(&self) -> &str {
-        &self.document
-    }
-    /// When it was fetched.
-    pub fn fetched_at(&self) -> SystemTime {
-        self.actor.fetched_at
-    }
-}
-
-/// Decodes `doc` as an actor.
-fn actor_of(doc: &Value, asked: &str) -> Result<Actor, RemoteError> {
-    match AnyObject::from_value(doc) {
-        Ok(AnyObject::Actor(actor)) => Ok(*actor),
-        Ok(other) => Err(RemoteError::NotAnActor {
-            id: echo(asked),
-            found: echo(other.type_name().unwrap_or_default()),
-        }),
-        Err(e) => Err(RemoteError::NotAnActor {
-            id: echo(asked),
-            found: echo(&e.to_string()),
-        }),
-    }
-}
-
-/// Where [`RemoteActors`] keeps its entries, keyed by actor IRI.
-///
-/// Implementations must be bounded (a remote peer decides how many actors
-/// this server meets). [`MemoryActorStore`] is the default;
-/// `SqliteActorStore` (feature `sqlite`) survives restarts.
-#[async_trait::async_trait]
-pub trait ActorStore: Send + Sync {
-    /// The entry for `id`, fresh or not (freshness is the caller's call).
-    async fn get(&self, id: &Iri) -> Result<Option<StoredActor>, RemoteError>;
-    /// Stores `entry` under its id, replacing any older one, evicting as the
-    /// store's bounds require.
-    async fn put(&self, entry: StoredActor) -> Result<(), RemoteError>;
-    /// Forgets `id`; whether it was there.
-    async fn remove(&self, id: &Iri) -> Result<bool, RemoteError>;
 }
 
 /// The cache key of an actor IRI: the parsed URL without fragment, so

@@ -7,6 +7,7 @@ use super::testing::FakeServer;
 use super::*;
 use crate::clock::ManualClock;
 use crate::fetch::FetchError;
+use crate::vocab::Kind;
 
 const BOB: &str = "https://b.example/users/bob";
 

@@ -1,0 +1,84 @@
+//! [`ActorStore`]: where [`RemoteActors`](super::RemoteActors) keeps its
+//! entries, and [`StoredActor`], one entry.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::{RemoteActor, RemoteError, echo};
+use crate::vocab::{Actor, AnyObject, Iri};
+
+/// One cached actor: the validated [`RemoteActor`] and the verified
+/// document it came from (JSON text), which key resolution reads.
+#[derive(Debug, Clone)]
+pub struct StoredActor {
+    pub(super) actor: RemoteActor,
+    pub(super) document: Arc<str>,
+}
+
+impl StoredActor {
+    /// Rebuilds an entry from a stored document and its fetch time, as a
+    /// store that keeps only text (SQLite, Redis) does on reading.
+    ///
+    /// # Errors
+    /// [`RemoteError::Store`] if the text is not JSON; the errors of
+    /// [`RemoteActor::from_actor`] if it is not a valid actor.
+    pub fn decode(document: &str, fetched_at: SystemTime) -> Result<StoredActor, RemoteError> {
+        let value: Value = serde_json::from_str(document)
+            .map_err(|e| RemoteError::Store(format!("stored actor document: {e}")))?;
+        let actor = actor_of(&value, "stored actor")?;
+        Ok(StoredActor {
+            actor: RemoteActor::from_actor(&actor, fetched_at)?,
+            document: Arc::from(document),
+        })
+    }
+
+    /// The actor.
+    pub fn actor(&self) -> &RemoteActor {
+        &self.actor
+    }
+    /// The actor's IRI, the store's key.
+    pub fn id(&self) -> &Iri {
+        &self.actor.id
+    }
+    /// The verified document, JSON text.
+    pub fn document(&self) -> &str {
+        &self.document
+    }
+    /// When it was fetched.
+    pub fn fetched_at(&self) -> SystemTime {
+        self.actor.fetched_at
+    }
+}
+
+/// Decodes `doc` as an actor.
+pub(super) fn actor_of(doc: &Value, asked: &str) -> Result<Actor, RemoteError> {
+    match AnyObject::from_value(doc) {
+        Ok(AnyObject::Actor(actor)) => Ok(*actor),
+        Ok(other) => Err(RemoteError::NotAnActor {
+            id: echo(asked),
+            found: echo(other.type_name().unwrap_or_default()),
+        }),
+        Err(e) => Err(RemoteError::NotAnActor {
+            id: echo(asked),
+            found: echo(&e.to_string()),
+        }),
+    }
+}
+
+/// Where [`RemoteActors`](super::RemoteActors) keeps its entries, keyed by actor IRI.
+///
+/// Implementations must be bounded (a remote peer decides how many actors
+/// this server meets). [`MemoryActorStore`](super::MemoryActorStore) is the default;
+/// `SqliteActorStore` (feature `sqlite`) survives restarts.
+#[async_trait::async_trait]
+pub trait ActorStore: Send + Sync {
+    /// The entry for `id`, fresh or not (freshness is the caller's call).
+    async fn get(&self, id: &Iri) -> Result<Option<StoredActor>, RemoteError>;
+    /// Stores `entry` under its id, replacing any older one, evicting as the
+    /// store's bounds require.
+    async fn put(&self, entry: StoredActor) -> Result<(), RemoteError>;
+    /// Forgets `id`; whether it was there.
+    async fn remove(&self, id: &Iri) -> Result<bool, RemoteError>;
+}
