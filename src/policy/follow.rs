@@ -246,13 +246,24 @@ pub enum UndoError {
         /// The undone activity's actor.
         original_actor: String,
     },
+    /// The embedded activity's `id` is not on the `Undo` actor's origin: a
+    /// forged copy of someone else's activity claiming the sender as actor
+    /// (it would undo their Like in an application keyed by id).
+    #[error("Undo by {undo_actor:?} of an activity with a foreign id {id:?}")]
+    ForeignId {
+        /// The `Undo`'s actor (empty if it names none).
+        undo_actor: String,
+        /// The undone activity's id.
+        id: String,
+    },
 }
 
 /// Checks an `Undo` and says what it undoes.
 ///
 /// The undone activity may be an IRI or embedded; when embedded, its `actor`
 /// must be the `Undo`'s (else [`UndoError::NotOwnActivity`]), also for
-/// activity types outside the vocabulary. When only an IRI is given the
+/// activity types outside the vocabulary, and its `id` on the `Undo`
+/// actor's origin (else [`UndoError::ForeignId`]). When only an IRI is given the
 /// application must check it against what it stored. An `Undo` of several
 /// objects at once is refused as [`UndoError::MissingObject`]: no server
 /// sends one, and which of them was meant is ambiguous.
@@ -282,6 +293,12 @@ pub fn check_undo(undo: &Activity) -> Result<UndoTarget, UndoError> {
         return Err(UndoError::NotOwnActivity {
             undo_actor: undo_actor.map(Iri::to_string).unwrap_or_default(),
             original_actor: original.into_string(),
+        });
+    }
+    if !undo_actor.is_some_and(|a| crate::client::same_origin(id.as_str(), a.as_str())) {
+        return Err(UndoError::ForeignId {
+            undo_actor: undo_actor.map(Iri::to_string).unwrap_or_default(),
+            id: id.to_string(),
         });
     }
     Ok(UndoTarget {
@@ -483,6 +500,19 @@ mod tests {
         );
         let target = check_undo(&undo("https://b.example/u")).unwrap();
         assert_eq!(target.id, "https://b.example/f/1");
+        // A forged copy: the sender as actor, someone else's id.
+        let forged = Activity::undo(
+            iri("https://evil.example/undo/2"),
+            iri("https://evil.example/u"),
+            AnyObject::from(follow("https://b.example/f/1", "https://evil.example/u")),
+        );
+        assert_eq!(
+            check_undo(&forged),
+            Err(UndoError::ForeignId {
+                undo_actor: "https://evil.example/u".into(),
+                id: "https://b.example/f/1".into()
+            })
+        );
         assert_eq!(target.kind.as_deref(), Some("Follow"));
         assert_eq!(target.object, Some(alice()));
     }
