@@ -315,3 +315,73 @@ async fn concurrent_fetches_keep_addressing_order() {
         .collect();
     assert_eq!(got, ids);
 }
+
+/// A graph whose store is down.
+struct DownGraph;
+
+#[async_trait::async_trait]
+impl Graph for DownGraph {
+    async fn followers(&self, _: &Iri) -> Result<Vec<Iri>, GraphError> {
+        Err(GraphError::Store("connection reset".into()))
+    }
+    async fn is_follower(&self, _: &Iri, _: &Iri) -> Result<bool, GraphError> {
+        Ok(false)
+    }
+    async fn has_follower_on(&self, _: &Iri, _: &str) -> Result<bool, GraphError> {
+        Ok(false)
+    }
+    async fn add_follower(&self, _: &Iri, _: &Iri) -> Result<(), GraphError> {
+        Ok(())
+    }
+    async fn remove_follower(&self, _: &Iri, _: &Iri) -> Result<bool, GraphError> {
+        Ok(false)
+    }
+    async fn record_sent_follow(&self, _: crate::federation::SentFollow) -> Result<(), GraphError> {
+        Ok(())
+    }
+    async fn sent_follow(
+        &self,
+        _: &Iri,
+    ) -> Result<Option<crate::federation::SentFollow>, GraphError> {
+        Ok(None)
+    }
+    async fn sent_follow_between(
+        &self,
+        _: &Iri,
+        _: &Iri,
+    ) -> Result<Option<crate::federation::SentFollow>, GraphError> {
+        Ok(None)
+    }
+    async fn forget_sent_follow(&self, _: &Iri) -> Result<bool, GraphError> {
+        Ok(false)
+    }
+    async fn add_following(&self, _: &Iri, _: &Iri) -> Result<(), GraphError> {
+        Ok(())
+    }
+    async fn remove_following(&self, _: &Iri, _: &Iri) -> Result<bool, GraphError> {
+        Ok(false)
+    }
+    async fn following(&self, _: &Iri) -> Result<Vec<Iri>, GraphError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn a_graph_failure_is_reported_and_named_actors_still_resolve() {
+    let w = World::new();
+    let followers = w.alice.followers().as_str().to_owned();
+    let a = w.create(|o| {
+        o.to = refs(&[BOB]);
+        o.cc = refs(&[&followers]);
+    });
+    let r = RecipientResolver::new(&DownGraph, &w.remote, &w.paths)
+        .resolve(&a, &w.alice)
+        .await;
+    assert_eq!(inboxes(&r), ["https://b.example/users/bob/inbox"]);
+    assert_eq!(r.unresolved.len(), 1);
+    assert_eq!(r.unresolved[0].0.as_str(), followers);
+    assert!(matches!(
+        &r.unresolved[0].1,
+        Unresolved::Graph(GraphError::Store(m)) if m == "connection reset"
+    ));
+}
