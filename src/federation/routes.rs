@@ -46,7 +46,7 @@ use ::axum::routing::{get, post};
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::collection::{CollectionSource, VecSource, serve_collection};
+use super::collection::{CollectionError, CollectionSource, Cursor, Page, serve_collection};
 use super::dispatch::Dispatcher;
 use super::hub::Federation;
 use super::local::LocalActor;
@@ -269,15 +269,10 @@ async fn graph_collection(s: &RouteState, name: &str, side: Side, request: Reque
     };
     let list = match list {
         Ok(l) => l,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        // The store's message stays out of the answer.
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
     };
-    // The graph's tables are bounded, so one page source per request is too.
-    let source = VecSource::with_cap(list.len().max(1));
-    for iri in list {
-        if source.push(Reference::Iri(iri)).is_err() {
-            break;
-        }
-    }
+    let source = IriSetSource::new(list);
     serve_collection(&source, &id, request.uri().query(), &reader).await
 }
 
@@ -347,4 +342,137 @@ async fn activity(
 ) -> Response {
     let iri = s.fed.paths().activity(&id);
     stored(&s, iri, request).await
+}
+
+/// A follow list as a collection. The graph gives no order of its own, so
+/// the items are ordered by a digest of their IRI, and a cursor is the
+/// digest of the last item shown (`after-<16 hex digits>`): a page keeps
+/// its place when followers come and go, where a position number would
+/// skip or repeat items.
+struct IriSetSource {
+    items: Vec<(u64, Iri)>,
+}
+
+impl IriSetSource {
+    fn new(list: Vec<Iri>) -> IriSetSource {
+        use sha2::Digest;
+        let mut items: Vec<(u64, Iri)> = list
+            .into_iter()
+            .map(|iri| {
+                let digest = sha2::Sha256::digest(iri.as_str().as_bytes());
+                let mut key = [0u8; 8];
+                key.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+                (u64::from_be_bytes(key), iri)
+            })
+            .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
+        IriSetSource { items }
+    }
+}
+
+#[async_trait::async_trait]
+impl CollectionSource for IriSetSource {
+    async fn total(&self, _reader: &Reader) -> Result<u64, CollectionError> {
+        Ok(self.items.len() as u64)
+    }
+
+    async fn page(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+        _reader: &Reader,
+    ) -> Result<Page, CollectionError> {
+        let start = match cursor {
+            None => 0,
+            Some(c) => {
+                let key = c
+                    .as_str()
+                    .strip_prefix("after-")
+                    .filter(|h| h.len() == 16)
+                    .and_then(|h| u64::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| CollectionError::UnknownCursor {
+                        cursor: c.as_str().to_owned(),
+                    })?;
+                self.items.partition_point(|(k, _)| *k <= key)
+            }
+        };
+        let shown: Vec<&(u64, Iri)> = self.items.iter().skip(start).take(limit).collect();
+        let mut page = Page::new(
+            shown
+                .iter()
+                .map(|(_, iri)| Reference::Iri(iri.clone()))
+                .collect(),
+        );
+        if start + shown.len() < self.items.len()
+            && let Some((last, _)) = shown.last()
+        {
+            page = page.with_next(Cursor::new(format!("after-{last:016x}"))?);
+        }
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iris(range: std::ops::Range<u32>) -> Vec<Iri> {
+        range
+            .map(|n| Iri::parse(format!("https://b.example/users/u{n}")).unwrap())
+            .collect()
+    }
+
+    async fn walk(source: &IriSetSource, limit: usize) -> Vec<Iri> {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = source
+                .page(cursor.as_ref(), limit, &Reader::Anonymous)
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().filter_map(|r| r.id().cloned()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return seen,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn follow_list_pages_keep_their_place_when_followers_arrive() {
+        let all = IriSetSource::new(iris(0..45));
+        assert_eq!(all.total(&Reader::Anonymous).await.unwrap(), 45);
+        let walked = walk(&all, 20).await;
+        assert_eq!(walked.len(), 45);
+        let mut sorted = walked.clone();
+        sorted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        sorted.dedup();
+        assert_eq!(sorted.len(), 45, "no item twice");
+
+        // Read the first page, then ten followers arrive: the next page
+        // goes on from the same place, so no earlier item comes back.
+        let first = all.page(None, 20, &Reader::Anonymous).await.unwrap();
+        let shown: Vec<Iri> = first.items.iter().filter_map(|r| r.id().cloned()).collect();
+        let grown = IriSetSource::new(iris(0..55));
+        let rest = grown
+            .page(first.next.as_ref(), 100, &Reader::Anonymous)
+            .await
+            .unwrap();
+        let rest: Vec<Iri> = rest.items.iter().filter_map(|r| r.id().cloned()).collect();
+        assert!(rest.iter().all(|i| !shown.contains(i)), "an item repeated");
+        let old_rest: Vec<&Iri> = walked.iter().skip(20).collect();
+        assert!(old_rest.iter().all(|i| rest.contains(i)), "an item skipped");
+    }
+
+    #[tokio::test]
+    async fn a_cursor_it_never_minted_is_refused() {
+        let source = IriSetSource::new(iris(0..3));
+        for bad in ["after-xyz", "before-0000000000000000", "after-00"] {
+            let cursor = Cursor::new(bad).unwrap();
+            assert!(matches!(
+                source.page(Some(&cursor), 20, &Reader::Anonymous).await,
+                Err(CollectionError::UnknownCursor { .. })
+            ));
+        }
+    }
 }
