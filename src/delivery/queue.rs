@@ -304,6 +304,7 @@ pub(crate) fn host_of(inbox: &Url) -> String {
 /// Backends store `Url::as_str()`, and the URL standard's serialization
 /// parses back to the same URL, so this fails only for a row edited by
 /// hand; the error names the stored text.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn parse_stored_inbox(inbox: &str) -> Result<Url, DeliveryError> {
     Url::parse(inbox).map_err(|e| DeliveryError::InvalidInbox {
         inbox: inbox.to_owned(),

@@ -26,7 +26,7 @@
 //! The application implements [`CollectionSource`] once per collection
 //! over its database (or uses [`VecSource`]); [`respond`] turns a request's
 //! query string into the document to serve, and, with the `axum` feature,
-//! [`serve_collection`] into an axum response.
+//! `serve_collection` (feature `axum`) into an axum response.
 //!
 //! **Bounds.** Pages hold [`DEFAULT_PAGE_SIZE`] items (at most
 //! [`MAX_PAGE_SIZE`], see [`CollectionConfig::with_page_size`]); a cursor

@@ -111,7 +111,7 @@ impl std::fmt::Debug for FederationBuilder {
 
 impl FederationBuilder {
     /// The HTTP client for every request (fetches and deliveries). With
-    /// the `client` feature, the default is a [`ReqwestClient`](crate::client::ReqwestClient)
+    /// the `client` feature, the default is a `ReqwestClient`
     /// with the default [`FetchPolicy`](crate::client::FetchPolicy) (no
     /// private addresses).
     pub fn with_client(mut self, client: Arc<dyn HttpClient>) -> Self {
@@ -424,7 +424,7 @@ impl Federation {
     /// accepted only for loaded local actors. Register handlers on it, then
     /// call [`Dispatcher::dispatch`](super::dispatch::Dispatcher::dispatch)
     /// with each activity [`Federation::inbox`] accepts (the `axum`
-    /// feature's [`Federation::router`](super::routes) does both).
+    /// feature's `Federation::router` does both).
     pub fn dispatcher(&self) -> super::dispatch::Dispatcher {
         let fed = self.clone();
         super::dispatch::Dispatcher::new(self.paths().clone(), self.graph().clone())

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | [`MemoryKeyStore`] | tests, throw-away servers | the process's memory |
 //! | [`FileKeyStore`] | one server on one disk | a `0700` directory of `0600` PKCS#8 PEM files |
-//! | [`SqliteKeyStore`] (feature `sqlite`) | a server already keeping SQLite files | one `0600` table in a database file |
+//! | `SqliteKeyStore` (feature `sqlite`) | a server already keeping SQLite files | one `0600` table in a database file |
 //!
 //! The RSA key (2048 bits, what Mastodon makes) is published as
 //! `publicKey`; the optional Ed25519 key (feature `ed25519`) as an

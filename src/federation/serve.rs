@@ -25,7 +25,7 @@
 //!   existence of a private object is not revealed.
 //!
 //! The functions answer plain `http::Response<Bytes>`, so any framework can
-//! use them; the `axum` feature mounts them ([`routes`](super::routes)).
+//! use them; the `axum` feature mounts them (`federation::routes`).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
