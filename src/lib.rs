@@ -68,11 +68,12 @@
 //! | `delivery` | the delivery worker pool and its default signed sender |
 //! | `axum` | inbox extractor and discovery routes for axum; [`federation`]'s routes |
 //! | `sqlite`, `postgres` | durable delivery queues; SQLite key and remote-actor stores |
+//! | `server` | `axum`, `client`, `delivery`, `sqlite`, `rfc9421`, `aws-lc-rs`: what a federating server needs |
 //!
 //! ## Examples
 //!
 //! * `examples/minimal_server.rs`: a small server that federates for real
-//!   (`cargo run --example minimal_server --features axum,client,delivery,sqlite`).
+//!   (`cargo run --example minimal_server --features server`).
 //! * `examples/bookwyrm_like/`: a social-reading server whose own vocabulary
 //!   (books, shelves, reviews) is built on [`vocab::Extended`], rendered rich
 //!   for peers that understand it and as plain posts for everyone else.
