@@ -71,6 +71,26 @@ async fn both_require_signed_fetches_and_still_follow_accept_and_deliver_both_wa
     let seen_by_a = a.fed.actors().get(bob.id()).await.unwrap();
     assert_eq!(seen_by_a.followers(), Some(bob.followers()));
 
+    // Each walks the other's followers collection: paged, signed GETs.
+    let mut walker = archipel::federation::collection::CollectionWalker::new(
+        b.fed.fetcher().clone(),
+        alice.followers().clone(),
+    );
+    let mut items = Vec::new();
+    while let Some(item) = walker.next().await {
+        items.push(item.unwrap().id().unwrap().clone());
+    }
+    assert_eq!(items, vec![bob.id().clone()]);
+    let unsigned = archipel::fetch::Fetcher::new(b.fed.client().clone());
+    let mut walker = archipel::federation::collection::CollectionWalker::new(
+        unsigned,
+        alice.followers().clone(),
+    );
+    assert!(
+        matches!(walker.next().await, Some(Err(_))),
+        "an unsigned walk of a collection in authorized-fetch mode"
+    );
+
     // Posts flow both ways.
     let (posted, sent) = a
         .post(
