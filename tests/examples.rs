@@ -24,9 +24,6 @@ mod app;
 #[path = "../examples/bookwyrm_like/books.rs"]
 mod books;
 #[allow(dead_code)]
-#[path = "../examples/minimal_server/fed.rs"]
-mod fed;
-#[allow(dead_code)]
 #[path = "../examples/minimal_server/inbound.rs"]
 mod inbound;
 #[allow(dead_code)]
@@ -56,5 +53,7 @@ mod minimal_server_federation;
 mod minimal_server_inbox_statuses;
 #[path = "examples/minimal_server_interop_fedify.rs"]
 mod minimal_server_interop_fedify;
+#[path = "examples/minimal_server_private_posts.rs"]
+mod minimal_server_private_posts;
 #[path = "examples/minimal_server_trusts_only_vouched_objects.rs"]
 mod minimal_server_trusts_only_vouched_objects;

@@ -1,36 +1,38 @@
-//! The server: configuration, shared state, routes and the documents it
-//! serves (actors, collections, WebFinger, NodeInfo).
+//! The server: configuration, start-up, and the routes the application
+//! adds beside the library's (`archipel::federation::routes` serves the
+//! actors, WebFinger, the inboxes, followers, following, the outbox
+//! listing and the objects, through its serving guard).
 //!
-//! Started by [`start`], which binds, spawns the server and delivery workers
-//! and returns a handle; the binary (`main.rs`) and the integration tests both
-//! call it, so the tests run exactly the code a newcomer runs.
+//! Started by [`start`], which binds, spawns the server and the delivery
+//! workers and returns a handle; the binary (`main.rs`) and the
+//! integration tests both call it, so the tests run exactly the code a
+//! newcomer runs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use archipel::axum::{ActivityJson, InboxRequest, negotiate, nodeinfo_routes, webfinger_routes};
-use archipel::inbox::{Inbox, rebase_uri};
+use archipel::axum::{nodeinfo_routes, wants_html};
+use archipel::client::{FetchPolicy, ReqwestClient, authority};
+use archipel::delivery::{SqliteQueue, WorkerConfig};
+use archipel::federation::Federation;
+use archipel::federation::collection::{VecSource, serve_collection};
+use archipel::federation::keys::SqliteKeyStore;
+use archipel::federation::remote::SqliteActorStore;
+use archipel::federation::visibility::Reader;
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
-use archipel::webfinger::{Jrd, JrdLink, Resource};
+use archipel::policy::DomainPolicy;
+use archipel::signatures::Spec;
+use archipel::vocab::{AnyObject, Iri, Reference};
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use tokio::sync::Mutex;
 use url::Url;
 
-use crate::fed::Federation;
-use crate::store::{Data, Disk};
-
-/// Items per collection page.
-pub const PAGE_SIZE: usize = 20;
-
-/// The ActivityStreams public collection.
-pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+use crate::store::{Caps, Store};
 
 /// How the server is configured (from the command line, or by a test).
 #[derive(Debug, Clone)]
@@ -45,7 +47,7 @@ pub struct Config {
     pub locked: Vec<String>,
     /// Bearer token for the C2S outbox and the inbox reader; random when `None`.
     pub token: Option<String>,
-    /// Where state and keys are kept; memory only when `None`.
+    /// Where state and keys are kept (SQLite); memory only when `None`.
     pub data_dir: Option<PathBuf>,
     /// Whether to fetch from and deliver to loopback/private addresses.
     pub allow_private_addresses: bool,
@@ -54,6 +56,10 @@ pub struct Config {
     /// Knock first with RFC 9421 signatures instead of draft-cavage (the
     /// delivery engine falls back to the other dialect on 401/403 either way).
     pub rfc9421_first: bool,
+    /// Serve documents only to signed requests (Mastodon's secure mode).
+    pub authorized_fetch: bool,
+    /// Caps on the tables remote peers can grow.
+    pub caps: Caps,
 }
 
 impl Default for Config {
@@ -68,28 +74,24 @@ impl Default for Config {
             allow_private_addresses: false,
             blocked_domains: Vec::new(),
             rfc9421_first: false,
+            authorized_fetch: false,
+            caps: Caps::default(),
         }
     }
 }
 
 /// Shared state of a running server.
 pub struct App {
-    /// Public base URL, without trailing slash in `base()`.
+    /// Public base URL.
     pub base: Url,
-    /// Local user names (sorted as given).
+    /// Local user names.
     pub users: Vec<String>,
-    /// Locked users.
-    pub locked: Vec<String>,
     /// The bearer token.
     pub token: String,
-    /// The stored data.
-    pub data: Mutex<Data>,
-    /// Disk mirror.
-    pub disk: Disk,
-    /// The inbound pipeline.
-    pub inbox: Inbox,
-    /// Keys, fetching, WebFinger, delivery.
+    /// The application layer: keys, fetching, inbox, delivery.
     pub fed: Federation,
+    /// The server's tables.
+    pub store: Store,
 }
 
 /// A running server.
@@ -115,38 +117,30 @@ impl App {
         format!("{}/users/{name}", self.base())
     }
 
-    /// The local user name of an actor IRI on this server, if any.
-    pub fn local_name(&self, iri: &str) -> Option<String> {
-        let prefix = format!("{}/users/", self.base());
-        let name = iri.strip_prefix(&prefix)?;
-        self.users.iter().find(|u| *u == name).cloned()
-    }
-
-    /// A fresh IRI on this server for a new object or activity.
-    pub fn new_id(&self) -> String {
-        format!("{}/objects/{}", self.base(), crate::fed::random_hex(16))
-    }
-
-    /// Whether `name` approves followers by hand.
-    pub fn is_locked(&self, name: &str) -> bool {
-        self.locked.iter().any(|l| l == name)
-    }
-
-    /// Saves the state to disk (when configured).
-    pub fn persist(&self, data: &Data) {
-        self.disk.save(data);
-    }
-
     /// Whether the request carries the bearer token.
     pub fn authorized(&self, headers: &HeaderMap) -> bool {
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| {
-                crate::fed::constant_time_eq(t.trim().as_bytes(), self.token.as_bytes())
-            })
+            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()))
     }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A random hex string of `bytes` bytes (the default token).
+fn random_hex(bytes: usize) -> std::io::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(std::io::Error::other)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Any start-up failure, as an I/O error.
+fn io(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
 }
 
 /// Binds `config.bind`, builds the state and serves in a background task.
@@ -171,41 +165,65 @@ pub async fn start_on(
             if public.ip().is_unspecified() {
                 public.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }
-            Url::parse(&format!("http://{public}")).map_err(std::io::Error::other)?
+            Url::parse(&format!("http://{public}")).map_err(io)?
         }
     };
-    let users = if config.users.is_empty() {
-        vec!["alice".to_owned()]
-    } else {
-        config.users.clone()
-    };
-    let disk = match &config.data_dir {
-        Some(dir) => Disk::at(dir)?,
-        None => Disk::memory(),
-    };
-    let mut data = disk.load();
-    for user in &users {
-        data.users.entry(user.clone()).or_default();
+    let mut users = config.users.clone();
+    if users.is_empty() {
+        users.push("alice".to_owned());
     }
-    let token = config
-        .token
-        .clone()
-        .unwrap_or_else(|| crate::fed::random_hex(24));
-    let fed = Federation::new(&base, &users, &config, &disk)
-        .await
-        .map_err(std::io::Error::other)?;
-    let inbox = fed.inbox();
+    let dir = config.data_dir.as_deref();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    let store = Store::open(dir, config.caps).map_err(io)?;
+    let policy = FetchPolicy::default()
+        .allow_http(config.allow_private_addresses || base.scheme() == "http")
+        .allow_private_addresses(config.allow_private_addresses);
+    let domains = DomainPolicy::new();
+    for domain in &config.blocked_domains {
+        domains.block(domain).map_err(io)?;
+    }
+    let mut builder = Federation::builder(base.clone())
+        .with_client(Arc::new(ReqwestClient::new(policy).map_err(io)?))
+        .with_graph(Arc::new(store.clone()))
+        .with_domain_policy(domains)
+        .with_authorized_fetch(config.authorized_fetch);
+    if let Some(dir) = dir {
+        builder = builder
+            .with_key_store(Arc::new(
+                SqliteKeyStore::open(dir.join("keys.sqlite3")).map_err(io)?,
+            ))
+            .with_actor_store(Arc::new(
+                SqliteActorStore::open(dir.join("actors.sqlite3")).map_err(io)?,
+            ))
+            .with_queue(Arc::new(
+                SqliteQueue::open(dir.join("delivery.sqlite3"))
+                    .await
+                    .map_err(io)?,
+            ));
+    }
+    let fed = builder.build().await.map_err(io)?;
+    for name in &users {
+        let actor = fed.actor(name).await.map_err(io)?;
+        fed.register(actor.locked(config.locked.contains(name)));
+    }
+    let mut workers = WorkerConfig::default();
+    if config.rfc9421_first {
+        workers = workers.with_first_dialect(Spec::Rfc9421);
+    }
+    fed.start_delivery(workers).await;
+    let token = match config.token.clone() {
+        Some(t) => t,
+        None => random_hex(24)?,
+    };
     let app = Arc::new(App {
         base: base.clone(),
         users,
-        locked: config.locked.clone(),
         token,
-        data: Mutex::new(data),
-        disk,
-        inbox,
         fed,
+        store,
     });
-    app.fed.spawn_workers();
     let router = routes(app.clone());
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -220,285 +238,149 @@ pub async fn start_on(
     })
 }
 
-/// All routes: discovery from archipel's axum helpers, the rest here.
+/// The library's routes, and beside them the application's: the home
+/// page, the token-protected inbox reader, C2S outbox and pending
+/// follow requests, NodeInfo, and the owner's view of the outbox.
 pub fn routes(app: Arc<App>) -> Router {
-    let for_webfinger = app.clone();
+    let library = app
+        .fed
+        .routes(crate::inbound::dispatcher(&app))
+        .with_objects(Arc::new(app.store.clone()))
+        .with_outbox(Arc::new(app.store.clone()))
+        .into_router();
     let for_nodeinfo = app.clone();
     Router::new()
         .route("/", get(home))
-        .route("/users/{name}", get(actor))
-        .route(
-            "/users/{name}/inbox",
-            post(crate::inbound::post_user_inbox).get(crate::outbound::read_inbox),
-        )
-        .route("/inbox", post(crate::inbound::post_shared_inbox))
-        .route(
-            "/users/{name}/outbox",
-            get(outbox).post(crate::outbound::post_outbox),
-        )
-        .route("/users/{name}/followers", get(followers))
-        .route("/users/{name}/following", get(following))
-        .route(
-            "/users/{name}/followers/pending",
-            get(crate::outbound::pending_followers),
-        )
-        .route("/objects/{id}", get(object))
+        .route("/users/{name}/inbox", get(read_inbox))
+        .route("/users/{name}/outbox", post(crate::outbound::post_outbox))
+        .route("/users/{name}/followers/pending", get(pending))
         .with_state(app.clone())
-        .merge(webfinger_routes(move |resource| {
-            let app = for_webfinger.clone();
-            async move { webfinger_jrd(&app, &resource) }
-        }))
+        .merge(library)
         .merge(nodeinfo_routes(app.base.clone(), move || {
             let app = for_nodeinfo.clone();
-            async move { nodeinfo_document(&app).await }
+            async move { nodeinfo(&app) }
         }))
+        .layer(axum::middleware::from_fn_with_state(app, owner_and_pages))
+}
+
+/// In front of the library's GET routes: the token holder reads the whole
+/// outbox (`Reader::Owner`), and a browser gets a page for an actor.
+async fn owner_and_pages(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::GET {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix("/users/") else {
+        return next.run(req).await;
+    };
+    if let Some(name) = rest.strip_suffix("/outbox")
+        && app.authorized(req.headers())
+        && let Some(actor) = app.fed.local(name)
+    {
+        let Some(source) =
+            archipel::federation::routes::OutboxSource::outbox(&app.store, &actor).await
+        else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        return serve_collection(
+            source.as_ref(),
+            actor.outbox(),
+            req.uri().query(),
+            &Reader::Owner,
+        )
+        .await;
+    }
+    if wants_html(req.headers())
+        && let Some(actor) = app.fed.local(rest)
+    {
+        let at = authority(&app.base);
+        let name = actor.name();
+        return Html(format!(
+            "<!doctype html><title>{name}</title><h1>{name}@{at}</h1>\
+             <p>An ActivityPub actor. Follow <code>@{name}@{at}</code> from another server.</p>"
+        ))
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn home(State(app): State<Arc<App>>) -> Html<String> {
+    let at = authority(&app.base);
     let mut page = String::from(
         "<!doctype html><title>archipel minimal server</title><h1>archipel minimal server</h1><ul>",
     );
     for user in &app.users {
         let iri = app.actor_iri(user);
-        page.push_str(&format!(
-            "<li><a href=\"{iri}\">{user}@{}</a></li>",
-            archipel::client::authority(&app.base)
-        ));
+        page.push_str(&format!("<li><a href=\"{iri}\">{user}@{at}</a></li>"));
     }
     page.push_str("</ul>");
     Html(page)
 }
 
-/// The JRD for a WebFinger query: `acct:NAME@HOST[:PORT]` or the actor IRI.
-fn webfinger_jrd(app: &App, resource: &Resource) -> Option<Jrd> {
-    let authority = archipel::client::authority(&app.base);
-    let name = match resource {
-        Resource::Acct(acct) if acct.authority().eq_ignore_ascii_case(&authority) => {
-            Some(acct.user().to_owned())
-        }
-        Resource::Url(url) => app.local_name(url.as_str()),
-        _ => None,
-    }
-    .filter(|n| app.users.contains(n))?;
-    let iri = app.actor_iri(&name);
-    let mut jrd = Jrd {
-        subject: Some(format!("acct:{name}@{authority}")),
-        aliases: Some(vec![iri.clone()]),
-        ..Jrd::default()
-    };
-    jrd.push_link(JrdLink::new(
-        "self",
-        Some("application/activity+json"),
-        iri.clone(),
-    ));
-    jrd.push_link(JrdLink::new(
-        "http://webfinger.net/rel/profile-page",
-        Some("text/html"),
-        iri,
-    ));
-    Some(jrd)
-}
-
-/// The NodeInfo document, with current figures.
-async fn nodeinfo_document(app: &App) -> NodeInfo {
-    let local_posts = {
-        let data = app.data.lock().await;
-        data.users
-            .values()
-            .map(|u| u.outbox.len() as u64)
-            .sum::<u64>()
-    };
-    let software = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION"))
-        .expect("a valid software name");
+fn nodeinfo(app: &App) -> NodeInfo {
     let mut usage = Usage::default();
     usage.users.total = Some(app.users.len() as u64);
-    usage.local_posts = Some(local_posts);
+    usage.local_posts = Some(app.store.post_count());
+    let software = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION"));
+    // The name is a constant that passes the check; the fallback is never taken.
+    let software = software.unwrap_or_else(|_| Software::default());
     NodeInfo::new(software, usage, false)
 }
 
-/// The actor document of a local user.
-pub fn actor_document(app: &App, name: &str) -> Value {
-    let iri = app.actor_iri(name);
-    json!({
-        "@context": [
-            "https://www.w3.org/ns/activitystreams",
-            "https://w3id.org/security/v1",
-            {"manuallyApprovesFollowers": "as:manuallyApprovesFollowers"}
-        ],
-        "id": iri,
-        "type": "Person",
-        "preferredUsername": name,
-        "name": name,
-        "url": iri,
-        "inbox": format!("{iri}/inbox"),
-        "outbox": format!("{iri}/outbox"),
-        "followers": format!("{iri}/followers"),
-        "following": format!("{iri}/following"),
-        "manuallyApprovesFollowers": app.is_locked(name),
-        "endpoints": {"sharedInbox": format!("{}/inbox", app.base())},
-        "publicKey": {
-            "id": format!("{iri}#main-key"),
-            "owner": iri,
-            "publicKeyPem": app.fed.public_key_pem(name).unwrap_or_default()
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "missing or wrong bearer token",
+    )
+        .into_response()
+}
+
+/// Serves `items` (newest first) as a paged collection at `id` to the owner.
+async fn owner_collection(id: &Iri, items: Vec<AnyObject>, query: Option<&str>) -> Response {
+    let source = VecSource::new();
+    for item in items.into_iter().rev() {
+        if source.push(Reference::from(item)).is_err() {
+            break;
         }
-    })
+    }
+    serve_collection(&source, id, query, &Reader::Owner).await
 }
 
-async fn actor(
+/// `GET /users/{name}/inbox` (token): what the user received, newest first.
+async fn read_inbox(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
-    if !app.users.contains(&name) {
-        return (StatusCode::NOT_FOUND, "no such user").into_response();
+    if !app.authorized(req.headers()) {
+        return unauthorized();
     }
-    let authority = archipel::client::authority(&app.base);
-    negotiate(&headers, &actor_document(&app, &name), || {
-        format!(
-            "<!doctype html><title>{name}</title><h1>{name}@{authority}</h1>\
-             <p>An ActivityPub actor. Follow <code>@{name}@{authority}</code> from another server.</p>"
-        )
-    })
-}
-
-#[derive(Deserialize)]
-pub struct PageQuery {
-    pub page: Option<usize>,
-}
-
-/// An `OrderedCollection` (no `page`) or one `OrderedCollectionPage` of `items`.
-pub fn paged_collection(id: &str, items: &[Value], page: Option<usize>) -> Value {
-    let total = items.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let Some(page) = page else {
-        return json!({
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": id,
-            "type": "OrderedCollection",
-            "totalItems": total,
-            "first": format!("{id}?page=1"),
-            "last": format!("{id}?page={pages}"),
-        });
-    };
-    let page = page.max(1);
-    let start = (page - 1).saturating_mul(PAGE_SIZE).min(total);
-    let end = (start + PAGE_SIZE).min(total);
-    let mut doc = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": format!("{id}?page={page}"),
-        "type": "OrderedCollectionPage",
-        "partOf": id,
-        "totalItems": total,
-        "orderedItems": items[start..end],
-    });
-    if end < total {
-        doc["next"] = json!(format!("{id}?page={}", page + 1));
-    }
-    if page > 1 {
-        doc["prev"] = json!(format!("{id}?page={}", page - 1));
-    }
-    doc
-}
-
-fn strings(items: &[String]) -> Vec<Value> {
-    items
-        .iter()
-        .rev()
-        .map(|s| Value::String(s.clone()))
-        .collect()
-}
-
-async fn followers(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let data = app.data.lock().await;
-    let Some(user) = data.users.get(&name) else {
+    let Some(me) = app.fed.local(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let id = format!("{}/followers", app.actor_iri(&name));
-    ActivityJson(paged_collection(&id, &strings(&user.followers), q.page)).into_response()
+    let items = app.store.inbox(me.id(), 5_000);
+    let items = items.into_iter().map(AnyObject::from).collect();
+    owner_collection(me.inbox(), items, req.uri().query()).await
 }
 
-async fn following(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let data = app.data.lock().await;
-    let Some(user) = data.users.get(&name) else {
+/// `GET /users/{name}/followers/pending` (token): Follows awaiting approval.
+async fn pending(State(app): State<Arc<App>>, Path(name): Path<String>, req: Request) -> Response {
+    if !app.authorized(req.headers()) {
+        return unauthorized();
+    }
+    let Some(me) = app.fed.local(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let id = format!("{}/following", app.actor_iri(&name));
-    ActivityJson(paged_collection(&id, &strings(&user.following), q.page)).into_response()
-}
-
-async fn outbox(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let data = app.data.lock().await;
-    let Some(user) = data.users.get(&name) else {
+    let Ok(id) = Iri::parse(format!("{}/pending", me.followers())) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    // Only public activities are listed to anonymous readers.
-    let items: Vec<Value> = user
-        .outbox
-        .iter()
-        .rev()
-        .filter(|a| crate::fed::addressed_to_public(a))
-        .cloned()
+    let mut items: Vec<AnyObject> = app
+        .store
+        .pending(me.id())
+        .into_iter()
+        .map(AnyObject::from)
         .collect();
-    let id = format!("{}/outbox", app.actor_iri(&name));
-    ActivityJson(paged_collection(&id, &items, q.page)).into_response()
-}
-
-async fn object(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let iri = format!("{}/objects/{id}", app.base());
-    let data = app.data.lock().await;
-    let Some(doc) = data.local_objects.get(&iri) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if doc.get("type").and_then(Value::as_str) == Some("Tombstone") {
-        return (StatusCode::GONE, ActivityJson(doc.clone())).into_response();
-    }
-    if !crate::fed::addressed_to_public(doc) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let content = escape_html(
-        doc.get("content")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-    );
-    negotiate(&headers, doc, || {
-        format!("<!doctype html><title>{iri}</title><article>{content}</article>")
-    })
-}
-
-/// Rebuilds the request URI from the public base (see `rebase_uri`), so
-/// logs show the URL the sender signed.
-pub fn absolute(app: &App, req: InboxRequest) -> http::Request<bytes::Bytes> {
-    rebase_uri(req.0, &app.base)
-}
-
-/// Escapes text for inclusion in HTML (the example shows note content as text).
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    items.reverse();
+    owner_collection(&id, items, req.uri().query()).await
 }

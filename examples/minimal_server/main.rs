@@ -13,10 +13,10 @@
 //! `--token TOKEN` (outbox bearer token, random by default),
 //! `--data-dir DIR` (keep state and keys; memory only by default),
 //! `--allow-private-addresses` (federate with loopback/private peers),
-//! `--block DOMAIN` (repeatable; refuse a domain inbound and outbound).
+//! `--block DOMAIN` (repeatable; refuse a domain inbound and outbound),
+//! `--authorized-fetch` (serve documents only to signed requests).
 
 mod app;
-mod fed;
 mod inbound;
 mod outbound;
 mod store;
@@ -24,7 +24,7 @@ mod store;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: minimal_server [--bind ADDR] [--base-url URL] [--user NAME]... \
-[--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]...";
+[--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]... [--authorized-fetch]";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, String> {
     let mut config = app::Config::default();
@@ -61,6 +61,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
             "--data-dir" => config.data_dir = Some(value("--data-dir")?.into()),
             "--block" => config.blocked_domains.push(value("--block")?),
             "--allow-private-addresses" => config.allow_private_addresses = true,
+            "--authorized-fetch" => config.authorized_fetch = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -115,7 +116,7 @@ async fn main() -> ExitCode {
         app.base()
     );
     for user in &app.users {
-        let lock = if app.is_locked(user) {
+        let lock = if app.fed.local(user).is_some_and(|a| a.is_locked()) {
             " (locked: approves followers by hand)"
         } else {
             ""
@@ -166,6 +167,7 @@ mod tests {
             "d",
             "--allow-private-addresses",
             "--block=bad.example",
+            "--authorized-fetch",
         ]))
         .unwrap();
         assert_eq!(c.bind.port(), 9000);
@@ -173,6 +175,7 @@ mod tests {
         assert_eq!(c.locked, vec!["carol"]);
         assert_eq!(c.token.as_deref(), Some("t"));
         assert!(c.allow_private_addresses);
+        assert!(c.authorized_fetch);
         assert_eq!(c.blocked_domains, vec!["bad.example"]);
     }
 

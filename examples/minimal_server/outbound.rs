@@ -1,83 +1,37 @@
-//! ActivityPub client-to-server posting (`POST /users/{name}/outbox`) and
-//! the bearer-protected readers (`GET /users/{name}/inbox`, pending follow
-//! requests).
+//! `POST /users/{name}/outbox` (ActivityPub §6, token-protected): follow
+//! commands by handle, approval of pending requests, and every other post
+//! through the library's outbox (ids, authorship, `bto`/`bcc` removal,
+//! ownership of what an `Update` or `Delete` acts on), stored in its served
+//! form and sent to exactly its audience.
+//!
+//! The body is raw JSON only here, at the edge: a follow command may name
+//! a handle (`bob@host`), and a post without addressing gets this server's
+//! default (public, like the client it stands in for) before it is typed.
 
 use std::sync::Arc;
 
-use archipel::axum::ActivityJson;
-use archipel::policy::follow::{self, PendingFollow};
-use archipel::vocab::{AnyObject, Iri};
+use archipel::federation::outbox::OutboxError;
+use archipel::federation::{Graph, LocalActor};
+use archipel::vocab::{Activity, AnyObject, Audience, Iri, Reference};
+use archipel::webfinger::{Acct, Resolver};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::app::{App, PUBLIC, PageQuery, paged_collection};
-use crate::store::{add_unique, remove};
+use crate::app::App;
 
-/// Largest accepted C2S body.
+/// The largest C2S body read.
 const MAX_C2S_BODY: usize = 64 * 1024;
 
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        "missing or wrong bearer token",
-    )
-        .into_response()
+type Answer = Result<Iri, (StatusCode, String)>;
+
+fn bad(msg: impl Into<String>) -> (StatusCode, String) {
+    (StatusCode::BAD_REQUEST, msg.into())
 }
 
-fn bad(msg: impl Into<String>) -> Response {
-    (StatusCode::BAD_REQUEST, msg.into()).into_response()
-}
-
-/// `GET /users/{name}/inbox`: what the user received, newest first.
-pub async fn read_inbox(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if !app.authorized(&headers) {
-        return unauthorized();
-    }
-    let data = app.data.lock().await;
-    let Some(user) = data.users.get(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let items: Vec<Value> = user.inbox.iter().rev().cloned().collect();
-    let id = format!("{}/inbox", app.actor_iri(&name));
-    ActivityJson(paged_collection(&id, &items, q.page)).into_response()
-}
-
-/// `GET /users/{name}/followers/pending`: follow requests awaiting approval.
-pub async fn pending_followers(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if !app.authorized(&headers) {
-        return unauthorized();
-    }
-    let data = app.data.lock().await;
-    let Some(user) = data.users.get(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let id = format!("{}/followers/pending", app.actor_iri(&name));
-    ActivityJson(json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": id,
-        "type": "OrderedCollection",
-        "totalItems": user.pending_followers.len(),
-        "orderedItems": user.pending_followers,
-    }))
-    .into_response()
-}
-
-/// `POST /users/{name}/outbox` (ActivityPub §6): a Note (wrapped in a
-/// Create), Create, Follow (IRI or `acct:` handle), Undo (of a Follow),
-/// Accept / Reject (of a pending Follow), Like, Announce, Update, Delete.
+/// The route.
 pub async fn post_outbox(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
@@ -85,330 +39,246 @@ pub async fn post_outbox(
     body: Bytes,
 ) -> Response {
     if !app.authorized(&headers) {
-        return unauthorized();
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "missing or wrong bearer token",
+        )
+            .into_response();
     }
-    if !app.users.contains(&name) {
+    let Some(me) = app.fed.local(&name) else {
         return StatusCode::NOT_FOUND.into_response();
-    }
+    };
     if body.len() > MAX_C2S_BODY {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
-    let Ok(Value::Object(mut doc)) = serde_json::from_slice::<Value>(&body) else {
-        return bad("body must be a JSON object");
+    let Ok(Value::Object(raw)) = serde_json::from_slice::<Value>(&body) else {
+        return bad("body must be a JSON object").into_response();
     };
-    doc.remove("@context");
-    let kind = doc
+    let kind = raw.get("type").and_then(Value::as_str).unwrap_or("Note");
+    // What a command names: a string, or an embedded object's `object`/`id`.
+    let named = raw.get("object").and_then(|o| match o {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(m) => m
+            .get("object")
+            .or_else(|| m.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    });
+    let answer = match (kind, named) {
+        ("Follow", Some(target)) => follow(&app, &me, &target).await,
+        ("Undo", Some(target)) if !target.contains("/activities/") => {
+            unfollow(&app, &me, &target).await
+        }
+        ("Accept" | "Reject", Some(key)) => decide(&app, &me, kind == "Accept", &key).await,
+        ("Follow" | "Accept" | "Reject", None) => Err(bad(format!("{kind} needs an object"))),
+        _ => post(&app, &me, raw).await,
+    };
+    match answer {
+        Ok(id) => (
+            StatusCode::CREATED,
+            [(header::LOCATION, id.as_str().to_owned())],
+            id.as_str().to_owned(),
+        )
+            .into_response(),
+        Err((status, msg)) => (status, msg).into_response(),
+    }
+}
+
+/// An actor IRI, from an IRI or a handle (`acct:bob@host`, `@bob@host`, `bob@host`).
+async fn resolve(app: &App, target: &str) -> Result<Iri, (StatusCode, String)> {
+    let iri = if target.starts_with("http://") || target.starts_with("https://") {
+        Iri::parse(target).map_err(|e| bad(format!("{target}: {e}")))?
+    } else {
+        let acct = Acct::parse(target.trim_start_matches('@'))
+            .map_err(|e| bad(format!("{target}: {e}")))?;
+        let resolver =
+            Resolver::new(app.fed.client().clone()).local_http(app.base.scheme() == "http");
+        let url = resolver.resolve(&acct).await.map_err(|e| {
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("cannot resolve {target}: {e}"),
+            )
+        })?;
+        Iri::parse(url.as_str()).map_err(|e| bad(format!("{target}: {e}")))?
+    };
+    // Known and reachable before anything is sent.
+    app.fed
+        .actors()
+        .get(&iri)
+        .await
+        .map_err(|e| (StatusCode::BAD_GATEWAY, format!("cannot fetch {iri}: {e}")))?;
+    Ok(iri)
+}
+
+fn failed(e: impl std::fmt::Display) -> (StatusCode, String) {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+async fn follow(app: &App, me: &LocalActor, target: &str) -> Answer {
+    let remote = resolve(app, target).await?;
+    app.fed.follow(me, &remote).await.map_err(failed)?;
+    let sent = app
+        .store
+        .sent_follow_between(me.id(), &remote)
+        .await
+        .map_err(failed)?;
+    eprintln!("{} follows {remote}", me.name());
+    Ok(sent.map_or(remote, |s| s.id))
+}
+
+async fn unfollow(app: &App, me: &LocalActor, target: &str) -> Answer {
+    let remote = resolve(app, target).await?;
+    app.fed
+        .unfollow(me, &remote)
+        .await
+        .map_err(|e| (StatusCode::NOT_FOUND, e.to_string()))?;
+    eprintln!("{} unfollows {remote}", me.name());
+    Ok(remote)
+}
+
+/// Approves or refuses a pending request, named by follower or Follow id.
+async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Answer {
+    let Some(follow) = app.store.take_pending(me.id(), key) else {
+        return Err((StatusCode::NOT_FOUND, format!("no pending Follow of {key}")));
+    };
+    let follower = follow
+        .actor_id()
+        .cloned()
+        .ok_or_else(|| bad("Follow without actor"))?;
+    // library gap: `Federation::accept`/`reject` take the dispatcher's
+    // `Follow`, which cannot be rebuilt from a stored request; this is
+    // their body, for a request approved later.
+    let id = app.fed.new_activity_id().map_err(failed)?;
+    let object = Reference::from(AnyObject::Activity(Box::new(follow)));
+    let reply = if accept {
+        app.store
+            .add_follower(me.id(), &follower)
+            .await
+            .map_err(failed)?;
+        Activity::accept(id.clone(), me.id().clone(), object)
+    } else {
+        Activity::reject(id.clone(), me.id().clone(), object)
+    }
+    .with_to(vec![follower]);
+    app.fed.send(me, &reply).await.map_err(failed)?;
+    Ok(id)
+}
+
+/// Any other post, through the library's outbox.
+async fn post(app: &App, me: &LocalActor, mut raw: serde_json::Map<String, Value>) -> Answer {
+    let kind = raw
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("Note")
         .to_owned();
-    let me = app.actor_iri(&name);
-    let result = match kind.as_str() {
-        "Follow" => follow_out(&app, &name, doc).await,
-        "Undo" => undo_out(&app, &name, doc).await,
-        "Accept" | "Reject" => decide_out(&app, &name, &kind, doc).await,
-        "Create" | "Update" | "Delete" | "Like" | "Announce" => {
-            post_activity(&app, &name, &me, &kind, doc).await
-        }
-        _ => {
-            // A bare object (a Note, an Article…): wrap it in a Create (§6.2.1).
-            let object = Value::Object(doc);
-            let mut create = serde_json::Map::new();
-            create.insert("object".into(), object);
-            post_activity(&app, &name, &me, "Create", create).await
-        }
-    };
-    match result {
-        Ok(id) => (StatusCode::CREATED, [(header::LOCATION, id.clone())], id).into_response(),
-        Err(resp) => resp,
-    }
-}
-
-/// Fills ids/actor/addressing of a Create/Update/Delete/Like/Announce and
-/// delivers it to the followers (and to the object's owner for Like/Announce).
-async fn post_activity(
-    app: &Arc<App>,
-    name: &str,
-    me: &str,
-    kind: &str,
-    mut doc: serde_json::Map<String, Value>,
-) -> Result<String, Response> {
-    let id = app.new_id();
-    let followers = format!("{me}/followers");
-    let to = doc.get("to").cloned().unwrap_or_else(|| json!([PUBLIC]));
-    let cc = doc.get("cc").cloned().unwrap_or_else(|| json!([followers]));
-    let now = crate::fed::now_rfc3339();
-    if kind == "Create" {
-        let Some(Value::Object(object)) = doc.get_mut("object") else {
-            return Err(bad("Create needs an embedded object"));
-        };
-        object.insert("id".into(), json!(app.new_id()));
-        object.entry("type").or_insert(json!("Note"));
-        object.insert("attributedTo".into(), json!(me));
-        object.entry("to").or_insert(to.clone());
-        object.entry("cc").or_insert(cc.clone());
-        object.entry("published").or_insert(json!(now));
-        object.remove("bto");
-        object.remove("bcc");
-    }
-    if matches!(kind, "Update" | "Delete") {
-        own_object_change(app, name, me, kind, &now, &mut doc).await?;
-    }
-    doc.insert(
-        "@context".into(),
-        json!("https://www.w3.org/ns/activitystreams"),
-    );
-    doc.insert("id".into(), json!(id));
-    doc.insert("type".into(), json!(kind));
-    doc.insert("actor".into(), json!(me));
-    doc.insert("to".into(), to);
-    doc.insert("cc".into(), cc);
-    doc.entry("published").or_insert(json!(now));
-    let activity = Value::Object(doc);
-    let mut extra = Vec::new();
-    if matches!(kind, "Like" | "Announce")
-        && let Some(object) = crate::fed::iri(activity.get("object"))
-        && app.local_name(object).is_none()
+    // An Update names only what changes: the rest comes from the stored post.
+    if kind == "Update"
+        && let Some(Value::Object(change)) = raw.get("object")
+        && let Some(id) = change
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|i| Iri::parse(i).ok())
+        && let Some(stored) = app.store.post(&id)
+        && let Ok(Value::Object(mut merged)) = serde_json::to_value(&stored.object)
     {
-        // The liked/announced object's author learns of it; its IRI's
-        // owner is found by fetching it.
-        if let Some(author) = app.fed.author_of(object).await {
-            extra.push(author);
-        }
+        merged.extend(change.clone());
+        raw.insert("object".into(), Value::Object(merged));
     }
-    if kind == "Create"
-        && let Some(object) = activity.get("object")
-    {
-        let mut data = app.data.lock().await;
-        if let Some(oid) = object.get("id").and_then(Value::as_str) {
-            data.local_objects.insert(oid.to_owned(), object.clone());
-        }
-    }
-    let recipients = {
-        let data = app.data.lock().await;
-        let mut list = data
-            .users
-            .get(name)
-            .map(|u| u.followers.clone())
-            .unwrap_or_default();
-        for e in extra {
-            add_unique(&mut list, &e);
-        }
-        list
-    };
-    app.fed.send(app, name, activity, &recipients).await;
-    Ok(id)
-}
-
-async fn follow_out(
-    app: &Arc<App>,
-    name: &str,
-    doc: serde_json::Map<String, Value>,
-) -> Result<String, Response> {
-    let Some(target) = doc.get("object").and_then(|v| crate::fed::iri(Some(v))) else {
-        return Err(bad(
-            "Follow needs an object: an actor IRI or acct:user@host",
-        ));
-    };
-    let target = app.fed.resolve_actor(target).await.map_err(|e| {
-        (
-            StatusCode::BAD_GATEWAY,
-            format!("cannot resolve {target}: {e}"),
-        )
-            .into_response()
-    })?;
-    let me = app.actor_iri(name);
-    let id = app.new_id();
-    let follow = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": id, "type": "Follow", "actor": me, "object": target, "to": [target]
-    });
-    {
-        let mut data = app.data.lock().await;
-        if let Some(u) = data.users.get_mut(name) {
-            u.sent_follows.insert(id.clone(), target.clone());
-        }
-    }
-    eprintln!("{name} follows {target} ({id})");
-    app.fed
-        .send(app, name, follow, std::slice::from_ref(&target))
-        .await;
-    Ok(id)
-}
-
-async fn undo_out(
-    app: &Arc<App>,
-    name: &str,
-    doc: serde_json::Map<String, Value>,
-) -> Result<String, Response> {
-    // The object may be the Follow's id, the Follow itself, or the followed
-    // actor (IRI or acct: handle).
-    let given = doc.get("object").and_then(|v| {
-        v.get("object")
-            .and_then(|o| crate::fed::iri(Some(o)))
-            .or_else(|| crate::fed::iri(Some(v)))
-    });
-    let Some(given) = given.map(str::to_owned) else {
-        return Err(bad(
-            "Undo needs an object: the Follow (or its id, or the followed actor)",
-        ));
-    };
-    let (follow_id, target) = {
-        let data = app.data.lock().await;
-        let sent = data
-            .users
-            .get(name)
-            .map(|u| u.sent_follows.clone())
-            .unwrap_or_default();
-        match sent.get(&given) {
-            Some(t) => (Some(given.clone()), Some(t.clone())),
-            None => {
-                let resolved = if given.starts_with("acct:") || given.starts_with('@') {
-                    app.fed.resolve_actor(&given).await.ok()
-                } else {
-                    Some(given.clone())
-                };
-                let found = sent.iter().find(|(_, t)| Some(*t) == resolved.as_ref());
-                (found.map(|(i, _)| i.clone()), found.map(|(_, t)| t.clone()))
-            }
-        }
-    };
-    let (Some(follow_id), Some(target)) = (follow_id, target) else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("no Follow of {given} to undo"),
-        )
-            .into_response());
-    };
-    let me = app.actor_iri(name);
-    let id = app.new_id();
-    let undo = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": id, "type": "Undo", "actor": me, "to": [target],
-        "object": {"id": follow_id, "type": "Follow", "actor": me, "object": target}
-    });
-    {
-        let mut data = app.data.lock().await;
-        if let Some(u) = data.users.get_mut(name) {
-            u.sent_follows.remove(&follow_id);
-            remove(&mut u.following, &target);
-        }
-    }
-    eprintln!("{name} unfollows {target}");
-    app.fed
-        .send(app, name, undo, std::slice::from_ref(&target))
-        .await;
-    Ok(id)
-}
-
-async fn decide_out(
-    app: &Arc<App>,
-    name: &str,
-    kind: &str,
-    doc: serde_json::Map<String, Value>,
-) -> Result<String, Response> {
-    let Some(key) = doc
-        .get("object")
-        .and_then(|v| crate::fed::iri(Some(v)))
-        .map(str::to_owned)
-    else {
-        return Err(bad(
-            "Accept/Reject needs an object: the Follow id or the follower IRI",
-        ));
-    };
-    let request = {
-        let mut data = app.data.lock().await;
-        let Some(u) = data.users.get_mut(name) else {
-            return Err(StatusCode::NOT_FOUND.into_response());
-        };
-        let index = u.pending_followers.iter().position(|f| {
-            crate::fed::iri(f.get("id")) == Some(key.as_str())
-                || crate::fed::iri(f.get("actor")) == Some(key.as_str())
+    let mut doc: AnyObject = serde_json::from_value(Value::Object(raw))
+        .map_err(|e| bad(format!("not an ActivityStreams document: {e}")))?;
+    default_addressing(app, me, &mut doc);
+    let body = serde_json::to_vec(&doc).map_err(failed)?;
+    let draft = app.fed.outbox().prepare(me, &body).map_err(refused)?;
+    let stored = draft
+        .target()
+        .and_then(|t| app.store.post(t))
+        .map(|s| s.object);
+    let posted = draft.finish(stored.as_ref()).map_err(refused)?;
+    let activity = posted.activity();
+    let id = activity
+        .id
+        .clone()
+        .ok_or_else(|| failed("the outbox assigned no id"))?;
+    app.store
+        .put_post(me.id(), &AnyObject::from(activity.clone()), true)
+        .map_err(failed)?;
+    let changed = posted
+        .object()
+        .cloned()
+        .or_else(|| match activity.embedded_object() {
+            Some(o) if activity.has_type("Update") => Some(o.clone()),
+            _ => None,
         });
-        let Some(follow_doc) = index.map(|i| u.pending_followers.remove(i)) else {
-            return Err((
-                StatusCode::NOT_FOUND,
-                format!("no pending follow request {key}"),
-            )
-                .into_response());
-        };
-        let follow = AnyObject::from_value(&follow_doc).ok();
-        let Some(request) = follow
-            .as_ref()
-            .and_then(AnyObject::as_activity)
-            .and_then(PendingFollow::from_follow)
-        else {
-            return Err(bad("stored follow request is malformed"));
-        };
-        if kind == "Accept" {
-            add_unique(&mut u.followers, request.follower.as_str());
-        }
-        app.persist(&data);
-        request
-    };
-    let id = app.new_id();
-    // The id is minted from this server's own base URL.
-    let answer_id = Iri::new_unchecked(id.clone());
-    let answer = if kind == "Accept" {
-        follow::accept(&request, answer_id)
-    } else {
-        follow::reject(&request, answer_id)
-    };
-    let answer = serde_json::to_value(&answer)
-        .map_err(|e| bad(format!("cannot serialize the answer: {e}")))?;
+    if let Some(object) = changed {
+        app.store
+            .put_post(me.id(), &object, false)
+            .map_err(failed)?;
+    }
+    let sent = app.fed.publish(me, &posted).await.map_err(failed)?;
     eprintln!(
-        "{name} {}ed follow request from {}",
-        kind.to_lowercase(),
-        request.follower
+        "{} posted {id} ({:?}): {} deliveries queued",
+        me.name(),
+        posted.visibility(),
+        sent.jobs.len()
     );
-    app.fed
-        .send(app, name, answer, &[request.follower.to_string()])
-        .await;
     Ok(id)
 }
 
-/// Checks that an Update/Delete targets one of the user's own notes, and
-/// applies it locally (merging the update; a Tombstone for a delete).
-async fn own_object_change(
-    app: &Arc<App>,
-    name: &str,
-    me: &str,
-    kind: &str,
-    now: &str,
-    doc: &mut serde_json::Map<String, Value>,
-) -> Result<(), Response> {
-    let Some(target) = crate::fed::iri(doc.get("object")).map(str::to_owned) else {
-        return Err(bad(format!("{kind} needs an object")));
-    };
-    let mut data = app.data.lock().await;
-    let owned = data
-        .local_objects
-        .get(&target)
-        .is_some_and(|o| crate::fed::iri(o.get("attributedTo")) == Some(me));
-    if !owned {
-        return Err((
-            StatusCode::FORBIDDEN,
-            format!("{target} is not a note of {name}"),
-        )
-            .into_response());
-    }
-    if kind == "Delete" {
-        let tombstone = json!({"id": target, "type": "Tombstone", "deleted": now});
-        data.local_objects.insert(target.clone(), tombstone.clone());
-        doc.insert("object".into(), tombstone);
-    } else {
-        let mut merged = data.local_objects.get(&target).cloned().unwrap_or_default();
-        if let (Value::Object(m), Some(Value::Object(changes))) = (&mut merged, doc.get("object")) {
-            for (k, v) in changes {
-                if !matches!(k.as_str(), "id" | "attributedTo" | "type") {
-                    m.insert(k.clone(), v.clone());
-                }
-            }
-            m.insert("updated".into(), json!(now));
+fn refused(e: OutboxError) -> (StatusCode, String) {
+    match e {
+        OutboxError::NotOwner { .. } | OutboxError::ForeignActor { .. } => {
+            (StatusCode::FORBIDDEN, e.to_string())
         }
-        data.local_objects.insert(target.clone(), merged.clone());
-        doc.insert("object".into(), merged);
+        e => bad(e.to_string()),
     }
-    app.persist(&data);
-    Ok(())
+}
+
+/// A post without any addressing is public (to `Public`, cc followers); a
+/// Like or Announce also goes to the liked object's author; a Delete goes
+/// where the deleted post went.
+fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
+    let target = doc.as_activity().and_then(Activity::object_id).cloned();
+    let is = |k: &str| doc.as_object().is_some_and(|o| o.has_type(k));
+    let (like, delete) = (is("Like") || is("Announce"), is("Delete"));
+    let Some(object) = doc.as_object_mut() else {
+        return;
+    };
+    let addressed = [
+        &object.to,
+        &object.cc,
+        &object.bto,
+        &object.bcc,
+        &object.audience,
+    ]
+    .into_iter()
+    .any(|r| r.as_ref().is_some_and(|r| !r.is_empty()));
+    if addressed {
+        return;
+    }
+    if delete && let Some(stored) = target.as_ref().and_then(|t| app.store.post(t)) {
+        if let Some(o) = stored.object.as_object() {
+            object.to.clone_from(&o.to);
+            object.cc.clone_from(&o.cc);
+        }
+        return;
+    }
+    Audience::public(me.followers().clone()).apply(object);
+    if like && let Some(target) = target {
+        let author = app
+            .store
+            .received(target.as_str())
+            .map(|(owner, _)| owner)
+            .or_else(|| app.store.post(&target).map(|s| s.author));
+        if let Some(author) = author {
+            let mut to: Vec<Reference> = object
+                .to
+                .take()
+                .map(|t| t.iter().cloned().collect())
+                .unwrap_or_default();
+            to.push(Reference::Iri(author));
+            object.to = Some(to.into());
+        }
+    }
 }

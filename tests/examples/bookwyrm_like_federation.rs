@@ -197,9 +197,9 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     assert_eq!(article.get("rating"), None);
     assert_eq!(article.get("inReplyToBook"), None);
     {
-        let data = m.app.data.lock().await;
-        assert_eq!(data.notes[review_id.as_str()]["type"], "Article");
-        let verification = &data.verifications[create_id.as_str()];
+        let (_, review) = m.app.store.received(review_id.as_str()).unwrap();
+        assert!(review.as_object().unwrap().has_type("Article"));
+        let verification = m.app.store.verification(create_id.as_str()).unwrap();
         assert!(
             verification.ends_with(&format!("{mouse}#main-key")),
             "verification record: {verification}"
@@ -236,17 +236,13 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     assert_eq!(quotation.ext.position, Some(233));
     eventually("alice receives the quotation as a Note", || async {
         m.app
-            .data
-            .lock()
-            .await
-            .notes
-            .get(&quote_id)
-            .is_some_and(|n| n["type"] == "Note")
+            .store
+            .received(&quote_id)
+            .is_some_and(|(_, n)| n.as_object().is_some_and(|o| o.has_type("Note")))
     })
     .await;
-    let data = m.app.data.lock().await;
     assert_eq!(
-        data.notes[&quote_id]["content"],
+        crate::minimal_server::note_content(&m, &quote_id).unwrap(),
         format!(
             "<blockquote><p>Light is the left hand of darkness.</p></blockquote><p>— <i><a href=\"{book}\">The Left Hand of Darkness</a></i> (p. 233)</p><p>Light is the left hand.</p>"
         )

@@ -169,7 +169,7 @@ async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_k
     .await;
     let note_id = posted["note"].as_str().unwrap().to_owned();
     eventually("alice received bob's note", || async {
-        a.app.data.lock().await.notes.contains_key(&note_id)
+        note_content(&a, &note_id).is_some()
     })
     .await;
     let inbox = read_inbox(&a, "alice").await;
@@ -178,9 +178,11 @@ async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_k
         .find(|x| x["type"] == "Create" && x["object"]["id"] == note_id.as_str())
         .expect("the Create is in alice's inbox");
     assert_eq!(create["actor"], bob.as_str());
-    let data = a.app.data.lock().await;
-    let verification = data.verifications[create["id"].as_str().unwrap()].clone();
-    drop(data);
+    let verification = a
+        .app
+        .store
+        .verification(create["id"].as_str().unwrap())
+        .unwrap();
 
     // 5. Undo Follow, both ways.
     peer_control(&peer, "undo-follow", json!({"target": alice})).await;

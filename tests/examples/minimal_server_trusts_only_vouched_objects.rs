@@ -27,8 +27,7 @@ async fn deliver(inbox: &str, activity: Value, signer: &Signer) -> u16 {
 
 /// The stored content of note `id` on `server`, if it is stored.
 async fn content(server: &app::Running, id: &str) -> Option<Value> {
-    let data = server.app.data.lock().await;
-    data.notes.get(id).map(|n| n["content"].clone())
+    support::note_content(server, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,8 +36,8 @@ async fn neighbour_cannot_forge_update_or_delete_anothers_note() {
     let b = start("127.0.0.1", &["bob", "carol"], &[], &[]).await;
     let inbox = format!("{}/inbox", a.app.base());
     let (bob, carol) = (b.app.actor_iri("bob"), b.app.actor_iri("carol"));
-    let bob_signer = b.app.fed.signer("bob").unwrap();
-    let carol_signer = b.app.fed.signer("carol").unwrap();
+    let bob_signer = signer(&b, "bob");
+    let carol_signer = signer(&b, "carol");
     let note = format!("{}/objects/carol-1", b.app.base());
     let activity = |actor: &str, n: u32, kind: &str, object: Value| {
         json!({"@context": "https://www.w3.org/ns/activitystreams",
@@ -55,28 +54,29 @@ async fn neighbour_cannot_forge_update_or_delete_anothers_note() {
     assert_eq!(content(&a, &note).await, Some(json!("carol's")));
 
     // bob embeds a note claiming carol as author, at an IRI b does not
-    // serve: accepted (the signature is bob's), but not stored.
+    // serve: refused (the library's dispatcher), and not stored.
     let forged_id = format!("{}/objects/carol-2", b.app.base());
     let forged = json!({"id": forged_id, "type": "Note", "attributedTo": carol,
                         "content": "forged"});
     assert_eq!(
         deliver(&inbox, activity(&bob, 2, "Create", forged), &bob_signer).await,
-        202
+        403
     );
     assert_eq!(content(&a, &forged_id).await, None);
 
-    // bob updates carol's note, claiming her as author or himself: unchanged.
+    // bob updates carol's note, claiming her as author or himself: refused
+    // (the stored owner decides), unchanged.
     for (n, author) in [(3, &carol), (4, &bob)] {
         let defaced = json!({"id": note, "type": "Note", "attributedTo": author,
                              "content": "defaced"});
         assert_eq!(
             deliver(&inbox, activity(&bob, n, "Update", defaced), &bob_signer).await,
-            202
+            403
         );
         assert_eq!(content(&a, &note).await, Some(json!("carol's")));
     }
 
-    // bob deletes carol's note: still there. carol deletes it: gone.
+    // bob deletes carol's note: refused, still there. carol deletes it: gone.
     assert_eq!(
         deliver(
             &inbox,
@@ -84,7 +84,7 @@ async fn neighbour_cannot_forge_update_or_delete_anothers_note() {
             &bob_signer
         )
         .await,
-        202
+        403
     );
     assert_eq!(content(&a, &note).await, Some(json!("carol's")));
     assert_eq!(

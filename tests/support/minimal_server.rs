@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+use archipel::delivery::{DeliveryReport, Timestamp};
+use archipel::federation::Graph;
+use archipel::signatures::Signer;
+use archipel::vocab::Iri;
 use serde_json::Value;
 
 use crate::app::{self, Config, Running};
@@ -23,6 +27,18 @@ pub async fn start_with(
     blocked: &[&str],
     rfc9421_first: bool,
 ) -> Running {
+    start_full(host, users, locked, blocked, rfc9421_first, false).await
+}
+
+/// [`start_with`], choosing `--authorized-fetch` too.
+pub async fn start_full(
+    host: &str,
+    users: &[&str],
+    locked: &[&str],
+    blocked: &[&str],
+    rfc9421_first: bool,
+    authorized_fetch: bool,
+) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = Config {
@@ -35,6 +51,8 @@ pub async fn start_with(
         allow_private_addresses: true,
         blocked_domains: blocked.iter().map(|s| s.to_string()).collect(),
         rfc9421_first,
+        authorized_fetch,
+        ..Config::default()
     };
     app::start_on(listener, config).await.unwrap()
 }
@@ -61,10 +79,13 @@ pub async fn post_outbox(server: &Running, user: &str, body: Value) -> (u16, Str
     (status, response.text().await.unwrap())
 }
 
-/// `GET /users/{user}/inbox?page=1` with the token: the received activities, newest first.
+/// `GET /users/{user}/inbox?page=true` with the token: the received activities, newest first.
 pub async fn read_inbox(server: &Running, user: &str) -> Vec<Value> {
     let response = http()
-        .get(format!("{}/users/{user}/inbox?page=1", server.app.base()))
+        .get(format!(
+            "{}/users/{user}/inbox?page=true",
+            server.app.base()
+        ))
         .bearer_auth(&server.app.token)
         .send()
         .await
@@ -89,12 +110,42 @@ where
     panic!("timed out waiting for: {what}");
 }
 
+fn iri(s: &str) -> Iri {
+    Iri::parse(s).unwrap()
+}
+
 /// A user's followers on `server`.
 pub async fn followers(server: &Running, user: &str) -> Vec<String> {
-    server.app.data.lock().await.users[user].followers.clone()
+    let me = iri(&server.app.actor_iri(user));
+    let list = server.app.store.followers(&me).await.unwrap();
+    list.iter().map(|i| i.as_str().to_owned()).collect()
 }
 
 /// Whom a user follows (accepted) on `server`.
 pub async fn following(server: &Running, user: &str) -> Vec<String> {
-    server.app.data.lock().await.users[user].following.clone()
+    let me = iri(&server.app.actor_iri(user));
+    let list = server.app.store.following(&me).await.unwrap();
+    list.iter().map(|i| i.as_str().to_owned()).collect()
+}
+
+/// The signer of a local user.
+pub fn signer(server: &Running, user: &str) -> Signer {
+    (**server.app.fed.local(user).unwrap().signer()).clone()
+}
+
+/// A received note's `content`, if the note is kept.
+pub fn note_content(server: &Running, id: &str) -> Option<Value> {
+    let (_, note) = server.app.store.received(id)?;
+    Some(serde_json::to_value(note).unwrap()["content"].clone())
+}
+
+/// The delivery report of `server`'s workers.
+pub async fn report(server: &Running) -> DeliveryReport {
+    server.app.fed.delivery_report().await.unwrap()
+}
+
+/// Deliveries still queued on `server`.
+pub async fn backlog(server: &Running) -> u64 {
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    server.app.fed.queue().stats(now).await.unwrap().total as u64
 }

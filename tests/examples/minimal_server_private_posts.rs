@@ -1,0 +1,153 @@
+//! Private posts of the `minimal_server` example go only to their
+//! audience and are served to no one else; with `--authorized-fetch` on
+//! both sides, unsigned reads are refused while follows and deliveries
+//! still work (every GET the servers make is signed).
+#![cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
+
+use crate::app::Running;
+use crate::minimal_server as support;
+
+use serde_json::{Value, json};
+use support::*;
+
+/// `GET url` without a signature, as ActivityPub JSON: the status and body.
+async fn get(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = http()
+        .get(url)
+        .header("accept", "application/activity+json");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The ids of the activities in a user's outbox page, as `token` (or anonymous) sees it.
+async fn outbox_ids(server: &Running, user: &str, token: Option<&str>) -> Vec<String> {
+    let url = format!("{}/outbox?page=true", server.app.actor_iri(user));
+    let (status, page) = get(&url, token).await;
+    assert_eq!(status, 200, "{page}");
+    page["orderedItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn follow(from: &Running, user: &str, to: &Running, whom: &str) {
+    let handle = format!("acct:{whom}@127.0.0.1:{}", to.addr.port());
+    let (status, body) = post_outbox(from, user, json!({"type": "Follow", "object": handle})).await;
+    assert_eq!(status, 201, "{body}");
+    let me = from.app.actor_iri(user);
+    eventually("the follow is accepted", || async {
+        followers(to, whom).await.contains(&me)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_note_reaches_only_its_addressee_and_is_served_to_no_one_else() {
+    let a = start("127.0.0.1", &["alice"], &[], &[]).await;
+    let b = start("127.0.0.1", &["bob", "carol"], &[], &[]).await;
+    let bob = b.app.actor_iri("bob");
+    // Both follow alice: a followers fan-out would reach carol too.
+    follow(&b, "bob", &a, "alice").await;
+    follow(&b, "carol", &a, "alice").await;
+
+    let (status, create_id) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Note", "content": "for bob only", "to": [bob]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("bob received the direct note", || async {
+        read_inbox(&b, "bob")
+            .await
+            .iter()
+            .any(|x| x["id"] == create_id.as_str())
+    })
+    .await;
+    let inbox = read_inbox(&b, "bob").await;
+    let create = inbox
+        .iter()
+        .find(|x| x["id"] == create_id.as_str())
+        .unwrap();
+    let note_id = create["object"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(note_content(&b, &note_id), Some(json!("for bob only")));
+    // The one delivery to b's shared inbox is filed for bob alone.
+    assert!(
+        read_inbox(&b, "carol")
+            .await
+            .iter()
+            .all(|x| x["id"] != create_id.as_str()),
+        "carol got the direct note"
+    );
+
+    // Never served to anyone else: the note and the Create are 404 to an
+    // anonymous reader, and missing from the anonymous outbox listing.
+    assert_eq!(get(&note_id, None).await.0, 404);
+    assert_eq!(get(&create_id, None).await.0, 404);
+    assert!(!outbox_ids(&a, "alice", None).await.contains(&create_id));
+    // The token holder (the author) sees it listed.
+    let token = a.app.token.clone();
+    assert!(
+        outbox_ids(&a, "alice", Some(&token))
+            .await
+            .contains(&create_id)
+    );
+
+    // A public note is listed and served to everyone.
+    let (status, public_id) =
+        post_outbox(&a, "alice", json!({"type": "Note", "content": "hello all"})).await;
+    assert_eq!(status, 201);
+    assert!(outbox_ids(&a, "alice", None).await.contains(&public_id));
+    assert_eq!(get(&public_id, None).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorized_fetch_on_both_sides_refuses_unsigned_reads_and_still_federates() {
+    let a = start_full("127.0.0.1", &["alice"], &[], &[], false, true).await;
+    let b = start_full("127.0.0.1", &["bob"], &[], &[], false, true).await;
+
+    // WebFinger, the actor fetch, the Follow and its Accept all work.
+    follow(&b, "bob", &a, "alice").await;
+    eventually("bob follows alice", || async {
+        following(&b, "bob").await == vec![a.app.actor_iri("alice")]
+    })
+    .await;
+
+    let (status, create_id) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Note", "content": "signed readers only"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("bob received alice's note", || async {
+        read_inbox(&b, "bob")
+            .await
+            .iter()
+            .any(|x| x["id"] == create_id.as_str())
+    })
+    .await;
+
+    // An unsigned GET of the public note (and of the listing) is refused.
+    let inbox = read_inbox(&b, "bob").await;
+    let create = inbox
+        .iter()
+        .find(|x| x["id"] == create_id.as_str())
+        .unwrap();
+    let note_id = create["object"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(get(&note_id, None).await.0, 401);
+    assert_eq!(get(&create_id, None).await.0, 401);
+    let outbox = format!("{}/outbox?page=true", a.app.actor_iri("alice"));
+    assert_eq!(get(&outbox, None).await.0, 401);
+    // A GET signed by b's instance actor gets it.
+    let url = url::Url::parse(&note_id).unwrap();
+    let fetched = b.app.fed.fetcher().fetch_value(&url).await.unwrap();
+    assert_eq!(fetched["content"], "signed readers only");
+}
