@@ -14,7 +14,11 @@
 //! `--data-dir DIR` (keep state and keys; memory only by default),
 //! `--allow-private-addresses` (federate with loopback/private peers),
 //! `--block DOMAIN` (repeatable; refuse a domain inbound and outbound),
-//! `--authorized-fetch` (serve documents only to signed requests).
+//! `--authorized-fetch` (serve documents only to signed requests), and the
+//! caps on the tables peers can grow: `--max-inbox N` (per user, default
+//! 5,000), `--max-received N` (50,000), `--max-reactions N` (100,000),
+//! `--max-pending N` (per user, 1,000), `--max-followers N` (per user,
+//! 100,000), `--max-verifications N` (10,000).
 
 mod app;
 mod inbound;
@@ -24,7 +28,9 @@ mod store;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: minimal_server [--bind ADDR] [--base-url URL] [--user NAME]... \
-[--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]... [--authorized-fetch]";
+[--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]... [--authorized-fetch] \
+[--max-inbox N] [--max-received N] [--max-reactions N] [--max-pending N] [--max-followers N] \
+[--max-verifications N]";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, String> {
     let mut config = app::Config::default();
@@ -62,6 +68,24 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
             "--block" => config.blocked_domains.push(value("--block")?),
             "--allow-private-addresses" => config.allow_private_addresses = true,
             "--authorized-fetch" => config.authorized_fetch = true,
+            cap @ ("--max-inbox"
+            | "--max-received"
+            | "--max-reactions"
+            | "--max-pending"
+            | "--max-followers"
+            | "--max-verifications") => {
+                let v = value(cap)?;
+                let n: usize = v.parse().map_err(|e| format!("{cap} {v}: {e}"))?;
+                let caps = &mut config.caps;
+                *match cap {
+                    "--max-inbox" => &mut caps.inbox_per_user,
+                    "--max-received" => &mut caps.received,
+                    "--max-reactions" => &mut caps.reactions,
+                    "--max-pending" => &mut caps.pending_per_user,
+                    "--max-followers" => &mut caps.followers_per_user,
+                    _ => &mut caps.verifications,
+                } = n.max(1);
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -168,6 +192,9 @@ mod tests {
             "--allow-private-addresses",
             "--block=bad.example",
             "--authorized-fetch",
+            "--max-inbox",
+            "7",
+            "--max-followers=9",
         ]))
         .unwrap();
         assert_eq!(c.bind.port(), 9000);
@@ -176,6 +203,9 @@ mod tests {
         assert_eq!(c.token.as_deref(), Some("t"));
         assert!(c.allow_private_addresses);
         assert!(c.authorized_fetch);
+        assert_eq!(c.caps.inbox_per_user, 7);
+        assert_eq!(c.caps.followers_per_user, 9);
+        assert_eq!(c.caps.received, 50_000);
         assert_eq!(c.blocked_domains, vec!["bad.example"]);
     }
 
@@ -188,5 +218,10 @@ mod tests {
         );
         assert!(parse_args(args(&["--base-url", "ftp://x"])).is_err());
         assert!(parse_args(args(&["--user", "../x"])).is_err());
+        assert!(
+            parse_args(args(&["--max-inbox", "lots"]))
+                .unwrap_err()
+                .starts_with("--max-inbox lots:")
+        );
     }
 }

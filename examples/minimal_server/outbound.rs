@@ -201,6 +201,11 @@ async fn post(app: &App, me: &LocalActor, mut raw: serde_json::Map<String, Value
         .id
         .clone()
         .ok_or_else(|| failed("the outbox assigned no id"))?;
+    if activity.has_type("Delete")
+        && let Some(target) = activity.object_id()
+    {
+        app.store.remove_post(target).map_err(failed)?;
+    }
     app.store
         .put_post(me.id(), &AnyObject::from(activity.clone()), true)
         .map_err(failed)?;

@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS followers (local TEXT NOT NULL, remote TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS following (local TEXT NOT NULL, remote TEXT NOT NULL, PRIMARY KEY (local, remote));
 CREATE TABLE IF NOT EXISTS sent_follows (id TEXT PRIMARY KEY, follower TEXT NOT NULL, followee TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (local TEXT NOT NULL, remote TEXT NOT NULL, follow TEXT NOT NULL, PRIMARY KEY (local, remote));
-CREATE TABLE IF NOT EXISTS posts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, doc TEXT NOT NULL, listed INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS posts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, doc TEXT NOT NULL, listed INTEGER NOT NULL, object TEXT);
 CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, local TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS inbox_local ON inbox (local, seq);
 CREATE TABLE IF NOT EXISTS received (id TEXT PRIMARY KEY, owner TEXT NOT NULL, doc TEXT NOT NULL);
@@ -114,10 +114,27 @@ impl Store {
         let Some(id) = doc.id() else { return Ok(()) };
         let json = serde_json::to_string(doc)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        let object = doc.as_activity().and_then(Activity::object_id);
         self.db().execute(
-            "INSERT INTO posts (id, author, doc, listed) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO posts (id, author, doc, listed, object) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-            params![id.as_str(), author.as_str(), json, listed],
+            params![
+                id.as_str(),
+                author.as_str(),
+                json,
+                listed,
+                object.map(Iri::as_str)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets a deleted post and the activities that carried it, so it is
+    /// neither served nor listed any more.
+    pub fn remove_post(&self, id: &Iri) -> rusqlite::Result<()> {
+        self.db().execute(
+            "DELETE FROM posts WHERE id = ?1 OR object = ?1",
+            [id.as_str()],
         )?;
         Ok(())
     }

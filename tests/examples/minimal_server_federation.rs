@@ -85,8 +85,21 @@ async fn follow_by_webfinger_accept_then_post_is_delivered_and_verified() {
         note_content(&a, &note_id) == Some(json!("Hello again"))
     })
     .await;
+    // b serves the edited note (public), then, once deleted, no longer.
+    let served = http()
+        .get(&note_id)
+        .header("accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status().as_u16(), 200);
+    let served: serde_json::Value = serde_json::from_str(&served.text().await.unwrap()).unwrap();
+    assert_eq!(served["content"], "Hello again");
+    assert_eq!(served["attributedTo"], bob.as_str());
     let (status, _) = post_outbox(&b, "bob", json!({"type": "Delete", "object": note_id})).await;
     assert_eq!(status, 201);
+    let gone = http().get(&note_id).send().await.unwrap();
+    assert_eq!(gone.status().as_u16(), 404);
     eventually("alice's copy is deleted", || async {
         note_content(&a, &note_id).is_none()
     })

@@ -151,3 +151,52 @@ async fn authorized_fetch_on_both_sides_refuses_unsigned_reads_and_still_federat
     let fetched = b.app.fed.fetcher().fetch_value(&url).await.unwrap();
     assert_eq!(fetched["content"], "signed readers only");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_only_note_reaches_followers_and_is_served_only_to_them() {
+    use archipel::fetch::{FetchError, Fetcher};
+
+    let a = start("127.0.0.1", &["alice"], &[], &[]).await;
+    let b = start("127.0.0.1", &["bob"], &[], &[]).await;
+    let c = start("localhost", &["dave"], &[], &[]).await;
+    follow(&b, "bob", &a, "alice").await;
+    let followers = format!("{}/followers", a.app.actor_iri("alice"));
+    let (status, create_id) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Note", "content": "followers only", "to": [followers]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    eventually("bob received the followers-only note", || async {
+        read_inbox(&b, "bob")
+            .await
+            .iter()
+            .any(|x| x["id"] == create_id.as_str())
+    })
+    .await;
+    let inbox = read_inbox(&b, "bob").await;
+    let create = inbox
+        .iter()
+        .find(|x| x["id"] == create_id.as_str())
+        .unwrap();
+    let note_id = create["object"]["id"].as_str().unwrap().to_owned();
+    let url = url::Url::parse(&note_id).unwrap();
+
+    // Anonymous: 404, and not listed.
+    assert_eq!(get(&note_id, None).await.0, 404);
+    assert!(!outbox_ids(&a, "alice", None).await.contains(&create_id));
+    // Signed by the follower: served.
+    let as_bob = Fetcher::new(b.app.fed.client().clone())
+        .signed(b.app.fed.local("bob").unwrap().signer().clone());
+    let served = as_bob.fetch_value(&url).await.unwrap();
+    assert_eq!(served["content"], "followers only");
+    // Signed by someone who does not follow alice: 404, as if it did not exist.
+    let as_dave = Fetcher::new(c.app.fed.client().clone())
+        .signed(c.app.fed.local("dave").unwrap().signer().clone());
+    let refused = as_dave.fetch_value(&url).await.unwrap_err();
+    assert!(
+        matches!(refused, FetchError::NotFound { .. }),
+        "{refused:?}"
+    );
+}
