@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use archipel::federation::outbox::OutboxError;
 use archipel::federation::{Graph, LocalActor};
-use archipel::vocab::{Activity, AnyObject, Audience, Iri, Reference};
+use archipel::vocab::{Activity, AnyObject, Audience, Iri, Object, Reference};
 use archipel::webfinger::{Acct, Resolver};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -244,22 +244,28 @@ fn refused(e: OutboxError) -> (StatusCode, String) {
 /// Like or Announce also goes to the liked object's author; a Delete goes
 /// where the deleted post went.
 fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
-    let target = doc.as_activity().and_then(Activity::object_id).cloned();
+    let addressed = |o: &Object| {
+        [&o.to, &o.cc, &o.bto, &o.bcc, &o.audience]
+            .into_iter()
+            .any(|r| r.as_ref().is_some_and(|r| !r.is_empty()))
+    };
+    let activity = doc.as_activity();
+    let target = activity.and_then(Activity::object_id).cloned();
+    // A Create is addressed if its object is (the outbox merges the two).
+    let embedded = activity
+        .and_then(Activity::embedded_object)
+        .and_then(AnyObject::as_object)
+        .is_some_and(addressed);
     let is = |k: &str| doc.as_object().is_some_and(|o| o.has_type(k));
     let (like, delete) = (is("Like") || is("Announce"), is("Delete"));
+    // Only new posts and reactions get the default; an Update inherits the
+    // stored post's addressing in the library (a followers-only note stays
+    // followers-only), and other activities name their audience.
+    let new_post = activity.is_none() || is("Create") || like || delete;
     let Some(object) = doc.as_object_mut() else {
         return;
     };
-    let addressed = [
-        &object.to,
-        &object.cc,
-        &object.bto,
-        &object.bcc,
-        &object.audience,
-    ]
-    .into_iter()
-    .any(|r| r.as_ref().is_some_and(|r| !r.is_empty()));
-    if addressed {
+    if !new_post || embedded || addressed(object) {
         return;
     }
     if delete && let Some(stored) = target.as_ref().and_then(|t| app.store.post(t)) {

@@ -199,4 +199,28 @@ async fn followers_only_note_reaches_followers_and_is_served_only_to_them() {
         matches!(refused, FetchError::NotFound { .. }),
         "{refused:?}"
     );
+
+    // An Update without addressing keeps the note followers-only.
+    let (status, update_id) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Update", "object": {"id": note_id, "content": "still followers only"}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(get(&note_id, None).await.0, 404);
+    assert_eq!(get(&update_id, None).await.0, 404);
+    let served = as_bob.fetch_value(&url).await.unwrap();
+    assert_eq!(served["content"], "still followers only");
+
+    // A Create addressed only on its object is not made public either.
+    let (status, create_id) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Create", "object": {"type": "Note", "content": "inner", "to": [followers]}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(get(&create_id, None).await.0, 404);
+    assert!(!outbox_ids(&a, "alice", None).await.contains(&create_id));
 }
