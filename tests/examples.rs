@@ -49,6 +49,8 @@ mod bookwyrm_like_federation;
 mod minimal_server_data_dir_survives_restart;
 #[path = "examples/minimal_server_federation.rs"]
 mod minimal_server_federation;
+#[path = "examples/minimal_server_hostile_peer.rs"]
+mod minimal_server_hostile_peer;
 #[path = "examples/minimal_server_inbox_statuses.rs"]
 mod minimal_server_inbox_statuses;
 #[path = "examples/minimal_server_interop_fedify.rs"]

@@ -302,6 +302,16 @@ impl Store {
             .map_or(0, |n| usize::try_from(n).unwrap_or(0))
     }
 
+    /// How many rows `table` holds (a name from the schema above).
+    #[allow(dead_code)] // read by the integration tests
+    pub fn rows(&self, table: &str) -> usize {
+        self.db()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+    }
+
     /// Keeps a Follow of a locked user for approval (one per follower);
     /// the oldest request goes past the cap.
     pub fn add_pending(&self, local: &Iri, follow: &Activity) -> rusqlite::Result<()> {
