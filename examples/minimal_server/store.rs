@@ -383,28 +383,19 @@ fn prune(db: &Connection, table: &str, cap_rows_: usize) -> rusqlite::Result<()>
 #[async_trait::async_trait]
 impl Graph for Store {
     async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
-        let rows = self
-            .strings(
-                "SELECT remote FROM followers WHERE local = ?1 ORDER BY rowid",
-                local.as_str(),
-            )
-            .map_err(store_err)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| Iri::parse(r).ok())
-            .collect())
+        self.iris(
+            "SELECT remote FROM followers WHERE local = ?1 ORDER BY rowid",
+            local,
+        )
     }
 
     async fn is_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
-        self.db()
-            .query_row(
-                "SELECT 1 FROM followers WHERE local = ?1 AND remote = ?2",
-                [local.as_str(), remote.as_str()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(store_err)
+        let sql = "SELECT COUNT(*) FROM followers WHERE local = ?1 AND remote = ?2";
+        let n: i64 = self
+            .db()
+            .query_row(sql, [local.as_str(), remote.as_str()], |r| r.get(0))
+            .map_err(store_err)?;
+        Ok(n > 0)
     }
 
     async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
@@ -416,54 +407,35 @@ impl Graph for Store {
     }
 
     async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
-        let db = self.db();
-        let count: i64 = db
-            .query_row(
-                "SELECT COUNT(*) FROM followers WHERE local = ?1",
-                [local.as_str()],
-                |r| r.get(0),
-            )
-            .map_err(store_err)?;
-        if count >= cap(self.caps.followers_per_user) {
+        let cap = self.caps.followers_per_user;
+        if self.followers(local).await?.len() >= cap {
             return Err(GraphError::Full {
                 what: "followers",
-                cap: self.caps.followers_per_user,
+                cap,
             });
         }
-        db.execute(
+        self.exec(
             "INSERT OR IGNORE INTO followers (local, remote) VALUES (?1, ?2)",
-            [local.as_str(), remote.as_str()],
+            &[local, remote],
         )
-        .map_err(store_err)?;
-        Ok(())
+        .map(drop)
     }
 
     async fn remove_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
-        self.db()
-            .execute(
-                "DELETE FROM followers WHERE local = ?1 AND remote = ?2",
-                [local.as_str(), remote.as_str()],
-            )
-            .map(|n| n > 0)
-            .map_err(store_err)
+        self.exec(
+            "DELETE FROM followers WHERE local = ?1 AND remote = ?2",
+            &[local, remote],
+        )
     }
 
-    async fn record_sent_follow(&self, follow: SentFollow) -> Result<(), GraphError> {
-        self.db()
-            .execute(
-                "INSERT OR REPLACE INTO sent_follows (id, follower, followee) VALUES (?1, ?2, ?3)",
-                [
-                    follow.id.as_str(),
-                    follow.follower.as_str(),
-                    follow.followee.as_str(),
-                ],
-            )
-            .map_err(store_err)?;
-        Ok(())
+    async fn record_sent_follow(&self, f: SentFollow) -> Result<(), GraphError> {
+        let sql =
+            "INSERT OR REPLACE INTO sent_follows (id, follower, followee) VALUES (?1, ?2, ?3)";
+        self.exec(sql, &[&f.id, &f.follower, &f.followee]).map(drop)
     }
 
     async fn sent_follow(&self, id: &Iri) -> Result<Option<SentFollow>, GraphError> {
-        self.sent_where("id = ?1", &[id.as_str()])
+        self.sent_where("id = ?1", &[id])
     }
 
     async fn sent_follow_between(
@@ -471,65 +443,64 @@ impl Graph for Store {
         follower: &Iri,
         followee: &Iri,
     ) -> Result<Option<SentFollow>, GraphError> {
-        self.sent_where(
-            "follower = ?1 AND followee = ?2",
-            &[follower.as_str(), followee.as_str()],
-        )
+        self.sent_where("follower = ?1 AND followee = ?2", &[follower, followee])
     }
 
     async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError> {
-        self.db()
-            .execute("DELETE FROM sent_follows WHERE id = ?1", [id.as_str()])
-            .map(|n| n > 0)
-            .map_err(store_err)
+        self.exec("DELETE FROM sent_follows WHERE id = ?1", &[id])
     }
 
     async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
-        self.db()
-            .execute(
-                "INSERT OR IGNORE INTO following (local, remote) VALUES (?1, ?2)",
-                [local.as_str(), remote.as_str()],
-            )
-            .map_err(store_err)?;
-        Ok(())
+        self.exec(
+            "INSERT OR IGNORE INTO following (local, remote) VALUES (?1, ?2)",
+            &[local, remote],
+        )
+        .map(drop)
     }
 
     async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
-        self.db()
-            .execute(
-                "DELETE FROM following WHERE local = ?1 AND remote = ?2",
-                [local.as_str(), remote.as_str()],
-            )
-            .map(|n| n > 0)
-            .map_err(store_err)
+        self.exec(
+            "DELETE FROM following WHERE local = ?1 AND remote = ?2",
+            &[local, remote],
+        )
     }
 
     async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
-        let rows = self
-            .strings(
-                "SELECT remote FROM following WHERE local = ?1 ORDER BY rowid",
-                local.as_str(),
-            )
+        self.iris(
+            "SELECT remote FROM following WHERE local = ?1 ORDER BY rowid",
+            local,
+        )
+    }
+}
+
+impl Store {
+    /// Runs a graph statement; whether it changed a row.
+    fn exec(&self, sql: &str, args: &[&Iri]) -> Result<bool, GraphError> {
+        let args = args.iter().map(|i| i.as_str());
+        let n = self
+            .db()
+            .execute(sql, rusqlite::params_from_iter(args))
             .map_err(store_err)?;
+        Ok(n > 0)
+    }
+
+    fn iris(&self, sql: &str, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        let rows = self.strings(sql, local.as_str()).map_err(store_err)?;
         Ok(rows
             .into_iter()
             .filter_map(|r| Iri::parse(r).ok())
             .collect())
     }
-}
 
-impl Store {
-    fn sent_where(&self, cond: &str, args: &[&str]) -> Result<Option<SentFollow>, GraphError> {
-        let row: Option<(String, String, String)> = self
+    fn sent_where(&self, cond: &str, args: &[&Iri]) -> Result<Option<SentFollow>, GraphError> {
+        let sql = format!("SELECT id, follower, followee FROM sent_follows WHERE {cond}");
+        let args = rusqlite::params_from_iter(args.iter().map(|i| i.as_str()));
+        let row: Option<[String; 3]> = self
             .db()
-            .query_row(
-                &format!("SELECT id, follower, followee FROM sent_follows WHERE {cond}"),
-                rusqlite::params_from_iter(args),
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            .query_row(&sql, args, |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
             .optional()
             .map_err(store_err)?;
-        Ok(row.and_then(|(id, follower, followee)| {
+        Ok(row.and_then(|[id, follower, followee]| {
             Some(SentFollow {
                 id: Iri::parse(id).ok()?,
                 follower: Iri::parse(follower).ok()?,
