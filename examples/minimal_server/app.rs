@@ -270,6 +270,11 @@ async fn owner_and_pages(State(app): State<Arc<App>>, req: Request, next: Next) 
         return next.run(req).await;
     }
     let path = req.uri().path().to_owned();
+    if let Some(id) = path.strip_prefix("/objects/")
+        && wants_html(req.headers())
+    {
+        return object_page(&app, id, req).await;
+    }
     let Some(rest) = path.strip_prefix("/users/") else {
         return next.run(req).await;
     };
@@ -302,6 +307,44 @@ async fn owner_and_pages(State(app): State<Arc<App>>, req: Request, next: Next) 
         .into_response();
     }
     next.run(req).await
+}
+
+/// A post as a page, for a browser: through the same serving guard as
+/// its JSON (a private post is a 404 here too).
+async fn object_page(app: &App, id: &str, req: Request) -> Response {
+    let Ok(iri) = app.fed.paths().object(id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (parts, _) = req.into_parts();
+    let request = http::Request::from_parts(parts, bytes::Bytes::new());
+    let stored = app.store.post(&iri);
+    match app.fed.authorize_read(stored.as_ref(), &request).await {
+        Ok(object) => {
+            let content = object.as_object().and_then(|o| o.content.as_deref());
+            let content = escape_html(content.unwrap_or_default());
+            Html(format!(
+                "<!doctype html><title>{iri}</title><article>{content}</article>"
+            ))
+            .into_response()
+        }
+        Err(e) => e.into_response().map(axum::body::Body::from),
+    }
+}
+
+/// Escapes text for HTML (the page shows a post's content as text).
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 async fn home(State(app): State<Arc<App>>) -> Html<String> {

@@ -101,11 +101,35 @@ async fn direct_note_reaches_only_its_addressee_and_is_served_to_no_one_else() {
     );
 
     // A public note is listed and served to everyone.
-    let (status, public_id) =
-        post_outbox(&a, "alice", json!({"type": "Note", "content": "hello all"})).await;
+    let (status, public_id) = post_outbox(
+        &a,
+        "alice",
+        json!({"type": "Note", "content": "hello <all>"}),
+    )
+    .await;
     assert_eq!(status, 201);
     assert!(outbox_ids(&a, "alice", None).await.contains(&public_id));
     assert_eq!(get(&public_id, None).await.0, 200);
+
+    // A browser gets a page for the public note, escaped, and a 404 for the direct one.
+    let page = |url: String| async move {
+        let response = http()
+            .get(url)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let (_, public) = get(&public_id, None).await;
+    let public_note = public["object"]["id"].as_str().unwrap().to_owned();
+    let (status, html) = page(public_note).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("<article>hello &lt;all&gt;</article>"),
+        "{html}"
+    );
+    assert_eq!(page(note_id.clone()).await.0, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
