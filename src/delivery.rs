@@ -112,7 +112,9 @@ pub enum DeliveryError {
     /// The queue backend failed.
     #[error("delivery queue: {0}")]
     Queue(String),
-    /// No signer is known for the job's key id.
+    /// No signer is known for the job's key id. Retried within the retry
+    /// budget: the key may be loaded later (it does not count against the
+    /// host).
     #[error("delivery: no signer for key id {key_id:?}")]
     NoSigner {
         /// The key id.

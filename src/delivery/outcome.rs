@@ -64,6 +64,10 @@ pub fn classify_error(error: &DeliveryError) -> Verdict {
         DeliveryError::Timeout { .. }
         | DeliveryError::Connect { .. }
         | DeliveryError::Transport { .. } => Verdict::Retry { retry_after: None },
+        // The key may be loaded later (a worker process that has not loaded
+        // a new user yet, an actor not loaded since a restart): retrying
+        // within the retry budget loses nothing, giving up would.
+        DeliveryError::NoSigner { .. } => Verdict::Retry { retry_after: None },
         _ => Verdict::Permanent,
     }
 }
@@ -193,7 +197,7 @@ mod tests {
         );
         assert_eq!(
             classify_error(&DeliveryError::NoSigner { key_id: "k".into() }),
-            Verdict::Permanent
+            Verdict::Retry { retry_after: None }
         );
         assert_eq!(
             classify_error(&DeliveryError::Redirected {

@@ -267,8 +267,9 @@ fn default_client() -> Result<Arc<dyn HttpClient>, FederationError> {
 
 /// The signers of the local actors this handle has loaded, by key id: the
 /// delivery worker's `SignerSource` (feature `delivery`). A job whose key id is not here (an
-/// actor not loaded since a restart) cannot be signed, so load every local
-/// actor with [`Federation::actor`] at start-up.
+/// actor not loaded since a restart) cannot be signed yet: it is retried
+/// within the retry budget, so load every local actor with
+/// [`Federation::actor`] at start-up.
 #[derive(Debug, Default)]
 pub struct LocalSigners(RwLock<HashMap<String, Signer>>);
 
