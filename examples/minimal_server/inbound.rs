@@ -8,172 +8,114 @@
 use std::sync::Arc;
 
 use archipel::federation::Graph;
-use archipel::federation::dispatch::{Cx, Dispatcher};
+use archipel::federation::dispatch::{
+    Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
+};
 use archipel::vocab::{Activity, Iri, Kind, Reference};
 
 use crate::app::App;
 
 /// The dispatcher with this server's handlers.
 pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
-    let on = |f: fn(Arc<App>, Cx, Activity) -> Handled| {
-        let app = app.clone();
-        move |cx: Cx, activity: Activity| {
-            let app = app.clone();
-            async move { f(app, cx, activity).await }
-        }
-    };
     app.fed
         .dispatcher()
         .with_owner_lookup(Arc::new(app.store.clone()))
-        .on_follow({
-            let app = app.clone();
-            move |cx, follow| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &follow.activity).await;
-                    let me = app.fed.local(&follow.name).ok_or("no such user")?;
-                    if me.is_locked() {
-                        app.store.add_pending(me.id(), &follow.activity)?;
-                        eprintln!(
-                            "follow request from {} to {} is pending",
-                            cx.actor(),
-                            follow.name
-                        );
-                    } else {
-                        app.fed.accept(&me, &follow).await?;
-                        eprintln!("{} accepted follow from {}", follow.name, cx.actor());
-                    }
-                    Ok(())
-                }
+        .on_follow(with(app, |app, cx, follow: Follow| async move {
+            record(&app, &cx, &follow.activity).await;
+            let me = app.fed.local(&follow.name).ok_or("no such user")?;
+            if me.is_locked() {
+                app.store.add_pending(me.id(), &follow.activity)?;
+                eprintln!(
+                    "follow request from {} to {} is pending",
+                    cx.actor(),
+                    me.name()
+                );
+            } else {
+                app.fed.accept(&me, &follow).await?;
+                eprintln!("{} accepted follow from {}", me.name(), cx.actor());
             }
-        })
-        .on_accept({
-            let app = app.clone();
-            move |cx, reply| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &reply.activity).await;
-                    Ok(())
-                }
-            }
-        })
-        .on_reject({
-            let app = app.clone();
-            move |cx, reply| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &reply.activity).await;
-                    Ok(())
-                }
-            }
-        })
-        .on_undo({
-            let app = app.clone();
-            move |cx, undo| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &undo.activity).await;
-                    match (&undo.kind, &undo.object) {
-                        (Some(Kind::Like), Some(o)) => app.store.unreact("Like", o, cx.actor())?,
-                        (Some(Kind::Announce), Some(o)) => {
-                            app.store.unreact("Announce", o, cx.actor())?
-                        }
-                        // A Follow (the library removed the follower), or an
-                        // Undo naming its activity by IRI only: drop the
-                        // sender's follow and pending request everywhere.
-                        (kind, _) => {
-                            for name in &app.users {
-                                let Some(me) = app.fed.local(name) else {
-                                    continue;
-                                };
-                                app.store.drop_pending(me.id(), cx.actor().as_str());
-                                if kind.is_none() {
-                                    app.store.remove_follower(me.id(), cx.actor()).await?;
-                                }
-                            }
-                        }
-                    }
-                    Ok(())
-                }
-            }
-        })
-        .on_create({
-            let app = app.clone();
-            move |cx, create| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &create.activity).await;
-                    app.store.put_received(cx.actor(), &create.object)?;
-                    Ok(())
-                }
-            }
-        })
-        .on_update({
-            let app = app.clone();
-            move |cx, update| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &update.activity).await;
-                    // Only a note we keep is replaced, and only by its owner.
-                    let id = update.object.id().map(|i| i.as_str().to_owned());
-                    if let Some(id) = id
-                        && app
-                            .store
-                            .received(&id)
-                            .is_some_and(|(owner, _)| owner == *cx.actor())
-                    {
-                        app.store.put_received(cx.actor(), &update.object)?;
-                    }
-                    Ok(())
-                }
-            }
-        })
-        .on_delete({
-            let app = app.clone();
-            move |cx, delete| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &delete.activity).await;
-                    if app
-                        .store
-                        .received(delete.object.as_str())
-                        .is_some_and(|(owner, _)| owner == *cx.actor())
-                    {
-                        app.store.remove_received(&delete.object);
-                    }
-                    Ok(())
-                }
-            }
-        })
-        .on_like(on(|app, cx, a| Box::pin(react(app, cx, a, "Like"))))
-        .on_announce(on(|app, cx, a| Box::pin(react(app, cx, a, "Announce"))))
-        .on_block({
-            let app = app.clone();
-            move |cx, block| {
-                let app = app.clone();
-                async move {
-                    record(&app, &cx, &block).await;
-                    if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
+            Ok(())
+        }))
+        .on_accept(with(app, |app, cx, reply: FollowReply| async move {
+            record(&app, &cx, &reply.activity).await;
+            Ok(())
+        }))
+        .on_reject(with(app, |app, cx, reply: FollowReply| async move {
+            record(&app, &cx, &reply.activity).await;
+            Ok(())
+        }))
+        .on_undo(with(app, |app, cx, undo: Undo| async move {
+            record(&app, &cx, &undo.activity).await;
+            match (&undo.kind, &undo.object) {
+                (Some(Kind::Like), Some(o)) => app.store.unreact("Like", o, cx.actor())?,
+                (Some(Kind::Announce), Some(o)) => app.store.unreact("Announce", o, cx.actor())?,
+                // A Follow (the library removed the follower), or an Undo
+                // naming its activity by IRI only: drop the sender's follow
+                // and pending request everywhere.
+                (kind, _) => {
+                    for me in app.users.iter().filter_map(|n| app.fed.local(n)) {
                         app.store.drop_pending(me.id(), cx.actor().as_str());
+                        if kind.is_none() {
+                            app.store.remove_follower(me.id(), cx.actor()).await?;
+                        }
                     }
-                    Ok(())
                 }
             }
-        })
+            Ok(())
+        }))
+        .on_create(with(app, |app, cx, create: WithObject| async move {
+            record(&app, &cx, &create.activity).await;
+            app.store.put_received(cx.actor(), &create.object)?;
+            Ok(())
+        }))
+        .on_update(with(app, |app, cx, update: WithObject| async move {
+            record(&app, &cx, &update.activity).await;
+            // Only a note we keep is replaced, and only by its owner.
+            let id = update.object.id().map(|i| i.as_str().to_owned());
+            if id
+                .and_then(|id| app.store.received(&id))
+                .is_some_and(|(owner, _)| owner == *cx.actor())
+            {
+                app.store.put_received(cx.actor(), &update.object)?;
+            }
+            Ok(())
+        }))
+        .on_delete(with(app, |app, cx, delete: Delete| async move {
+            record(&app, &cx, &delete.activity).await;
+            let kept = app.store.received(delete.object.as_str());
+            if kept.is_some_and(|(owner, _)| owner == *cx.actor()) {
+                app.store.remove_received(&delete.object);
+            }
+            Ok(())
+        }))
+        .on_like(with(app, |app, cx, like: Activity| {
+            react(app, cx, like, "Like")
+        }))
+        .on_announce(with(app, |app, cx, a: Activity| {
+            react(app, cx, a, "Announce")
+        }))
+        .on_block(with(app, |app, cx, block: Activity| async move {
+            record(&app, &cx, &block).await;
+            if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
+                app.store.drop_pending(me.id(), cx.actor().as_str());
+            }
+            Ok(())
+        }))
 }
 
-type Handled = std::pin::Pin<
-    Box<dyn std::future::Future<Output = archipel::federation::dispatch::HandlerResult> + Send>,
->;
+/// A handler that gets the app as well.
+fn with<T, F, Fut>(app: &Arc<App>, f: F) -> impl Fn(Cx, T) -> Fut + Send + Sync + 'static
+where
+    F: Fn(Arc<App>, Cx, T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    let app = app.clone();
+    move |cx, value| f(app.clone(), cx, value)
+}
 
 /// Counts a Like or Announce of a post of this server (others' objects
 /// are not ours to count, and would let any peer grow the table).
-async fn react(
-    app: Arc<App>,
-    cx: Cx,
-    activity: Activity,
-    kind: &'static str,
-) -> archipel::federation::dispatch::HandlerResult {
+async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: &'static str) -> HandlerResult {
     record(&app, &cx, &activity).await;
     if let Some(object) = activity.object_id()
         && app.fed.paths().is_local(object)
