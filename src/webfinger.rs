@@ -10,7 +10,7 @@
 
 use crate::client::ClientError;
 
-mod acct;
+pub(crate) mod acct;
 mod jrd;
 mod resolve;
 mod server;

@@ -193,7 +193,7 @@ fn is_dns_label(l: &str) -> bool {
 }
 
 /// RFC 7565 `userpart`: unreserved / pct-encoded / sub-delims.
-fn is_user_byte(b: u8) -> bool {
+pub(crate) fn is_user_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

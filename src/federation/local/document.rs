@@ -24,25 +24,8 @@ const MULTIKEY_CONTEXT: &str = "https://w3id.org/security/multikey/v1";
 fn acct_user(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for b in name.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-        {
+        // `%` itself is escaped: the name is raw text, not pct-encoded.
+        if b != b'%' && crate::webfinger::acct::is_user_byte(b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
