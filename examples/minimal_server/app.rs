@@ -263,6 +263,9 @@ pub fn routes(app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn_with_state(app, owner_and_pages))
 }
 
+// library gap: the library's routes decide the reader from the signature
+// only (no hook for an application's own owner authentication) and answer
+// JSON only (no HTML for browsers), so this middleware runs first.
 /// In front of the library's GET routes: the token holder reads the whole
 /// outbox (`Reader::Owner`), and a browser gets a page for an actor.
 async fn owner_and_pages(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {

@@ -380,6 +380,8 @@ fn prune(db: &Connection, table: &str, cap_rows_: usize) -> rusqlite::Result<()>
     Ok(())
 }
 
+// library gap: the library ships only `MemoryGraph`; a follow graph that
+// survives a restart is this SQL.
 #[async_trait::async_trait]
 impl Graph for Store {
     async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
@@ -542,6 +544,8 @@ impl OutboxSource for Store {
 /// The most posts an outbox listing reads per request before filtering.
 const OUTBOX_SCAN: usize = 2_000;
 
+// library gap: no collection source over a table that filters per reader;
+// this reads recent rows and asks the library's `ReadGuard` of each.
 /// One local user's outbox: their activities, filtered per reader by the
 /// library's [`ReadGuard`], newest first; the cursor is the row number.
 pub struct Outbox {
