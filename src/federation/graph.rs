@@ -1,15 +1,51 @@
 //! [`Graph`]: the follow relationships the application layer consults,
 //! kept by the application (its database) behind a small trait, with an
-//! in-memory default ([`MemoryGraph`]).
+//! in-memory default ([`MemoryGraph`]) and, with the `sqlite` feature, a
+//! durable one (`SqliteGraph`) that gives the same answers.
 //!
 //! Recipient resolution reads followers from it; the serving guard asks
 //! whether a reader's server has a follower; dispatch asks whether an
 //! `Accept` answers a `Follow` this server really sent.
+//!
+//! Remote peers grow these tables, so both implementations are bounded by
+//! default: past the cap a new follower is refused with
+//! [`GraphError::Full`] (an existing follower is never silently dropped,
+//! and one already recorded may follow again), and the oldest pending sent
+//! Follow is forgotten.
+//!
+//! ```
+//! use archipel::federation::graph::{Graph, GraphError, MemoryGraph};
+//! use archipel::vocab::Iri;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let graph = MemoryGraph::with_cap(1);
+//! let alice = Iri::parse("https://a.example/users/alice")?;
+//! let bob = Iri::parse("https://b.example/users/bob")?;
+//! graph.add_follower(&alice, &bob).await?;
+//! assert!(graph.has_follower_on(&alice, "b.example").await?);
+//! let carol = Iri::parse("https://c.example/users/carol")?;
+//! assert_eq!(
+//!     graph.add_follower(&alice, &carol).await,
+//!     Err(GraphError::Full { what: "followers", cap: 1 })
+//! );
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use crate::vocab::Iri;
+
+#[cfg(test)]
+mod conformance;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::{
+    DEFAULT_MAX_FOLLOWERS_PER_ACTOR, DEFAULT_MAX_FOLLOWING_PER_ACTOR, DEFAULT_MAX_SENT_FOLLOWS,
+    SqliteGraph,
+};
 
 /// Why the graph could not answer (the application's store failed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,7 +207,14 @@ impl Graph for MemoryGraph {
 
     async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
         let mut t = self.lock();
-        if t.follower_count >= self.cap {
+        // A follower already recorded is no new row: a repeated Follow
+        // from an existing follower succeeds even at the cap.
+        if t.follower_count >= self.cap
+            && !t
+                .followers
+                .get(local.as_str())
+                .is_some_and(|s| s.contains(remote.as_str()))
+        {
             return Err(GraphError::Full {
                 what: "followers",
                 cap: self.cap,
@@ -245,7 +288,12 @@ impl Graph for MemoryGraph {
 
     async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
         let mut t = self.lock();
-        if t.following_count >= self.cap {
+        if t.following_count >= self.cap
+            && !t
+                .following
+                .get(local.as_str())
+                .is_some_and(|s| s.contains(remote.as_str()))
+        {
             return Err(GraphError::Full {
                 what: "following",
                 cap: self.cap,

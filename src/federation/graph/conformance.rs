@@ -1,0 +1,269 @@
+//! The same assertions against every [`Graph`] the crate ships, so the
+//! durable graph answers exactly as the in-memory one does.
+
+use super::*;
+
+fn iri(s: &str) -> Iri {
+    Iri::parse(s).unwrap()
+}
+
+fn sent(n: u32, follower: &Iri, followee: &Iri) -> SentFollow {
+    SentFollow {
+        id: iri(&format!("https://a.example/follows/{n}")),
+        follower: follower.clone(),
+        followee: followee.clone(),
+    }
+}
+
+/// Every method's answer on an empty graph with caps of at least 10.
+pub(super) async fn conforms(g: &dyn Graph) {
+    let alice = iri("https://a.example/users/alice");
+    let dora = iri("https://a.example/users/dora");
+    let bob = iri("https://b.example:8443/users/bob");
+    let carl = iri("https://B.example/users/carl");
+    let zed = iri("https://z.example/users/zed");
+
+    // Followers: per local actor, listed in IRI order, idempotent adds.
+    assert_eq!(g.followers(&alice).await.unwrap(), Vec::<Iri>::new());
+    g.add_follower(&alice, &zed).await.unwrap();
+    g.add_follower(&alice, &bob).await.unwrap();
+    g.add_follower(&alice, &bob).await.unwrap();
+    g.add_follower(&dora, &carl).await.unwrap();
+    assert_eq!(
+        g.followers(&alice).await.unwrap(),
+        vec![bob.clone(), zed.clone()]
+    );
+    assert_eq!(g.followers(&dora).await.unwrap(), vec![carl.clone()]);
+    assert!(g.is_follower(&alice, &bob).await.unwrap());
+    assert!(!g.is_follower(&alice, &carl).await.unwrap());
+    assert!(!g.is_follower(&dora, &bob).await.unwrap());
+
+    // By server: host:port must match, the host without case.
+    assert!(g.has_follower_on(&alice, "b.example:8443").await.unwrap());
+    assert!(g.has_follower_on(&alice, "B.EXAMPLE:8443").await.unwrap());
+    assert!(!g.has_follower_on(&alice, "b.example").await.unwrap());
+    assert!(g.has_follower_on(&dora, "b.example").await.unwrap());
+    assert!(!g.has_follower_on(&alice, "a.example").await.unwrap());
+
+    assert!(g.remove_follower(&alice, &bob).await.unwrap());
+    assert!(!g.remove_follower(&alice, &bob).await.unwrap());
+    assert!(!g.remove_follower(&dora, &zed).await.unwrap());
+    assert_eq!(g.followers(&alice).await.unwrap(), vec![zed.clone()]);
+    assert!(!g.has_follower_on(&alice, "b.example:8443").await.unwrap());
+
+    // Following.
+    assert_eq!(g.following(&alice).await.unwrap(), Vec::<Iri>::new());
+    g.add_following(&alice, &zed).await.unwrap();
+    g.add_following(&alice, &bob).await.unwrap();
+    g.add_following(&alice, &zed).await.unwrap();
+    assert_eq!(
+        g.following(&alice).await.unwrap(),
+        vec![bob.clone(), zed.clone()]
+    );
+    assert_eq!(g.following(&dora).await.unwrap(), Vec::<Iri>::new());
+    assert!(g.remove_following(&alice, &zed).await.unwrap());
+    assert!(!g.remove_following(&alice, &zed).await.unwrap());
+    assert_eq!(g.following(&alice).await.unwrap(), vec![bob.clone()]);
+    // Following is not followers.
+    assert!(!g.is_follower(&alice, &bob).await.unwrap());
+
+    // Sent Follows: by id, by pair (the greatest id of the pair), forgotten.
+    let f1 = sent(1, &alice, &bob);
+    let f2 = sent(2, &alice, &bob);
+    let f3 = sent(3, &dora, &bob);
+    for f in [&f1, &f2, &f3] {
+        g.record_sent_follow(f.clone()).await.unwrap();
+    }
+    assert_eq!(g.sent_follow(&f1.id).await.unwrap(), Some(f1.clone()));
+    assert_eq!(
+        g.sent_follow(&iri("https://a.example/follows/9"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        g.sent_follow_between(&alice, &bob).await.unwrap(),
+        Some(f2.clone())
+    );
+    assert_eq!(
+        g.sent_follow_between(&dora, &bob).await.unwrap(),
+        Some(f3.clone())
+    );
+    assert_eq!(g.sent_follow_between(&bob, &alice).await.unwrap(), None);
+    assert!(g.forget_sent_follow(&f2.id).await.unwrap());
+    assert!(!g.forget_sent_follow(&f2.id).await.unwrap());
+    assert_eq!(
+        g.sent_follow_between(&alice, &bob).await.unwrap(),
+        Some(f1.clone())
+    );
+    // Recording an id again replaces its pair.
+    let moved = sent(1, &alice, &zed);
+    g.record_sent_follow(moved.clone()).await.unwrap();
+    assert_eq!(g.sent_follow(&f1.id).await.unwrap(), Some(moved));
+    assert_eq!(g.sent_follow_between(&alice, &bob).await.unwrap(), None);
+}
+
+/// Caps of 2: followers refused past the cap (an existing one may follow
+/// again), and the oldest pending sent Follow forgotten first, even after
+/// a newer one was recorded again.
+pub(super) async fn caps_hold(g: &dyn Graph) {
+    let alice = iri("https://a.example/users/alice");
+    for n in 0..2 {
+        g.add_follower(&alice, &iri(&format!("https://b.example/u/{n}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        g.add_follower(&alice, &iri("https://b.example/u/9")).await,
+        Err(GraphError::Full {
+            what: "followers",
+            cap: 2
+        })
+    );
+    g.add_follower(&alice, &iri("https://b.example/u/0"))
+        .await
+        .unwrap();
+    assert_eq!(g.followers(&alice).await.unwrap().len(), 2);
+    for n in 0..2 {
+        g.add_following(&alice, &iri(&format!("https://b.example/u/{n}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        g.add_following(&alice, &iri("https://b.example/u/9")).await,
+        Err(GraphError::Full {
+            what: "following",
+            cap: 2
+        })
+    );
+
+    let bob = iri("https://b.example/u/0");
+    for n in [5, 1] {
+        g.record_sent_follow(sent(n, &alice, &bob)).await.unwrap();
+    }
+    // 5 is the oldest; recording it again keeps its place.
+    g.record_sent_follow(sent(5, &alice, &bob)).await.unwrap();
+    g.record_sent_follow(sent(3, &alice, &bob)).await.unwrap();
+    let id = |n: u32| iri(&format!("https://a.example/follows/{n}"));
+    assert_eq!(g.sent_follow(&id(5)).await.unwrap(), None);
+    assert_eq!(
+        g.sent_follow(&id(1)).await.unwrap(),
+        Some(sent(1, &alice, &bob))
+    );
+    assert_eq!(
+        g.sent_follow(&id(3)).await.unwrap(),
+        Some(sent(3, &alice, &bob))
+    );
+}
+
+#[tokio::test]
+async fn memory_graph_conforms() {
+    conforms(&MemoryGraph::with_cap(10)).await;
+}
+
+#[tokio::test]
+async fn memory_graph_caps_hold() {
+    caps_hold(&MemoryGraph::with_cap(2)).await;
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use std::path::PathBuf;
+
+    struct TempFile(PathBuf);
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+    fn temp(tag: &str) -> TempFile {
+        let id = crate::federation::Paths::new_id().unwrap();
+        TempFile(
+            std::env::temp_dir()
+                .join(format!("archipel-sqlite-graph-{tag}-{id}"))
+                .join("graph.sqlite3"),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_graph_conforms() {
+        conforms(&SqliteGraph::open_in_memory().unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_graph_caps_hold() {
+        let g = SqliteGraph::open_in_memory()
+            .unwrap()
+            .with_max_followers(2)
+            .with_max_following(2)
+            .with_max_sent_follows(2);
+        caps_hold(&g).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_follower_cap_is_per_local_actor() {
+        let g = SqliteGraph::open_in_memory().unwrap().with_max_followers(1);
+        let bob = iri("https://b.example/users/bob");
+        for local in ["alice", "dora"] {
+            let local = iri(&format!("https://a.example/users/{local}"));
+            g.add_follower(&local, &bob).await.unwrap();
+        }
+        assert_eq!(
+            g.add_follower(
+                &iri("https://a.example/users/alice"),
+                &iri("https://c.example/users/carl")
+            )
+            .await,
+            Err(GraphError::Full {
+                what: "followers",
+                cap: 1
+            })
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_graph_survives_a_reopen() {
+        let file = temp("reopen");
+        let alice = iri("https://a.example/users/alice");
+        let bob = iri("https://b.example/users/bob");
+        let f = sent(1, &alice, &bob);
+        {
+            let g = SqliteGraph::open(&file.0).unwrap();
+            assert_eq!(g.path(), Some(file.0.as_path()));
+            g.add_follower(&alice, &bob).await.unwrap();
+            g.add_following(&alice, &bob).await.unwrap();
+            g.record_sent_follow(f.clone()).await.unwrap();
+        }
+        let g = SqliteGraph::open(&file.0).unwrap();
+        assert_eq!(g.followers(&alice).await.unwrap(), vec![bob.clone()]);
+        assert_eq!(g.following(&alice).await.unwrap(), vec![bob.clone()]);
+        assert_eq!(g.sent_follow(&f.id).await.unwrap(), Some(f));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file.0).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_damaged_row_is_reported_with_its_value() {
+        let g = SqliteGraph::open_in_memory().unwrap();
+        let alice = iri("https://a.example/users/alice");
+        g.add_follower(&alice, &iri("https://b.example/users/bob"))
+            .await
+            .unwrap();
+        g.conn
+            .lock()
+            .unwrap()
+            .execute("UPDATE archipel_followers SET remote = 'not an iri'", [])
+            .unwrap();
+        match g.followers(&alice).await {
+            Err(GraphError::Store(m)) => assert!(m.contains("\"not an iri\""), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

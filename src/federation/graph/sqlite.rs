@@ -1,0 +1,453 @@
+//! [`SqliteGraph`]: the follow graph in three tables of a SQLite database
+//! (feature `sqlite`), so followers survive a restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::{Graph, GraphError, SentFollow, authority_of};
+use crate::vocab::Iri;
+
+/// The default cap on followers per local actor of [`SqliteGraph`].
+pub const DEFAULT_MAX_FOLLOWERS_PER_ACTOR: usize = 100_000;
+/// The default cap on whom one local actor follows in [`SqliteGraph`].
+pub const DEFAULT_MAX_FOLLOWING_PER_ACTOR: usize = 100_000;
+/// The default cap on pending sent Follows (all actors) of [`SqliteGraph`].
+pub const DEFAULT_MAX_SENT_FOLLOWS: usize = 100_000;
+
+/// How long a call waits for another process holding the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The tables; the `archipel_` prefix lets them share a database file with
+/// the application's own tables. `seq` orders sent Follows by when they
+/// were first recorded, so the cap forgets the oldest pending one.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS archipel_followers (
+    local  TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    PRIMARY KEY (local, remote)
+);
+CREATE TABLE IF NOT EXISTS archipel_following (
+    local  TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    PRIMARY KEY (local, remote)
+);
+CREATE TABLE IF NOT EXISTS archipel_sent_follows (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT NOT NULL UNIQUE,
+    follower TEXT NOT NULL,
+    followee TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS archipel_sent_follows_pair
+    ON archipel_sent_follows (follower, followee);
+";
+
+/// A [`Graph`] in a SQLite database file (bundled SQLite, WAL mode), with
+/// the same answers as [`MemoryGraph`](super::MemoryGraph): the tables
+/// `archipel_followers`, `archipel_following` and `archipel_sent_follows`.
+///
+/// Bounded, since remote peers grow it: at most
+/// [`DEFAULT_MAX_FOLLOWERS_PER_ACTOR`] followers per local actor (past it
+/// [`Graph::add_follower`] fails with [`GraphError::Full`], so an existing
+/// follower is never silently dropped), [`DEFAULT_MAX_FOLLOWING_PER_ACTOR`]
+/// followed actors per local actor (same), and
+/// [`DEFAULT_MAX_SENT_FOLLOWS`] pending sent Follows (past it the oldest is
+/// forgotten). The `with_*` builders change them.
+///
+/// On unix a new database file is created with mode `0600`. Every write is
+/// committed before it returns. Calls run on tokio's blocking pool, so the
+/// graph must be used within a tokio runtime.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use archipel::federation::graph::{Graph, SqliteGraph};
+/// # fn demo() -> Result<(), archipel::federation::graph::GraphError> {
+/// let graph: Arc<dyn Graph> =
+///     Arc::new(SqliteGraph::open("data/graph.sqlite3")?.with_max_followers(10_000));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteGraph {
+    pub(super) conn: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+    max_followers: usize,
+    max_following: usize,
+    max_sent: usize,
+}
+
+fn db(e: rusqlite::Error) -> GraphError {
+    GraphError::Store(format!("sqlite: {e}"))
+}
+
+/// Creates the database file with mode `0600` if missing (never
+/// truncating), and its missing parent directories.
+fn prepare_file(path: &Path) -> Result<(), GraphError> {
+    let io = |what: &Path, e: std::io::Error| {
+        GraphError::Store(format!("cannot create {}: {e}", what.display()))
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(parent).map_err(|e| io(parent, e))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| io(path, e))?;
+    Ok(())
+}
+
+fn prepare(conn: &Connection) -> Result<(), GraphError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    // An in-memory database answers `memory`, which is fine.
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(db)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL")
+        .map_err(db)?;
+    conn.execute_batch(SCHEMA).map_err(db)?;
+    Ok(())
+}
+
+/// A stored IRI; a row that no longer parses is reported, not skipped, so
+/// a damaged table is noticed.
+fn iri(table: &str, s: String) -> Result<Iri, GraphError> {
+    Iri::parse(s.as_str())
+        .map_err(|e| GraphError::Store(format!("{table}: stored value {s:?} is not an IRI: {e}")))
+}
+
+/// A row count as SQLite's integer.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The `remote` column of `table` for `local`, in IRI order (as
+/// [`MemoryGraph`](super::MemoryGraph) lists them).
+fn remotes(conn: &Connection, table: &str, local: &str) -> Result<Vec<Iri>, GraphError> {
+    let sql = format!("SELECT remote FROM {table} WHERE local = ?1 ORDER BY remote");
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let rows = stmt
+        .query_map([local], |r| r.get::<_, String>(0))
+        .map_err(db)?;
+    rows.map(|r| iri(table, r.map_err(db)?)).collect()
+}
+
+/// Inserts `(local, remote)` into `table` unless `local` already has `cap`
+/// rows there; a pair already present is no new row and always succeeds.
+fn insert_capped(
+    conn: &mut Connection,
+    table: &'static str,
+    local: &str,
+    remote: &str,
+    cap: usize,
+) -> Result<(), GraphError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let present: bool = tx
+        .prepare_cached(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE local = ?1 AND remote = ?2)"
+        ))
+        .map_err(db)?
+        .query_row([local, remote], |r| r.get(0))
+        .map_err(db)?;
+    if !present {
+        let rows: i64 = tx
+            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE local = ?1"))
+            .map_err(db)?
+            .query_row([local], |r| r.get(0))
+            .map_err(db)?;
+        if rows >= count(cap) {
+            return Err(GraphError::Full {
+                what: table.trim_start_matches("archipel_"),
+                cap,
+            });
+        }
+        tx.prepare_cached(&format!(
+            "INSERT INTO {table} (local, remote) VALUES (?1, ?2)"
+        ))
+        .map_err(db)?
+        .execute([local, remote])
+        .map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+fn delete_pair(
+    conn: &Connection,
+    table: &str,
+    local: &str,
+    remote: &str,
+) -> Result<bool, GraphError> {
+    let n = conn
+        .prepare_cached(&format!(
+            "DELETE FROM {table} WHERE local = ?1 AND remote = ?2"
+        ))
+        .map_err(db)?
+        .execute([local, remote])
+        .map_err(db)?;
+    Ok(n > 0)
+}
+
+fn sent_where(
+    conn: &Connection,
+    sql: &str,
+    args: &[&str],
+) -> Result<Option<SentFollow>, GraphError> {
+    let row: Option<(String, String, String)> = conn
+        .prepare_cached(sql)
+        .map_err(db)?
+        .query_row(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .map_err(db)?;
+    let table = "archipel_sent_follows";
+    row.map(|(id, follower, followee)| {
+        Ok(SentFollow {
+            id: iri(table, id)?,
+            follower: iri(table, follower)?,
+            followee: iri(table, followee)?,
+        })
+    })
+    .transpose()
+}
+
+impl SqliteGraph {
+    /// Opens (creating if needed) the graph in the database file at `path`;
+    /// a new file gets mode `0600`, missing parent directories `0700`.
+    ///
+    /// # Errors
+    /// [`GraphError::Store`] if the file cannot be created or is not a
+    /// usable database (the message names the path).
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteGraph, GraphError> {
+        let path = path.as_ref().to_path_buf();
+        prepare_file(&path)?;
+        let conn = Connection::open(&path).map_err(|e| {
+            GraphError::Store(format!("sqlite: cannot open {}: {e}", path.display()))
+        })?;
+        prepare(&conn)?;
+        Ok(SqliteGraph::with_conn_and_path(conn, Some(path)))
+    }
+
+    /// A graph in a private in-memory database, gone with the value: for
+    /// tests, or a server run without a data directory.
+    ///
+    /// # Errors
+    /// [`GraphError::Store`].
+    pub fn open_in_memory() -> Result<SqliteGraph, GraphError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        prepare(&conn)?;
+        Ok(SqliteGraph::with_conn_and_path(conn, None))
+    }
+
+    fn with_conn_and_path(conn: Connection, path: Option<PathBuf>) -> SqliteGraph {
+        SqliteGraph {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            max_followers: DEFAULT_MAX_FOLLOWERS_PER_ACTOR,
+            max_following: DEFAULT_MAX_FOLLOWING_PER_ACTOR,
+            max_sent: DEFAULT_MAX_SENT_FOLLOWS,
+        }
+    }
+
+    /// At most `n` followers per local actor
+    /// (default [`DEFAULT_MAX_FOLLOWERS_PER_ACTOR`]).
+    #[must_use]
+    pub fn with_max_followers(mut self, n: usize) -> SqliteGraph {
+        self.max_followers = n;
+        self
+    }
+
+    /// At most `n` followed actors per local actor
+    /// (default [`DEFAULT_MAX_FOLLOWING_PER_ACTOR`]).
+    #[must_use]
+    pub fn with_max_following(mut self, n: usize) -> SqliteGraph {
+        self.max_following = n;
+        self
+    }
+
+    /// At most `n` pending sent Follows, the oldest forgotten first
+    /// (default [`DEFAULT_MAX_SENT_FOLLOWS`]; at least one).
+    #[must_use]
+    pub fn with_max_sent_follows(mut self, n: usize) -> SqliteGraph {
+        self.max_sent = n.max(1);
+        self
+    }
+
+    /// The database file, if the graph is not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` on the connection on tokio's blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, GraphError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, GraphError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A transaction guard rolls back on drop, so a panic inside a
+            // call cannot leave the connection mid-transaction.
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| GraphError::Store(format!("blocking task failed: {e}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl Graph for SqliteGraph {
+    async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        let local = local.as_str().to_owned();
+        self.with_conn(move |c| remotes(c, "archipel_followers", &local))
+            .await
+    }
+
+    async fn is_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        let (local, remote) = (local.as_str().to_owned(), remote.as_str().to_owned());
+        self.with_conn(move |c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM archipel_followers WHERE local = ?1 AND remote = ?2)",
+            )
+            .map_err(db)?
+            .query_row([local, remote], |r| r.get(0))
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
+        // The authority is not a column (IRIs are compared as parsed URLs,
+        // as MemoryGraph does); the scan is bounded by the follower cap.
+        let local = local.as_str().to_owned();
+        let authority = authority.to_owned();
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT remote FROM archipel_followers WHERE local = ?1")
+                .map_err(db)?;
+            let mut rows = stmt.query([local]).map_err(db)?;
+            while let Some(row) = rows.next().map_err(db)? {
+                let remote: String = row.get(0).map_err(db)?;
+                if authority_of(&remote).is_some_and(|a| a.eq_ignore_ascii_case(&authority)) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await
+    }
+
+    async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
+        let (local, remote) = (local.as_str().to_owned(), remote.as_str().to_owned());
+        let cap = self.max_followers;
+        self.with_conn(move |c| insert_capped(c, "archipel_followers", &local, &remote, cap))
+            .await
+    }
+
+    async fn remove_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        let (local, remote) = (local.as_str().to_owned(), remote.as_str().to_owned());
+        self.with_conn(move |c| delete_pair(c, "archipel_followers", &local, &remote))
+            .await
+    }
+
+    async fn record_sent_follow(&self, follow: SentFollow) -> Result<(), GraphError> {
+        let cap = count(self.max_sent);
+        self.with_conn(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            // A Follow recorded again keeps its place in the eviction order.
+            tx.prepare_cached(
+                "INSERT INTO archipel_sent_follows (id, follower, followee) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET follower = excluded.follower,
+                                                followee = excluded.followee",
+            )
+            .map_err(db)?
+            .execute(params![
+                follow.id.as_str(),
+                follow.follower.as_str(),
+                follow.followee.as_str()
+            ])
+            .map_err(db)?;
+            tx.prepare_cached(
+                "DELETE FROM archipel_sent_follows WHERE seq <= (SELECT seq FROM
+                 archipel_sent_follows ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+            )
+            .map_err(db)?
+            .execute([cap])
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn sent_follow(&self, id: &Iri) -> Result<Option<SentFollow>, GraphError> {
+        let id = id.as_str().to_owned();
+        self.with_conn(move |c| {
+            sent_where(
+                c,
+                "SELECT id, follower, followee FROM archipel_sent_follows WHERE id = ?1",
+                &[&id],
+            )
+        })
+        .await
+    }
+
+    async fn sent_follow_between(
+        &self,
+        follower: &Iri,
+        followee: &Iri,
+    ) -> Result<Option<SentFollow>, GraphError> {
+        let (follower, followee) = (follower.as_str().to_owned(), followee.as_str().to_owned());
+        // The greatest id of the pair, as MemoryGraph answers.
+        self.with_conn(move |c| {
+            sent_where(
+                c,
+                "SELECT id, follower, followee FROM archipel_sent_follows
+                 WHERE follower = ?1 AND followee = ?2 ORDER BY id DESC LIMIT 1",
+                &[&follower, &followee],
+            )
+        })
+        .await
+    }
+
+    async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError> {
+        let id = id.as_str().to_owned();
+        self.with_conn(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM archipel_sent_follows WHERE id = ?1")
+                .map_err(db)?
+                .execute([id])
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
+        let (local, remote) = (local.as_str().to_owned(), remote.as_str().to_owned());
+        let cap = self.max_following;
+        self.with_conn(move |c| insert_capped(c, "archipel_following", &local, &remote, cap))
+            .await
+    }
+
+    async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        let (local, remote) = (local.as_str().to_owned(), remote.as_str().to_owned());
+        self.with_conn(move |c| delete_pair(c, "archipel_following", &local, &remote))
+            .await
+    }
+
+    async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        let local = local.as_str().to_owned();
+        self.with_conn(move |c| remotes(c, "archipel_following", &local))
+            .await
+    }
+}
