@@ -43,6 +43,11 @@ pub enum Error {
     /// The application layer ([`federation`](crate::federation)) failed.
     #[error(transparent)]
     Federation(#[from] crate::federation::FederationError),
+    /// An object integrity proof could not be made, or did not verify.
+    #[cfg(feature = "proof")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
+    #[error(transparent)]
+    Proof(#[from] crate::proof::ProofError),
 }
 
 /// Each application-layer module's error converts through

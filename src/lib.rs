@@ -102,6 +102,9 @@ pub mod inbox;
 pub mod media_type;
 pub mod nodeinfo;
 pub mod policy;
+#[cfg(feature = "proof")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
+pub mod proof;
 pub mod signatures;
 pub mod vocab;
 pub mod webfinger;

@@ -28,7 +28,7 @@
 mod cavage;
 mod digest;
 mod error;
-mod keys;
+pub(crate) mod keys;
 #[cfg(feature = "rfc9421")]
 mod rfc9421;
 mod signer;

@@ -3,7 +3,7 @@
 //! Keys are parsed once (PEM → backend key) and then shared cheaply: both
 //! types are an `Arc` inside, `Clone + Send + Sync`.
 
-mod pem;
+pub(crate) mod pem;
 #[cfg(feature = "aws-lc-rs")]
 #[path = "keys/rsa_awslc.rs"]
 mod rsa_backend;

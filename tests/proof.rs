@@ -1,0 +1,19 @@
+//! Integration tests of `archipel::proof` (FEP-8b32 integrity proofs,
+//! `eddsa-jcs-2022`): RFC 8785 canonicalization, the W3C and FEP-8b32
+//! published vectors, the Mitra payloads of the shared corpus, key
+//! resolution over HTTP, and the command-line `proof` subcommand.
+#![cfg(feature = "proof")]
+
+mod support;
+
+#[path = "proof/common.rs"]
+mod common;
+#[path = "proof/corpus_mitra.rs"]
+mod corpus_mitra;
+#[path = "proof/jcs_rfc8785.rs"]
+mod jcs_rfc8785;
+#[cfg(feature = "client")]
+#[path = "proof/resolve_over_http.rs"]
+mod resolve_over_http;
+#[path = "proof/vectors.rs"]
+mod vectors;
