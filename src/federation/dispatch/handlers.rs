@@ -108,6 +108,48 @@ pub struct Follow {
     pub name: String,
 }
 
+impl Follow {
+    /// Rebuilds a `Follow` from a stored `Follow` activity, so a request
+    /// kept while an account is locked can be answered later with
+    /// [`Federation::accept`](crate::federation::Federation::accept) or
+    /// `reject` (ActivityPub §7.1.2: the `Accept` embeds the `Follow`).
+    ///
+    /// `None` unless `activity` is a `Follow` with an `actor` whose
+    /// `object` is an actor of this server (`/users/{name}` under
+    /// `paths`). It does not authenticate anything: store only a `Follow`
+    /// the dispatcher handed to a handler.
+    ///
+    /// ```
+    /// use archipel::federation::Paths;
+    /// use archipel::federation::dispatch::Follow;
+    /// use archipel::vocab::{Activity, Iri};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let paths = Paths::new(url::Url::parse("https://a.example")?)?;
+    /// let stored = Activity::follow(
+    ///     Iri::parse("https://b.example/follows/1")?,
+    ///     Iri::parse("https://b.example/users/bob")?,
+    ///     paths.actor("alice")?,
+    /// );
+    /// let follow = Follow::from_activity(stored, &paths).ok_or("not a local Follow")?;
+    /// assert_eq!((follow.name.as_str(), &follow.followee), ("alice", &paths.actor("alice")?));
+    /// # Ok(()) }
+    /// ```
+    pub fn from_activity(activity: Activity, paths: &Paths) -> Option<Follow> {
+        if !activity.has_type("Follow") {
+            return None;
+        }
+        // Accepting needs the follower: a Follow without one is useless.
+        activity.actor_id()?;
+        let followee = activity.object_id()?.clone();
+        let name = paths.local_name(&followee)?.to_owned();
+        Some(Follow {
+            activity,
+            followee,
+            name,
+        })
+    }
+}
+
 /// An authorized `Accept` or `Reject` of a `Follow` this server sent; the
 /// [`Graph`](crate::federation::Graph) is already updated.
 #[derive(Debug, Clone)]
@@ -157,4 +199,61 @@ pub struct Delete {
     pub object: Iri,
     /// Whether the sender deletes itself (its account).
     pub is_actor: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iri(s: &str) -> Iri {
+        Iri::parse(s).unwrap()
+    }
+
+    fn paths() -> Paths {
+        Paths::new("https://a.example".parse().unwrap()).unwrap()
+    }
+
+    fn follow_of(object: &str) -> Activity {
+        Activity::follow(
+            iri("https://b.example/follows/1"),
+            iri("https://b.example/users/bob"),
+            iri(object),
+        )
+    }
+
+    #[test]
+    fn a_stored_follow_of_a_local_actor_is_rebuilt() {
+        // Stored as JSON text, read back, rebuilt.
+        let stored = serde_json::to_string(&follow_of("https://a.example/users/alice")).unwrap();
+        let activity: Activity = serde_json::from_str(&stored).unwrap();
+        let follow = Follow::from_activity(activity.clone(), &paths()).unwrap();
+        assert_eq!(follow.followee, iri("https://a.example/users/alice"));
+        assert_eq!(follow.name, "alice");
+        assert_eq!(follow.activity, activity);
+    }
+
+    #[test]
+    fn anything_else_is_not_a_follow_to_answer() {
+        let p = paths();
+        for object in [
+            "https://c.example/users/alice",
+            "https://a.example/objects/alice",
+            "https://a.example/users/alice/followers",
+            "https://a.example/users/../actor",
+        ] {
+            assert!(
+                Follow::from_activity(follow_of(object), &p).is_none(),
+                "{object}"
+            );
+        }
+        let like = Activity::like(
+            iri("https://b.example/likes/1"),
+            iri("https://b.example/users/bob"),
+            iri("https://a.example/users/alice"),
+        );
+        assert!(Follow::from_activity(like, &p).is_none());
+        let mut anonymous = follow_of("https://a.example/users/alice");
+        anonymous.actor = None;
+        assert!(Follow::from_activity(anonymous, &p).is_none());
+    }
 }
