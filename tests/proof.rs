@@ -6,6 +6,15 @@
 
 mod support;
 
+// The command-line example's `proof` module, compiled in so `cli` runs
+// exactly its code (it also exposes `run` for main.rs; the tests use `run_with`).
+#[allow(dead_code)]
+#[path = "../examples/archipel/proof.rs"]
+mod proof_cli;
+
+#[path = "proof/cli.rs"]
+mod cli;
+
 #[path = "proof/common.rs"]
 mod common;
 #[path = "proof/corpus_mitra.rs"]

@@ -5,6 +5,8 @@
 //! cargo run --example archipel --features rfc9421 -- sign --key KEY.pem --key-id URL [--spec cavage|rfc9421] < request.json
 //! cargo run --example archipel --features rfc9421 -- verify --public-key PUB.pem [--owner URL] [--now RFC3339] < signed.json
 //! cargo run --example archipel --features client -- lookup alice@example.org [--allow-private]
+//! cargo run --example archipel --features proof -- proof sign --key KEY.pem --key-id IRI < doc.json
+//! cargo run --example archipel --features proof -- proof verify --public-key KEY < signed.json
 //! ```
 //!
 //! Each subcommand lives in its own module (`examples/archipel/<sub>.rs`)
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 
 mod lookup;
 mod parse;
+mod proof;
 mod sign;
 mod verify;
 
@@ -40,6 +43,11 @@ const COMMANDS: &[Command] = &[
         "lookup",
         "lookup <acct-or-URL> [--allow-private]   WebFinger an account, fetch and summarize the actor",
         lookup::run,
+    ),
+    (
+        "proof",
+        "proof sign --key KEY.pem --key-id IRI | proof verify --public-key KEY   add or check an FEP-8b32 integrity proof on a document read on stdin",
+        proof::run,
     ),
 ];
 

@@ -1,0 +1,161 @@
+//! `archipel proof sign --key KEY.pem --key-id IRI [--created RFC3339]` and
+//! `archipel proof verify --public-key KEY`: FEP-8b32 integrity proofs
+//! (`eddsa-jcs-2022`) on a document read from stdin.
+//!
+//! `sign` prints the document with a proof added (the key is Ed25519
+//! PKCS#8 PEM). `verify` takes a PEM public key, a `publicKeyMultibase`
+//! value, or a Multikey JSON object, and prints
+//! `{"verified":true,"proofs":[…]}` with exit status 0, or
+//! `{"verified":false,"reason":…}` with exit status 1 (the reason also on
+//! stderr). Needs `--features proof`.
+
+use std::io::{Read as _, Write};
+use std::process::ExitCode;
+
+/// Runs `proof` with the process's stdin, stdout and stderr.
+pub fn run(args: &[String]) -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error: reading stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    run_with(args, &input, &mut std::io::stdout(), &mut std::io::stderr())
+}
+
+/// Runs `proof` on `input`, writing the result to `out`.
+pub fn run_with(
+    args: &[String],
+    input: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    match args.split_first() {
+        Some((sub, rest)) if sub == "sign" => match imp::sign(rest, input) {
+            Ok(doc) => {
+                let _ = writeln!(out, "{doc}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some((sub, rest)) if sub == "verify" => match imp::verify(rest, input) {
+            Ok(report) => {
+                let _ = writeln!(out, "{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"verified": false, "reason": e})
+                );
+                let _ = writeln!(err, "error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            let _ = writeln!(
+                err,
+                "usage: archipel proof sign --key KEY.pem --key-id IRI [--created RFC3339]\n       archipel proof verify --public-key KEY"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The value after `name` in `args`.
+#[cfg_attr(not(feature = "proof"), allow(dead_code))]
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+#[cfg(feature = "proof")]
+mod imp {
+    use archipel::proof::{self, ContextForm, ProofOptions};
+    use archipel::signatures::{PrivateKey, PublicKey};
+    use archipel::vocab::{DateTime, Iri};
+    use serde_json::json;
+
+    use super::flag;
+
+    pub fn sign(args: &[String], input: &str) -> Result<String, String> {
+        let path = flag(args, "--key").ok_or("proof sign: --key KEY.pem is required")?;
+        let key_id = flag(args, "--key-id").ok_or("proof sign: --key-id IRI is required")?;
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{path}: {e}"))?;
+        let method = Iri::parse(key_id).map_err(|e| format!("--key-id {key_id}: {e}"))?;
+        let mut opts = ProofOptions::new(method);
+        if let Some(created) = flag(args, "--created") {
+            let t = DateTime::new_unchecked(created);
+            if t.unix_seconds().is_none() {
+                return Err(format!("--created {created}: not an RFC 3339 date-time"));
+            }
+            opts = opts.with_created(t);
+        }
+        let doc = proof::parse_document(input.as_bytes()).map_err(|e| e.to_string())?;
+        let signed = proof::sign(&doc, &key, &opts).map_err(|e| e.to_string())?;
+        serde_json::to_string_pretty(&signed).map_err(|e| e.to_string())
+    }
+
+    /// A PEM public key, a `publicKeyMultibase` value, or a Multikey object.
+    fn read_key(path: &str) -> Result<PublicKey, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let text = text.trim();
+        let key = if text.starts_with("-----BEGIN") {
+            PublicKey::from_pem(text)
+        } else if text.starts_with('{') {
+            let v: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| format!("{path}: {e}"))?;
+            let mb = v["publicKeyMultibase"]
+                .as_str()
+                .ok_or_else(|| format!("{path}: no publicKeyMultibase"))?;
+            PublicKey::from_multibase(mb)
+        } else {
+            PublicKey::from_multibase(text)
+        };
+        key.map_err(|e| format!("{path}: {e}"))
+    }
+
+    pub fn verify(args: &[String], input: &str) -> Result<String, String> {
+        let path =
+            flag(args, "--public-key").ok_or("proof verify: --public-key KEY is required")?;
+        let key = read_key(path)?;
+        let doc = proof::parse_document(input.as_bytes()).map_err(|e| e.to_string())?;
+        let verified = proof::verify_with_key(&doc, &key).map_err(|e| e.to_string())?;
+        let proofs: Vec<_> = verified
+            .iter()
+            .map(|v| {
+                let form = match v.form {
+                    ContextForm::InProof => "context-in-proof",
+                    ContextForm::Absent => "no-context",
+                    ContextForm::FromDocument => "context-from-document",
+                    _ => "other",
+                };
+                json!({
+                    "verificationMethod": v.verification_method,
+                    "created": v.created,
+                    "form": form,
+                })
+            })
+            .collect();
+        Ok(json!({"verified": true, "proofs": proofs}).to_string())
+    }
+}
+
+#[cfg(not(feature = "proof"))]
+mod imp {
+    const NEEDS: &str = "the proof subcommand needs `--features proof`";
+
+    pub fn sign(_: &[String], _: &str) -> Result<String, String> {
+        Err(NEEDS.into())
+    }
+
+    pub fn verify(_: &[String], _: &str) -> Result<String, String> {
+        Err(NEEDS.into())
+    }
+}
