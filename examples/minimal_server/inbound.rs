@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use archipel::federation::Graph;
 use archipel::federation::dispatch::{
     Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
 };
@@ -56,7 +55,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
                     for me in app.users.iter().filter_map(|n| app.fed.local(n)) {
                         app.store.drop_pending(me.id(), cx.actor().as_str());
                         if kind.is_none() {
-                            app.store.remove_follower(me.id(), cx.actor()).await?;
+                            app.fed.graph().remove_follower(me.id(), cx.actor()).await?;
                         }
                     }
                 }
@@ -161,7 +160,8 @@ async fn record(app: &App, cx: &Cx, activity: &Activity) {
         if beyond
             && !to.contains(me.id())
             && app
-                .store
+                .fed
+                .graph()
                 .following(me.id())
                 .await
                 .is_ok_and(|f| f.contains(cx.actor()))

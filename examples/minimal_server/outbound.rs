@@ -10,8 +10,9 @@
 
 use std::sync::Arc;
 
+use archipel::federation::LocalActor;
+use archipel::federation::dispatch::Follow;
 use archipel::federation::outbox::OutboxError;
-use archipel::federation::{Graph, LocalActor};
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Object, Reference};
 use archipel::webfinger::{Acct, Resolver};
 use axum::body::Bytes;
@@ -120,7 +121,8 @@ async fn follow(app: &App, me: &LocalActor, target: &str) -> Answer {
     let remote = resolve(app, target).await?;
     app.fed.follow(me, &remote).await.map_err(failed)?;
     let sent = app
-        .store
+        .fed
+        .graph()
         .sent_follow_between(me.id(), &remote)
         .await
         .map_err(failed)?;
@@ -138,31 +140,28 @@ async fn unfollow(app: &App, me: &LocalActor, target: &str) -> Answer {
     Ok(remote)
 }
 
-/// Approves or refuses a pending request, named by follower or Follow id.
+/// Approves or refuses a pending request, named by follower or Follow id;
+/// answers with the Follow's id.
 async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Answer {
-    let Some(follow) = app.store.take_pending(me.id(), key) else {
+    let Some(stored) = app.store.take_pending(me.id(), key) else {
         return Err((StatusCode::NOT_FOUND, format!("no pending Follow of {key}")));
     };
-    let follower = follow
-        .actor_id()
-        .cloned()
-        .ok_or_else(|| bad("Follow without actor"))?;
-    // library gap: `Federation::accept`/`reject` take the dispatcher's
-    // `Follow`, which cannot be rebuilt from a stored request; this is
-    // their body, for a request approved later.
-    let id = app.fed.new_activity_id().map_err(failed)?;
-    let object = Reference::from(AnyObject::Activity(Box::new(follow)));
-    let reply = if accept {
-        app.store
-            .add_follower(me.id(), &follower)
-            .await
-            .map_err(failed)?;
-        Activity::accept(id.clone(), me.id().clone(), object)
+    let follow = Follow::from_activity(stored, app.fed.paths()).ok_or_else(|| {
+        bad(format!(
+            "pending request of {key} is not a Follow of a local actor"
+        ))
+    })?;
+    let id = follow
+        .activity
+        .id
+        .clone()
+        .unwrap_or_else(|| follow.followee.clone());
+    if accept {
+        app.fed.accept(me, &follow).await
     } else {
-        Activity::reject(id.clone(), me.id().clone(), object)
+        app.fed.reject(me, &follow).await
     }
-    .with_to(vec![follower]);
-    app.fed.send(me, &reply).await.map_err(failed)?;
+    .map_err(failed)?;
     Ok(id)
 }
 

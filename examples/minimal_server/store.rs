@@ -7,20 +7,21 @@
 //! oldest rows go (a new follower past the cap is refused instead, so an
 //! existing follower is never silently dropped).
 //!
-//! The follow graph lives here too ([`Graph`]), so followers survive a
-//! restart; keys, the delivery queue and the remote actor cache are the
-//! library's own SQLite stores beside this file.
+//! The follow graph is the library's [`SqliteGraph`] (`graph.sqlite3`
+//! beside this file, or in memory), its follower cap set from [`Caps`], so
+//! followers survive a restart; keys, the delivery queue and the remote
+//! actor cache are the library's own SQLite stores too.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use archipel::federation::collection::{CollectionError, CollectionSource, Cursor, Page};
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
-use archipel::federation::graph::GraphError;
+use archipel::federation::graph::{GraphError, SqliteGraph};
 use archipel::federation::routes::{ObjectSource, OutboxSource};
 use archipel::federation::serve::StoredObject;
 use archipel::federation::visibility::{ReadGuard, Reader};
-use archipel::federation::{Graph, LocalActor, SentFollow};
+use archipel::federation::{Graph, LocalActor};
 use archipel::vocab::{Activity, AnyObject, Iri, Reference};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -55,9 +56,6 @@ impl Default for Caps {
 }
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS followers (local TEXT NOT NULL, remote TEXT NOT NULL, PRIMARY KEY (local, remote));
-CREATE TABLE IF NOT EXISTS following (local TEXT NOT NULL, remote TEXT NOT NULL, PRIMARY KEY (local, remote));
-CREATE TABLE IF NOT EXISTS sent_follows (id TEXT PRIMARY KEY, follower TEXT NOT NULL, followee TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (local TEXT NOT NULL, remote TEXT NOT NULL, follow TEXT NOT NULL, PRIMARY KEY (local, remote));
 CREATE TABLE IF NOT EXISTS posts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, doc TEXT NOT NULL, listed INTEGER NOT NULL, object TEXT);
 CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, local TEXT NOT NULL, doc TEXT NOT NULL);
@@ -71,30 +69,48 @@ CREATE TABLE IF NOT EXISTS verifications (id TEXT PRIMARY KEY, record TEXT NOT N
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Mutex<Connection>>,
+    graph: Arc<dyn Graph>,
     caps: Caps,
 }
 
-fn store_err(e: rusqlite::Error) -> GraphError {
-    GraphError::Store(e.to_string())
+/// Why the tables could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The server's own tables.
+    #[error("state database: {0}")]
+    State(#[from] rusqlite::Error),
+    /// The follow graph.
+    #[error("{0}")]
+    Graph(#[from] GraphError),
 }
 
 impl Store {
-    /// Opens (or creates) `dir/state.sqlite3`, or an in-memory database.
-    pub fn open(dir: Option<&Path>, caps: Caps) -> rusqlite::Result<Store> {
-        let db = match dir {
+    /// Opens (or creates) `dir/state.sqlite3` and `dir/graph.sqlite3`, or
+    /// in-memory databases.
+    pub fn open(dir: Option<&Path>, caps: Caps) -> Result<Store, OpenError> {
+        let (db, graph) = match dir {
             Some(dir) => {
                 let db = Connection::open(dir.join("state.sqlite3"))?;
                 db.pragma_update(None, "journal_mode", "WAL")?;
                 db.pragma_update(None, "synchronous", "NORMAL")?;
-                db
+                (db, SqliteGraph::open(dir.join("graph.sqlite3"))?)
             }
-            None => Connection::open_in_memory()?,
+            None => (
+                Connection::open_in_memory()?,
+                SqliteGraph::open_in_memory()?,
+            ),
         };
         db.execute_batch(SCHEMA)?;
         Ok(Store {
             db: Arc::new(Mutex::new(db)),
+            graph: Arc::new(graph.with_max_followers(caps.followers_per_user)),
             caps,
         })
+    }
+
+    /// The follow graph, for the library's `Federation` and read guard.
+    pub fn graph(&self) -> Arc<dyn Graph> {
+        self.graph.clone()
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
@@ -380,138 +396,6 @@ fn prune(db: &Connection, table: &str, cap_rows_: usize) -> rusqlite::Result<()>
     Ok(())
 }
 
-// library gap: the library ships only `MemoryGraph`; a follow graph that
-// survives a restart is this SQL.
-#[async_trait::async_trait]
-impl Graph for Store {
-    async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
-        self.iris(
-            "SELECT remote FROM followers WHERE local = ?1 ORDER BY rowid",
-            local,
-        )
-    }
-
-    async fn is_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
-        let sql = "SELECT COUNT(*) FROM followers WHERE local = ?1 AND remote = ?2";
-        let n: i64 = self
-            .db()
-            .query_row(sql, [local.as_str(), remote.as_str()], |r| r.get(0))
-            .map_err(store_err)?;
-        Ok(n > 0)
-    }
-
-    async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
-        let followers = self.followers(local).await?;
-        Ok(followers.iter().any(|f| {
-            url::Url::parse(f.as_str())
-                .is_ok_and(|u| archipel::client::authority(&u).eq_ignore_ascii_case(authority))
-        }))
-    }
-
-    async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
-        let cap = self.caps.followers_per_user;
-        if self.followers(local).await?.len() >= cap {
-            return Err(GraphError::Full {
-                what: "followers",
-                cap,
-            });
-        }
-        self.exec(
-            "INSERT OR IGNORE INTO followers (local, remote) VALUES (?1, ?2)",
-            &[local, remote],
-        )
-        .map(drop)
-    }
-
-    async fn remove_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
-        self.exec(
-            "DELETE FROM followers WHERE local = ?1 AND remote = ?2",
-            &[local, remote],
-        )
-    }
-
-    async fn record_sent_follow(&self, f: SentFollow) -> Result<(), GraphError> {
-        let sql =
-            "INSERT OR REPLACE INTO sent_follows (id, follower, followee) VALUES (?1, ?2, ?3)";
-        self.exec(sql, &[&f.id, &f.follower, &f.followee]).map(drop)
-    }
-
-    async fn sent_follow(&self, id: &Iri) -> Result<Option<SentFollow>, GraphError> {
-        self.sent_where("id = ?1", &[id])
-    }
-
-    async fn sent_follow_between(
-        &self,
-        follower: &Iri,
-        followee: &Iri,
-    ) -> Result<Option<SentFollow>, GraphError> {
-        self.sent_where("follower = ?1 AND followee = ?2", &[follower, followee])
-    }
-
-    async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError> {
-        self.exec("DELETE FROM sent_follows WHERE id = ?1", &[id])
-    }
-
-    async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
-        self.exec(
-            "INSERT OR IGNORE INTO following (local, remote) VALUES (?1, ?2)",
-            &[local, remote],
-        )
-        .map(drop)
-    }
-
-    async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
-        self.exec(
-            "DELETE FROM following WHERE local = ?1 AND remote = ?2",
-            &[local, remote],
-        )
-    }
-
-    async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
-        self.iris(
-            "SELECT remote FROM following WHERE local = ?1 ORDER BY rowid",
-            local,
-        )
-    }
-}
-
-impl Store {
-    /// Runs a graph statement; whether it changed a row.
-    fn exec(&self, sql: &str, args: &[&Iri]) -> Result<bool, GraphError> {
-        let args = args.iter().map(|i| i.as_str());
-        let n = self
-            .db()
-            .execute(sql, rusqlite::params_from_iter(args))
-            .map_err(store_err)?;
-        Ok(n > 0)
-    }
-
-    fn iris(&self, sql: &str, local: &Iri) -> Result<Vec<Iri>, GraphError> {
-        let rows = self.strings(sql, local.as_str()).map_err(store_err)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| Iri::parse(r).ok())
-            .collect())
-    }
-
-    fn sent_where(&self, cond: &str, args: &[&Iri]) -> Result<Option<SentFollow>, GraphError> {
-        let sql = format!("SELECT id, follower, followee FROM sent_follows WHERE {cond}");
-        let args = rusqlite::params_from_iter(args.iter().map(|i| i.as_str()));
-        let row: Option<[String; 3]> = self
-            .db()
-            .query_row(&sql, args, |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
-            .optional()
-            .map_err(store_err)?;
-        Ok(row.and_then(|[id, follower, followee]| {
-            Some(SentFollow {
-                id: Iri::parse(id).ok()?,
-                follower: Iri::parse(follower).ok()?,
-                followee: Iri::parse(followee).ok()?,
-            })
-        }))
-    }
-}
-
 /// Who owns a note we keep, so that on a multi-user origin one user cannot
 /// update or delete another's (the dispatcher asks before its rules pass).
 #[async_trait::async_trait]
@@ -568,7 +452,7 @@ impl Outbox {
             .and_then(|rows| rows.collect())
             .unwrap_or_default()
         };
-        let guard = ReadGuard::new(Arc::new(self.store.clone()));
+        let guard = ReadGuard::new(self.store.graph());
         let mut out = Vec::new();
         for (seq, doc) in rows {
             let Ok(doc) = serde_json::from_str::<AnyObject>(&doc) else {
@@ -697,13 +581,14 @@ mod tests {
         assert!(store.received("https://a.example/objects/7").is_none());
 
         // A follower past the cap is refused, not swapped for an old one.
+        let graph = store.graph();
         for n in 0..2 {
-            store
+            graph
                 .add_follower(&alice, &iri(&format!("https://b.example/users/{n}")))
                 .await
                 .unwrap();
         }
-        let refused = store
+        let refused = graph
             .add_follower(&alice, &iri("https://b.example/users/9"))
             .await;
         assert_eq!(
@@ -713,6 +598,6 @@ mod tests {
                 cap: 2
             })
         );
-        assert_eq!(store.followers(&alice).await.unwrap().len(), 2);
+        assert_eq!(graph.followers(&alice).await.unwrap().len(), 2);
     }
 }

@@ -202,9 +202,9 @@ async fn blocked_domain_is_refused_with_403_and_gets_no_deliveries() {
     assert!(followers(&a, "alice").await.is_empty());
 
     // Even if carol were a follower (e.g. from before the block), nothing is delivered to her.
-    use archipel::federation::Graph;
     a.app
         .store
+        .graph()
         .add_follower(&alice.parse().unwrap(), &carol.parse().unwrap())
         .await
         .unwrap();
