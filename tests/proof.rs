@@ -1,7 +1,8 @@
 //! Integration tests of `archipel::proof` (FEP-8b32 integrity proofs,
 //! `eddsa-jcs-2022`): RFC 8785 canonicalization, the W3C and FEP-8b32
 //! published vectors, the Mitra payloads of the shared corpus, key
-//! resolution over HTTP, and the command-line `proof` subcommand.
+//! resolution over HTTP, a cross-check with Fedify in both directions, and
+//! the command-line `proof` subcommand.
 #![cfg(feature = "proof")]
 
 mod support;
@@ -19,6 +20,8 @@ mod cli;
 mod common;
 #[path = "proof/corpus_mitra.rs"]
 mod corpus_mitra;
+#[path = "proof/fedify.rs"]
+mod fedify;
 #[path = "proof/jcs_rfc8785.rs"]
 mod jcs_rfc8785;
 #[cfg(feature = "client")]
