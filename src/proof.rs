@@ -144,6 +144,10 @@ pub struct VerifiedProof {
     pub verification_method: Iri,
     /// The actor controlling the key, when it was resolved through its
     /// `assertionMethod` ([`verify`]); `None` with a key given directly.
+    ///
+    /// A proof says who asserted the content; compare this with who the
+    /// document says it is from (an activity's `actor`, an object's
+    /// `attributedTo`) before trusting it as theirs (FEP-8b32).
     pub controller: Option<Iri>,
     /// The proof's `created`, as written.
     pub created: Option<DateTime>,

@@ -52,7 +52,8 @@ pub enum ProofError {
     /// The proof's `type` is not `DataIntegrityProof`.
     #[error("proof type {0:?} is not DataIntegrityProof")]
     UnsupportedType(String),
-    /// The proof's `cryptosuite` is not `eddsa-jcs-2022`.
+    /// The proof's `cryptosuite` is not `eddsa-jcs-2022` (or its draft name
+    /// `jcs-eddsa-2022`).
     #[error("cryptosuite {0:?} is not supported (only eddsa-jcs-2022)")]
     UnsupportedCryptosuite(String),
     /// The proof's `proofPurpose` is not `assertionMethod`.

@@ -15,6 +15,10 @@ pub const PROOF_TYPE: &str = "DataIntegrityProof";
 /// `eddsa-jcs-2022`, the only cryptosuite supported: Ed25519 over an RFC
 /// 8785 canonical form, the one FEP-8b32 requires.
 pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
+/// `jcs-eddsa-2022`, the draft name of the same cryptosuite (before the
+/// 2023 rename), still found in Mitra's identity proofs: accepted when
+/// verifying, never written.
+pub(crate) const LEGACY_CRYPTOSUITE: &str = "jcs-eddsa-2022";
 /// `assertionMethod`, the proof purpose FEP-8b32 uses for objects.
 pub const ASSERTION_METHOD: &str = "assertionMethod";
 
@@ -87,7 +91,7 @@ impl DataIntegrityProof {
         if proof.kind != PROOF_TYPE {
             return Err(ProofError::UnsupportedType(cut(&proof.kind)));
         }
-        if proof.cryptosuite != CRYPTOSUITE {
+        if proof.cryptosuite != CRYPTOSUITE && proof.cryptosuite != LEGACY_CRYPTOSUITE {
             return Err(ProofError::UnsupportedCryptosuite(cut(&proof.cryptosuite)));
         }
         if proof.proof_purpose != ASSERTION_METHOD {

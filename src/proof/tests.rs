@@ -206,6 +206,12 @@ fn refuses_hostile_and_foreign_proofs() {
         Err(ProofError::UnsupportedCryptosuite(s)) => assert_eq!(s, "eddsa-rdfc-2022"),
         other => panic!("{other:?}"),
     }
+    // The draft name of the suite is read (Mitra), but it is hashed as
+    // written, so renaming a proof breaks it.
+    assert!(matches!(
+        with("cryptosuite", json!("jcs-eddsa-2022")),
+        Err(ProofError::Invalid { .. })
+    ));
     match with("type", json!("Ed25519Signature2020")) {
         Err(ProofError::UnsupportedType(s)) => assert_eq!(s, "Ed25519Signature2020"),
         other => panic!("{other:?}"),

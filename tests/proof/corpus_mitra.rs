@@ -6,12 +6,14 @@
 //!   `mitra.social/users/test`, whose actor documents are not in the
 //!   corpus: well-formed, not verifiable here.
 //! * `kitsune__mitra.social_users_silverpill.json`: the actor's
-//!   `VerifiableIdentityStatement` attachments carry proofs of the
-//!   pre-standard cryptosuite name `jcs-eddsa-2022` (and a
-//!   `MitraJcsEip191Signature2022`, an Ethereum signature): refused as
-//!   unsupported, by name.
+//!   `VerifiableIdentityStatement` attachments. One carries a proof under
+//!   the suite's draft name `jcs-eddsa-2022` by a `did:key`, whose key is
+//!   in the method itself: it verifies. The other is a
+//!   `MitraJcsEip191Signature2022` (an Ethereum signature), not a Data
+//!   Integrity suite: refused, naming the missing `cryptosuite`.
 
-use archipel::proof::{self, ProofError};
+use archipel::proof::{self, ContextForm, ProofError};
+use archipel::signatures::PublicKey;
 use serde_json::Value;
 
 use crate::common::shared;
@@ -48,7 +50,7 @@ fn mitra_activity_proofs_are_well_formed_but_their_keys_are_absent() {
 }
 
 #[test]
-fn mitra_identity_statements_use_a_pre_standard_suite() {
+fn mitra_identity_statement_verifies_under_the_draft_suite_name() {
     let Some(actor) = load("kitsune__mitra.social_users_silverpill.json") else {
         return;
     };
@@ -59,18 +61,28 @@ fn mitra_identity_statements_use_a_pre_standard_suite() {
         .filter(|a| a["type"] == "VerifiableIdentityStatement")
         .collect();
     assert_eq!(statements.len(), 2);
-    let key = archipel::signatures::PrivateKey::generate_ed25519()
+    // An Ethereum (EIP-191) signature: not a DataIntegrityProof suite.
+    let any = archipel::signatures::PrivateKey::generate_ed25519()
         .unwrap()
         .public_key();
-    let errors: Vec<String> = statements
-        .iter()
-        .map(|s| proof::verify_with_key(s, &key).unwrap_err().to_string())
-        .collect();
     assert_eq!(
-        errors,
-        [
-            "proof field `cryptosuite`: missing",
-            "cryptosuite \"jcs-eddsa-2022\" is not supported (only eddsa-jcs-2022)",
-        ]
+        proof::verify_with_key(statements[0], &any)
+            .unwrap_err()
+            .to_string(),
+        "proof field `cryptosuite`: missing"
     );
+    // `jcs-eddsa-2022` by a did:key: the key is in the method itself.
+    let method = statements[1]["proof"]["verificationMethod"]
+        .as_str()
+        .unwrap();
+    let key = PublicKey::from_multibase(method.strip_prefix("did:key:").unwrap()).unwrap();
+    let verified = proof::verify_with_key(statements[1], &key).unwrap();
+    assert_eq!(verified[0].verification_method.as_str(), method);
+    assert_eq!(verified[0].form, ContextForm::Absent);
+    let mut altered = statements[1].clone();
+    altered["alsoKnownAs"] = "https://mitra.social/users/mallory".into();
+    assert!(matches!(
+        proof::verify_with_key(&altered, &key),
+        Err(ProofError::Invalid { .. })
+    ));
 }
