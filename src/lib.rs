@@ -68,6 +68,7 @@
 //! | `delivery` | the delivery worker pool and its default signed sender |
 //! | `axum` | inbox extractor and discovery routes for axum; [`federation`]'s routes |
 //! | `sqlite`, `postgres` | durable delivery queues; SQLite key and remote-actor stores |
+//! | `proof` | FEP-8b32 object integrity proofs, `eddsa-jcs-2022` (`archipel::proof`; enables `ed25519`) |
 //! | `server` | `axum`, `client`, `delivery`, `sqlite`, `rfc9421`, `aws-lc-rs`: what a federating server needs |
 //!
 //! ## Examples
