@@ -21,17 +21,24 @@ pub const DEFAULT_MAX_SENT_FOLLOWS: usize = 100_000;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The tables; the `archipel_` prefix lets them share a database file with
-/// the application's own tables. `seq` orders sent Follows by when they
-/// were first recorded, so the cap forgets the oldest pending one.
+/// the application's own tables. `authority` is the remote's `host[:port]`
+/// in lower case (NULL if it has none), indexed so that the serving guard's
+/// question costs one lookup, not a scan of the followers. `seq` orders
+/// sent Follows by when they were first recorded, so the cap forgets the
+/// oldest pending one.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS archipel_followers (
-    local  TEXT NOT NULL,
-    remote TEXT NOT NULL,
+    local     TEXT NOT NULL,
+    remote    TEXT NOT NULL,
+    authority TEXT,
     PRIMARY KEY (local, remote)
 );
+CREATE INDEX IF NOT EXISTS archipel_followers_authority
+    ON archipel_followers (local, authority);
 CREATE TABLE IF NOT EXISTS archipel_following (
-    local  TEXT NOT NULL,
-    remote TEXT NOT NULL,
+    local     TEXT NOT NULL,
+    remote    TEXT NOT NULL,
+    authority TEXT,
     PRIMARY KEY (local, remote)
 );
 CREATE TABLE IF NOT EXISTS archipel_sent_follows (
@@ -168,11 +175,12 @@ fn insert_capped(
                 cap,
             });
         }
+        let authority = authority_of(remote).map(|a| a.to_ascii_lowercase());
         tx.prepare_cached(&format!(
-            "INSERT INTO {table} (local, remote) VALUES (?1, ?2)"
+            "INSERT INTO {table} (local, remote, authority) VALUES (?1, ?2, ?3)"
         ))
         .map_err(db)?
-        .execute([local, remote])
+        .execute(params![local, remote, authority])
         .map_err(db)?;
     }
     tx.commit().map_err(db)
@@ -325,22 +333,18 @@ impl Graph for SqliteGraph {
     }
 
     async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
-        // The authority is not a column (IRIs are compared as parsed URLs,
-        // as MemoryGraph does); the scan is bounded by the follower cap.
+        // Compared as MemoryGraph does: the parsed URL's authority, without
+        // ASCII case; both sides are stored and asked in lower case.
         let local = local.as_str().to_owned();
-        let authority = authority.to_owned();
+        let authority = authority.to_ascii_lowercase();
         self.with_conn(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT remote FROM archipel_followers WHERE local = ?1")
-                .map_err(db)?;
-            let mut rows = stmt.query([local]).map_err(db)?;
-            while let Some(row) = rows.next().map_err(db)? {
-                let remote: String = row.get(0).map_err(db)?;
-                if authority_of(&remote).is_some_and(|a| a.eq_ignore_ascii_case(&authority)) {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM archipel_followers
+                                WHERE local = ?1 AND authority = ?2)",
+            )
+            .map_err(db)?
+            .query_row([local, authority], |r| r.get(0))
+            .map_err(db)
         })
         .await
     }
