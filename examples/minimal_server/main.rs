@@ -11,7 +11,8 @@
 //! (default `http://` + the bound address), `--user NAME` (repeatable,
 //! default `alice`), `--locked NAME` (approves followers by hand),
 //! `--token TOKEN` (outbox bearer token, random by default),
-//! `--data-dir DIR` (keep state and keys; memory only by default),
+//! `--data-dir DIR` (keep state, the follow graph and keys; memory only by
+//! default),
 //! `--allow-private-addresses` (federate with loopback/private peers),
 //! `--block DOMAIN` (repeatable; refuse a domain inbound and outbound),
 //! `--authorized-fetch` (serve documents only to signed requests), and the
