@@ -31,6 +31,8 @@ pub mod remote;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod routes;
 pub mod serve;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 pub mod visibility;
 
 pub use error::FederationError;

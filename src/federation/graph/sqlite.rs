@@ -91,22 +91,9 @@ fn db(e: rusqlite::Error) -> GraphError {
 /// Creates the database file with mode `0600` if missing (never
 /// truncating), and its missing parent directories.
 fn prepare_file(path: &Path) -> Result<(), GraphError> {
-    let io = |what: &Path, e: std::io::Error| {
-        GraphError::Store(format!("cannot create {}: {e}", what.display()))
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(parent).map_err(|e| io(parent, e))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| io(path, e))?;
-    Ok(())
+    super::super::sqlite::create_private_file(path)
+        .map(|_| ())
+        .map_err(|(at, e)| GraphError::Store(format!("cannot create {}: {e}", at.display())))
 }
 
 fn prepare(conn: &Connection) -> Result<(), GraphError> {
@@ -299,15 +286,7 @@ impl SqliteGraph {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, GraphError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A transaction guard rolls back on drop, so a panic inside a
-            // call cannot leave the connection mid-transaction.
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| GraphError::Store(format!("blocking task failed: {e}")))?
+        super::super::sqlite::with_conn(&self.conn, f, GraphError::Store).await
     }
 }
 

@@ -59,32 +59,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyStoreError + '_ {
 /// Creates the database file with mode `0600` if missing (never
 /// truncating), and refuses one that group or others can access.
 fn prepare_file(path: &Path) -> Result<(), KeyStoreError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(parent).map_err(io(parent))?;
+    let mode = super::super::sqlite::create_private_file(path).map_err(|(at, e)| io(&at)(e))?;
+    match mode {
+        Some(mode) if mode & 0o077 != 0 => Err(KeyStoreError::PermissionsTooOpen {
+            path: path.to_path_buf(),
+            mode,
+            want: 0o600,
+        }),
+        _ => Ok(()),
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path).map_err(io(path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = file.metadata().map_err(io(path))?.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(KeyStoreError::PermissionsTooOpen {
-                path: path.to_path_buf(),
-                mode,
-                want: 0o600,
-            });
-        }
-    }
-    drop(file);
-    Ok(())
 }
 
 fn prepare(conn: &Connection) -> Result<(), KeyStoreError> {
@@ -166,15 +149,7 @@ impl SqliteKeyStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, KeyStoreError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A transaction guard rolls back on drop, so a panic inside a
-            // call cannot leave the connection mid-transaction.
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| KeyStoreError::Sqlite(format!("blocking task failed: {e}")))?
+        super::super::sqlite::with_conn(&self.conn, f, KeyStoreError::Sqlite).await
     }
 }
 

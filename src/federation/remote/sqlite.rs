@@ -151,13 +151,10 @@ impl SqliteActorStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, RemoteError> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
+        super::super::sqlite::with_conn(&self.conn, f, |e| {
+            RemoteError::Store(format!("sqlite: {e}"))
         })
         .await
-        .map_err(|e| RemoteError::Store(format!("sqlite: blocking task failed: {e}")))?
     }
 }
 
