@@ -80,18 +80,17 @@ fn from_millis(ms: i64) -> SystemTime {
 
 impl SqliteActorStore {
     /// Opens (creating if needed) the store in the database file at `path`;
-    /// missing parent directories are created.
+    /// a missing file is created with mode `0600` and missing parent
+    /// directories with `0700`, as the other SQLite stores do.
     ///
     /// # Errors
     /// [`RemoteError::Store`] if the directory or file cannot be created or
     /// is not a usable database.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteActorStore, RemoteError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                RemoteError::Store(format!("cannot create directory {}: {e}", parent.display()))
-            })?;
-        }
+        super::super::sqlite::create_private_file(&path).map_err(|(at, e)| {
+            RemoteError::Store(format!("cannot create {}: {e}", at.display()))
+        })?;
         let conn = Connection::open(&path).map_err(|e| {
             RemoteError::Store(format!("sqlite: cannot open {}: {e}", path.display()))
         })?;
@@ -302,7 +301,19 @@ mod tests {
             store.put(entry(bob, 5)).await.unwrap();
         }
         let store = SqliteActorStore::open(&path).unwrap();
-        assert!(store.get(&iri(bob)).await.unwrap().is_some());
+        let got = store.get(&iri(bob)).await.unwrap().unwrap();
+        assert_eq!(got.fetched_at(), UNIX_EPOCH + Duration::from_millis(5));
+        assert_eq!(
+            got.actor().inbox().as_str(),
+            "https://b.example/users/bob/inbox"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600, "the file is its owner's only");
+            assert_eq!(mode(&dir), 0o700, "the directory is its owner's only");
+        }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
