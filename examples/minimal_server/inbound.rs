@@ -69,11 +69,10 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         }))
         .on_update(with(app, |app, cx, update: WithObject| async move {
             record(&app, &cx, &update.activity).await;
-            // Only a note we keep is replaced, and only by its owner.
-            let id = update.object.id().map(|i| i.as_str().to_owned());
-            if id
-                .and_then(|id| app.store.received(&id))
-                .is_some_and(|(owner, _)| owner == *cx.actor())
+            // Only a note we keep is replaced; the dispatcher already refused
+            // an Update from anyone but its stored owner (`OwnerLookup`).
+            if let Some(id) = update.object.id()
+                && app.store.received(id.as_str()).is_some()
             {
                 app.store.put_received(cx.actor(), &update.object)?;
             }
@@ -81,10 +80,9 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         }))
         .on_delete(with(app, |app, cx, delete: Delete| async move {
             record(&app, &cx, &delete.activity).await;
-            let kept = app.store.received(delete.object.as_str());
-            if kept.is_some_and(|(owner, _)| owner == *cx.actor()) {
-                app.store.remove_received(&delete.object);
-            }
+            // The dispatcher already refused a Delete from anyone but the
+            // stored owner (`OwnerLookup`).
+            app.store.remove_received(&delete.object);
             Ok(())
         }))
         .on_like(with(app, |app, cx, like: Activity| {
