@@ -216,15 +216,25 @@ impl Federation {
     /// Serves a stored object through the serving guard: `404` when
     /// `stored` is `None` or the reader may not see it, `401` for an
     /// unsigned request in authorized-fetch mode (only once the object
-    /// exists and is public: a private object stays a `404`).
+    /// exists and is public: a private object stays a `404`). The served
+    /// document never carries `bto` or `bcc`, at any depth.
     pub async fn serve_object(
         &self,
         stored: Option<&StoredObject>,
         request: &http::Request<Bytes>,
     ) -> Response<Bytes> {
-        match self.authorize_read(stored, request).await {
-            Ok(object) => activity_json(object),
-            Err(e) => e.into_response(),
+        let object = match self.authorize_read(stored, request).await {
+            Ok(object) => object,
+            Err(e) => return e.into_response(),
+        };
+        // `bto`/`bcc` never leave the server (ActivityPub §6), whatever
+        // form the application stored.
+        match serde_json::to_value(object) {
+            Ok(mut document) => {
+                crate::vocab::audience::strip_hidden_audience(&mut document);
+                activity_json(&document)
+            }
+            Err(e) => ServeError::Serialize(e.to_string()).into_response(),
         }
     }
 
@@ -258,5 +268,61 @@ impl Federation {
             return Err(ServeError::Unsigned);
         }
         Ok(&stored.object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::client::{ClientError, HttpClient};
+
+    #[derive(Debug)]
+    struct NoNetwork;
+
+    #[async_trait::async_trait]
+    impl HttpClient for NoNetwork {
+        async fn execute(
+            &self,
+            _: http::Request<Bytes>,
+        ) -> Result<http::Response<Bytes>, ClientError> {
+            Err(ClientError::Connect {
+                host: "any".into(),
+                reason: "no network in this test".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_served_object_never_names_its_hidden_recipients() {
+        let fed = Federation::builder("https://a.example".parse().unwrap())
+            .with_client(Arc::new(NoNetwork))
+            .build()
+            .await
+            .unwrap();
+        let alice = fed.actor("alice").await.unwrap();
+        let object = AnyObject::from_value(&serde_json::json!({
+            "id": "https://a.example/objects/1",
+            "type": "Note",
+            "attributedTo": alice.id().as_str(),
+            "to": "https://www.w3.org/ns/activitystreams#Public",
+            "bcc": "https://c.example/users/carol",
+            "attachment": {"type": "Note", "bto": "https://c.example/users/dave"}
+        }))
+        .unwrap();
+        let stored = StoredObject {
+            object,
+            author: alice.id().clone(),
+        };
+        let request = http::Request::get("https://a.example/objects/1")
+            .body(Bytes::new())
+            .unwrap();
+        let response = fed.serve_object(Some(&stored), &request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["id"], "https://a.example/objects/1");
+        let text = body.to_string();
+        assert!(!text.contains("carol") && !text.contains("dave"), "{text}");
     }
 }
