@@ -413,7 +413,9 @@ fn verify_one(
             Value::Array(previous(all, proof.previous())?),
         );
     }
-    let input = Value::Object(input);
+    // The document is the large part: canonicalized and hashed once, not
+    // once per context form tried.
+    let document_hash = suite::hash_document(&Value::Object(input))?;
     let mut config = as_object(raw, "proof")?.clone();
     config.remove("proofValue");
 
@@ -431,7 +433,7 @@ fn verify_one(
         {
             hashed.insert("@context".into(), ctx.clone());
         }
-        let data = suite::hash_data(&Value::Object(hashed), &input)?;
+        let data = suite::hash_data_with(&Value::Object(hashed), &document_hash)?;
         if suite::check(&key, &data, &sig, method)? {
             return Ok(VerifiedProof {
                 verification_method: method.clone(),

@@ -155,8 +155,23 @@ pub(crate) fn canonical(v: &impl Serialize) -> Result<Vec<u8>, ProofError> {
 /// The 64 bytes signed (vc-di-eddsa §3.3.4 "Hashing"):
 /// `SHA-256(JCS(proof configuration)) || SHA-256(JCS(document))`.
 pub(crate) fn hash_data(config: &Value, document: &Value) -> Result<Vec<u8>, ProofError> {
+    hash_data_with(config, &hash_document(document)?)
+}
+
+/// The SHA-256 of the document's canonical form, the second half of the
+/// hash data: computed once when several proof configurations are tried
+/// against the same document.
+pub(crate) fn hash_document(document: &Value) -> Result<[u8; 32], ProofError> {
+    Ok(Sha256::digest(canonical(document)?).into())
+}
+
+/// The hash data of a proof configuration and an already hashed document.
+pub(crate) fn hash_data_with(
+    config: &Value,
+    document_hash: &[u8; 32],
+) -> Result<Vec<u8>, ProofError> {
     let mut out = Sha256::digest(canonical(config)?).to_vec();
-    out.extend_from_slice(&Sha256::digest(canonical(document)?));
+    out.extend_from_slice(document_hash);
     Ok(out)
 }
 
