@@ -12,6 +12,9 @@ mod support;
 #[allow(dead_code)]
 #[path = "../examples/archipel/proof.rs"]
 mod proof_cli;
+#[allow(dead_code)]
+#[path = "../examples/archipel/stdio.rs"]
+mod stdio;
 
 #[path = "proof/cli.rs"]
 mod cli;

@@ -6,9 +6,13 @@ mod support;
 
 // The CLI example's modules, compiled in so `cli` runs exactly their code
 // (they also expose `run` for main.rs; the tests use `run_with`).
+// Their shared stdin/stdout helpers, which they reach at the crate root.
 #[allow(dead_code)]
 #[path = "../examples/archipel/sign.rs"]
 mod sign;
+#[allow(dead_code)]
+#[path = "../examples/archipel/stdio.rs"]
+mod stdio;
 #[allow(dead_code)]
 #[path = "../examples/archipel/verify.rs"]
 mod verify;

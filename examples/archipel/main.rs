@@ -18,6 +18,7 @@ mod lookup;
 mod parse;
 mod proof;
 mod sign;
+mod stdio;
 mod verify;
 
 /// A subcommand: name, one-line usage, entry point.

@@ -9,17 +9,15 @@
 //! `{"verified":false,"reason":…}` with exit status 1 (the reason also on
 //! stderr). Needs `--features proof`.
 
-use std::io::{Read as _, Write};
+use std::io::Write;
 use std::process::ExitCode;
+
+#[cfg_attr(not(feature = "proof"), allow(unused_imports))]
+use crate::stdio::{self, flag};
 
 /// Runs `proof` with the process's stdin, stdout and stderr.
 pub fn run(args: &[String]) -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error: reading stdin: {e}");
-        return ExitCode::FAILURE;
-    }
-    run_with(args, &input, &mut std::io::stdout(), &mut std::io::stderr())
+    stdio::on_stdin(args, run_with)
 }
 
 /// Runs `proof` on `input`, writing the result to `out`.
@@ -30,16 +28,7 @@ pub fn run_with(
     err: &mut dyn Write,
 ) -> ExitCode {
     match args.split_first() {
-        Some((sub, rest)) if sub == "sign" => match imp::sign(rest, input) {
-            Ok(doc) => {
-                let _ = writeln!(out, "{doc}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Some((sub, rest)) if sub == "sign" => stdio::report(imp::sign(rest, input), out, err),
         Some((sub, rest)) if sub == "verify" => match imp::verify(rest, input) {
             Ok(report) => {
                 let _ = writeln!(out, "{report}");
@@ -63,15 +52,6 @@ pub fn run_with(
             ExitCode::from(2)
         }
     }
-}
-
-/// The value after `name` in `args`.
-#[cfg_attr(not(feature = "proof"), allow(dead_code))]
-fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
 }
 
 #[cfg(feature = "proof")]

@@ -1,7 +1,7 @@
 //! The request-as-JSON format shared by `sign` and `verify`:
 //! `{"method":"POST","url":"https://…","headers":{"content-type":"…"},"body":"…"}`
-//! (`body` may be null or absent), and a hand-rolled RFC 3339 reader for
-//! `--now`.
+//! (`body` may be null or absent), and the `--now` timestamp, read with the library's
+//! RFC 3339 reader.
 
 use std::time::SystemTime;
 
@@ -67,14 +67,6 @@ pub fn request_to_json(req: &http::Request<Bytes>) -> Value {
         "headers": headers,
         "body": body,
     })
-}
-
-/// The value following `flag` in `args`.
-pub fn flag<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
 }
 
 /// Parses an RFC 3339 timestamp (`2021-04-20T02:07:55Z`, optional

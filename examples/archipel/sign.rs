@@ -7,23 +7,19 @@
 #[path = "request_json.rs"]
 pub mod request_json;
 
-use std::io::{Read as _, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use archipel::clock::FixedClock;
 use archipel::signatures::{PrivateKey, Signer, Spec};
 
-use request_json::{flag, parse_request, parse_rfc3339, request_to_json};
+use crate::stdio::{self, flag};
+use request_json::{parse_request, parse_rfc3339, request_to_json};
 
 /// Runs `sign` with the process's stdin, stdout and stderr.
 pub fn run(args: &[String]) -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error: reading stdin: {e}");
-        return ExitCode::FAILURE;
-    }
-    run_with(args, &input, &mut std::io::stdout(), &mut std::io::stderr())
+    stdio::on_stdin(args, run_with)
 }
 
 /// Runs `sign` on `input`, writing the signed request to `out`.
@@ -33,16 +29,7 @@ pub fn run_with(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
-    match sign(args, input) {
-        Ok(json) => {
-            let _ = writeln!(out, "{json}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    stdio::report(sign(args, input), out, err)
 }
 
 fn sign(args: &[String], input: &str) -> Result<String, String> {

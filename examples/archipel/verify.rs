@@ -3,7 +3,7 @@
 //! `{"verified":true,"key_id":…,"spec":…,"algorithm":…}`, or 1 with the
 //! typed error on stderr.
 
-use std::io::{Read as _, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -12,7 +12,8 @@ use archipel::signatures::{
     KeyResolver, PublicKey, ResolvedKey, SignatureError, Verifier, VerifyPolicy,
 };
 
-use super::sign::request_json::{flag, parse_request, parse_rfc3339};
+use super::sign::request_json::{parse_request, parse_rfc3339};
+use crate::stdio::{self, flag};
 
 /// Answers every key id with the one key given on the command line.
 struct OneKey {
@@ -34,12 +35,7 @@ impl KeyResolver for OneKey {
 
 /// Runs `verify` with the process's stdin, stdout and stderr.
 pub fn run(args: &[String]) -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error: reading stdin: {e}");
-        return ExitCode::FAILURE;
-    }
-    run_with(args, &input, &mut std::io::stdout(), &mut std::io::stderr())
+    stdio::on_stdin(args, run_with)
 }
 
 /// Runs `verify` on `input`.
@@ -49,16 +45,7 @@ pub fn run_with(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
-    match verify(args, input) {
-        Ok(json) => {
-            let _ = writeln!(out, "{json}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    stdio::report(verify(args, input), out, err)
 }
 
 fn verify(args: &[String], input: &str) -> Result<String, String> {
