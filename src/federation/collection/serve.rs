@@ -153,7 +153,8 @@ pub fn page_document(id: &Iri, cursor: Option<&Cursor>, page: Page) -> Collectio
 ///
 /// The source is asked for [`CollectionConfig::page_size`] items; any more
 /// it returns are dropped, so the response stays bounded whatever the
-/// store does.
+/// store does. Embedded items lose their `bto`/`bcc` (at every level)
+/// unless the reader is [`Reader::Owner`].
 ///
 /// # Errors
 /// [`CollectionError::InvalidQuery`] and [`CollectionError::InvalidCursor`]
@@ -176,6 +177,16 @@ pub async fn respond(
     let limit = config.page_size.clamp(1, super::MAX_PAGE_SIZE);
     let mut page = source.page(cursor.as_ref(), limit, reader).await?;
     page.items.truncate(limit);
+    if *reader != Reader::Owner {
+        // `bto`/`bcc` never leave the server, whatever the source stored.
+        for item in &mut page.items {
+            if let Reference::Object(object) = item {
+                object
+                    .strip_private_recipients()
+                    .map_err(|e| CollectionError::Source(e.to_string()))?;
+            }
+        }
+    }
     Ok(page_document(id, cursor.as_ref(), page))
 }
 
@@ -371,6 +382,33 @@ mod tests {
         .await
         .unwrap();
         serde_json::to_value(&doc).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_never_show_bto_or_bcc_but_to_the_owner() {
+        let s = VecSource::new();
+        let note = crate::vocab::AnyObject::from_value(&json!({
+            "id": "https://a.example/n/1", "type": "Note",
+            "to": "https://b.example/u/x", "bcc": "https://c.example/u/y"
+        }))
+        .unwrap();
+        s.push(Reference::from(note)).unwrap();
+        let page = get(&s, Some("page=true")).await;
+        assert_eq!(
+            page["orderedItems"],
+            json!([{"id": "https://a.example/n/1", "type": "Note", "to": "https://b.example/u/x"}])
+        );
+        let owner = respond(
+            &s,
+            &outbox(),
+            Some("page=true"),
+            &Reader::Owner,
+            &CollectionConfig::default(),
+        )
+        .await
+        .unwrap();
+        let owner = serde_json::to_value(&owner).unwrap();
+        assert_eq!(owner["orderedItems"][0]["bcc"], "https://c.example/u/y");
     }
 
     #[tokio::test]
