@@ -110,12 +110,13 @@ where
     move |cx, value| f(app.clone(), cx, value)
 }
 
-/// Counts a Like or Announce of a post of this server (others' objects
-/// are not ours to count, and would let any peer grow the table).
+/// Counts a Like or Announce of a post this server keeps (others' objects,
+/// and local IRIs naming nothing, are not ours to count: they would let any
+/// peer fill the table and push the genuine reactions out past its cap).
 async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: &'static str) -> HandlerResult {
     record(&app, &cx, &activity).await;
     if let Some(object) = activity.object_id()
-        && app.fed.paths().is_local(object)
+        && app.store.has_post(object)
     {
         app.store.react(kind, object, cx.actor())?;
     }

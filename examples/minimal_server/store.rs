@@ -174,6 +174,16 @@ impl Store {
         })
     }
 
+    /// Whether a local post (object or activity) with this id is kept.
+    pub fn has_post(&self, id: &Iri) -> bool {
+        self.db()
+            .query_row("SELECT 1 FROM posts WHERE id = ?1", [id.as_str()], |_| {
+                Ok(())
+            })
+            .optional()
+            .is_ok_and(|found| found.is_some())
+    }
+
     /// How many posts local users made (NodeInfo's `localPosts`).
     pub fn post_count(&self) -> u64 {
         self.db()

@@ -50,7 +50,22 @@ async fn inbox_statuses_over_http() {
     let a = start("127.0.0.1", &["alice"], &[], &[]).await;
     let b = start("127.0.0.1", &["bob", "carol"], &[], &[]).await;
     let inbox = format!("{}/inbox", a.app.base());
-    let object = format!("{}/objects/x", a.app.base());
+    // A post of alice's to like (a Like of an IRI naming nothing is not counted).
+    let (status, object) =
+        post_outbox(&a, "alice", json!({"type": "Note", "content": "likeable"})).await;
+    assert_eq!(status, 201, "{object}");
+    let object = a
+        .app
+        .store
+        .post(&archipel::vocab::Iri::parse(object.as_str()).unwrap())
+        .and_then(|p| {
+            p.object
+                .as_activity()?
+                .object_id()
+                .map(|o| o.as_str().to_owned())
+        })
+        .unwrap();
+    let unknown = format!("{}/objects/x", a.app.base());
     let bob = b.app.actor_iri("bob");
     let carol = b.app.actor_iri("carol");
     let bob_signer = signer(&b, "bob");
@@ -65,6 +80,10 @@ async fn inbox_statuses_over_http() {
     // Replayed (same id, freshly signed): 202 again, but not processed twice.
     assert_eq!(deliver(&inbox, body, Some(&bob_signer), AP).await, 202);
     assert_eq!(likes_of(&a, &object), vec![bob.clone()]);
+    // A Like of a local IRI that names no post: accepted, not counted.
+    let body = like(&format!("{bob}#likes/0"), &bob, &unknown);
+    assert_eq!(deliver(&inbox, body, Some(&bob_signer), AP).await, 202);
+    assert_eq!(likes_of(&a, &unknown), Vec::<String>::new());
 
     // Unsigned: 401.
     let body = like(&format!("{bob}#likes/2"), &bob, &object);
@@ -89,9 +108,9 @@ async fn inbox_statuses_over_http() {
         413
     );
 
-    // Only the first, valid Like was processed.
+    // Only the two valid Likes were processed, and one counted.
     assert_eq!(likes_of(&a, &object), vec![bob.clone()]);
-    assert_eq!(a.app.store.verification_count(), 1);
+    assert_eq!(a.app.store.verification_count(), 2);
     let verification = a.app.store.verification(&format!("{bob}#likes/1")).unwrap();
     assert!(verification.ends_with(&format!("{bob}#main-key")));
 }
