@@ -227,7 +227,20 @@ async fn receive(s: &RouteState, request: InboxRequest) -> Response {
     };
     match s.dispatcher.dispatch(incoming).await {
         Ok(_) => StatusCode::ACCEPTED.into_response(),
-        Err(e) => (e.status(), e.to_string()).into_response(),
+        Err(e) => refusal(&e),
+    }
+}
+
+/// The answer to an activity the dispatcher refused: the reason for a
+/// refusal of the peer's activity, but nothing of our own failures (a
+/// handler's, the graph store's, a fetch's message stays out of it, as
+/// [`ServeError`] keeps it out of GET answers).
+fn refusal(e: &super::dispatch::DispatchError) -> Response {
+    let status = e.status();
+    if status.is_server_error() {
+        (status, "internal error").into_response()
+    } else {
+        (status, e.to_string()).into_response()
     }
 }
 
@@ -462,6 +475,21 @@ mod tests {
         assert!(rest.iter().all(|i| !shown.contains(i)), "an item repeated");
         let old_rest: Vec<&Iri> = walked.iter().skip(20).collect();
         assert!(old_rest.iter().all(|i| rest.contains(i)), "an item skipped");
+    }
+
+    #[tokio::test]
+    async fn our_own_failures_are_not_told_to_the_peer() {
+        use super::super::dispatch::DispatchError;
+        let handler = DispatchError::Handler {
+            kind: "Create".into(),
+            source: "postgres://app:hunter2@db/app: connection refused".into(),
+        };
+        let response = refusal(&handler);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ::axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"internal error");
     }
 
     #[tokio::test]
