@@ -93,7 +93,7 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::fetch::{FetchCache, FetchError, Fetcher, NoCache};
-use crate::vocab::{Actor, Iri};
+use crate::vocab::Iri;
 
 mod actor;
 mod flight;
@@ -403,24 +403,6 @@ impl RemoteActors {
     pub async fn invalidate(&self, id: &Iri) -> Result<bool, RemoteError> {
         let key = Self::key(id)?;
         self.store.remove(&Iri::from(&key)).await
-    }
-
-    /// Stores an actor received in a verified activity (the embedded actor
-    /// of an `Update` signed by that actor), saving a fetch.
-    ///
-    /// Only pass an actor whose authenticity you checked: the signature's
-    /// key belongs to it, and the inbox verified what it embeds.
-    ///
-    /// # Errors
-    /// As [`RemoteActor::from_actor`], plus [`RemoteError::TooLarge`] and
-    /// [`RemoteError::Store`].
-    pub async fn put(&self, actor: &Actor) -> Result<RemoteActor, RemoteError> {
-        let doc = serde_json::to_value(actor).map_err(|e| RemoteError::Store(e.to_string()))?;
-        let asked = actor.base.id.as_ref().map_or("", Iri::as_str).to_owned();
-        let entry = self.entry_of(&doc, &asked)?;
-        let remote = entry.actor.clone();
-        self.store.put(entry).await?;
-        Ok(remote)
     }
 
     /// A [`FetchCache`] over this cache's store, for [`Fetcher::cache`]: key

@@ -306,20 +306,23 @@ async fn a_cancelled_fetch_releases_its_followers() {
 }
 
 #[tokio::test]
-async fn put_and_invalidate() {
+async fn invalidate_forgets_and_refresh_refetches() {
     let s = setup();
-    let doc = s.server.person(BOB);
-    let actor: Actor = serde_json::from_value(doc).unwrap();
-    let put = s.remote.put(&actor).await.unwrap();
-    assert_eq!(s.remote.get(&iri(BOB)).await.unwrap(), put);
-    assert_eq!(s.server.hits(BOB), 0, "received, not fetched");
+    s.server.person(BOB);
+    let first = s.remote.get(&iri(BOB)).await.unwrap();
+    assert_eq!(s.remote.get(&iri(BOB)).await.unwrap(), first);
+    assert_eq!(s.server.hits(BOB), 1, "the second get is a cache hit");
     assert!(s.remote.invalidate(&iri(BOB)).await.unwrap());
+    assert!(
+        !s.remote.invalidate(&iri(BOB)).await.unwrap(),
+        "already gone"
+    );
     s.remote.get(&iri(BOB)).await.unwrap();
-    assert_eq!(s.server.hits(BOB), 1);
+    assert_eq!(s.server.hits(BOB), 2);
     s.remote.refresh(&iri(BOB)).await.unwrap();
     assert_eq!(
         s.server.hits(BOB),
-        2,
+        3,
         "refresh fetches whatever the cache holds"
     );
 }
