@@ -448,23 +448,27 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    async fn visible(&self, reader: &Reader) -> Vec<(i64, AnyObject)> {
+    /// Up to `want` posts older than row `before` that `reader` may see,
+    /// newest first (of at most [`OUTBOX_SCAN`] rows read).
+    async fn visible(&self, reader: &Reader, before: i64, want: usize) -> Vec<(i64, AnyObject)> {
         let rows: Vec<(i64, String)> = {
             let db = self.store.db();
             let Ok(mut stmt) = db.prepare_cached(
-                "SELECT seq, doc FROM posts WHERE author = ?1 AND listed = 1 ORDER BY seq DESC LIMIT ?2",
+                "SELECT seq, doc FROM posts WHERE author = ?1 AND listed = 1 AND seq < ?3 ORDER BY seq DESC LIMIT ?2",
             ) else {
                 return Vec::new();
             };
-            stmt.query_map(params![self.author.id().as_str(), cap(OUTBOX_SCAN)], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .and_then(|rows| rows.collect())
-            .unwrap_or_default()
+            let args = params![self.author.id().as_str(), cap(OUTBOX_SCAN), before];
+            stmt.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .unwrap_or_default()
         };
         let guard = ReadGuard::new(self.store.graph());
         let mut out = Vec::new();
         for (seq, doc) in rows {
+            if out.len() >= want {
+                break;
+            }
             let Ok(doc) = serde_json::from_str::<AnyObject>(&doc) else {
                 continue;
             };
@@ -486,7 +490,7 @@ impl Outbox {
 #[async_trait::async_trait]
 impl CollectionSource for Outbox {
     async fn total(&self, reader: &Reader) -> Result<u64, CollectionError> {
-        Ok(self.visible(reader).await.len() as u64)
+        Ok(self.visible(reader, i64::MAX, usize::MAX).await.len() as u64)
     }
 
     async fn page(
@@ -499,13 +503,7 @@ impl CollectionSource for Outbox {
             None => i64::MAX,
             Some(c) => c.as_str().parse().unwrap_or(0),
         };
-        let items: Vec<(i64, AnyObject)> = self
-            .visible(reader)
-            .await
-            .into_iter()
-            .filter(|(seq, _)| *seq < before)
-            .take(limit.saturating_add(1))
-            .collect();
+        let items = self.visible(reader, before, limit.saturating_add(1)).await;
         let more = items.len() > limit;
         let last = items
             .get(..limit.min(items.len()))

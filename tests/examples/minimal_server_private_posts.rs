@@ -248,3 +248,39 @@ async fn followers_only_note_reaches_followers_and_is_served_only_to_them() {
     assert_eq!(get(&create_id, None).await.0, 404);
     assert!(!outbox_ids(&a, "alice", None).await.contains(&create_id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_pages_follow_their_cursor_to_the_oldest_post() {
+    let a = start("127.0.0.1", &["alice"], &[], &[]).await;
+    let mut posted = Vec::new();
+    for n in 0..45 {
+        let (status, id) = post_outbox(
+            &a,
+            "alice",
+            json!({"type": "Note", "content": format!("n{n}")}),
+        )
+        .await;
+        assert_eq!(status, 201, "{id}");
+        posted.push(id);
+    }
+    posted.reverse();
+    // Pages of 20 (the library's default), newest first, each page's `next` reaching the older ones.
+    let mut url = format!("{}/outbox?page=true", a.app.actor_iri("alice"));
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (status, page) = get(&url, None).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["orderedItems"].as_array().unwrap();
+        assert!(items.len() <= 20, "{page}");
+        seen.extend(items.iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        assert!(pages <= 3, "more pages than posts ({} items)", seen.len());
+        match page["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, posted);
+    assert_eq!(pages, 3);
+}
