@@ -73,7 +73,10 @@ async fn fedify_and_archipel_federate_with_signed_fetches_required_on_both_sides
     assert!(has(&s["followers"], alice.id().as_str()), "{s:#}");
     // Our copy of bob is the full document: the GET was signed.
     let cached = a.fed.actors().get(&bob).await.unwrap();
-    assert!(cached.followers().is_some());
+    assert_eq!(
+        cached.followers().map(Iri::as_str),
+        Some(format!("{}/users/bob/followers", peer.base).as_str())
+    );
 
     // bob follows alice; we accept.
     control(&peer, "follow", json!({"target": alice.id().as_str()})).await;
