@@ -124,6 +124,9 @@ struct Tables {
     following: BTreeMap<String, BTreeSet<String>>,
     follower_count: usize,
     following_count: usize,
+    // Per local actor, how many followers each lower-case authority has,
+    // so `has_follower_on` is one lookup, not a parse of every follower.
+    follower_authorities: BTreeMap<String, BTreeMap<String, usize>>,
     sent: BTreeMap<String, SentFollow>,
     // Oldest first, so the cap evicts the oldest pending request.
     sent_order: VecDeque<String>,
@@ -176,7 +179,7 @@ impl MemoryGraph {
 fn authority_of(iri: &str) -> Option<String> {
     url::Url::parse(iri)
         .ok()
-        .map(|u| crate::client::authority(&u))
+        .map(|u| crate::client::authority(&u).to_ascii_lowercase())
 }
 
 #[async_trait::async_trait]
@@ -199,10 +202,11 @@ impl Graph for MemoryGraph {
     }
 
     async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
-        Ok(self.lock().followers.get(local.as_str()).is_some_and(|s| {
-            s.iter()
-                .any(|f| authority_of(f).is_some_and(|a| a.eq_ignore_ascii_case(authority)))
-        }))
+        Ok(self
+            .lock()
+            .follower_authorities
+            .get(local.as_str())
+            .is_some_and(|a| a.contains_key(&authority.to_ascii_lowercase())))
     }
 
     async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
@@ -226,6 +230,13 @@ impl Graph for MemoryGraph {
             .insert(remote.as_str().to_owned())
         {
             t.follower_count += 1;
+            if let Some(a) = authority_of(remote.as_str()) {
+                *t.follower_authorities
+                    .entry(local.as_str().to_owned())
+                    .or_default()
+                    .entry(a)
+                    .or_default() += 1;
+            }
         }
         Ok(())
     }
@@ -238,6 +249,15 @@ impl Graph for MemoryGraph {
             .is_some_and(|s| s.remove(remote.as_str()));
         if removed {
             t.follower_count -= 1;
+            if let Some(a) = authority_of(remote.as_str())
+                && let Some(counts) = t.follower_authorities.get_mut(local.as_str())
+                && let Some(n) = counts.get_mut(&a)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(&a);
+                }
+            }
         }
         Ok(removed)
     }

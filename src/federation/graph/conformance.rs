@@ -44,6 +44,11 @@ pub(super) async fn conforms(g: &dyn Graph) {
     assert!(!g.has_follower_on(&alice, "b.example").await.unwrap());
     assert!(g.has_follower_on(&dora, "b.example").await.unwrap());
     assert!(!g.has_follower_on(&alice, "a.example").await.unwrap());
+    // A second follower on bob's server keeps it known when one leaves.
+    let bea = iri("https://b.example:8443/users/bea");
+    g.add_follower(&alice, &bea).await.unwrap();
+    assert!(g.remove_follower(&alice, &bea).await.unwrap());
+    assert!(g.has_follower_on(&alice, "b.example:8443").await.unwrap());
 
     assert!(g.remove_follower(&alice, &bob).await.unwrap());
     assert!(!g.remove_follower(&alice, &bob).await.unwrap());

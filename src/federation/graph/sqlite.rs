@@ -162,7 +162,7 @@ fn insert_capped(
                 cap,
             });
         }
-        let authority = authority_of(remote).map(|a| a.to_ascii_lowercase());
+        let authority = authority_of(remote);
         tx.prepare_cached(&format!(
             "INSERT INTO {table} (local, remote, authority) VALUES (?1, ?2, ?3)"
         ))
