@@ -300,10 +300,14 @@ fn to_value(proof: &DataIntegrityProof) -> Result<Value, ProofError> {
 
 /// The proofs among `all` whose `id` is one of `ids`, each of which must be
 /// found (VC Data Integrity §4.3, "matchingProofs").
-fn previous(all: &[Value], ids: &[String]) -> Result<Vec<Value>, ProofError> {
+fn previous<V: std::borrow::Borrow<Value>>(
+    all: &[V],
+    ids: &[String],
+) -> Result<Vec<Value>, ProofError> {
     ids.iter()
         .map(|id| {
             all.iter()
+                .map(V::borrow)
                 .find(|p| p.get("id").and_then(Value::as_str) == Some(id))
                 .cloned()
                 .ok_or_else(|| ProofError::PreviousProofMissing(cut(id)))
@@ -383,17 +387,16 @@ fn verify_each(
     if raw.is_empty() {
         return Err(ProofError::NoProof);
     }
-    let all: Vec<Value> = raw.iter().map(|v| (*v).clone()).collect();
     let mut unsecured = doc.clone();
     unsecured.remove("proof");
     raw.iter()
-        .map(|r| verify_one(&unsecured, &all, r, &key_for))
+        .map(|r| verify_one(&unsecured, &raw, r, &key_for))
         .collect()
 }
 
 fn verify_one(
     unsecured: &Map<String, Value>,
-    all: &[Value],
+    all: &[&Value],
     raw: &Value,
     key_for: &KeyFor<'_>,
 ) -> Result<VerifiedProof, ProofError> {
