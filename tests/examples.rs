@@ -1,8 +1,7 @@
-//! The example servers, run in-process and over real loopback HTTP:
-//! `minimal_server` (federation, inbox statuses, restarts on one data
-//! directory) and `bookwyrm_like` (its federation; its vocabulary is
-//! tested in the `vocab` area); `minimal_server` against the Fedify peer
-//! (npm) too.
+//! The `minimal_server` example, run in-process and over real loopback
+//! HTTP: federation, inbox statuses, private posts, restarts on one data
+//! directory, a hostile peer, and interop with the Fedify peer (npm).
+//! `bookwyrm_like` has its own test crate, `tests/bookwyrm.rs`.
 
 // The example servers need all of these (their required-features).
 #![cfg(all(
@@ -21,9 +20,6 @@ mod support;
 #[path = "../examples/minimal_server/app.rs"]
 mod app;
 #[allow(dead_code)]
-#[path = "../examples/bookwyrm_like/books.rs"]
-mod books;
-#[allow(dead_code)]
 #[path = "../examples/minimal_server/inbound.rs"]
 mod inbound;
 #[allow(dead_code)]
@@ -36,15 +32,7 @@ mod store;
 #[allow(dead_code)]
 #[path = "support/minimal_server.rs"]
 mod minimal_server;
-#[allow(dead_code)]
-#[path = "../examples/bookwyrm_like/routes.rs"]
-mod routes;
-#[allow(dead_code)]
-#[path = "../examples/bookwyrm_like/server.rs"]
-mod server;
 
-#[path = "examples/bookwyrm_like_federation.rs"]
-mod bookwyrm_like_federation;
 #[path = "examples/minimal_server_data_dir_survives_restart.rs"]
 mod minimal_server_data_dir_survives_restart;
 #[path = "examples/minimal_server_federation.rs"]
