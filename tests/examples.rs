@@ -43,6 +43,8 @@ mod minimal_server_hostile_peer;
 mod minimal_server_inbox_statuses;
 #[path = "examples/minimal_server_interop_fedify.rs"]
 mod minimal_server_interop_fedify;
+#[path = "examples/minimal_server_locked_account.rs"]
+mod minimal_server_locked_account;
 #[path = "examples/minimal_server_private_posts.rs"]
 mod minimal_server_private_posts;
 #[path = "examples/minimal_server_trusts_only_vouched_objects.rs"]
