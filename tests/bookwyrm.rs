@@ -1,7 +1,8 @@
 //! The `bookwyrm_like` example, run in-process over real loopback HTTP:
 //! two instances federating books, shelves and reviews, and one
-//! `minimal_server` receiving them as plain articles. Its vocabulary is
-//! tested in the `vocab` area.
+//! `minimal_server` receiving them as plain articles; its pages for people
+//! rendered in headless Chromium; its state across a restart. Its
+//! vocabulary is tested in the `vocab` area.
 
 // The example servers need all of these (their required-features).
 #![cfg(all(
@@ -15,16 +16,19 @@
 mod support;
 
 // The bookwyrm_like example's modules, compiled into this crate so the tests
-// exercise exactly the code `cargo run --example bookwyrm_like` runs.
+// exercise exactly the code `cargo run --example bookwyrm_like` runs. They
+// name each other through `super::`, so they live in one module here, apart
+// from the minimal_server modules, which must sit at the crate root.
 #[allow(dead_code)]
-#[path = "../examples/bookwyrm_like/books.rs"]
-mod books;
-#[allow(dead_code)]
-#[path = "../examples/bookwyrm_like/routes.rs"]
-mod routes;
-#[allow(dead_code)]
-#[path = "../examples/bookwyrm_like/server.rs"]
-mod server;
+#[path = "../examples/bookwyrm_like"]
+mod bookwyrm_like {
+    pub mod books;
+    pub mod inbound;
+    pub mod pages;
+    pub mod routes;
+    pub mod server;
+    pub mod store;
+}
 
 // The minimal_server example's modules: the Mastodon-style peer.
 #[allow(dead_code)]
@@ -44,5 +48,13 @@ mod store;
 #[path = "support/minimal_server.rs"]
 mod minimal_server;
 
+// Helpers shared by the tests below: start an instance, wait.
+#[path = "bookwyrm/node.rs"]
+mod node;
+
 #[path = "bookwyrm/federation.rs"]
 mod federation;
+#[path = "bookwyrm/pages.rs"]
+mod pages_in_chromium;
+#[path = "bookwyrm/restart.rs"]
+mod restart;

@@ -36,3 +36,19 @@ if [ -z "$reuse" ]; then
         echo "notice: no PostgreSQL server could be started; the PostgreSQL queue tests will skip"
     fi
 fi
+
+echo "== Chromium for the bookwyrm_like page tests"
+if [ -x /usr/bin/chromium ]; then
+    echo "reusing /usr/bin/chromium"
+else
+    sudo=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >/dev/null ||
+        [ ! -x /usr/bin/chromium ]; then
+        if [ "${ARCHIPEL_REQUIRE_PEERS:-}" = 1 ]; then
+            echo "error: Debian's chromium could not be installed (ARCHIPEL_REQUIRE_PEERS=1)" >&2
+            exit 1
+        fi
+        echo "notice: Debian's chromium could not be installed; the bookwyrm_like page tests will skip"
+    fi
+fi

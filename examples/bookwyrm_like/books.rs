@@ -293,17 +293,16 @@ impl BookStatus {
         }
     }
 
-    /// The rich form, for servers that know the book types.
-    pub fn rich(&self) -> AnyObject {
-        let mut any = match self.clone() {
-            BookStatus::Review(s) | BookStatus::Rating(s) => AnyObject::from(s),
-            BookStatus::Comment(s) => AnyObject::from(s),
-            BookStatus::Quotation(s) => AnyObject::from(s),
-        };
-        if let Some(o) = any.as_object_mut() {
-            o.ld_context = None;
-        }
-        any
+    /// The status a decoded document holds, if it is one of the book
+    /// statuses (an incoming `Create`'s object, a stored status).
+    pub fn from_any(any: AnyObject) -> Option<BookStatus> {
+        Some(match BookObject::from_any(any) {
+            BookObject::Review(s) => BookStatus::Review(*s),
+            BookObject::Rating(s) => BookStatus::Rating(*s),
+            BookObject::Comment(s) => BookStatus::Comment(*s),
+            BookObject::Quotation(s) => BookStatus::Quotation(*s),
+            _ => return None,
+        })
     }
 
     /// The plain form for everyone else: an `Article` for a review, a

@@ -1,63 +1,63 @@
 //! A social-reading server in the style of BookWyrm, built on archipel's
-//! public API: books, authors, shelves and reviews federate as rich objects
-//! between instances of this example, and the same reviews reach Mastodon-
-//! style servers (such as the `minimal_server` example) as plain articles.
+//! application layer: books, authors, shelves and reviews federate as rich
+//! objects between instances of this example, and the same reviews reach
+//! Mastodon-style servers (such as the `minimal_server` example) as plain
+//! articles. People get pages: a reader's profile, a book with the reviews
+//! from every server that federates with this one, each review.
 //!
 //! ```sh
-//! cargo run --example bookwyrm_like --features axum,client,delivery,rfc9421 -- \
-//!     --bind 127.0.0.1:8090 --user mouse --allow-private-addresses
+//! cargo run --example bookwyrm_like --features server -- \
+//!     --bind 127.0.0.1:8090 --user mouse --allow-private-addresses --data-dir ./books-data
 //! ```
 //!
-//! The reader acts through a small JSON API (bearer token printed at start):
-//! `POST /api/book {"title","author"}`, `POST /api/shelve {"book","shelf"}` (and `/api/unshelve`),
-//! `POST /api/status {"kind": "Review"|"Rating"|"Comment"|"Quotation",
-//! "book", "name", "content", "rating", "quote", "position"}`,
-//! `POST /api/follow {"target": actor IRI}`, `GET /api/received`.
+//! The readers act through a small JSON API (see `routes.rs`; the bearer
+//! token is printed at start).
 
 mod books;
+mod inbound;
+mod pages;
 mod routes;
 mod server;
+mod store;
 
 use std::process::ExitCode;
 
+const USAGE: &str =
+    "usage: bookwyrm_like [--bind ADDR] [--base-url URL] [--user NAME]... [--token T]
+    [--data-dir DIR] [--allow-private-addresses]
+    [--max-received N] [--max-remote-books N] [--max-remote-shelf-items N]
+    [--max-inbox N] [--max-peers N] [--max-followers N]";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut config = server::Config {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 8090)),
-        base_url: None,
-        user: "mouse".to_owned(),
-        token: format!("{:016x}", rand_u64()),
-        allow_private_addresses: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().unwrap_or_default();
-        match flag.as_str() {
-            "--bind" => match value().parse() {
-                Ok(addr) => config.bind = addr,
-                Err(e) => return usage(&format!("--bind: {e}")),
-            },
-            "--base-url" => match url::Url::parse(&value()) {
-                Ok(url) => config.base_url = Some(url),
-                Err(e) => return usage(&format!("--base-url: {e}")),
-            },
-            "--user" => config.user = value(),
-            "--token" => config.token = value(),
-            "--allow-private-addresses" => config.allow_private_addresses = true,
-            other => return usage(&format!("unknown argument {other}")),
+    let config = match parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}\n{USAGE}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let listener = match tokio::net::TcpListener::bind(config.bind).await {
         Ok(l) => l,
-        Err(e) => return usage(&format!("cannot bind {}: {e}", config.bind)),
+        Err(e) => {
+            eprintln!("cannot bind {}: {e}", config.bind);
+            return ExitCode::FAILURE;
+        }
     };
     let token = config.token.clone();
     let running = match server::start_on(listener, config).await {
         Ok(r) => r,
-        Err(e) => return usage(&format!("cannot start: {e}")),
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     eprintln!("bookwyrm-like server on {}", running.addr);
-    eprintln!("  reader {}", running.app.actor_iri());
+    for name in &running.app.users {
+        if let Ok(reader) = running.app.reader(Some(name)) {
+            eprintln!("  reader {}", reader.id());
+        }
+    }
     eprintln!("  API token {token}");
     match running.task.await {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,15 +65,46 @@ async fn main() -> ExitCode {
     }
 }
 
-fn usage(msg: &str) -> ExitCode {
-    eprintln!(
-        "{msg}\nusage: bookwyrm_like [--bind ADDR] [--base-url URL] [--user NAME] [--token T] [--allow-private-addresses]"
-    );
-    ExitCode::from(2)
+/// The configuration from the command line.
+fn parse(args: impl Iterator<Item = String>) -> Result<server::Config, String> {
+    let mut config = server::Config {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 8090)),
+        base_url: None,
+        users: Vec::new(),
+        token: random_token()?,
+        data_dir: None,
+        allow_private_addresses: false,
+        caps: store::Caps::default(),
+    };
+    let mut args = args;
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{flag} {v:?}: {e}"));
+        let caps = &mut config.caps;
+        match flag.as_str() {
+            "--bind" => config.bind = value()?.parse().map_err(|e| format!("--bind: {e}"))?,
+            "--base-url" => {
+                config.base_url =
+                    Some(url::Url::parse(&value()?).map_err(|e| format!("--base-url: {e}"))?)
+            }
+            "--user" => config.users.push(value()?),
+            "--token" => config.token = value()?,
+            "--data-dir" => config.data_dir = Some(value()?.into()),
+            "--allow-private-addresses" => config.allow_private_addresses = true,
+            "--max-received" => caps.received = number(value()?)?,
+            "--max-remote-books" => caps.remote_books = number(value()?)?,
+            "--max-remote-shelf-items" => caps.remote_shelf_items = number(value()?)?,
+            "--max-inbox" => caps.inbox = number(value()?)?,
+            "--max-peers" => caps.peers = number(value()?)?,
+            "--max-followers" => caps.followers = number(value()?)?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(config)
 }
 
-fn rand_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).expect("OS random generator");
-    u64::from_le_bytes(b)
+fn random_token() -> Result<String, String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| format!("OS random generator: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }

@@ -1,134 +1,303 @@
-//! The HTTP side: archipel's WebFinger and NodeInfo routes, the verified
-//! inboxes, the documents (actor, books, statuses, shelves) and the
-//! reader's small JSON API.
+//! The HTTP side. The library's routes serve the actors, WebFinger, the
+//! inboxes, followers, following and the statuses (`/objects/{id}`,
+//! through its serving guard); beside them, this server's: NodeInfo, the
+//! catalog, the shelves, the pages for people, and the readers' small JSON
+//! API (bearer token):
+//!
+//! `POST /api/book {"title","author"}`, `POST /api/shelve {"book","shelf"}`
+//! (and `/api/unshelve`), `POST /api/status {"kind": "Review"|"Rating"|
+//! "Comment"|"Quotation", "book", "name", "content", "rating", "quote",
+//! "position", "visibility": "public"|"unlisted"|"followers"|"direct", "to"}`,
+//! `POST /api/follow {"target": actor IRI}`, `GET /api/received`; each
+//! takes `"user"` to act as another reader than the first.
+//!
+//! Content negotiation: a browser (`Accept: text/html`) gets a page at a
+//! reader's, a book's and a status's IRI; an ActivityPub client gets the
+//! JSON document at the same IRI.
 
 use std::sync::Arc;
 
-use archipel::axum::{ActivityJson, InboxRequest, nodeinfo_routes, webfinger_routes};
-use archipel::inbox::rebase_uri;
-use archipel::vocab::{Iri, Object};
+use archipel::axum::{ActivityJson, nodeinfo_routes, wants_html};
+use archipel::federation::LocalActor;
+use archipel::federation::serve::StoredObject;
+use archipel::federation::visibility::{Access, ReadGuard, Reader};
+use archipel::vocab::{Iri, Object, Visibility};
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::books::{self, BookObject};
-use crate::server::{App, Draft};
+use super::books::{self, BookObject, BookStatus};
+use super::pages;
+use super::server::{App, AppError, Draft};
+
+/// Statuses shown on a page.
+const PAGE_STATUSES: usize = 50;
 
 /// All routes.
 pub fn routes(app: Arc<App>) -> Router {
-    let for_webfinger = app.clone();
+    let library = app
+        .fed
+        .routes(super::inbound::dispatcher(&app))
+        .with_objects(Arc::new(app.store.clone()))
+        .into_router();
     let for_nodeinfo = app.clone();
     Router::new()
-        .route("/user/{name}", get(actor))
-        .route("/user/{name}/inbox", post(inbox))
-        .route("/inbox", post(inbox_shared))
-        .route("/user/{name}/shelf/{shelf}", get(shelf))
-        .route("/book/{id}", get(document))
-        .route("/author/{id}", get(document))
-        .route("/works/{id}", get(document))
-        .route("/status/{id}", get(document))
-        .route("/api/book", post(api_book))
-        .route("/api/shelve", post(api_shelve))
-        .route("/api/unshelve", post(api_unshelve))
-        .route("/api/status", post(api_status))
+        .route("/", get(home))
+        .route("/users/{name}/shelf/{shelf}", get(shelf))
+        .route("/book/{id}", get(book))
+        .route("/author/{id}", get(catalog))
+        .route("/works/{id}", get(catalog))
         .route("/api/received", get(api_received))
-        .route("/api/follow", post(api_follow))
+        .route("/api/{action}", post(api))
         .with_state(app.clone())
-        .merge(webfinger_routes(move |resource| {
-            let app = for_webfinger.clone();
-            async move { app.webfinger(&resource) }
-        }))
-        .merge(nodeinfo_routes(app.base_url.clone(), move || {
+        .merge(library)
+        .merge(nodeinfo_routes(app.fed.paths().base().clone(), move || {
             let app = for_nodeinfo.clone();
-            async move { app.nodeinfo().await }
+            async move { app.nodeinfo() }
         }))
+        .layer(axum::middleware::from_fn_with_state(app, pages_for_people))
 }
 
-async fn actor(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    if name != app.user {
-        return StatusCode::NOT_FOUND.into_response();
+// library gap: the library's actor and object routes answer JSON only, so
+// a browser's request for them is answered here first.
+/// In front of the library's routes: a browser asking for a reader or a
+/// status gets its page.
+async fn pages_for_people(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::GET || !wants_html(req.headers()) {
+        return next.run(req).await;
     }
-    let iri = app.actor_iri();
-    ActivityJson(json!({
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": iri,
-        "type": "Person",
-        "preferredUsername": app.user,
-        "inbox": format!("{iri}/inbox"),
-        "outbox": format!("{iri}/outbox"),
-        "followers": format!("{iri}/followers"),
-        "endpoints": {"sharedInbox": format!("{}/inbox", app.base)},
-        "publicKey": {
-            "id": format!("{iri}#main-key"),
-            "owner": iri,
-            "publicKeyPem": app.key.public_key().to_spki_pem()
+    let path = req.uri().path().to_owned();
+    if let Some(name) = path.strip_prefix("/users/")
+        && let Ok(reader) = app.reader(Some(name))
+    {
+        return profile(&app, &reader).await;
+    }
+    if let Some(id) = path.strip_prefix("/objects/") {
+        return status_page(&app, id, req).await;
+    }
+    next.run(req).await
+}
+
+fn html(body: String) -> Response {
+    ([(header::VARY, "Accept")], Html(body)).into_response()
+}
+
+/// The local statuses of `stored` an anonymous reader may see (the
+/// library's serving guard decides), as (status, author).
+async fn visible(app: &App, stored: Vec<StoredObject>) -> Vec<(BookStatus, Iri)> {
+    let guard = ReadGuard::new(app.fed.graph().clone());
+    let mut out = Vec::new();
+    for s in stored {
+        let (Some(author), Some(object)) = (app.fed.local_by_id(&s.author), s.object.as_object())
+        else {
+            continue;
+        };
+        if guard.check(&author, object, &Reader::Anonymous).await.ok() == Some(Access::Allow)
+            && let Some(status) = BookStatus::from_any(s.object)
+        {
+            out.push((status, s.author));
         }
-    }))
-    .into_response()
-}
-
-async fn inbox(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    req: InboxRequest,
-) -> Response {
-    if name != app.user {
-        return StatusCode::NOT_FOUND.into_response();
     }
-    inbox_shared(State(app), req).await
+    out
 }
 
-async fn inbox_shared(State(app): State<Arc<App>>, req: InboxRequest) -> Response {
-    match app.inbox.receive(&rebase_uri(req.0, &app.base_url)).await {
-        Ok(incoming) => {
-            // Answer at once; fetching the follower's NodeInfo and the like
-            // happen in the background.
-            tokio::spawn(async move { app.handle(incoming).await });
-            StatusCode::ACCEPTED.into_response()
+/// A status as an article, with its book's title and its page.
+fn article(app: &App, status: &BookStatus, author: &Iri) -> String {
+    let book = status.book().map(Iri::as_str).unwrap_or_default();
+    let title = app.store.title(book).unwrap_or_else(|| book.to_owned());
+    let id = status.object().id.as_ref().map(Iri::as_str);
+    pages::status(status, author, (book, &title), id)
+}
+
+/// A reader's profile: shelves with their books, recent public statuses.
+async fn profile(app: &App, reader: &LocalActor) -> Response {
+    let host = app.fed.paths().authority();
+    let mut body = format!(
+        "<h1>{}</h1><p class=\"meta\">@{}@{} · a reader on this bookwyrm-like server</p><h2>Shelves</h2>",
+        pages::escape(reader.display_name().unwrap_or(reader.name())),
+        pages::escape(reader.name()),
+        pages::escape(&host)
+    );
+    let shelves = app.store.shelves(reader.id());
+    if shelves.is_empty() {
+        body.push_str("<p>No books shelved yet.</p>");
+    }
+    for (shelf, books) in shelves {
+        body.push_str(&format!(
+            "<section class=\"shelf\"><h3>{}</h3><ul class=\"books\">",
+            pages::escape(&shelf)
+        ));
+        for book in books {
+            let title = app.store.title(&book).unwrap_or_else(|| book.clone());
+            let by = app
+                .store
+                .book(&book)
+                .map(|b| format!(" by {}", pages::escape(&b.author)))
+                .unwrap_or_default();
+            body.push_str(&format!("<li>{}{by}</li>", pages::link(&book, &title)));
         }
-        Err(refusal) => refusal.into_response(),
+        body.push_str("</ul></section>");
     }
+    body.push_str("<h2>Recent reviews</h2>");
+    let statuses = app.store.statuses(Some(reader.id()), None, PAGE_STATUSES);
+    let statuses = visible(app, statuses).await;
+    if statuses.is_empty() {
+        body.push_str("<p>Nothing yet.</p>");
+    }
+    for (status, author) in &statuses {
+        body.push_str(&article(app, status, author));
+    }
+    html(pages::page(reader.name(), &body))
 }
 
-async fn document(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
-    let iri = format!("{}{}", app.base, uri.path());
-    let data = app.data.lock().await;
-    match data.catalog.get(&iri).or_else(|| data.statuses.get(&iri)) {
-        Some(doc) => ActivityJson(doc.clone()).into_response(),
+/// `GET /book/{id}`: the edition's document, or its page with every
+/// status this server may show about it, local and received.
+async fn book(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    let Ok(iri) = app.iri(uri.path().trim_start_matches('/')) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (Some(doc), Some(book)) = (
+        app.store.catalog(iri.as_str()),
+        app.store.book(iri.as_str()),
+    ) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !wants_html(&headers) {
+        return ActivityJson(doc).into_response();
+    }
+    let mut body = format!(
+        "<h1>{}</h1><p class=\"meta\">by {}</p><h2>Reviews</h2>",
+        pages::escape(&book.title),
+        pages::escape(&book.author)
+    );
+    let local = app.store.statuses(None, Some(iri.as_str()), PAGE_STATUSES);
+    let mut shown = 0;
+    for (status, author) in visible(&app, local).await {
+        body.push_str(&article(&app, &status, &author));
+        shown += 1;
+    }
+    // Statuses from other servers: only those addressed to everyone.
+    for object in app.store.received_about(iri.as_str(), PAGE_STATUSES) {
+        let public = object
+            .as_object()
+            .map(|o| o.visibility(None))
+            .is_some_and(|v| matches!(v, Visibility::Public | Visibility::Unlisted));
+        let author = object
+            .as_object()
+            .and_then(Object::attributed_to_id)
+            .cloned();
+        if let (true, Some(author), Some(status)) = (public, author, BookStatus::from_any(object)) {
+            body.push_str(&article(&app, &status, &author));
+            shown += 1;
+        }
+    }
+    if shown == 0 {
+        body.push_str("<p>No reviews yet.</p>");
+    }
+    html(pages::page(&book.title, &body))
+}
+
+/// A status's page, through the same serving guard as its JSON (a private
+/// status is a 404 here too).
+async fn status_page(app: &App, id: &str, req: Request) -> Response {
+    let Ok(iri) = app.fed.paths().object(id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (parts, _) = req.into_parts();
+    let request = http::Request::from_parts(parts, Bytes::new());
+    let stored = app.store.post(&iri);
+    let object = match app.fed.authorize_read(stored.as_ref(), &request).await {
+        Ok(object) => object.clone(),
+        Err(e) => return e.into_response().map(axum::body::Body::from),
+    };
+    let author = stored.map(|s| s.author);
+    let (Some(status), Some(author)) = (BookStatus::from_any(object), author) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let title = status
+        .object()
+        .name
+        .clone()
+        .unwrap_or_else(|| "A status".to_owned());
+    let body = format!(
+        "<h1>{}</h1>{}",
+        pages::escape(&title),
+        article(app, &status, &author)
+    );
+    html(pages::page(&title, &body))
+}
+
+async fn home(State(app): State<Arc<App>>) -> Html<String> {
+    let mut body = String::from("<h1>A bookwyrm-like server</h1><ul>");
+    for name in &app.users {
+        if let Ok(reader) = app.reader(Some(name)) {
+            body.push_str(&format!(
+                "<li>{}</li>",
+                pages::link(reader.id().as_str(), name)
+            ));
+        }
+    }
+    body.push_str("</ul>");
+    Html(pages::page("bookwyrm-like", &body))
+}
+
+/// `GET /author/{id}`, `GET /works/{id}`: catalog documents.
+async fn catalog(State(app): State<Arc<App>>, uri: axum::http::Uri) -> Response {
+    let doc = app
+        .iri(uri.path().trim_start_matches('/'))
+        .ok()
+        .and_then(|iri| app.store.catalog(iri.as_str()));
+    match doc {
+        Some(doc) => ActivityJson(doc).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
+/// `GET /users/{name}/shelf/{shelf}`: a reader's shelf, a `Shelf` collection.
 async fn shelf(
     State(app): State<Arc<App>>,
     Path((name, shelf)): Path<(String, String)>,
 ) -> Response {
-    let data = app.data.lock().await;
-    let Some(items) = data.shelves.get(&shelf).filter(|_| name == app.user) else {
+    let Ok(reader) = app.reader(Some(&name)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some((_, items)) = app
+        .store
+        .shelves(reader.id())
+        .into_iter()
+        .find(|(s, _)| *s == shelf)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(id) = app.iri(&format!("users/{name}/shelf/{shelf}")) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let mut doc = books::Shelf::default();
-    doc.base.base =
-        Box::new(Object::new("Shelf").with_id(app.iri(&format!("user/{name}/shelf/{shelf}"))));
-    doc.base.base.name = Some(shelf.clone());
+    doc.base.base = Box::new(Object::new("Shelf").with_id(id));
+    doc.base.base.name = Some(shelf);
     doc.base.total_items = Some(items.len() as u64);
     doc.base.items = Some(
         items
             .iter()
-            .map(|i| Iri::new_unchecked(i.clone()).into())
+            .filter_map(|i| Iri::parse(i.as_str()).ok())
+            .map(Into::into)
             .collect(),
     );
-    doc.ext.owner = Some(Iri::new_unchecked(app.actor_iri()));
+    doc.ext.owner = Some(reader.id().clone());
     doc.base.base.ld_context = Some(books::context());
     ActivityJson(doc).into_response()
 }
 
 #[derive(Deserialize)]
 struct ApiRequest {
+    #[serde(default)]
+    user: Option<String>,
     #[serde(default)]
     title: String,
     #[serde(default)]
@@ -141,40 +310,64 @@ struct ApiRequest {
     target: String,
 }
 
-async fn api(app: &App, headers: &HeaderMap, body: &[u8], kind: &str) -> Response {
-    if !app.authorized(headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "missing or wrong bearer token",
+    )
+        .into_response()
+}
+
+/// `POST /api/{action}` (token): what a reader does.
+async fn api(
+    State(app): State<Arc<App>>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !app.authorized(&headers) {
+        return unauthorized();
     }
-    let result = if kind == "status" {
-        match serde_json::from_slice::<Draft>(body) {
-            Ok(draft) => app.post_status(draft).await,
-            Err(e) => Err(e.to_string()),
+    let result = async {
+        let r: ApiRequest =
+            serde_json::from_slice(&body).map_err(|e| AppError::Bad(e.to_string()))?;
+        let reader = app.reader(r.user.as_deref())?;
+        match action.as_str() {
+            "book" => app.add_book(&r.title, &r.author).await,
+            "shelve" => app.shelve(&reader, &r.book, &r.shelf, true).await,
+            "unshelve" => app.shelve(&reader, &r.book, &r.shelf, false).await,
+            "follow" => app.follow(&reader, &r.target).await,
+            "status" => {
+                let draft: Draft =
+                    serde_json::from_slice(&body).map_err(|e| AppError::Bad(e.to_string()))?;
+                app.post_status(&reader, draft).await
+            }
+            other => Err(AppError::Bad(format!("no action {other:?}"))),
         }
-    } else {
-        match serde_json::from_slice::<ApiRequest>(body) {
-            Ok(r) if kind == "book" => Ok(app.add_book(&r.title, &r.author).await),
-            Ok(r) if kind == "shelve" => app.shelve(&r.book, &r.shelf, true).await,
-            Ok(r) if kind == "unshelve" => app.shelve(&r.book, &r.shelf, false).await,
-            Ok(r) => app.follow(&r.target).await,
-            Err(e) => Err(e.to_string()),
-        }
-    };
+    }
+    .await;
     match result {
-        Ok(iri) => (StatusCode::CREATED, [(header::LOCATION, iri.clone())], iri).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+        Ok(iri) => (
+            StatusCode::CREATED,
+            [(header::LOCATION, iri.as_str().to_owned())],
+            iri.as_str().to_owned(),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
 }
 
-/// `GET /api/received`: what arrived, with the signing key and what the
-/// book vocabulary made of the object.
+/// `GET /api/received` (token): what arrived, with the signing key and
+/// what the book vocabulary made of the object.
 async fn api_received(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if !app.authorized(&headers) {
-        return StatusCode::UNAUTHORIZED.into_response();
+        return unauthorized();
     }
-    let data = app.data.lock().await;
-    let items: Vec<Value> = data
-        .received
-        .iter()
+    let items: Vec<Value> = app
+        .store
+        .received(1_000)
+        .into_iter()
         .map(|r| {
             let object = serde_json::to_vec(&r.activity["object"]).unwrap_or_default();
             let summary = BookObject::from_slice(&object).map(|o| o.summary());
@@ -186,40 +379,4 @@ async fn api_received(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
         })
         .collect();
     axum::Json(items).into_response()
-}
-
-async fn api_book(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "book").await
-}
-async fn api_shelve(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "shelve").await
-}
-async fn api_unshelve(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "unshelve").await
-}
-async fn api_status(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "status").await
-}
-async fn api_follow(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    api(&app, &headers, &body, "follow").await
 }

@@ -3,99 +3,94 @@
 //! the other book server as rich objects (`Add{ShelfItem}`, `Review`) and
 //! the Mastodon-style server as a plain `Article`, both signed by the
 //! reader's key and verified on arrival.
-#![cfg(all(
-    feature = "axum",
-    feature = "client",
-    feature = "delivery",
-    feature = "sqlite"
-))]
 
+use crate::bookwyrm_like::{books, server};
 use crate::minimal_server as support;
-use crate::{books, server};
+use crate::node::{follows, reader, received, start as start_books};
 
+use archipel::client::authority;
 use archipel::vocab::AnyObject;
 use books::BookObject;
 use serde_json::json;
 use support::{eventually, following, post_outbox, read_inbox};
-
-async fn start_books(user: &str) -> server::Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = server::Config {
-        bind: listener.local_addr().unwrap(),
-        base_url: None,
-        user: user.to_owned(),
-        token: "t".to_owned(),
-        allow_private_addresses: true,
-    };
-    server::start_on(listener, config).await.unwrap()
-}
-
-/// The received activity of `kind` whose object has `type` `object_type`.
-async fn received(s: &server::Running, kind: &str, object_type: &str) -> Option<server::Received> {
-    let data = s.app.data.lock().await;
-    data.received
-        .iter()
-        .find(|r| r.activity["type"] == kind && r.activity["object"]["type"] == object_type)
-        .cloned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     let a = start_books("mouse").await;
     let b = start_books("rat").await;
     let m = support::start("127.0.0.1", &["alice"], &[], &[]).await;
-    let mouse = a.app.actor_iri();
+    let (mouse_actor, rat) = (reader(&a), reader(&b));
+    let mouse = mouse_actor.id().as_str().to_owned();
 
     // rat (book server B) and alice (minimal server M) follow mouse.
-    b.app.follow(&mouse).await.unwrap();
+    b.app.follow(&rat, &mouse).await.unwrap();
     let (status, _) = post_outbox(&m, "alice", json!({"type": "Follow", "object": mouse})).await;
     assert_eq!(status, 201);
     eventually("both follows are accepted", || async {
-        b.app.data.lock().await.following == vec![mouse.clone()]
-            && following(&m, "alice").await == vec![mouse.clone()]
+        follows(&b, &rat, &mouse).await && following(&m, "alice").await == vec![mouse.clone()]
     })
     .await;
-    {
-        // A told the two apart by their NodeInfo `software.name`.
-        let data = a.app.data.lock().await;
-        let mut kinds: Vec<(String, bool)> = data
-            .followers
-            .iter()
-            .map(|f| (f.actor.clone(), f.rich))
-            .collect();
-        kinds.sort();
-        let mut expected = vec![(b.app.actor_iri(), true), (m.app.actor_iri("alice"), false)];
-        expected.sort();
-        assert_eq!(kinds, expected);
-    }
+    // Both are mouse's followers in the library's graph, and A told their
+    // servers apart by their NodeInfo `software.name`.
+    let mut followers: Vec<String> = a
+        .app
+        .fed
+        .graph()
+        .followers(mouse_actor.id())
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().to_owned())
+        .collect();
+    followers.sort();
+    let mut expected = vec![rat.id().as_str().to_owned(), m.app.actor_iri("alice")];
+    expected.sort();
+    assert_eq!(followers, expected);
+    let host = |url: &str| authority(&url::Url::parse(url).unwrap());
+    assert_eq!(a.app.store.peer(&host(rat.id().as_str())), Some(true));
+    assert_eq!(
+        a.app.store.peer(&host(&m.app.actor_iri("alice"))),
+        Some(false)
+    );
 
     // mouse catalogs a book, shelves it, reviews it.
     let book = a
         .app
         .add_book("The Left Hand of Darkness", "Ursula K. Le Guin")
-        .await;
-    a.app.shelve(&book, "to-read", true).await.unwrap();
-    a.app.shelve(&book, "read", true).await.unwrap();
-    let review_id = a
-        .app
-        .post_status(server::Draft {
-            kind: "Review".into(),
-            book: book.clone(),
-            name: Some("Winter, remembered".into()),
-            content: Some("<p>Cold and warm.</p>".into()),
-            rating: Some(4.5),
-            ..Default::default()
-        })
+        .await
+        .unwrap()
+        .to_string();
+    a.app
+        .shelve(&mouse_actor, &book, "to-read", true)
         .await
         .unwrap();
+    a.app
+        .shelve(&mouse_actor, &book, "read", true)
+        .await
+        .unwrap();
+    let review_id = a
+        .app
+        .post_status(
+            &mouse_actor,
+            server::Draft {
+                kind: "Review".into(),
+                book: book.clone(),
+                name: Some("Winter, remembered".into()),
+                content: Some("<p>Cold and warm.</p>".into()),
+                rating: Some(4.5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .to_string();
 
     // B: the shelf as Add{ShelfItem}, the review as a typed Review.
     eventually("B receives the Add and the Create", || async {
-        received(&b, "Add", "ShelfItem").await.is_some()
-            && received(&b, "Create", "Review").await.is_some()
+        received(&b, "Add", "ShelfItem").is_some() && received(&b, "Create", "Review").is_some()
     })
     .await;
-    let add = received(&b, "Add", "ShelfItem").await.unwrap();
+    let add = received(&b, "Add", "ShelfItem").unwrap();
     assert_eq!(add.key_id, format!("{mouse}#main-key"));
     // (The two Adds may arrive in either order.)
     let target = add.activity["target"].as_str().unwrap();
@@ -113,7 +108,7 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     };
     assert_eq!(item.ext.book.as_ref().unwrap().as_str(), book);
 
-    let create = received(&b, "Create", "Review").await.unwrap();
+    let create = received(&b, "Create", "Review").unwrap();
     assert_eq!(create.key_id, format!("{mouse}#main-key"));
     assert_eq!(create.activity["@context"], books::context().to_value());
     let object = AnyObject::from_slice(create.activity["object"].to_string().as_bytes()).unwrap();
@@ -133,33 +128,29 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     assert_eq!(served["rating"], 4.5);
     // B fetched the Edition (a custom type) from A to learn its title.
     eventually("B knows the book's title", || async {
-        b.app
-            .data
-            .lock()
-            .await
-            .remote_books
-            .get(&book)
-            .map(String::as_str)
-            == Some("The Left Hand of Darkness")
+        b.app.store.title(&book).as_deref() == Some("The Left Hand of Darkness")
     })
     .await;
 
     // B keeps a copy of mouse's shelves from Add/Remove{ShelfItem}.
     let shelf = |name: &str| format!("{mouse}/shelf/{name}");
     eventually("B sees both shelves", || async {
-        let data = b.app.data.lock().await;
-        data.remote_shelves.get(&shelf("to-read")) == Some(&vec![book.clone()])
-            && data.remote_shelves.get(&shelf("read")) == Some(&vec![book.clone()])
+        let store = &b.app.store;
+        store.remote_shelf(&shelf("to-read")) == [book.clone()]
+            && store.remote_shelf(&shelf("read")) == [book.clone()]
     })
     .await;
-    a.app.shelve(&book, "to-read", false).await.unwrap();
+    a.app
+        .shelve(&mouse_actor, &book, "to-read", false)
+        .await
+        .unwrap();
     eventually("B sees the book leave to-read", || async {
-        let data = b.app.data.lock().await;
-        data.remote_shelves.get(&shelf("to-read")) == Some(&vec![])
-            && data.remote_shelves.get(&shelf("read")) == Some(&vec![book.clone()])
+        let store = &b.app.store;
+        store.remote_shelf(&shelf("to-read")).is_empty()
+            && store.remote_shelf(&shelf("read")) == [book.clone()]
     })
     .await;
-    let remove = received(&b, "Remove", "ShelfItem").await.unwrap();
+    let remove = received(&b, "Remove", "ShelfItem").unwrap();
     assert_eq!(remove.key_id, format!("{mouse}#main-key"));
 
     // M: the same review as a plain Article, verified with mouse's key;
@@ -209,21 +200,25 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     // A quotation: a typed Quotation at B, a Note quoting the text at M.
     let quote_id = a
         .app
-        .post_status(server::Draft {
-            kind: "Quotation".into(),
-            book: book.clone(),
-            content: Some("<p>Light is the left hand.</p>".into()),
-            quote: Some("<p>Light is the left hand of darkness.</p>".into()),
-            position: Some(233),
-            ..Default::default()
-        })
+        .post_status(
+            &mouse_actor,
+            server::Draft {
+                kind: "Quotation".into(),
+                book: book.clone(),
+                content: Some("<p>Light is the left hand.</p>".into()),
+                quote: Some("<p>Light is the left hand of darkness.</p>".into()),
+                position: Some(233),
+                ..Default::default()
+            },
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .to_string();
     eventually("B receives the quotation", || async {
-        received(&b, "Create", "Quotation").await.is_some()
+        received(&b, "Create", "Quotation").is_some()
     })
     .await;
-    let create = received(&b, "Create", "Quotation").await.unwrap();
+    let create = received(&b, "Create", "Quotation").unwrap();
     let object = AnyObject::from_slice(create.activity["object"].to_string().as_bytes()).unwrap();
     let BookObject::Quotation(quotation) = BookObject::from_any(object) else {
         panic!("not a Quotation: {}", create.activity)
