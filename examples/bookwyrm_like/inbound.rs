@@ -28,7 +28,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             log(&app, &cx);
             let me = app.fed.local(&follow.name).ok_or("no such reader")?;
             // Learn what the follower's server speaks before posting to it.
-            app.speaks_books(cx.actor()).await;
+            app.learn_peer(cx.actor()).await;
             app.fed.accept(&me, &follow).await?;
             Ok(())
         }))

@@ -386,8 +386,8 @@ impl App {
     pub async fn follow(&self, reader: &LocalActor, target: &str) -> Result<Iri, AppError> {
         let target = Iri::parse(target)?;
         self.fed.follow(reader, &target).await?;
-        // Remember what the followee's server speaks before it posts.
-        self.speaks_books(&target).await;
+        // Learn what the followee's server speaks before posting to it.
+        self.learn_peer(&target).await;
         Ok(target)
     }
 
@@ -450,24 +450,33 @@ impl App {
         Ok(())
     }
 
-    /// Whether the server of `actor` understands the book types: from the
-    /// `peers` table, else from its NodeInfo (then remembered).
+    /// Whether the server of `actor` understands the book types, as the
+    /// `peers` table remembers it, or else as [`App::learn_peer`] finds.
     pub async fn speaks_books(&self, actor: &Iri) -> bool {
+        let known = actor
+            .to_url()
+            .ok()
+            .and_then(|url| self.store.peer(&authority(&url)));
+        match known {
+            Some(rich) => rich,
+            None => self.learn_peer(actor).await,
+        }
+    }
+
+    /// Asks the server of `actor` for its NodeInfo and remembers whether
+    /// its software speaks the book types. A server that does not answer
+    /// counts as plain until it is asked again (a Follow to or from it).
+    pub async fn learn_peer(&self, actor: &Iri) -> bool {
         let Ok(url) = actor.to_url() else {
             return false;
         };
-        let host = authority(&url);
-        if let Some(rich) = self.store.peer(&host) {
-            return rich;
-        }
         let Ok(origin) = Url::parse(&url.origin().ascii_serialization()) else {
             return false;
         };
-        let rich = match archipel::nodeinfo::discover(self.fed.client().as_ref(), &origin).await {
-            Ok(info) => RICH_SOFTWARE.contains(&info.software.name.as_str()),
-            // Unknown software gets the plain form; ask again next time.
-            Err(_) => return false,
-        };
+        let rich = archipel::nodeinfo::discover(self.fed.client().as_ref(), &origin)
+            .await
+            .is_ok_and(|info| RICH_SOFTWARE.contains(&info.software.name.as_str()));
+        let host = authority(&url);
         if let Err(e) = self.store.put_peer(&host, rich) {
             eprintln!("cannot remember {host}: {e}");
         }

@@ -243,3 +243,111 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
         )
     );
 }
+
+/// Waits until `s` has nothing left to deliver, so a test can then assert
+/// that something did *not* arrive.
+async fn drained(s: &server::Running) {
+    eventually("the delivery queue drains", || async {
+        let now = archipel::delivery::Timestamp::from_system_time(std::time::SystemTime::now());
+        s.app.fed.queue().stats(now).await.unwrap().total == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_and_followers_only_reviews_reach_only_their_audience() {
+    let a = start_books("mouse").await;
+    let b = start_books("rat").await;
+    let c = start_books("owl").await;
+    let (mouse, rat, owl) = (reader(&a), reader(&b), reader(&c));
+    // rat follows mouse; owl does not.
+    b.app.follow(&rat, mouse.id().as_str()).await.unwrap();
+    eventually("rat follows mouse", || async {
+        follows(&b, &rat, mouse.id().as_str()).await
+    })
+    .await;
+    let book = a
+        .app
+        .add_book("Lavinia", "Ursula K. Le Guin")
+        .await
+        .unwrap();
+    let book = book.as_str().to_owned();
+    let review = |name: &str, visibility: &str, to: Vec<String>| server::Draft {
+        kind: "Review".into(),
+        book: book.clone(),
+        name: Some(name.to_owned()),
+        content: Some(format!("<p>{name}</p>")),
+        visibility: Some(visibility.to_owned()),
+        to,
+        ..Default::default()
+    };
+    let direct = a
+        .app
+        .post_status(
+            &mouse,
+            review("For owl", "direct", vec![owl.id().to_string()]),
+        )
+        .await
+        .unwrap();
+    let private = a
+        .app
+        .post_status(&mouse, review("For followers", "followers", vec![]))
+        .await
+        .unwrap();
+    let has = |s: &server::Running, id: &archipel::vocab::Iri| {
+        s.app
+            .store
+            .received_about(&book, 10)
+            .iter()
+            .any(|r| r.id() == Some(id))
+    };
+    eventually(
+        "owl gets the direct review, rat the followers-only one",
+        || async { has(&c, &direct) && has(&b, &private) },
+    )
+    .await;
+    drained(&a).await;
+    assert!(
+        !has(&b, &direct),
+        "rat received the review addressed to owl"
+    );
+    assert!(!has(&c, &private), "owl received a followers-only review");
+    // The direct review reached owl as the rich type, with its addressing.
+    let kept = c.app.store.received_about(&book, 10);
+    let BookObject::Review(r) = BookObject::from_any(kept[0].clone()) else {
+        panic!("not a Review: {kept:?}")
+    };
+    let to: Vec<&str> =
+        r.to.iter()
+            .flat_map(|t| t.iter())
+            .filter_map(|t| t.id())
+            .map(|i| i.as_str())
+            .collect();
+    assert_eq!(to, [owl.id().as_str()]);
+    assert_eq!(r.cc, None);
+
+    // Neither is served to an anonymous reader, nor shown on the book's page.
+    for id in [&direct, &private] {
+        let status = support::http()
+            .get(id.as_str())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 404, "{id}");
+    }
+    let page = support::http()
+        .get(&book)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h1>Lavinia</h1>"), "{page}");
+    assert!(
+        !page.contains("For owl") && !page.contains("For followers"),
+        "{page}"
+    );
+}
