@@ -126,6 +126,40 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     assert_eq!(served["@context"], books::context().to_value());
     assert_eq!(served["type"], "Review");
     assert_eq!(served["rating"], 4.5);
+    // Content negotiation: the reader, the book and the review answer JSON
+    // to ActivityPub clients and HTML to browsers, at the same IRI.
+    let ld = "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
+    for url in [&mouse, &book, &review_id] {
+        for (accept, expected) in [
+            ("application/activity+json", "application/activity+json"),
+            (ld, "application/activity+json"),
+            (
+                "text/html,application/xhtml+xml,*/*;q=0.8",
+                "text/html; charset=utf-8",
+            ),
+        ] {
+            let response = support::http()
+                .get(url.as_str())
+                .header("accept", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{url} as {accept}");
+            let got = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(got, expected, "{url} as {accept}");
+            assert_eq!(
+                response.headers()["vary"]
+                    .to_str()
+                    .unwrap()
+                    .split(',')
+                    .next(),
+                Some("Accept")
+            );
+        }
+    }
     // B fetched the Edition (a custom type) from A to learn its title.
     eventually("B knows the book's title", || async {
         b.app.store.title(&book).as_deref() == Some("The Left Hand of Darkness")
