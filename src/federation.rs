@@ -12,6 +12,7 @@
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
 //! | follow relationships | [`graph`] | followers, following, the Follows this server sent |
 //! | inbound dispatch | [`dispatch`] | typed handlers, after the authorization rules |
+//! | local posts | [`store`] | what each reader of an outbox or object may see; tombstones |
 //!
 //! Each piece is usable alone; the primitives below them stay public.
 
@@ -33,6 +34,7 @@ pub mod routes;
 pub mod serve;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub mod store;
 pub mod visibility;
 
 pub use error::FederationError;

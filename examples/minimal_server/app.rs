@@ -12,22 +12,22 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use archipel::axum::{nodeinfo_routes, wants_html};
+use archipel::axum::nodeinfo_routes;
 use archipel::client::{FetchPolicy, ReqwestClient, authority};
 use archipel::delivery::{SqliteQueue, WorkerConfig};
-use archipel::federation::Federation;
 use archipel::federation::collection::{VecSource, serve_collection};
 use archipel::federation::keys::SqliteKeyStore;
 use archipel::federation::remote::SqliteActorStore;
+use archipel::federation::routes::{self, escape_html};
 use archipel::federation::visibility::Reader;
+use archipel::federation::{Federation, LocalActor};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
 use archipel::policy::DomainPolicy;
 use archipel::signatures::Spec;
 use archipel::vocab::{AnyObject, Iri, Reference};
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use url::Url;
@@ -238,15 +238,21 @@ pub async fn start_on(
     })
 }
 
-/// The library's routes, and beside them the application's: the home
-/// page, the token-protected inbox reader, C2S outbox and pending
-/// follow requests, NodeInfo, and the owner's view of the outbox.
+/// The library's routes (with this server's owner authentication: the
+/// token holder reads everything, and its pages for browsers), and beside
+/// them the application's: the home page, the token-protected inbox
+/// reader, C2S outbox and pending follow requests, and NodeInfo.
 pub fn routes(app: Arc<App>) -> Router {
+    let owner = app.clone();
     let library = app
         .fed
         .routes(crate::inbound::dispatcher(&app))
-        .with_objects(Arc::new(app.store.clone()))
-        .with_outbox(Arc::new(app.store.clone()))
+        .with_objects(Arc::new(app.store.posts.clone()))
+        .with_outbox(Arc::new(app.store.posts.clone()))
+        .with_owner_auth(move |headers, _actor| owner.authorized(headers))
+        .with_pages(Arc::new(Pages {
+            at: authority(&app.base),
+        }))
         .into_router();
     let for_nodeinfo = app.clone();
     Router::new()
@@ -254,100 +260,39 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/users/{name}/inbox", get(read_inbox))
         .route("/users/{name}/outbox", post(crate::outbound::post_outbox))
         .route("/users/{name}/followers/pending", get(pending))
-        .with_state(app.clone())
+        .with_state(app)
         .merge(library)
-        .merge(nodeinfo_routes(app.base.clone(), move || {
+        .merge(nodeinfo_routes(for_nodeinfo.base.clone(), move || {
             let app = for_nodeinfo.clone();
-            async move { nodeinfo(&app) }
+            async move { nodeinfo(&app).await }
         }))
-        .layer(axum::middleware::from_fn_with_state(app, owner_and_pages))
 }
 
-// library gap: the library's routes decide the reader from the signature
-// only (no hook for an application's own owner authentication) and answer
-// JSON only (no HTML for browsers), so this middleware runs first.
-/// In front of the library's GET routes: the token holder reads the whole
-/// outbox (`Reader::Owner`), and a browser gets a page for an actor.
-async fn owner_and_pages(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    if req.method() != Method::GET {
-        return next.run(req).await;
-    }
-    let path = req.uri().path().to_owned();
-    if let Some(id) = path.strip_prefix("/objects/")
-        && wants_html(req.headers())
-    {
-        return object_page(&app, id, req).await;
-    }
-    let Some(rest) = path.strip_prefix("/users/") else {
-        return next.run(req).await;
-    };
-    if let Some(name) = rest.strip_suffix("/outbox")
-        && app.authorized(req.headers())
-        && let Some(actor) = app.fed.local(name)
-    {
-        let Some(source) =
-            archipel::federation::routes::OutboxSource::outbox(&app.store, &actor).await
-        else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        return serve_collection(
-            source.as_ref(),
-            actor.outbox(),
-            req.uri().query(),
-            &Reader::Owner,
-        )
-        .await;
-    }
-    if wants_html(req.headers())
-        && let Some(actor) = app.fed.local(rest)
-    {
-        let at = authority(&app.base);
-        let name = actor.name();
-        return Html(format!(
+/// This server's pages for browsers: an actor's, and a post's content as
+/// text (the library shows a post only to whom the serving guard allows).
+struct Pages {
+    at: String,
+}
+
+#[async_trait::async_trait]
+impl routes::Pages for Pages {
+    async fn actor(&self, actor: &LocalActor) -> Option<String> {
+        let (name, at) = (actor.name(), &self.at);
+        Some(format!(
             "<!doctype html><title>{name}</title><h1>{name}@{at}</h1>\
              <p>An ActivityPub actor. Follow <code>@{name}@{at}</code> from another server.</p>"
         ))
-        .into_response();
     }
-    next.run(req).await
-}
 
-/// A post as a page, for a browser: through the same serving guard as
-/// its JSON (a private post is a 404 here too).
-async fn object_page(app: &App, id: &str, req: Request) -> Response {
-    let Ok(iri) = app.fed.paths().object(id) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let (parts, _) = req.into_parts();
-    let request = http::Request::from_parts(parts, bytes::Bytes::new());
-    let stored = app.store.post(&iri);
-    match app.fed.authorize_read(stored.as_ref(), &request).await {
-        Ok(object) => {
-            let content = object.as_object().and_then(|o| o.content.as_deref());
-            let content = escape_html(content.unwrap_or_default());
-            Html(format!(
-                "<!doctype html><title>{iri}</title><article>{content}</article>"
-            ))
-            .into_response()
-        }
-        Err(e) => e.into_response().map(axum::body::Body::from),
+    async fn object(&self, object: &AnyObject, _author: &LocalActor) -> Option<String> {
+        let id = object.id().map(Iri::as_str).unwrap_or_default();
+        let content = object.as_object().and_then(|o| o.content.as_deref());
+        let content = escape_html(content.unwrap_or_default());
+        Some(format!(
+            "<!doctype html><title>{}</title><article>{content}</article>",
+            escape_html(id)
+        ))
     }
-}
-
-/// Escapes text for HTML (the page shows a post's content as text).
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 async fn home(State(app): State<Arc<App>>) -> Html<String> {
@@ -363,10 +308,10 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
     Html(page)
 }
 
-fn nodeinfo(app: &App) -> NodeInfo {
+async fn nodeinfo(app: &App) -> NodeInfo {
     let mut usage = Usage::default();
     usage.users.total = Some(app.users.len() as u64);
-    usage.local_posts = Some(app.store.post_count());
+    usage.local_posts = app.store.posts.count().await.ok();
     let software = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION"));
     // The name is a constant that passes the check; the fallback is never taken.
     let software = software.unwrap_or_else(|_| Software::default());

@@ -116,7 +116,7 @@ where
 async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: &'static str) -> HandlerResult {
     record(&app, &cx, &activity).await;
     if let Some(object) = activity.object_id()
-        && app.store.has_post(object)
+        && app.store.post(object).await.is_some()
     {
         app.store.react(kind, object, cx.actor())?;
     }

@@ -179,7 +179,7 @@ async fn post(app: &App, me: &LocalActor, mut raw: serde_json::Map<String, Value
             .get("id")
             .and_then(Value::as_str)
             .and_then(|i| Iri::parse(i).ok())
-        && let Some(stored) = app.store.post(&id)
+        && let Some(stored) = app.store.post(&id).await
         && let Ok(Value::Object(mut merged)) = serde_json::to_value(&stored.object)
     {
         merged.extend(change.clone());
@@ -187,39 +187,20 @@ async fn post(app: &App, me: &LocalActor, mut raw: serde_json::Map<String, Value
     }
     let mut doc: AnyObject = serde_json::from_value(Value::Object(raw))
         .map_err(|e| bad(format!("not an ActivityStreams document: {e}")))?;
-    default_addressing(app, me, &mut doc);
+    default_addressing(app, me, &mut doc).await;
     let body = serde_json::to_vec(&doc).map_err(failed)?;
     let draft = app.fed.outbox().prepare(me, &body).map_err(refused)?;
-    let stored = draft
-        .target()
-        .and_then(|t| app.store.post(t))
-        .map(|s| s.object);
+    let stored = match draft.target() {
+        Some(t) => app.store.post(t).await.map(|s| s.object),
+        None => None,
+    };
     let posted = draft.finish(stored.as_ref()).map_err(refused)?;
-    let activity = posted.activity();
-    let id = activity
+    let id = posted
+        .activity()
         .id
         .clone()
         .ok_or_else(|| failed("the outbox assigned no id"))?;
-    if activity.has_type("Delete")
-        && let Some(target) = activity.object_id()
-    {
-        app.store.remove_post(target).map_err(failed)?;
-    }
-    app.store
-        .put_post(me.id(), &AnyObject::from(activity.clone()), true)
-        .map_err(failed)?;
-    let changed = posted
-        .object()
-        .cloned()
-        .or_else(|| match activity.embedded_object() {
-            Some(o) if activity.has_type("Update") => Some(o.clone()),
-            _ => None,
-        });
-    if let Some(object) = changed {
-        app.store
-            .put_post(me.id(), &object, false)
-            .map_err(failed)?;
-    }
+    app.store.posts.record(me, &posted).await.map_err(failed)?;
     let sent = app.fed.publish(me, &posted).await.map_err(failed)?;
     eprintln!(
         "{} posted {id} ({:?}): {} deliveries queued",
@@ -242,7 +223,7 @@ fn refused(e: OutboxError) -> (StatusCode, String) {
 /// A post without any addressing is public (to `Public`, cc followers); a
 /// Like or Announce also goes to the liked object's author; a Delete goes
 /// where the deleted post went.
-fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
+async fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
     let addressed = |o: &Object| {
         [&o.to, &o.cc, &o.bto, &o.bcc, &o.audience]
             .into_iter()
@@ -267,7 +248,11 @@ fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
     if !new_post || embedded || addressed(object) {
         return;
     }
-    if delete && let Some(stored) = target.as_ref().and_then(|t| app.store.post(t)) {
+    let stored = match target.as_ref() {
+        Some(t) => app.store.post(t).await,
+        None => None,
+    };
+    if delete && let Some(stored) = &stored {
         if let Some(o) = stored.object.as_object() {
             object.to.clone_from(&o.to);
             object.cc.clone_from(&o.cc);
@@ -280,7 +265,7 @@ fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
             .store
             .received(target.as_str())
             .map(|(owner, _)| owner)
-            .or_else(|| app.store.post(&target).map(|s| s.author));
+            .or_else(|| stored.map(|s| s.author));
         if let Some(author) = author {
             let mut to: Vec<Reference> = object
                 .to

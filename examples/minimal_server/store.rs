@@ -9,20 +9,20 @@
 //!
 //! The follow graph is the library's [`SqliteGraph`] (`graph.sqlite3`
 //! beside this file, or in memory), its follower cap set from [`Caps`], so
-//! followers survive a restart; keys, the delivery queue and the remote
-//! actor cache are the library's own SQLite stores too.
+//! followers survive a restart; the local posts are the library's
+//! [`Posts`] (`posts.sqlite3`: served and listed per reader, tombstoned on
+//! delete); keys, the delivery queue and the remote actor cache are the
+//! library's own SQLite stores too.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use archipel::federation::collection::{CollectionError, CollectionSource, Cursor, Page};
+use archipel::federation::Graph;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
-use archipel::federation::routes::{ObjectSource, OutboxSource};
 use archipel::federation::serve::StoredObject;
-use archipel::federation::visibility::{ReadGuard, Reader};
-use archipel::federation::{Graph, LocalActor};
-use archipel::vocab::{Activity, AnyObject, Iri, Reference};
+use archipel::federation::store::{MemoryPosts, PostStore, Posts, SqlitePosts, StoreError};
+use archipel::vocab::{Activity, AnyObject, Iri};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The caps on tables remote peers can grow (rows).
@@ -57,7 +57,6 @@ impl Default for Caps {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS pending (local TEXT NOT NULL, remote TEXT NOT NULL, follow TEXT NOT NULL, PRIMARY KEY (local, remote));
-CREATE TABLE IF NOT EXISTS posts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, doc TEXT NOT NULL, listed INTEGER NOT NULL, object TEXT);
 CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, local TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS inbox_local ON inbox (local, seq);
 CREATE TABLE IF NOT EXISTS received (id TEXT PRIMARY KEY, owner TEXT NOT NULL, doc TEXT NOT NULL);
@@ -70,6 +69,8 @@ CREATE TABLE IF NOT EXISTS verifications (id TEXT PRIMARY KEY, record TEXT NOT N
 pub struct Store {
     db: Arc<Mutex<Connection>>,
     graph: Arc<dyn Graph>,
+    /// What local users posted (the library's store and serving rules).
+    pub posts: Posts,
     caps: Caps,
 }
 
@@ -82,28 +83,36 @@ pub enum OpenError {
     /// The follow graph.
     #[error("{0}")]
     Graph(#[from] GraphError),
+    /// The local posts.
+    #[error("{0}")]
+    Posts(#[from] StoreError),
 }
 
 impl Store {
-    /// Opens (or creates) `dir/state.sqlite3` and `dir/graph.sqlite3`, or
-    /// in-memory databases.
+    /// Opens (or creates) `dir/state.sqlite3`, `dir/graph.sqlite3` and
+    /// `dir/posts.sqlite3`, or in-memory stores.
     pub fn open(dir: Option<&Path>, caps: Caps) -> Result<Store, OpenError> {
-        let (db, graph) = match dir {
+        let (db, graph, posts): (_, _, Arc<dyn PostStore>) = match dir {
             Some(dir) => {
                 let db = Connection::open(dir.join("state.sqlite3"))?;
                 db.pragma_update(None, "journal_mode", "WAL")?;
                 db.pragma_update(None, "synchronous", "NORMAL")?;
-                (db, SqliteGraph::open(dir.join("graph.sqlite3"))?)
+                let graph = SqliteGraph::open(dir.join("graph.sqlite3"))?;
+                let posts = SqlitePosts::open(dir.join("posts.sqlite3"))?;
+                (db, graph, Arc::new(posts))
             }
             None => (
                 Connection::open_in_memory()?,
                 SqliteGraph::open_in_memory()?,
+                Arc::new(MemoryPosts::new()),
             ),
         };
         db.execute_batch(SCHEMA)?;
+        let graph: Arc<dyn Graph> = Arc::new(graph.with_max_followers(caps.followers_per_user));
         Ok(Store {
             db: Arc::new(Mutex::new(db)),
-            graph: Arc::new(graph.with_max_followers(caps.followers_per_user)),
+            posts: Posts::new(posts, graph.clone()),
+            graph,
             caps,
         })
     }
@@ -123,74 +132,9 @@ impl Store {
         stmt.query_map([arg], |r| r.get(0))?.collect()
     }
 
-    /// Stores a post (object or activity) of a local author, as served.
-    /// `listed`: shown in the outbox listing (activities are; their objects
-    /// are reached through them).
-    pub fn put_post(&self, author: &Iri, doc: &AnyObject, listed: bool) -> rusqlite::Result<()> {
-        let Some(id) = doc.id() else { return Ok(()) };
-        let json = serde_json::to_string(doc)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let object = doc.as_activity().and_then(Activity::object_id);
-        self.db().execute(
-            "INSERT INTO posts (id, author, doc, listed, object) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-            params![
-                id.as_str(),
-                author.as_str(),
-                json,
-                listed,
-                object.map(Iri::as_str)
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Forgets a deleted post and the activities that carried it, so it is
-    /// neither served nor listed any more.
-    pub fn remove_post(&self, id: &Iri) -> rusqlite::Result<()> {
-        self.db().execute(
-            "DELETE FROM posts WHERE id = ?1 OR object = ?1",
-            [id.as_str()],
-        )?;
-        Ok(())
-    }
-
-    /// A local post by id.
-    pub fn post(&self, id: &Iri) -> Option<StoredObject> {
-        let row: Option<(String, String)> = self
-            .db()
-            .query_row(
-                "SELECT author, doc FROM posts WHERE id = ?1",
-                [id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .ok()
-            .flatten();
-        let (author, doc) = row?;
-        Some(StoredObject {
-            object: serde_json::from_str(&doc).ok()?,
-            author: Iri::parse(author).ok()?,
-        })
-    }
-
-    /// Whether a local post (object or activity) with this id is kept.
-    pub fn has_post(&self, id: &Iri) -> bool {
-        self.db()
-            .query_row("SELECT 1 FROM posts WHERE id = ?1", [id.as_str()], |_| {
-                Ok(())
-            })
-            .optional()
-            .is_ok_and(|found| found.is_some())
-    }
-
-    /// How many posts local users made (NodeInfo's `localPosts`).
-    pub fn post_count(&self) -> u64 {
-        self.db()
-            .query_row("SELECT COUNT(*) FROM posts WHERE listed = 1", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_or(0, |n| n.max(0).unsigned_abs())
+    /// A local post by id (not deleted), as stored.
+    pub async fn post(&self, id: &Iri) -> Option<StoredObject> {
+        self.posts.get(id).await.ok().flatten()
     }
 
     /// Files a received activity in a local user's inbox, dropping the oldest past the cap.
@@ -406,120 +350,16 @@ fn prune(db: &Connection, table: &str, cap_rows_: usize) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// Who owns a note we keep, so that on a multi-user origin one user cannot
-/// update or delete another's (the dispatcher asks before its rules pass).
+/// Who owns a note we keep (received, or posted here), so that on a
+/// multi-user origin one user cannot update or delete another's (the
+/// dispatcher asks before its rules pass).
 #[async_trait::async_trait]
 impl OwnerLookup for Store {
     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
-        Ok(self
-            .received(object.as_str())
-            .map(|(owner, _)| owner)
-            .or_else(|| self.post(object).map(|p| p.author)))
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectSource for Store {
-    async fn object(&self, id: &Iri) -> Option<StoredObject> {
-        self.post(id)
-    }
-}
-
-#[async_trait::async_trait]
-impl OutboxSource for Store {
-    async fn outbox(&self, actor: &LocalActor) -> Option<Arc<dyn CollectionSource>> {
-        Some(Arc::new(Outbox {
-            store: self.clone(),
-            author: actor.clone(),
-        }))
-    }
-}
-
-/// The most posts an outbox listing reads per request before filtering.
-const OUTBOX_SCAN: usize = 2_000;
-
-// library gap: no collection source over a table that filters per reader;
-// this reads recent rows and asks the library's `ReadGuard` of each.
-/// One local user's outbox: their activities, filtered per reader by the
-/// library's [`ReadGuard`], newest first; the cursor is the row number.
-pub struct Outbox {
-    store: Store,
-    author: LocalActor,
-}
-
-impl Outbox {
-    /// Up to `want` posts older than row `before` that `reader` may see,
-    /// newest first (of at most [`OUTBOX_SCAN`] rows read).
-    async fn visible(&self, reader: &Reader, before: i64, want: usize) -> Vec<(i64, AnyObject)> {
-        let rows: Vec<(i64, String)> = {
-            let db = self.store.db();
-            let Ok(mut stmt) = db.prepare_cached(
-                "SELECT seq, doc FROM posts WHERE author = ?1 AND listed = 1 AND seq < ?3 ORDER BY seq DESC LIMIT ?2",
-            ) else {
-                return Vec::new();
-            };
-            let args = params![self.author.id().as_str(), cap(OUTBOX_SCAN), before];
-            stmt.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))
-                .and_then(|rows| rows.collect())
-                .unwrap_or_default()
-        };
-        let guard = ReadGuard::new(self.store.graph());
-        let mut out = Vec::new();
-        for (seq, doc) in rows {
-            if out.len() >= want {
-                break;
-            }
-            let Ok(doc) = serde_json::from_str::<AnyObject>(&doc) else {
-                continue;
-            };
-            let Some(object) = doc.as_object() else {
-                continue;
-            };
-            if guard
-                .check(&self.author, object, reader)
-                .await
-                .is_ok_and(|a| a == archipel::federation::visibility::Access::Allow)
-            {
-                out.push((seq, doc));
-            }
+        match self.received(object.as_str()) {
+            Some((owner, _)) => Ok(Some(owner)),
+            None => Ok(self.posts.owner(object).await?),
         }
-        out
-    }
-}
-
-#[async_trait::async_trait]
-impl CollectionSource for Outbox {
-    async fn total(&self, reader: &Reader) -> Result<u64, CollectionError> {
-        Ok(self.visible(reader, i64::MAX, usize::MAX).await.len() as u64)
-    }
-
-    async fn page(
-        &self,
-        cursor: Option<&Cursor>,
-        limit: usize,
-        reader: &Reader,
-    ) -> Result<Page, CollectionError> {
-        let before = match cursor {
-            None => i64::MAX,
-            Some(c) => c.as_str().parse().unwrap_or(0),
-        };
-        let items = self.visible(reader, before, limit.saturating_add(1)).await;
-        let more = items.len() > limit;
-        let last = items
-            .get(..limit.min(items.len()))
-            .and_then(<[_]>::last)
-            .map(|(s, _)| *s);
-        let mut page = Page::new(
-            items
-                .into_iter()
-                .take(limit)
-                .map(|(_, doc)| Reference::from(doc))
-                .collect(),
-        );
-        if more && let Some(last) = last {
-            page = page.with_next(Cursor::new(last.to_string())?);
-        }
-        Ok(page)
     }
 }
 

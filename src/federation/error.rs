@@ -37,6 +37,9 @@ pub enum FederationError {
     /// handler failed.
     #[error(transparent)]
     Dispatch(#[from] super::dispatch::DispatchError),
+    /// The post store failed.
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
     /// A document was not served.
     #[error(transparent)]
     Serve(#[from] super::serve::ServeError),

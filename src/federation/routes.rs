@@ -9,6 +9,20 @@
 //! | `GET /users/{name}/outbox` | the application's outbox source, if given |
 //! | `GET /objects/{id}`, `GET /activities/{id}` | the application's objects, through the serving guard |
 //!
+//! **Who reads.** A GET is read as its verified signer, or anonymously;
+//! the application says how its own users authenticate with
+//! [`Routes::with_owner_auth`] (a bearer token, a session cookie), and a
+//! request it vouches for reads as [`Reader::Owner`] of that actor's
+//! outbox, collections and objects: the whole outbox, private posts
+//! included. Nothing else can make a reader the owner.
+//!
+//! **Pages for people.** With [`Routes::with_pages`], a request that
+//! prefers `text/html` ([`wants_html`]) for an actor or an object gets the
+//! application's page instead of JSON; an object's page is rendered only
+//! after the serving guard allowed the reader, so a private post is a
+//! `404` in HTML too. ActivityPub clients still get JSON. Without pages,
+//! every client gets JSON.
+//!
 //! Inbox answers: `202 Accepted` once the dispatcher ran the activity's
 //! handler (or ignored an unhandled type), the [`InboxError`](crate::inbox::InboxError)
 //! or [`DispatchError`](super::dispatch::DispatchError) status otherwise.
@@ -44,7 +58,7 @@ use ::axum::extract::{Path, Request, State};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, post};
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::collection::{CollectionError, CollectionSource, Cursor, Page, serve_collection};
 use super::dispatch::Dispatcher;
@@ -52,8 +66,8 @@ use super::hub::Federation;
 use super::local::LocalActor;
 use super::serve::{ServeError, StoredObject};
 use super::visibility::Reader;
-use crate::axum::InboxRequest;
-use crate::vocab::{Iri, Reference};
+use crate::axum::{InboxRequest, wants_html};
+use crate::vocab::{AnyObject, Iri, Reference};
 use crate::webfinger::Resource;
 
 /// The application's stored objects and activities, for
@@ -73,6 +87,47 @@ pub trait OutboxSource: Send + Sync {
     async fn outbox(&self, actor: &LocalActor) -> Option<Arc<dyn CollectionSource>>;
 }
 
+/// How the application recognizes the owner of a local actor on a GET:
+/// `true` when the request's headers authenticate as `actor`'s owner (see
+/// [`Routes::with_owner_auth`]).
+pub type OwnerAuth = Arc<dyn Fn(&HeaderMap, &LocalActor) -> bool + Send + Sync>;
+
+/// The application's HTML pages, for browsers (see [`Routes::with_pages`]).
+/// Each method answers the page's HTML, or `None` to serve JSON instead.
+/// Escape what you show ([`escape_html`]): a post's content is the
+/// poster's text.
+#[async_trait::async_trait]
+pub trait Pages: Send + Sync {
+    /// The page of a local actor (their profile).
+    async fn actor(&self, actor: &LocalActor) -> Option<String>;
+
+    /// The page of an object or activity of `author` that the reader may
+    /// see (the serving guard already allowed it).
+    async fn object(&self, object: &AnyObject, author: &LocalActor) -> Option<String>;
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+///
+/// ```
+/// use archipel::federation::routes::escape_html;
+/// assert_eq!(escape_html(r#"<a href="x">'&'</a>"#),
+///            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+/// ```
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The most bytes read from an inbox POST body (1 MiB, as Mastodon).
 pub const MAX_INBOX_BODY: usize = 1024 * 1024;
 
@@ -82,6 +137,8 @@ struct RouteState {
     dispatcher: Arc<Dispatcher>,
     objects: Option<Arc<dyn ObjectSource>>,
     outbox: Option<Arc<dyn OutboxSource>>,
+    owner_auth: Option<OwnerAuth>,
+    pages: Option<Arc<dyn Pages>>,
 }
 
 /// Builds the routes of a [`Federation`] (see [`Federation::routes`]).
@@ -94,6 +151,8 @@ impl std::fmt::Debug for Routes {
         f.debug_struct("Routes")
             .field("objects", &self.state.objects.is_some())
             .field("outbox", &self.state.outbox.is_some())
+            .field("owner_auth", &self.state.owner_auth.is_some())
+            .field("pages", &self.state.pages.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +167,35 @@ impl Routes {
     /// Serves `GET /users/{name}/outbox` from `outbox`.
     pub fn with_outbox(mut self, outbox: Arc<dyn OutboxSource>) -> Routes {
         self.state.outbox = Some(outbox);
+        self
+    }
+
+    /// Reads a GET as [`Reader::Owner`] of a local actor's outbox,
+    /// followers, following and objects when `owner_auth` says its headers
+    /// authenticate that actor's owner (check a token in constant time).
+    /// Without it, no request is ever the owner.
+    ///
+    /// ```no_run
+    /// use archipel::federation::Federation;
+    /// # fn demo(fed: Federation) {
+    /// let token = "secret".to_owned();
+    /// let routes = fed.routes(fed.dispatcher()).with_owner_auth(move |headers, _actor| {
+    ///     headers.get("authorization").and_then(|v| v.to_str().ok())
+    ///         == Some(format!("Bearer {token}").as_str())
+    /// });
+    /// # }
+    /// ```
+    pub fn with_owner_auth(
+        mut self,
+        owner_auth: impl Fn(&HeaderMap, &LocalActor) -> bool + Send + Sync + 'static,
+    ) -> Routes {
+        self.state.owner_auth = Some(Arc::new(owner_auth));
+        self
+    }
+
+    /// Serves `pages` to requests that prefer HTML (see the module docs).
+    pub fn with_pages(mut self, pages: Arc<dyn Pages>) -> Routes {
+        self.state.pages = Some(pages);
         self
     }
 
@@ -144,6 +232,8 @@ impl Federation {
                 dispatcher: Arc::new(dispatcher),
                 objects: None,
                 outbox: None,
+                owner_auth: None,
+                pages: None,
             },
         }
     }
@@ -193,11 +283,29 @@ fn from_http(response: http::Response<Bytes>) -> Response {
     response.map(Body::from)
 }
 
+/// An HTML page, which differs from the JSON at the same IRI.
+fn html(page: String) -> Response {
+    let mut r = Response::new(Body::from(page));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept, Signature"));
+    r
+}
+
 async fn user_actor(
     State(s): State<RouteState>,
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
+    if let Some(pages) = s.pages.as_ref().filter(|_| wants_html(request.headers()))
+        && let Some(actor) = s.fed.local(&name)
+        && let Some(page) = pages.actor(&actor).await
+    {
+        return html(page);
+    }
     from_http(s.fed.serve_actor(Some(&name), &to_http(request)).await)
 }
 
@@ -244,8 +352,25 @@ fn refusal(e: &super::dispatch::DispatchError) -> Response {
     }
 }
 
-/// Authorized-fetch mode and the request unsigned, or a bad signature.
-async fn reader_of(fed: &Federation, request: &http::Request<Bytes>) -> Result<Reader, Response> {
+/// Whether the application vouches for the request as `actor`'s owner.
+fn is_owner(s: &RouteState, request: &http::Request<Bytes>, actor: &LocalActor) -> bool {
+    s.owner_auth
+        .as_ref()
+        .is_some_and(|auth| auth(request.headers(), actor))
+}
+
+/// The reader of a GET of `actor`'s collection: the owner if the
+/// application vouches for the request, else its signer; refused in
+/// authorized-fetch mode when unsigned, or for a bad signature.
+async fn reader_of(
+    s: &RouteState,
+    request: &http::Request<Bytes>,
+    actor: &LocalActor,
+) -> Result<Reader, Response> {
+    if is_owner(s, request, actor) {
+        return Ok(Reader::Owner);
+    }
+    let fed = &s.fed;
     let requester = fed
         .requester(request)
         .await
@@ -266,7 +391,7 @@ async fn graph_collection(s: &RouteState, name: &str, side: Side, request: Reque
         return StatusCode::NOT_FOUND.into_response();
     };
     let request = to_http(request);
-    let reader = match reader_of(&s.fed, &request).await {
+    let reader = match reader_of(s, &request, &actor).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -314,7 +439,7 @@ async fn outbox(
         return StatusCode::NOT_FOUND.into_response();
     };
     let request = to_http(request);
-    let reader = match reader_of(&s.fed, &request).await {
+    let reader = match reader_of(&s, &request, &actor).await {
         Ok(r) => r,
         Err(resp) => return resp,
     };
@@ -340,7 +465,24 @@ async fn stored(
         (Ok(iri), Some(objects)) => objects.object(&iri).await,
         _ => None,
     };
-    from_http(s.fed.serve_object(found.as_ref(), &request).await)
+    let author = found.as_ref().and_then(|f| s.fed.local_by_id(&f.author));
+    let owner = author.as_ref().is_some_and(|a| is_owner(s, &request, a));
+    if let Some(pages) = s.pages.as_ref().filter(|_| wants_html(request.headers()))
+        && let Some(author) = &author
+    {
+        return match s
+            .fed
+            .authorize_read_by(found.as_ref(), &request, owner)
+            .await
+        {
+            Ok(object) => match pages.object(object, author).await {
+                Some(page) => html(page),
+                None => from_http(s.fed.serve_object_by(found.as_ref(), &request, owner).await),
+            },
+            Err(e) => from_http(e.into_response()),
+        };
+    }
+    from_http(s.fed.serve_object_by(found.as_ref(), &request, owner).await)
 }
 
 async fn object(State(s): State<RouteState>, Path(id): Path<String>, request: Request) -> Response {
@@ -490,6 +632,166 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&body[..], b"internal error");
+    }
+
+    /// A server on 127.0.0.1 with alice's public note 1 and direct note 2,
+    /// the owner hook (`Bearer t`) and pages installed.
+    #[cfg(feature = "client")]
+    async fn serve_alice() -> String {
+        use crate::federation::store::{MemoryPosts, Posts};
+        use crate::vocab::{Audience, Object};
+
+        struct TestPages;
+        #[async_trait::async_trait]
+        impl Pages for TestPages {
+            async fn actor(&self, actor: &LocalActor) -> Option<String> {
+                Some(format!("<h1>{}</h1>", escape_html(actor.name())))
+            }
+            async fn object(&self, object: &AnyObject, _: &LocalActor) -> Option<String> {
+                let content = object.as_object()?.content.as_deref()?;
+                Some(format!("<p>{}</p>", escape_html(content)))
+            }
+        }
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let fed = Federation::builder(base.parse().unwrap())
+            .build()
+            .await
+            .unwrap();
+        let alice = fed.actor("alice").await.unwrap();
+        fed.register(alice.clone());
+        let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
+        for (n, direct) in [(1, false), (2, true)] {
+            let mut note =
+                Object::new("Note").with_id(Iri::parse(format!("{base}/objects/{n}")).unwrap());
+            note.content = Some(format!("<b>note {n}</b>"));
+            note.attributed_to = Some(alice.id().clone().into());
+            if direct {
+                note.to = Some(Iri::parse("https://d.example/users/dora").unwrap().into());
+            } else {
+                Audience::public(alice.followers().clone()).apply(&mut note);
+            }
+            posts
+                .put(&alice, AnyObject::from(note), true)
+                .await
+                .unwrap();
+        }
+        let router = fed
+            .routes(fed.dispatcher())
+            .with_objects(Arc::new(posts.clone()))
+            .with_outbox(Arc::new(posts))
+            .with_owner_auth(|headers, _| {
+                headers
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    == Some("Bearer t")
+            })
+            .with_pages(Arc::new(TestPages))
+            .into_router();
+        tokio::spawn(async move { ::axum::serve(listener, router).await });
+        base
+    }
+
+    #[cfg(feature = "client")]
+    async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut request = client.get(url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            response.status().as_u16(),
+            kind,
+            response.text().await.unwrap(),
+        )
+    }
+
+    #[cfg(feature = "client")]
+    #[tokio::test]
+    async fn the_owner_hook_makes_the_token_holder_the_owner_and_no_one_else() {
+        let base = serve_alice().await;
+        let outbox = format!("{base}/users/alice/outbox?page=true");
+        let count = |body: &str| {
+            let page: serde_json::Value = serde_json::from_str(body).unwrap();
+            page["orderedItems"].as_array().map(Vec::len)
+        };
+        let (status, _, body) = get(&outbox, &[]).await;
+        assert_eq!((status, count(&body)), (200, Some(1)));
+        let (status, _, body) = get(&outbox, &[("authorization", "Bearer wrong")]).await;
+        assert_eq!((status, count(&body)), (200, Some(1)));
+        let (status, _, body) = get(&outbox, &[("authorization", "Bearer t")]).await;
+        assert_eq!((status, count(&body)), (200, Some(2)));
+
+        let direct = format!("{base}/objects/2");
+        assert_eq!(get(&direct, &[]).await.0, 404);
+        assert_eq!(
+            get(&direct, &[("authorization", "Bearer wrong")]).await.0,
+            404
+        );
+        let (status, kind, body) = get(&direct, &[("authorization", "Bearer t")]).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (200, crate::media_type::ACTIVITY_JSON)
+        );
+        assert!(body.contains("note 2"), "{body}");
+
+        // A tampered cursor is the reader's fault: 400, whoever reads.
+        for auth in ["Bearer t", "Bearer wrong"] {
+            let url = format!("{base}/users/alice/outbox?cursor=before-abc");
+            assert_eq!(get(&url, &[("authorization", auth)]).await.0, 400);
+        }
+    }
+
+    #[cfg(feature = "client")]
+    #[tokio::test]
+    async fn browsers_get_pages_and_activitypub_clients_json() {
+        let base = serve_alice().await;
+        let html = [("accept", "text/html,application/xhtml+xml;q=0.9")];
+        let (status, kind, body) = get(&format!("{base}/users/alice"), &html).await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (200, "text/html; charset=utf-8", "<h1>alice</h1>")
+        );
+        let (status, kind, _) = get(
+            &format!("{base}/users/alice"),
+            &[("accept", "application/activity+json")],
+        )
+        .await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (200, crate::media_type::ACTIVITY_JSON)
+        );
+
+        let (status, kind, body) = get(&format!("{base}/objects/1"), &html).await;
+        assert_eq!(
+            (status, kind.as_str(), body.as_str()),
+            (
+                200,
+                "text/html; charset=utf-8",
+                "<p>&lt;b&gt;note 1&lt;/b&gt;</p>"
+            )
+        );
+        // A private post is a 404 in HTML too, but its owner sees the page.
+        let (status, _, body) = get(&format!("{base}/objects/2"), &html).await;
+        assert_eq!(status, 404, "{body}");
+        let owner = [html[0], ("authorization", "Bearer t")];
+        let (status, _, body) = get(&format!("{base}/objects/2"), &owner).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "<p>&lt;b&gt;note 2&lt;/b&gt;</p>")
+        );
+        assert_eq!(get(&format!("{base}/objects/3"), &html).await.0, 404);
     }
 
     #[tokio::test]

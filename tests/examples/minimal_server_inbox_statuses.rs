@@ -58,6 +58,7 @@ async fn inbox_statuses_over_http() {
         .app
         .store
         .post(&archipel::vocab::Iri::parse(object.as_str()).unwrap())
+        .await
         .and_then(|p| {
             p.object
                 .as_activity()?

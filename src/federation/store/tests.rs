@@ -1,0 +1,447 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::federation::MemoryGraph;
+use crate::federation::dispatch::OwnerLookup;
+use crate::federation::keys::ActorKeys;
+use crate::federation::outbox::Outbox;
+use crate::federation::paths::Paths;
+use crate::signatures::PrivateKey;
+use crate::vocab::Audience;
+
+const PEM: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/interop/keys/rsa-2048-pkcs8.pem"
+));
+
+fn iri(s: &str) -> Iri {
+    Iri::parse(s).unwrap()
+}
+
+fn paths() -> Paths {
+    Paths::new("https://a.example".parse().unwrap()).unwrap()
+}
+
+fn actor(name: &str) -> LocalActor {
+    let keys = ActorKeys {
+        rsa: PrivateKey::from_pem(PEM).unwrap(),
+        ed25519: None,
+    };
+    LocalActor::person(&paths(), name, keys).unwrap()
+}
+
+const BOB: &str = "https://b.example/users/bob";
+const BOBS_SERVER: &str = "https://b.example/actor";
+const STRANGER: &str = "https://c.example/actor";
+const DORA: &str = "https://d.example/users/dora";
+
+/// A note of `author` numbered `n`, addressed as `how` says.
+fn note(author: &LocalActor, n: usize, how: &str) -> AnyObject {
+    let mut o = Object::new("Note").with_id(iri(&format!("https://a.example/objects/{n}")));
+    o.attributed_to = Some(author.id().clone().into());
+    o.content = Some(format!("{how} {n}"));
+    let followers = author.followers().clone();
+    match how {
+        "public" => Audience::public(followers).apply(&mut o),
+        "unlisted" => Audience::unlisted(followers).apply(&mut o),
+        "followers" => Audience::followers_only(followers).apply(&mut o),
+        _ => o.to = Some(iri(DORA).into()),
+    }
+    AnyObject::from(o)
+}
+
+fn ids(page: &Page) -> Vec<String> {
+    page.items
+        .iter()
+        .filter_map(|r| r.id())
+        .map(|i| {
+            i.as_str()
+                .trim_start_matches("https://a.example/objects/")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The stores under test: the same answers from each.
+fn stores() -> Vec<(&'static str, Arc<dyn PostStore>)> {
+    let mut all: Vec<(&'static str, Arc<dyn PostStore>)> =
+        vec![("memory", Arc::new(MemoryPosts::new()))];
+    #[cfg(feature = "sqlite")]
+    all.push(("sqlite", Arc::new(SqlitePosts::open_in_memory().unwrap())));
+    all
+}
+
+/// alice's posts 0..8 cycle through the four visibilities (0 public, 1
+/// unlisted, 2 followers, 3 direct, 4 public, ...); bob follows alice.
+async fn posts_of_alice(store: Arc<dyn PostStore>) -> (Posts, LocalActor) {
+    let alice = actor("alice");
+    let graph = Arc::new(MemoryGraph::new());
+    graph.add_follower(alice.id(), &iri(BOB)).await.unwrap();
+    let posts = Posts::new(store, graph);
+    for n in 0..8 {
+        let how = ["public", "unlisted", "followers", "direct"][n % 4];
+        posts.put(&alice, note(&alice, n, how), true).await.unwrap();
+    }
+    (posts, alice)
+}
+
+#[tokio::test]
+async fn each_reader_sees_exactly_what_the_guard_allows() {
+    for (name, store) in stores() {
+        let (posts, alice) = posts_of_alice(store).await;
+        let cases = [
+            (
+                Reader::Owner,
+                vec!["7", "6", "5", "4", "3", "2", "1", "0"],
+                8,
+            ),
+            (Reader::Anonymous, vec!["5", "4", "1", "0"], 4),
+            (
+                Reader::Signed {
+                    owner: iri(STRANGER),
+                },
+                vec!["5", "4", "1", "0"],
+                4,
+            ),
+            (
+                Reader::Signed {
+                    owner: iri(BOBS_SERVER),
+                },
+                vec!["6", "5", "4", "2", "1", "0"],
+                6,
+            ),
+            // dora is named in the direct posts: she sees them on pages,
+            // though the count leaves direct posts out.
+            (
+                Reader::Signed { owner: iri(DORA) },
+                vec!["7", "5", "4", "3", "1", "0"],
+                4,
+            ),
+        ];
+        for (reader, expected, total) in cases {
+            let page = posts.outbox_page(&alice, None, 20, &reader).await.unwrap();
+            assert_eq!(ids(&page), expected, "{name} {reader:?}");
+            assert_eq!(page.next, None, "{name} {reader:?}");
+            assert_eq!(
+                posts.outbox_total(&alice, &reader).await.unwrap(),
+                total,
+                "{name} {reader:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_follow_the_keyset_and_a_cursor_never_widens_what_a_reader_sees() {
+    for (name, store) in stores() {
+        let (posts, alice) = posts_of_alice(store).await;
+        // The owner's pages of three, to the oldest post.
+        let first = posts
+            .outbox_page(&alice, None, 3, &Reader::Owner)
+            .await
+            .unwrap();
+        assert_eq!(ids(&first), ["7", "6", "5"], "{name}");
+        let next = first.next.clone().unwrap();
+        assert_eq!(next.as_str(), "before-6", "{name}");
+        let second = posts
+            .outbox_page(&alice, Some(&next), 3, &Reader::Owner)
+            .await
+            .unwrap();
+        assert_eq!(ids(&second), ["4", "3", "2"], "{name}");
+        let third = posts
+            .outbox_page(&alice, second.next.as_ref(), 3, &Reader::Owner)
+            .await
+            .unwrap();
+        assert_eq!(ids(&third), ["1", "0"], "{name}");
+        assert_eq!(third.next, None, "{name}");
+        // The owner's cursor in an anonymous reader's hands: still only
+        // the public posts.
+        let anonymous = posts
+            .outbox_page(&alice, Some(&next), 20, &Reader::Anonymous)
+            .await
+            .unwrap();
+        assert_eq!(ids(&anonymous), ["4", "1", "0"], "{name}");
+        // Another author's outbox at any cursor shows none of alice's posts.
+        let carol = actor("carol");
+        let theirs = posts
+            .outbox_page(&carol, Some(&next), 20, &Reader::Owner)
+            .await
+            .unwrap();
+        assert!(theirs.items.is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_it_never_minted_is_a_bad_request_not_a_panic() {
+    let (posts, alice) = posts_of_alice(Arc::new(MemoryPosts::new())).await;
+    for bad in [
+        "before-",
+        "before-abc",
+        "before--1",
+        "before-99999999999999999999999",
+        "after-1",
+        "1",
+    ] {
+        let cursor = Cursor::new(bad).unwrap();
+        for reader in [
+            Reader::Owner,
+            Reader::Anonymous,
+            Reader::Signed { owner: iri(BOB) },
+        ] {
+            let got = posts.outbox_page(&alice, Some(&cursor), 20, &reader).await;
+            match got {
+                Err(CollectionError::UnknownCursor { cursor }) => assert_eq!(cursor, bad),
+                other => panic!("{bad} {reader:?}: {other:?}"),
+            }
+        }
+    }
+    // A minted-looking cursor past the start gives an empty page.
+    let zero = Cursor::new("before-0").unwrap();
+    let page = posts
+        .outbox_page(&alice, Some(&zero), 20, &Reader::Owner)
+        .await
+        .unwrap();
+    assert_eq!(page, Page::new(Vec::new()));
+}
+
+/// A store that counts the rows its listings return.
+struct Counting {
+    inner: MemoryPosts,
+    rows: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PostStore for Counting {
+    async fn put(&self, post: NewPost) -> Result<u64, StoreError> {
+        self.inner.put(post).await
+    }
+    async fn get(&self, id: &Iri) -> Result<Option<StoredPost>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn owner(&self, id: &Iri) -> Result<Option<Iri>, StoreError> {
+        self.inner.owner(id).await
+    }
+    async fn delete(&self, id: &Iri) -> Result<usize, StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn list(&self, author: &Iri, query: ListQuery) -> Result<Vec<StoredPost>, StoreError> {
+        let rows = self.inner.list(author, query).await?;
+        self.rows.fetch_add(rows.len(), Ordering::SeqCst);
+        Ok(rows)
+    }
+    async fn count(&self, author: Option<&Iri>) -> Result<Counts, StoreError> {
+        self.inner.count(author).await
+    }
+}
+
+#[tokio::test]
+async fn a_signed_page_reads_a_bounded_number_of_hidden_rows() {
+    let store = Arc::new(Counting {
+        inner: MemoryPosts::new(),
+        rows: AtomicUsize::new(0),
+    });
+    let alice = actor("alice");
+    let posts = Posts::new(store.clone(), Arc::new(MemoryGraph::new()));
+    // One public post, then 1,200 direct ones a stranger may not see.
+    posts
+        .put(&alice, note(&alice, 0, "public"), true)
+        .await
+        .unwrap();
+    for n in 1..=1_200 {
+        posts
+            .put(&alice, note(&alice, n, "direct"), true)
+            .await
+            .unwrap();
+    }
+    let stranger = Reader::Signed {
+        owner: iri(STRANGER),
+    };
+    let first = posts
+        .outbox_page(&alice, None, 20, &stranger)
+        .await
+        .unwrap();
+    assert!(first.items.is_empty());
+    assert_eq!(store.rows.load(Ordering::SeqCst), 20 + MAX_OUTBOX_SCAN);
+    // The page ends early, after the last row read, and the walk goes on
+    // to the public post.
+    let next = first.next.clone().unwrap();
+    assert_eq!(
+        next.as_str(),
+        format!("before-{}", 1_201 - 20 - MAX_OUTBOX_SCAN + 1)
+    );
+    let mut cursor = Some(next);
+    let mut shown = Vec::new();
+    for _ in 0..5 {
+        let page = posts
+            .outbox_page(&alice, cursor.as_ref(), 20, &stranger)
+            .await
+            .unwrap();
+        shown.extend(ids(&page));
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(shown, ["0"]);
+    assert_eq!(cursor, None);
+    // An anonymous page reads only what it shows (the store filters).
+    store.rows.store(0, Ordering::SeqCst);
+    let page = posts
+        .outbox_page(&alice, None, 20, &Reader::Anonymous)
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), ["0"]);
+    assert_eq!(store.rows.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn record_keeps_the_served_forms_and_a_delete_leaves_tombstones() {
+    for (name, store) in stores() {
+        let alice = actor("alice");
+        let posts = Posts::new(store.clone(), Arc::new(MemoryGraph::new()));
+        let outbox = Outbox::new(paths());
+        let created = outbox
+            .prepare(
+                &alice,
+                br#"{"type": "Note", "content": "v1", "to": "https://www.w3.org/ns/activitystreams#Public",
+                     "bcc": "https://c.example/users/carol"}"#,
+            )
+            .unwrap()
+            .finish(None)
+            .unwrap();
+        posts.record(&alice, &created).await.unwrap();
+        let create_id = created.activity().id.clone().unwrap();
+        let note_id = created.object().and_then(|o| o.id()).cloned().unwrap();
+        let stored = posts.get(&note_id).await.unwrap().unwrap();
+        assert_eq!(&stored.author, alice.id());
+        let text = serde_json::to_string(&stored.object).unwrap();
+        assert!(!text.contains("carol"), "{name}: {text}");
+        assert_eq!(
+            posts.count().await.unwrap(),
+            1,
+            "{name}: only the activity is listed"
+        );
+
+        // An Update replaces the stored object; it inherits its addressing.
+        let body = format!(
+            r#"{{"type": "Update", "object": {{"id": "{note_id}", "type": "Note", "content": "v2"}}}}"#
+        );
+        let draft = outbox.prepare(&alice, body.as_bytes()).unwrap();
+        let updated = draft.finish(Some(&stored.object)).unwrap();
+        posts.record(&alice, &updated).await.unwrap();
+        let stored = posts.get(&note_id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.object.as_object().and_then(|o| o.content.as_deref()),
+            Some("v2"),
+            "{name}"
+        );
+        assert_eq!(
+            store.get(&note_id).await.unwrap().unwrap().visibility,
+            Visibility::Public
+        );
+        assert_eq!(posts.count().await.unwrap(), 2, "{name}");
+
+        // A Delete tombstones the note and the activities that carried it.
+        let body = format!(r#"{{"type": "Delete", "object": "{note_id}"}}"#);
+        let deleted = outbox
+            .prepare(&alice, body.as_bytes())
+            .unwrap()
+            .finish(Some(&stored.object))
+            .unwrap();
+        posts.record(&alice, &deleted).await.unwrap();
+        assert_eq!(
+            posts.get(&note_id).await.unwrap().map(|s| s.author),
+            None,
+            "{name}"
+        );
+        assert_eq!(
+            posts.get(&create_id).await.unwrap().map(|s| s.author),
+            None,
+            "{name}"
+        );
+        assert_eq!(
+            posts.owner(&note_id).await.unwrap().as_ref(),
+            Some(alice.id()),
+            "{name}"
+        );
+        let page = posts
+            .outbox_page(&alice, None, 20, &Reader::Owner)
+            .await
+            .unwrap();
+        let listed: Vec<&str> = page
+            .items
+            .iter()
+            .filter_map(|r| r.as_object())
+            .filter_map(|o| o.type_name())
+            .collect();
+        assert_eq!(listed, ["Delete"], "{name}: the Update carried it too");
+        // The id is not reused.
+        let again = store
+            .put(NewPost::new(&alice, note(&alice, 9, "public"), true))
+            .await;
+        // Create, note, Update, Delete came first.
+        assert_eq!(again, Ok(5), "{name}");
+        let reuse = AnyObject::from(Object::new("Note").with_id(note_id.clone()));
+        assert_eq!(
+            store.put(NewPost::new(&alice, reuse, false)).await,
+            Err(StoreError::Deleted {
+                id: note_id.clone()
+            }),
+            "{name}"
+        );
+        let no_id = AnyObject::from(Object::new("Note"));
+        assert_eq!(
+            store.put(NewPost::new(&alice, no_id, false)).await,
+            Err(StoreError::NoId {
+                kind: "Note".into()
+            }),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_owner_lookup_answers_the_stored_author() {
+    let (posts, alice) = posts_of_alice(Arc::new(MemoryPosts::new())).await;
+    let lookup: &dyn OwnerLookup = &posts;
+    let owner = lookup
+        .owner(&iri("https://a.example/objects/3"))
+        .await
+        .unwrap();
+    assert_eq!(owner.as_ref(), Some(alice.id()));
+    let none = lookup
+        .owner(&iri("https://a.example/objects/99"))
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_posts_survive_reopening_in_a_private_file() {
+    let dir = std::env::temp_dir().join(format!("archipel-posts-{}", std::process::id()));
+    let path = dir.join("posts.sqlite3");
+    let alice = actor("alice");
+    {
+        let store = SqlitePosts::open(&path).unwrap();
+        store
+            .put(NewPost::new(&alice, note(&alice, 1, "followers"), true))
+            .await
+            .unwrap();
+    }
+    let store = SqlitePosts::open(&path).unwrap();
+    let got = store
+        .get(&iri("https://a.example/objects/1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.seq, got.visibility), (1, Visibility::FollowersOnly));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
