@@ -108,3 +108,62 @@ fn random_token() -> Result<String, String> {
     getrandom::fill(&mut b).map_err(|e| format!("OS random generator: {e}"))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn args(line: &str) -> impl Iterator<Item = String> {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn flags_set_the_configuration() {
+        let c = parse(args(
+            "--user mouse --user owl --data-dir d --max-received 5 --max-inbox 6 \
+             --max-remote-books 7 --max-remote-shelf-items 8 --max-peers 9 --max-followers 10 \
+             --token t --bind 127.0.0.1:9 --allow-private-addresses",
+        ))
+        .unwrap();
+        assert_eq!(c.users, ["mouse", "owl"]);
+        assert_eq!(c.data_dir.as_deref(), Some(std::path::Path::new("d")));
+        let caps = c.caps;
+        assert_eq!(
+            (
+                caps.received,
+                caps.inbox,
+                caps.remote_books,
+                caps.remote_shelf_items
+            ),
+            (5, 6, 7, 8)
+        );
+        assert_eq!((caps.peers, caps.followers), (9, 10));
+        assert_eq!((c.token.as_str(), c.bind.port()), ("t", 9));
+        assert!(c.allow_private_addresses);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_their_name() {
+        assert_eq!(
+            parse(args("--max-received lots")).err().as_deref(),
+            Some("--max-received \"lots\": invalid digit found in string")
+        );
+        assert_eq!(
+            parse(args("--user")).err().as_deref(),
+            Some("--user needs a value")
+        );
+        assert_eq!(
+            parse(args("--colour")).err().as_deref(),
+            Some("unknown argument --colour")
+        );
+        // Without flags: memory only, default caps, a random token.
+        let c = parse(args("")).unwrap();
+        assert_eq!(
+            (c.data_dir, c.caps.received, c.token.len()),
+            (None, 10_000, 32)
+        );
+    }
+}

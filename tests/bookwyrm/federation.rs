@@ -385,3 +385,57 @@ async fn direct_and_followers_only_reviews_reach_only_their_audience() {
         "{page}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_peer_sends_stays_within_the_caps() {
+    let caps = crate::bookwyrm_like::store::Caps {
+        received: 3,
+        inbox: 4,
+        remote_shelf_items: 2,
+        ..Default::default()
+    };
+    let a = crate::node::start_with_caps(&["mouse"], None, 0, caps).await;
+    let b = start_books("rat").await;
+    let (mouse, rat) = (reader(&a), reader(&b));
+    a.app.follow(&mouse, rat.id().as_str()).await.unwrap();
+    eventually("mouse follows rat", || async {
+        follows(&a, &mouse, rat.id().as_str()).await
+    })
+    .await;
+    let book = a.app.add_book("Tehanu", "Ursula K. Le Guin").await.unwrap();
+    let book = book.as_str().to_owned();
+    let mut last = Vec::new();
+    for n in 0..10 {
+        let draft = server::Draft {
+            kind: "Comment".into(),
+            book: book.clone(),
+            content: Some(format!("<p>Thought {n}</p>")),
+            ..Default::default()
+        };
+        last.push(b.app.post_status(&rat, draft).await.unwrap());
+        let shelf = format!("shelf-{n}");
+        b.app.shelve(&rat, &book, &shelf, true).await.unwrap();
+    }
+    // The newest comment arrives last of all: wait for it, then count.
+    let newest = last.last().unwrap().clone();
+    eventually("A receives rat's last comment", || async {
+        a.app
+            .store
+            .received_about(&book, 10)
+            .iter()
+            .any(|s| s.id() == Some(&newest))
+    })
+    .await;
+    drained(&b).await;
+    let kept: Vec<_> = a
+        .app
+        .store
+        .received_about(&book, 100)
+        .iter()
+        .filter_map(|s| s.id().cloned())
+        .collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(a.app.store.count("received"), 3);
+    assert_eq!(a.app.store.count("inbox"), 4);
+    assert_eq!(a.app.store.count("remote_shelves"), 2);
+}

@@ -11,6 +11,16 @@ use crate::bookwyrm_like::store::{Caps, Received};
 /// OS, or `port` to come back at the same address after a restart), its
 /// state under `data_dir` or in memory.
 pub async fn start_at(users: &[&str], data_dir: Option<PathBuf>, port: u16) -> server::Running {
+    start_with_caps(users, data_dir, port, Caps::default()).await
+}
+
+/// As [`start_at`], with these caps on the tables peers grow.
+pub async fn start_with_caps(
+    users: &[&str],
+    data_dir: Option<PathBuf>,
+    port: u16,
+    caps: Caps,
+) -> server::Running {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
@@ -21,7 +31,7 @@ pub async fn start_at(users: &[&str], data_dir: Option<PathBuf>, port: u16) -> s
         token: "t".to_owned(),
         data_dir,
         allow_private_addresses: true,
-        caps: Caps::default(),
+        caps,
     };
     server::start_on(listener, config).await.unwrap()
 }
