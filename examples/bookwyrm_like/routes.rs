@@ -1,32 +1,34 @@
 //! The HTTP side. The library's routes serve the actors, WebFinger, the
-//! inboxes, followers, following and the statuses (`/objects/{id}`,
-//! through its serving guard); beside them, this server's: NodeInfo, the
-//! catalog, the shelves, the pages for people, and the readers' small JSON
-//! API (bearer token):
+//! inboxes, followers, following, and the statuses with their outbox
+//! listing (from its post store, through its serving guard); beside them,
+//! this server's: NodeInfo, the catalog, the shelves, the book pages, and
+//! the readers' small JSON API (bearer token):
 //!
 //! `POST /api/book {"title","author"}`, `POST /api/shelve {"book","shelf"}`
 //! (and `/api/unshelve`), `POST /api/status {"kind": "Review"|"Rating"|
 //! "Comment"|"Quotation", "book", "name", "content", "rating", "quote",
 //! "position", "visibility": "public"|"unlisted"|"followers"|"direct", "to"}`,
 //! `POST /api/follow {"target": actor IRI}`, `GET /api/received`; each
-//! takes `"user"` to act as another reader than the first.
+//! takes `"user"` to act as another reader than the first. The token also
+//! reads a reader's whole outbox (`GET /users/{name}/outbox`).
 //!
 //! Content negotiation: a browser (`Accept: text/html`) gets a page at a
-//! reader's, a book's and a status's IRI; an ActivityPub client gets the
-//! JSON document at the same IRI.
+//! reader's, a book's and a status's IRI (the library's routes ask
+//! [`BookPages`] for the first and the last); an ActivityPub client gets
+//! the JSON document at the same IRI.
 
 use std::sync::Arc;
 
 use archipel::axum::{ActivityJson, nodeinfo_routes, wants_html};
 use archipel::federation::LocalActor;
+use archipel::federation::routes::Pages;
 use archipel::federation::serve::StoredObject;
 use archipel::federation::visibility::{Access, ReadGuard, Reader};
-use archipel::vocab::{Iri, Object, Visibility};
+use archipel::vocab::{AnyObject, Iri, Object, Visibility};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -41,10 +43,16 @@ const PAGE_STATUSES: usize = 50;
 
 /// All routes.
 pub fn routes(app: Arc<App>) -> Router {
+    let owner = app.clone();
+    let posts = Arc::new(app.store.posts().clone());
     let library = app
         .fed
         .routes(super::inbound::dispatcher(&app))
-        .with_objects(Arc::new(app.store.clone()))
+        .with_objects(posts.clone())
+        .with_outbox(posts)
+        // The token holder reads the readers' whole outboxes.
+        .with_owner_auth(move |headers, _reader| owner.authorized(headers))
+        .with_pages(Arc::new(BookPages(app.clone())))
         .into_router();
     let for_nodeinfo = app.clone();
     Router::new()
@@ -55,33 +63,42 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/works/{id}", get(catalog))
         .route("/api/received", get(api_received))
         .route("/api/{action}", post(api))
-        .with_state(app.clone())
+        .with_state(app)
         .merge(library)
-        .merge(nodeinfo_routes(app.fed.paths().base().clone(), move || {
-            let app = for_nodeinfo.clone();
-            async move { app.nodeinfo() }
-        }))
-        .layer(axum::middleware::from_fn_with_state(app, pages_for_people))
+        .merge(nodeinfo_routes(
+            for_nodeinfo.fed.paths().base().clone(),
+            move || {
+                let app = for_nodeinfo.clone();
+                async move { app.nodeinfo() }
+            },
+        ))
 }
 
-// library gap: the library's actor and object routes answer JSON only, so
-// a browser's request for them is answered here first.
-/// In front of the library's routes: a browser asking for a reader or a
-/// status gets its page.
-async fn pages_for_people(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    if req.method() != Method::GET || !wants_html(req.headers()) {
-        return next.run(req).await;
+/// The pages the library's routes give a browser at a reader's IRI and at
+/// a status's (the latter only once its serving guard let the reader see it).
+struct BookPages(Arc<App>);
+
+#[async_trait::async_trait]
+impl Pages for BookPages {
+    async fn actor(&self, reader: &LocalActor) -> Option<String> {
+        Some(profile(&self.0, reader).await)
     }
-    let path = req.uri().path().to_owned();
-    if let Some(name) = path.strip_prefix("/users/")
-        && let Ok(reader) = app.reader(Some(name))
-    {
-        return profile(&app, &reader).await;
+
+    async fn object(&self, object: &AnyObject, author: &LocalActor) -> Option<String> {
+        // An activity (a `Create`) is served as JSON.
+        let status = BookStatus::from_any(object.clone())?;
+        let title = status
+            .object()
+            .name
+            .clone()
+            .unwrap_or_else(|| "A status".to_owned());
+        let body = format!(
+            "<h1>{}</h1>{}",
+            pages::escape(&title),
+            article(&self.0, &status, author.id())
+        );
+        Some(pages::page(&title, &body))
     }
-    if let Some(id) = path.strip_prefix("/objects/") {
-        return status_page(&app, id, req).await;
-    }
-    next.run(req).await
 }
 
 fn html(body: String) -> Response {
@@ -116,7 +133,7 @@ fn article(app: &App, status: &BookStatus, author: &Iri) -> String {
 }
 
 /// A reader's profile: shelves with their books, recent public statuses.
-async fn profile(app: &App, reader: &LocalActor) -> Response {
+async fn profile(app: &App, reader: &LocalActor) -> String {
     let host = app.fed.paths().authority();
     let mut body = format!(
         "<h1>{}</h1><p class=\"meta\">@{}@{} · a reader on this bookwyrm-like server</p><h2>Shelves</h2>",
@@ -145,7 +162,10 @@ async fn profile(app: &App, reader: &LocalActor) -> Response {
         body.push_str("</ul></section>");
     }
     body.push_str("<h2>Recent reviews</h2>");
-    let statuses = app.store.statuses(Some(reader.id()), None, PAGE_STATUSES);
+    let statuses = app
+        .store
+        .statuses(Some(reader.id()), None, PAGE_STATUSES)
+        .await;
     let statuses = visible(app, statuses).await;
     if statuses.is_empty() {
         body.push_str("<p>Nothing yet.</p>");
@@ -153,7 +173,7 @@ async fn profile(app: &App, reader: &LocalActor) -> Response {
     for (status, author) in &statuses {
         body.push_str(&article(app, status, author));
     }
-    html(pages::page(reader.name(), &body))
+    pages::page(reader.name(), &body)
 }
 
 /// `GET /book/{id}`: the edition's document, or its page with every
@@ -176,7 +196,10 @@ async fn book(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: Header
         pages::escape(&book.title),
         pages::escape(&book.author)
     );
-    let local = app.store.statuses(None, Some(iri.as_str()), PAGE_STATUSES);
+    let local = app
+        .store
+        .statuses(None, Some(iri.as_str()), PAGE_STATUSES)
+        .await;
     let mut shown = 0;
     for (status, author) in visible(&app, local).await {
         body.push_str(&article(&app, &status, &author));
@@ -201,36 +224,6 @@ async fn book(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: Header
         body.push_str("<p>No reviews yet.</p>");
     }
     html(pages::page(&book.title, &body))
-}
-
-/// A status's page, through the same serving guard as its JSON (a private
-/// status is a 404 here too).
-async fn status_page(app: &App, id: &str, req: Request) -> Response {
-    let Ok(iri) = app.fed.paths().object(id) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let (parts, _) = req.into_parts();
-    let request = http::Request::from_parts(parts, Bytes::new());
-    let stored = app.store.post(&iri);
-    let object = match app.fed.authorize_read(stored.as_ref(), &request).await {
-        Ok(object) => object.clone(),
-        Err(e) => return e.into_response().map(axum::body::Body::from),
-    };
-    let author = stored.map(|s| s.author);
-    let (Some(status), Some(author)) = (BookStatus::from_any(object), author) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let title = status
-        .object()
-        .name
-        .clone()
-        .unwrap_or_else(|| "A status".to_owned());
-    let body = format!(
-        "<h1>{}</h1>{}",
-        pages::escape(&title),
-        article(app, &status, &author)
-    );
-    html(pages::page(&title, &body))
 }
 
 async fn home(State(app): State<Arc<App>>) -> Html<String> {

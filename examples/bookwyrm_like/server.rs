@@ -104,6 +104,9 @@ pub enum AppError {
     /// The state database failed.
     #[error("state database: {0}")]
     Store(#[from] rusqlite::Error),
+    /// The library's post store failed.
+    #[error("{0}")]
+    Posts(#[from] archipel::federation::store::StoreError),
 }
 
 /// Shared state of a running server.
@@ -361,11 +364,15 @@ impl App {
             }
             any
         };
-        self.store
-            .put_post(reader.id(), Some(&book), &with_context(object.clone()))?;
+        // Kept as served, with the book terms' context, by the library's
+        // post store, which serves them only to their audience.
+        let posts = self.store.posts();
+        posts
+            .put(reader, with_context(object.clone()), false)
+            .await?;
         let create = AnyObject::from(posted.activity().clone());
-        self.store
-            .put_post(reader.id(), None, &with_context(create))?;
+        posts.put(reader, with_context(create), true).await?;
+        self.store.put_status(&id, reader.id(), &book)?;
 
         let title = self
             .store

@@ -7,17 +7,21 @@
 //! |---|---|---|
 //! | `catalog` | the readers (their books) | none: local |
 //! | `shelves` | the readers | none: local |
-//! | `posts` | the readers (statuses and their `Create`s) | none: local |
+//! | `statuses` | the readers (which book each status is about) | none: local |
 //! | `received` | peers (statuses about books) | `--max-received`, 10,000 |
 //! | `remote_books` | peers (titles of books reviewed elsewhere) | `--max-remote-books`, 10,000 |
 //! | `remote_shelves` | peers (books on followed readers' shelves) | `--max-remote-shelf-items`, 10,000 |
 //! | `inbox` | peers (every activity accepted) | `--max-inbox`, 10,000 |
 //! | `peers` | peers (which servers speak the book types) | `--max-peers`, 10,000 |
 //!
-//! Past a cap the oldest rows go. The follow graph is the library's
-//! `SqliteGraph` (`graph.sqlite3`), whose follower cap is `--max-followers`
-//! (100,000 per reader; past it a Follow is refused). Keys, the delivery
-//! queue and the remote actor cache are the library's SQLite stores too.
+//! Past a cap the oldest rows go. The readers' statuses and their
+//! `Create`s are kept by the library's post store (`SqlitePosts`,
+//! `posts.sqlite3`), which serves and lists them through its serving
+//! guard; `statuses` only says which book each is about. The follow graph
+//! is the library's `SqliteGraph` (`graph.sqlite3`), whose follower cap is
+//! `--max-followers` (100,000 per reader; past it a Follow is refused).
+//! Keys, the delivery queue and the remote actor cache are the library's
+//! SQLite stores too.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,8 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use archipel::federation::Graph;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
-use archipel::federation::routes::ObjectSource;
 use archipel::federation::serve::StoredObject;
+use archipel::federation::store::{MemoryPosts, PostStore, Posts, SqlitePosts, StoreError};
 use archipel::vocab::{AnyObject, Iri};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -63,8 +67,8 @@ impl Default for Caps {
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS catalog (id TEXT PRIMARY KEY, title TEXT, author TEXT, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shelves (seq INTEGER PRIMARY KEY AUTOINCREMENT, reader TEXT NOT NULL, shelf TEXT NOT NULL, book TEXT NOT NULL, UNIQUE (reader, shelf, book));
-CREATE TABLE IF NOT EXISTS posts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, book TEXT, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS posts_book ON posts (book);
+CREATE TABLE IF NOT EXISTS statuses (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, book TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS statuses_book ON statuses (book);
 CREATE TABLE IF NOT EXISTS received (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, book TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS received_book ON received (book);
 CREATE TABLE IF NOT EXISTS remote_books (seq INTEGER PRIMARY KEY AUTOINCREMENT, iri TEXT NOT NULL UNIQUE, title TEXT NOT NULL);
@@ -96,6 +100,7 @@ pub struct Received {
 pub struct Store {
     db: Arc<Mutex<Connection>>,
     graph: Arc<dyn Graph>,
+    posts: Posts,
     caps: Caps,
 }
 
@@ -108,6 +113,9 @@ pub enum OpenError {
     /// The follow graph.
     #[error("{0}")]
     Graph(#[from] GraphError),
+    /// The post store.
+    #[error("{0}")]
+    Posts(#[from] StoreError),
 }
 
 fn to_json(doc: &impl serde::Serialize) -> rusqlite::Result<String> {
@@ -131,27 +139,39 @@ fn prune(db: &Connection, table: &str, rows: usize) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens (or creates) `dir/state.sqlite3` and `dir/graph.sqlite3`, or
-    /// in-memory databases.
+    /// Opens (or creates) `dir/state.sqlite3`, `dir/graph.sqlite3` and
+    /// `dir/posts.sqlite3`, or in-memory stores.
     pub fn open(dir: Option<&Path>, caps: Caps) -> Result<Store, OpenError> {
-        let (db, graph) = match dir {
+        let (db, graph, posts): (_, _, Arc<dyn PostStore>) = match dir {
             Some(dir) => {
                 let db = Connection::open(dir.join("state.sqlite3"))?;
                 db.pragma_update(None, "journal_mode", "WAL")?;
                 db.pragma_update(None, "synchronous", "NORMAL")?;
-                (db, SqliteGraph::open(dir.join("graph.sqlite3"))?)
+                let graph = SqliteGraph::open(dir.join("graph.sqlite3"))?;
+                let posts = SqlitePosts::open(dir.join("posts.sqlite3"))?;
+                (db, graph, Arc::new(posts))
             }
             None => (
                 Connection::open_in_memory()?,
                 SqliteGraph::open_in_memory()?,
+                Arc::new(MemoryPosts::new()),
             ),
         };
         db.execute_batch(SCHEMA)?;
+        let graph: Arc<dyn Graph> = Arc::new(graph.with_max_followers(caps.followers));
         Ok(Store {
             db: Arc::new(Mutex::new(db)),
-            graph: Arc::new(graph.with_max_followers(caps.followers)),
+            posts: Posts::new(posts, graph.clone()),
+            graph,
             caps,
         })
+    }
+
+    /// The readers' statuses and their activities, kept and served by the
+    /// library (the `/objects/{id}` and `/activities/{id}` routes and the
+    /// outbox listing, through its serving guard).
+    pub fn posts(&self) -> &Posts {
+        &self.posts
     }
 
     /// The follow graph, for the library's `Federation`.
@@ -248,69 +268,43 @@ impl Store {
         out
     }
 
-    /// Stores a local post (a status, or the `Create` that carried it), as served.
-    pub fn put_post(
-        &self,
-        author: &Iri,
-        book: Option<&Iri>,
-        doc: &AnyObject,
-    ) -> rusqlite::Result<()> {
-        let Some(id) = doc.id() else { return Ok(()) };
+    /// Records that the local status `id` of `author` is about `book`.
+    pub fn put_status(&self, id: &Iri, author: &Iri, book: &Iri) -> rusqlite::Result<()> {
         self.db().execute(
-            "INSERT OR REPLACE INTO posts (id, author, book, doc) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                id.as_str(),
-                author.as_str(),
-                book.map(Iri::as_str),
-                to_json(doc)?
-            ],
+            "INSERT OR IGNORE INTO statuses (id, author, book) VALUES (?1, ?2, ?3)",
+            params![id.as_str(), author.as_str(), book.as_str()],
         )?;
         Ok(())
     }
 
-    /// A local post by IRI.
-    pub fn post(&self, id: &Iri) -> Option<StoredObject> {
-        let [author, doc] = self
-            .rows("SELECT author, doc FROM posts WHERE id = ?1", [id.as_str()])
-            .pop()?;
-        Some(StoredObject {
-            object: serde_json::from_str(&doc).ok()?,
-            author: Iri::parse(author).ok()?,
-        })
-    }
-
-    /// Local statuses, newest first (at most `limit`): by `author`, or
-    /// about `book`.
-    pub fn statuses(
+    /// Local statuses, newest first (at most `limit`), as the post store
+    /// keeps them: by `author`, or about `book`.
+    pub async fn statuses(
         &self,
         author: Option<&Iri>,
         book: Option<&str>,
         limit: usize,
     ) -> Vec<StoredObject> {
-        self.rows(
-            "SELECT author, doc FROM posts WHERE book IS NOT NULL
-               AND (?1 IS NULL OR author = ?1) AND (?2 IS NULL OR book = ?2)
+        let ids = self.rows(
+            "SELECT id FROM statuses WHERE (?1 IS NULL OR author = ?1) AND (?2 IS NULL OR book = ?2)
              ORDER BY seq DESC LIMIT ?3",
             params![author.map(Iri::as_str), book, cap(limit)],
-        )
-        .into_iter()
-        .filter_map(|[author, doc]| {
-            Some(StoredObject {
-                object: serde_json::from_str(&doc).ok()?,
-                author: Iri::parse(author).ok()?,
-            })
-        })
-        .collect()
+        );
+        let mut out = Vec::new();
+        for [id] in ids {
+            if let Ok(id) = Iri::parse(id)
+                && let Ok(Some(status)) = self.posts.get(&id).await
+            {
+                out.push(status);
+            }
+        }
+        out
     }
 
     /// How many statuses the readers wrote (NodeInfo's `localPosts`).
     pub fn status_count(&self) -> u64 {
         self.db()
-            .query_row(
-                "SELECT COUNT(*) FROM posts WHERE book IS NOT NULL",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row("SELECT COUNT(*) FROM statuses", [], |r| r.get::<_, i64>(0))
             .map_or(0, |n| n.max(0).unsigned_abs())
     }
 
@@ -485,16 +479,10 @@ impl OwnerLookup for Store {
             )
             .pop()
             .and_then(|[o]| Iri::parse(o).ok());
-        Ok(owner.or_else(|| self.post(object).map(|p| p.author)))
-    }
-}
-
-/// The readers' statuses and their `Create`s, for the library's
-/// `/objects/{id}` and `/activities/{id}` routes (through its serving guard).
-#[async_trait::async_trait]
-impl ObjectSource for Store {
-    async fn object(&self, id: &Iri) -> Option<StoredObject> {
-        self.post(id)
+        match owner {
+            Some(owner) => Ok(Some(owner)),
+            None => Ok(self.posts.owner(object).await?),
+        }
     }
 }
 

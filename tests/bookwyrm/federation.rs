@@ -384,6 +384,23 @@ async fn direct_and_followers_only_reviews_reach_only_their_audience() {
         !page.contains("For owl") && !page.contains("For followers"),
         "{page}"
     );
+    // The outbox lists them to the token holder only.
+    let total = |token: Option<&'static str>| {
+        let url = format!("{}/outbox", mouse.id());
+        async move {
+            let mut request = support::http()
+                .get(url)
+                .header("accept", "application/activity+json");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let body = request.send().await.unwrap().text().await.unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+            doc["totalItems"].as_u64()
+        }
+    };
+    assert_eq!(total(None).await, Some(0));
+    assert_eq!(total(Some("t")).await, Some(2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
