@@ -1,29 +1,27 @@
-//! The server's own tables, in one SQLite file (`DATA_DIR/state.sqlite3`,
-//! WAL) or in an in-memory SQLite database without `--data-dir`: the same
-//! SQL either way. Each write touches only its rows; nothing rewrites the
-//! whole state.
+//! The server's tables. What remote peers send is kept in the library's
+//! bounded tables ([`CappedStore`]: `DATA_DIR/state.sqlite3`, or in
+//! memory without `--data-dir`), each with its cap from [`Caps`]: past it
+//! the oldest rows go. Each write touches only its rows.
 //!
-//! Every table a remote peer can grow has a cap ([`Caps`]); past it, the
-//! oldest rows go (a new follower past the cap is refused instead, so an
-//! existing follower is never silently dropped).
-//!
-//! The follow graph is the library's [`SqliteGraph`] (`graph.sqlite3`
-//! beside this file, or in memory), its follower cap set from [`Caps`], so
-//! followers survive a restart; the local posts are the library's
-//! [`Posts`] (`posts.sqlite3`: served and listed per reader, tombstoned on
-//! delete); keys, the delivery queue and the remote actor cache are the
-//! library's own SQLite stores too.
+//! The follow graph is the library's [`SqliteGraph`] (`graph.sqlite3`), its
+//! follower cap set from [`Caps`] (a new follower past it is refused, so an
+//! existing one is never silently dropped); the local posts are the
+//! library's [`Posts`] (`posts.sqlite3`: served and listed per reader,
+//! tombstoned on delete); keys, the delivery queue and the remote actor
+//! cache are the library's own SQLite stores too. What is left here is
+//! this server's choice of tables and caps.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use archipel::federation::Graph;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
 use archipel::federation::serve::StoredObject;
-use archipel::federation::store::{MemoryPosts, PostStore, Posts, SqlitePosts, StoreError};
+use archipel::federation::store::{
+    Cap, CappedStore, CappedTable, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
+};
 use archipel::vocab::{Activity, AnyObject, Iri};
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// The caps on tables remote peers can grow (rows).
 #[derive(Debug, Clone, Copy)]
@@ -55,65 +53,68 @@ impl Default for Caps {
     }
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS pending (local TEXT NOT NULL, remote TEXT NOT NULL, follow TEXT NOT NULL, PRIMARY KEY (local, remote));
-CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, local TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS inbox_local ON inbox (local, seq);
-CREATE TABLE IF NOT EXISTS received (id TEXT PRIMARY KEY, owner TEXT NOT NULL, doc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reactions (kind TEXT NOT NULL, object TEXT NOT NULL, actor TEXT NOT NULL, PRIMARY KEY (kind, object, actor));
-CREATE TABLE IF NOT EXISTS verifications (id TEXT PRIMARY KEY, record TEXT NOT NULL);
-";
-
 /// The tables (see the module docs). Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Mutex<Connection>>,
     graph: Arc<dyn Graph>,
     /// What local users posted (the library's store and serving rules).
     pub posts: Posts,
-    caps: Caps,
+    /// Per local user: the activities it received.
+    inbox: CappedTable,
+    /// Notes received from others, with their owner.
+    received: CappedTable,
+    /// Likes and announces of local posts: scope "Kind object", key actor.
+    reactions: CappedTable,
+    /// Per locked user: the Follows awaiting approval, keyed by follower.
+    pending: CappedTable,
+    /// How each accepted activity was verified.
+    verifications: CappedTable,
 }
 
 /// Why the tables could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The server's own tables.
-    #[error("state database: {0}")]
-    State(#[from] rusqlite::Error),
     /// The follow graph.
     #[error("{0}")]
     Graph(#[from] GraphError),
-    /// The local posts.
+    /// The local posts or the capped tables.
     #[error("{0}")]
-    Posts(#[from] StoreError),
+    Store(#[from] StoreError),
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Store(e.to_string()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_str(value).ok()
 }
 
 impl Store {
-    /// Opens (or creates) `dir/state.sqlite3`, `dir/graph.sqlite3` and
-    /// `dir/posts.sqlite3`, or in-memory stores.
+    /// Opens (or creates) `state.sqlite3`, `graph.sqlite3` and
+    /// `posts.sqlite3` in `dir`, or in-memory stores.
     pub fn open(dir: Option<&Path>, caps: Caps) -> Result<Store, OpenError> {
-        let (db, graph, posts): (_, _, Arc<dyn PostStore>) = match dir {
-            Some(dir) => {
-                let db = Connection::open(dir.join("state.sqlite3"))?;
-                db.pragma_update(None, "journal_mode", "WAL")?;
-                db.pragma_update(None, "synchronous", "NORMAL")?;
-                let graph = SqliteGraph::open(dir.join("graph.sqlite3"))?;
-                let posts = SqlitePosts::open(dir.join("posts.sqlite3"))?;
-                (db, graph, Arc::new(posts))
-            }
+        let (tables, graph, posts): (_, _, Arc<dyn PostStore>) = match dir {
+            Some(dir) => (
+                CappedStore::open(dir.join("state.sqlite3"))?,
+                SqliteGraph::open(dir.join("graph.sqlite3"))?,
+                Arc::new(SqlitePosts::open(dir.join("posts.sqlite3"))?),
+            ),
             None => (
-                Connection::open_in_memory()?,
+                CappedStore::open_in_memory()?,
                 SqliteGraph::open_in_memory()?,
                 Arc::new(MemoryPosts::new()),
             ),
         };
-        db.execute_batch(SCHEMA)?;
         let graph: Arc<dyn Graph> = Arc::new(graph.with_max_followers(caps.followers_per_user));
         Ok(Store {
-            db: Arc::new(Mutex::new(db)),
             posts: Posts::new(posts, graph.clone()),
             graph,
-            caps,
+            inbox: tables.table("inbox", Cap::per_scope(caps.inbox_per_user)),
+            received: tables.table("received", Cap::total(caps.received)),
+            reactions: tables.table("reactions", Cap::total(caps.reactions)),
+            pending: tables.table("pending", Cap::per_scope(caps.pending_per_user)),
+            verifications: tables.table("verifications", Cap::total(caps.verifications)),
         })
     }
 
@@ -122,196 +123,111 @@ impl Store {
         self.graph.clone()
     }
 
-    fn db(&self) -> MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn strings(&self, sql: &str, arg: &str) -> rusqlite::Result<Vec<String>> {
-        let db = self.db();
-        let mut stmt = db.prepare_cached(sql)?;
-        stmt.query_map([arg], |r| r.get(0))?.collect()
-    }
-
     /// A local post by id (not deleted), as stored.
     pub async fn post(&self, id: &Iri) -> Option<StoredObject> {
         self.posts.get(id).await.ok().flatten()
     }
 
-    /// Files a received activity in a local user's inbox, dropping the oldest past the cap.
-    pub fn file(&self, local: &Iri, activity: &Activity) -> rusqlite::Result<()> {
-        let json = serde_json::to_string(activity)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let db = self.db();
-        db.execute(
-            "INSERT INTO inbox (local, doc) VALUES (?1, ?2)",
-            params![local.as_str(), json],
-        )?;
-        db.execute(
-            "DELETE FROM inbox WHERE local = ?1 AND seq <= (SELECT seq FROM inbox WHERE local = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-            params![local.as_str(), cap(self.caps.inbox_per_user)],
-        )?;
-        Ok(())
+    /// Files a received activity in a local user's inbox.
+    pub fn file(&self, local: &Iri, activity: &Activity) -> Result<(), StoreError> {
+        let id = activity.id.as_ref().map_or("", Iri::as_str);
+        self.inbox.put(local.as_str(), id, None, &json(activity)?)
     }
 
     /// A local user's inbox, newest first (at most `limit`).
     pub fn inbox(&self, local: &Iri, limit: usize) -> Vec<Activity> {
-        let db = self.db();
-        let Ok(mut stmt) =
-            db.prepare_cached("SELECT doc FROM inbox WHERE local = ?1 ORDER BY seq DESC LIMIT ?2")
-        else {
-            return Vec::new();
-        };
-        let rows = stmt.query_map(params![local.as_str(), cap(limit)], |r| {
-            r.get::<_, String>(0)
-        });
-        rows.map(|rows| {
-            rows.filter_map(|r| serde_json::from_str(&r.ok()?).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+        let rows = self.inbox.newest(local.as_str(), None, limit);
+        let rows = rows.unwrap_or_default();
+        rows.iter().filter_map(|e| parse(&e.value)).collect()
     }
 
-    /// Keeps a received object (a note), owned by `owner`; oldest dropped past the cap.
-    pub fn put_received(&self, owner: &Iri, object: &AnyObject) -> rusqlite::Result<()> {
+    /// Keeps a received object (a note), owned by `owner`.
+    pub fn put_received(&self, owner: &Iri, object: &AnyObject) -> Result<(), StoreError> {
         let Some(id) = object.id() else { return Ok(()) };
-        let json = serde_json::to_string(object)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let db = self.db();
-        db.execute(
-            "INSERT INTO received (id, owner, doc) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-            params![id.as_str(), owner.as_str(), json],
-        )?;
-        prune(&db, "received", self.caps.received)
+        self.received
+            .put("", id.as_str(), Some(owner), &json(object)?)
     }
 
     /// A received object and its owner.
     pub fn received(&self, id: &str) -> Option<(Iri, AnyObject)> {
-        let (owner, doc): (String, String) = self
-            .db()
-            .query_row("SELECT owner, doc FROM received WHERE id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .ok()
-            .flatten()?;
-        Some((Iri::parse(owner).ok()?, serde_json::from_str(&doc).ok()?))
+        let entry = self.received.get("", id).ok().flatten()?;
+        Some((entry.owner?, parse(&entry.value)?))
     }
 
     /// Forgets a received object; whether it was kept.
     pub fn remove_received(&self, id: &Iri) -> bool {
-        self.db()
-            .execute("DELETE FROM received WHERE id = ?1", [id.as_str()])
-            .is_ok_and(|n| n > 0)
+        self.received.remove("", id.as_str()).unwrap_or(false)
     }
 
     /// Records a Like or Announce (`kind`) of a local object by `actor`.
-    pub fn react(&self, kind: &str, object: &Iri, actor: &Iri) -> rusqlite::Result<()> {
-        let db = self.db();
-        db.execute(
-            "INSERT OR IGNORE INTO reactions (kind, object, actor) VALUES (?1, ?2, ?3)",
-            params![kind, object.as_str(), actor.as_str()],
-        )?;
-        prune(&db, "reactions", self.caps.reactions)
+    pub fn react(&self, kind: &str, object: &Iri, actor: &Iri) -> Result<(), StoreError> {
+        let scope = format!("{kind} {object}");
+        self.reactions.put(&scope, actor.as_str(), None, "")
     }
 
     /// Removes a reaction (an `Undo`).
-    pub fn unreact(&self, kind: &str, object: &Iri, actor: &Iri) -> rusqlite::Result<()> {
-        self.db().execute(
-            "DELETE FROM reactions WHERE kind = ?1 AND object = ?2 AND actor = ?3",
-            params![kind, object.as_str(), actor.as_str()],
-        )?;
-        Ok(())
+    pub fn unreact(&self, kind: &str, object: &Iri, actor: &Iri) -> Result<(), StoreError> {
+        let scope = format!("{kind} {object}");
+        self.reactions.remove(&scope, actor.as_str()).map(|_| ())
     }
 
     /// Who reacted to `object` with `kind`, oldest first.
     #[allow(dead_code)] // read by the integration tests
     pub fn reactions(&self, kind: &str, object: &str) -> Vec<String> {
-        let db = self.db();
-        let Ok(mut stmt) = db.prepare_cached(
-            "SELECT actor FROM reactions WHERE kind = ?1 AND object = ?2 ORDER BY rowid",
-        ) else {
-            return Vec::new();
-        };
-        stmt.query_map(params![kind, object], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .unwrap_or_default()
+        let rows = self
+            .reactions
+            .oldest(&format!("{kind} {object}"), usize::MAX);
+        rows.unwrap_or_default()
+            .into_iter()
+            .map(|e| e.key)
+            .collect()
     }
 
     /// Records how an accepted activity was verified.
-    pub fn verified(&self, id: &Iri, record: &str) -> rusqlite::Result<()> {
-        let db = self.db();
-        db.execute(
-            "INSERT OR REPLACE INTO verifications (id, record) VALUES (?1, ?2)",
-            params![id.as_str(), record],
-        )?;
-        prune(&db, "verifications", self.caps.verifications)
+    pub fn verified(&self, id: &Iri, record: &str) -> Result<(), StoreError> {
+        self.verifications.put("", id.as_str(), None, record)
     }
 
     /// How the activity `id` was verified ("dialect algorithm key-id").
     #[allow(dead_code)] // read by the integration tests
     pub fn verification(&self, id: &str) -> Option<String> {
-        self.db()
-            .query_row(
-                "SELECT record FROM verifications WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .optional()
-            .ok()
-            .flatten()
+        Some(self.verifications.get("", id).ok()??.value)
     }
 
     /// How many verification records are kept.
     #[allow(dead_code)] // read by the integration tests
     pub fn verification_count(&self) -> usize {
-        self.db()
-            .query_row("SELECT COUNT(*) FROM verifications", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+        self.rows("verifications")
     }
 
-    /// How many rows `table` holds (a name from the schema above).
+    /// How many rows a table holds (`inbox`, `received`, `reactions`,
+    /// `pending`, `verifications`).
     #[allow(dead_code)] // read by the integration tests
     pub fn rows(&self, table: &str) -> usize {
-        self.db()
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+        let table = match table {
+            "inbox" => &self.inbox,
+            "received" => &self.received,
+            "reactions" => &self.reactions,
+            "pending" => &self.pending,
+            _ => &self.verifications,
+        };
+        table.len().unwrap_or(0)
     }
 
-    /// Keeps a Follow of a locked user for approval (one per follower);
-    /// the oldest request goes past the cap.
-    pub fn add_pending(&self, local: &Iri, follow: &Activity) -> rusqlite::Result<()> {
+    /// Keeps a Follow of a locked user for approval (one per follower).
+    pub fn add_pending(&self, local: &Iri, follow: &Activity) -> Result<(), StoreError> {
         let Some(remote) = follow.actor_id() else {
             return Ok(());
         };
-        let json = serde_json::to_string(follow)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let db = self.db();
-        db.execute(
-            "INSERT OR REPLACE INTO pending (local, remote, follow) VALUES (?1, ?2, ?3)",
-            params![local.as_str(), remote.as_str(), json],
-        )?;
-        db.execute(
-            "DELETE FROM pending WHERE local = ?1 AND rowid <= (SELECT rowid FROM pending WHERE local = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)",
-            params![local.as_str(), cap(self.caps.pending_per_user)],
-        )?;
-        Ok(())
+        self.pending
+            .put(local.as_str(), remote.as_str(), None, &json(follow)?)
     }
 
     /// The pending Follows of a local user, oldest first.
     pub fn pending(&self, local: &Iri) -> Vec<Activity> {
-        self.strings(
-            "SELECT follow FROM pending WHERE local = ?1 ORDER BY rowid",
-            local.as_str(),
-        )
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| serde_json::from_str(s).ok())
-        .collect()
+        let rows = self.pending.oldest(local.as_str(), usize::MAX);
+        let rows = rows.unwrap_or_default();
+        rows.iter().filter_map(|e| parse(&e.value)).collect()
     }
 
     /// Takes the pending Follow of `remote` (or with that Follow id).
@@ -327,27 +243,8 @@ impl Store {
 
     /// Forgets `remote`'s pending request to `local`.
     pub fn drop_pending(&self, local: &Iri, remote: &str) {
-        let _ = self.db().execute(
-            "DELETE FROM pending WHERE local = ?1 AND remote = ?2",
-            params![local.as_str(), remote],
-        );
+        let _ = self.pending.remove(local.as_str(), remote);
     }
-}
-
-/// A row count as SQLite's integer.
-fn cap(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Deletes the oldest rows of `table` past `cap` (by rowid).
-fn prune(db: &Connection, table: &str, cap_rows_: usize) -> rusqlite::Result<()> {
-    db.execute(
-        &format!(
-            "DELETE FROM {table} WHERE rowid <= (SELECT rowid FROM {table} ORDER BY rowid DESC LIMIT 1 OFFSET ?1)"
-        ),
-        [cap(cap_rows_)],
-    )?;
-    Ok(())
 }
 
 /// Who owns a note we keep (received, or posted here), so that on a
@@ -360,92 +257,5 @@ impl OwnerLookup for Store {
             Some((owner, _)) => Ok(Some(owner)),
             None => Ok(self.posts.owner(object).await?),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn iri(s: &str) -> Iri {
-        Iri::parse(s).unwrap()
-    }
-
-    fn like(n: usize) -> Activity {
-        Activity::new(
-            archipel::vocab::Kind::Like,
-            iri(&format!("https://b.example/likes/{n}")),
-            iri(&format!("https://b.example/users/u{n}")),
-        )
-    }
-
-    fn small() -> Store {
-        let caps = Caps {
-            inbox_per_user: 3,
-            received: 2,
-            reactions: 2,
-            pending_per_user: 2,
-            followers_per_user: 2,
-            verifications: 2,
-        };
-        Store::open(None, caps).unwrap()
-    }
-
-    #[tokio::test]
-    async fn every_table_a_peer_can_grow_stays_within_its_cap() {
-        let store = small();
-        let alice = iri("https://a.example/users/alice");
-        for n in 0..10 {
-            store.file(&alice, &like(n)).unwrap();
-            store.add_pending(&alice, &like(n)).unwrap();
-            store.verified(like(n).id.as_ref().unwrap(), "x").unwrap();
-            let object = iri(&format!("https://a.example/objects/{n}"));
-            store.react("Like", &object, &alice).unwrap();
-            let note = AnyObject::from(archipel::vocab::Object::new("Note").with_id(object));
-            store.put_received(&alice, &note).unwrap();
-        }
-        // The newest are kept, the oldest dropped.
-        let kept: Vec<String> = store
-            .inbox(&alice, 100)
-            .iter()
-            .map(|a| a.id.as_ref().unwrap().as_str().to_owned())
-            .collect();
-        assert_eq!(
-            kept,
-            [9, 8, 7].map(|n| format!("https://b.example/likes/{n}"))
-        );
-        assert_eq!(store.pending(&alice).len(), 2);
-        assert_eq!(store.verification_count(), 2);
-        assert_eq!(
-            store.reactions("Like", "https://a.example/objects/9").len(),
-            1
-        );
-        assert!(
-            store
-                .reactions("Like", "https://a.example/objects/0")
-                .is_empty()
-        );
-        assert!(store.received("https://a.example/objects/9").is_some());
-        assert!(store.received("https://a.example/objects/7").is_none());
-
-        // A follower past the cap is refused, not swapped for an old one.
-        let graph = store.graph();
-        for n in 0..2 {
-            graph
-                .add_follower(&alice, &iri(&format!("https://b.example/users/{n}")))
-                .await
-                .unwrap();
-        }
-        let refused = graph
-            .add_follower(&alice, &iri("https://b.example/users/9"))
-            .await;
-        assert_eq!(
-            refused,
-            Err(GraphError::Full {
-                what: "followers",
-                cap: 2
-            })
-        );
-        assert_eq!(graph.followers(&alice).await.unwrap().len(), 2);
     }
 }

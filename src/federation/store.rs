@@ -27,6 +27,14 @@
 //! - **Stored as served.** [`Posts::record`] keeps the [`Posted`] forms,
 //!   which never carry `bto`/`bcc`.
 //!
+//! **What remote peers send is bounded.** `CappedStore` (feature `sqlite`,
+//! a file or memory) holds the application's tables of received objects,
+//! inbox entries, reactions, pending follow requests and the like: each a
+//! `CappedTable` with a `Cap` per scope (a local user) and/or in total;
+//! past it the oldest rows go, so a hostile peer sending ten thousand
+//! activities leaves at most the cap behind. Counts are kept, not
+//! computed, so a write costs a few index lookups however full the table.
+//!
 //! Local posts are grown only by local actors (through the token-protected
 //! outbox), not by remote peers, so the store has no row cap; each post is
 //! bounded by the outbox's body limit.
@@ -82,6 +90,8 @@ use super::outbox::Posted;
 use super::serve::StoredObject;
 use super::visibility::{Access, ReadGuard, Reader, read_visibility};
 
+#[cfg(feature = "sqlite")]
+mod capped;
 mod memory;
 mod source;
 #[cfg(feature = "sqlite")]
@@ -89,6 +99,9 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use capped::{Cap, CappedStore, CappedTable, Entry};
 pub use memory::MemoryPosts;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -445,3 +445,99 @@ async fn sqlite_posts_survive_reopening_in_a_private_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(feature = "sqlite")]
+mod capped {
+    use super::super::{Cap, CappedStore};
+
+    fn keys(entries: Vec<super::super::Entry>) -> Vec<String> {
+        entries.into_iter().map(|e| e.key).collect()
+    }
+
+    #[test]
+    fn each_scope_keeps_its_newest_rows_and_rewrites_keep_their_place() {
+        let db = CappedStore::open_in_memory().unwrap();
+        let inbox = db.table("inbox", Cap::per_scope(3));
+        for n in 0..10 {
+            inbox.put("alice", &format!("a{n}"), None, "x").unwrap();
+        }
+        inbox.put("bob", "b0", None, "x").unwrap();
+        assert_eq!(
+            keys(inbox.newest("alice", None, 100).unwrap()),
+            ["a9", "a8", "a7"]
+        );
+        assert_eq!(keys(inbox.oldest("bob", 100).unwrap()), ["b0"]);
+        assert_eq!(inbox.len().unwrap(), 4);
+        // Rewriting a kept key changes its value, not its place or the count.
+        inbox.put("alice", "a7", None, "new").unwrap();
+        let oldest = inbox.oldest("alice", 1).unwrap();
+        assert_eq!(
+            (oldest[0].key.as_str(), oldest[0].value.as_str()),
+            ("a7", "new")
+        );
+        assert_eq!(inbox.len().unwrap(), 4);
+        // Paging by seq.
+        let first = inbox.newest("alice", None, 2).unwrap();
+        let rest = inbox.newest("alice", Some(first[1].seq), 10).unwrap();
+        assert_eq!(keys(rest), ["a7"]);
+        assert!(inbox.remove("alice", "a8").unwrap());
+        assert!(!inbox.remove("alice", "a8").unwrap());
+        assert_eq!(inbox.len().unwrap(), 3);
+        // Another table of the same database does not mix in.
+        let other = db.table("other", Cap::total(1));
+        assert_eq!(other.len().unwrap(), 0);
+        assert_eq!(other.get("alice", "a9").unwrap(), None);
+    }
+
+    #[test]
+    fn a_peer_choosing_scopes_cannot_grow_the_table_past_its_total() {
+        let db = CappedStore::open_in_memory().unwrap();
+        let reactions = db.table("reactions", Cap::total(5).with_per_scope(2));
+        let owner = super::iri("https://b.example/users/mallory");
+        for scope in 0..10 {
+            for actor in 0..4 {
+                reactions
+                    .put(
+                        &format!("Like {scope}"),
+                        &format!("u{actor}"),
+                        Some(&owner),
+                        "",
+                    )
+                    .unwrap();
+            }
+        }
+        assert_eq!(reactions.len().unwrap(), 5);
+        // The newest survive: two of each of the last scopes.
+        assert_eq!(keys(reactions.oldest("Like 9", 10).unwrap()), ["u2", "u3"]);
+        assert_eq!(keys(reactions.oldest("Like 8", 10).unwrap()), ["u2", "u3"]);
+        assert_eq!(keys(reactions.oldest("Like 7", 10).unwrap()), ["u3"]);
+        assert!(reactions.oldest("Like 0", 10).unwrap().is_empty());
+        let kept = reactions.get("Like 9", "u3").unwrap().unwrap();
+        assert_eq!(kept.owner, Some(owner));
+        // A scope that looks like the whole-table counter is just a scope.
+        reactions.put("*", "x", None, "").unwrap();
+        assert_eq!(reactions.len().unwrap(), 5);
+        assert!(reactions.oldest("Like 7", 10).unwrap().is_empty());
+        assert_eq!(keys(reactions.oldest("Like 8", 10).unwrap()), ["u2", "u3"]);
+        assert_eq!(keys(reactions.oldest("*", 10).unwrap()), ["x"]);
+    }
+
+    #[test]
+    fn counts_and_caps_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("archipel-capped-{}", std::process::id()));
+        let path = dir.join("capped.sqlite3");
+        {
+            let db = CappedStore::open(&path).unwrap();
+            let log = db.table("log", Cap::total(3));
+            for n in 0..5 {
+                log.put("", &n.to_string(), None, "v").unwrap();
+            }
+        }
+        let db = CappedStore::open(&path).unwrap();
+        let log = db.table("log", Cap::total(3));
+        assert_eq!(log.len().unwrap(), 3);
+        log.put("", "5", None, "v").unwrap();
+        assert_eq!(keys(log.oldest("", 10).unwrap()), ["3", "4", "5"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,457 @@
+//! [`CappedStore`]: bounded tables for what remote peers send (feature
+//! `sqlite`).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+
+use super::StoreError;
+use crate::federation::sqlite::create_private_file;
+use crate::vocab::Iri;
+
+/// How long a call waits for another process holding the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every capped table's rows in one physical table, keyed by (table,
+/// scope, key); `archipel_capped_counts` keeps each scope's and each
+/// table's row count (scope `NULL`), so a write never counts rows and the
+/// oldest row is found at the start of an index.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS archipel_capped (
+    seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl   TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    owner TEXT,
+    value TEXT NOT NULL,
+    UNIQUE (tbl, scope, key)
+);
+CREATE INDEX IF NOT EXISTS archipel_capped_scope ON archipel_capped (tbl, scope, seq);
+CREATE INDEX IF NOT EXISTS archipel_capped_table ON archipel_capped (tbl, seq);
+CREATE TABLE IF NOT EXISTS archipel_capped_counts (
+    tbl   TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (tbl, scope)
+);
+";
+
+/// The counts row of a whole table (a scope no caller can name, as scopes
+/// are stored with a one-character prefix).
+const WHOLE: &str = "*";
+
+/// The bound of a [`CappedTable`]: past it, the oldest rows go.
+///
+/// ```
+/// use archipel::federation::store::Cap;
+/// let inbox = Cap::per_scope(5_000); // per local user
+/// assert_eq!((inbox.per_scope, inbox.total), (Some(5_000), None));
+/// let received = Cap::total(50_000).with_per_scope(1_000);
+/// assert_eq!((received.per_scope, received.total), (Some(1_000), Some(50_000)));
+/// assert_eq!(Cap::total(0).total, Some(1)); // a cap holds at least one row
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cap {
+    /// Rows kept per scope (a local user, say).
+    pub per_scope: Option<usize>,
+    /// Rows kept in the whole table.
+    pub total: Option<usize>,
+}
+
+impl Cap {
+    /// At most `n` rows in the whole table. Use it whenever remote peers
+    /// choose the scope.
+    pub fn total(n: usize) -> Cap {
+        Cap {
+            per_scope: None,
+            total: Some(n.max(1)),
+        }
+    }
+
+    /// At most `n` rows per scope, for scopes the application chooses (its
+    /// local users): the table holds at most `n` times their number.
+    pub fn per_scope(n: usize) -> Cap {
+        Cap {
+            per_scope: Some(n.max(1)),
+            total: None,
+        }
+    }
+
+    /// Also at most `n` rows per scope (builder style).
+    pub fn with_per_scope(mut self, n: usize) -> Cap {
+        self.per_scope = Some(n.max(1));
+        self
+    }
+
+    /// Also at most `n` rows in the whole table (builder style).
+    pub fn with_total(mut self, n: usize) -> Cap {
+        self.total = Some(n.max(1));
+        self
+    }
+}
+
+/// One row of a [`CappedTable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Its place: later rows have larger numbers.
+    pub seq: u64,
+    /// Its key within its scope.
+    pub key: String,
+    /// Who owns what it holds (a received object's author), if recorded.
+    pub owner: Option<Iri>,
+    /// What it holds (JSON, or any text).
+    pub value: String,
+}
+
+/// A database of bounded tables, in a SQLite file (WAL) or in memory:
+/// the tables an application keeps of what remote peers send (received
+/// objects, inbox entries, reactions, pending follow requests, a
+/// verification log). Each is a [`CappedTable`] with its own [`Cap`].
+///
+/// Calls are short indexed statements made on the caller's thread under
+/// the connection's lock (no table scans: counts are kept as rows come and
+/// go). On unix a new database file is created with mode `0600`.
+///
+/// ```
+/// use archipel::federation::store::{Cap, CappedStore};
+/// # fn main() -> Result<(), archipel::federation::store::StoreError> {
+/// let db = CappedStore::open_in_memory()?;
+/// let likes = db.table("likes", Cap::total(2));
+/// for actor in ["a", "b", "c"] {
+///     likes.put("https://a.example/objects/1", actor, None, "")?;
+/// }
+/// // The oldest went past the cap.
+/// let kept: Vec<String> = likes
+///     .oldest("https://a.example/objects/1", 10)?
+///     .into_iter()
+///     .map(|e| e.key)
+///     .collect();
+/// assert_eq!(kept, ["b", "c"]);
+/// assert_eq!(likes.len()?, 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CappedStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Store(format!("sqlite: {e}"))
+}
+
+fn prepare(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(db)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL")
+        .map_err(db)?;
+    conn.execute_batch(SCHEMA).map_err(db)
+}
+
+impl CappedStore {
+    /// Opens (or creates, mode `0600`) the database at `path`.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if the file cannot be created or opened.
+    pub fn open(path: impl AsRef<Path>) -> Result<CappedStore, StoreError> {
+        let path = path.as_ref();
+        create_private_file(path)
+            .map_err(|(at, e)| StoreError::Store(format!("cannot create {}: {e}", at.display())))?;
+        let conn = Connection::open(path).map_err(db)?;
+        prepare(&conn)?;
+        Ok(CappedStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// A database in memory: lost on restart, bounded the same way.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails.
+    pub fn open_in_memory() -> Result<CappedStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        prepare(&conn)?;
+        Ok(CappedStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The table `name` of this database, bounded by `cap` (the cap is
+    /// applied as rows are written; tables of different names never mix).
+    pub fn table(&self, name: &str, cap: Cap) -> CappedTable {
+        CappedTable {
+            conn: self.conn.clone(),
+            name: name.to_owned(),
+            cap,
+        }
+    }
+}
+
+/// A bounded table of a [`CappedStore`]: rows keyed by (scope, key),
+/// newest last; writing a row past the [`Cap`] drops the oldest of its
+/// scope, or of the table. Rewriting a key keeps its place. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CappedTable {
+    conn: Arc<Mutex<Connection>>,
+    name: String,
+    cap: Cap,
+}
+
+/// Scopes are stored with a prefix, so no caller's scope is [`WHOLE`].
+fn scoped(scope: &str) -> String {
+    format!("/{scope}")
+}
+
+fn count_of(tx: &Transaction<'_>, tbl: &str, scope: &str) -> Result<usize, StoreError> {
+    let n: Option<i64> = tx
+        .prepare_cached("SELECT n FROM archipel_capped_counts WHERE tbl = ?1 AND scope = ?2")
+        .map_err(db)?
+        .query_row([tbl, scope], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    Ok(n.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
+}
+
+fn add_count(tx: &Transaction<'_>, tbl: &str, scope: &str, by: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO archipel_capped_counts (tbl, scope, n) VALUES (?1, ?2, MAX(?3, 0)) \
+         ON CONFLICT (tbl, scope) DO UPDATE SET n = MAX(n + ?3, 0)",
+    )
+    .map_err(db)?
+    .execute(params![tbl, scope, by])
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Deletes the oldest row of `tbl` (in `scope`, or anywhere with `None`)
+/// and lowers the counts; whether there was a row.
+fn drop_oldest(tx: &Transaction<'_>, tbl: &str, scope: Option<&str>) -> Result<bool, StoreError> {
+    let oldest: Option<(i64, String)> = match scope {
+        Some(scope) => tx
+            .prepare_cached(
+                "SELECT seq, scope FROM archipel_capped WHERE tbl = ?1 AND scope = ?2 \
+                 ORDER BY seq LIMIT 1",
+            )
+            .map_err(db)?
+            .query_row([tbl, scope], |r| Ok((r.get(0)?, r.get(1)?))),
+        None => tx
+            .prepare_cached(
+                "SELECT seq, scope FROM archipel_capped WHERE tbl = ?1 ORDER BY seq LIMIT 1",
+            )
+            .map_err(db)?
+            .query_row([tbl], |r| Ok((r.get(0)?, r.get(1)?))),
+    }
+    .optional()
+    .map_err(db)?;
+    if let Some((seq, scope)) = oldest {
+        tx.prepare_cached("DELETE FROM archipel_capped WHERE seq = ?1")
+            .map_err(db)?
+            .execute([seq])
+            .map_err(db)?;
+        add_count(tx, tbl, &scope, -1)?;
+        add_count(tx, tbl, WHOLE, -1)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, Option<String>, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn to_entry(
+    (seq, key, owner, value): (i64, String, Option<String>, String),
+) -> Result<Entry, StoreError> {
+    let owner = owner
+        .map(|o| {
+            Iri::parse(o.as_str()).map_err(|e| StoreError::Corrupt {
+                id: key.clone(),
+                reason: format!("owner {o:?}: {e}"),
+            })
+        })
+        .transpose()?;
+    Ok(Entry {
+        seq: u64::try_from(seq).unwrap_or(0),
+        key,
+        owner,
+        value,
+    })
+}
+
+impl CappedTable {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `value` (and `owner`) at (`scope`, `key`): a new row is the
+    /// newest, and past the cap the oldest rows go; an existing key keeps
+    /// its place.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails.
+    pub fn put(
+        &self,
+        scope: &str,
+        key: &str,
+        owner: Option<&Iri>,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let scope = scoped(scope);
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let tbl = self.name.as_str();
+        let owner = owner.map(Iri::as_str);
+        let updated = tx
+            .prepare_cached(
+                "UPDATE archipel_capped SET owner = ?4, value = ?5 \
+                 WHERE tbl = ?1 AND scope = ?2 AND key = ?3",
+            )
+            .map_err(db)?
+            .execute(params![tbl, scope, key, owner, value])
+            .map_err(db)?;
+        if updated == 0 {
+            tx.prepare_cached(
+                "INSERT INTO archipel_capped (tbl, scope, key, owner, value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db)?
+            .execute(params![tbl, scope, key, owner, value])
+            .map_err(db)?;
+            add_count(&tx, tbl, &scope, 1)?;
+            add_count(&tx, tbl, WHOLE, 1)?;
+            if let Some(cap) = self.cap.per_scope {
+                while count_of(&tx, tbl, &scope)? > cap {
+                    if !drop_oldest(&tx, tbl, Some(&scope))? {
+                        break;
+                    }
+                }
+            }
+            if let Some(cap) = self.cap.total {
+                while count_of(&tx, tbl, WHOLE)? > cap {
+                    if !drop_oldest(&tx, tbl, None)? {
+                        break;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// The row at (`scope`, `key`).
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails, [`StoreError::Corrupt`] for
+    /// an owner that no longer parses.
+    pub fn get(&self, scope: &str, key: &str) -> Result<Option<Entry>, StoreError> {
+        let conn = self.lock();
+        let row = conn
+            .prepare_cached(
+                "SELECT seq, key, owner, value FROM archipel_capped \
+                 WHERE tbl = ?1 AND scope = ?2 AND key = ?3",
+            )
+            .map_err(db)?
+            .query_row(params![self.name, scoped(scope), key], entry)
+            .optional()
+            .map_err(db)?;
+        row.map(to_entry).transpose()
+    }
+
+    /// Removes the row at (`scope`, `key`); whether there was one.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails.
+    pub fn remove(&self, scope: &str, key: &str) -> Result<bool, StoreError> {
+        let scope = scoped(scope);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        let n = tx
+            .prepare_cached(
+                "DELETE FROM archipel_capped WHERE tbl = ?1 AND scope = ?2 AND key = ?3",
+            )
+            .map_err(db)?
+            .execute(params![self.name, scope, key])
+            .map_err(db)?;
+        if n > 0 {
+            add_count(&tx, &self.name, &scope, -1)?;
+            add_count(&tx, &self.name, WHOLE, -1)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(n > 0)
+    }
+
+    /// Up to `limit` rows of `scope`, newest first, older than `before`
+    /// (a [`Entry::seq`]) if given: an index range, never the table.
+    ///
+    /// # Errors
+    /// As [`CappedTable::get`].
+    pub fn newest(
+        &self,
+        scope: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        self.rows(
+            "SELECT seq, key, owner, value FROM archipel_capped \
+             WHERE tbl = ?1 AND scope = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4",
+            scope,
+            before,
+            limit,
+        )
+    }
+
+    /// Up to `limit` rows of `scope`, oldest first.
+    ///
+    /// # Errors
+    /// As [`CappedTable::get`].
+    pub fn oldest(&self, scope: &str, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.rows(
+            "SELECT seq, key, owner, value FROM archipel_capped \
+             WHERE tbl = ?1 AND scope = ?2 AND seq < ?3 ORDER BY seq LIMIT ?4",
+            scope,
+            i64::MAX,
+            limit,
+        )
+    }
+
+    fn rows(
+        &self,
+        sql: &str,
+        scope: &str,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![self.name, scoped(scope), before, limit], entry)
+            .map_err(db)?;
+        rows.map(|r| to_entry(r.map_err(db)?)).collect()
+    }
+
+    /// How many rows the table holds (all scopes): a kept count, not a scan.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails.
+    pub fn len(&self) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        count_of(&tx, &self.name, WHOLE)
+    }
+
+    /// Whether the table is empty.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+}
