@@ -347,7 +347,14 @@ async fn api(
             iri.as_str().to_owned(),
         )
             .into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        // The reader's mistake is named; the server's own stays in its log.
+        Err(e @ (AppError::Bad(_) | AppError::Iri(_) | AppError::Outbox(_))) => {
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+        Err(e) => {
+            eprintln!("api {action}: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
     }
 }
 

@@ -101,6 +101,9 @@ pub enum AppError {
     /// Planning or queueing a delivery failed.
     #[error("{0}")]
     Delivery(#[from] DeliveryError),
+    /// The OS random source failed (making an id).
+    #[error("random source: {0}")]
+    Random(String),
     /// The state database failed.
     #[error("state database: {0}")]
     Store(#[from] rusqlite::Error),
@@ -215,7 +218,8 @@ impl App {
     }
 
     fn new_id(&self, kind: &str) -> Result<Iri, AppError> {
-        let id = archipel::federation::Paths::new_id().map_err(|e| AppError::Bad(e.to_string()))?;
+        let id =
+            archipel::federation::Paths::new_id().map_err(|e| AppError::Random(e.to_string()))?;
         self.iri(&format!("{kind}/{id}"))
     }
 
@@ -392,7 +396,10 @@ impl App {
     /// and believes only its followee's Accept).
     pub async fn follow(&self, reader: &LocalActor, target: &str) -> Result<Iri, AppError> {
         let target = Iri::parse(target)?;
-        self.fed.follow(reader, &target).await?;
+        let sent = self.fed.follow(reader, &target).await?;
+        if let Some((iri, why)) = sent.unresolved.first() {
+            return Err(AppError::Bad(format!("cannot follow {iri}: {why}")));
+        }
         // Learn what the followee's server speaks before posting to it.
         self.learn_peer(&target).await;
         Ok(target)
