@@ -17,12 +17,12 @@ use crate::support::skip_or_fail;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The DOM Chromium rendered for `url`, and a screenshot of it at
-/// `screenshot`; each run bounded to 60 s, with a fresh profile.
+/// `screenshot`, from one run bounded to 60 s, with a fresh profile.
 async fn render(url: &str, screenshot: &Path) -> String {
-    let dom = chromium(url, &["--dump-dom".to_owned()]).await;
-    chromium(
+    let dom = chromium(
         url,
         &[
+            "--dump-dom".to_owned(),
             format!("--screenshot={}", screenshot.display()),
             "--window-size=1200,900".to_owned(),
             "--hide-scrollbars".to_owned(),
