@@ -14,7 +14,10 @@
 //! | `inbox` | peers (every activity accepted) | `--max-inbox`, 10,000 |
 //! | `peers` | peers (which servers speak the book types) | `--max-peers`, 10,000 |
 //!
-//! Past a cap the oldest rows go. The readers' statuses and their
+//! Past a cap the oldest rows go. A received status or activity larger
+//! than 64 KiB serialized is handled but not kept
+//! (`inbound::MAX_KEPT_BYTES`), so the caps bound bytes as well as rows.
+//! The readers' statuses and their
 //! `Create`s are kept by the library's post store (`SqlitePosts`,
 //! `posts.sqlite3`), which serves and lists them through its serving
 //! guard; `statuses` only says which book each is about. The follow graph
