@@ -162,8 +162,8 @@ async fn locked_account_holds_follows_until_approved_and_rejected_ones_never_fol
     assert_eq!(status, 404, "unknown user: {body}");
 
     // A resent Follow stays one request: bob follows again twice (each a
-    // new Follow, replacing the pending one), and bob's server replays the
-    // newest verbatim three times.
+    // new Follow, replacing the pending one), then the newest arrives three
+    // more times (same id, signed by bob), as from a peer retrying.
     let mut newest = first_follow.clone();
     for n in 0..2 {
         let (status, body) =
@@ -190,7 +190,7 @@ async fn locked_account_holds_follows_until_approved_and_rejected_ones_never_fol
     assert_eq!(followers(&a, "alice").await, none);
 
     // A followers-only post made now does not reach bob (no job at all)
-    // and is not served to him, signed or not.
+    // and is not served to his signed fetch.
     let (status, early) = post_outbox(
         &a,
         "alice",

@@ -324,7 +324,12 @@ async fn restart_on_the_data_dir_mid_fanout_loses_no_delivery_and_repeats_only_t
     stored.sort();
     let mut expected = everyone.clone();
     expected.sort();
-    assert_eq!(stored, expected);
+    assert!(
+        stored == expected,
+        "{} of the {} followers stored",
+        stored.len(),
+        expected.len()
+    );
     within(
         Duration::from_secs(20),
         "the 300 Accepts are delivered",
@@ -415,7 +420,11 @@ async fn restart_on_the_data_dir_mid_fanout_loses_no_delivery_and_repeats_only_t
     // Every arrival is the one activity (no other was sent, no new id was
     // minted on the restart), signed by alice; count per inbox.
     let all = arrivals(&hosts, &create);
-    assert_eq!(every_arrival(&hosts) - arrived_in_set_up, all.len());
+    assert_eq!(
+        every_arrival(&hosts) - arrived_in_set_up,
+        all.len(),
+        "something besides the post arrived after the set-up"
+    );
     let key_id = format!("keyId=\"{alice}#main-key\"");
     let mut per_inbox: BTreeMap<String, usize> = BTreeMap::new();
     for arrival in &all {
@@ -441,7 +450,14 @@ async fn restart_on_the_data_dir_mid_fanout_loses_no_delivery_and_repeats_only_t
         .filter(|(_, n)| **n > 1)
         .map(|(inbox, _)| inbox.clone())
         .collect();
-    assert_eq!(twice, held_inboxes, "inboxes reached more than once");
+    let uncut: Vec<&String> = twice.difference(&held_inboxes).collect();
+    assert!(
+        twice == held_inboxes,
+        "{} inboxes reached more than once, {} of them not cut at the stop (first: {:?})",
+        twice.len(),
+        uncut.len(),
+        uncut.first()
+    );
     assert_eq!(
         duplicates, held_at_stop,
         "duplicates beyond the requests cut at the stop"
