@@ -7,11 +7,11 @@
 //! | local actors and keys | [`local`], [`keys`] | which key signs for whom; the actor document and its JRD |
 //! | addressing and visibility | [`visibility`] | who may read an object |
 //! | client-to-server outbox | [`outbox`] | wrapping, addressing copies, ids, `bto`/`bcc` removal |
-//! | remote actors | [`remote`] | the bounded cache of inboxes and keys |
+//! | remote actors | [`remote`], [`lookup`] | the bounded cache of inboxes and keys; handles to actors |
 //! | recipients | [`recipients`] | addressing → inboxes (`Public` is never a target) |
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
 //! | follow relationships | [`graph`] | followers, following, the Follows this server sent |
-//! | inbound dispatch | [`dispatch`] | typed handlers, after the authorization rules |
+//! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
 //! | local posts | [`store`] | what each reader of an outbox or object may see; tombstones |
 //!
 //! Each piece is usable alone; the primitives below them stay public.
@@ -19,11 +19,13 @@
 pub mod collection;
 pub mod dispatch;
 mod error;
+pub mod fanin;
 pub mod follows;
 pub mod graph;
 mod hub;
 pub mod keys;
 pub mod local;
+pub mod lookup;
 pub mod outbox;
 pub mod paths;
 pub mod recipients;

@@ -18,7 +18,7 @@ use archipel::delivery::{SqliteQueue, WorkerConfig};
 use archipel::federation::collection::{VecSource, serve_collection};
 use archipel::federation::keys::SqliteKeyStore;
 use archipel::federation::remote::SqliteActorStore;
-use archipel::federation::routes::{self, escape_html};
+use archipel::federation::routes::{self, BearerToken, escape_html};
 use archipel::federation::visibility::Reader;
 use archipel::federation::{Federation, LocalActor};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
@@ -88,6 +88,8 @@ pub struct App {
     pub users: Vec<String>,
     /// The bearer token.
     pub token: String,
+    /// The same, checked in constant time.
+    bearer: BearerToken,
     /// The application layer: keys, fetching, inbox, delivery.
     pub fed: Federation,
     /// The server's tables.
@@ -119,23 +121,8 @@ impl App {
 
     /// Whether the request carries the bearer token.
     pub fn authorized(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()))
+        self.bearer.matches(headers)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A random hex string of `bytes` bytes (the default token).
-fn random_hex(bytes: usize) -> std::io::Result<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(std::io::Error::other)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Any start-up failure, as an I/O error.
@@ -213,14 +200,15 @@ pub async fn start_on(
         workers = workers.with_first_dialect(Spec::Rfc9421);
     }
     fed.start_delivery(workers).await;
-    let token = match config.token.clone() {
-        Some(t) => t,
-        None => random_hex(24)?,
+    let bearer = match config.token.clone() {
+        Some(t) => BearerToken::new(t),
+        None => BearerToken::random().map_err(io)?,
     };
     let app = Arc::new(App {
         base: base.clone(),
         users,
-        token,
+        token: bearer.as_str().to_owned(),
+        bearer,
         fed,
         store,
     });

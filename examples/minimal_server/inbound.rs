@@ -10,7 +10,7 @@ use std::sync::Arc;
 use archipel::federation::dispatch::{
     Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
 };
-use archipel::vocab::{Activity, Iri, Kind, Reference};
+use archipel::vocab::{Activity, Kind};
 
 use crate::app::App;
 
@@ -124,7 +124,8 @@ async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: &'static str) ->
 }
 
 /// Logs how the activity was verified and files it in the inboxes of the
-/// local users it concerns: those it names, and those who follow the sender.
+/// local users it is for (the library decides: those it names, and the
+/// sender's followers unless it is addressed only to local users).
 async fn record(app: &App, cx: &Cx, activity: &Activity) {
     let v = cx.verified();
     let how = format!("{} {} {}", v.spec.as_str(), v.algorithm.as_str(), v.key_id);
@@ -137,40 +138,17 @@ async fn record(app: &App, cx: &Cx, activity: &Activity) {
     if let Err(e) = app.store.verified(cx.activity_id(), &how) {
         eprintln!("cannot record verification: {e}");
     }
-    let mut to: Vec<Iri> = cx
-        .local_actors()
-        .iter()
-        .filter(|a| app.fed.local_by_id(a).is_some())
-        .cloned()
-        .collect();
-    // A followers-only or public activity names something beyond this
-    // server's actors (a followers collection, `Public`); one addressed only
-    // to local actors is theirs alone, whoever else follows the sender.
-    let beyond = [&activity.to, &activity.cc, &activity.audience]
-        .into_iter()
-        .flatten()
-        .flat_map(|refs| refs.iter())
-        .filter_map(Reference::id)
-        .any(|iri| app.fed.local_by_id(iri).is_none());
-    for name in &app.users {
-        let Some(me) = app.fed.local(name) else {
-            continue;
-        };
-        if beyond
-            && !to.contains(me.id())
-            && app
-                .fed
-                .graph()
-                .following(me.id())
-                .await
-                .is_ok_and(|f| f.contains(cx.actor()))
-        {
-            to.push(me.id().clone());
+    let users: Vec<_> = app.users.iter().filter_map(|n| app.fed.local(n)).collect();
+    let to = match app.fed.local_recipients(cx, activity, &users).await {
+        Ok(to) => to,
+        Err(e) => {
+            eprintln!("cannot file {}: {e}", cx.activity_id());
+            return;
         }
-    }
+    };
     for local in to {
-        if let Err(e) = app.store.file(&local, activity) {
-            eprintln!("cannot file {} for {local}: {e}", cx.activity_id());
+        if let Err(e) = app.store.file(local.id(), activity) {
+            eprintln!("cannot file {} for {}: {e}", cx.activity_id(), local.name());
         }
     }
 }

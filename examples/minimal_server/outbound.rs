@@ -14,7 +14,6 @@ use archipel::federation::LocalActor;
 use archipel::federation::dispatch::Follow;
 use archipel::federation::outbox::OutboxError;
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Object, Reference};
-use archipel::webfinger::{Acct, Resolver};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -87,30 +86,14 @@ pub async fn post_outbox(
     }
 }
 
-/// An actor IRI, from an IRI or a handle (`acct:bob@host`, `@bob@host`, `bob@host`).
+/// An actor IRI, from an IRI or a handle (`acct:bob@host`, `@bob@host`,
+/// `bob@host`), known and reachable before anything is sent.
 async fn resolve(app: &App, target: &str) -> Result<Iri, (StatusCode, String)> {
-    let iri = if target.starts_with("http://") || target.starts_with("https://") {
-        Iri::parse(target).map_err(|e| bad(format!("{target}: {e}")))?
-    } else {
-        let acct = Acct::parse(target.trim_start_matches('@'))
-            .map_err(|e| bad(format!("{target}: {e}")))?;
-        let resolver =
-            Resolver::new(app.fed.client().clone()).local_http(app.base.scheme() == "http");
-        let url = resolver.resolve(&acct).await.map_err(|e| {
-            (
-                StatusCode::BAD_GATEWAY,
-                format!("cannot resolve {target}: {e}"),
-            )
-        })?;
-        Iri::parse(url.as_str()).map_err(|e| bad(format!("{target}: {e}")))?
-    };
-    // Known and reachable before anything is sent.
-    app.fed
-        .actors()
-        .get(&iri)
-        .await
-        .map_err(|e| (StatusCode::BAD_GATEWAY, format!("cannot fetch {iri}: {e}")))?;
-    Ok(iri)
+    match app.fed.lookup_actor(target).await {
+        Ok(actor) => Ok(actor.id().clone()),
+        Err(e) if e.is_bad_input() => Err(bad(e.to_string())),
+        Err(e) => Err((StatusCode::BAD_GATEWAY, e.to_string())),
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> (StatusCode, String) {

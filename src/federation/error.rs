@@ -37,6 +37,9 @@ pub enum FederationError {
     /// handler failed.
     #[error(transparent)]
     Dispatch(#[from] super::dispatch::DispatchError),
+    /// A remote actor could not be found from an IRI or a handle.
+    #[error(transparent)]
+    Lookup(#[from] super::lookup::LookupError),
     /// The post store failed.
     #[error(transparent)]
     Store(#[from] super::store::StoreError),

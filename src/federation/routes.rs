@@ -92,6 +92,71 @@ pub trait OutboxSource: Send + Sync {
 /// [`Routes::with_owner_auth`]).
 pub type OwnerAuth = Arc<dyn Fn(&HeaderMap, &LocalActor) -> bool + Send + Sync>;
 
+/// A bearer token (RFC 6750 §2.1) that authenticates a local actor's
+/// owner: the `Authorization: Bearer <token>` header, compared in constant
+/// time so its timing does not reveal how much of a guess was right. Its
+/// `Debug` hides the token. For [`Routes::with_owner_auth`] and the
+/// application's own protected routes.
+///
+/// ```
+/// use archipel::federation::routes::BearerToken;
+/// use http::HeaderMap;
+/// let token = BearerToken::new("s3cret");
+/// let mut headers = HeaderMap::new();
+/// headers.insert("authorization", "Bearer s3cret".parse()?);
+/// assert!(token.matches(&headers));
+/// headers.insert("authorization", "Bearer s3cre".parse()?);
+/// assert!(!token.matches(&headers));
+/// assert_eq!(BearerToken::random()?.as_str().len(), 32);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
+}
+
+impl BearerToken {
+    /// The token `token` (an empty one matches no request).
+    pub fn new(token: impl Into<String>) -> BearerToken {
+        BearerToken(token.into())
+    }
+
+    /// A fresh token of 16 random bytes, hex.
+    ///
+    /// # Errors
+    /// [`FederationError::Random`](super::FederationError::Random) if the
+    /// operating system's random source fails.
+    pub fn random() -> Result<BearerToken, super::FederationError> {
+        super::Paths::new_id()
+            .map(BearerToken)
+            .map_err(|e| super::FederationError::Random(e.to_string()))
+    }
+
+    /// The token, to show its holder once.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `headers` carry this token as `Authorization: Bearer`.
+    pub fn matches(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let (a, b) = (given.trim().as_bytes(), self.0.as_bytes());
+        !b.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
 /// The application's HTML pages, for browsers (see [`Routes::with_pages`]).
 /// Each method answers the page's HTML, or `None` to serve JSON instead.
 /// Escape what you show ([`escape_html`]): a post's content is the
@@ -792,6 +857,28 @@ mod tests {
             (200, "<p>&lt;b&gt;note 2&lt;/b&gt;</p>")
         );
         assert_eq!(get(&format!("{base}/objects/3"), &html).await.0, 404);
+    }
+
+    #[test]
+    fn a_bearer_token_matches_only_itself_and_never_shows() {
+        let mut headers = HeaderMap::new();
+        let token = BearerToken::new("abc");
+        assert_eq!(format!("{token:?}"), "BearerToken(..)");
+        assert!(!token.matches(&headers));
+        for (value, ok) in [
+            ("Bearer abc", true),
+            ("Bearer  abc ", true),
+            ("Bearer abd", false),
+            ("Bearer ab", false),
+            ("Bearer abcd", false),
+            ("bearer abc", false),
+            ("Basic abc", false),
+        ] {
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(token.matches(&headers), ok, "{value}");
+        }
+        headers.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert!(!BearerToken::new("").matches(&headers));
     }
 
     #[tokio::test]
