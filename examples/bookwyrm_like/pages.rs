@@ -44,8 +44,9 @@ pub fn handle(actor: &Iri) -> String {
 }
 
 /// One status as an `<article>`: its title, what it is about, its author,
-/// its rating, its (sanitized) text. `link` is where the status itself is
-/// read (a local page, or the remote original).
+/// its rating, its (sanitized) text. `link_to` is where the status itself
+/// is read (a local page, or the remote original); without it the article
+/// has no heading (the page's own title names the status).
 pub fn status(
     status: &BookStatus,
     author: &Iri,
@@ -60,16 +61,15 @@ pub fn status(
         BookStatus::Quotation(s) => ("Quotation", None, s.ext.quote.as_deref()),
     };
     let title = o.name.as_deref().unwrap_or(kind);
-    let heading = match link_to {
-        Some(url) => link(url, title),
-        None => escape(title),
-    };
+    let heading = link_to
+        .map(|url| format!("<h3>{}</h3>", link(url, title)))
+        .unwrap_or_default();
     let stars = rating.map(|r| escape(&stars(r))).unwrap_or_default();
     let quote = quote
         .map(|q| format!("<blockquote>{}</blockquote>", sanitize(q)))
         .unwrap_or_default();
     format!(
-        "<article class=\"status\"><h3>{heading}</h3><p class=\"meta\">{kind} of <cite>{}</cite> \
+        "<article class=\"status\">{heading}<p class=\"meta\">{kind} of <cite>{}</cite> \
          by {}<span class=\"stars\">{stars}</span></p>{quote}<div class=\"content\">{}</div></article>",
         link(book.0, book.1),
         link(author.as_str(), &handle(author)),

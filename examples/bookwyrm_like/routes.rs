@@ -95,7 +95,7 @@ impl Pages for BookPages {
         let body = format!(
             "<h1>{}</h1>{}",
             pages::escape(&title),
-            article(&self.0, &status, author.id())
+            article(&self.0, &status, author.id(), false)
         );
         Some(pages::page(&title, &body))
     }
@@ -124,11 +124,17 @@ async fn visible(app: &App, stored: Vec<StoredObject>) -> Vec<(BookStatus, Iri)>
     out
 }
 
-/// A status as an article, with its book's title and its page.
-fn article(app: &App, status: &BookStatus, author: &Iri) -> String {
+/// A status as an article, with its book's title, and a heading linking
+/// to its own page when `linked`.
+fn article(app: &App, status: &BookStatus, author: &Iri, linked: bool) -> String {
     let book = status.book().map(Iri::as_str).unwrap_or_default();
     let title = app.store.title(book).unwrap_or_else(|| book.to_owned());
-    let id = status.object().id.as_ref().map(Iri::as_str);
+    let id = status
+        .object()
+        .id
+        .as_ref()
+        .map(Iri::as_str)
+        .filter(|_| linked);
     pages::status(status, author, (book, &title), id)
 }
 
@@ -171,7 +177,7 @@ async fn profile(app: &App, reader: &LocalActor) -> String {
         body.push_str("<p>Nothing yet.</p>");
     }
     for (status, author) in &statuses {
-        body.push_str(&article(app, status, author));
+        body.push_str(&article(app, status, author, true));
     }
     pages::page(reader.name(), &body)
 }
@@ -202,7 +208,7 @@ async fn book(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: Header
         .await;
     let mut shown = 0;
     for (status, author) in visible(&app, local).await {
-        body.push_str(&article(&app, &status, &author));
+        body.push_str(&article(&app, &status, &author, true));
         shown += 1;
     }
     // Statuses from other servers: only those addressed to everyone.
@@ -216,7 +222,7 @@ async fn book(State(app): State<Arc<App>>, uri: axum::http::Uri, headers: Header
             .and_then(Object::attributed_to_id)
             .cloned();
         if let (true, Some(author), Some(status)) = (public, author, BookStatus::from_any(object)) {
-            body.push_str(&article(&app, &status, &author));
+            body.push_str(&article(&app, &status, &author, true));
             shown += 1;
         }
     }
