@@ -6,7 +6,9 @@
 #     `http-signature`) in target/interop/;
 #   - the Fedify ActivityPub peer (npm) in tests/interop/fedify/node_modules/;
 #   - a throw-away PostgreSQL server on 127.0.0.1 for the durable-queue
-#     tests, its URL written to target/pg_url (read by the tests).
+#     tests, its URL written to target/pg_url (read by the tests);
+#   - Debian's Chromium (/usr/bin/chromium) for the bookwyrm_like page
+#     tests, which drive it headless against pages served on loopback.
 # Tests whose peer is missing print a notice and skip, unless
 # ARCHIPEL_REQUIRE_PEERS=1 (set by .ci/run): then they fail, and so does this
 # script when it cannot provide a peer (any failed step stops it).
