@@ -17,6 +17,9 @@
 //! Each piece is usable alone; the primitives below them stay public.
 
 pub mod collection;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod data_dir;
 pub mod dispatch;
 mod error;
 pub mod fanin;

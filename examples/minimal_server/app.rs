@@ -14,17 +14,15 @@ use std::sync::Arc;
 
 use archipel::axum::nodeinfo_routes;
 use archipel::client::{FetchPolicy, ReqwestClient, authority};
-use archipel::delivery::{SqliteQueue, WorkerConfig};
-use archipel::federation::collection::{VecSource, serve_collection};
-use archipel::federation::keys::SqliteKeyStore;
-use archipel::federation::remote::SqliteActorStore;
+use archipel::delivery::WorkerConfig;
+use archipel::federation::collection::serve_collection;
 use archipel::federation::routes::{self, BearerToken, escape_html};
 use archipel::federation::visibility::Reader;
 use archipel::federation::{Federation, LocalActor};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
 use archipel::policy::DomainPolicy;
 use archipel::signatures::Spec;
-use archipel::vocab::{AnyObject, Iri, Reference};
+use archipel::vocab::{AnyObject, Iri};
 use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -177,18 +175,7 @@ pub async fn start_on(
         .with_domain_policy(domains)
         .with_authorized_fetch(config.authorized_fetch);
     if let Some(dir) = dir {
-        builder = builder
-            .with_key_store(Arc::new(
-                SqliteKeyStore::open(dir.join("keys.sqlite3")).map_err(io)?,
-            ))
-            .with_actor_store(Arc::new(
-                SqliteActorStore::open(dir.join("actors.sqlite3")).map_err(io)?,
-            ))
-            .with_queue(Arc::new(
-                SqliteQueue::open(dir.join("delivery.sqlite3"))
-                    .await
-                    .map_err(io)?,
-            ));
+        builder = builder.with_data_dir(dir).await.map_err(io)?;
     }
     let fed = builder.build().await.map_err(io)?;
     for name in &users {
@@ -306,60 +293,46 @@ async fn nodeinfo(app: &App) -> NodeInfo {
     NodeInfo::new(software, usage, false)
 }
 
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        "missing or wrong bearer token",
-    )
-        .into_response()
-}
-
-/// Serves `items` (newest first) as a paged collection at `id` to the owner.
-async fn owner_collection(id: &Iri, items: Vec<AnyObject>, query: Option<&str>) -> Response {
-    let source = VecSource::new();
-    for item in items.into_iter().rev() {
-        if source.push(Reference::from(item)).is_err() {
-            break;
-        }
-    }
-    serve_collection(&source, id, query, &Reader::Owner).await
-}
-
 /// `GET /users/{name}/inbox` (token): what the user received, newest first.
-async fn read_inbox(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    req: Request,
-) -> Response {
-    if !app.authorized(req.headers()) {
-        return unauthorized();
-    }
-    let Some(me) = app.fed.local(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let items = app.store.inbox(me.id(), 5_000);
-    let items = items.into_iter().map(AnyObject::from).collect();
-    owner_collection(me.inbox(), items, req.uri().query()).await
+async fn read_inbox(app: State<Arc<App>>, name: Path<String>, req: Request) -> Response {
+    owner_list(app, name, req, false).await
 }
 
 /// `GET /users/{name}/followers/pending` (token): Follows awaiting approval.
-async fn pending(State(app): State<Arc<App>>, Path(name): Path<String>, req: Request) -> Response {
+async fn pending(app: State<Arc<App>>, name: Path<String>, req: Request) -> Response {
+    owner_list(app, name, req, true).await
+}
+
+/// A user's inbox or pending requests, paged, to the token holder only.
+async fn owner_list(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    req: Request,
+    pending: bool,
+) -> Response {
     if !app.authorized(req.headers()) {
-        return unauthorized();
+        let bearer = [(header::WWW_AUTHENTICATE, "Bearer")];
+        return (
+            StatusCode::UNAUTHORIZED,
+            bearer,
+            "missing or wrong bearer token",
+        )
+            .into_response();
     }
     let Some(me) = app.fed.local(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Ok(id) = Iri::parse(format!("{}/pending", me.followers())) else {
+    let (id, source) = if pending {
+        let id = Iri::parse(format!("{}/pending", me.followers()));
+        (id.ok(), app.store.pending_collection(me.id()))
+    } else {
+        (
+            Some(me.inbox().clone()),
+            app.store.inbox_collection(me.id()),
+        )
+    };
+    let Some(id) = id else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut items: Vec<AnyObject> = app
-        .store
-        .pending(me.id())
-        .into_iter()
-        .map(AnyObject::from)
-        .collect();
-    items.reverse();
-    owner_collection(&id, items, req.uri().query()).await
+    serve_collection(source.as_ref(), &id, req.uri().query(), &Reader::Owner).await
 }

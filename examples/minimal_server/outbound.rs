@@ -10,9 +10,9 @@
 
 use std::sync::Arc;
 
-use archipel::federation::LocalActor;
 use archipel::federation::dispatch::Follow;
 use archipel::federation::outbox::OutboxError;
+use archipel::federation::{FederationError, LocalActor};
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Object, Reference};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -148,64 +148,39 @@ async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Answer {
     Ok(id)
 }
 
-/// Any other post, through the library's outbox.
-async fn post(app: &App, me: &LocalActor, mut raw: serde_json::Map<String, Value>) -> Answer {
-    let kind = raw
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("Note")
-        .to_owned();
-    // An Update names only what changes: the rest comes from the stored post.
-    if kind == "Update"
-        && let Some(Value::Object(change)) = raw.get("object")
-        && let Some(id) = change
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|i| Iri::parse(i).ok())
-        && let Some(stored) = app.store.post(&id).await
-        && let Ok(Value::Object(mut merged)) = serde_json::to_value(&stored.object)
-    {
-        merged.extend(change.clone());
-        raw.insert("object".into(), Value::Object(merged));
-    }
+/// Any other post, through the library's post store: the outbox rules,
+/// the stored post an `Update` or `Delete` completes, the ownership check,
+/// the served forms kept, and delivery to exactly its audience.
+async fn post(app: &App, me: &LocalActor, raw: serde_json::Map<String, Value>) -> Answer {
     let mut doc: AnyObject = serde_json::from_value(Value::Object(raw))
         .map_err(|e| bad(format!("not an ActivityStreams document: {e}")))?;
+    let posts = &app.store.posts;
+    posts.complete(me, &mut doc).await.map_err(failed)?;
     default_addressing(app, me, &mut doc).await;
     let body = serde_json::to_vec(&doc).map_err(failed)?;
-    let draft = app.fed.outbox().prepare(me, &body).map_err(refused)?;
-    let stored = match draft.target() {
-        Some(t) => app.store.post(t).await.map(|s| s.object),
-        None => None,
-    };
-    let posted = draft.finish(stored.as_ref()).map_err(refused)?;
-    let id = posted
-        .activity()
-        .id
-        .clone()
-        .ok_or_else(|| failed("the outbox assigned no id"))?;
-    app.store.posts.record(me, &posted).await.map_err(failed)?;
-    let sent = app.fed.publish(me, &posted).await.map_err(failed)?;
-    eprintln!(
-        "{} posted {id} ({:?}): {} deliveries queued",
-        me.name(),
-        posted.visibility(),
-        sent.jobs.len()
-    );
+    let (posted, sent) = posts.post(&app.fed, me, &body).await.map_err(refused)?;
+    let id = posted.activity().id.clone();
+    let id = id.ok_or_else(|| failed("the outbox assigned no id"))?;
+    let (name, visibility) = (me.name(), posted.visibility());
+    let queued = sent.jobs.len();
+    eprintln!("{name} posted {id} ({visibility:?}): {queued} deliveries queued");
     Ok(id)
 }
 
-fn refused(e: OutboxError) -> (StatusCode, String) {
+fn refused(e: FederationError) -> (StatusCode, String) {
     match e {
-        OutboxError::NotOwner { .. } | OutboxError::ForeignActor { .. } => {
-            (StatusCode::FORBIDDEN, e.to_string())
-        }
-        e => bad(e.to_string()),
+        FederationError::Outbox(
+            OutboxError::NotOwner { .. } | OutboxError::ForeignActor { .. },
+        ) => (StatusCode::FORBIDDEN, e.to_string()),
+        FederationError::Outbox(e) => bad(e.to_string()),
+        e => failed(e),
     }
 }
 
-/// A post without any addressing is public (to `Public`, cc followers); a
-/// Like or Announce also goes to the liked object's author; a Delete goes
-/// where the deleted post went.
+/// This server's default, as the client it stands in for: a post without
+/// any addressing is public (to `Public`, cc followers), and a Like or
+/// Announce also goes to the liked object's author. (A Delete or Update of
+/// a stored post already has the post's addressing: `Posts::complete`.)
 async fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
     let addressed = |o: &Object| {
         [&o.to, &o.cc, &o.bto, &o.bcc, &o.audience]
@@ -231,24 +206,12 @@ async fn default_addressing(app: &App, me: &LocalActor, doc: &mut AnyObject) {
     if !new_post || embedded || addressed(object) {
         return;
     }
-    let stored = match target.as_ref() {
-        Some(t) => app.store.post(t).await,
-        None => None,
-    };
-    if delete && let Some(stored) = &stored {
-        if let Some(o) = stored.object.as_object() {
-            object.to.clone_from(&o.to);
-            object.cc.clone_from(&o.cc);
-        }
-        return;
-    }
     Audience::public(me.followers().clone()).apply(object);
     if like && let Some(target) = target {
-        let author = app
-            .store
-            .received(target.as_str())
-            .map(|(owner, _)| owner)
-            .or_else(|| stored.map(|s| s.author));
+        let author = match app.store.received(target.as_str()) {
+            Some((owner, _)) => Some(owner),
+            None => app.store.post(&target).await.map(|s| s.author),
+        };
         if let Some(author) = author {
             let mut to: Vec<Reference> = object
                 .to

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use archipel::federation::Graph;
+use archipel::federation::collection::CollectionSource;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
 use archipel::federation::serve::StoredObject;
@@ -135,10 +136,21 @@ impl Store {
     }
 
     /// A local user's inbox, newest first (at most `limit`).
+    #[allow(dead_code)] // read by the inbox throughput bench
     pub fn inbox(&self, local: &Iri, limit: usize) -> Vec<Activity> {
         let rows = self.inbox.newest(local.as_str(), None, limit);
         let rows = rows.unwrap_or_default();
         rows.iter().filter_map(|e| parse(&e.value)).collect()
+    }
+
+    /// A local user's inbox, for its owner (newest first, paged).
+    pub fn inbox_collection(&self, local: &Iri) -> Arc<dyn CollectionSource> {
+        self.inbox.owner_collection(local.as_str())
+    }
+
+    /// A locked user's pending Follows, for its owner (newest first, paged).
+    pub fn pending_collection(&self, local: &Iri) -> Arc<dyn CollectionSource> {
+        self.pending.owner_collection(local.as_str())
     }
 
     /// Keeps a received object (a note), owned by `owner`.

@@ -370,27 +370,91 @@ impl Posts {
         let Some(id) = change.id().filter(|id| *id != author.id()) else {
             return Ok(None);
         };
-        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-            id: id.as_str().to_owned(),
-            reason: e.to_string(),
+        let mut object = match self.store.get(id).await? {
+            Some(stored) => merge(&stored.document, activity, id)?,
+            None => change.clone(),
         };
-        let mut merged = match self.store.get(id).await? {
-            Some(stored) => serde_json::to_value(&stored.document).map_err(corrupt)?,
-            None => serde_json::Value::Object(serde_json::Map::new()),
-        };
-        if let (Some(merged), serde_json::Value::Object(change)) = (
-            merged.as_object_mut(),
-            serde_json::to_value(change).map_err(corrupt)?,
-        ) {
-            merged.extend(change);
-        }
-        let mut object: AnyObject = serde_json::from_value(merged).map_err(corrupt)?;
         if let Some(o) = object.as_object_mut()
             && o.attributed_to.is_none()
         {
             o.attributed_to = Some(author.id().clone().into());
         }
         Ok(Some(object))
+    }
+
+    /// Fills in what a client may leave out of an `Update` or a `Delete`
+    /// of `author`'s stored post: an `Update` names only what changes, so
+    /// its object gets the stored post's other properties (and is
+    /// delivered whole); a `Delete` without addressing goes where the post
+    /// went ([`inherit_addressing`](super::outbox::inherit_addressing)), so
+    /// everyone who received it learns it is gone. Anything else, or a post
+    /// that is not `author`'s, is left for the outbox to judge.
+    ///
+    /// # Errors
+    /// The store's failure.
+    pub async fn complete(
+        &self,
+        author: &LocalActor,
+        document: &mut AnyObject,
+    ) -> Result<(), StoreError> {
+        let Some(activity) = document.as_activity() else {
+            return Ok(());
+        };
+        let update = activity.has_type(Kind::Update.as_str());
+        if !update && !activity.has_type(Kind::Delete.as_str()) {
+            return Ok(());
+        }
+        let Some(target) = activity.object_id().cloned() else {
+            return Ok(());
+        };
+        let Some(stored) = self.store.get(&target).await? else {
+            return Ok(());
+        };
+        if &stored.author != author.id() {
+            return Ok(());
+        }
+        let merged = match update {
+            true => Some(merge(&stored.document, activity, &target)?),
+            false => None,
+        };
+        let (AnyObject::Activity(activity), Some(stored)) = (document, stored.document.as_object())
+        else {
+            return Ok(());
+        };
+        if let Some(merged) = merged {
+            activity.object = Some(merged.into());
+        } else {
+            super::outbox::inherit_addressing(activity, stored);
+        }
+        Ok(())
+    }
+
+    /// A local actor's client-to-server post in one call: the outbox
+    /// semantics ([`Federation::outbox`](super::Federation::outbox)),
+    /// [`Posts::complete`], the ownership check against this store, the
+    /// served forms kept ([`Posts::record`]) and the delivery queued to
+    /// exactly its audience ([`Federation::publish`](super::Federation::publish)).
+    ///
+    /// # Errors
+    /// [`FederationError::Outbox`](super::FederationError::Outbox) for a
+    /// refused post (the client's fault: `NotOwner` and `ForeignActor` are
+    /// `403`, the rest `400`), else the store's or the delivery's failure.
+    pub async fn post(
+        &self,
+        fed: &super::Federation,
+        author: &LocalActor,
+        body: &[u8],
+    ) -> Result<(Posted, super::Sent), super::FederationError> {
+        let outbox = fed.outbox();
+        let draft = outbox.prepare(author, body)?;
+        let stored = match draft.target() {
+            Some(target) => self.store.get(target).await?.map(|p| p.document),
+            None => None,
+        };
+        let posted = draft.finish(stored.as_ref())?;
+        self.record(author, &posted).await?;
+        let sent = fed.publish(author, &posted).await?;
+        Ok((posted, sent))
     }
 
     /// Stores one document of `author` (see [`PostStore::put`]), its
@@ -496,4 +560,22 @@ impl Posts {
     ) -> Result<Page, CollectionError> {
         source::page(self, author, cursor, limit, reader).await
     }
+}
+
+/// The stored post with the properties an `Update` supplies in place of
+/// its own (ActivityPub §6.3).
+fn merge(stored: &AnyObject, update: &Activity, id: &Iri) -> Result<AnyObject, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        id: id.as_str().to_owned(),
+        reason: e.to_string(),
+    };
+    let mut merged = serde_json::to_value(stored).map_err(corrupt)?;
+    let change = match update.embedded_object() {
+        Some(change) => serde_json::to_value(change).map_err(corrupt)?,
+        None => serde_json::Value::Null,
+    };
+    if let (Some(merged), serde_json::Value::Object(change)) = (merged.as_object_mut(), change) {
+        merged.extend(change);
+    }
+    serde_json::from_value(merged).map_err(corrupt)
 }

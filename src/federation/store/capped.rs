@@ -8,8 +8,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
 use super::StoreError;
+use super::source::{before, cursor_at};
+use crate::federation::collection::{CollectionError, CollectionSource, Cursor, Page};
 use crate::federation::sqlite::create_private_file;
+use crate::federation::visibility::Reader;
 use crate::vocab::Iri;
+use crate::vocab::{AnyObject, Reference};
 
 /// How long a call waits for another process holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -447,11 +451,84 @@ impl CappedTable {
         count_of(&tx, &self.name, WHOLE)
     }
 
+    /// How many rows `scope` holds: a kept count, not a scan.
+    ///
+    /// # Errors
+    /// [`StoreError::Store`] if SQLite fails.
+    pub fn scope_len(&self, scope: &str) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        count_of(&tx, &self.name, &scoped(scope))
+    }
+
+    /// One scope as a paged collection for its owner (a local user's
+    /// inbox, their pending follow requests): each row's value decoded as
+    /// an embedded document, newest first, paged by `before-N` cursors.
+    /// Only [`Reader::Owner`] sees the rows: these tables hold what others
+    /// sent to the user, which no one else may list; any other reader gets
+    /// a count of 0 and empty pages.
+    pub fn owner_collection(&self, scope: &str) -> Arc<dyn CollectionSource> {
+        Arc::new(ScopeSource {
+            table: self.clone(),
+            scope: scope.to_owned(),
+        })
+    }
+
     /// Whether the table is empty.
     ///
     /// # Errors
     /// [`StoreError::Store`] if SQLite fails.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.len()? == 0)
+    }
+}
+
+/// One scope of a table as a collection (see [`CappedTable::owner_collection`]).
+struct ScopeSource {
+    table: CappedTable,
+    scope: String,
+}
+
+fn source_error(e: StoreError) -> CollectionError {
+    CollectionError::Source(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl CollectionSource for ScopeSource {
+    async fn total(&self, reader: &Reader) -> Result<u64, CollectionError> {
+        if *reader != Reader::Owner {
+            return Ok(0);
+        }
+        let n = self.table.scope_len(&self.scope).map_err(source_error)?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    async fn page(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+        reader: &Reader,
+    ) -> Result<Page, CollectionError> {
+        let before = before(cursor)?;
+        if *reader != Reader::Owner {
+            return Ok(Page::new(Vec::new()));
+        }
+        let rows = self
+            .table
+            .newest(&self.scope, before, limit.saturating_add(1))
+            .map_err(source_error)?;
+        let more = rows.len() > limit;
+        let shown: Vec<Entry> = rows.into_iter().take(limit).collect();
+        let last = shown.last().map(|e| e.seq);
+        let items = shown
+            .iter()
+            .filter_map(|e| serde_json::from_str::<AnyObject>(&e.value).ok())
+            .map(Reference::from)
+            .collect();
+        let mut page = Page::new(items);
+        if more && let Some(seq) = last {
+            page = page.with_next(cursor_at(seq)?);
+        }
+        Ok(page)
     }
 }

@@ -15,7 +15,7 @@ const BEFORE: &str = "before-";
 
 /// The sequence number a cursor names; one this store never minted is
 /// refused (a `400`, never a panic or an empty answer that hides the fault).
-fn before(cursor: Option<&Cursor>) -> Result<Option<u64>, CollectionError> {
+pub(super) fn before(cursor: Option<&Cursor>) -> Result<Option<u64>, CollectionError> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
@@ -30,7 +30,7 @@ fn before(cursor: Option<&Cursor>) -> Result<Option<u64>, CollectionError> {
         })
 }
 
-fn cursor_at(seq: u64) -> Result<Cursor, CollectionError> {
+pub(super) fn cursor_at(seq: u64) -> Result<Cursor, CollectionError> {
     Cursor::new(format!("{BEFORE}{seq}"))
 }
 

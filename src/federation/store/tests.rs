@@ -401,6 +401,106 @@ async fn record_keeps_the_served_forms_and_a_delete_leaves_tombstones() {
     }
 }
 
+/// The IRIs of an addressing property.
+fn addressed(refs: &Option<crate::vocab::Refs>) -> Vec<String> {
+    refs.iter()
+        .flat_map(|r| r.iter())
+        .filter_map(|r| r.id())
+        .map(|i| i.as_str().to_owned())
+        .collect()
+}
+
+/// A federation on `https://a.example` that reaches no network.
+async fn federation() -> crate::federation::Federation {
+    use crate::client::{ClientError, HttpClient};
+    #[derive(Debug)]
+    struct NoNetwork;
+    #[async_trait::async_trait]
+    impl HttpClient for NoNetwork {
+        async fn execute(
+            &self,
+            _: http::Request<bytes::Bytes>,
+        ) -> Result<http::Response<bytes::Bytes>, ClientError> {
+            Err(ClientError::Connect {
+                host: "any".into(),
+                reason: "no network in this test".into(),
+            })
+        }
+    }
+    crate::federation::Federation::builder("https://a.example".parse().unwrap())
+        .with_client(Arc::new(NoNetwork))
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_update_is_completed_from_the_stored_post_and_a_delete_goes_where_it_went() {
+    let fed = federation().await;
+    let alice = fed.actor("alice").await.unwrap();
+    let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
+    let body = br#"{"type": "Note", "content": "v1", "summary": "cw",
+                    "to": "https://a.example/users/alice/followers"}"#;
+    let (posted, _) = posts.post(&fed, &alice, body).await.unwrap();
+    let note = posted.object().and_then(|o| o.id()).cloned().unwrap();
+
+    // The client names only what changes.
+    let body = format!(
+        r#"{{"type": "Update", "object": {{"id": "{note}", "type": "Note", "content": "v2"}}}}"#
+    );
+    let mut update = AnyObject::from_slice(body.as_bytes()).unwrap();
+    posts.complete(&alice, &mut update).await.unwrap();
+    let object = update
+        .as_activity()
+        .and_then(|a| a.embedded_object())
+        .unwrap();
+    let object = object.as_object().unwrap();
+    assert_eq!(
+        (object.content.as_deref(), object.summary.as_deref()),
+        (Some("v2"), Some("cw"))
+    );
+    let followers = [alice.followers().as_str()];
+    assert_eq!(addressed(&object.to), followers);
+    let body = serde_json::to_vec(&update).unwrap();
+    let (posted, _) = posts.post(&fed, &alice, &body).await.unwrap();
+    assert_eq!(posted.visibility(), Visibility::FollowersOnly);
+    let stored = posts.get(&note).await.unwrap().unwrap().object;
+    let stored = stored.as_object().unwrap();
+    assert_eq!(
+        (stored.content.as_deref(), stored.summary.as_deref()),
+        (Some("v2"), Some("cw"))
+    );
+
+    // A Delete without addressing goes to the note's audience.
+    let body = format!(r#"{{"type": "Delete", "object": "{note}"}}"#);
+    let mut delete = AnyObject::from_slice(body.as_bytes()).unwrap();
+    posts.complete(&alice, &mut delete).await.unwrap();
+    let to = delete.as_object().map(|o| addressed(&o.to));
+    assert_eq!(to, Some(followers.map(str::to_owned).to_vec()));
+
+    // Someone else's post is not completed, and not theirs to change.
+    let bob = fed.actor("bob").await.unwrap();
+    let body = format!(
+        r#"{{"type": "Update", "object": {{"id": "{note}", "type": "Note", "content": "mine"}}}}"#
+    );
+    let mut foreign = AnyObject::from_slice(body.as_bytes()).unwrap();
+    let before = foreign.clone();
+    posts.complete(&bob, &mut foreign).await.unwrap();
+    assert_eq!(foreign, before);
+    let refused = posts.post(&fed, &bob, body.as_bytes()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(crate::federation::FederationError::Outbox(
+                crate::federation::outbox::OutboxError::NotOwner { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+    let stored = posts.get(&note).await.unwrap().unwrap().object;
+    assert_eq!(stored.as_object().unwrap().content.as_deref(), Some("v2"));
+}
+
 #[tokio::test]
 async fn the_owner_lookup_answers_the_stored_author() {
     let (posts, alice) = posts_of_alice(Arc::new(MemoryPosts::new())).await;
@@ -539,5 +639,72 @@ mod capped {
         log.put("", "5", None, "v").unwrap();
         assert_eq!(keys(log.oldest("", 10).unwrap()), ["3", "4", "5"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_scope_is_listed_to_its_owner_only_in_keyset_pages() {
+        use crate::federation::collection::{CollectionError, Cursor};
+        use crate::federation::visibility::Reader;
+
+        let db = CappedStore::open_in_memory().unwrap();
+        let inbox = db.table("inbox", Cap::per_scope(10));
+        for n in 0..5 {
+            let note = format!(r#"{{"id": "https://b.example/notes/{n}", "type": "Note"}}"#);
+            inbox.put("alice", &n.to_string(), None, &note).unwrap();
+        }
+        inbox
+            .put(
+                "bob",
+                "x",
+                None,
+                r#"{"id": "https://b.example/notes/x", "type": "Note"}"#,
+            )
+            .unwrap();
+        let source = inbox.owner_collection("alice");
+        assert_eq!(source.total(&Reader::Owner).await.unwrap(), 5);
+        let mut seen = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        for _ in 0..5 {
+            let page = source
+                .page(cursor.as_ref(), 2, &Reader::Owner)
+                .await
+                .unwrap();
+            seen.extend(
+                page.items
+                    .iter()
+                    .filter_map(|r| r.id())
+                    .map(|i| i.as_str().to_owned()),
+            );
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let expected: Vec<String> = (0..5)
+            .rev()
+            .map(|n| format!("https://b.example/notes/{n}"))
+            .collect();
+        assert_eq!(seen, expected);
+        for reader in [
+            Reader::Anonymous,
+            Reader::Signed {
+                owner: super::iri("https://b.example/users/bob"),
+            },
+        ] {
+            assert_eq!(source.total(&reader).await.unwrap(), 0);
+            assert!(
+                source
+                    .page(None, 20, &reader)
+                    .await
+                    .unwrap()
+                    .items
+                    .is_empty()
+            );
+        }
+        let bad = Cursor::new("before-x").unwrap();
+        assert!(matches!(
+            source.page(Some(&bad), 20, &Reader::Owner).await,
+            Err(CollectionError::UnknownCursor { .. })
+        ));
     }
 }
