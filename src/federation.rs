@@ -10,7 +10,7 @@
 //! | remote actors | [`remote`], [`lookup`] | the bounded cache of inboxes and keys; handles to actors |
 //! | recipients | [`recipients`] | addressing → inboxes (`Public` is never a target) |
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
-//! | follow relationships | [`graph`] | followers, following, the Follows this server sent |
+//! | follow relationships | [`graph`], `requests` | followers, following, the Follows this server sent; requests awaiting a locked account |
 //! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
 //! | local posts | [`store`] | what each reader of an outbox or object may see; tombstones |
 //!
@@ -33,6 +33,9 @@ pub mod outbox;
 pub mod paths;
 pub mod recipients;
 pub mod remote;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod requests;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod routes;

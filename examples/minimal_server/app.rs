@@ -324,7 +324,7 @@ async fn owner_list(
     };
     let (id, source) = if pending {
         let id = Iri::parse(format!("{}/pending", me.followers()));
-        (id.ok(), app.store.pending_collection(me.id()))
+        (id.ok(), app.store.requests.collection(me.id()))
     } else {
         (
             Some(me.inbox().clone()),

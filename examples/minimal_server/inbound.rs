@@ -23,7 +23,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             record(&app, &cx, &follow.activity).await;
             let me = app.fed.local(&follow.name).ok_or("no such user")?;
             if me.is_locked() {
-                app.store.add_pending(me.id(), &follow.activity)?;
+                app.store.requests.hold(&follow)?;
                 eprintln!(
                     "follow request from {} to {} is pending",
                     cx.actor(),
@@ -53,7 +53,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
                 // and pending request everywhere.
                 (kind, _) => {
                     for me in app.users.iter().filter_map(|n| app.fed.local(n)) {
-                        app.store.drop_pending(me.id(), cx.actor().as_str());
+                        app.store.requests.forget(me.id(), cx.actor())?;
                         if kind.is_none() {
                             app.fed.graph().remove_follower(me.id(), cx.actor()).await?;
                         }
@@ -94,7 +94,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         .on_block(with(app, |app, cx, block: Activity| async move {
             record(&app, &cx, &block).await;
             if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
-                app.store.drop_pending(me.id(), cx.actor().as_str());
+                app.store.requests.forget(me.id(), cx.actor())?;
             }
             Ok(())
         }))

@@ -4,22 +4,14 @@
 //! followers, follower/following collections with paging.
 //!
 //! ```sh
-//! cargo run --example minimal_server --features client,axum
+//! cargo run --example minimal_server --features server
 //! ```
 //!
-//! Flags: `--bind ADDR` (default `127.0.0.1:8080`), `--base-url URL`
-//! (default `http://` + the bound address), `--user NAME` (repeatable,
-//! default `alice`), `--locked NAME` (approves followers by hand),
-//! `--token TOKEN` (outbox bearer token, random by default),
-//! `--data-dir DIR` (keep state, the follow graph and keys; memory only by
-//! default),
-//! `--allow-private-addresses` (federate with loopback/private peers),
-//! `--block DOMAIN` (repeatable; refuse a domain inbound and outbound),
-//! `--authorized-fetch` (serve documents only to signed requests), and the
-//! caps on the tables peers can grow: `--max-inbox N` (per user, default
-//! 5,000), `--max-received N` (50,000), `--max-reactions N` (100,000),
-//! `--max-pending N` (per user, 1,000), `--max-followers N` (per user,
-//! 100,000), `--max-verifications N` (10,000).
+//! The flags are in [`USAGE`] and the README: the address and public URL,
+//! the users (`--locked` ones approve followers by hand), the bearer
+//! token, `--data-dir` (memory only without it), `--allow-private-addresses`,
+//! `--block`, `--authorized-fetch`, and the caps on what peers can grow
+//! (defaults in `store::Caps`).
 
 mod app;
 mod inbound;
@@ -34,64 +26,57 @@ const USAGE: &str = "usage: minimal_server [--bind ADDR] [--base-url URL] [--use
 [--max-verifications N]";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, String> {
-    let mut config = app::Config::default();
+    let mut c = app::Config::default();
     let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        let (flag, inline) = match flag.split_once('=') {
+    while let Some(arg) = args.next() {
+        let (flag, mut inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (flag, None),
+            _ => (arg, None),
         };
-        let mut value = |name: &str| {
+        let mut val = || {
             inline
-                .clone()
+                .take()
                 .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+                .ok_or(format!("{flag} needs a value\n{USAGE}"))
+        };
+        let num = |v: String| {
+            v.parse::<usize>()
+                .map(|n| n.max(1))
+                .map_err(|e| format!("{flag} {v}: {e}"))
         };
         match flag.as_str() {
             "--bind" => {
-                let v = value("--bind")?;
-                config.bind = v.parse().map_err(|e| format!("--bind {v}: {e}"))?;
+                let v = val()?;
+                c.bind = v.parse().map_err(|e| format!("--bind {v}: {e}"))?;
             }
             "--base-url" => {
-                let v = value("--base-url")?;
+                let v = val()?;
                 let url = url::Url::parse(&v).map_err(|e| format!("--base-url {v}: {e}"))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
                     return Err(format!(
                         "--base-url {v}: must be an http(s) URL with a host"
                     ));
                 }
-                config.base_url = Some(url);
+                c.base_url = Some(url);
             }
-            "--user" => config.users.push(value("--user")?),
-            "--locked" => config.locked.push(value("--locked")?),
-            "--token" => config.token = Some(value("--token")?),
-            "--data-dir" => config.data_dir = Some(value("--data-dir")?.into()),
-            "--block" => config.blocked_domains.push(value("--block")?),
-            "--allow-private-addresses" => config.allow_private_addresses = true,
-            "--authorized-fetch" => config.authorized_fetch = true,
-            cap @ ("--max-inbox"
-            | "--max-received"
-            | "--max-reactions"
-            | "--max-pending"
-            | "--max-followers"
-            | "--max-verifications") => {
-                let v = value(cap)?;
-                let n: usize = v.parse().map_err(|e| format!("{cap} {v}: {e}"))?;
-                let caps = &mut config.caps;
-                *match cap {
-                    "--max-inbox" => &mut caps.inbox_per_user,
-                    "--max-received" => &mut caps.received,
-                    "--max-reactions" => &mut caps.reactions,
-                    "--max-pending" => &mut caps.pending_per_user,
-                    "--max-followers" => &mut caps.followers_per_user,
-                    _ => &mut caps.verifications,
-                } = n.max(1);
-            }
+            "--user" => c.users.push(val()?),
+            "--locked" => c.locked.push(val()?),
+            "--token" => c.token = Some(val()?),
+            "--data-dir" => c.data_dir = Some(val()?.into()),
+            "--block" => c.blocked_domains.push(val()?),
+            "--allow-private-addresses" => c.allow_private_addresses = true,
+            "--authorized-fetch" => c.authorized_fetch = true,
+            "--max-inbox" => c.caps.inbox_per_user = num(val()?)?,
+            "--max-received" => c.caps.received = num(val()?)?,
+            "--max-reactions" => c.caps.reactions = num(val()?)?,
+            "--max-pending" => c.caps.pending_per_user = num(val()?)?,
+            "--max-followers" => c.caps.followers_per_user = num(val()?)?,
+            "--max-verifications" => c.caps.verifications = num(val()?)?,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
-    for name in config.users.iter().chain(&config.locked) {
+    for name in c.users.iter().chain(&c.locked) {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
                 "user name {name:?}: use letters, digits and '_' only"
@@ -99,12 +84,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
         }
     }
     // A locked user is a user.
-    for name in config.locked.clone() {
-        if !config.users.contains(&name) {
-            config.users.push(name);
+    for name in c.locked.clone() {
+        if !c.users.contains(&name) {
+            c.users.push(name);
         }
     }
-    Ok(config)
+    Ok(c)
 }
 
 #[tokio::main]
@@ -123,7 +108,7 @@ async fn main() -> ExitCode {
         ),
         (
             config.data_dir.is_none(),
-            "state, keys and the delivery queue live in memory only; pass --data-dir DIR to keep them (SQLite queue)",
+            "state, keys and the delivery queue live in memory only; pass --data-dir DIR to keep them",
         ),
     ];
     let running = match app::start(config).await {
@@ -141,7 +126,8 @@ async fn main() -> ExitCode {
         app.base()
     );
     for user in &app.users {
-        let lock = if app.fed.local(user).is_some_and(|a| a.is_locked()) {
+        let locked = app.fed.local(user).is_some_and(|a| a.is_locked());
+        let lock = if locked {
             " (locked: approves followers by hand)"
         } else {
             ""
@@ -150,10 +136,8 @@ async fn main() -> ExitCode {
     }
     eprintln!("  shared inbox {}/inbox", app.base());
     eprintln!("outbox bearer token: {}", app.token);
-    for (applies, note) in notes {
-        if applies {
-            eprintln!("note: {note}");
-        }
+    for (_, note) in notes.iter().filter(|(applies, _)| *applies) {
+        eprintln!("note: {note}");
     }
     eprintln!(
         "post a note:  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/activity+json' \
@@ -171,32 +155,17 @@ async fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
     }
 
     #[test]
     fn parses_every_flag() {
-        let c = parse_args(args(&[
-            "--bind",
-            "127.0.0.1:9000",
-            "--base-url",
-            "http://127.0.0.1:9000",
-            "--user",
-            "bob",
-            "--locked",
-            "carol",
-            "--token",
-            "t",
-            "--data-dir",
-            "d",
-            "--allow-private-addresses",
-            "--block=bad.example",
-            "--authorized-fetch",
-            "--max-inbox",
-            "7",
-            "--max-followers=9",
-        ]))
+        let c = parse_args(args(
+            "--bind 127.0.0.1:9000 --base-url http://127.0.0.1:9000 --user bob --locked carol \
+             --token t --data-dir d --allow-private-addresses --block=bad.example \
+             --authorized-fetch --max-inbox 7 --max-followers=9",
+        ))
         .unwrap();
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.users, vec!["bob", "carol"]);
@@ -213,14 +182,14 @@ mod tests {
     #[test]
     fn refuses_unknown_flags_and_bad_urls() {
         assert!(
-            parse_args(args(&["--nope"]))
+            parse_args(args("--nope"))
                 .unwrap_err()
                 .contains("unknown argument --nope")
         );
-        assert!(parse_args(args(&["--base-url", "ftp://x"])).is_err());
-        assert!(parse_args(args(&["--user", "../x"])).is_err());
+        assert!(parse_args(args("--base-url ftp://x")).is_err());
+        assert!(parse_args(args("--user ../x")).is_err());
         assert!(
-            parse_args(args(&["--max-inbox", "lots"]))
+            parse_args(args("--max-inbox lots"))
                 .unwrap_err()
                 .starts_with("--max-inbox lots:")
         );

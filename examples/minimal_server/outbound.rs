@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use archipel::federation::dispatch::Follow;
 use archipel::federation::outbox::OutboxError;
 use archipel::federation::{FederationError, LocalActor};
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Object, Reference};
@@ -126,26 +125,12 @@ async fn unfollow(app: &App, me: &LocalActor, target: &str) -> Answer {
 /// Approves or refuses a pending request, named by follower or Follow id;
 /// answers with the Follow's id.
 async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Answer {
-    let Some(stored) = app.store.take_pending(me.id(), key) else {
-        return Err((StatusCode::NOT_FOUND, format!("no pending Follow of {key}")));
-    };
-    let follow = Follow::from_activity(stored, app.fed.paths()).ok_or_else(|| {
-        bad(format!(
-            "pending request of {key} is not a Follow of a local actor"
-        ))
-    })?;
-    let id = follow
-        .activity
-        .id
-        .clone()
-        .unwrap_or_else(|| follow.followee.clone());
-    if accept {
-        app.fed.accept(me, &follow).await
-    } else {
-        app.fed.reject(me, &follow).await
+    let requests = &app.store.requests;
+    match app.fed.decide_follow(requests, me, key, accept).await {
+        Ok(Some((follow, _))) => Ok(follow.activity.id.clone().unwrap_or(follow.followee)),
+        Ok(None) => Err((StatusCode::NOT_FOUND, format!("no pending Follow of {key}"))),
+        Err(e) => Err(failed(e)),
     }
-    .map_err(failed)?;
-    Ok(id)
 }
 
 /// Any other post, through the library's post store: the outbox rules,

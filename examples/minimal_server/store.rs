@@ -18,6 +18,7 @@ use archipel::federation::Graph;
 use archipel::federation::collection::CollectionSource;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
+use archipel::federation::requests::FollowRequests;
 use archipel::federation::serve::StoredObject;
 use archipel::federation::store::{
     Cap, CappedStore, CappedTable, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
@@ -66,8 +67,8 @@ pub struct Store {
     received: CappedTable,
     /// Likes and announces of local posts: scope "Kind object", key actor.
     reactions: CappedTable,
-    /// Per locked user: the Follows awaiting approval, keyed by follower.
-    pending: CappedTable,
+    /// Per locked user: the Follows awaiting approval.
+    pub requests: FollowRequests,
     /// How each accepted activity was verified.
     verifications: CappedTable,
 }
@@ -114,7 +115,7 @@ impl Store {
             inbox: tables.table("inbox", Cap::per_scope(caps.inbox_per_user)),
             received: tables.table("received", Cap::total(caps.received)),
             reactions: tables.table("reactions", Cap::total(caps.reactions)),
-            pending: tables.table("pending", Cap::per_scope(caps.pending_per_user)),
+            requests: FollowRequests::new(&tables, caps.pending_per_user),
             verifications: tables.table("verifications", Cap::total(caps.verifications)),
         })
     }
@@ -146,11 +147,6 @@ impl Store {
     /// A local user's inbox, for its owner (newest first, paged).
     pub fn inbox_collection(&self, local: &Iri) -> Arc<dyn CollectionSource> {
         self.inbox.owner_collection(local.as_str())
-    }
-
-    /// A locked user's pending Follows, for its owner (newest first, paged).
-    pub fn pending_collection(&self, local: &Iri) -> Arc<dyn CollectionSource> {
-        self.pending.owner_collection(local.as_str())
     }
 
     /// Keeps a received object (a note), owned by `owner`.
@@ -213,49 +209,22 @@ impl Store {
     }
 
     /// How many rows a table holds (`inbox`, `received`, `reactions`,
-    /// `pending`, `verifications`).
+    /// `verifications`).
     #[allow(dead_code)] // read by the integration tests
     pub fn rows(&self, table: &str) -> usize {
         let table = match table {
             "inbox" => &self.inbox,
             "received" => &self.received,
             "reactions" => &self.reactions,
-            "pending" => &self.pending,
             _ => &self.verifications,
         };
         table.len().unwrap_or(0)
     }
 
-    /// Keeps a Follow of a locked user for approval (one per follower).
-    pub fn add_pending(&self, local: &Iri, follow: &Activity) -> Result<(), StoreError> {
-        let Some(remote) = follow.actor_id() else {
-            return Ok(());
-        };
-        self.pending
-            .put(local.as_str(), remote.as_str(), None, &json(follow)?)
-    }
-
     /// The pending Follows of a local user, oldest first.
+    #[allow(dead_code)] // read by the integration tests
     pub fn pending(&self, local: &Iri) -> Vec<Activity> {
-        let rows = self.pending.oldest(local.as_str(), usize::MAX);
-        let rows = rows.unwrap_or_default();
-        rows.iter().filter_map(|e| parse(&e.value)).collect()
-    }
-
-    /// Takes the pending Follow of `remote` (or with that Follow id).
-    pub fn take_pending(&self, local: &Iri, key: &str) -> Option<Activity> {
-        let found = self.pending(local).into_iter().find(|f| {
-            f.actor_id().is_some_and(|a| a.as_str() == key)
-                || f.id.as_ref().is_some_and(|i| i.as_str() == key)
-        })?;
-        let remote = found.actor_id()?.as_str().to_owned();
-        self.drop_pending(local, &remote);
-        Some(found)
-    }
-
-    /// Forgets `remote`'s pending request to `local`.
-    pub fn drop_pending(&self, local: &Iri, remote: &str) {
-        let _ = self.pending.remove(local.as_str(), remote);
+        self.requests.pending(local).unwrap_or_default()
     }
 }
 
