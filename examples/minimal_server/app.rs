@@ -326,10 +326,7 @@ async fn owner_list(
         let id = Iri::parse(format!("{}/pending", me.followers()));
         (id.ok(), app.store.requests.collection(me.id()))
     } else {
-        (
-            Some(me.inbox().clone()),
-            app.store.inbox_collection(me.id()),
-        )
+        (Some(me.inbox().clone()), app.store.log.collection(me.id()))
     };
     let Some(id) = id else {
         return StatusCode::NOT_FOUND.into_response();

@@ -123,32 +123,15 @@ async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: &'static str) ->
     Ok(())
 }
 
-/// Logs how the activity was verified and files it in the inboxes of the
-/// local users it is for (the library decides: those it names, and the
-/// sender's followers unless it is addressed only to local users).
+/// Logs the activity, and files it in the inboxes of the local users it is
+/// for with how it was verified (the library decides who: those it names,
+/// and the sender's followers unless it is addressed only to local users).
 async fn record(app: &App, cx: &Cx, activity: &Activity) {
-    let v = cx.verified();
-    let how = format!("{} {} {}", v.spec.as_str(), v.algorithm.as_str(), v.key_id);
-    eprintln!(
-        "inbox: {} {} from {} verified ({how})",
-        activity.type_name().unwrap_or("?"),
-        cx.activity_id(),
-        cx.actor()
-    );
-    if let Err(e) = app.store.verified(cx.activity_id(), &how) {
-        eprintln!("cannot record verification: {e}");
-    }
+    let kind = activity.type_name().unwrap_or("?");
+    let (id, from, key) = (cx.activity_id(), cx.actor(), &cx.verified().key_id);
+    eprintln!("inbox: {kind} {id} from {from} verified ({key})");
     let users: Vec<_> = app.users.iter().filter_map(|n| app.fed.local(n)).collect();
-    let to = match app.fed.local_recipients(cx, activity, &users).await {
-        Ok(to) => to,
-        Err(e) => {
-            eprintln!("cannot file {}: {e}", cx.activity_id());
-            return;
-        }
-    };
-    for local in to {
-        if let Err(e) = app.store.file(local.id(), activity) {
-            eprintln!("cannot file {} for {}: {e}", cx.activity_id(), local.name());
-        }
+    if let Err(e) = app.store.log.record(&app.fed, cx, activity, &users).await {
+        eprintln!("cannot file {id}: {e}");
     }
 }

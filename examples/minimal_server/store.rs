@@ -15,13 +15,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use archipel::federation::Graph;
-use archipel::federation::collection::CollectionSource;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
 use archipel::federation::requests::FollowRequests;
 use archipel::federation::serve::StoredObject;
 use archipel::federation::store::{
-    Cap, CappedStore, CappedTable, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
+    Cap, CappedStore, CappedTable, InboxLog, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
 };
 use archipel::vocab::{Activity, AnyObject, Iri};
 
@@ -61,16 +60,14 @@ pub struct Store {
     graph: Arc<dyn Graph>,
     /// What local users posted (the library's store and serving rules).
     pub posts: Posts,
-    /// Per local user: the activities it received.
-    inbox: CappedTable,
+    /// Per local user: the activities it received; how each was verified.
+    pub log: InboxLog,
     /// Notes received from others, with their owner.
     received: CappedTable,
     /// Likes and announces of local posts: scope "Kind object", key actor.
     reactions: CappedTable,
     /// Per locked user: the Follows awaiting approval.
     pub requests: FollowRequests,
-    /// How each accepted activity was verified.
-    verifications: CappedTable,
 }
 
 /// Why the tables could not be opened.
@@ -112,11 +109,10 @@ impl Store {
         Ok(Store {
             posts: Posts::new(posts, graph.clone()),
             graph,
-            inbox: tables.table("inbox", Cap::per_scope(caps.inbox_per_user)),
+            log: InboxLog::new(&tables, caps.inbox_per_user, caps.verifications),
             received: tables.table("received", Cap::total(caps.received)),
             reactions: tables.table("reactions", Cap::total(caps.reactions)),
             requests: FollowRequests::new(&tables, caps.pending_per_user),
-            verifications: tables.table("verifications", Cap::total(caps.verifications)),
         })
     }
 
@@ -130,23 +126,10 @@ impl Store {
         self.posts.get(id).await.ok().flatten()
     }
 
-    /// Files a received activity in a local user's inbox.
-    pub fn file(&self, local: &Iri, activity: &Activity) -> Result<(), StoreError> {
-        let id = activity.id.as_ref().map_or("", Iri::as_str);
-        self.inbox.put(local.as_str(), id, None, &json(activity)?)
-    }
-
     /// A local user's inbox, newest first (at most `limit`).
     #[allow(dead_code)] // read by the inbox throughput bench
     pub fn inbox(&self, local: &Iri, limit: usize) -> Vec<Activity> {
-        let rows = self.inbox.newest(local.as_str(), None, limit);
-        let rows = rows.unwrap_or_default();
-        rows.iter().filter_map(|e| parse(&e.value)).collect()
-    }
-
-    /// A local user's inbox, for its owner (newest first, paged).
-    pub fn inbox_collection(&self, local: &Iri) -> Arc<dyn CollectionSource> {
-        self.inbox.owner_collection(local.as_str())
+        self.log.newest(local, limit).unwrap_or_default()
     }
 
     /// Keeps a received object (a note), owned by `owner`.
@@ -191,15 +174,10 @@ impl Store {
             .collect()
     }
 
-    /// Records how an accepted activity was verified.
-    pub fn verified(&self, id: &Iri, record: &str) -> Result<(), StoreError> {
-        self.verifications.put("", id.as_str(), None, record)
-    }
-
     /// How the activity `id` was verified ("dialect algorithm key-id").
     #[allow(dead_code)] // read by the integration tests
     pub fn verification(&self, id: &str) -> Option<String> {
-        Some(self.verifications.get("", id).ok()??.value)
+        self.log.verification(id).ok().flatten()
     }
 
     /// How many verification records are kept.
@@ -213,10 +191,10 @@ impl Store {
     #[allow(dead_code)] // read by the integration tests
     pub fn rows(&self, table: &str) -> usize {
         let table = match table {
-            "inbox" => &self.inbox,
+            "inbox" => self.log.inbox_table(),
             "received" => &self.received,
             "reactions" => &self.reactions,
-            _ => &self.verifications,
+            _ => self.log.verification_table(),
         };
         table.len().unwrap_or(0)
     }

@@ -92,6 +92,8 @@ use super::visibility::{Access, ReadGuard, Reader, read_visibility};
 
 #[cfg(feature = "sqlite")]
 mod capped;
+#[cfg(feature = "sqlite")]
+mod inbox;
 mod memory;
 mod source;
 #[cfg(feature = "sqlite")]
@@ -102,6 +104,9 @@ mod tests;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use capped::{Cap, CappedStore, CappedTable, Entry};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use inbox::{DEFAULT_MAX_INBOX_PER_ACTOR, DEFAULT_MAX_VERIFICATIONS, InboxLog};
 pub use memory::MemoryPosts;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -2,6 +2,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+#[cfg(feature = "sqlite")]
+use super::{CappedStore, InboxLog};
 use crate::federation::MemoryGraph;
 use crate::federation::dispatch::OwnerLookup;
 use crate::federation::keys::ActorKeys;
@@ -707,4 +709,65 @@ mod capped {
             Err(CollectionError::UnknownCursor { .. })
         ));
     }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn the_inbox_log_files_a_direct_message_for_its_addressee_only_and_notes_its_key() {
+    use crate::inbox::Incoming;
+    use crate::signatures::{Algorithm, Spec, Verified};
+
+    let fed = federation().await;
+    for name in ["alice", "carol"] {
+        let actor = fed.actor(name).await.unwrap();
+        fed.register(actor);
+    }
+    let (alice, carol) = (fed.local("alice").unwrap(), fed.local("carol").unwrap());
+    // alice follows bob, but bob's message is for carol alone.
+    fed.graph()
+        .add_following(alice.id(), &iri(BOB))
+        .await
+        .unwrap();
+    let log = InboxLog::new(&CappedStore::open_in_memory().unwrap(), 10, 10);
+    let dispatcher = fed.dispatcher().on_like({
+        let (fed, log) = (fed.clone(), log.clone());
+        move |cx, like| {
+            let (fed, log) = (fed.clone(), log.clone());
+            async move {
+                let users = [fed.local("alice").unwrap(), fed.local("carol").unwrap()];
+                log.record(&fed, &cx, &like, &users).await?;
+                Ok(())
+            }
+        }
+    });
+    let body = serde_json::json!({"id": "https://b.example/likes/1", "type": "Like", "actor": BOB,
+        "object": "https://a.example/objects/1", "to": [carol.id().as_str()]})
+    .to_string();
+    let incoming = Incoming {
+        id: iri("https://b.example/likes/1"),
+        kind: "Like".into(),
+        actor: iri(BOB),
+        verified: Verified {
+            key_id: iri(&format!("{BOB}#main-key")),
+            owner: iri(BOB),
+            spec: Spec::Cavage,
+            algorithm: Algorithm::RsaV1_5Sha256,
+        },
+        activity: AnyObject::from_slice(body.as_bytes()).unwrap(),
+        body: bytes::Bytes::from(body),
+    };
+    dispatcher.dispatch(incoming).await.unwrap();
+    let filed = |who: &LocalActor| {
+        let list = log.newest(who.id(), 10).unwrap();
+        list.iter().filter_map(|a| a.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(filed(&carol), [iri("https://b.example/likes/1")]);
+    assert_eq!(filed(&alice), Vec::<Iri>::new());
+    assert_eq!(
+        log.verification("https://b.example/likes/1")
+            .unwrap()
+            .as_deref(),
+        Some("cavage rsa-v1_5-sha256 https://b.example/users/bob#main-key")
+    );
+    assert_eq!(log.inbox_table().len().unwrap(), 1);
 }
