@@ -10,6 +10,7 @@ use std::sync::Arc;
 use archipel::federation::dispatch::{
     Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
 };
+use archipel::federation::store::Owners;
 use archipel::vocab::{Activity, Kind};
 
 use crate::app::App;
@@ -18,7 +19,12 @@ use crate::app::App;
 pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
     app.fed
         .dispatcher()
-        .with_owner_lookup(Arc::new(app.store.clone()))
+        // Who owns a note we keep (received, or posted here), so that on a
+        // multi-user origin one user cannot update or delete another's.
+        .with_owner_lookup(Arc::new(Owners(vec![
+            Arc::new(app.store.received.clone()),
+            Arc::new(app.store.posts.clone()),
+        ])))
         .on_follow(with(app, |app, cx, follow: Follow| async move {
             record(&app, &cx, &follow.activity).await;
             let me = app.fed.local(&follow.name).ok_or("no such user")?;
@@ -46,8 +52,9 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         .on_undo(with(app, |app, cx, undo: Undo| async move {
             record(&app, &cx, &undo.activity).await;
             match (&undo.kind, &undo.object) {
-                (Some(Kind::Like), Some(o)) => app.store.unreact("Like", o, cx.actor())?,
-                (Some(Kind::Announce), Some(o)) => app.store.unreact("Announce", o, cx.actor())?,
+                (Some(k @ (Kind::Like | Kind::Announce)), Some(o)) => {
+                    app.store.reactions.remove(*k, o, cx.actor())?;
+                }
                 // A Follow (the library removed the follower), or an Undo
                 // naming its activity by IRI only: drop the sender's follow
                 // and pending request everywhere.
@@ -64,32 +71,28 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         }))
         .on_create(with(app, |app, cx, create: WithObject| async move {
             record(&app, &cx, &create.activity).await;
-            app.store.put_received(cx.actor(), &create.object)?;
+            app.store.received.put(cx.actor(), &create.object)?;
             Ok(())
         }))
         .on_update(with(app, |app, cx, update: WithObject| async move {
             record(&app, &cx, &update.activity).await;
             // Only a note we keep is replaced; the dispatcher already refused
             // an Update from anyone but its stored owner (`OwnerLookup`).
-            if let Some(id) = update.object.id()
-                && app.store.received(id.as_str()).is_some()
-            {
-                app.store.put_received(cx.actor(), &update.object)?;
-            }
+            app.store.received.replace(cx.actor(), &update.object)?;
             Ok(())
         }))
         .on_delete(with(app, |app, cx, delete: Delete| async move {
             record(&app, &cx, &delete.activity).await;
             // The dispatcher already refused a Delete from anyone but the
             // stored owner (`OwnerLookup`).
-            app.store.remove_received(&delete.object);
+            app.store.received.remove(&delete.object)?;
             Ok(())
         }))
         .on_like(with(app, |app, cx, like: Activity| {
-            react(app, cx, like, "Like")
+            react(app, cx, like, Kind::Like)
         }))
         .on_announce(with(app, |app, cx, a: Activity| {
-            react(app, cx, a, "Announce")
+            react(app, cx, a, Kind::Announce)
         }))
         .on_block(with(app, |app, cx, block: Activity| async move {
             record(&app, &cx, &block).await;
@@ -113,12 +116,12 @@ where
 /// Counts a Like or Announce of a post this server keeps (others' objects,
 /// and local IRIs naming nothing, are not ours to count: they would let any
 /// peer fill the table and push the genuine reactions out past its cap).
-async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: &'static str) -> HandlerResult {
+async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: Kind) -> HandlerResult {
     record(&app, &cx, &activity).await;
     if let Some(object) = activity.object_id()
         && app.store.post(object).await.is_some()
     {
-        app.store.react(kind, object, cx.actor())?;
+        app.store.reactions.add(kind, object, cx.actor())?;
     }
     Ok(())
 }

@@ -15,14 +15,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use archipel::federation::Graph;
-use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
 use archipel::federation::requests::FollowRequests;
 use archipel::federation::serve::StoredObject;
 use archipel::federation::store::{
-    Cap, CappedStore, CappedTable, InboxLog, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
+    CappedStore, InboxLog, MemoryPosts, PostStore, Posts, Reactions, Received, SqlitePosts,
+    StoreError,
 };
-use archipel::vocab::{Activity, AnyObject, Iri};
+use archipel::vocab::{Activity, AnyObject, Iri, Kind};
 
 /// The caps on tables remote peers can grow (rows).
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +63,9 @@ pub struct Store {
     /// Per local user: the activities it received; how each was verified.
     pub log: InboxLog,
     /// Notes received from others, with their owner.
-    received: CappedTable,
-    /// Likes and announces of local posts: scope "Kind object", key actor.
-    reactions: CappedTable,
+    pub received: Received,
+    /// Likes and announces of local posts.
+    pub reactions: Reactions,
     /// Per locked user: the Follows awaiting approval.
     pub requests: FollowRequests,
 }
@@ -79,14 +79,6 @@ pub enum OpenError {
     /// The local posts or the capped tables.
     #[error("{0}")]
     Store(#[from] StoreError),
-}
-
-fn json(value: &impl serde::Serialize) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Store(e.to_string()))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
-    serde_json::from_str(value).ok()
 }
 
 impl Store {
@@ -110,8 +102,8 @@ impl Store {
             posts: Posts::new(posts, graph.clone()),
             graph,
             log: InboxLog::new(&tables, caps.inbox_per_user, caps.verifications),
-            received: tables.table("received", Cap::total(caps.received)),
-            reactions: tables.table("reactions", Cap::total(caps.reactions)),
+            received: Received::new(&tables, caps.received),
+            reactions: Reactions::new(&tables, caps.reactions),
             requests: FollowRequests::new(&tables, caps.pending_per_user),
         })
     }
@@ -132,46 +124,19 @@ impl Store {
         self.log.newest(local, limit).unwrap_or_default()
     }
 
-    /// Keeps a received object (a note), owned by `owner`.
-    pub fn put_received(&self, owner: &Iri, object: &AnyObject) -> Result<(), StoreError> {
-        let Some(id) = object.id() else { return Ok(()) };
-        self.received
-            .put("", id.as_str(), Some(owner), &json(object)?)
-    }
-
     /// A received object and its owner.
     pub fn received(&self, id: &str) -> Option<(Iri, AnyObject)> {
-        let entry = self.received.get("", id).ok().flatten()?;
-        Some((entry.owner?, parse(&entry.value)?))
+        self.received.get(&Iri::parse(id).ok()?).ok().flatten()
     }
 
-    /// Forgets a received object; whether it was kept.
-    pub fn remove_received(&self, id: &Iri) -> bool {
-        self.received.remove("", id.as_str()).unwrap_or(false)
-    }
-
-    /// Records a Like or Announce (`kind`) of a local object by `actor`.
-    pub fn react(&self, kind: &str, object: &Iri, actor: &Iri) -> Result<(), StoreError> {
-        let scope = format!("{kind} {object}");
-        self.reactions.put(&scope, actor.as_str(), None, "")
-    }
-
-    /// Removes a reaction (an `Undo`).
-    pub fn unreact(&self, kind: &str, object: &Iri, actor: &Iri) -> Result<(), StoreError> {
-        let scope = format!("{kind} {object}");
-        self.reactions.remove(&scope, actor.as_str()).map(|_| ())
-    }
-
-    /// Who reacted to `object` with `kind`, oldest first.
+    /// Who reacted to `object` with `kind` (`Like`, `Announce`), oldest first.
     #[allow(dead_code)] // read by the integration tests
     pub fn reactions(&self, kind: &str, object: &str) -> Vec<String> {
-        let rows = self
-            .reactions
-            .oldest(&format!("{kind} {object}"), usize::MAX);
-        rows.unwrap_or_default()
-            .into_iter()
-            .map(|e| e.key)
-            .collect()
+        let (Some(kind), Ok(object)) = (Kind::from_name(kind), Iri::parse(object)) else {
+            return Vec::new();
+        };
+        let who = self.reactions.of(kind, &object).unwrap_or_default();
+        who.iter().map(|i| i.as_str().to_owned()).collect()
     }
 
     /// How the activity `id` was verified ("dialect algorithm key-id").
@@ -192,8 +157,8 @@ impl Store {
     pub fn rows(&self, table: &str) -> usize {
         let table = match table {
             "inbox" => self.log.inbox_table(),
-            "received" => &self.received,
-            "reactions" => &self.reactions,
+            "received" => self.received.table(),
+            "reactions" => self.reactions.table(),
             _ => self.log.verification_table(),
         };
         table.len().unwrap_or(0)
@@ -203,18 +168,5 @@ impl Store {
     #[allow(dead_code)] // read by the integration tests
     pub fn pending(&self, local: &Iri) -> Vec<Activity> {
         self.requests.pending(local).unwrap_or_default()
-    }
-}
-
-/// Who owns a note we keep (received, or posted here), so that on a
-/// multi-user origin one user cannot update or delete another's (the
-/// dispatcher asks before its rules pass).
-#[async_trait::async_trait]
-impl OwnerLookup for Store {
-    async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
-        match self.received(object.as_str()) {
-            Some((owner, _)) => Ok(Some(owner)),
-            None => Ok(self.posts.owner(object).await?),
-        }
     }
 }

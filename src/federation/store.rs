@@ -95,6 +95,8 @@ mod capped;
 #[cfg(feature = "sqlite")]
 mod inbox;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod received;
 mod source;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -108,6 +110,9 @@ pub use capped::{Cap, CappedStore, CappedTable, Entry};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use inbox::{DEFAULT_MAX_INBOX_PER_ACTOR, DEFAULT_MAX_VERIFICATIONS, InboxLog};
 pub use memory::MemoryPosts;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use received::{DEFAULT_MAX_REACTIONS, DEFAULT_MAX_RECEIVED, Owners, Reactions, Received};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqlitePosts;

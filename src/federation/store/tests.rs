@@ -771,3 +771,81 @@ async fn the_inbox_log_files_a_direct_message_for_its_addressee_only_and_notes_i
     );
     assert_eq!(log.inbox_table().len().unwrap(), 1);
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn received_objects_and_reactions_stay_within_their_caps_and_owners_chain() {
+    use super::{Owners, Reactions, Received};
+    use crate::federation::dispatch::OwnerLookup;
+
+    let db = CappedStore::open_in_memory().unwrap();
+    let received = Received::new(&db, 2);
+    let bob = iri(BOB);
+    let note = |n: u32, content: &str| {
+        let id = iri(&format!("https://b.example/notes/{n}"));
+        AnyObject::from(Object::new("Note").with_id(id).with_content(content))
+    };
+    for n in 0..5 {
+        received.put(&bob, &note(n, "v1")).unwrap();
+    }
+    assert_eq!(received.table().len().unwrap(), 2);
+    assert_eq!(
+        received.get(&iri("https://b.example/notes/2")).unwrap(),
+        None
+    );
+    // An Update replaces only what is kept.
+    assert!(received.replace(&bob, &note(4, "v2")).unwrap());
+    assert!(!received.replace(&bob, &note(9, "v2")).unwrap());
+    let (owner, kept) = received
+        .get(&iri("https://b.example/notes/4"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner, bob);
+    assert_eq!(
+        kept.as_object().and_then(|o| o.content.as_deref()),
+        Some("v2")
+    );
+    assert_eq!(received.table().len().unwrap(), 2);
+
+    // The received owner first, then alice's posts.
+    let (posts, alice) = posts_of_alice(Arc::new(MemoryPosts::new())).await;
+    let owners = Owners(vec![Arc::new(received.clone()), Arc::new(posts)]);
+    let owner_of = |s: &str| {
+        let id = iri(s);
+        let owners = &owners;
+        async move { owners.owner(&id).await }
+    };
+    assert_eq!(
+        owner_of("https://b.example/notes/4").await.unwrap(),
+        Some(bob.clone())
+    );
+    assert_eq!(
+        owner_of("https://a.example/objects/1")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(alice.id())
+    );
+    assert_eq!(owner_of("https://b.example/notes/9").await.unwrap(), None);
+    assert!(received.remove(&iri("https://b.example/notes/4")).unwrap());
+    assert_eq!(owner_of("https://b.example/notes/4").await.unwrap(), None);
+
+    let reactions = Reactions::new(&db, 3);
+    let post = iri("https://a.example/objects/1");
+    for _ in 0..2 {
+        reactions.add(Kind::Like, &post, &bob).unwrap();
+    }
+    reactions.add(Kind::Announce, &post, &bob).unwrap();
+    assert_eq!(
+        reactions.of(Kind::Like, &post).unwrap(),
+        std::slice::from_ref(&bob)
+    );
+    assert!(reactions.remove(Kind::Announce, &post, &bob).unwrap());
+    assert!(reactions.of(Kind::Announce, &post).unwrap().is_empty());
+    for n in 0..10 {
+        let other = iri(&format!("https://a.example/objects/x{n}"));
+        reactions.add(Kind::Like, &other, &bob).unwrap();
+    }
+    assert_eq!(reactions.table().len().unwrap(), 3);
+    assert!(reactions.of(Kind::Like, &post).unwrap().is_empty());
+}
