@@ -1,0 +1,259 @@
+use super::*;
+use crate::vocab::AnyObject;
+
+fn iris(range: std::ops::Range<u32>) -> Vec<Iri> {
+    range
+        .map(|n| Iri::parse(format!("https://b.example/users/u{n}")).unwrap())
+        .collect()
+}
+
+async fn walk(source: &IriSetSource, limit: usize) -> Vec<Iri> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = source
+            .page(cursor.as_ref(), limit, &Reader::Anonymous)
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().filter_map(|r| r.id().cloned()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn follow_list_pages_keep_their_place_when_followers_arrive() {
+    let all = IriSetSource::new(iris(0..45));
+    assert_eq!(all.total(&Reader::Anonymous).await.unwrap(), 45);
+    let walked = walk(&all, 20).await;
+    assert_eq!(walked.len(), 45);
+    let mut sorted = walked.clone();
+    sorted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    sorted.dedup();
+    assert_eq!(sorted.len(), 45, "no item twice");
+
+    // Read the first page, then ten followers arrive: the next page
+    // goes on from the same place, so no earlier item comes back.
+    let first = all.page(None, 20, &Reader::Anonymous).await.unwrap();
+    let shown: Vec<Iri> = first.items.iter().filter_map(|r| r.id().cloned()).collect();
+    let grown = IriSetSource::new(iris(0..55));
+    let rest = grown
+        .page(first.next.as_ref(), 100, &Reader::Anonymous)
+        .await
+        .unwrap();
+    let rest: Vec<Iri> = rest.items.iter().filter_map(|r| r.id().cloned()).collect();
+    assert!(rest.iter().all(|i| !shown.contains(i)), "an item repeated");
+    let old_rest: Vec<&Iri> = walked.iter().skip(20).collect();
+    assert!(old_rest.iter().all(|i| rest.contains(i)), "an item skipped");
+}
+
+#[tokio::test]
+async fn our_own_failures_are_not_told_to_the_peer() {
+    use super::super::dispatch::DispatchError;
+    let handler = DispatchError::Handler {
+        kind: "Create".into(),
+        source: "postgres://app:hunter2@db/app: connection refused".into(),
+    };
+    let response = refusal(&handler);
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ::axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"internal error");
+}
+
+/// A server on 127.0.0.1 with alice's public note 1 and direct note 2,
+/// the owner hook (`Bearer t`) and pages installed.
+#[cfg(feature = "client")]
+async fn serve_alice() -> String {
+    use crate::federation::store::{MemoryPosts, Posts};
+    use crate::vocab::{Audience, Object};
+
+    struct TestPages;
+    #[async_trait::async_trait]
+    impl Pages for TestPages {
+        async fn actor(&self, actor: &LocalActor) -> Option<String> {
+            Some(format!("<h1>{}</h1>", escape_html(actor.name())))
+        }
+        async fn object(&self, object: &AnyObject, _: &LocalActor) -> Option<String> {
+            let content = object.as_object()?.content.as_deref()?;
+            Some(format!("<p>{}</p>", escape_html(content)))
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let fed = Federation::builder(base.parse().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let alice = fed.actor("alice").await.unwrap();
+    fed.register(alice.clone());
+    let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
+    for (n, direct) in [(1, false), (2, true)] {
+        let mut note =
+            Object::new("Note").with_id(Iri::parse(format!("{base}/objects/{n}")).unwrap());
+        note.content = Some(format!("<b>note {n}</b>"));
+        note.attributed_to = Some(alice.id().clone().into());
+        if direct {
+            note.to = Some(Iri::parse("https://d.example/users/dora").unwrap().into());
+        } else {
+            Audience::public(alice.followers().clone()).apply(&mut note);
+        }
+        posts
+            .put(&alice, AnyObject::from(note), true)
+            .await
+            .unwrap();
+    }
+    let router = fed
+        .routes(fed.dispatcher())
+        .with_objects(Arc::new(posts.clone()))
+        .with_outbox(Arc::new(posts))
+        .with_owner_auth(|headers, _| {
+            headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                == Some("Bearer t")
+        })
+        .with_pages(Arc::new(TestPages))
+        .into_router();
+    tokio::spawn(async move { ::axum::serve(listener, router).await });
+    base
+}
+
+#[cfg(feature = "client")]
+async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut request = client.get(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        response.status().as_u16(),
+        kind,
+        response.text().await.unwrap(),
+    )
+}
+
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn the_owner_hook_makes_the_token_holder_the_owner_and_no_one_else() {
+    let base = serve_alice().await;
+    let outbox = format!("{base}/users/alice/outbox?page=true");
+    let count = |body: &str| {
+        let page: serde_json::Value = serde_json::from_str(body).unwrap();
+        page["orderedItems"].as_array().map(Vec::len)
+    };
+    let (status, _, body) = get(&outbox, &[]).await;
+    assert_eq!((status, count(&body)), (200, Some(1)));
+    let (status, _, body) = get(&outbox, &[("authorization", "Bearer wrong")]).await;
+    assert_eq!((status, count(&body)), (200, Some(1)));
+    let (status, _, body) = get(&outbox, &[("authorization", "Bearer t")]).await;
+    assert_eq!((status, count(&body)), (200, Some(2)));
+
+    let direct = format!("{base}/objects/2");
+    assert_eq!(get(&direct, &[]).await.0, 404);
+    assert_eq!(
+        get(&direct, &[("authorization", "Bearer wrong")]).await.0,
+        404
+    );
+    let (status, kind, body) = get(&direct, &[("authorization", "Bearer t")]).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, crate::media_type::ACTIVITY_JSON)
+    );
+    assert!(body.contains("note 2"), "{body}");
+
+    // A tampered cursor is the reader's fault: 400, whoever reads.
+    for auth in ["Bearer t", "Bearer wrong"] {
+        let url = format!("{base}/users/alice/outbox?cursor=before-abc");
+        assert_eq!(get(&url, &[("authorization", auth)]).await.0, 400);
+    }
+}
+
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn browsers_get_pages_and_activitypub_clients_json() {
+    let base = serve_alice().await;
+    let html = [("accept", "text/html,application/xhtml+xml;q=0.9")];
+    let (status, kind, body) = get(&format!("{base}/users/alice"), &html).await;
+    assert_eq!(
+        (status, kind.as_str(), body.as_str()),
+        (200, "text/html; charset=utf-8", "<h1>alice</h1>")
+    );
+    let (status, kind, _) = get(
+        &format!("{base}/users/alice"),
+        &[("accept", "application/activity+json")],
+    )
+    .await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, crate::media_type::ACTIVITY_JSON)
+    );
+
+    let (status, kind, body) = get(&format!("{base}/objects/1"), &html).await;
+    assert_eq!(
+        (status, kind.as_str(), body.as_str()),
+        (
+            200,
+            "text/html; charset=utf-8",
+            "<p>&lt;b&gt;note 1&lt;/b&gt;</p>"
+        )
+    );
+    // A private post is a 404 in HTML too, but its owner sees the page.
+    let (status, _, body) = get(&format!("{base}/objects/2"), &html).await;
+    assert_eq!(status, 404, "{body}");
+    let owner = [html[0], ("authorization", "Bearer t")];
+    let (status, _, body) = get(&format!("{base}/objects/2"), &owner).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "<p>&lt;b&gt;note 2&lt;/b&gt;</p>")
+    );
+    assert_eq!(get(&format!("{base}/objects/3"), &html).await.0, 404);
+}
+
+#[test]
+fn a_bearer_token_matches_only_itself_and_never_shows() {
+    let mut headers = HeaderMap::new();
+    let token = BearerToken::new("abc");
+    assert_eq!(format!("{token:?}"), "BearerToken(..)");
+    assert!(!token.matches(&headers));
+    for (value, ok) in [
+        ("Bearer abc", true),
+        ("Bearer  abc ", true),
+        ("Bearer abd", false),
+        ("Bearer ab", false),
+        ("Bearer abcd", false),
+        ("bearer abc", false),
+        ("Basic abc", false),
+    ] {
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        assert_eq!(token.matches(&headers), ok, "{value}");
+    }
+    headers.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
+    assert!(!BearerToken::new("").matches(&headers));
+}
+
+#[tokio::test]
+async fn a_cursor_it_never_minted_is_refused() {
+    let source = IriSetSource::new(iris(0..3));
+    for bad in ["after-xyz", "before-0000000000000000", "after-00"] {
+        let cursor = Cursor::new(bad).unwrap();
+        assert!(matches!(
+            source.page(Some(&cursor), 20, &Reader::Anonymous).await,
+            Err(CollectionError::UnknownCursor { .. })
+        ));
+    }
+}
