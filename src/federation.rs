@@ -12,7 +12,8 @@
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
 //! | follow relationships | [`graph`], `requests` | followers, following, the Follows this server sent; requests awaiting a locked account |
 //! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
-//! | local posts | [`store`] | what each reader of an outbox or object may see; tombstones |
+//! | what the server keeps | [`store`] | local posts: what each reader of an outbox or object may see, tombstones; bounded tables for what peers send (received objects, inboxes, reactions, the verification log) |
+//! | state on disk | `data_dir` (feature `sqlite`) | keys, actor cache and delivery queue in private SQLite files |
 //!
 //! Each piece is usable alone; the primitives below them stay public.
 

@@ -1,7 +1,8 @@
 //! The server: configuration, start-up, and the routes the application
 //! adds beside the library's (`archipel::federation::routes` serves the
 //! actors, WebFinger, the inboxes, followers, following, the outbox
-//! listing and the objects, through its serving guard).
+//! listing and the objects, through its serving guard; this server tells
+//! it who the owner is, the token holder, and gives it its pages).
 //!
 //! Started by [`start`], which binds, spawns the server and the delivery
 //! workers and returns a handle; the binary (`main.rs`) and the
