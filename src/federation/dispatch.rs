@@ -222,6 +222,7 @@ pub struct Dispatcher {
     owners: Option<Arc<dyn OwnerLookup>>,
     local_exists: Option<LocalCheck>,
     handlers: Handlers,
+    every: Option<Handler<Activity>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -231,6 +232,7 @@ impl std::fmt::Debug for Dispatcher {
             .field("fetcher", &self.fetcher)
             .field("owner_lookup", &self.owners.is_some())
             .field("local_actor_check", &self.local_exists.is_some())
+            .field("on_every", &self.every.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -261,6 +263,7 @@ impl Dispatcher {
             owners: None,
             local_exists: None,
             handlers: Handlers::default(),
+            every: None,
         }
     }
 
@@ -361,6 +364,36 @@ impl Dispatcher {
         on_other, other, AnyObject
     );
 
+    /// Runs `observer` for every activity that passed the rules, before its
+    /// type's handler: to log it, or file it in the inboxes it is for,
+    /// once for all types. It gets a copy of the activity as received.
+    ///
+    /// A refused activity never reaches it, nor does one ignored without
+    /// its rules running (a `Follow`, `Create`, `Update`, `Delete` or `Move`
+    /// when neither its handler nor [`Dispatcher::on_other`] is set), nor a
+    /// non-activity object. Its error is the handler's: the type's handler
+    /// is then not called.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use archipel::federation::dispatch::Dispatcher;
+    /// # use archipel::federation::{MemoryGraph, Paths};
+    /// # let paths = Paths::new("https://a.example".parse().unwrap()).unwrap();
+    /// let dispatcher = Dispatcher::new(paths, Arc::new(MemoryGraph::new()))
+    ///     .on_every(|cx, activity| async move {
+    ///         eprintln!("{} from {}", activity.type_name().unwrap_or("?"), cx.actor());
+    ///         Ok(())
+    ///     });
+    /// ```
+    pub fn on_every<F, Fut>(mut self, observer: F) -> Self
+    where
+        F: Fn(Cx, Activity) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.every = Some(boxed(observer));
+        self
+    }
+
     /// Checks the rules for `incoming`'s type, does the bookkeeping, and
     /// calls its handler (see the [module documentation](self)).
     ///
@@ -375,6 +408,11 @@ impl Dispatcher {
             AnyObject::Activity(activity) => *activity,
             other => return self.other(cx, &type_name, other).await,
         };
+        if let (Some(every), false) = (&self.every, matches!(route, Route::Ignore)) {
+            every(cx.clone(), activity.clone())
+                .await
+                .map_err(|source| handler_error(&type_name, source))?;
+        }
         let h = &self.handlers;
         let call = Call {
             dispatcher: self,

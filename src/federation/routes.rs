@@ -8,13 +8,17 @@
 //! | `GET /users/{name}/followers`, `/following` | paged collections from the [`Graph`](super::Graph) |
 //! | `GET /users/{name}/outbox` | the application's outbox source, if given |
 //! | `GET /objects/{id}`, `GET /activities/{id}` | the application's objects, through the serving guard |
+//! | `GET /users/{name}/{suffix}` | an owner-only collection, if given ([`Routes::with_owner_collection`]) |
 //!
 //! **Who reads.** A GET is read as its verified signer, or anonymously;
 //! the application says how its own users authenticate with
 //! [`Routes::with_owner_auth`] (a bearer token, a session cookie), and a
 //! request it vouches for reads as [`Reader::Owner`] of that actor's
 //! outbox, collections and objects: the whole outbox, private posts
-//! included. Nothing else can make a reader the owner.
+//! included. Nothing else can make a reader the owner. An owner-only
+//! collection (a user's received activities, its pending follow requests)
+//! is served to that request only: anyone else gets `401` with
+//! `WWW-Authenticate: Bearer`, and without the owner hook everyone does.
 //!
 //! **Pages for people.** With [`Routes::with_pages`], a request that
 //! prefers `text/html` ([`wants_html`]) for an actor or an object gets the
@@ -101,6 +105,27 @@ struct RouteState {
     outbox: Option<Arc<dyn OutboxSource>>,
     owner_auth: Option<OwnerAuth>,
     pages: Option<Arc<dyn Pages>>,
+    owner_collections: Vec<(String, OwnerCollection)>,
+}
+
+/// The collection of a local actor that only its owner reads (see
+/// [`Routes::with_owner_collection`]).
+pub type OwnerCollection = Arc<dyn Fn(&LocalActor) -> Arc<dyn CollectionSource> + Send + Sync>;
+
+/// Route suffixes the library serves with `GET` itself: an owner-only
+/// collection cannot take them.
+const OWN_SUFFIXES: [&str; 3] = ["followers", "following", "outbox"];
+
+/// Whether `suffix` can name an owner-only collection: path segments of
+/// ASCII letters, digits, `-` and `_`, none of the library's own.
+fn owner_suffix_ok(suffix: &str) -> bool {
+    !OWN_SUFFIXES.contains(&suffix)
+        && suffix.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 /// Builds the routes of a [`Federation`] (see [`Federation::routes`]).
@@ -155,6 +180,42 @@ impl Routes {
         self
     }
 
+    /// Serves `GET /users/{name}/{suffix}` (id `{actor}/{suffix}`, paged)
+    /// from `source` to the actor's owner only, read as [`Reader::Owner`]:
+    /// the owner hook ([`Routes::with_owner_auth`]) must vouch for the
+    /// request, else `401` with `WWW-Authenticate: Bearer`; an actor that is
+    /// not loaded is `404`. For what a user may read of its own and nobody
+    /// else: the activities it received, the follow requests it holds.
+    ///
+    /// `suffix` is one or more path segments of ASCII letters, digits, `-`
+    /// and `_` (`inbox`, `followers/pending`); one naming a route the
+    /// library serves with `GET` (`followers`, `following`, `outbox`), or
+    /// any other, is not served. A second source for a suffix replaces the
+    /// first.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "sqlite")]
+    /// # fn demo(fed: archipel::federation::Federation) -> Result<(), Box<dyn std::error::Error>> {
+    /// use archipel::federation::store::{CappedStore, InboxLog};
+    /// let log = InboxLog::new(&CappedStore::open_in_memory()?, 5_000, 10_000);
+    /// let routes = fed
+    ///     .routes(fed.dispatcher())
+    ///     .with_owner_auth(|headers, _actor| headers.contains_key("x-owner"))
+    ///     .with_owner_collection("inbox", move |actor| log.collection(actor.id()));
+    /// # Ok(()) }
+    /// ```
+    pub fn with_owner_collection(
+        mut self,
+        suffix: &str,
+        source: impl Fn(&LocalActor) -> Arc<dyn CollectionSource> + Send + Sync + 'static,
+    ) -> Routes {
+        let suffix = suffix.trim_matches('/').to_owned();
+        let collections = &mut self.state.owner_collections;
+        collections.retain(|(s, _)| *s != suffix);
+        collections.push((suffix, Arc::new(source)));
+        self
+    }
+
     /// Serves `pages` to requests that prefer HTML (see the module docs).
     pub fn with_pages(mut self, pages: Arc<dyn Pages>) -> Routes {
         self.state.pages = Some(pages);
@@ -164,7 +225,20 @@ impl Routes {
     /// The router.
     pub fn into_router(self) -> Router {
         let for_webfinger = self.state.fed.clone();
-        Router::new()
+        let mut router = Router::new();
+        for (suffix, source) in &self.state.owner_collections {
+            if !owner_suffix_ok(suffix) {
+                continue;
+            }
+            let path = format!("/users/{{name}}/{suffix}");
+            let (suffix, source) = (suffix.clone(), source.clone());
+            let serve = move |State(s): State<RouteState>, Path(name): Path<String>, request| {
+                let (suffix, source) = (suffix.clone(), source.clone());
+                async move { owner_collection(&s, &name, &suffix, &source, request).await }
+            };
+            router = router.route(&path, get(serve));
+        }
+        router
             .route("/users/{name}", get(user_actor))
             .route("/actor", get(instance_actor))
             .route("/users/{name}/inbox", post(user_inbox))
@@ -196,6 +270,7 @@ impl Federation {
                 outbox: None,
                 owner_auth: None,
                 pages: None,
+                owner_collections: Vec::new(),
             },
         }
     }
@@ -341,6 +416,30 @@ async fn reader_of(
         return Err(from_http(ServeError::Unsigned.into_response()));
     }
     Ok(requester.reader())
+}
+
+/// `GET /users/{name}/{suffix}` of an owner-only collection (see
+/// [`Routes::with_owner_collection`]).
+async fn owner_collection(
+    s: &RouteState,
+    name: &str,
+    suffix: &str,
+    source: &OwnerCollection,
+    request: Request,
+) -> Response {
+    let Some(actor) = s.fed.local(name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let request = to_http(request);
+    if !is_owner(s, &request, &actor) {
+        let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
+        return (StatusCode::UNAUTHORIZED, challenge, "not the owner").into_response();
+    }
+    let Ok(id) = Iri::parse(format!("{}/{suffix}", actor.id())) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let source = source(&actor);
+    serve_collection(source.as_ref(), &id, request.uri().query(), &Reader::Owner).await
 }
 
 enum Side {

@@ -859,3 +859,71 @@ async fn create_of_an_object_stored_as_someone_elses_is_refused() {
     );
     assert_eq!(log.take(), ["create https://b.example/notes/3 new"]);
 }
+
+#[tokio::test]
+async fn on_every_sees_exactly_the_activities_that_passed_the_rules() {
+    let graph = Arc::new(MemoryGraph::new());
+    let log = Log::default();
+    let d = logging(graph.clone(), &log).on_every(rec!(log, |cx, a| format!(
+        "every {} {} from {}",
+        a.type_name().unwrap_or("-"),
+        cx.activity_id(),
+        cx.actor()
+    )));
+    let follow = json!({"type":"Follow","id":"https://b.example/f/1","actor":BOB,"object":ALICE});
+    assert_eq!(
+        d.dispatch(incoming(follow)).await.unwrap(),
+        Dispatched::Handled
+    );
+    assert_eq!(
+        log.take(),
+        [
+            format!("every Follow https://b.example/f/1 from {BOB}"),
+            format!("follow {BOB} -> {ALICE} (alice)"),
+        ]
+    );
+    // Refused: a Follow of someone elsewhere, a Create naming another author.
+    let remote = json!({"type":"Follow","id":"https://b.example/f/2","actor":BOB,"object":CAROL});
+    assert!(d.dispatch(incoming(remote)).await.is_err());
+    let forged = json!({"type":"Create","id":"https://b.example/c/1","actor":BOB,
+        "object":{"type":"Note","id":NOTE,"attributedTo":MALLORY,"content":"x"}});
+    assert!(d.dispatch(incoming(forged)).await.is_err());
+    assert_eq!(log.take(), Vec::<String>::new());
+    // A type nobody handles passed no rule that refuses it: observed, then ignored.
+    let react = json!({"type":"EmojiReact","id":"https://b.example/e/1","actor":BOB,
+        "object":"https://a.example/objects/1"});
+    assert_eq!(
+        d.dispatch(incoming(react)).await.unwrap(),
+        Dispatched::Ignored
+    );
+    assert_eq!(
+        log.take(),
+        [format!("every EmojiReact https://b.example/e/1 from {BOB}")]
+    );
+    // A type ignored before its rules ran is not observed.
+    let bare = Dispatcher::new(paths(), graph).on_every(rec!(log, |_cx, a| format!(
+        "every {}",
+        a.type_name().unwrap_or("-")
+    )));
+    let forged = json!({"type":"Create","id":"https://b.example/c/2","actor":BOB,
+        "object":{"type":"Note","id":NOTE,"attributedTo":MALLORY,"content":"x"}});
+    assert_eq!(
+        bare.dispatch(incoming(forged)).await.unwrap(),
+        Dispatched::Ignored
+    );
+    assert_eq!(log.take(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_failing_observer_stops_the_handler() {
+    let (_, log, d) = setup();
+    let d = d.on_every(|_cx, _a| async { Err::<(), BoxError>("no room".into()) });
+    let like = json!({"type":"Like","id":"https://b.example/l/1","actor":BOB,"object":NOTE});
+    let err = d.dispatch(incoming(like)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::Handler { kind, .. } if kind == "Like"),
+        "{err}"
+    );
+    assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(log.take(), Vec::<String>::new());
+}

@@ -257,3 +257,80 @@ async fn a_cursor_it_never_minted_is_refused() {
         ));
     }
 }
+
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn an_owner_collection_is_served_to_its_owner_only() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let fed = Federation::builder(base.parse().unwrap())
+        .build()
+        .await
+        .unwrap();
+    fed.register(fed.actor("alice").await.unwrap());
+    let listed =
+        |_: &LocalActor| -> Arc<dyn CollectionSource> { Arc::new(IriSetSource::new(iris(0..3))) };
+    let router = fed
+        .routes(fed.dispatcher())
+        .with_owner_auth(|headers, _| {
+            headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                == Some("Bearer t")
+        })
+        .with_owner_collection("inbox", listed)
+        .with_owner_collection("/followers/pending/", listed)
+        // The library's own GET route: not taken over.
+        .with_owner_collection("followers", listed)
+        .into_router();
+    tokio::spawn(async move { ::axum::serve(listener, router).await });
+
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let fetch = |path: &str, token: Option<&str>| {
+        let mut request = client.get(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let status = response.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_str(&response.text().await.unwrap()).unwrap_or_default();
+            (status, challenge, body)
+        }
+    };
+    for path in ["/users/alice/inbox", "/users/alice/followers/pending"] {
+        for token in [None, Some("wrong")] {
+            let (status, challenge, _) = fetch(path, token).await;
+            assert_eq!(
+                (status, challenge.as_deref()),
+                (401, Some("Bearer")),
+                "{path} {token:?}"
+            );
+        }
+        let (status, _, body) = fetch(path, Some("t")).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(body["id"], format!("{base}{path}"));
+        assert_eq!(body["totalItems"], 3);
+    }
+    assert_eq!(fetch("/users/nobody/inbox", Some("t")).await.0, 404);
+    // The followers stay the library's: public, from the (empty) graph.
+    let (status, _, body) = fetch("/users/alice/followers", None).await;
+    assert_eq!((status, body["totalItems"].as_u64()), (200, Some(0)));
+    // The inbox still takes POSTs (an unsigned one is refused, not 405).
+    let post = client
+        .post(format!("{base}/users/alice/inbox"))
+        .header("content-type", crate::media_type::ACTIVITY_JSON)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status().as_u16(), 401);
+}
