@@ -12,16 +12,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use archipel::client::{FetchPolicy, ReqwestClient, authority};
-use archipel::delivery::{
-    DeliveryError, DeliveryPlan, NewActivity, PlanOptions, Recipient, SqliteQueue, Timestamp,
-    WorkerConfig,
-};
+use archipel::delivery::{DeliveryError, SqliteQueue, WorkerConfig};
 use archipel::federation::keys::SqliteKeyStore;
 use archipel::federation::outbox::OutboxError;
-use archipel::federation::recipients::RecipientResolver;
 use archipel::federation::remote::SqliteActorStore;
 use archipel::federation::{Federation, FederationError, LocalActor};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
@@ -180,10 +175,7 @@ pub async fn start_on(
     for name in &users {
         fed.actor(name).await.map_err(io)?;
     }
-    // The split fan-out queues its jobs itself (see `App::deliver`): a
-    // short poll picks them up.
-    fed.start_delivery(WorkerConfig::default().with_poll_interval(Duration::from_millis(100)))
-        .await;
+    fed.start_delivery(WorkerConfig::default()).await;
     let app = Arc::new(App {
         fed,
         users,
@@ -408,59 +400,29 @@ impl App {
     /// Sends `rich` to the recipients its addressing names (resolved by the
     /// library: followers from the graph, actors through its cache) whose
     /// servers speak the book types, and `plain` (if any) to the others.
-    // library gap: `Federation::send` plans one body for every recipient;
-    // this resolves and plans with the library's pieces, two bodies, and
-    // queues the jobs itself (the workers' poll picks them up).
+    /// The library checks that `plain` is addressed exactly as `rich`, so
+    /// the plain rendering can never reach more people than the rich one.
     async fn deliver(
         &self,
         author: &LocalActor,
         rich: &Activity,
         plain: Option<&Activity>,
     ) -> Result<(), AppError> {
-        let resolved = RecipientResolver::new(
-            self.fed.graph().as_ref(),
-            self.fed.actors(),
-            self.fed.paths(),
-        )
-        .resolve(rich, author)
-        .await;
-        let (mut to_rich, mut to_plain) = (Vec::new(), Vec::new());
-        for recipient in resolved.recipients {
+        let audience = self.fed.audience(author, rich).await?;
+        let mut speaks = Vec::with_capacity(audience.recipients().len());
+        for recipient in audience.recipients() {
             let actor = recipient.id.as_ref().unwrap_or(&recipient.inbox);
-            let speaks = match Iri::parse(actor.as_str()) {
+            speaks.push(match Iri::parse(actor.as_str()) {
                 Ok(iri) => self.speaks_books(&iri).await,
                 Err(_) => false,
-            };
-            if speaks {
-                to_rich.push(recipient);
-            } else {
-                to_plain.push(recipient);
-            }
+            });
         }
-        self.enqueue(author, rich, to_rich).await?;
+        let mut speaks = speaks.into_iter();
+        let (to_rich, to_plain) = audience.split(|_| speaks.next().unwrap_or(false));
+        self.fed.send_to(author, rich, to_rich).await?;
         if let Some(plain) = plain {
-            self.enqueue(author, plain, to_plain).await?;
+            self.fed.send_to(author, plain, to_plain).await?;
         }
-        Ok(())
-    }
-
-    async fn enqueue(
-        &self,
-        author: &LocalActor,
-        activity: &Activity,
-        to: Vec<Recipient>,
-    ) -> Result<(), AppError> {
-        if to.is_empty() {
-            return Ok(());
-        }
-        let options = PlanOptions::default().with_local_hosts([self.fed.paths().authority()]);
-        let plan = DeliveryPlan::new(activity, to, &options)?;
-        if plan.inboxes().is_empty() {
-            return Ok(());
-        }
-        let job = NewActivity::from_plan(&plan, author.key_id().clone());
-        let now = Timestamp::from_system_time(SystemTime::now());
-        self.fed.queue().enqueue_activity(job, now).await?;
         Ok(())
     }
 

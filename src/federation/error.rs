@@ -66,6 +66,17 @@ pub enum FederationError {
         /// The local actor sending it.
         author: Iri,
     },
+    /// [`Federation::send_to`](super::Federation::send_to) of an activity
+    /// addressed otherwise than the one its [`Audience`](super::Audience)
+    /// was resolved from: another rendering must keep the same addressing,
+    /// or a follower-only post could go out as a public one.
+    #[error(
+        "activity {activity:?} is not addressed as the activity its audience was resolved from"
+    )]
+    AudienceMismatch {
+        /// The activity's `id`.
+        activity: Option<String>,
+    },
     /// `unfollow` of someone the local actor does not follow or asked to.
     #[error("{follower} has no Follow of {followee} to undo")]
     NotFollowing {

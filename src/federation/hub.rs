@@ -61,13 +61,13 @@ use super::remote::{ActorStore, MemoryActorStore, RemoteActors};
 use crate::client::HttpClient;
 use crate::delivery::{
     DeliveryError, DeliveryPlan, DeliveryQueue, JobId, MemoryQueue, NewActivity, PlanOptions,
-    SkipReason, Timestamp,
+    Recipient, SkipReason, Timestamp,
 };
 use crate::fetch::Fetcher;
 use crate::inbox::{ActorKeyResolver, Inbox, MemorySeenStore, VerifyRequest};
 use crate::policy::DomainPolicy;
 use crate::signatures::{Signer, Verifier, VerifyPolicy};
-use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference};
+use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference, Visibility};
 
 /// What [`Federation::send`] did.
 #[derive(Debug, Default)]
@@ -84,6 +84,75 @@ pub struct Sent {
     pub over_cap: usize,
     /// Inboxes the plan skipped (blocked domains, `Public`, local hosts).
     pub skipped: Vec<(Url, SkipReason)>,
+}
+
+/// Who an activity goes to, resolved by [`Federation::audience`] from its
+/// addressing; sent with [`Federation::send_to`]. An application cannot
+/// build one itself, only narrow one ([`Audience::split`]), so what it
+/// sends never reaches anyone the addressing did not name.
+#[derive(Debug)]
+pub struct Audience {
+    author: Iri,
+    addressing: Addressing,
+    recipients: Vec<Recipient>,
+    local: Vec<Iri>,
+    unresolved: Vec<(Iri, Unresolved)>,
+    over_cap: usize,
+}
+
+impl Audience {
+    /// The remote recipients, one per actor, in addressing order.
+    pub fn recipients(&self) -> &[Recipient] {
+        &self.recipients
+    }
+
+    /// Splits the remote recipients in two: those `first` keeps, and the
+    /// rest. The first part carries what is not about remote recipients
+    /// (local addressees, unresolved ones, the count left out past the
+    /// cap), so that a [`Sent`] reports each once.
+    pub fn split(self, mut first: impl FnMut(&Recipient) -> bool) -> (Audience, Audience) {
+        let (kept, rest) = self.recipients.into_iter().partition(|r| first(r));
+        let other = Audience {
+            author: self.author.clone(),
+            addressing: self.addressing.clone(),
+            recipients: rest,
+            local: Vec::new(),
+            unresolved: Vec::new(),
+            over_cap: 0,
+        };
+        let this = Audience {
+            recipients: kept,
+            ..self
+        };
+        (this, other)
+    }
+}
+
+/// What [`Federation::send_to`] compares between renderings: the IRIs the
+/// activity addresses (its embedded object's included) and how public the
+/// activity and its embedded object are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Addressing {
+    addressees: Vec<Iri>,
+    visibility: Visibility,
+    object_visibility: Option<Visibility>,
+}
+
+impl Addressing {
+    fn of(activity: &Activity, author: &LocalActor) -> Addressing {
+        let followers = Some(author.followers());
+        let mut addressees = super::recipients::addressees(activity);
+        // Order is a rendering detail; the set is what matters.
+        addressees.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Addressing {
+            addressees,
+            visibility: activity.visibility(followers),
+            object_visibility: activity
+                .embedded_object()
+                .and_then(AnyObject::as_object)
+                .map(|o| o.visibility(followers)),
+        }
+    }
 }
 
 /// Builds a [`Federation`] (see [`Federation::builder`]).
@@ -563,6 +632,42 @@ impl Federation {
         author: &LocalActor,
         activity: &Activity,
     ) -> Result<Sent, FederationError> {
+        let audience = self.audience(author, activity).await?;
+        self.send_to(author, activity, audience).await
+    }
+
+    /// The first half of [`Federation::send`]: who `activity` goes to,
+    /// resolved from its addressing exactly as `send` does, for an
+    /// application that renders the same activity differently for some
+    /// recipients (a richer vocabulary for servers that understand it, a
+    /// plain `Note` for the rest). Split it with [`Audience::split`], then
+    /// [`Federation::send_to`] each part with its rendering.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use archipel::federation::Federation;
+    /// use archipel::vocab::{AnyObject, Object};
+    /// let fed = Federation::builder("https://books.example".parse()?).build().await?;
+    /// let mouse = fed.actor("mouse").await?;
+    /// let review = fed.create(&mouse, AnyObject::from(Object::new("Review")))?;
+    /// let audience = fed.audience(&mouse, &review).await?;
+    /// // Nobody follows mouse yet and nobody is named: nothing to send.
+    /// assert!(audience.recipients().is_empty());
+    /// let (rich, plain) = audience.split(|_| true);
+    /// assert!(fed.send_to(&mouse, &review, rich).await?.jobs.is_empty());
+    /// assert!(plain.recipients().is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`FederationError::NotTheAuthor`] if the activity's `actor` is not
+    /// `author`.
+    pub async fn audience(
+        &self,
+        author: &LocalActor,
+        activity: &Activity,
+    ) -> Result<Audience, FederationError> {
         if activity.actor_id() != Some(author.id()) {
             return Err(FederationError::NotTheAuthor {
                 actor: activity.actor_id().map(|a| a.as_str().to_owned()),
@@ -580,14 +685,65 @@ impl Federation {
         )
         .resolve(activity, author)
         .await;
-        let plan = DeliveryPlan::new(activity, resolved.recipients, &self.inner.plan)?;
-        let mut sent = Sent {
+        Ok(Audience {
+            author: author.id().clone(),
+            addressing: Addressing::of(activity, author),
+            recipients: resolved.recipients,
             local: resolved.local,
             unresolved: resolved.unresolved,
             over_cap: resolved.skipped,
-            skipped: plan.skipped().to_vec(),
+        })
+    }
+
+    /// The second half of [`Federation::send`]: plans the delivery of
+    /// `activity` to `audience` (`bto`/`bcc` stripped from the body,
+    /// shared inboxes used) and persists one job per inbox, signed later
+    /// with `author`'s key, waking the workers.
+    ///
+    /// The audience can only come from [`Federation::audience`] (or a
+    /// [`Audience::split`] of one), and `activity` must be addressed
+    /// exactly as the activity it was resolved from (the same addressees
+    /// and the same visibility, its embedded object's included), so a
+    /// second rendering cannot widen who receives a post, or turn a
+    /// followers-only post into a public one on arrival.
+    ///
+    /// # Errors
+    /// [`FederationError::NotTheAuthor`] if `activity` or `audience` is
+    /// not `author`'s; [`FederationError::AudienceMismatch`] if the
+    /// addressing differs; [`FederationError::Delivery`] if the plan or the
+    /// queue fails.
+    pub async fn send_to(
+        &self,
+        author: &LocalActor,
+        activity: &Activity,
+        audience: Audience,
+    ) -> Result<Sent, FederationError> {
+        if activity.actor_id() != Some(author.id()) || &audience.author != author.id() {
+            return Err(FederationError::NotTheAuthor {
+                actor: activity.actor_id().map(|a| a.as_str().to_owned()),
+                author: author.id().clone(),
+            });
+        }
+        if Addressing::of(activity, author) != audience.addressing {
+            return Err(FederationError::AudienceMismatch {
+                activity: activity.id.as_ref().map(|i| i.as_str().to_owned()),
+            });
+        }
+        if self.local_by_id(author.id()).is_none() {
+            self.register(author.clone());
+        }
+        let mut sent = Sent {
+            local: audience.local,
+            unresolved: audience.unresolved,
+            over_cap: audience.over_cap,
+            skipped: Vec::new(),
             jobs: Vec::new(),
         };
+        if audience.recipients.is_empty() {
+            return Ok(sent);
+        }
+        let plan = DeliveryPlan::new(activity, audience.recipients, &self.inner.plan)?;
+        sent.skipped = plan.skipped().to_vec();
         if plan.inboxes().is_empty() {
             return Ok(sent);
         }
@@ -674,3 +830,6 @@ impl HttpClient for ClientRef {
         self.0.execute(request).await
     }
 }
+
+#[cfg(test)]
+mod tests;
