@@ -48,6 +48,6 @@ pub mod visibility;
 
 pub use error::FederationError;
 pub use graph::{Graph, MemoryGraph, SentFollow};
-pub use hub::{Federation, FederationBuilder, LocalSigners, Sent};
+pub use hub::{Audience, Federation, FederationBuilder, LocalSigners, Sent};
 pub use local::LocalActor;
 pub use paths::Paths;
