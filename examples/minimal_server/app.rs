@@ -16,18 +16,16 @@ use std::sync::Arc;
 use archipel::axum::nodeinfo_routes;
 use archipel::client::{FetchPolicy, ReqwestClient, authority};
 use archipel::delivery::WorkerConfig;
-use archipel::federation::collection::serve_collection;
 use archipel::federation::routes::{self, BearerToken, escape_html};
-use archipel::federation::visibility::Reader;
 use archipel::federation::{Federation, LocalActor};
 use archipel::nodeinfo::{NodeInfo, Software, Usage};
 use archipel::policy::DomainPolicy;
 use archipel::signatures::Spec;
 use archipel::vocab::{AnyObject, Iri};
 use axum::Router;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Html;
 use axum::routing::{get, post};
 use url::Url;
 
@@ -215,9 +213,10 @@ pub async fn start_on(
 }
 
 /// The library's routes (with this server's owner authentication: the
-/// token holder reads everything, and its pages for browsers), and beside
-/// them the application's: the home page, the token-protected inbox
-/// reader, C2S outbox and pending follow requests, and NodeInfo.
+/// token holder reads everything, including each user's inbox and pending
+/// follow requests; and its pages for browsers), and beside them the
+/// application's: the home page, the token-protected C2S outbox, and
+/// NodeInfo.
 pub fn routes(app: Arc<App>) -> Router {
     let owner = app.clone();
     let library = app
@@ -226,6 +225,14 @@ pub fn routes(app: Arc<App>) -> Router {
         .with_objects(Arc::new(app.store.posts.clone()))
         .with_outbox(Arc::new(app.store.posts.clone()))
         .with_owner_auth(move |headers, _actor| owner.authorized(headers))
+        .with_owner_collection("inbox", {
+            let log = app.store.log.clone();
+            move |me| log.collection(me.id())
+        })
+        .with_owner_collection("followers/pending", {
+            let requests = app.store.requests.clone();
+            move |me| requests.collection(me.id())
+        })
         .with_pages(Arc::new(Pages {
             at: authority(&app.base),
         }))
@@ -233,9 +240,7 @@ pub fn routes(app: Arc<App>) -> Router {
     let for_nodeinfo = app.clone();
     Router::new()
         .route("/", get(home))
-        .route("/users/{name}/inbox", get(read_inbox))
         .route("/users/{name}/outbox", post(crate::outbound::post_outbox))
-        .route("/users/{name}/followers/pending", get(pending))
         .with_state(app)
         .merge(library)
         .merge(nodeinfo_routes(for_nodeinfo.base.clone(), move || {
@@ -292,45 +297,4 @@ async fn nodeinfo(app: &App) -> NodeInfo {
     // The name is a constant that passes the check; the fallback is never taken.
     let software = software.unwrap_or_else(|_| Software::default());
     NodeInfo::new(software, usage, false)
-}
-
-/// `GET /users/{name}/inbox` (token): what the user received, newest first.
-async fn read_inbox(app: State<Arc<App>>, name: Path<String>, req: Request) -> Response {
-    owner_list(app, name, req, false).await
-}
-
-/// `GET /users/{name}/followers/pending` (token): Follows awaiting approval.
-async fn pending(app: State<Arc<App>>, name: Path<String>, req: Request) -> Response {
-    owner_list(app, name, req, true).await
-}
-
-/// A user's inbox or pending requests, paged, to the token holder only.
-async fn owner_list(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    req: Request,
-    pending: bool,
-) -> Response {
-    if !app.authorized(req.headers()) {
-        let bearer = [(header::WWW_AUTHENTICATE, "Bearer")];
-        return (
-            StatusCode::UNAUTHORIZED,
-            bearer,
-            "missing or wrong bearer token",
-        )
-            .into_response();
-    }
-    let Some(me) = app.fed.local(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let (id, source) = if pending {
-        let id = Iri::parse(format!("{}/pending", me.followers()));
-        (id.ok(), app.store.requests.collection(me.id()))
-    } else {
-        (Some(me.inbox().clone()), app.store.log.collection(me.id()))
-    };
-    let Some(id) = id else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    serve_collection(source.as_ref(), &id, req.uri().query(), &Reader::Owner).await
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use archipel::federation::dispatch::{
-    Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
+    Cx, Delete, Dispatcher, Follow, HandlerResult, Undo, WithObject,
 };
 use archipel::federation::store::Owners;
 use archipel::vocab::{Activity, Kind};
@@ -25,8 +25,12 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             Arc::new(app.store.received.clone()),
             Arc::new(app.store.posts.clone()),
         ])))
+        // Every activity that passed the rules is logged and filed first.
+        .on_every(with(app, |app, cx, activity: Activity| async move {
+            record(&app, &cx, &activity).await;
+            Ok(())
+        }))
         .on_follow(with(app, |app, cx, follow: Follow| async move {
-            record(&app, &cx, &follow.activity).await;
             let me = app.fed.local(&follow.name).ok_or("no such user")?;
             if me.is_locked() {
                 app.store.requests.hold(&follow)?;
@@ -41,16 +45,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             }
             Ok(())
         }))
-        .on_accept(with(app, |app, cx, reply: FollowReply| async move {
-            record(&app, &cx, &reply.activity).await;
-            Ok(())
-        }))
-        .on_reject(with(app, |app, cx, reply: FollowReply| async move {
-            record(&app, &cx, &reply.activity).await;
-            Ok(())
-        }))
         .on_undo(with(app, |app, cx, undo: Undo| async move {
-            record(&app, &cx, &undo.activity).await;
             match (&undo.kind, &undo.object) {
                 (Some(k @ (Kind::Like | Kind::Announce)), Some(o)) => {
                     app.store.reactions.remove(*k, o, cx.actor())?;
@@ -70,19 +65,16 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             Ok(())
         }))
         .on_create(with(app, |app, cx, create: WithObject| async move {
-            record(&app, &cx, &create.activity).await;
             app.store.received.put(cx.actor(), &create.object)?;
             Ok(())
         }))
         .on_update(with(app, |app, cx, update: WithObject| async move {
-            record(&app, &cx, &update.activity).await;
             // Only a note we keep is replaced; the dispatcher already refused
             // an Update from anyone but its stored owner (`OwnerLookup`).
             app.store.received.replace(cx.actor(), &update.object)?;
             Ok(())
         }))
-        .on_delete(with(app, |app, cx, delete: Delete| async move {
-            record(&app, &cx, &delete.activity).await;
+        .on_delete(with(app, |app, _cx, delete: Delete| async move {
             // The dispatcher already refused a Delete from anyone but the
             // stored owner (`OwnerLookup`).
             app.store.received.remove(&delete.object)?;
@@ -95,7 +87,6 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             react(app, cx, a, Kind::Announce)
         }))
         .on_block(with(app, |app, cx, block: Activity| async move {
-            record(&app, &cx, &block).await;
             if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
                 app.store.requests.forget(me.id(), cx.actor())?;
             }
@@ -117,7 +108,6 @@ where
 /// and local IRIs naming nothing, are not ours to count: they would let any
 /// peer fill the table and push the genuine reactions out past its cap).
 async fn react(app: Arc<App>, cx: Cx, activity: Activity, kind: Kind) -> HandlerResult {
-    record(&app, &cx, &activity).await;
     if let Some(object) = activity.object_id()
         && app.store.post(object).await.is_some()
     {

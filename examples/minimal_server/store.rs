@@ -22,7 +22,7 @@ use archipel::federation::store::{
     CappedStore, InboxLog, MemoryPosts, PostStore, Posts, Reactions, Received, SqlitePosts,
     StoreError,
 };
-use archipel::vocab::{Activity, AnyObject, Iri, Kind};
+use archipel::vocab::{Activity, AnyObject, Iri};
 
 /// The caps on tables remote peers can grow (rows).
 #[derive(Debug, Clone, Copy)]
@@ -129,31 +129,15 @@ impl Store {
         self.received.get(&Iri::parse(id).ok()?).ok().flatten()
     }
 
-    /// Who reacted to `object` with `kind` (`Like`, `Announce`), oldest first.
-    #[allow(dead_code)] // read by the integration tests
-    pub fn reactions(&self, kind: &str, object: &str) -> Vec<String> {
-        let (Some(kind), Ok(object)) = (Kind::from_name(kind), Iri::parse(object)) else {
-            return Vec::new();
-        };
-        let who = self.reactions.of(kind, &object).unwrap_or_default();
-        who.iter().map(|i| i.as_str().to_owned()).collect()
-    }
-
     /// How the activity `id` was verified ("dialect algorithm key-id").
-    #[allow(dead_code)] // read by the integration tests
+    #[allow(dead_code)] // read by the inbox throughput bench and the tests
     pub fn verification(&self, id: &str) -> Option<String> {
         self.log.verification(id).ok().flatten()
     }
 
-    /// How many verification records are kept.
-    #[allow(dead_code)] // read by the integration tests
-    pub fn verification_count(&self) -> usize {
-        self.rows("verifications")
-    }
-
     /// How many rows a table holds (`inbox`, `received`, `reactions`,
     /// `verifications`).
-    #[allow(dead_code)] // read by the integration tests
+    #[allow(dead_code)] // read by the inbox throughput bench and the tests
     pub fn rows(&self, table: &str) -> usize {
         let table = match table {
             "inbox" => self.log.inbox_table(),
@@ -162,11 +146,5 @@ impl Store {
             _ => self.log.verification_table(),
         };
         table.len().unwrap_or(0)
-    }
-
-    /// The pending Follows of a local user, oldest first.
-    #[allow(dead_code)] // read by the integration tests
-    pub fn pending(&self, local: &Iri) -> Vec<Activity> {
-        self.requests.pending(local).unwrap_or_default()
     }
 }

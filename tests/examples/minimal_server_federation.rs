@@ -68,8 +68,8 @@ async fn follow_by_webfinger_accept_then_post_is_delivered_and_verified() {
         assert_eq!(status, 201);
     }
     eventually("bob's note has alice's like and announce", || async {
-        b.app.store.reactions("Like", &note_id) == vec![alice.clone()]
-            && b.app.store.reactions("Announce", &note_id) == vec![alice.clone()]
+        reactions_of(&b, "Like", &note_id) == vec![alice.clone()]
+            && reactions_of(&b, "Announce", &note_id) == vec![alice.clone()]
     })
     .await;
 
@@ -121,7 +121,7 @@ async fn locked_account_keeps_follow_pending_until_approved_and_undo_removes_fol
         post_outbox(&a, "alice", json!({"type": "Follow", "object": handle})).await;
     assert_eq!(status, 201);
     eventually("bob has a pending request", || async {
-        b.app.store.pending(&bob.parse().unwrap()).len() == 1
+        pending_follows(&b, &bob.parse().unwrap()).len() == 1
     })
     .await;
     // Still pending: no follower, no Accept. Once alice's Follow got its

@@ -42,7 +42,7 @@ fn like(id: &str, actor: &str, object: &str) -> Bytes {
 }
 
 fn likes_of(server: &Running, object: &str) -> Vec<String> {
-    server.app.store.reactions("Like", object)
+    reactions_of(server, "Like", object)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,7 +111,7 @@ async fn inbox_statuses_over_http() {
 
     // Only the two valid Likes were processed, and one counted.
     assert_eq!(likes_of(&a, &object), vec![bob.clone()]);
-    assert_eq!(a.app.store.verification_count(), 2);
+    assert_eq!(verification_count(&a), 2);
     let verification = a.app.store.verification(&format!("{bob}#likes/1")).unwrap();
     assert!(verification.ends_with(&format!("{bob}#main-key")));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use archipel::delivery::{DeliveryReport, Timestamp};
 use archipel::signatures::Signer;
-use archipel::vocab::Iri;
+use archipel::vocab::{Activity, Iri, Kind};
 use serde_json::Value;
 
 use crate::app::{self, Config, Running};
@@ -147,4 +147,22 @@ pub async fn report(server: &Running) -> DeliveryReport {
 pub async fn backlog(server: &Running) -> u64 {
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
     server.app.fed.queue().stats(now).await.unwrap().total as u64
+}
+
+/// Who reacted to `object` with `kind` (`Like`, `Announce`), oldest first.
+pub fn reactions_of(server: &Running, kind: &str, object: &str) -> Vec<String> {
+    let kind = Kind::from_name(kind).unwrap();
+    let object = Iri::parse(object).unwrap();
+    let who = server.app.store.reactions.of(kind, &object).unwrap();
+    who.iter().map(|i| i.as_str().to_owned()).collect()
+}
+
+/// How many verification records the server keeps.
+pub fn verification_count(server: &Running) -> usize {
+    server.app.store.rows("verifications")
+}
+
+/// The Follows awaiting the approval of the local user `local`, oldest first.
+pub fn pending_follows(server: &Running, local: &Iri) -> Vec<Activity> {
+    server.app.store.requests.pending(local).unwrap()
 }
