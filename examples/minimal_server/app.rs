@@ -1,8 +1,9 @@
-//! The server: configuration, start-up, and the routes the application
-//! adds beside the library's (`archipel::federation::routes` serves the
-//! actors, WebFinger, the inboxes, followers, following, the outbox
-//! listing and the objects, through its serving guard; this server tells
-//! it who the owner is, the token holder, and gives it its pages).
+//! The server: configuration, start-up, and the routes: the library's
+//! (`archipel::federation::routes` serves the actors, WebFinger, NodeInfo,
+//! the inboxes, followers, following, the outbox and the objects, through
+//! its serving guard; and to the owner only, the C2S outbox, each user's
+//! received activities and pending follow requests), told who the owner is
+//! (the token holder) and given this server's pages and home page.
 //!
 //! Started by [`start`], which binds, spawns the server and the delivery
 //! workers and returns a handle; the binary (`main.rs`) and the
@@ -13,12 +14,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use archipel::axum::nodeinfo_routes;
 use archipel::client::{FetchPolicy, ReqwestClient, authority};
 use archipel::delivery::WorkerConfig;
 use archipel::federation::routes::{self, BearerToken, escape_html};
 use archipel::federation::{Federation, LocalActor};
-use archipel::nodeinfo::{NodeInfo, Software, Usage};
+use archipel::nodeinfo::Software;
 use archipel::policy::DomainPolicy;
 use archipel::signatures::Spec;
 use archipel::vocab::{AnyObject, Iri};
@@ -26,7 +26,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Html;
-use axum::routing::{get, post};
+use axum::routing::get;
 use url::Url;
 
 use crate::store::{Caps, Store};
@@ -215,8 +215,8 @@ pub async fn start_on(
 /// The library's routes (with this server's owner authentication: the
 /// token holder reads everything, including each user's inbox and pending
 /// follow requests; and its pages for browsers), and beside them the
-/// application's: the home page, the token-protected C2S outbox, and
-/// NodeInfo.
+/// application's home page. The C2S outbox (`outbound`) and NodeInfo are
+/// served by the library's routes too.
 pub fn routes(app: Arc<App>) -> Router {
     let owner = app.clone();
     let library = app
@@ -233,20 +233,23 @@ pub fn routes(app: Arc<App>) -> Router {
             let requests = app.store.requests.clone();
             move |me| requests.collection(me.id())
         })
+        .with_client_outbox(Arc::new(crate::outbound::Outbox(app.clone())))
         .with_pages(Arc::new(Pages {
             at: authority(&app.base),
         }))
+        .with_nodeinfo(software(), app.users.len() as u64, app.store.posts.clone())
         .into_router();
-    let for_nodeinfo = app.clone();
     Router::new()
         .route("/", get(home))
-        .route("/users/{name}/outbox", post(crate::outbound::post_outbox))
         .with_state(app)
         .merge(library)
-        .merge(nodeinfo_routes(for_nodeinfo.base.clone(), move || {
-            let app = for_nodeinfo.clone();
-            async move { nodeinfo(&app).await }
-        }))
+}
+
+/// This server in NodeInfo.
+fn software() -> Software {
+    let software = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION"));
+    // The name is a constant that passes the check; the fallback is never taken.
+    software.unwrap_or_else(|_| Software::default())
 }
 
 /// This server's pages for browsers: an actor's, and a post's content as
@@ -287,14 +290,4 @@ async fn home(State(app): State<Arc<App>>) -> Html<String> {
     }
     page.push_str("</ul>");
     Html(page)
-}
-
-async fn nodeinfo(app: &App) -> NodeInfo {
-    let mut usage = Usage::default();
-    usage.users.total = Some(app.users.len() as u64);
-    usage.local_posts = app.store.posts.count().await.ok();
-    let software = Software::new("archipel-minimal-server", env!("CARGO_PKG_VERSION"));
-    // The name is a constant that passes the check; the fallback is never taken.
-    let software = software.unwrap_or_else(|_| Software::default());
-    NodeInfo::new(software, usage, false)
 }

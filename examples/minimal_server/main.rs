@@ -20,6 +20,8 @@ mod store;
 
 use std::process::ExitCode;
 
+use archipel::federation::Paths;
+
 const USAGE: &str = "usage: minimal_server [--bind ADDR] [--base-url URL] [--user NAME]... \
 [--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]... [--authorized-fetch] \
 [--max-inbox N] [--max-received N] [--max-reactions N] [--max-pending N] [--max-followers N] \
@@ -77,11 +79,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
         }
     }
     for name in c.users.iter().chain(&c.locked) {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "user name {name:?}: use letters, digits and '_' only"
-            ));
-        }
+        Paths::check_name(name).map_err(|e| e.to_string())?;
     }
     // A locked user is a user.
     for name in c.locked.clone() {

@@ -1,4 +1,5 @@
-//! `POST /users/{name}/outbox` (ActivityPub §6, token-protected): follow
+//! `POST /users/{name}/outbox` (ActivityPub §6; the library lets only the
+//! token holder in, for a known user, with a bounded body): follow
 //! commands by handle, approval of pending requests, and every other post
 //! through the library's outbox (ids, authorship, `bto`/`bcc` removal,
 //! ownership of what an `Update` or `Delete` acts on), stored in its served
@@ -11,18 +12,15 @@
 use std::sync::Arc;
 
 use archipel::federation::outbox::OutboxError;
+use archipel::federation::routes::ClientOutbox;
 use archipel::federation::{FederationError, LocalActor};
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Object, Reference};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::app::App;
-
-/// The largest C2S body read.
-const MAX_C2S_BODY: usize = 64 * 1024;
 
 type Answer = Result<Iri, (StatusCode, String)>;
 
@@ -30,58 +28,46 @@ fn bad(msg: impl Into<String>) -> (StatusCode, String) {
     (StatusCode::BAD_REQUEST, msg.into())
 }
 
-/// The route.
-pub async fn post_outbox(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !app.authorized(&headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "missing or wrong bearer token",
-        )
-            .into_response();
-    }
-    let Some(me) = app.fed.local(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if body.len() > MAX_C2S_BODY {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    }
-    let Ok(Value::Object(raw)) = serde_json::from_slice::<Value>(&body) else {
-        return bad("body must be a JSON object").into_response();
-    };
-    let kind = raw.get("type").and_then(Value::as_str).unwrap_or("Note");
-    // What a command names: a string, or an embedded object's `object`/`id`.
-    let named = raw.get("object").and_then(|o| match o {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(m) => m
-            .get("object")
-            .or_else(|| m.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        _ => None,
-    });
-    let answer = match (kind, named) {
-        ("Follow", Some(target)) => follow(&app, &me, &target).await,
-        ("Undo", Some(target)) if !target.contains("/activities/") => {
-            unfollow(&app, &me, &target).await
+/// The route's handling, once the library checked the token (the owner
+/// hook), the user and the body's size.
+pub struct Outbox(pub Arc<App>);
+
+#[async_trait::async_trait]
+impl ClientOutbox for Outbox {
+    async fn post(&self, me: &LocalActor, body: Bytes) -> Response {
+        let app = &self.0;
+        let Ok(Value::Object(raw)) = serde_json::from_slice::<Value>(&body) else {
+            return bad("body must be a JSON object").into_response();
+        };
+        let kind = raw.get("type").and_then(Value::as_str).unwrap_or("Note");
+        // What a command names: a string, or an embedded object's `object`/`id`.
+        let named = raw.get("object").and_then(|o| match o {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(m) => m
+                .get("object")
+                .or_else(|| m.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => None,
+        });
+        let answer = match (kind, named) {
+            ("Follow", Some(target)) => follow(app, me, &target).await,
+            ("Undo", Some(target)) if !target.contains("/activities/") => {
+                unfollow(app, me, &target).await
+            }
+            ("Accept" | "Reject", Some(key)) => decide(app, me, kind == "Accept", &key).await,
+            ("Follow" | "Accept" | "Reject", None) => Err(bad(format!("{kind} needs an object"))),
+            _ => post(app, me, raw).await,
+        };
+        match answer {
+            Ok(id) => (
+                StatusCode::CREATED,
+                [(header::LOCATION, id.as_str().to_owned())],
+                id.as_str().to_owned(),
+            )
+                .into_response(),
+            Err((status, msg)) => (status, msg).into_response(),
         }
-        ("Accept" | "Reject", Some(key)) => decide(&app, &me, kind == "Accept", &key).await,
-        ("Follow" | "Accept" | "Reject", None) => Err(bad(format!("{kind} needs an object"))),
-        _ => post(&app, &me, raw).await,
-    };
-    match answer {
-        Ok(id) => (
-            StatusCode::CREATED,
-            [(header::LOCATION, id.as_str().to_owned())],
-            id.as_str().to_owned(),
-        )
-            .into_response(),
-        Err((status, msg)) => (status, msg).into_response(),
     }
 }
 

@@ -9,6 +9,8 @@
 //! | `GET /users/{name}/outbox` | the application's outbox source, if given |
 //! | `GET /objects/{id}`, `GET /activities/{id}` | the application's objects, through the serving guard |
 //! | `GET /users/{name}/{suffix}` | an owner-only collection, if given ([`Routes::with_owner_collection`]) |
+//! | `POST /users/{name}/outbox` | the owner's client-to-server posts, if given ([`Routes::with_client_outbox`]) |
+//! | `GET /.well-known/nodeinfo`, `/nodeinfo/2.1`, `/nodeinfo/2.0` | NodeInfo, if given ([`Routes::with_nodeinfo`]) |
 //!
 //! **Who reads.** A GET is read as its verified signer, or anonymously;
 //! the application says how its own users authenticate with
@@ -17,8 +19,9 @@
 //! outbox, collections and objects: the whole outbox, private posts
 //! included. Nothing else can make a reader the owner. An owner-only
 //! collection (a user's received activities, its pending follow requests)
-//! is served to that request only: anyone else gets `401` with
-//! `WWW-Authenticate: Bearer`, and without the owner hook everyone does.
+//! is served to that request only, and only it may post to the actor's
+//! outbox: anyone else gets `401` with `WWW-Authenticate: Bearer`, and
+//! without the owner hook everyone does.
 //!
 //! **Pages for people.** With [`Routes::with_pages`], a request that
 //! prefers `text/html` ([`wants_html`]) for an actor or an object gets the
@@ -69,8 +72,10 @@ use super::dispatch::Dispatcher;
 use super::hub::Federation;
 use super::local::LocalActor;
 use super::serve::{ServeError, StoredObject};
+use super::store::Posts;
 use super::visibility::Reader;
 use crate::axum::{InboxRequest, wants_html};
+use crate::nodeinfo::{NodeInfo, Software, Usage};
 use crate::vocab::{Iri, Reference};
 use crate::webfinger::Resource;
 
@@ -97,6 +102,30 @@ pub trait OutboxSource: Send + Sync {
 /// The most bytes read from an inbox POST body (1 MiB, as Mastodon).
 pub const MAX_INBOX_BODY: usize = 1024 * 1024;
 
+/// The most bytes read from a client-to-server outbox POST body (64 KiB:
+/// a post, not an upload); a larger one is `413`.
+pub const MAX_CLIENT_BODY: usize = 64 * 1024;
+
+/// The application's handling of what an actor's owner POSTs to its outbox
+/// (ActivityPub §6, client to server), served by
+/// [`Routes::with_client_outbox`] once the owner hook vouched for the
+/// request.
+#[async_trait::async_trait]
+pub trait ClientOutbox: Send + Sync {
+    /// Handles `body` (at most [`MAX_CLIENT_BODY`] bytes, not yet parsed)
+    /// posted by `actor`'s owner: typically `201 Created` with the new
+    /// activity's IRI in `Location`, as §6 asks.
+    async fn post(&self, actor: &LocalActor, body: Bytes) -> Response;
+}
+
+/// What [`Routes::with_nodeinfo`] serves.
+#[derive(Clone)]
+struct NodeInfoSource {
+    software: Software,
+    users: u64,
+    posts: Posts,
+}
+
 #[derive(Clone)]
 struct RouteState {
     fed: Federation,
@@ -106,6 +135,8 @@ struct RouteState {
     owner_auth: Option<OwnerAuth>,
     pages: Option<Arc<dyn Pages>>,
     owner_collections: Vec<(String, OwnerCollection)>,
+    client_outbox: Option<Arc<dyn ClientOutbox>>,
+    nodeinfo: Option<NodeInfoSource>,
 }
 
 /// The collection of a local actor that only its owner reads (see
@@ -216,6 +247,29 @@ impl Routes {
         self
     }
 
+    /// Serves `POST /users/{name}/outbox` to the actor's owner only: an
+    /// actor that is not loaded is `404`; a request the owner hook
+    /// ([`Routes::with_owner_auth`]) does not vouch for is `401` with
+    /// `WWW-Authenticate: Bearer`, its body unread; a body over
+    /// [`MAX_CLIENT_BODY`] is `413`. Otherwise `outbox` answers.
+    pub fn with_client_outbox(mut self, outbox: Arc<dyn ClientOutbox>) -> Routes {
+        self.state.client_outbox = Some(outbox);
+        self
+    }
+
+    /// Serves NodeInfo discovery and the 2.1 and 2.0 documents
+    /// (`crate::axum::nodeinfo_routes`): `software`, `users` local users,
+    /// the listed posts of `posts` as `localPosts` (counted per request;
+    /// left out if the store fails), registrations closed.
+    pub fn with_nodeinfo(mut self, software: Software, users: u64, posts: Posts) -> Routes {
+        self.state.nodeinfo = Some(NodeInfoSource {
+            software,
+            users,
+            posts,
+        });
+        self
+    }
+
     /// Serves `pages` to requests that prefer HTML (see the module docs).
     pub fn with_pages(mut self, pages: Arc<dyn Pages>) -> Routes {
         self.state.pages = Some(pages);
@@ -225,6 +279,13 @@ impl Routes {
     /// The router.
     pub fn into_router(self) -> Router {
         let for_webfinger = self.state.fed.clone();
+        let nodeinfo = self.state.nodeinfo.clone().map(|source| {
+            let base = self.state.fed.paths().base().clone();
+            crate::axum::nodeinfo_routes(base, move || {
+                let source = source.clone();
+                async move { nodeinfo(&source).await }
+            })
+        });
         let mut router = Router::new();
         for (suffix, source) in &self.state.owner_collections {
             if !owner_suffix_ok(suffix) {
@@ -246,7 +307,7 @@ impl Routes {
             .route("/actor/inbox", post(shared_inbox))
             .route("/users/{name}/followers", get(followers))
             .route("/users/{name}/following", get(following))
-            .route("/users/{name}/outbox", get(outbox))
+            .route("/users/{name}/outbox", get(outbox).post(client_outbox))
             .route("/objects/{id}", get(object))
             .route("/activities/{id}", get(activity))
             .with_state(self.state)
@@ -254,6 +315,7 @@ impl Routes {
                 let fed = for_webfinger.clone();
                 async move { webfinger(&fed, &resource) }
             }))
+            .merge(nodeinfo.unwrap_or_default())
     }
 }
 
@@ -271,6 +333,8 @@ impl Federation {
                 owner_auth: None,
                 pages: None,
                 owner_collections: Vec::new(),
+                client_outbox: None,
+                nodeinfo: None,
             },
         }
     }
@@ -440,6 +504,37 @@ async fn owner_collection(
     };
     let source = source(&actor);
     serve_collection(source.as_ref(), &id, request.uri().query(), &Reader::Owner).await
+}
+
+/// `POST /users/{name}/outbox` (see [`Routes::with_client_outbox`]).
+async fn client_outbox(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    // Without the application's handling, the outbox takes no POSTs.
+    let Some(outbox) = s.client_outbox.as_ref() else {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    let Some(actor) = s.fed.local(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (parts, body) = request.into_parts();
+    if !is_owner(&s, &http::Request::from_parts(parts, Bytes::new()), &actor) {
+        let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
+        return (StatusCode::UNAUTHORIZED, challenge, "not the owner").into_response();
+    }
+    match ::axum::body::to_bytes(body, MAX_CLIENT_BODY).await {
+        Ok(body) => outbox.post(&actor, body).await,
+        Err(_) => StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    }
+}
+
+async fn nodeinfo(source: &NodeInfoSource) -> NodeInfo {
+    let mut usage = Usage::default();
+    usage.users.total = Some(source.users);
+    usage.local_posts = source.posts.count().await.ok();
+    NodeInfo::new(source.software.clone(), usage, false)
 }
 
 enum Side {

@@ -334,3 +334,93 @@ async fn an_owner_collection_is_served_to_its_owner_only() {
         .unwrap();
     assert_eq!(post.status().as_u16(), 401);
 }
+
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn only_the_owner_posts_to_the_outbox_and_nodeinfo_counts_the_listed_posts() {
+    use crate::federation::store::{MemoryPosts, Posts};
+    use crate::vocab::{Audience, Object};
+
+    /// Answers `201` naming the actor and the body's length.
+    struct Echo;
+    #[async_trait::async_trait]
+    impl ClientOutbox for Echo {
+        async fn post(&self, actor: &LocalActor, body: Bytes) -> Response {
+            let said = format!("{} {}", actor.name(), body.len());
+            (StatusCode::CREATED, said).into_response()
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let fed = Federation::builder(base.parse().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let alice = fed.actor("alice").await.unwrap();
+    let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
+    let mut note = Object::new("Note").with_id(Iri::parse(format!("{base}/objects/1")).unwrap());
+    note.attributed_to = Some(alice.id().clone().into());
+    Audience::public(alice.followers().clone()).apply(&mut note);
+    posts
+        .put(&alice, AnyObject::from(note), true)
+        .await
+        .unwrap();
+    let software = crate::nodeinfo::Software::new("test-server", "1.2.3").unwrap();
+    let router = fed
+        .routes(fed.dispatcher())
+        .with_owner_auth(|headers, _| {
+            headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                == Some("Bearer t")
+        })
+        .with_client_outbox(Arc::new(Echo))
+        .with_nodeinfo(software, 7, posts)
+        .into_router();
+    tokio::spawn(async move { ::axum::serve(listener, router).await });
+
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let post = |name: &str, token: Option<&str>, size: usize| {
+        let mut request = client
+            .post(format!("{base}/users/{name}/outbox"))
+            .body(vec![b'x'; size]);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let status = response.status().as_u16();
+            (status, challenge, response.text().await.unwrap())
+        }
+    };
+    for token in [None, Some("wrong")] {
+        let (status, challenge, _) = post("alice", token, 5).await;
+        assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")));
+    }
+    assert_eq!(post("nobody", Some("t"), 5).await.0, 404);
+    let (status, _, said) = post("alice", Some("t"), 5).await;
+    assert_eq!((status, said.as_str()), (201, "alice 5"));
+    let (status, _, said) = post("alice", Some("t"), MAX_CLIENT_BODY).await;
+    assert_eq!((status, said), (201, format!("alice {MAX_CLIENT_BODY}")));
+    assert_eq!(post("alice", Some("t"), MAX_CLIENT_BODY + 1).await.0, 413);
+
+    let (status, _, body) = get(&format!("{base}/nodeinfo/2.1"), &[]).await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["software"]["name"], "test-server");
+    assert_eq!(doc["software"]["version"], "1.2.3");
+    assert_eq!(doc["usage"]["users"]["total"], 7);
+    assert_eq!(doc["usage"]["localPosts"], 1);
+    assert_eq!(doc["openRegistrations"], false);
+    let (status, _, body) = get(&format!("{base}/.well-known/nodeinfo"), &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("{base}/nodeinfo/2.1")), "{body}");
+}
