@@ -170,7 +170,7 @@ pub async fn start_on(
     }
     let mut builder = Federation::builder(base.clone())
         .with_client(Arc::new(ReqwestClient::new(policy).map_err(io)?))
-        .with_graph(store.graph())
+        .with_graph(store.graph.clone())
         .with_domain_policy(domains)
         .with_authorized_fetch(config.authorized_fetch);
     if let Some(dir) = dir {

@@ -34,6 +34,9 @@
 //! past it the oldest rows go, so a hostile peer sending ten thousand
 //! activities leaves at most the cap behind. Counts are kept, not
 //! computed, so a write costs a few index lookups however full the table.
+//! `Tables::open` (feature `sqlite`) opens a server's usual set together,
+//! under one data directory or in memory, each capped by `Caps`
+//! (documented defaults).
 //!
 //! Local posts are grown only by local actors (through the token-protected
 //! outbox), not by remote peers, so the store has no row cap; each post is
@@ -100,6 +103,8 @@ mod received;
 mod source;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod tables;
 #[cfg(test)]
 mod tests;
 
@@ -116,6 +121,9 @@ pub use received::{DEFAULT_MAX_REACTIONS, DEFAULT_MAX_RECEIVED, Owners, Reaction
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqlitePosts;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use tables::{Caps, Tables};
 
 /// The most rows a signed reader's outbox page reads beyond the ones it
 /// shows (rows the serving guard hides from that reader); past it the page

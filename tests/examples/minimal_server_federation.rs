@@ -204,7 +204,7 @@ async fn blocked_domain_is_refused_with_403_and_gets_no_deliveries() {
     // Even if carol were a follower (e.g. from before the block), nothing is delivered to her.
     a.app
         .store
-        .graph()
+        .graph
         .add_follower(&alice.parse().unwrap(), &carol.parse().unwrap())
         .await
         .unwrap();

@@ -46,14 +46,13 @@ async fn hostile_peer_cannot_grow_any_table_past_its_cap() {
             .unwrap()
             .as_nanos()
     ));
-    let caps = Caps {
-        inbox_per_user: 100,
-        received: 100,
-        reactions: 100,
-        pending_per_user: 10,
-        followers_per_user: 100,
-        verifications: 100,
-    };
+    let caps = Caps::default()
+        .with_inbox_per_user(100)
+        .with_received(100)
+        .with_reactions(100)
+        .with_pending_per_user(10)
+        .with_followers_per_user(100)
+        .with_verifications(100);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = Config {

@@ -116,14 +116,14 @@ fn iri(s: &str) -> Iri {
 /// A user's followers on `server`.
 pub async fn followers(server: &Running, user: &str) -> Vec<String> {
     let me = iri(&server.app.actor_iri(user));
-    let list = server.app.store.graph().followers(&me).await.unwrap();
+    let list = server.app.store.graph.followers(&me).await.unwrap();
     list.iter().map(|i| i.as_str().to_owned()).collect()
 }
 
 /// Whom a user follows (accepted) on `server`.
 pub async fn following(server: &Running, user: &str) -> Vec<String> {
     let me = iri(&server.app.actor_iri(user));
-    let list = server.app.store.graph().following(&me).await.unwrap();
+    let list = server.app.store.graph.following(&me).await.unwrap();
     list.iter().map(|i| i.as_str().to_owned()).collect()
 }
 
