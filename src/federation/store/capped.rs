@@ -19,7 +19,14 @@ use crate::vocab::{AnyObject, Reference};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every capped table's rows in one physical table, keyed by (table,
-/// scope, key); `archipel_capped_counts` keeps each scope's and each
+/// scope, key) and found through `khash`, a 64-bit digest of the three
+/// ([`key_hash`]): an index of long IRIs grows many times larger, and every
+/// write lands on a random page of it, which slowed writes as the table
+/// grew. A digest can collide, so the columns are compared too, and the
+/// uniqueness of (table, scope, key) is kept by the writes, each in an
+/// immediate transaction. The statements name the index (`INDEXED BY`):
+/// without statistics SQLite would rather walk a whole scope by
+/// `archipel_capped_scope`. `archipel_capped_counts` keeps each scope's and each
 /// table's row count (scope `NULL`), so a write never counts rows and the
 /// oldest row is found at the start of an index.
 const SCHEMA: &str = "
@@ -30,8 +37,9 @@ CREATE TABLE IF NOT EXISTS archipel_capped (
     key   TEXT NOT NULL,
     owner TEXT,
     value TEXT NOT NULL,
-    UNIQUE (tbl, scope, key)
+    khash INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS archipel_capped_key ON archipel_capped (khash);
 CREATE INDEX IF NOT EXISTS archipel_capped_scope ON archipel_capped (tbl, scope, seq);
 CREATE INDEX IF NOT EXISTS archipel_capped_table ON archipel_capped (tbl, seq);
 CREATE TABLE IF NOT EXISTS archipel_capped_counts (
@@ -46,7 +54,10 @@ CREATE TABLE IF NOT EXISTS archipel_capped_counts (
 /// are stored with a one-character prefix).
 const WHOLE: &str = "*";
 
-/// The bound of a [`CappedTable`]: past it, the oldest rows go.
+/// The bound of a [`CappedTable`]: past it, the oldest rows go. A table
+/// never holds more than its cap; past 64 rows, a prune removes 1/64 of
+/// the cap at once, so a full table holds between 63/64 of its cap and
+/// its cap, and is pruned once every `cap / 64` writes rather than on each.
 ///
 /// ```
 /// use archipel::federation::store::Cap;
@@ -206,6 +217,21 @@ pub struct CappedTable {
     cap: Cap,
 }
 
+/// The 64-bit digest of (table, stored scope, key) that `khash` indexes:
+/// the first 8 bytes of their SHA-256, each part length-prefixed.
+fn key_hash(tbl: &str, scope: &str, key: &str) -> i64 {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    for part in [tbl, scope, key] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
 /// Scopes are stored with a prefix, so no caller's scope is [`WHOLE`].
 fn scoped(scope: &str) -> String {
     format!("/{scope}")
@@ -232,36 +258,54 @@ fn add_count(tx: &Transaction<'_>, tbl: &str, scope: &str, by: i64) -> Result<()
     Ok(())
 }
 
-/// Deletes the oldest row of `tbl` (in `scope`, or anywhere with `None`)
-/// and lowers the counts; whether there was a row.
-fn drop_oldest(tx: &Transaction<'_>, tbl: &str, scope: Option<&str>) -> Result<bool, StoreError> {
-    let oldest: Option<(i64, String)> = match scope {
-        Some(scope) => tx
-            .prepare_cached(
-                "SELECT seq, scope FROM archipel_capped WHERE tbl = ?1 AND scope = ?2 \
-                 ORDER BY seq LIMIT 1",
-            )
-            .map_err(db)?
-            .query_row([tbl, scope], |r| Ok((r.get(0)?, r.get(1)?))),
-        None => tx
-            .prepare_cached(
-                "SELECT seq, scope FROM archipel_capped WHERE tbl = ?1 ORDER BY seq LIMIT 1",
-            )
-            .map_err(db)?
-            .query_row([tbl], |r| Ok((r.get(0)?, r.get(1)?))),
+/// How many rows past its cap a prune removes at once: the excess plus
+/// 1/64 of the cap, so a full table is pruned once every `cap / 64`
+/// writes instead of on every write (a table past 64 rows then holds
+/// between 63/64 of its cap and its cap).
+fn prune_batch(cap: usize, count: usize) -> usize {
+    count.saturating_sub(cap) + cap / 64
+}
+
+/// Deletes the `n` oldest rows of `tbl` (in `scope`, or anywhere with
+/// `None`) and lowers the counts of the scopes they were in.
+fn drop_oldest(
+    tx: &Transaction<'_>,
+    tbl: &str,
+    scope: Option<&str>,
+    n: usize,
+) -> Result<(), StoreError> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    // The oldest rows, by the index that orders them: per scope, or the
+    // table's. Their scopes are counted before they go.
+    let oldest = match scope {
+        Some(_) => {
+            "SELECT seq FROM archipel_capped WHERE tbl = ?1 AND scope = ?2 ORDER BY seq LIMIT ?3"
+        }
+        None => {
+            "SELECT seq FROM archipel_capped WHERE tbl = ?1 AND ?2 IS NULL ORDER BY seq LIMIT ?3"
+        }
+    };
+    let per_scope: Vec<(String, i64)> = tx
+        .prepare_cached(&format!(
+            "SELECT scope, count(*) FROM archipel_capped WHERE seq IN ({oldest}) GROUP BY scope"
+        ))
+        .map_err(db)?
+        .query_map(params![tbl, scope, n], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    let dropped = tx
+        .prepare_cached(&format!(
+            "DELETE FROM archipel_capped WHERE seq IN ({oldest})"
+        ))
+        .map_err(db)?
+        .execute(params![tbl, scope, n])
+        .map_err(db)?;
+    for (scope, k) in per_scope {
+        add_count(tx, tbl, &scope, -k)?;
     }
-    .optional()
-    .map_err(db)?;
-    if let Some((seq, scope)) = oldest {
-        tx.prepare_cached("DELETE FROM archipel_capped WHERE seq = ?1")
-            .map_err(db)?
-            .execute([seq])
-            .map_err(db)?;
-        add_count(tx, tbl, &scope, -1)?;
-        add_count(tx, tbl, WHOLE, -1)?;
-        return Ok(true);
-    }
-    Ok(false)
+    add_count(tx, tbl, WHOLE, -i64::try_from(dropped).unwrap_or(i64::MAX))?;
+    Ok(())
 }
 
 fn entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, Option<String>, String)> {
@@ -312,36 +356,35 @@ impl CappedTable {
             .map_err(db)?;
         let tbl = self.name.as_str();
         let owner = owner.map(Iri::as_str);
+        let khash = key_hash(tbl, &scope, key);
         let updated = tx
             .prepare_cached(
-                "UPDATE archipel_capped SET owner = ?4, value = ?5 \
-                 WHERE tbl = ?1 AND scope = ?2 AND key = ?3",
+                "UPDATE archipel_capped INDEXED BY archipel_capped_key \
+                 SET owner = ?4, value = ?5 WHERE khash = ?6 AND tbl = ?1 AND scope = ?2 AND key = ?3",
             )
             .map_err(db)?
-            .execute(params![tbl, scope, key, owner, value])
+            .execute(params![tbl, scope, key, owner, value, khash])
             .map_err(db)?;
         if updated == 0 {
             tx.prepare_cached(
-                "INSERT INTO archipel_capped (tbl, scope, key, owner, value) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO archipel_capped (tbl, scope, key, owner, value, khash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(db)?
-            .execute(params![tbl, scope, key, owner, value])
+            .execute(params![tbl, scope, key, owner, value, khash])
             .map_err(db)?;
             add_count(&tx, tbl, &scope, 1)?;
             add_count(&tx, tbl, WHOLE, 1)?;
             if let Some(cap) = self.cap.per_scope {
-                while count_of(&tx, tbl, &scope)? > cap {
-                    if !drop_oldest(&tx, tbl, Some(&scope))? {
-                        break;
-                    }
+                let count = count_of(&tx, tbl, &scope)?;
+                if count > cap {
+                    drop_oldest(&tx, tbl, Some(&scope), prune_batch(cap, count))?;
                 }
             }
             if let Some(cap) = self.cap.total {
-                while count_of(&tx, tbl, WHOLE)? > cap {
-                    if !drop_oldest(&tx, tbl, None)? {
-                        break;
-                    }
+                let count = count_of(&tx, tbl, WHOLE)?;
+                if count > cap {
+                    drop_oldest(&tx, tbl, None, prune_batch(cap, count))?;
                 }
             }
         }
@@ -354,14 +397,16 @@ impl CappedTable {
     /// [`StoreError::Store`] if SQLite fails, [`StoreError::Corrupt`] for
     /// an owner that no longer parses.
     pub fn get(&self, scope: &str, key: &str) -> Result<Option<Entry>, StoreError> {
+        let scope = scoped(scope);
+        let khash = key_hash(&self.name, &scope, key);
         let conn = self.lock();
         let row = conn
             .prepare_cached(
                 "SELECT seq, key, owner, value FROM archipel_capped \
-                 WHERE tbl = ?1 AND scope = ?2 AND key = ?3",
+                 INDEXED BY archipel_capped_key WHERE khash = ?4 AND tbl = ?1 AND scope = ?2 AND key = ?3",
             )
             .map_err(db)?
-            .query_row(params![self.name, scoped(scope), key], entry)
+            .query_row(params![self.name, scope, key, khash], entry)
             .optional()
             .map_err(db)?;
         row.map(to_entry).transpose()
@@ -373,14 +418,16 @@ impl CappedTable {
     /// [`StoreError::Store`] if SQLite fails.
     pub fn remove(&self, scope: &str, key: &str) -> Result<bool, StoreError> {
         let scope = scoped(scope);
+        let khash = key_hash(&self.name, &scope, key);
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db)?;
         let n = tx
             .prepare_cached(
-                "DELETE FROM archipel_capped WHERE tbl = ?1 AND scope = ?2 AND key = ?3",
+                "DELETE FROM archipel_capped INDEXED BY archipel_capped_key \
+                 WHERE khash = ?4 AND tbl = ?1 AND scope = ?2 AND key = ?3",
             )
             .map_err(db)?
-            .execute(params![self.name, scope, key])
+            .execute(params![self.name, scope, key, khash])
             .map_err(db)?;
         if n > 0 {
             add_count(&tx, &self.name, &scope, -1)?;
@@ -530,5 +577,68 @@ impl CollectionSource for ScopeSource {
             page = page.with_next(cursor_at(seq)?);
         }
         Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_rows(table: &CappedTable, scopes: &[String]) -> usize {
+        scopes
+            .iter()
+            .map(|s| table.oldest(s, usize::MAX).unwrap().len())
+            .sum()
+    }
+
+    #[test]
+    fn a_full_scope_is_pruned_in_batches_and_never_holds_more_than_its_cap() {
+        let db = CappedStore::open_in_memory().unwrap();
+        let inbox = db.table("inbox", Cap::per_scope(128));
+        for n in 0..1_000 {
+            inbox.put("alice", &format!("k{n}"), None, "v").unwrap();
+            let len = inbox.len().unwrap();
+            let want = if n < 128 { n + 1 } else { 126 };
+            assert!(len <= 128 && len >= want, "after {n}: {len} rows");
+        }
+        // What is kept is the newest, contiguous, and the count is the rows'.
+        let kept = inbox.oldest("alice", usize::MAX).unwrap();
+        assert_eq!(kept.len(), inbox.len().unwrap());
+        let first: usize = kept[0].key[1..].parse().unwrap();
+        assert_eq!(kept.last().unwrap().key, "k999");
+        assert_eq!(kept.len(), 1_000 - first);
+    }
+
+    #[test]
+    fn a_full_table_is_pruned_across_scopes_with_every_scope_count_kept() {
+        let db = CappedStore::open_in_memory().unwrap();
+        let scopes: Vec<String> = (0..7).map(|s| format!("s{s}")).collect();
+        let received = db.table("received", Cap::total(128));
+        for n in 0..1_000 {
+            let scope = &scopes[n % scopes.len()];
+            received.put(scope, &format!("k{n}"), None, "v").unwrap();
+            assert!(received.len().unwrap() <= 128);
+        }
+        let len = received.len().unwrap();
+        assert!(len >= 126, "{len}");
+        assert_eq!(all_rows(&received, &scopes), len);
+        // The per-scope counts were lowered with the rows they lost: a
+        // per-scope cap on the same rows keeps counting right.
+        let same = db.table("received", Cap::total(128).with_per_scope(10));
+        same.put("s0", "new", None, "v").unwrap();
+        assert_eq!(same.oldest("s0", usize::MAX).unwrap().len(), 10 - 10 / 64);
+        assert_eq!(all_rows(&same, &scopes), same.len().unwrap());
+    }
+
+    #[test]
+    fn scope_and_key_boundaries_never_meet_in_the_digest() {
+        let db = CappedStore::open_in_memory().unwrap();
+        let t = db.table("t", Cap::total(10));
+        t.put("ab", "c", None, "1").unwrap();
+        t.put("a", "bc", None, "2").unwrap();
+        assert_eq!(t.get("ab", "c").unwrap().unwrap().value, "1");
+        assert_eq!(t.get("a", "bc").unwrap().unwrap().value, "2");
+        assert_ne!(key_hash("t", "/ab", "c"), key_hash("t", "/a", "bc"));
+        assert_eq!(t.len().unwrap(), 2);
     }
 }
