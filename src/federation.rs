@@ -42,7 +42,7 @@ pub mod requests;
 pub mod routes;
 pub mod serve;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+pub(crate) mod sqlite;
 pub mod store;
 pub mod visibility;
 

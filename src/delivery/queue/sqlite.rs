@@ -20,6 +20,10 @@
 //! settle a job someone else claimed. For workers on several machines, use
 //! the PostgreSQL backend.
 //!
+//! A new database file is created with mode `0600` (and missing
+//! directories with `0700`) on unix: until they are delivered, the queue
+//! holds the bodies of followers-only and direct posts.
+//!
 //! Calls run on tokio's blocking pool, so the queue must be used within a
 //! tokio runtime.
 
@@ -141,14 +145,13 @@ impl SqliteQueue {
         let for_open = path.clone();
         let opts = options.clone();
         let conn = blocking(move || {
-            if let Some(parent) = for_open.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    DeliveryError::Queue(format!(
-                        "sqlite: cannot create directory {}: {e}",
-                        parent.display()
-                    ))
-                })?;
-            }
+            // The queue holds the bodies of private posts until they are
+            // delivered: a new file (and any missing directory) is created
+            // readable by its owner only, and SQLite gives its -wal and
+            // -shm files the same mode.
+            crate::federation::sqlite::create_private_file(&for_open).map_err(|(at, e)| {
+                DeliveryError::Queue(format!("sqlite: cannot create {}: {e}", at.display()))
+            })?;
             let mut conn = Connection::open(&for_open).map_err(|e| {
                 DeliveryError::Queue(format!("sqlite: cannot open {}: {e}", for_open.display()))
             })?;

@@ -41,6 +41,16 @@ async fn jobs_survive_reopening_the_file() {
     assert_eq!(job.dialect, Some(Spec::Rfc9421));
     assert_eq!(job.created_at, Timestamp::from_millis(5));
     assert_eq!(q.stats(Timestamp::from_millis(5)).await.unwrap().total, 2);
+    // The file holds bodies of private posts: its owner's only, and so
+    // are the directory it made and SQLite's WAL beside it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.join("data")), 0o700);
+        assert_eq!(mode(&dir.join("data").join("reopen.sqlite3-wal")), 0o600);
+    }
     drop(q);
     std::fs::remove_dir_all(&dir).unwrap();
 }
