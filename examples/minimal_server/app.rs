@@ -142,15 +142,8 @@ pub async fn start_on(
     let addr = listener.local_addr()?;
     let base = match &config.base_url {
         Some(url) => url.clone(),
-        None => {
-            // 0.0.0.0 / [::] are not addresses peers can use: fall back to
-            // loopback (pass --base-url for a public name).
-            let mut public = addr;
-            if public.ip().is_unspecified() {
-                public.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            Url::parse(&format!("http://{public}")).map_err(io)?
-        }
+        // Loopback for 0.0.0.0 / [::]; --base-url gives a public name.
+        None => routes::listener_base(addr).map_err(io)?,
     };
     let mut users = config.users.clone();
     if users.is_empty() {

@@ -30,6 +30,9 @@
 //! `404` in HTML too. ActivityPub clients still get JSON. Without pages,
 //! every client gets JSON.
 //!
+//! Without a public name, [`listener_base`] gives the base URL of the
+//! bound listener (loopback for `0.0.0.0`).
+//!
 //! Inbox answers: `202 Accepted` once the dispatcher ran the activity's
 //! handler (or ignored an unhandled type), the [`InboxError`](crate::inbox::InboxError)
 //! or [`DispatchError`](super::dispatch::DispatchError) status otherwise.
@@ -504,6 +507,28 @@ async fn owner_collection(
     };
     let source = source(&actor);
     serve_collection(source.as_ref(), &id, request.uri().query(), &Reader::Owner).await
+}
+
+/// The base URL of a server listening on `addr` and given no public name:
+/// `http://{addr}`, an unspecified address (`0.0.0.0`, `[::]`, which peers
+/// cannot use) replaced by loopback of the same family. For local runs and
+/// tests; a public server passes its own `https` base.
+///
+/// # Errors
+/// None in practice (a socket address always makes a valid URL); the
+/// parser's error is passed on rather than assumed away.
+pub fn listener_base(addr: std::net::SocketAddr) -> Result<url::Url, url::ParseError> {
+    let mut public = addr;
+    match public.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            public.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            public.set_ip(std::net::Ipv6Addr::LOCALHOST.into());
+        }
+        _ => {}
+    }
+    url::Url::parse(&format!("http://{public}"))
 }
 
 /// `POST /users/{name}/outbox` (see [`Routes::with_client_outbox`]).

@@ -424,3 +424,12 @@ async fn only_the_owner_posts_to_the_outbox_and_nodeinfo_counts_the_listed_posts
     assert_eq!(status, 200);
     assert!(body.contains(&format!("{base}/nodeinfo/2.1")), "{body}");
 }
+
+#[test]
+fn a_listener_without_a_public_name_is_reached_over_loopback() {
+    let base = |addr: &str| listener_base(addr.parse().unwrap()).unwrap().to_string();
+    assert_eq!(base("0.0.0.0:8080"), "http://127.0.0.1:8080/");
+    assert_eq!(base("[::]:8080"), "http://[::1]:8080/");
+    assert_eq!(base("192.0.2.7:80"), "http://192.0.2.7/");
+    assert_eq!(base("[2001:db8::1]:3000"), "http://[2001:db8::1]:3000/");
+}
