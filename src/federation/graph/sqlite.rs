@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{Graph, GraphError, SentFollow, authority_of};
+use crate::federation::sqlite::{Durability, open_store};
 use crate::vocab::Iri;
 
 /// The default cap on followers per local actor of [`SqliteGraph`].
@@ -16,9 +16,6 @@ pub const DEFAULT_MAX_FOLLOWERS_PER_ACTOR: usize = 100_000;
 pub const DEFAULT_MAX_FOLLOWING_PER_ACTOR: usize = 100_000;
 /// The default cap on pending sent Follows (all actors) of [`SqliteGraph`].
 pub const DEFAULT_MAX_SENT_FOLLOWS: usize = 100_000;
-
-/// How long a call waits for another process holding the write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The tables; the `archipel_` prefix lets them share a database file with
 /// the application's own tables. `authority` is the remote's `host[:port]`
@@ -86,26 +83,6 @@ pub struct SqliteGraph {
 
 fn db(e: rusqlite::Error) -> GraphError {
     GraphError::Store(format!("sqlite: {e}"))
-}
-
-/// Creates the database file with mode `0600` if missing (never
-/// truncating), and its missing parent directories.
-fn prepare_file(path: &Path) -> Result<(), GraphError> {
-    super::super::sqlite::create_private_file(path)
-        .map(|_| ())
-        .map_err(|(at, e)| GraphError::Store(format!("cannot create {}: {e}", at.display())))
-}
-
-fn prepare(conn: &Connection) -> Result<(), GraphError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-    // An in-memory database answers `memory`, which is fine.
-    let _mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(db)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL")
-        .map_err(db)?;
-    conn.execute_batch(SCHEMA).map_err(db)?;
-    Ok(())
 }
 
 /// A stored IRI; a row that no longer parses is reported, not skipped, so
@@ -222,11 +199,8 @@ impl SqliteGraph {
     /// usable database (the message names the path).
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteGraph, GraphError> {
         let path = path.as_ref().to_path_buf();
-        prepare_file(&path)?;
-        let conn = Connection::open(&path).map_err(|e| {
-            GraphError::Store(format!("sqlite: cannot open {}: {e}", path.display()))
-        })?;
-        prepare(&conn)?;
+        let conn =
+            open_store(Some(&path), SCHEMA, Durability::Normal).map_err(GraphError::Store)?;
         Ok(SqliteGraph::with_conn_and_path(conn, Some(path)))
     }
 
@@ -236,8 +210,7 @@ impl SqliteGraph {
     /// # Errors
     /// [`GraphError::Store`].
     pub fn open_in_memory() -> Result<SqliteGraph, GraphError> {
-        let conn = Connection::open_in_memory().map_err(db)?;
-        prepare(&conn)?;
+        let conn = open_store(None, SCHEMA, Durability::Normal).map_err(GraphError::Store)?;
         Ok(SqliteGraph::with_conn_and_path(conn, None))
     }
 

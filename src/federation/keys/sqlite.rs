@@ -3,14 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{ActorKeys, ED25519, KeyStore, KeyStoreError, RSA, check_key_name, from_pem, to_pem};
-
-/// How long a call waits for another process holding the write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::federation::sqlite::{Durability, open_store};
 
 /// The table; the `archipel_` prefix lets it share a database file with
 /// the application's own tables (and the delivery queue's).
@@ -70,17 +67,14 @@ fn prepare_file(path: &Path) -> Result<(), KeyStoreError> {
     }
 }
 
-fn prepare(conn: &Connection) -> Result<(), KeyStoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-    // An in-memory database answers `memory`, which is fine.
-    let _mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(db)?;
-    // Keys are few and precious: every commit waits for the disk.
-    conn.execute_batch("PRAGMA synchronous = FULL")
-        .map_err(db)?;
-    conn.execute_batch(SCHEMA).map_err(db)?;
-    Ok(())
+/// Keys are few and precious: every commit waits for the disk.
+fn open(path: Option<PathBuf>) -> Result<SqliteKeyStore, KeyStoreError> {
+    let conn =
+        open_store(path.as_deref(), SCHEMA, Durability::Full).map_err(KeyStoreError::Sqlite)?;
+    Ok(SqliteKeyStore {
+        conn: Arc::new(Mutex::new(conn)),
+        path,
+    })
 }
 
 type Row = (String, Option<String>);
@@ -115,13 +109,7 @@ impl SqliteKeyStore {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteKeyStore, KeyStoreError> {
         let path = path.as_ref().to_path_buf();
         prepare_file(&path)?;
-        let conn = Connection::open(&path)
-            .map_err(|e| KeyStoreError::Sqlite(format!("cannot open {}: {e}", path.display())))?;
-        prepare(&conn)?;
-        Ok(SqliteKeyStore {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Some(path),
-        })
+        open(Some(path))
     }
 
     /// A store in a private in-memory database, gone with the value: for
@@ -130,12 +118,7 @@ impl SqliteKeyStore {
     /// # Errors
     /// [`KeyStoreError::Sqlite`].
     pub fn open_in_memory() -> Result<SqliteKeyStore, KeyStoreError> {
-        let conn = Connection::open_in_memory().map_err(db)?;
-        prepare(&conn)?;
-        Ok(SqliteKeyStore {
-            conn: Arc::new(Mutex::new(conn)),
-            path: None,
-        })
+        open(None)
     }
 
     /// The database file, if the store is not in memory.

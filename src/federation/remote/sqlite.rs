@@ -8,13 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{ActorStore, RemoteError, StoredActor};
+use crate::federation::sqlite::{Durability, open_store};
 use crate::vocab::Iri;
 
 /// The default row cap of [`SqliteActorStore`].
 pub const DEFAULT_MAX_ROWS: usize = 100_000;
-
-/// How long a call waits for another process holding the write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The table; the `archipel_` prefix lets it share a database file with the
 /// application's own tables. The implicit `rowid` grows with every write
@@ -57,16 +55,14 @@ fn db(e: rusqlite::Error) -> RemoteError {
     RemoteError::Store(format!("sqlite: {e}"))
 }
 
-fn prepare(conn: &Connection) -> Result<(), RemoteError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-    // An in-memory database answers `memory`, which is fine.
-    let _mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(db)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL")
-        .map_err(db)?;
-    conn.execute_batch(SCHEMA).map_err(db)?;
-    Ok(())
+fn open(path: Option<PathBuf>) -> Result<SqliteActorStore, RemoteError> {
+    let conn =
+        open_store(path.as_deref(), SCHEMA, Durability::Normal).map_err(RemoteError::Store)?;
+    Ok(SqliteActorStore {
+        conn: Arc::new(Mutex::new(conn)),
+        path,
+        max_rows: DEFAULT_MAX_ROWS,
+    })
 }
 
 fn to_millis(t: SystemTime) -> i64 {
@@ -87,19 +83,7 @@ impl SqliteActorStore {
     /// [`RemoteError::Store`] if the directory or file cannot be created or
     /// is not a usable database.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteActorStore, RemoteError> {
-        let path = path.as_ref().to_path_buf();
-        super::super::sqlite::create_private_file(&path).map_err(|(at, e)| {
-            RemoteError::Store(format!("cannot create {}: {e}", at.display()))
-        })?;
-        let conn = Connection::open(&path).map_err(|e| {
-            RemoteError::Store(format!("sqlite: cannot open {}: {e}", path.display()))
-        })?;
-        prepare(&conn)?;
-        Ok(SqliteActorStore {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Some(path),
-            max_rows: DEFAULT_MAX_ROWS,
-        })
+        open(Some(path.as_ref().to_path_buf()))
     }
 
     /// A store in a private in-memory database, gone with the value.
@@ -107,13 +91,7 @@ impl SqliteActorStore {
     /// # Errors
     /// [`RemoteError::Store`].
     pub fn open_in_memory() -> Result<SqliteActorStore, RemoteError> {
-        let conn = Connection::open_in_memory().map_err(db)?;
-        prepare(&conn)?;
-        Ok(SqliteActorStore {
-            conn: Arc::new(Mutex::new(conn)),
-            path: None,
-            max_rows: DEFAULT_MAX_ROWS,
-        })
+        open(None)
     }
 
     /// At most `n` rows (at least one).

@@ -3,20 +3,16 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
 use super::StoreError;
 use super::source::{before, cursor_at};
 use crate::federation::collection::{CollectionError, CollectionSource, Cursor, Page};
-use crate::federation::sqlite::create_private_file;
+use crate::federation::sqlite::{Durability, open_store};
 use crate::federation::visibility::Reader;
 use crate::vocab::Iri;
 use crate::vocab::{AnyObject, Reference};
-
-/// How long a call waits for another process holding the write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every capped table's rows in one physical table, keyed by (table,
 /// scope, key) and found through `khash`, a 64-bit digest of the three
@@ -158,14 +154,11 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Store(format!("sqlite: {e}"))
 }
 
-fn prepare(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-    let _mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(db)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL")
-        .map_err(db)?;
-    conn.execute_batch(SCHEMA).map_err(db)
+fn open(path: Option<&Path>) -> Result<CappedStore, StoreError> {
+    let conn = open_store(path, SCHEMA, Durability::Normal).map_err(StoreError::Store)?;
+    Ok(CappedStore {
+        conn: Arc::new(Mutex::new(conn)),
+    })
 }
 
 impl CappedStore {
@@ -174,14 +167,7 @@ impl CappedStore {
     /// # Errors
     /// [`StoreError::Store`] if the file cannot be created or opened.
     pub fn open(path: impl AsRef<Path>) -> Result<CappedStore, StoreError> {
-        let path = path.as_ref();
-        create_private_file(path)
-            .map_err(|(at, e)| StoreError::Store(format!("cannot create {}: {e}", at.display())))?;
-        let conn = Connection::open(path).map_err(db)?;
-        prepare(&conn)?;
-        Ok(CappedStore {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        open(Some(path.as_ref()))
     }
 
     /// A database in memory: lost on restart, bounded the same way.
@@ -189,11 +175,7 @@ impl CappedStore {
     /// # Errors
     /// [`StoreError::Store`] if SQLite fails.
     pub fn open_in_memory() -> Result<CappedStore, StoreError> {
-        let conn = Connection::open_in_memory().map_err(db)?;
-        prepare(&conn)?;
-        Ok(CappedStore {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        open(None)
     }
 
     /// The table `name` of this database, bounded by `cap` (the cap is

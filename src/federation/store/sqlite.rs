@@ -2,16 +2,12 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{Counts, ListQuery, NewPost, PostStore, StoreError, StoredPost, carried};
-use crate::federation::sqlite::{create_private_file, with_conn};
+use crate::federation::sqlite::{Durability, open_store, with_conn};
 use crate::vocab::{AnyObject, Iri, Visibility};
-
-/// How long a call waits for another process holding the write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One table, prefixed `archipel_` so it can share a file with the
 /// application's tables. `doc` is NULL for a tombstone. The listing index
@@ -84,15 +80,11 @@ fn joined(e: String) -> StoreError {
     StoreError::Store(e)
 }
 
-fn prepare(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-    // An in-memory database answers `memory`, which is fine.
-    let _mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(db)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL")
-        .map_err(db)?;
-    conn.execute_batch(SCHEMA).map_err(db)
+fn open(path: Option<&Path>) -> Result<SqlitePosts, StoreError> {
+    let conn = open_store(path, SCHEMA, Durability::Normal).map_err(StoreError::Store)?;
+    Ok(SqlitePosts {
+        conn: Arc::new(Mutex::new(conn)),
+    })
 }
 
 impl SqlitePosts {
@@ -101,14 +93,7 @@ impl SqlitePosts {
     /// # Errors
     /// [`StoreError::Store`] if the file cannot be created or opened.
     pub fn open(path: impl AsRef<Path>) -> Result<SqlitePosts, StoreError> {
-        let path = path.as_ref();
-        create_private_file(path)
-            .map_err(|(at, e)| StoreError::Store(format!("cannot create {}: {e}", at.display())))?;
-        let conn = Connection::open(path).map_err(db)?;
-        prepare(&conn)?;
-        Ok(SqlitePosts {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        open(Some(path.as_ref()))
     }
 
     /// A database in memory (for tests).
@@ -116,11 +101,7 @@ impl SqlitePosts {
     /// # Errors
     /// [`StoreError::Store`] if SQLite fails.
     pub fn open_in_memory() -> Result<SqlitePosts, StoreError> {
-        let conn = Connection::open_in_memory().map_err(db)?;
-        prepare(&conn)?;
-        Ok(SqlitePosts {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        open(None)
     }
 }
 
