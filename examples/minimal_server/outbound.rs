@@ -87,15 +87,9 @@ fn failed(e: impl std::fmt::Display) -> (StatusCode, String) {
 
 async fn follow(app: &App, me: &LocalActor, target: &str) -> Answer {
     let remote = resolve(app, target).await?;
-    app.fed.follow(me, &remote).await.map_err(failed)?;
-    let sent = app
-        .fed
-        .graph()
-        .sent_follow_between(me.id(), &remote)
-        .await
-        .map_err(failed)?;
+    let sent = app.fed.follow(me, &remote).await.map_err(failed)?;
     eprintln!("{} follows {remote}", me.name());
-    Ok(sent.map_or(remote, |s| s.id))
+    Ok(sent.activity.unwrap_or(remote))
 }
 
 async fn unfollow(app: &App, me: &LocalActor, target: &str) -> Answer {

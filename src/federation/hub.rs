@@ -73,6 +73,9 @@ use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference, Visibility};
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Sent {
+    /// The `id` of the activity sent (a C2S client answers it in
+    /// `Location`; an application keeps it to undo the activity later).
+    pub activity: Option<Iri>,
     /// The delivery jobs persisted, one per inbox.
     pub jobs: Vec<JobId>,
     /// Local actors the activity was addressed to (deliver them locally;
@@ -733,6 +736,7 @@ impl Federation {
             self.register(author.clone());
         }
         let mut sent = Sent {
+            activity: activity.id.clone(),
             local: audience.local,
             unresolved: audience.unresolved,
             over_cap: audience.over_cap,

@@ -83,6 +83,8 @@ async fn each_part_of_a_split_audience_gets_its_own_rendering_and_nobody_else() 
     let sent_rich = fed.send_to(&alice, &rich, to_b).await.unwrap();
     let sent_plain = fed.send_to(&alice, &plain, to_rest).await.unwrap();
     assert_eq!((sent_rich.jobs.len(), sent_plain.jobs.len()), (1, 1));
+    assert_eq!(sent_rich.activity, rich.id);
+    assert_eq!(sent_plain.activity, plain.id);
     assert_eq!(
         jobs(&fed).await,
         vec![
@@ -141,4 +143,23 @@ async fn an_audience_is_only_sent_for_its_own_author() {
         "{err:?}"
     );
     assert!(jobs(&fed).await.is_empty());
+}
+
+#[tokio::test]
+async fn each_follow_answers_the_id_of_the_follow_it_sent() {
+    let (fed, alice) = world().await;
+    let bob = iri(BOB);
+    let first = fed.follow(&alice, &bob).await.unwrap();
+    let again = fed.follow(&alice, &bob).await.unwrap();
+    let (Some(first), Some(again)) = (first.activity, again.activity) else {
+        panic!("a follow without an id");
+    };
+    assert_ne!(first, again);
+    for id in [&first, &again] {
+        let known = fed.graph().sent_follow(id).await.unwrap().unwrap();
+        assert_eq!(
+            (known.follower, known.followee),
+            (alice.id().clone(), bob.clone())
+        );
+    }
 }
