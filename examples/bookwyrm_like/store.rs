@@ -1,30 +1,33 @@
-//! The server's own tables, in one SQLite file (`DATA_DIR/state.sqlite3`,
-//! WAL) or in an in-memory database without `--data-dir`: the same SQL
-//! either way. Each write touches only its rows; nothing rewrites the
-//! whole state.
+//! The server's tables. Its own data (the readers' catalog, shelves, and
+//! which book each of their statuses is about) is in one SQLite file
+//! (`DATA_DIR/state.sqlite3`, WAL), or in memory without `--data-dir`.
+//! What peers send is in the library's bounded tables (`CappedStore`, a
+//! private file `DATA_DIR/received.sqlite3`, or memory), each a
+//! `CappedTable` whose cap is kept as rows are written. Each write
+//! touches only its rows; nothing rewrites the whole state.
 //!
 //! | table | grown by | cap ([`Caps`], flag, default) |
 //! |---|---|---|
 //! | `catalog` | the readers (their books) | none: local |
 //! | `shelves` | the readers | none: local |
 //! | `statuses` | the readers (which book each status is about) | none: local |
-//! | `received` | peers (statuses about books) | `--max-received`, 10,000 |
+//! | `received` (+ `about`, its index by book) | peers (statuses about books) | `--max-received`, 10,000 |
 //! | `remote_books` | peers (titles of books reviewed elsewhere) | `--max-remote-books`, 10,000 |
 //! | `remote_shelves` | peers (books on followed readers' shelves) | `--max-remote-shelf-items`, 10,000 |
 //! | `inbox` | peers (every activity accepted) | `--max-inbox`, 10,000 |
 //! | `peers` | peers (which servers speak the book types) | `--max-peers`, 10,000 |
 //!
-//! Past a cap the oldest rows go. A received status or activity larger
-//! than 64 KiB serialized is handled but not kept
+//! Past a cap the oldest rows go, in batches (the library's `Cap`: a full
+//! table holds between 63/64 of its cap and its cap). A received status
+//! or activity larger than 64 KiB serialized is handled but not kept
 //! (`inbound::MAX_KEPT_BYTES`), so the caps bound bytes as well as rows.
-//! The readers' statuses and their
-//! `Create`s are kept by the library's post store (`SqlitePosts`,
-//! `posts.sqlite3`), which serves and lists them through its serving
-//! guard; `statuses` only says which book each is about. The follow graph
-//! is the library's `SqliteGraph` (`graph.sqlite3`), whose follower cap is
-//! `--max-followers` (100,000 per reader; past it a Follow is refused).
-//! Keys, the delivery queue and the remote actor cache are the library's
-//! SQLite stores too.
+//! The readers' statuses and their `Create`s are kept by the library's
+//! post store (`SqlitePosts`, `posts.sqlite3`), which serves and lists
+//! them through its serving guard; `statuses` only says which book each
+//! is about. The follow graph is the library's `SqliteGraph`
+//! (`graph.sqlite3`), whose follower cap is `--max-followers` (100,000
+//! per reader; past it a Follow is refused). Keys, the delivery queue and
+//! the remote actor cache are the library's SQLite stores too.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,9 +36,12 @@ use archipel::federation::Graph;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::graph::{GraphError, SqliteGraph};
 use archipel::federation::serve::StoredObject;
-use archipel::federation::store::{MemoryPosts, PostStore, Posts, SqlitePosts, StoreError};
+use archipel::federation::store::Received as ReceivedObjects;
+use archipel::federation::store::{
+    Cap, CappedStore, CappedTable, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
+};
 use archipel::vocab::{AnyObject, Iri};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 /// The caps on the tables peers can grow (rows).
 #[derive(Debug, Clone, Copy)]
@@ -72,12 +78,6 @@ CREATE TABLE IF NOT EXISTS catalog (id TEXT PRIMARY KEY, title TEXT, author TEXT
 CREATE TABLE IF NOT EXISTS shelves (seq INTEGER PRIMARY KEY AUTOINCREMENT, reader TEXT NOT NULL, shelf TEXT NOT NULL, book TEXT NOT NULL, UNIQUE (reader, shelf, book));
 CREATE TABLE IF NOT EXISTS statuses (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, author TEXT NOT NULL, book TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS statuses_book ON statuses (book);
-CREATE TABLE IF NOT EXISTS received (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, book TEXT, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS received_book ON received (book);
-CREATE TABLE IF NOT EXISTS remote_books (seq INTEGER PRIMARY KEY AUTOINCREMENT, iri TEXT NOT NULL UNIQUE, title TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS remote_shelves (seq INTEGER PRIMARY KEY AUTOINCREMENT, shelf TEXT NOT NULL, book TEXT NOT NULL, UNIQUE (shelf, book));
-CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, key_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS peers (seq INTEGER PRIMARY KEY AUTOINCREMENT, authority TEXT NOT NULL UNIQUE, rich INTEGER NOT NULL);
 ";
 
 /// A book of the local catalog.
@@ -102,6 +102,7 @@ pub struct Received {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Mutex<Connection>>,
+    peers: PeerTables,
     graph: Arc<dyn Graph>,
     posts: Posts,
     caps: Caps,
@@ -130,32 +131,54 @@ fn cap(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Deletes the oldest rows of `table` past `rows` (by `seq`).
-fn prune(db: &Connection, table: &str, rows: usize) -> rusqlite::Result<()> {
-    db.execute(
-        &format!(
-            "DELETE FROM {table} WHERE seq <= (SELECT seq FROM {table} ORDER BY seq DESC LIMIT 1 OFFSET ?1)"
-        ),
-        [cap(rows)],
-    )?;
-    Ok(())
+/// The tables peers grow, each a library [`CappedTable`] bounded by its
+/// [`Caps`] entry (past it the oldest rows go, in batches).
+#[derive(Clone)]
+struct PeerTables {
+    /// Received statuses and their authors (the owner lookup's source).
+    received: ReceivedObjects,
+    /// Which received status is about which book (scope: the book).
+    about: CappedTable,
+    /// Titles of remote books (key: the book's IRI).
+    remote_books: CappedTable,
+    /// Followed readers' shelves (scope: the shelf, key: the book).
+    remote_shelves: CappedTable,
+    /// Accepted activities (owner: the signing key).
+    inbox: CappedTable,
+    /// Servers and whether they speak the book types (key: authority).
+    peers: CappedTable,
+}
+
+impl PeerTables {
+    fn new(db: &CappedStore, caps: &Caps) -> PeerTables {
+        PeerTables {
+            received: ReceivedObjects::new(db, caps.received),
+            about: db.table("about", Cap::total(caps.received)),
+            remote_books: db.table("remote_books", Cap::total(caps.remote_books)),
+            remote_shelves: db.table("remote_shelves", Cap::total(caps.remote_shelf_items)),
+            inbox: db.table("inbox", Cap::total(caps.inbox)),
+            peers: db.table("peers", Cap::total(caps.peers)),
+        }
+    }
 }
 
 impl Store {
     /// Opens (or creates) `dir/state.sqlite3`, `dir/graph.sqlite3` and
     /// `dir/posts.sqlite3`, or in-memory stores.
     pub fn open(dir: Option<&Path>, caps: Caps) -> Result<Store, OpenError> {
-        let (db, graph, posts): (_, _, Arc<dyn PostStore>) = match dir {
+        let (db, capped, graph, posts): (_, _, _, Arc<dyn PostStore>) = match dir {
             Some(dir) => {
                 let db = Connection::open(dir.join("state.sqlite3"))?;
                 db.pragma_update(None, "journal_mode", "WAL")?;
                 db.pragma_update(None, "synchronous", "NORMAL")?;
+                let capped = CappedStore::open(dir.join("received.sqlite3"))?;
                 let graph = SqliteGraph::open(dir.join("graph.sqlite3"))?;
                 let posts = SqlitePosts::open(dir.join("posts.sqlite3"))?;
-                (db, graph, Arc::new(posts))
+                (db, capped, graph, Arc::new(posts))
             }
             None => (
                 Connection::open_in_memory()?,
+                CappedStore::open_in_memory()?,
                 SqliteGraph::open_in_memory()?,
                 Arc::new(MemoryPosts::new()),
             ),
@@ -164,6 +187,7 @@ impl Store {
         let graph: Arc<dyn Graph> = Arc::new(graph.with_max_followers(caps.followers));
         Ok(Store {
             db: Arc::new(Mutex::new(db)),
+            peers: PeerTables::new(&capped, &caps),
             posts: Posts::new(posts, graph.clone()),
             graph,
             caps,
@@ -311,7 +335,7 @@ impl Store {
             .map_or(0, |n| n.max(0).unsigned_abs())
     }
 
-    // ---- what peers send (each capped)
+    // ---- what peers send (each a capped table of the library's)
 
     /// Keeps a status received from `owner` about `book`.
     pub fn put_received(
@@ -319,49 +343,36 @@ impl Store {
         owner: &Iri,
         book: Option<&Iri>,
         doc: &AnyObject,
-    ) -> rusqlite::Result<()> {
+    ) -> Result<(), StoreError> {
         let Some(id) = doc.id() else { return Ok(()) };
-        let db = self.db();
-        db.execute(
-            "INSERT INTO received (id, owner, book, doc) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, book = excluded.book",
-            params![
-                id.as_str(),
-                owner.as_str(),
-                book.map(Iri::as_str),
-                to_json(doc)?
-            ],
-        )?;
-        prune(&db, "received", self.caps.received)
+        self.peers.received.put(owner, doc)?;
+        if let Some(book) = book {
+            self.peers.about.put(book.as_str(), id.as_str(), None, "")?;
+        }
+        Ok(())
     }
 
     /// Statuses received about `book`, newest first (at most `limit`).
+    /// Index rows whose status went (deleted, or past its cap) are skipped.
     pub fn received_about(&self, book: &str, limit: usize) -> Vec<AnyObject> {
-        self.rows(
-            "SELECT doc FROM received WHERE book = ?1 ORDER BY seq DESC LIMIT ?2",
-            params![book, cap(limit)],
-        )
-        .into_iter()
-        .filter_map(|[doc]| serde_json::from_str(&doc).ok())
-        .collect()
+        let rows = self.peers.about.newest(book, None, limit);
+        rows.unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| Iri::parse(e.key).ok())
+            .filter_map(|id| self.peers.received.get(&id).ok().flatten())
+            .map(|(_, doc)| doc)
+            .collect()
     }
 
     /// Forgets a received status (its author deleted it).
-    pub fn remove_received(&self, id: &Iri) -> rusqlite::Result<()> {
-        self.db()
-            .execute("DELETE FROM received WHERE id = ?1", [id.as_str()])?;
+    pub fn remove_received(&self, id: &Iri) -> Result<(), StoreError> {
+        self.peers.received.remove(id)?;
         Ok(())
     }
 
     /// Remembers the title of a remote book.
-    pub fn put_remote_book(&self, iri: &Iri, title: &str) -> rusqlite::Result<()> {
-        let db = self.db();
-        db.execute(
-            "INSERT INTO remote_books (iri, title) VALUES (?1, ?2)
-             ON CONFLICT (iri) DO UPDATE SET title = excluded.title",
-            params![iri.as_str(), title],
-        )?;
-        prune(&db, "remote_books", self.caps.remote_books)
+    pub fn put_remote_book(&self, iri: &Iri, title: &str) -> Result<(), StoreError> {
+        self.peers.remote_books.put("", iri.as_str(), None, title)
     }
 
     /// The title of a book: local, or learnt from its server.
@@ -369,65 +380,52 @@ impl Store {
         if let Some(book) = self.book(iri) {
             return Some(book.title);
         }
-        let [title] = self
-            .rows("SELECT title FROM remote_books WHERE iri = ?1", [iri])
-            .pop()?;
-        Some(title)
+        let row = self.peers.remote_books.get("", iri).ok().flatten()?;
+        Some(row.value)
     }
 
     /// Puts `book` on (or takes it off) a followed reader's `shelf`.
-    pub fn remote_shelve(&self, shelf: &Iri, book: &Iri, on: bool) -> rusqlite::Result<()> {
-        let db = self.db();
-        let args = params![shelf.as_str(), book.as_str()];
+    pub fn remote_shelve(&self, shelf: &Iri, book: &Iri, on: bool) -> Result<(), StoreError> {
+        let table = &self.peers.remote_shelves;
         if on {
-            db.execute(
-                "INSERT OR IGNORE INTO remote_shelves (shelf, book) VALUES (?1, ?2)",
-                args,
-            )?;
-            prune(&db, "remote_shelves", self.caps.remote_shelf_items)
+            table.put(shelf.as_str(), book.as_str(), None, "")
         } else {
-            db.execute(
-                "DELETE FROM remote_shelves WHERE shelf = ?1 AND book = ?2",
-                args,
-            )?;
-            Ok(())
+            table.remove(shelf.as_str(), book.as_str()).map(drop)
         }
     }
 
     /// The books on a followed reader's shelf, in shelving order.
     #[allow(dead_code)] // read by the integration tests
     pub fn remote_shelf(&self, shelf: &str) -> Vec<String> {
-        self.rows(
-            "SELECT book FROM remote_shelves WHERE shelf = ?1 ORDER BY seq",
-            [shelf],
-        )
-        .into_iter()
-        .map(|[b]| b)
-        .collect()
+        let rows = self
+            .peers
+            .remote_shelves
+            .oldest(shelf, self.caps.remote_shelf_items);
+        rows.unwrap_or_default()
+            .into_iter()
+            .map(|e| e.key)
+            .collect()
     }
 
-    /// Logs an accepted activity and the key that signed it.
-    pub fn log(&self, activity: &impl serde::Serialize, key_id: &Iri) -> rusqlite::Result<()> {
-        let db = self.db();
-        db.execute(
-            "INSERT INTO inbox (doc, key_id) VALUES (?1, ?2)",
-            params![to_json(activity)?, key_id.as_str()],
-        )?;
-        prune(&db, "inbox", self.caps.inbox)
+    /// Logs an accepted activity and the key that signed it (the key is
+    /// the row's owner). Keyed by the activity's id, so a redelivery
+    /// replaces its row; one without an id by its body.
+    pub fn log(&self, activity: &impl serde::Serialize, key_id: &Iri) -> Result<(), StoreError> {
+        let doc = serde_json::to_value(activity).map_err(|e| StoreError::Store(e.to_string()))?;
+        let body = doc.to_string();
+        let key = doc.get("id").and_then(|id| id.as_str()).unwrap_or(&body);
+        self.peers.inbox.put("", key, Some(key_id), &body)
     }
 
     /// Accepted activities, oldest first (at most `limit`, the newest).
     pub fn received(&self, limit: usize) -> Vec<Received> {
-        let mut out: Vec<Received> = self
-            .rows(
-                "SELECT doc, key_id FROM inbox ORDER BY seq DESC LIMIT ?1",
-                [cap(limit)],
-            )
+        let rows = self.peers.inbox.newest("", None, limit).unwrap_or_default();
+        let mut out: Vec<Received> = rows
             .into_iter()
-            .filter_map(|[doc, key_id]| {
+            .filter_map(|e| {
                 Some(Received {
-                    activity: serde_json::from_str(&doc).ok()?,
-                    key_id,
+                    activity: serde_json::from_str(&e.value).ok()?,
+                    key_id: e.owner?.as_str().to_owned(),
                 })
             })
             .collect();
@@ -437,36 +435,29 @@ impl Store {
 
     /// Whether the server at `authority` speaks the book types, if known.
     pub fn peer(&self, authority: &str) -> Option<bool> {
-        self.db()
-            .query_row(
-                "SELECT rich FROM peers WHERE authority = ?1",
-                [authority],
-                |r| r.get(0),
-            )
-            .optional()
-            .ok()
-            .flatten()
+        let row = self.peers.peers.get("", authority).ok().flatten()?;
+        Some(row.value == "rich")
     }
 
     /// Remembers whether the server at `authority` speaks the book types.
-    pub fn put_peer(&self, authority: &str, rich: bool) -> rusqlite::Result<()> {
-        let db = self.db();
-        db.execute(
-            "INSERT INTO peers (authority, rich) VALUES (?1, ?2)
-             ON CONFLICT (authority) DO UPDATE SET rich = excluded.rich",
-            params![authority, rich],
-        )?;
-        prune(&db, "peers", self.caps.peers)
+    pub fn put_peer(&self, authority: &str, rich: bool) -> Result<(), StoreError> {
+        let value = if rich { "rich" } else { "plain" };
+        self.peers.peers.put("", authority, None, value)
     }
 
-    /// How many rows `table` holds (a name from the schema above).
+    /// How many rows a table peers grow holds (`received`, `about`,
+    /// `remote_books`, `remote_shelves`, `inbox`, `peers`): a kept count.
     #[allow(dead_code)] // read by the integration tests
     pub fn count(&self, table: &str) -> usize {
-        self.db()
-            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+        let table = match table {
+            "received" => self.peers.received.table(),
+            "about" => &self.peers.about,
+            "remote_books" => &self.peers.remote_books,
+            "remote_shelves" => &self.peers.remote_shelves,
+            "inbox" => &self.peers.inbox,
+            _ => &self.peers.peers,
+        };
+        table.len().unwrap_or(0)
     }
 }
 
@@ -475,15 +466,8 @@ impl Store {
 #[async_trait::async_trait]
 impl OwnerLookup for Store {
     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
-        let owner = self
-            .rows(
-                "SELECT owner FROM received WHERE id = ?1",
-                [object.as_str()],
-            )
-            .pop()
-            .and_then(|[o]| Iri::parse(o).ok());
-        match owner {
-            Some(owner) => Ok(Some(owner)),
+        match self.peers.received.get(object)? {
+            Some((owner, _)) => Ok(Some(owner)),
             None => Ok(self.posts.owner(object).await?),
         }
     }
@@ -525,6 +509,7 @@ mod tests {
         }
         for table in [
             "received",
+            "about",
             "remote_books",
             "remote_shelves",
             "inbox",
