@@ -10,7 +10,7 @@ use std::sync::Arc;
 use archipel::federation::dispatch::{
     Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
 };
-use archipel::vocab::{AnyObject, Kind};
+use archipel::vocab::{Activity, AnyObject, Kind};
 
 use super::books::{BookObject, BookStatus, Edition};
 use super::server::App;
@@ -24,38 +24,33 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
     app.fed
         .dispatcher()
         .with_owner_lookup(Arc::new(app.store.clone()))
-        .on_follow(with(app, |app, cx, follow: Follow| async move {
+        // Every activity that passed the rules is logged before its handler.
+        .on_every(with(app, |app, cx, _: Activity| async move {
             log(&app, &cx);
+            Ok(())
+        }))
+        .on_follow(with(app, |app, cx, follow: Follow| async move {
             let me = app.fed.local(&follow.name).ok_or("no such reader")?;
             // Learn what the follower's server speaks before posting to it.
             app.learn_peer(cx.actor()).await;
             app.fed.accept(&me, &follow).await?;
             Ok(())
         }))
-        .on_accept(with(app, |app, cx, _: FollowReply| async move {
-            log(&app, &cx);
-            Ok(())
-        }))
-        .on_undo(with(app, |app, cx, _: Undo| async move {
-            log(&app, &cx);
-            Ok(())
-        }))
+        // Logged only: the library keeps the follow graph.
+        .on_accept(|_, _: FollowReply| async { Ok(()) })
+        .on_undo(|_, _: Undo| async { Ok(()) })
         .on_create(with(app, |app, cx, create: WithObject| async move {
-            log(&app, &cx);
             keep_status(&app, &cx, create.object).await
         }))
         .on_update(with(app, |app, cx, update: WithObject| async move {
-            log(&app, &cx);
             keep_status(&app, &cx, update.object).await
         }))
-        .on_delete(with(app, |app, cx, delete: Delete| async move {
-            log(&app, &cx);
+        .on_delete(with(app, |app, _, delete: Delete| async move {
             // Only its owner gets here (the store is the owner lookup).
             app.store.remove_received(&delete.object)?;
             Ok(())
         }))
         .on_other(with(app, |app, cx, activity: AnyObject| async move {
-            log(&app, &cx);
             mirror_shelf(&app, &cx, &activity)?;
             Ok(())
         }))

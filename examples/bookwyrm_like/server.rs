@@ -39,7 +39,8 @@ pub const RICH_SOFTWARE: &[&str] = &["bookwyrm", SOFTWARE];
 pub struct Config {
     /// Address to listen on (port 0 picks a free one).
     pub bind: SocketAddr,
-    /// Public base URL (`http://` + the bound address when `None`).
+    /// Public base URL (when `None`: `http://` + the bound address, loopback
+    /// for an unspecified one, as `routes::listener_base` derives it).
     pub base_url: Option<Url>,
     /// The readers' user names (the first is the API's default).
     pub users: Vec<String>,
@@ -140,7 +141,7 @@ pub async fn start_on(
     let addr = listener.local_addr()?;
     let base = match config.base_url {
         Some(url) => url,
-        None => Url::parse(&format!("http://{addr}")).map_err(io)?,
+        None => archipel::federation::routes::listener_base(addr).map_err(io)?,
     };
     let dir = config.data_dir.as_deref();
     if let Some(dir) = dir {
