@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use archipel::axum::{ActivityJson, nodeinfo_routes, wants_html};
+use archipel::axum::{ActivityJson, wants_html};
 use archipel::federation::LocalActor;
 use archipel::federation::routes::Pages;
 use archipel::federation::serve::StoredObject;
@@ -50,11 +50,17 @@ pub fn routes(app: Arc<App>) -> Router {
         .routes(super::inbound::dispatcher(&app))
         .with_objects(posts.clone())
         .with_outbox(posts)
+        // NodeInfo's `software.name` tells peers to send rich objects;
+        // `localPosts` counts the readers' listed statuses.
+        .with_nodeinfo(
+            super::server::software(),
+            app.users.len() as u64,
+            app.store.posts().clone(),
+        )
         // The token holder reads the readers' whole outboxes.
         .with_owner_auth(move |headers, _reader| owner.authorized(headers))
         .with_pages(Arc::new(BookPages(app.clone())))
         .into_router();
-    let for_nodeinfo = app.clone();
     Router::new()
         .route("/", get(home))
         .route("/users/{name}/shelf/{shelf}", get(shelf))
@@ -65,13 +71,6 @@ pub fn routes(app: Arc<App>) -> Router {
         .route("/api/{action}", post(api))
         .with_state(app)
         .merge(library)
-        .merge(nodeinfo_routes(
-            for_nodeinfo.fed.paths().base().clone(),
-            move || {
-                let app = for_nodeinfo.clone();
-                async move { app.nodeinfo() }
-            },
-        ))
 }
 
 /// The pages the library's routes give a browser at a reader's IRI and at

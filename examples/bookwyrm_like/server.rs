@@ -19,7 +19,7 @@ use archipel::federation::keys::SqliteKeyStore;
 use archipel::federation::outbox::OutboxError;
 use archipel::federation::remote::SqliteActorStore;
 use archipel::federation::{Federation, FederationError, LocalActor};
-use archipel::nodeinfo::{NodeInfo, Software, Usage};
+use archipel::nodeinfo::Software;
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Kind, Object, Reference, VocabError};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
@@ -214,16 +214,6 @@ impl App {
         let id =
             archipel::federation::Paths::new_id().map_err(|e| AppError::Random(e.to_string()))?;
         self.iri(&format!("{kind}/{id}"))
-    }
-
-    /// The NodeInfo document: `software.name` tells peers to send rich objects.
-    pub fn nodeinfo(&self) -> NodeInfo {
-        let mut usage = Usage::default();
-        usage.users.total = Some(self.users.len() as u64);
-        usage.local_posts = Some(self.store.status_count());
-        // A constant that passes the check; the fallback is never taken.
-        let software = Software::new(SOFTWARE, env!("CARGO_PKG_VERSION")).unwrap_or_default();
-        NodeInfo::new(software, usage, false)
     }
 
     /// Adds an edition (and its author and work) to the catalog; returns the edition IRI.
@@ -472,4 +462,11 @@ impl App {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The software this server's NodeInfo names: `software.name` tells peers
+/// to send rich objects.
+pub fn software() -> Software {
+    // A constant that passes the check; the fallback is never taken.
+    Software::new(SOFTWARE, env!("CARGO_PKG_VERSION")).unwrap_or_default()
 }

@@ -328,13 +328,6 @@ impl Store {
         out
     }
 
-    /// How many statuses the readers wrote (NodeInfo's `localPosts`).
-    pub fn status_count(&self) -> u64 {
-        self.db()
-            .query_row("SELECT COUNT(*) FROM statuses", [], |r| r.get::<_, i64>(0))
-            .map_or(0, |n| n.max(0).unsigned_abs())
-    }
-
     // ---- what peers send (each a capped table of the library's)
 
     /// Keeps a status received from `owner` about `book`.

@@ -126,6 +126,15 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
     assert_eq!(served["@context"], books::context().to_value());
     assert_eq!(served["type"], "Review");
     assert_eq!(served["rating"], 4.5);
+    // NodeInfo names the book software and counts mouse's one status
+    // (the shelf activities are not posts).
+    let nodeinfo = a.app.fed.paths().base().join("nodeinfo/2.1").unwrap();
+    let nodeinfo = support::http().get(nodeinfo).send().await.unwrap();
+    let nodeinfo: serde_json::Value =
+        serde_json::from_str(&nodeinfo.text().await.unwrap()).unwrap();
+    assert_eq!(nodeinfo["software"]["name"], server::SOFTWARE);
+    assert_eq!(nodeinfo["usage"]["localPosts"], 1);
+    assert_eq!(nodeinfo["usage"]["users"]["total"], 1);
     // Content negotiation: the reader, the book and the review answer JSON
     // to ActivityPub clients and HTML to browsers, at the same IRI.
     let ld = "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
