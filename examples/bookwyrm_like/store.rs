@@ -41,6 +41,8 @@ use archipel::federation::store::{
     Cap, CappedStore, CappedTable, MemoryPosts, PostStore, Posts, SqlitePosts, StoreError,
 };
 use archipel::vocab::{AnyObject, Iri};
+
+use super::books::BookStatus;
 use rusqlite::{Connection, params};
 
 /// The caps on the tables peers can grow (rows).
@@ -346,7 +348,8 @@ impl Store {
     }
 
     /// Statuses received about `book`, newest first (at most `limit`).
-    /// Index rows whose status went (deleted, or past its cap) are skipped.
+    /// Index rows whose status went (deleted, or past its cap) or is now
+    /// about another book (an `Update` moved it) are skipped.
     pub fn received_about(&self, book: &str, limit: usize) -> Vec<AnyObject> {
         let rows = self.peers.about.newest(book, None, limit);
         rows.unwrap_or_default()
@@ -354,6 +357,10 @@ impl Store {
             .filter_map(|e| Iri::parse(e.key).ok())
             .filter_map(|id| self.peers.received.get(&id).ok().flatten())
             .map(|(_, doc)| doc)
+            .filter(|doc| {
+                let status = BookStatus::from_any(doc.clone());
+                status.as_ref().and_then(BookStatus::book).map(Iri::as_str) == Some(book)
+            })
             .collect()
     }
 
@@ -474,6 +481,39 @@ mod tests {
         Iri::parse(s).unwrap()
     }
 
+    fn review(id: &Iri, book: &Iri) -> AnyObject {
+        serde_json::from_value(serde_json::json!({
+            "type": "Review", "id": id, "inReplyToBook": book, "content": "<p>Yes.</p>"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_update_that_moves_a_status_to_another_book_moves_it_on_the_book_pages() {
+        let store = Store::open(None, Caps::default()).unwrap();
+        let owner = iri("https://b.example/users/rat");
+        let id = iri("https://b.example/objects/1");
+        let (first, second) = (
+            iri("https://b.example/book/1"),
+            iri("https://b.example/book/2"),
+        );
+        store
+            .put_received(&owner, Some(&first), &review(&id, &first))
+            .unwrap();
+        store
+            .put_received(&owner, Some(&second), &review(&id, &second))
+            .unwrap();
+        assert!(store.received_about(first.as_str(), 10).is_empty());
+        let moved = store.received_about(second.as_str(), 10);
+        assert_eq!(
+            moved.iter().map(|s| s.id()).collect::<Vec<_>>(),
+            [Some(&id)]
+        );
+        // A deleted status leaves its book page.
+        store.remove_received(&id).unwrap();
+        assert!(store.received_about(second.as_str(), 10).is_empty());
+    }
+
     #[test]
     fn every_table_a_peer_can_grow_stays_within_its_cap() {
         let caps = Caps {
@@ -490,8 +530,7 @@ mod tests {
         for n in 0..10 {
             let id = iri(&format!("https://b.example/objects/{n}"));
             let book = iri(&format!("https://b.example/book/{n}"));
-            let status =
-                AnyObject::from(archipel::vocab::Object::new("Review").with_id(id.clone()));
+            let status = review(&id, &book);
             store.put_received(&owner, Some(&book), &status).unwrap();
             store.put_remote_book(&book, "A title").unwrap();
             store.remote_shelve(&shelf, &book, true).unwrap();
