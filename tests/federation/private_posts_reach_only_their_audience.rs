@@ -132,8 +132,12 @@ async fn bcc_is_never_stored_served_or_delivered_except_to_its_named_recipient()
         .await;
     assert_eq!(sent.jobs.len(), 2, "bob's and carol's servers, {sent:?}");
     let note = posted.object().unwrap().id().unwrap().as_str().to_owned();
+    // An arrival is recorded once its response is made, after the handler
+    // kept the note: wait for both.
     eventually("both received it", || {
-        b.received_id(&note).len() == 1 && c.received_id(&note).len() == 1
+        [&b, &c]
+            .iter()
+            .all(|n| n.received_id(&note).len() == 1 && n.arrivals_with(&note).len() == 1)
     })
     .await;
 
