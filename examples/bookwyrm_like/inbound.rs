@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use archipel::federation::dispatch::{
-    Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject,
+    Cx, Delete, Dispatcher, Follow, FollowReply, HandlerResult, Undo, WithObject, with_state,
 };
 use archipel::vocab::{Activity, AnyObject, Kind};
 
@@ -25,11 +25,11 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         .dispatcher()
         .with_owner_lookup(Arc::new(app.store.clone()))
         // Every activity that passed the rules is logged before its handler.
-        .on_every(with(app, |app, cx, _: Activity| async move {
+        .on_every(with_state(app, |app, cx, _: Activity| async move {
             log(&app, &cx);
             Ok(())
         }))
-        .on_follow(with(app, |app, cx, follow: Follow| async move {
+        .on_follow(with_state(app, |app, cx, follow: Follow| async move {
             let me = app.fed.local(&follow.name).ok_or("no such reader")?;
             // Learn what the follower's server speaks before posting to it.
             app.learn_peer(cx.actor()).await;
@@ -39,31 +39,21 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         // Logged only: the library keeps the follow graph.
         .on_accept(|_, _: FollowReply| async { Ok(()) })
         .on_undo(|_, _: Undo| async { Ok(()) })
-        .on_create(with(app, |app, cx, create: WithObject| async move {
+        .on_create(with_state(app, |app, cx, create: WithObject| async move {
             keep_status(&app, &cx, create.object).await
         }))
-        .on_update(with(app, |app, cx, update: WithObject| async move {
+        .on_update(with_state(app, |app, cx, update: WithObject| async move {
             keep_status(&app, &cx, update.object).await
         }))
-        .on_delete(with(app, |app, _, delete: Delete| async move {
+        .on_delete(with_state(app, |app, _, delete: Delete| async move {
             // Only its owner gets here (the store is the owner lookup).
             app.store.remove_received(&delete.object)?;
             Ok(())
         }))
-        .on_other(with(app, |app, cx, activity: AnyObject| async move {
+        .on_other(with_state(app, |app, cx, activity: AnyObject| async move {
             mirror_shelf(&app, &cx, &activity)?;
             Ok(())
         }))
-}
-
-/// A handler that gets the app as well.
-fn with<T, F, Fut>(app: &Arc<App>, f: F) -> impl Fn(Cx, T) -> Fut + Send + Sync + 'static
-where
-    F: Fn(Arc<App>, Cx, T) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = HandlerResult> + Send + 'static,
-{
-    let app = app.clone();
-    move |cx, value| f(app.clone(), cx, value)
 }
 
 /// Logs an accepted activity, as it arrived, with the key that signed it.

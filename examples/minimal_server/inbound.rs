@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use archipel::federation::dispatch::{
-    Cx, Delete, Dispatcher, Follow, HandlerResult, Undo, WithObject,
+    Cx, Delete, Dispatcher, Follow, HandlerResult, Undo, WithObject, with_state,
 };
 use archipel::federation::store::Owners;
 use archipel::vocab::{Activity, Kind};
@@ -26,11 +26,11 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             Arc::new(app.store.posts.clone()),
         ])))
         // Every activity that passed the rules is logged and filed first.
-        .on_every(with(app, |app, cx, activity: Activity| async move {
+        .on_every(with_state(app, |app, cx, activity: Activity| async move {
             record(&app, &cx, &activity).await;
             Ok(())
         }))
-        .on_follow(with(app, |app, cx, follow: Follow| async move {
+        .on_follow(with_state(app, |app, cx, follow: Follow| async move {
             let me = app.fed.local(&follow.name).ok_or("no such user")?;
             if me.is_locked() {
                 app.store.requests.hold(&follow)?;
@@ -45,7 +45,7 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             }
             Ok(())
         }))
-        .on_undo(with(app, |app, cx, undo: Undo| async move {
+        .on_undo(with_state(app, |app, cx, undo: Undo| async move {
             match (&undo.kind, &undo.object) {
                 (Some(k @ (Kind::Like | Kind::Announce)), Some(o)) => {
                     app.store.reactions.remove(*k, o, cx.actor())?;
@@ -64,44 +64,34 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
             }
             Ok(())
         }))
-        .on_create(with(app, |app, cx, create: WithObject| async move {
+        .on_create(with_state(app, |app, cx, create: WithObject| async move {
             app.store.received.put(cx.actor(), &create.object)?;
             Ok(())
         }))
-        .on_update(with(app, |app, cx, update: WithObject| async move {
+        .on_update(with_state(app, |app, cx, update: WithObject| async move {
             // Only a note we keep is replaced; the dispatcher already refused
             // an Update from anyone but its stored owner (`OwnerLookup`).
             app.store.received.replace(cx.actor(), &update.object)?;
             Ok(())
         }))
-        .on_delete(with(app, |app, _cx, delete: Delete| async move {
+        .on_delete(with_state(app, |app, _cx, delete: Delete| async move {
             // The dispatcher already refused a Delete from anyone but the
             // stored owner (`OwnerLookup`).
             app.store.received.remove(&delete.object)?;
             Ok(())
         }))
-        .on_like(with(app, |app, cx, like: Activity| {
+        .on_like(with_state(app, |app, cx, like: Activity| {
             react(app, cx, like, Kind::Like)
         }))
-        .on_announce(with(app, |app, cx, a: Activity| {
+        .on_announce(with_state(app, |app, cx, a: Activity| {
             react(app, cx, a, Kind::Announce)
         }))
-        .on_block(with(app, |app, cx, block: Activity| async move {
+        .on_block(with_state(app, |app, cx, block: Activity| async move {
             if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
                 app.store.requests.forget(me.id(), cx.actor())?;
             }
             Ok(())
         }))
-}
-
-/// A handler that gets the app as well.
-fn with<T, F, Fut>(app: &Arc<App>, f: F) -> impl Fn(Cx, T) -> Fut + Send + Sync + 'static
-where
-    F: Fn(Arc<App>, Cx, T) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = HandlerResult> + Send + 'static,
-{
-    let app = app.clone();
-    move |cx, value| f(app.clone(), cx, value)
 }
 
 /// Counts a Like or Announce of a post this server keeps (others' objects,

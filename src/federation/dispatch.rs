@@ -135,6 +135,37 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// What a handler returns.
 pub type HandlerResult = Result<(), BoxError>;
 
+/// A handler that also gets the application's shared state: each call
+/// receives its own clone of `state` (an `Arc`, so a pointer copy), which
+/// the handler's future can own across its awaits.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use archipel::federation::dispatch::{Cx, WithObject, with_state};
+///
+/// struct App { creates: AtomicUsize }
+/// let app = Arc::new(App { creates: AtomicUsize::new(0) });
+/// let on_create = with_state(&app, |app: Arc<App>, _cx: Cx, _create: WithObject| async move {
+///     app.creates.fetch_add(1, Ordering::Relaxed);
+///     Ok(())
+/// });
+/// // `on_create` is what `Dispatcher::on_create` takes.
+/// # let _ = on_create;
+/// ```
+pub fn with_state<S, T, F, Fut>(
+    state: &Arc<S>,
+    handler: F,
+) -> impl Fn(Cx, T) -> Fut + Send + Sync + 'static
+where
+    S: Send + Sync + 'static + ?Sized,
+    F: Fn(Arc<S>, Cx, T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    let state = state.clone();
+    move |cx, value| handler(state.clone(), cx, value)
+}
+
 type BoxFuture = Pin<Box<dyn Future<Output = HandlerResult> + Send>>;
 type Handler<T> = Arc<dyn Fn(Cx, T) -> BoxFuture + Send + Sync>;
 
