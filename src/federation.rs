@@ -44,6 +44,8 @@ pub mod serve;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod visibility;
 
 pub use error::FederationError;

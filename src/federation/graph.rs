@@ -373,42 +373,4 @@ mod tests {
         assert!(!g.remove_follower(&alice, &bob).await.unwrap());
         assert!(g.followers(&alice).await.unwrap().is_empty());
     }
-
-    #[tokio::test]
-    async fn tables_are_capped() {
-        let g = MemoryGraph::with_cap(2);
-        let alice = iri("https://a.example/users/alice");
-        for n in 0..2 {
-            g.add_follower(&alice, &iri(&format!("https://b.example/u/{n}")))
-                .await
-                .unwrap();
-        }
-        assert_eq!(
-            g.add_follower(&alice, &iri("https://b.example/u/9")).await,
-            Err(GraphError::Full {
-                what: "followers",
-                cap: 2
-            })
-        );
-        for n in 0..3 {
-            g.record_sent_follow(SentFollow {
-                id: iri(&format!("https://a.example/f/{n}")),
-                follower: alice.clone(),
-                followee: iri("https://b.example/u/0"),
-            })
-            .await
-            .unwrap();
-        }
-        // The oldest pending Follow went first.
-        assert_eq!(
-            g.sent_follow(&iri("https://a.example/f/0")).await.unwrap(),
-            None
-        );
-        assert!(
-            g.sent_follow(&iri("https://a.example/f/2"))
-                .await
-                .unwrap()
-                .is_some()
-        );
-    }
 }

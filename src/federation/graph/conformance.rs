@@ -174,23 +174,11 @@ async fn memory_graph_caps_hold() {
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
-    use std::path::PathBuf;
 
-    struct TempFile(PathBuf);
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            if let Some(dir) = self.0.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
+    use crate::federation::testing::TempFile;
+
     fn temp(tag: &str) -> TempFile {
-        let id = crate::federation::Paths::new_id().unwrap();
-        TempFile(
-            std::env::temp_dir()
-                .join(format!("archipel-sqlite-graph-{tag}-{id}"))
-                .join("graph.sqlite3"),
-        )
+        TempFile::new(&format!("sqlite-graph-{tag}"), "graph.sqlite3")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

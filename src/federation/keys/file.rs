@@ -281,19 +281,7 @@ mod tests {
     use super::*;
     use crate::federation::keys::tests::rsa_fixture;
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let id = crate::federation::Paths::new_id().unwrap();
-            TempDir(std::env::temp_dir().join(format!("archipel-keys-{tag}-{id}")))
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::federation::testing::TempDir;
 
     fn fixture_keys() -> ActorKeys {
         ActorKeys {

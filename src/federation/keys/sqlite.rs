@@ -208,21 +208,10 @@ mod tests {
     use crate::federation::keys::tests::rsa_fixture;
     use crate::signatures::PrivateKey;
 
-    struct TempFile(PathBuf);
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            if let Some(dir) = self.0.parent() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-    }
+    use crate::federation::testing::TempFile;
+
     fn temp(tag: &str) -> TempFile {
-        let id = crate::federation::Paths::new_id().unwrap();
-        TempFile(
-            std::env::temp_dir()
-                .join(format!("archipel-sqlite-keys-{tag}-{id}"))
-                .join("keys.sqlite3"),
-        )
+        TempFile::new(&format!("sqlite-keys-{tag}"), "keys.sqlite3")
     }
 
     fn fixture_keys() -> ActorKeys {
