@@ -5,11 +5,11 @@
 //!
 //! The decision, as Mastodon makes it: an activity goes to the local
 //! actors it names (in `to`, `cc`, `audience` or as its `object`), and,
-//! when it is addressed beyond this server's actors (to `Public`, or to a
-//! followers collection), also to the local actors who follow its sender.
-//! An activity addressed only to local actors is theirs alone, whoever
-//! else here follows the sender: a direct message never lands in a
-//! follower's inbox.
+//! when it is addressed to `Public` or to its sender's followers
+//! collection, also to the local actors who follow its sender. Any other
+//! activity is its addressees' alone, whoever else here follows the
+//! sender: a direct message, even one naming someone on another server,
+//! never lands in a follower's inbox.
 //!
 //! ```no_run
 //! use archipel::federation::Federation;
@@ -26,13 +26,15 @@ use super::dispatch::Cx;
 use super::graph::GraphError;
 use super::hub::Federation;
 use super::local::LocalActor;
+use crate::vocab::audience::is_public_iri;
 use crate::vocab::{Activity, Reference};
 
 impl Federation {
     /// Of `candidates` (this server's users), those `activity`, received
     /// from `cx.actor()`, is for: see the [module docs](super::fanin).
     /// Each candidate not named costs one look at whom they follow, and
-    /// only when the activity is addressed beyond this server.
+    /// only when the activity is addressed to `Public` or the sender's
+    /// followers.
     ///
     /// # Errors
     /// The follow graph's failure.
@@ -43,12 +45,7 @@ impl Federation {
         candidates: &[LocalActor],
     ) -> Result<Vec<LocalActor>, GraphError> {
         let named = cx.local_actors();
-        let beyond = [&activity.to, &activity.cc, &activity.audience]
-            .into_iter()
-            .flatten()
-            .flat_map(|refs| refs.iter())
-            .filter_map(Reference::id)
-            .any(|iri| self.local_by_id(iri).is_none());
+        let beyond = self.to_followers(cx, activity).await;
         let mut out = Vec::new();
         for me in candidates {
             let wanted = if named.contains(me.id()) {
@@ -64,16 +61,47 @@ impl Federation {
         }
         Ok(out)
     }
+
+    /// Whether `activity` is addressed to `Public` or to its sender's
+    /// followers collection. Any other remote addressee (a second person
+    /// in a direct message) does not make it the followers' business. The
+    /// sender's `followers` comes from the actor cache, which verifying
+    /// the signature filled; an actor that cannot be had counts as
+    /// addressing no followers collection, so a private activity is never
+    /// widened on a fetch failure.
+    async fn to_followers(&self, cx: &Cx, activity: &Activity) -> bool {
+        let addressees = || {
+            [&activity.to, &activity.cc, &activity.audience]
+                .into_iter()
+                .flatten()
+                .flat_map(|refs| refs.iter())
+                .filter_map(Reference::id)
+        };
+        if addressees().any(|iri| is_public_iri(iri.as_str())) {
+            return true;
+        }
+        if addressees().all(|iri| self.local_by_id(iri).is_some()) {
+            return false;
+        }
+        let Ok(sender) = self.actors().get(cx.actor()).await else {
+            return false;
+        };
+        sender
+            .followers()
+            .is_some_and(|followers| addressees().any(|iri| iri == followers))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
 
     use bytes::Bytes;
     use serde_json::json;
 
     use crate::federation::Federation;
+    use crate::federation::remote::StoredActor;
     use crate::inbox::Incoming;
     use crate::signatures::{Algorithm, Spec, Verified};
     use crate::vocab::{AnyObject, Iri};
@@ -96,6 +124,11 @@ mod tests {
             let actor = fed.actor(name).await.unwrap();
             fed.register(actor);
         }
+        // The sender as verifying its signature left it in the cache.
+        let bob = json!({"id": BOB, "type": "Person", "inbox": format!("{BOB}/inbox"),
+            "followers": format!("{BOB}/followers")});
+        let bob = StoredActor::decode(&bob.to_string(), SystemTime::now()).unwrap();
+        fed.actors().store().put(bob).await.unwrap();
         let alice = iri("https://a.example/users/alice");
         fed.graph().add_following(&alice, &iri(BOB)).await.unwrap();
         let dora = iri("https://a.example/users/dora");
@@ -138,6 +171,16 @@ mod tests {
     #[tokio::test]
     async fn a_direct_activity_reaches_only_its_addressees() {
         let got = recipients(json!(["https://a.example/users/carol"])).await;
+        assert_eq!(got, ["carol"]);
+    }
+
+    #[tokio::test]
+    async fn a_direct_activity_naming_someone_elsewhere_stays_direct() {
+        let got = recipients(json!([
+            "https://a.example/users/carol",
+            "https://c.example/users/eve"
+        ]))
+        .await;
         assert_eq!(got, ["carol"]);
     }
 
