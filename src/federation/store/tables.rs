@@ -141,6 +141,7 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::federation::graph::GraphError;
     use crate::vocab::{AnyObject, Iri, Object};
 
     fn note(n: u32) -> AnyObject {
@@ -183,7 +184,11 @@ mod tests {
             tables.graph.add_follower(&alice, &bob).await.unwrap();
             let carol = Iri::parse("https://b.example/users/carol").unwrap();
             // Past the follower cap a new follower is refused.
-            assert!(tables.graph.add_follower(&alice, &carol).await.is_err());
+            let refused = tables.graph.add_follower(&alice, &carol).await;
+            assert!(
+                matches!(refused, Err(GraphError::Full { cap: 1, .. })),
+                "{refused:?}"
+            );
         }
         let tables = Tables::open(Some(&dir), caps).unwrap();
         assert_eq!(tables.received.table().len().unwrap(), 2);
