@@ -221,8 +221,8 @@ fn scoped(scope: &str) -> String {
     format!("/{scope}")
 }
 
-fn count_of(tx: &Transaction<'_>, tbl: &str, scope: &str) -> Result<usize, StoreError> {
-    let n: Option<i64> = tx
+fn count_of(conn: &Connection, tbl: &str, scope: &str) -> Result<usize, StoreError> {
+    let n: Option<i64> = conn
         .prepare_cached("SELECT n FROM archipel_capped_counts WHERE tbl = ?1 AND scope = ?2")
         .map_err(db)?
         .query_row([tbl, scope], |r| r.get(0))
@@ -477,9 +477,7 @@ impl CappedTable {
     /// # Errors
     /// [`StoreError::Store`] if SQLite fails.
     pub fn len(&self) -> Result<usize, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db)?;
-        count_of(&tx, &self.name, WHOLE)
+        count_of(&self.lock(), &self.name, WHOLE)
     }
 
     /// How many rows `scope` holds: a kept count, not a scan.
@@ -487,9 +485,7 @@ impl CappedTable {
     /// # Errors
     /// [`StoreError::Store`] if SQLite fails.
     pub fn scope_len(&self, scope: &str) -> Result<usize, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db)?;
-        count_of(&tx, &self.name, &scoped(scope))
+        count_of(&self.lock(), &self.name, &scoped(scope))
     }
 
     /// One scope as a paged collection for its owner (a local user's
