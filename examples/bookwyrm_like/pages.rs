@@ -129,12 +129,18 @@ pub fn sanitize(html: &str) -> String {
             .collect::<String>()
             .to_ascii_lowercase();
         if !closing && DROPPED.contains(&name.as_str()) {
-            // Skip to its end tag (lower-casing keeps byte offsets).
-            let end = format!("</{name}");
-            rest = match rest.to_ascii_lowercase().find(&end) {
-                Some(i) => rest.get(i..).unwrap_or_default(),
-                None => "",
-            };
+            // Skip to its end tag, found in place: lower-casing the whole
+            // rest for each dropped element made a page of many
+            // `<svg></svg>` quadratic to render.
+            rest = rest
+                .match_indices("</")
+                .map(|(i, _)| i)
+                .find(|&i| {
+                    rest.get(i + 2..i + 2 + name.len())
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                })
+                .and_then(|i| rest.get(i..))
+                .unwrap_or_default();
             continue;
         }
         let Some(&kept) = KEPT.iter().find(|k| **k == name) else {
@@ -205,6 +211,13 @@ mod tests {
         assert_eq!(sanitize("a < b > c \"q\""), "a &lt; b &gt; c &quot;q&quot;");
         assert_eq!(sanitize("<p>x</i></p>"), "<p>x</p>");
         assert_eq!(sanitize("tail <unclosed"), "tail &lt;unclosed");
+        assert_eq!(sanitize("<Svg><p>x</p></sVG>y<svg>z"), "y");
+        // Many dropped elements stay linear (this took seconds when each
+        // one lower-cased the rest of the input).
+        let many = "<svg></svg>".repeat(50_000);
+        let started = std::time::Instant::now();
+        assert_eq!(sanitize(&many), "");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
         assert_eq!(escape("<b>\"&"), "&lt;b&gt;&quot;&amp;");
     }
 }
