@@ -37,6 +37,31 @@ async fn outbox_ids(server: &Running, user: &str, token: Option<&str>) -> Vec<St
         .collect()
 }
 
+/// `user` on `from` posts `body`; waits until `reader` on `to` has the
+/// Create in their inbox; the Create's and its note's ids.
+async fn post_until_read(
+    from: &Running,
+    user: &str,
+    to: &Running,
+    reader: &str,
+    body: Value,
+) -> (String, String) {
+    let (status, create_id) = post_outbox(from, user, body).await;
+    assert_eq!(status, 201, "{create_id}");
+    let note_of = |inbox: Vec<Value>| {
+        inbox
+            .iter()
+            .find(|x| x["id"] == create_id.as_str())
+            .and_then(|c| c["object"]["id"].as_str().map(str::to_owned))
+    };
+    eventually("the reader received the post", || async {
+        note_of(read_inbox(to, reader).await).is_some()
+    })
+    .await;
+    let note_id = note_of(read_inbox(to, reader).await).unwrap();
+    (create_id, note_id)
+}
+
 async fn follow(from: &Running, user: &str, to: &Running, whom: &str) {
     let handle = format!("acct:{whom}@127.0.0.1:{}", to.addr.port());
     let (status, body) = post_outbox(from, user, json!({"type": "Follow", "object": handle})).await;
@@ -57,26 +82,14 @@ async fn direct_note_reaches_only_its_addressee_and_is_served_to_no_one_else() {
     follow(&b, "bob", &a, "alice").await;
     follow(&b, "carol", &a, "alice").await;
 
-    let (status, create_id) = post_outbox(
+    let (create_id, note_id) = post_until_read(
         &a,
         "alice",
+        &b,
+        "bob",
         json!({"type": "Note", "content": "for bob only", "to": [bob]}),
     )
     .await;
-    assert_eq!(status, 201);
-    eventually("bob received the direct note", || async {
-        read_inbox(&b, "bob")
-            .await
-            .iter()
-            .any(|x| x["id"] == create_id.as_str())
-    })
-    .await;
-    let inbox = read_inbox(&b, "bob").await;
-    let create = inbox
-        .iter()
-        .find(|x| x["id"] == create_id.as_str())
-        .unwrap();
-    let note_id = create["object"]["id"].as_str().unwrap().to_owned();
     assert_eq!(note_content(&b, &note_id), Some(json!("for bob only")));
     // The one delivery to b's shared inbox is filed for bob alone.
     assert!(
@@ -144,28 +157,15 @@ async fn authorized_fetch_on_both_sides_refuses_unsigned_reads_and_still_federat
     })
     .await;
 
-    let (status, create_id) = post_outbox(
+    let (create_id, note_id) = post_until_read(
         &a,
         "alice",
+        &b,
+        "bob",
         json!({"type": "Note", "content": "signed readers only"}),
     )
     .await;
-    assert_eq!(status, 201);
-    eventually("bob received alice's note", || async {
-        read_inbox(&b, "bob")
-            .await
-            .iter()
-            .any(|x| x["id"] == create_id.as_str())
-    })
-    .await;
-
     // An unsigned GET of the public note (and of the listing) is refused.
-    let inbox = read_inbox(&b, "bob").await;
-    let create = inbox
-        .iter()
-        .find(|x| x["id"] == create_id.as_str())
-        .unwrap();
-    let note_id = create["object"]["id"].as_str().unwrap().to_owned();
     assert_eq!(get(&note_id, None).await.0, 401);
     assert_eq!(get(&create_id, None).await.0, 401);
     let outbox = format!("{}/outbox?page=true", a.app.actor_iri("alice"));
@@ -185,26 +185,14 @@ async fn followers_only_note_reaches_followers_and_is_served_only_to_them() {
     let c = start("localhost", &["dave"], &[], &[]).await;
     follow(&b, "bob", &a, "alice").await;
     let followers = format!("{}/followers", a.app.actor_iri("alice"));
-    let (status, create_id) = post_outbox(
+    let (create_id, note_id) = post_until_read(
         &a,
         "alice",
+        &b,
+        "bob",
         json!({"type": "Note", "content": "followers only", "to": [followers]}),
     )
     .await;
-    assert_eq!(status, 201);
-    eventually("bob received the followers-only note", || async {
-        read_inbox(&b, "bob")
-            .await
-            .iter()
-            .any(|x| x["id"] == create_id.as_str())
-    })
-    .await;
-    let inbox = read_inbox(&b, "bob").await;
-    let create = inbox
-        .iter()
-        .find(|x| x["id"] == create_id.as_str())
-        .unwrap();
-    let note_id = create["object"]["id"].as_str().unwrap().to_owned();
     let url = url::Url::parse(&note_id).unwrap();
 
     // Anonymous: 404, and not listed.
