@@ -884,10 +884,18 @@ async fn on_every_sees_exactly_the_activities_that_passed_the_rules() {
     );
     // Refused: a Follow of someone elsewhere, a Create naming another author.
     let remote = json!({"type":"Follow","id":"https://b.example/f/2","actor":BOB,"object":CAROL});
-    assert!(d.dispatch(incoming(remote)).await.is_err());
+    let err = d.dispatch(incoming(remote)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::NotLocal { object } if object == CAROL),
+        "{err}"
+    );
     let forged = json!({"type":"Create","id":"https://b.example/c/1","actor":BOB,
         "object":{"type":"Note","id":NOTE,"attributedTo":MALLORY,"content":"x"}});
-    assert!(d.dispatch(incoming(forged)).await.is_err());
+    let err = d.dispatch(incoming(forged)).await.unwrap_err();
+    assert!(
+        matches!(&err, DispatchError::NotOwner { object, .. } if object == NOTE),
+        "{err}"
+    );
     assert_eq!(log.take(), Vec::<String>::new());
     // A type nobody handles passed no rule that refuses it: observed, then ignored.
     let react = json!({"type":"EmojiReact","id":"https://b.example/e/1","actor":BOB,
