@@ -18,10 +18,11 @@ use archipel::delivery::{DeliveryError, SqliteQueue, WorkerConfig};
 use archipel::federation::keys::SqliteKeyStore;
 use archipel::federation::outbox::OutboxError;
 use archipel::federation::remote::SqliteActorStore;
+use archipel::federation::routes::BearerToken;
 use archipel::federation::{Federation, FederationError, LocalActor};
 use archipel::nodeinfo::Software;
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Kind, Object, Reference, VocabError};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use url::Url;
 
@@ -114,7 +115,9 @@ pub struct App {
     pub fed: Federation,
     /// The readers' user names.
     pub users: Vec<String>,
-    token: String,
+    /// The API's token (the library's check: constant-time, and an empty
+    /// token lets nobody in).
+    token: BearerToken,
     /// The server's tables.
     pub store: Store,
 }
@@ -180,7 +183,7 @@ pub async fn start_on(
     let app = Arc::new(App {
         fed,
         users,
-        token: config.token,
+        token: BearerToken::new(config.token),
         store,
     });
     let router = super::routes::routes(app.clone());
@@ -452,16 +455,8 @@ impl App {
 
     /// Whether the request carries the API bearer token.
     pub fn authorized(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()))
+        self.token.matches(headers)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The software this server's NodeInfo names: `software.name` tells peers
@@ -469,4 +464,31 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub fn software() -> Software {
     // A constant that passes the check; the fallback is never taken.
     Software::new(SOFTWARE, env!("CARGO_PKG_VERSION")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header;
+
+    /// An empty token (`--token ''`) authorizes no request, not one whose
+    /// header is just `Bearer `.
+    #[tokio::test]
+    async fn an_empty_token_lets_nobody_in() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = Config {
+            bind: listener.local_addr().unwrap(),
+            base_url: None,
+            users: Vec::new(),
+            token: String::new(),
+            data_dir: None,
+            allow_private_addresses: false,
+            caps: Caps::default(),
+        };
+        let running = start_on(listener, config).await.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert!(!running.app.authorized(&headers));
+        running.task.abort();
+    }
 }
