@@ -79,7 +79,7 @@ use super::store::Posts;
 use super::visibility::Reader;
 use crate::axum::{InboxRequest, wants_html};
 use crate::nodeinfo::{NodeInfo, Software, Usage};
-use crate::vocab::{Iri, Reference};
+use crate::vocab::{AnyObject, Iri, Reference};
 use crate::webfinger::Resource;
 
 mod people;
@@ -656,14 +656,30 @@ async fn stored(
             .authorize_read_by(found.as_ref(), &request, owner)
             .await
         {
-            Ok(object) => match pages.object(object, author).await {
-                Some(page) => html(page),
-                None => from_http(s.fed.serve_object_by(found.as_ref(), &request, owner).await),
-            },
+            // The page is built from what the JSON answer would carry:
+            // `bto`/`bcc` never leave the server, in HTML either.
+            Ok(object) => {
+                let page = match without_hidden_audience(object) {
+                    Some(object) => pages.object(&object, author).await,
+                    None => None,
+                };
+                match page {
+                    Some(page) => html(page),
+                    None => from_http(s.fed.serve_object_by(found.as_ref(), &request, owner).await),
+                }
+            }
             Err(e) => from_http(e.into_response()),
         };
     }
     from_http(s.fed.serve_object_by(found.as_ref(), &request, owner).await)
+}
+
+/// `object` without `bto`/`bcc`, at any depth; `None` if it cannot be
+/// re-read after stripping (then the JSON answer, stripped too, is served).
+fn without_hidden_audience(object: &AnyObject) -> Option<AnyObject> {
+    let mut value = serde_json::to_value(object).ok()?;
+    crate::vocab::audience::strip_hidden_audience(&mut value);
+    AnyObject::from_value(&value).ok()
 }
 
 async fn object(State(s): State<RouteState>, Path(id): Path<String>, request: Request) -> Response {

@@ -89,7 +89,7 @@ pub trait Pages: Send + Sync {
     async fn actor(&self, actor: &LocalActor) -> Option<String>;
 
     /// The page of an object or activity of `author` that the reader may
-    /// see (the serving guard already allowed it).
+    /// see (the serving guard already allowed it), without `bto`/`bcc`.
     async fn object(&self, object: &AnyObject, author: &LocalActor) -> Option<String>;
 }
 

@@ -78,8 +78,12 @@ async fn serve_alice() -> String {
             Some(format!("<h1>{}</h1>", escape_html(actor.name())))
         }
         async fn object(&self, object: &AnyObject, _: &LocalActor) -> Option<String> {
-            let content = object.as_object()?.content.as_deref()?;
-            Some(format!("<p>{}</p>", escape_html(content)))
+            let object = object.as_object()?;
+            let content = object.content.as_deref()?;
+            // Shows the hidden addressees if a page were given them.
+            let hidden = object.bto.iter().chain(object.bcc.iter()).count();
+            let hidden = if hidden > 0 { " (bto/bcc)" } else { "" };
+            Some(format!("<p>{}</p>{hidden}", escape_html(content)))
         }
     }
 
@@ -101,6 +105,7 @@ async fn serve_alice() -> String {
             note.to = Some(Iri::parse("https://d.example/users/dora").unwrap().into());
         } else {
             Audience::public(alice.followers().clone()).apply(&mut note);
+            note.bcc = Some(Iri::parse("https://e.example/users/erin").unwrap().into());
         }
         posts
             .put(&alice, AnyObject::from(note), true)
