@@ -71,7 +71,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<server::Config, String> {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 8090)),
         base_url: None,
         users: Vec::new(),
-        token: random_token()?,
+        token: archipel::federation::routes::BearerToken::random()
+            .map_err(|e| format!("API token: {e}"))?
+            .as_str()
+            .to_owned(),
         data_dir: None,
         allow_private_addresses: false,
         caps: store::Caps::default(),
@@ -101,12 +104,6 @@ fn parse(args: impl Iterator<Item = String>) -> Result<server::Config, String> {
         }
     }
     Ok(config)
-}
-
-fn random_token() -> Result<String, String> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| format!("OS random generator: {e}"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use archipel::vocab::Iri;
 
 use super::books::{BookStatus, stars};
 
-pub use super::books::escape;
+pub use archipel::federation::routes::escape_html as escape;
 
 const CSS: &str = "body{font:17px/1.5 Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;\
 color:#222;background:#fbf8f1}h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2rem;\
