@@ -13,6 +13,7 @@
 //! the [queue contract](super::queue)).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -270,6 +271,9 @@ impl Shared {
 pub struct Workers {
     shared: Arc<Shared>,
     stop: Arc<Notify>,
+    /// Set by [`Workers::abort`]: the claim loop cancels its attempts and
+    /// returns without releasing their leases.
+    crash: Arc<AtomicBool>,
     dispatcher: tokio::task::JoinHandle<Vec<JobId>>,
 }
 
@@ -320,10 +324,12 @@ impl Workers {
             events,
         });
         let stop = Arc::new(Notify::new());
-        let dispatcher = tokio::spawn(dispatch(shared.clone(), stop.clone()));
+        let crash = Arc::new(AtomicBool::new(false));
+        let dispatcher = tokio::spawn(dispatch(shared.clone(), stop.clone(), crash.clone()));
         Workers {
             shared,
             stop,
+            crash,
             dispatcher,
         }
     }
@@ -389,13 +395,15 @@ impl Workers {
     /// Stops at once as if the process crashed: in-flight attempts are
     /// cancelled and their leases left to lapse; `unsettled` lists them.
     pub async fn abort(self) -> Stopped {
-        self.dispatcher.abort();
-        let _ = self.dispatcher.await;
-        let st = self.shared.state();
-        let mut unsettled: Vec<JobId> = st.in_flight.keys().copied().collect();
-        unsettled.sort();
+        // The claim loop cancels its attempt tasks and waits until each
+        // has stopped before returning: an attempt running on another
+        // thread may still settle its job, and the report read below must
+        // include it (dropping the task set would cancel without waiting).
+        self.crash.store(true, Ordering::SeqCst);
+        self.stop.notify_one();
+        let unsettled = self.dispatcher.await.unwrap_or_default();
         Stopped {
-            report: st.report.clone(),
+            report: self.shared.state().report.clone(),
             unsettled,
         }
     }
@@ -412,11 +420,14 @@ pub struct Stopped {
 }
 
 /// The claim loop.
-async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
+async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>) -> Vec<JobId> {
     let mut tasks = JoinSet::new();
     let config = &shared.config;
     let mut last_stats = tokio::time::Instant::now();
     loop {
+        if crash.load(Ordering::SeqCst) {
+            break;
+        }
         while tasks.try_join_next().is_some() {}
         if last_stats.elapsed() >= config.stats_interval {
             last_stats = tokio::time::Instant::now();
@@ -445,6 +456,14 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>) -> Vec<JobId> {
             _ = tokio::time::sleep(sleep) => {}
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
+    }
+    if crash.load(Ordering::SeqCst) {
+        // A crash: cancel every attempt where it stands and leave the
+        // leases to lapse, but wait until the tasks are gone.
+        tasks.shutdown().await;
+        let mut unsettled: Vec<JobId> = shared.state().in_flight.keys().copied().collect();
+        unsettled.sort();
+        return unsettled;
     }
     // Graceful: let in-flight attempts finish, then release the rest.
     let drain = async { while tasks.join_next().await.is_some() {} };
