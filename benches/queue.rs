@@ -19,18 +19,17 @@ const FAN_OUT: usize = 100;
 const BATCH: usize = 64;
 
 fn activity(n: usize) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked("https://me.example/activities/bench"),
-        body: PreparedBody::new(Bytes::from(vec![b'x'; 1500])),
-        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
-        inboxes: (0..n)
+    NewActivity::new(
+        Iri::new_unchecked("https://me.example/activities/bench"),
+        PreparedBody::new(Bytes::from(vec![b'x'; 1500])),
+        Iri::new_unchecked("https://me.example/users/alice#main-key"),
+        (0..n)
             .map(|i| {
                 url::Url::parse(&format!("https://host{}.example/users/u{i}/inbox", i % 50))
                     .unwrap()
             })
             .collect(),
-        dialect: None,
-    }
+    )
 }
 
 fn now() -> Timestamp {

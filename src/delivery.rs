@@ -109,6 +109,16 @@ pub enum DeliveryError {
         /// The job.
         job: JobId,
     },
+    /// A checkpoint's progress is larger than a queue stores.
+    #[error("delivery queue: progress of {job} is {size} bytes, more than the {max}-byte limit")]
+    ProgressTooLarge {
+        /// The job.
+        job: JobId,
+        /// The progress size.
+        size: usize,
+        /// The limit ([`queue::MAX_PROGRESS`]).
+        max: usize,
+    },
     /// The queue backend failed.
     #[error("delivery queue: {0}")]
     Queue(String),

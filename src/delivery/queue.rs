@@ -91,21 +91,57 @@ pub struct NewActivity {
     pub inboxes: Vec<Url>,
     /// The signature dialect to knock with first, if the app has a preference.
     pub dialect: Option<Spec>,
+    /// The ordering key: a job with `Some(key)` is not claimed while an
+    /// older job (lower [`JobId`]) with the same key to the same inbox is
+    /// unsettled, so a `Delete` never overtakes the `Create` it follows.
+    /// `None` jobs are never held back.
+    pub order_key: Option<String>,
 }
 
 impl NewActivity {
+    /// One activity to `inboxes`, signed with `key_id`, with no dialect
+    /// preference and no ordering key (see [`with_order_key`](Self::with_order_key)).
+    pub fn new(activity_id: Iri, body: PreparedBody, key_id: Iri, inboxes: Vec<Url>) -> Self {
+        NewActivity {
+            activity_id,
+            body,
+            key_id,
+            inboxes,
+            dialect: None,
+            order_key: None,
+        }
+    }
+
+    /// Sets the ordering key (usually the `id` of the object the activity
+    /// is about), so jobs to the
+    /// same inbox with the same key are sent in enqueue order.
+    pub fn with_order_key(mut self, key: impl Into<String>) -> Self {
+        self.order_key = Some(key.into());
+        self
+    }
+
+    /// Sets the dialect to knock with first (when the app knows which one
+    /// the receiver accepts).
+    pub fn with_dialect(mut self, dialect: Spec) -> Self {
+        self.dialect = Some(dialect);
+        self
+    }
+
     /// The jobs of a [`DeliveryPlan`], to be signed with the key `key_id`
     /// (the `publicKey.id` of the sending actor, e.g. `…/users/alice#main-key`).
     pub fn from_plan(plan: &DeliveryPlan, key_id: Iri) -> Self {
-        NewActivity {
-            activity_id: plan.activity_id().clone(),
-            body: plan.body().clone(),
+        NewActivity::new(
+            plan.activity_id().clone(),
+            plan.body().clone(),
             key_id,
-            inboxes: plan.inboxes().to_vec(),
-            dialect: None,
-        }
+            plan.inboxes().to_vec(),
+        )
     }
 }
+
+/// The largest progress a job may store with [`DeliveryQueue::checkpoint`]
+/// (64 KiB): progress is a resume cursor, not a data store.
+pub const MAX_PROGRESS: usize = 64 * 1024;
 
 /// The backend-neutral record of one job, as a durable backend stores it
 /// in a row (the body lives in a separate row, referenced by `body_id`).
@@ -141,6 +177,11 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     /// The dialect to knock with first.
     pub dialect: Option<Spec>,
+    /// The ordering key (see [`NewActivity::order_key`]).
+    pub order_key: Option<String>,
+    /// The progress last stored by [`DeliveryQueue::checkpoint`], handed
+    /// back on the next claim so a job resumes where a crashed worker left it.
+    pub progress: Option<Vec<u8>>,
 }
 
 /// A lease as stored on the job.
@@ -213,6 +254,9 @@ pub struct QueueStats {
     pub leased: usize,
     /// Stored bodies.
     pub bodies: usize,
+    /// When the oldest unsettled job was enqueued (`None` when there is
+    /// none): `now` minus this is the operator's "oldest pending age".
+    pub oldest_created_at: Option<Timestamp>,
 }
 
 /// Durable-queue semantics for outgoing deliveries.
@@ -250,6 +294,21 @@ pub trait DeliveryQueue: Send + Sync {
 
     /// The job will never succeed (gone, refused, exhausted): remove it.
     async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError>;
+
+    /// Stores `progress` on the job held under `lease` (replacing any) and
+    /// extends the lease to `until`, keeping its token: a long job (a
+    /// fan-out expanding in batches) records where it is, so the next claim
+    /// after a crash resumes there ([`JobRecord::progress`]).
+    ///
+    /// Fails with [`DeliveryError::LeaseLost`] if `lease` is not the job's
+    /// current one, and with [`DeliveryError::ProgressTooLarge`] over
+    /// [`MAX_PROGRESS`] bytes.
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        progress: Vec<u8>,
+        until: Timestamp,
+    ) -> Result<Lease, DeliveryError>;
 
     /// A snapshot of one job, if it is still queued.
     async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError>;
@@ -292,6 +351,18 @@ pub struct Pruned {
     pub jobs: u64,
     /// Bodies deleted because no job refers to them any more.
     pub bodies: u64,
+}
+
+/// Refuses progress over [`MAX_PROGRESS`] bytes, naming the job.
+pub(crate) fn check_progress(lease: &Lease, progress: &[u8]) -> Result<(), DeliveryError> {
+    if progress.len() > MAX_PROGRESS {
+        return Err(DeliveryError::ProgressTooLarge {
+            job: lease.job,
+            size: progress.len(),
+            max: MAX_PROGRESS,
+        });
+    }
+    Ok(())
 }
 
 /// The host key used for a job's inbox.

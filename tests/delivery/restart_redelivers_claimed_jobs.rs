@@ -38,15 +38,14 @@ impl Delivery for Recorder {
 }
 
 fn activity(n: usize) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked("https://me.example/activities/restart"),
-        body: PreparedBody::new(Bytes::from_static(b"{\"type\":\"Create\"}")),
-        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
-        inboxes: (0..n)
+    NewActivity::new(
+        Iri::new_unchecked("https://me.example/activities/restart"),
+        PreparedBody::new(Bytes::from_static(b"{\"type\":\"Create\"}")),
+        Iri::new_unchecked("https://me.example/users/alice#main-key"),
+        (0..n)
             .map(|i| url::Url::parse(&format!("https://host{}.example/inbox/{i}", i % 30)).unwrap())
             .collect(),
-        dialect: None,
-    }
+    )
 }
 
 fn config(lease_ms: u64) -> WorkerConfig {

@@ -70,16 +70,15 @@ fn status(code: u16) -> Result<http::Response<Bytes>, DeliveryError> {
 }
 
 fn activity(inboxes: &[String]) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked("https://me.example/activities/k"),
-        body: PreparedBody::new(Bytes::from_static(b"{}")),
-        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
-        inboxes: inboxes
+    NewActivity::new(
+        Iri::new_unchecked("https://me.example/activities/k"),
+        PreparedBody::new(Bytes::from_static(b"{}")),
+        Iri::new_unchecked("https://me.example/users/alice#main-key"),
+        inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
             .collect(),
-        dialect: None,
-    }
+    )
 }
 
 fn inboxes(host: &str, n: usize) -> Vec<String> {

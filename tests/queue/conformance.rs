@@ -196,7 +196,7 @@ mod postgres_schema {
             .unwrap();
         match PostgresQueue::connect_with(&url, options).await {
             Err(DeliveryError::Queue(m)) => {
-                assert!(m.contains("version 99, newer than this build's 1"), "{m}")
+                assert!(m.contains("version 99, newer than this build's 2"), "{m}")
             }
             other => panic!("newer schema accepted: {other:?}"),
         }

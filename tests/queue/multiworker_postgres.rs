@@ -43,15 +43,14 @@ async fn four_worker_processes_drain_20000_jobs_without_sharing_one() {
     let mut ids = Vec::new();
     for a in 0..ACTIVITIES {
         let id = format!("https://me.example/activities/{a}");
-        let activity = NewActivity {
-            body: PreparedBody::new(Bytes::from(format!(
+        let activity = NewActivity::new(
+            Iri::new_unchecked(id.clone()),
+            PreparedBody::new(Bytes::from(format!(
                 "{{\"id\":\"{id}\",\"type\":\"Note\"}}"
             ))),
-            activity_id: Iri::new_unchecked(id),
-            key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
-            inboxes: farm.inboxes(INBOXES_EACH, &format!("a{a}u")),
-            dialect: None,
-        };
+            Iri::new_unchecked("https://me.example/users/alice#main-key"),
+            farm.inboxes(INBOXES_EACH, &format!("a{a}u")),
+        );
         ids.extend(queue.enqueue_activity(activity, now).await.unwrap());
     }
     let total = ACTIVITIES * INBOXES_EACH;

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::{
     AttemptRecord, BodyId, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease,
-    LeaseInfo, NewActivity, QueueStats, host_of,
+    LeaseInfo, NewActivity, QueueStats, check_progress, host_of,
 };
 use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 
@@ -22,13 +22,12 @@ use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 /// use archipel::delivery::{DeliveryQueue, MemoryQueue, NewActivity, PreparedBody, Timestamp};
 /// use archipel::vocab::Iri;
 /// let queue = MemoryQueue::new();
-/// let ids = queue.enqueue_activity(NewActivity {
-///     activity_id: Iri::parse("https://a.example/act/1")?,
-///     body: PreparedBody::new(bytes::Bytes::from_static(b"{}")),
-///     key_id: Iri::parse("https://a.example/u/alice#main-key")?,
-///     inboxes: vec![url::Url::parse("https://b.example/inbox")?],
-///     dialect: None,
-/// }, Timestamp::from_millis(0)).await?;
+/// let ids = queue.enqueue_activity(NewActivity::new(
+///     Iri::parse("https://a.example/act/1")?,
+///     PreparedBody::new(bytes::Bytes::from_static(b"{}")),
+///     Iri::parse("https://a.example/u/alice#main-key")?,
+///     vec![url::Url::parse("https://b.example/inbox")?],
+/// ), Timestamp::from_millis(0)).await?;
 /// assert_eq!(ids.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -206,6 +205,8 @@ impl DeliveryQueue for MemoryQueue {
                 last_status: None,
                 last_error: None,
                 dialect: activity.dialect,
+                order_key: activity.order_key.clone(),
+                progress: None,
             };
             inner.reinsert(job, now);
             ids.push(id);
@@ -310,6 +311,42 @@ impl DeliveryQueue for MemoryQueue {
         Ok(())
     }
 
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        progress: Vec<u8>,
+        until: Timestamp,
+    ) -> Result<Lease, DeliveryError> {
+        check_progress(lease, &progress)?;
+        let mut inner = self.lock();
+        let lost = DeliveryError::LeaseLost { job: lease.job };
+        let (old_until, host, due) = match inner.jobs.get(&lease.job) {
+            Some(JobRecord {
+                lease: Some(info),
+                host,
+                next_attempt_at,
+                ..
+            }) if info.token == lease.token => (info.until, host.clone(), *next_attempt_at),
+            _ => return Err(lost),
+        };
+        // A lapsed lease may already have been moved back to `ready`; the
+        // holder keeps the job as long as nobody else claimed it.
+        inner.leased.remove(&(old_until, lease.job));
+        inner.ready_remove(&host, due, lease.job);
+        inner.leased.insert((until, lease.job));
+        let job = inner.jobs.get_mut(&lease.job).ok_or(lost)?;
+        job.lease = Some(LeaseInfo {
+            token: lease.token,
+            until,
+        });
+        job.progress = Some(progress);
+        Ok(Lease {
+            job: lease.job,
+            token: lease.token,
+            until,
+        })
+    }
+
     async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
         Ok(self.lock().jobs.get(&job).cloned())
     }
@@ -328,6 +365,7 @@ impl DeliveryQueue for MemoryQueue {
             due,
             leased,
             bodies: inner.bodies.len(),
+            oldest_created_at: inner.jobs.values().map(|j| j.created_at).min(),
         })
     }
 

@@ -30,7 +30,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 
 use super::{
     AttemptRecord, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease, NewActivity,
-    QueueStats, host_of,
+    QueueStats, check_progress, host_of,
 };
 use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 
@@ -401,7 +401,17 @@ impl DeliveryQueue for PostgresQueue {
             .try_get(0)
             .map_err(pg)?;
         let rows = tx
-            .query(&insert_jobs, &[&body_id, &inboxes, &hosts, &now, &dialect])
+            .query(
+                &insert_jobs,
+                &[
+                    &body_id,
+                    &inboxes,
+                    &hosts,
+                    &now,
+                    &dialect,
+                    &activity.order_key,
+                ],
+            )
             .await
             .map_err(pg)?;
         tx.commit().await.map_err(pg)?;
@@ -486,6 +496,23 @@ impl DeliveryQueue for PostgresQueue {
         self.settle(lease, |s| &s.give_up, &params).await
     }
 
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        progress: Vec<u8>,
+        until: Timestamp,
+    ) -> Result<Lease, DeliveryError> {
+        check_progress(lease, &progress)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+            &job_id(lease.job),
+            &token(lease.token),
+            &progress,
+            &ts(until),
+        ];
+        self.settle(lease, |s| &s.checkpoint, &params).await?;
+        Ok(Lease { until, ..*lease })
+    }
+
     async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
         let row = self.query_opt(|s| &s.get, &[&job_id(job)]).await?;
         row.as_ref()
@@ -507,6 +534,7 @@ impl DeliveryQueue for PostgresQueue {
             due: n(1)?,
             leased: n(2)?,
             bodies: n(3)?,
+            oldest_created_at: row.try_get::<_, Option<i64>>(4).map_err(pg)?.map(from_ts),
         })
     }
 

@@ -36,14 +36,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     AttemptRecord, ClaimRequest, ClaimedJob, DeliveryQueue, JobId, JobRecord, Lease, NewActivity,
-    QueueStats,
+    QueueStats, check_progress,
 };
 use crate::delivery::{DeliveryError, Timestamp};
 
 use ops::{
-    ACK_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, RETRY_SQL, SettleArgs, blocking, claim_in, db,
-    dialect_name, enqueue_in, finished_from, from_sql_ts, id_sql, job_from_row, prune_in,
-    to_sql_ts, token_sql, wall_clock,
+    ACK_SQL, CHECKPOINT_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, RETRY_SQL, SettleArgs, blocking,
+    claim_in, db, dialect_name, enqueue_in, finished_from, from_sql_ts, id_sql, job_from_row,
+    prune_in, to_sql_ts, token_sql, wall_clock,
 };
 
 mod ops;
@@ -358,6 +358,33 @@ impl DeliveryQueue for SqliteQueue {
         .await
     }
 
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        progress: Vec<u8>,
+        until: Timestamp,
+    ) -> Result<Lease, DeliveryError> {
+        check_progress(lease, &progress)?;
+        let lease = *lease;
+        self.with_conn(move |conn, _| {
+            let changed = conn
+                .prepare_cached(CHECKPOINT_SQL)
+                .map_err(db)?
+                .execute(params![
+                    id_sql(lease.job),
+                    token_sql(lease.token),
+                    progress,
+                    to_sql_ts(until),
+                ])
+                .map_err(db)?;
+            if changed == 0 {
+                return Err(DeliveryError::LeaseLost { job: lease.job });
+            }
+            Ok(Lease { until, ..lease })
+        })
+        .await
+    }
+
     async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
         self.with_conn(move |conn, _| {
             let sql = format!(
@@ -378,15 +405,18 @@ impl DeliveryQueue for SqliteQueue {
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
         self.with_conn(move |conn, _| {
             let now = to_sql_ts(now);
-            let (total, due, leased): (i64, i64, i64) = conn
+            let (total, due, leased, oldest): (i64, i64, i64, Option<i64>) = conn
                 .prepare_cached(
                     "SELECT COUNT(*),
                             COALESCE(SUM(available_at <= ?1), 0),
-                            COALESCE(SUM(lease_until IS NOT NULL AND lease_until > ?1), 0)
+                            COALESCE(SUM(lease_until IS NOT NULL AND lease_until > ?1), 0),
+                            MIN(created_at)
                      FROM archipel_jobs WHERE state = 0",
                 )
                 .map_err(db)?
-                .query_row(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row(params![now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .map_err(db)?;
             let bodies: i64 = conn
                 .prepare_cached("SELECT COUNT(*) FROM archipel_bodies")
@@ -399,6 +429,7 @@ impl DeliveryQueue for SqliteQueue {
                 due: n(due),
                 leased: n(leased),
                 bodies: n(bodies),
+                oldest_created_at: oldest.map(from_sql_ts),
             })
         })
         .await

@@ -98,20 +98,19 @@ pub fn wait(child: &mut Child, timeout: Duration) {
 
 /// The fan-out a server-mode child enqueues.
 pub fn fan_out(n: usize, hosts: &[String]) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked("https://me.example/activities/fan-out"),
-        body: PreparedBody::new(Bytes::from_static(
+    NewActivity::new(
+        Iri::new_unchecked("https://me.example/activities/fan-out"),
+        PreparedBody::new(Bytes::from_static(
             b"{\"id\":\"https://me.example/activities/fan-out\",\"type\":\"Create\"}",
         )),
-        key_id: Iri::new_unchecked("https://me.example/users/alice#main-key"),
-        inboxes: (0..n)
+        Iri::new_unchecked("https://me.example/users/alice#main-key"),
+        (0..n)
             .map(|i| {
                 let host = &hosts[i % hosts.len()];
                 url::Url::parse(&format!("http://{host}/users/f{i}/inbox")).unwrap()
             })
             .collect(),
-        dialect: None,
-    }
+    )
 }
 
 async fn open(env: impl Fn(&str) -> String) -> Arc<dyn DeliveryQueue> {

@@ -32,18 +32,17 @@ pub fn t(ms: u64) -> Timestamp {
 }
 
 pub fn activity(id: &str, inboxes: &[&str]) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked(id),
-        body: PreparedBody::new(Bytes::from(format!(
+    NewActivity::new(
+        Iri::new_unchecked(id),
+        PreparedBody::new(Bytes::from(format!(
             "{{\"id\":\"{id}\",\"type\":\"Create\"}}"
         ))),
-        key_id: Iri::new_unchecked("https://a.example/users/alice#main-key"),
-        inboxes: inboxes
+        Iri::new_unchecked("https://a.example/users/alice#main-key"),
+        inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
             .collect(),
-        dialect: None,
-    }
+    )
 }
 
 pub fn req(now: u64, limit: usize, per_host: usize) -> ClaimRequest {
@@ -103,7 +102,8 @@ pub async fn enqueue_persists_one_job_per_inbox_and_one_body(s: &Subject) {
             total: 3,
             due: 3,
             leased: 0,
-            bodies: 1
+            bodies: 1,
+            oldest_created_at: Some(t(42)),
         }
     );
     assert_eq!(q.stats(t(41)).await.unwrap().due, 0);
@@ -175,7 +175,8 @@ pub async fn claim_hands_out_due_jobs_oldest_first_with_body_and_lease(s: &Subje
             total: 3,
             due: 0,
             leased: 2,
-            bodies: 2
+            bodies: 2,
+            oldest_created_at: Some(t(0)),
         }
     );
     // Claimed jobs are not handed out again while leased.
@@ -322,7 +323,8 @@ pub async fn retry_at_counts_the_attempt_and_defer_does_not(s: &Subject) {
             total: 1,
             due: 0,
             leased: 0,
-            bodies: 1
+            bodies: 1,
+            oldest_created_at: Some(t(0)),
         }
     );
     let c2 = q.claim(&req(5_000, 1, 1)).await.unwrap().remove(0);
@@ -374,7 +376,8 @@ pub async fn lapsed_lease_is_reclaimed_and_the_stale_holder_refused(s: &Subject)
             total: 1,
             due: 1,
             leased: 0,
-            bodies: 1
+            bodies: 1,
+            oldest_created_at: Some(t(0)),
         }
     );
     let second = q.claim(&req(1_000, 1, 1)).await.unwrap().remove(0);

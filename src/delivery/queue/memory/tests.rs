@@ -20,16 +20,15 @@ fn t(ms: u64) -> Timestamp {
 }
 
 fn activity(inboxes: &[&str]) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked("https://a.example/act/1"),
-        body: PreparedBody::new(bytes::Bytes::from_static(b"{\"id\":1}")),
-        key_id: Iri::new_unchecked("https://a.example/u/a#main-key"),
-        inboxes: inboxes
+    NewActivity::new(
+        Iri::new_unchecked("https://a.example/act/1"),
+        PreparedBody::new(bytes::Bytes::from_static(b"{\"id\":1}")),
+        Iri::new_unchecked("https://a.example/u/a#main-key"),
+        inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
             .collect(),
-        dialect: None,
-    }
+    )
 }
 
 fn req(now: u64, limit: usize, per_host: usize) -> ClaimRequest {

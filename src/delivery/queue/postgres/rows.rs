@@ -80,6 +80,8 @@ pub(super) fn job_from_row(r: &Row) -> Result<(JobRecord, i16, Option<i64>), Del
         last_status: status.and_then(|s| u16::try_from(s).ok()),
         last_error: r.try_get(13).map_err(pg)?,
         dialect: dialect_from(r.try_get::<_, Option<&str>>(14).map_err(pg)?),
+        order_key: r.try_get(17).map_err(pg)?,
+        progress: r.try_get(18).map_err(pg)?,
     };
     Ok((
         record,

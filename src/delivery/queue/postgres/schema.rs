@@ -8,7 +8,7 @@ use super::pg;
 use crate::delivery::DeliveryError;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 fn v1(s: &str) -> String {
     format!(
@@ -42,6 +42,18 @@ fn v1(s: &str) -> String {
          CREATE INDEX IF NOT EXISTS jobs_available ON {s}.jobs (available_at, id) WHERE state = 0;
          CREATE INDEX IF NOT EXISTS jobs_body ON {s}.jobs (body_id);
          CREATE INDEX IF NOT EXISTS jobs_finished ON {s}.jobs (state, finished_at) WHERE state <> 0;"
+    )
+}
+
+/// Version 2: the ordering key and the checkpointed progress of a job, and
+/// the index the ordering rule probes (unsettled jobs by key and inbox).
+/// `IF NOT EXISTS` makes it safe on a version-1 schema and on a fresh one.
+fn v2(s: &str) -> String {
+    format!(
+        "ALTER TABLE {s}.jobs ADD COLUMN IF NOT EXISTS order_key TEXT;
+         ALTER TABLE {s}.jobs ADD COLUMN IF NOT EXISTS progress BYTEA;
+         CREATE INDEX IF NOT EXISTS jobs_order ON {s}.jobs (order_key, inbox, id)
+             WHERE state = 0 AND order_key IS NOT NULL;"
     )
 }
 
@@ -88,8 +100,12 @@ pub(super) async fn migrate(client: &mut Client, s: &str) -> Result<(), Delivery
         }
         Some(v) if v == SCHEMA_VERSION => {}
         _ => {
-            // Version 1 is the first; later versions add guarded steps here.
-            tx.batch_execute(&v1(s)).await.map_err(pg)?;
+            // Each step is guarded by the stored version: a version-1 schema
+            // (before ordering keys and checkpoints) keeps its jobs.
+            if version.is_none() {
+                tx.batch_execute(&v1(s)).await.map_err(pg)?;
+            }
+            tx.batch_execute(&v2(s)).await.map_err(pg)?;
             tx.execute(
                 &format!(
                     "INSERT INTO {s}.queue_meta (key, value) VALUES ('schema_version', $1)

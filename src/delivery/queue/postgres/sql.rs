@@ -4,7 +4,7 @@
 /// The job columns `job_from_row` reads (jobs `j` joined with bodies `b`).
 pub(super) const JOB_COLUMNS: &str = "j.id, j.body_id, b.activity_id, j.inbox, j.host, b.key_id, \
      j.attempts, j.claims, j.created_at, j.next_attempt_at, j.lease_token, j.lease_until, \
-     j.last_status, j.last_error, j.dialect, j.state, j.finished_at";
+     j.last_status, j.last_error, j.dialect, j.state, j.finished_at, j.order_key, j.progress";
 
 #[derive(Debug)]
 pub(super) struct Sql {
@@ -18,6 +18,7 @@ pub(super) struct Sql {
     pub(super) give_up: String,
     pub(super) retry: String,
     pub(super) defer: String,
+    pub(super) checkpoint: String,
     pub(super) get: String,
     pub(super) finished: String,
     pub(super) given_up: String,
@@ -36,8 +37,8 @@ impl Sql {
                  VALUES ($1, $2, $3, $4, $5) RETURNING id"
             ),
             insert_jobs: format!(
-                "INSERT INTO {s}.jobs (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect)
-                 SELECT $1, t.inbox, t.host, $4, $4, $4, $5
+                "INSERT INTO {s}.jobs (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect, order_key)
+                 SELECT $1, t.inbox, t.host, $4, $4, $4, $5, $6
                  FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(inbox, host, n)
                  ORDER BY t.n
                  RETURNING id"
@@ -85,6 +86,11 @@ impl Sql {
                      lease_token = NULL, lease_until = NULL
                  WHERE id = $1 AND lease_token = $2 AND state = 0"
             ),
+            // `available_at` follows the lease, as a claim sets it.
+            checkpoint: format!(
+                "UPDATE {s}.jobs SET progress = $3, lease_until = $4, available_at = $4
+                 WHERE id = $1 AND lease_token = $2 AND state = 0"
+            ),
             get: format!("SELECT {JOB_COLUMNS} {from} WHERE j.id = $1 AND j.state = 0"),
             finished: format!("SELECT {JOB_COLUMNS} {from} WHERE j.id = $1 AND j.state <> 0"),
             given_up: format!(
@@ -95,7 +101,8 @@ impl Sql {
                 "SELECT count(*),
                         count(*) FILTER (WHERE available_at <= $1),
                         count(*) FILTER (WHERE lease_until > $1),
-                        (SELECT count(*) FROM {s}.bodies)
+                        (SELECT count(*) FROM {s}.bodies),
+                        min(created_at)
                  FROM {s}.jobs WHERE state = 0"
             ),
             next_due: format!("SELECT min(available_at) FROM {s}.jobs WHERE state = 0"),

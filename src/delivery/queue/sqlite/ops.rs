@@ -50,7 +50,7 @@ pub(super) fn dialect_from(s: Option<String>) -> Option<Spec> {
 /// The job columns [`job_from_row`] reads, joined with the body's.
 pub(super) const JOB_COLUMNS: &str = "j.id, j.body_id, b.activity_id, j.inbox, j.host, b.key_id, \
      j.attempts, j.claims, j.created_at, j.next_attempt_at, j.lease_token, j.lease_until, \
-     j.last_status, j.last_error, j.dialect, j.state, j.finished_at";
+     j.last_status, j.last_error, j.dialect, j.state, j.finished_at, j.order_key, j.progress";
 
 pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Option<i64>)> {
     let token: Option<i64> = r.get(10)?;
@@ -80,6 +80,8 @@ pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Opt
         last_status: status.and_then(|s| u16::try_from(s).ok()),
         last_error: r.get(13)?,
         dialect: dialect_from(r.get(14)?),
+        order_key: r.get(17)?,
+        progress: r.get(18)?,
     };
     Ok((record, r.get(15)?, r.get(16)?))
 }
@@ -141,6 +143,12 @@ pub(super) const DEFER_SQL: &str =
         lease_token = NULL, lease_until = NULL
     WHERE id = ?1 AND lease_token = ?2 AND state = 0
         AND (?4 IS NULL) AND (?5 IS NULL) AND (?6 IS NULL)";
+
+/// Stores the progress and extends the lease (`available_at` follows the
+/// lease, as a claim sets it), for the current holder only.
+pub(super) const CHECKPOINT_SQL: &str =
+    "UPDATE archipel_jobs SET progress = ?3, lease_until = ?4, available_at = ?4
+    WHERE id = ?1 AND lease_token = ?2 AND state = 0";
 
 pub(super) fn finished_from(
     (record, state, finished_at): (JobRecord, i64, Option<i64>),
@@ -368,8 +376,9 @@ pub(super) fn enqueue_in(
         let mut insert = tx
             .prepare_cached(
                 "INSERT INTO archipel_jobs
-                     (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5)",
+                     (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect,
+                      order_key)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6)",
             )
             .map_err(db)?;
         for inbox in &activity.inboxes {
@@ -379,7 +388,8 @@ pub(super) fn enqueue_in(
                     inbox.as_str(),
                     host_of(inbox),
                     now,
-                    dialect
+                    dialect,
+                    activity.order_key.as_deref()
                 ])
                 .map_err(db)?;
             ids.push(JobId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0)));

@@ -12,7 +12,7 @@ use super::{SqliteOptions, Synchronous};
 
 /// The schema version this build writes; a file with a higher one was
 /// written by a newer archipel and is refused rather than corrupted.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS archipel_bodies (
@@ -47,6 +47,34 @@ CREATE INDEX IF NOT EXISTS archipel_jobs_body ON archipel_jobs(body_id);
 CREATE INDEX IF NOT EXISTS archipel_jobs_finished
     ON archipel_jobs(state, finished_at) WHERE state <> 0;
 ";
+
+/// Version 2: the ordering key and the checkpointed progress of a job,
+/// and the index the ordering rule probes (unsettled jobs by key and inbox).
+const V2_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS archipel_jobs_order
+    ON archipel_jobs(order_key, inbox, id) WHERE state = 0 AND order_key IS NOT NULL;
+";
+
+/// Adds the version-2 columns a version-1 file lacks (a fresh file gets
+/// them the same way, so there is one definition of each column).
+fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> Result<(), DeliveryError> {
+    for (column, ty) in [("order_key", "TEXT"), ("progress", "BLOB")] {
+        let present: bool = tx
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('archipel_jobs') WHERE name = ?1",
+                params![column],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE archipel_jobs ADD COLUMN {column} {ty}"
+            ))
+            .map_err(db)?;
+        }
+    }
+    tx.execute_batch(V2_INDEX).map_err(db)
+}
 
 /// Sets the connection's pragmas, then creates or migrates the schema.
 pub(super) fn prepare(conn: &mut Connection, options: &SqliteOptions) -> Result<(), DeliveryError> {
@@ -93,9 +121,13 @@ pub(super) fn prepare(conn: &mut Connection, options: &SqliteOptions) -> Result<
         }
         Some(v) if v == SCHEMA_VERSION => {}
         _ => {
-            // Version 1 is the first: create it. Later versions add their
-            // steps here, each guarded by the stored version.
-            tx.execute_batch(V1).map_err(db)?;
+            // Each step is guarded by the stored version: a version-1 file
+            // (written before ordering keys and checkpoints) gains the new
+            // columns and keeps its jobs.
+            if version.is_none() {
+                tx.execute_batch(V1).map_err(db)?;
+            }
+            migrate_v2(&tx)?;
             tx.execute(
                 "INSERT INTO archipel_queue_meta (key, value) VALUES ('schema_version', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",

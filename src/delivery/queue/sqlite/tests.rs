@@ -7,16 +7,16 @@ use crate::delivery::{PreparedBody, Spec};
 use crate::vocab::Iri;
 
 fn activity(inboxes: &[&str]) -> NewActivity {
-    NewActivity {
-        activity_id: Iri::new_unchecked("https://a.example/act/1"),
-        body: PreparedBody::new(Bytes::from_static(b"{\"id\":1}")),
-        key_id: Iri::new_unchecked("https://a.example/u/a#main-key"),
-        inboxes: inboxes
+    NewActivity::new(
+        Iri::new_unchecked("https://a.example/act/1"),
+        PreparedBody::new(Bytes::from_static(b"{\"id\":1}")),
+        Iri::new_unchecked("https://a.example/u/a#main-key"),
+        inboxes
             .iter()
             .map(|s| url::Url::parse(s).unwrap())
             .collect(),
-        dialect: Some(Spec::Rfc9421),
-    }
+    )
+    .with_dialect(Spec::Rfc9421)
 }
 
 #[tokio::test]
