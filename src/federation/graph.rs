@@ -113,6 +113,80 @@ pub trait Graph: Send + Sync {
     async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError>;
     /// Whom the local actor `local` follows.
     async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError>;
+
+    /// At most `limit` accepted followers of `local`, in [`page_order`]
+    /// (by lower-case authority, then IRI), starting after the follower
+    /// `after` (the last one of the previous page; it need not still be a
+    /// follower). Followers on one server come one after the other, so a
+    /// fan-out reading page by page meets each shared inbox in one run,
+    /// and its memory is bounded by the page, not the follower count.
+    ///
+    /// The default reads the whole list with [`Graph::followers`] and
+    /// sorts it: correct, but not bounded; a store with an index overrides
+    /// it ([`MemoryGraph`] and `SqliteGraph` do).
+    async fn followers_page(
+        &self,
+        local: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        Ok(page_of(self.followers(local).await?, after, limit))
+    }
+
+    /// As [`Graph::followers_page`], of whom `local` follows.
+    async fn following_page(
+        &self,
+        local: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        Ok(page_of(self.following(local).await?, after, limit))
+    }
+
+    /// How many accepted followers `local` has (a collection's
+    /// `totalItems`). The default counts [`Graph::followers`].
+    async fn follower_count(&self, local: &Iri) -> Result<u64, GraphError> {
+        Ok(self.followers(local).await?.len() as u64)
+    }
+
+    /// How many actors `local` follows. The default counts
+    /// [`Graph::following`].
+    async fn following_count(&self, local: &Iri) -> Result<u64, GraphError> {
+        Ok(self.following(local).await?.len() as u64)
+    }
+}
+
+/// The key [`Graph::followers_page`] orders by: the IRI's lower-case
+/// authority (`host[:port]`, empty when it has none), then the IRI.
+///
+/// ```
+/// use archipel::federation::graph::page_order;
+/// use archipel::vocab::Iri;
+/// let bob = Iri::parse("https://B.example/users/bob")?;
+/// assert_eq!(page_order(&bob), ("b.example".to_owned(), bob.as_str()));
+/// # Ok::<(), archipel::vocab::VocabError>(())
+/// ```
+pub fn page_order(iri: &Iri) -> (String, &str) {
+    (authority_of(iri.as_str()).unwrap_or_default(), iri.as_str())
+}
+
+/// One page of `list` in [`page_order`], after `after`.
+fn page_of(list: Vec<Iri>, after: Option<&Iri>, limit: usize) -> Vec<Iri> {
+    let after = after.map(page_order);
+    let mut keyed: Vec<((String, String), Iri)> = list
+        .into_iter()
+        .map(|i| {
+            let (a, s) = page_order(&i);
+            ((a, s.to_owned()), i)
+        })
+        .filter(|(k, _)| {
+            after
+                .as_ref()
+                .is_none_or(|(a, s)| (k.0.as_str(), k.1.as_str()) > (a.as_str(), *s))
+        })
+        .collect();
+    keyed.sort_by(|x, y| x.0.cmp(&y.0));
+    keyed.into_iter().take(limit).map(|(_, i)| i).collect()
 }
 
 /// The default cap of [`MemoryGraph`]'s tables, per table.
@@ -122,6 +196,9 @@ pub const DEFAULT_MEMORY_GRAPH_CAP: usize = 100_000;
 struct Tables {
     followers: BTreeMap<String, BTreeSet<String>>,
     following: BTreeMap<String, BTreeSet<String>>,
+    // The same rows keyed by (authority, IRI), for the paged reads.
+    followers_by_host: BTreeMap<String, BTreeSet<(String, String)>>,
+    following_by_host: BTreeMap<String, BTreeSet<(String, String)>>,
     follower_count: usize,
     following_count: usize,
     // Per local actor, how many followers each lower-case authority has,
@@ -230,6 +307,10 @@ impl Graph for MemoryGraph {
             .insert(remote.as_str().to_owned())
         {
             t.follower_count += 1;
+            t.followers_by_host
+                .entry(local.as_str().to_owned())
+                .or_default()
+                .insert(host_key(remote));
             if let Some(a) = authority_of(remote.as_str()) {
                 *t.follower_authorities
                     .entry(local.as_str().to_owned())
@@ -249,6 +330,9 @@ impl Graph for MemoryGraph {
             .is_some_and(|s| s.remove(remote.as_str()));
         if removed {
             t.follower_count -= 1;
+            if let Some(set) = t.followers_by_host.get_mut(local.as_str()) {
+                set.remove(&host_key(remote));
+            }
             if let Some(a) = authority_of(remote.as_str())
                 && let Some(counts) = t.follower_authorities.get_mut(local.as_str())
                 && let Some(n) = counts.get_mut(&a)
@@ -325,6 +409,10 @@ impl Graph for MemoryGraph {
             .insert(remote.as_str().to_owned())
         {
             t.following_count += 1;
+            t.following_by_host
+                .entry(local.as_str().to_owned())
+                .or_default()
+                .insert(host_key(remote));
         }
         Ok(())
     }
@@ -337,6 +425,9 @@ impl Graph for MemoryGraph {
             .is_some_and(|s| s.remove(remote.as_str()));
         if removed {
             t.following_count -= 1;
+            if let Some(set) = t.following_by_host.get_mut(local.as_str()) {
+                set.remove(&host_key(remote));
+            }
         }
         Ok(removed)
     }
@@ -349,6 +440,74 @@ impl Graph for MemoryGraph {
             .map(|s| s.iter().map(|i| Iri::new_unchecked(i.as_str())).collect())
             .unwrap_or_default())
     }
+
+    async fn followers_page(
+        &self,
+        local: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        Ok(ordered_page(
+            self.lock().followers_by_host.get(local.as_str()),
+            after,
+            limit,
+        ))
+    }
+
+    async fn following_page(
+        &self,
+        local: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        Ok(ordered_page(
+            self.lock().following_by_host.get(local.as_str()),
+            after,
+            limit,
+        ))
+    }
+
+    async fn follower_count(&self, local: &Iri) -> Result<u64, GraphError> {
+        Ok(self
+            .lock()
+            .followers
+            .get(local.as_str())
+            .map_or(0, |s| s.len() as u64))
+    }
+
+    async fn following_count(&self, local: &Iri) -> Result<u64, GraphError> {
+        Ok(self
+            .lock()
+            .following
+            .get(local.as_str())
+            .map_or(0, |s| s.len() as u64))
+    }
+}
+
+/// `iri`'s [`page_order`] key, owned.
+fn host_key(iri: &Iri) -> (String, String) {
+    let (a, s) = page_order(iri);
+    (a, s.to_owned())
+}
+
+/// A range read of one actor's ordered set: `limit` rows after `after`.
+fn ordered_page(
+    set: Option<&BTreeSet<(String, String)>>,
+    after: Option<&Iri>,
+    limit: usize,
+) -> Vec<Iri> {
+    use std::ops::Bound;
+    let Some(set) = set else {
+        return Vec::new();
+    };
+    let start = match after {
+        Some(a) => Bound::Excluded(host_key(a)),
+        None => Bound::Unbounded,
+    };
+    set.range((start, Bound::Unbounded))
+        .take(limit)
+        .map(|(_, i)| Iri::new_unchecked(i.as_str()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -161,6 +161,132 @@ pub(super) async fn caps_hold(g: &dyn Graph) {
     );
 }
 
+/// Paged reads: followers in (lower-case authority, IRI) order, so one
+/// server's followers are contiguous; a page resumes after its last item,
+/// even one removed since; the following side and the counts agree.
+pub(super) async fn pages_in_host_order(g: &dyn Graph) {
+    let alice = iri("https://a.example/users/alice");
+    let names = [
+        "https://c.example/users/ann",
+        "https://B.example/users/zoe",
+        "https://b.example/users/amy",
+        "https://b.example:8443/users/al",
+        "https://a2.example/users/x",
+        "https://c.example/users/bea",
+    ];
+    for n in names {
+        g.add_follower(&alice, &iri(n)).await.unwrap();
+        g.add_following(&alice, &iri(n)).await.unwrap();
+    }
+    let expected: Vec<Iri> = [
+        "https://a2.example/users/x",
+        // Same authority: by the IRI as written, upper case first.
+        "https://B.example/users/zoe",
+        "https://b.example/users/amy",
+        "https://b.example:8443/users/al",
+        "https://c.example/users/ann",
+        "https://c.example/users/bea",
+    ]
+    .into_iter()
+    .map(iri)
+    .collect();
+    assert_eq!(g.follower_count(&alice).await.unwrap(), 6);
+    assert_eq!(g.following_count(&alice).await.unwrap(), 6);
+    assert_eq!(g.followers_page(&alice, None, 100).await.unwrap(), expected);
+    // Pages of two, each after the last of the one before.
+    let mut walked = Vec::new();
+    let mut after: Option<Iri> = None;
+    loop {
+        let page = g.followers_page(&alice, after.as_ref(), 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().cloned();
+        walked.extend(page);
+    }
+    assert_eq!(walked, expected);
+    // The cursor's follower left: the next page starts after where it was.
+    g.remove_follower(&alice, &expected[2]).await.unwrap();
+    assert_eq!(
+        g.followers_page(&alice, Some(&expected[2]), 2)
+            .await
+            .unwrap(),
+        expected[3..5].to_vec()
+    );
+    assert_eq!(g.follower_count(&alice).await.unwrap(), 5);
+    assert_eq!(
+        g.following_page(&alice, Some(&expected[0]), 3)
+            .await
+            .unwrap(),
+        expected[1..4].to_vec()
+    );
+    let nobody = iri("https://a.example/users/nobody");
+    assert_eq!(
+        g.followers_page(&nobody, None, 10).await.unwrap(),
+        Vec::<Iri>::new()
+    );
+    assert_eq!(g.follower_count(&nobody).await.unwrap(), 0);
+}
+
+/// A graph with only the required methods, to check the trait's default
+/// paged reads answer as the indexed ones do.
+struct Unindexed(MemoryGraph);
+
+#[async_trait::async_trait]
+impl Graph for Unindexed {
+    async fn followers(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        self.0.followers(local).await
+    }
+    async fn is_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        self.0.is_follower(local, remote).await
+    }
+    async fn has_follower_on(&self, local: &Iri, authority: &str) -> Result<bool, GraphError> {
+        self.0.has_follower_on(local, authority).await
+    }
+    async fn add_follower(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
+        self.0.add_follower(local, remote).await
+    }
+    async fn remove_follower(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        self.0.remove_follower(local, remote).await
+    }
+    async fn record_sent_follow(&self, follow: SentFollow) -> Result<(), GraphError> {
+        self.0.record_sent_follow(follow).await
+    }
+    async fn sent_follow(&self, id: &Iri) -> Result<Option<SentFollow>, GraphError> {
+        self.0.sent_follow(id).await
+    }
+    async fn sent_follow_between(
+        &self,
+        follower: &Iri,
+        followee: &Iri,
+    ) -> Result<Option<SentFollow>, GraphError> {
+        self.0.sent_follow_between(follower, followee).await
+    }
+    async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError> {
+        self.0.forget_sent_follow(id).await
+    }
+    async fn add_following(&self, local: &Iri, remote: &Iri) -> Result<(), GraphError> {
+        self.0.add_following(local, remote).await
+    }
+    async fn remove_following(&self, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+        self.0.remove_following(local, remote).await
+    }
+    async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
+        self.0.following(local).await
+    }
+}
+
+#[tokio::test]
+async fn memory_graph_pages_in_host_order() {
+    pages_in_host_order(&MemoryGraph::with_cap(10)).await;
+}
+
+#[tokio::test]
+async fn default_paged_reads_page_in_host_order() {
+    pages_in_host_order(&Unindexed(MemoryGraph::with_cap(10))).await;
+}
+
 #[tokio::test]
 async fn memory_graph_conforms() {
     conforms(&MemoryGraph::with_cap(10)).await;
@@ -184,6 +310,45 @@ mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_graph_conforms() {
         conforms(&SqliteGraph::open_in_memory().unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_graph_pages_in_host_order() {
+        pages_in_host_order(&SqliteGraph::open_in_memory().unwrap()).await;
+    }
+
+    /// A file written before paged reads (NULL authority) opens, and its
+    /// old row is paged like a new one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_page_reads_rows_written_before_paging() {
+        let file = temp("pre-paging");
+        let alice = iri("https://a.example/users/alice");
+        {
+            let g = SqliteGraph::open(&file.0).unwrap();
+            g.add_follower(&alice, &iri("https://b.example/users/bob"))
+                .await
+                .unwrap();
+            g.conn
+                .lock()
+                .unwrap()
+                .execute_batch(
+                    "DROP INDEX archipel_followers_page;
+                     INSERT INTO archipel_followers (local, remote, authority)
+                     VALUES ('https://a.example/users/alice', 'urn:x:old', NULL);",
+                )
+                .unwrap();
+        }
+        let g = SqliteGraph::open(&file.0).unwrap();
+        assert_eq!(
+            g.followers_page(&alice, None, 10).await.unwrap(),
+            vec![iri("urn:x:old"), iri("https://b.example/users/bob")]
+        );
+        assert_eq!(
+            g.followers_page(&alice, Some(&iri("urn:x:old")), 10)
+                .await
+                .unwrap(),
+            vec![iri("https://b.example/users/bob")]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{Graph, GraphError, SentFollow, authority_of};
+use super::{Graph, GraphError, SentFollow, authority_of, page_order};
 use crate::federation::sqlite::{Durability, open_store};
 use crate::vocab::Iri;
 
@@ -19,8 +19,11 @@ pub const DEFAULT_MAX_SENT_FOLLOWS: usize = 100_000;
 
 /// The tables; the `archipel_` prefix lets them share a database file with
 /// the application's own tables. `authority` is the remote's `host[:port]`
-/// in lower case (NULL if it has none), indexed so that the serving guard's
-/// question costs one lookup, not a scan of the followers. `seq` orders
+/// in lower case (empty if it has none; files written before paging held
+/// NULL there, rewritten on open), indexed so that the serving guard's
+/// question costs one lookup, not a scan of the followers, and so that a
+/// page of followers in `(authority, remote)` order is one range read of
+/// `archipel_followers_page`. `seq` orders
 /// sent Follows by when they were first recorded, so the cap forgets the
 /// oldest pending one.
 const SCHEMA: &str = "
@@ -32,12 +35,18 @@ CREATE TABLE IF NOT EXISTS archipel_followers (
 );
 CREATE INDEX IF NOT EXISTS archipel_followers_authority
     ON archipel_followers (local, authority);
+CREATE INDEX IF NOT EXISTS archipel_followers_page
+    ON archipel_followers (local, authority, remote);
+UPDATE archipel_followers SET authority = '' WHERE authority IS NULL;
 CREATE TABLE IF NOT EXISTS archipel_following (
     local     TEXT NOT NULL,
     remote    TEXT NOT NULL,
     authority TEXT,
     PRIMARY KEY (local, remote)
 );
+CREATE INDEX IF NOT EXISTS archipel_following_page
+    ON archipel_following (local, authority, remote);
+UPDATE archipel_following SET authority = '' WHERE authority IS NULL;
 CREATE TABLE IF NOT EXISTS archipel_sent_follows (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
     id       TEXT NOT NULL UNIQUE,
@@ -139,7 +148,7 @@ fn insert_capped(
                 cap,
             });
         }
-        let authority = authority_of(remote);
+        let authority = authority_of(remote).unwrap_or_default();
         tx.prepare_cached(&format!(
             "INSERT INTO {table} (local, remote, authority) VALUES (?1, ?2, ?3)"
         ))
@@ -148,6 +157,64 @@ fn insert_capped(
         .map_err(db)?;
     }
     tx.commit().map_err(db)
+}
+
+/// At most `limit` rows of `table` for `local` in `(authority, remote)`
+/// order after the row of `after`: one range read of the page index.
+fn page(
+    conn: &Connection,
+    table: &str,
+    local: &str,
+    after: Option<(String, String)>,
+    limit: usize,
+) -> Result<Vec<Iri>, GraphError> {
+    // Two statements, so that each is a range read of the index (an `OR`
+    // on the cursor would make SQLite scan).
+    let mut rows = Vec::new();
+    let mut push = |r: rusqlite::Result<String>| -> Result<(), GraphError> {
+        rows.push(iri(table, r.map_err(db)?)?);
+        Ok(())
+    };
+    match after {
+        None => {
+            let sql = format!(
+                "SELECT remote FROM {table} WHERE local = ?1
+                 ORDER BY authority, remote LIMIT ?2"
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            for r in stmt
+                .query_map(params![local, count(limit)], |r| r.get::<_, String>(0))
+                .map_err(db)?
+            {
+                push(r)?;
+            }
+        }
+        Some((authority, remote)) => {
+            let sql = format!(
+                "SELECT remote FROM {table} WHERE local = ?1 AND (authority, remote) > (?2, ?3)
+                 ORDER BY authority, remote LIMIT ?4"
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            for r in stmt
+                .query_map(params![local, authority, remote, count(limit)], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(db)?
+            {
+                push(r)?;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn count_rows(conn: &Connection, table: &str, local: &str) -> Result<u64, GraphError> {
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE local = ?1"))
+        .map_err(db)?
+        .query_row([local], |r| r.get(0))
+        .map_err(db)?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 fn delete_pair(
@@ -404,6 +471,48 @@ impl Graph for SqliteGraph {
     async fn following(&self, local: &Iri) -> Result<Vec<Iri>, GraphError> {
         let local = local.as_str().to_owned();
         self.with_conn(move |c| remotes(c, "archipel_following", &local))
+            .await
+    }
+
+    async fn followers_page(
+        &self,
+        local: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        let local = local.as_str().to_owned();
+        let after = after.map(|a| {
+            let (h, s) = page_order(a);
+            (h, s.to_owned())
+        });
+        self.with_conn(move |c| page(c, "archipel_followers", &local, after, limit))
+            .await
+    }
+
+    async fn following_page(
+        &self,
+        local: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        let local = local.as_str().to_owned();
+        let after = after.map(|a| {
+            let (h, s) = page_order(a);
+            (h, s.to_owned())
+        });
+        self.with_conn(move |c| page(c, "archipel_following", &local, after, limit))
+            .await
+    }
+
+    async fn follower_count(&self, local: &Iri) -> Result<u64, GraphError> {
+        let local = local.as_str().to_owned();
+        self.with_conn(move |c| count_rows(c, "archipel_followers", &local))
+            .await
+    }
+
+    async fn following_count(&self, local: &Iri) -> Result<u64, GraphError> {
+        let local = local.as_str().to_owned();
+        self.with_conn(move |c| count_rows(c, "archipel_following", &local))
             .await
     }
 }
