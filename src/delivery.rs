@@ -74,7 +74,11 @@ pub use signed::{SignedDelivery, SignerMap, SignerSource};
 pub use time::Timestamp;
 #[cfg(feature = "delivery")]
 #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
-pub use worker::{DeadHostAction, Stopped, WorkerConfig, Workers};
+pub use worker::{
+    AttemptCounts, DeadHostAction, DeliveryStatus, HostCounts, HostState, HostStatus,
+    LATENCY_BUCKETS, LatencyHistogram, MAX_ERROR_LEN, RecentFailure, Stopped, WorkerConfig,
+    Workers,
+};
 
 /// Errors of the `delivery` module.
 #[derive(Debug, thiserror::Error)]

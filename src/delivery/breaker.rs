@@ -164,6 +164,14 @@ impl HostBreaker {
         (!was_dead && state.dead_until.is_some()).then_some(Transition::Died)
     }
 
+    /// `(failing since, dead until)` of a host that failed since its last
+    /// success; `None` for a host in good standing.
+    pub fn view(&self, host: &str) -> Option<(Timestamp, Option<Timestamp>)> {
+        self.hosts
+            .get(host)
+            .map(|s| (s.failing_since, s.dead_until))
+    }
+
     /// Whether `host` is currently marked dead.
     #[cfg(test)]
     pub fn is_dead(&self, host: &str) -> bool {

@@ -28,6 +28,12 @@ use super::{
 use crate::clock::{Clock, SystemClock};
 
 mod attempt;
+mod status;
+
+pub use status::{
+    AttemptCounts, DeliveryStatus, HostCounts, HostState, HostStatus, LATENCY_BUCKETS,
+    LatencyHistogram, MAX_ERROR_LEN, RecentFailure,
+};
 
 /// What to do with the jobs of a host the breaker marked dead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,6 +92,12 @@ pub struct WorkerConfig {
     /// Capacity of the event broadcast; slow subscribers miss events (the
     /// [`DeliveryReport`] kept by the pool never does) (default 4096).
     pub event_capacity: usize,
+    /// Hosts whose state, last error and counts are kept for
+    /// [`Workers::status`]; the least recently attempted is forgotten past
+    /// it (default 10 000).
+    pub hosts_tracked: usize,
+    /// Failed attempts kept for [`Workers::status`], the newest (default 100).
+    pub recent_failures: usize,
 }
 
 impl Default for WorkerConfig {
@@ -106,6 +118,8 @@ impl Default for WorkerConfig {
             stats_interval: Duration::from_secs(60),
             report_jobs: 100_000,
             event_capacity: 4096,
+            hosts_tracked: 10_000,
+            recent_failures: 100,
         }
     }
 }
@@ -202,6 +216,18 @@ impl WorkerConfig {
         self.event_capacity = event_capacity;
         self
     }
+
+    /// Sets [`hosts_tracked`](Self::hosts_tracked).
+    pub fn with_hosts_tracked(mut self, hosts_tracked: usize) -> Self {
+        self.hosts_tracked = hosts_tracked;
+        self
+    }
+
+    /// Sets [`recent_failures`](Self::recent_failures).
+    pub fn with_recent_failures(mut self, recent_failures: usize) -> Self {
+        self.recent_failures = recent_failures;
+        self
+    }
 }
 
 /// State shared between the dispatcher and the attempt tasks.
@@ -223,6 +249,8 @@ pub(crate) struct State {
     pub(crate) breaker: HostBreaker,
     pub(crate) dialects: DialectMemory,
     pub(crate) report: DeliveryReport,
+    /// What the operator sees: hosts, recent failures, counts, latency.
+    pub(crate) observed: status::Observed,
 }
 
 impl Shared {
@@ -241,6 +269,9 @@ impl Shared {
         {
             let mut st = self.state();
             st.report.record(&event);
+            if let DeliveryEvent::Deferred { .. } = event {
+                st.observed.deferred();
+            }
             // Bound memory in a long-running server: forget the oldest job
             // lines (the counters keep counting).
             while st.report.jobs.len() > self.config.report_jobs {
@@ -313,6 +344,7 @@ impl Workers {
             breaker: HostBreaker::new(config.breaker.clone()),
             dialects: DialectMemory::new(config.dialect_memory),
             report: DeliveryReport::default(),
+            observed: status::Observed::new(config.hosts_tracked, config.recent_failures),
         };
         let shared = Arc::new(Shared {
             queue,
@@ -367,6 +399,42 @@ impl Workers {
     /// The queue's counts now: `due` is the backlog waiting for a worker.
     pub async fn backlog(&self) -> Result<QueueStats, DeliveryError> {
         self.shared.queue.stats(self.shared.now()).await
+    }
+
+    /// The operator's view now: the queue's backlog and its oldest age,
+    /// each tracked host's state with its next attempt and last error, the
+    /// latest failures, attempts by outcome and their latency.
+    ///
+    /// # Errors
+    /// When the queue cannot count its jobs.
+    pub async fn status(&self) -> Result<DeliveryStatus, DeliveryError> {
+        let queue = self.backlog().await?;
+        let now = self.shared.now();
+        let st = self.shared.state();
+        let hosts = st
+            .observed
+            .hosts(now, &st.paused, |host| st.breaker.view(host));
+        Ok(DeliveryStatus {
+            now,
+            queue,
+            oldest_pending_age: queue.oldest_created_at.map(|t| now.saturating_since(t)),
+            in_flight: st.in_flight.len(),
+            host_counts: status::count(&hosts),
+            hosts,
+            recent_failures: st.observed.recent_failures(),
+            attempts: st.observed.attempts,
+            latency: st.observed.latency.clone(),
+        })
+    }
+
+    /// Each tracked host's state now (dead, paused, failing, healthy), with
+    /// its next attempt and last error; the synchronous part of
+    /// [`status`](Self::status).
+    pub fn hosts(&self) -> Vec<HostStatus> {
+        let now = self.shared.now();
+        let st = self.shared.state();
+        st.observed
+            .hosts(now, &st.paused, |host| st.breaker.view(host))
     }
 
     /// Jobs being attempted right now.

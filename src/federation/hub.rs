@@ -817,6 +817,24 @@ impl Federation {
     pub async fn delivery_report(&self) -> Option<crate::delivery::DeliveryReport> {
         self.inner.workers.lock().await.as_ref().map(|w| w.report())
     }
+
+    /// The operator's view of delivery ([`Workers::status`](crate::delivery::Workers::status)):
+    /// backlog and its oldest age, hosts dead, paused, failing or healthy
+    /// with their next attempt and last error, recent failures, attempts by
+    /// outcome and their latency; `None` when the pool does not run.
+    ///
+    /// # Errors
+    /// When the queue cannot count its jobs.
+    #[cfg(feature = "delivery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+    pub async fn delivery_status(
+        &self,
+    ) -> Result<Option<crate::delivery::DeliveryStatus>, FederationError> {
+        match self.inner.workers.lock().await.as_ref() {
+            Some(workers) => Ok(Some(workers.status().await?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// `SignedDelivery` takes its client by value; this shares the handle's.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use tracing::Instrument as _;
 
+use super::status::{AttemptFacts, Settled};
 use super::{DeadHostAction, Shared};
 use crate::delivery::{
     Admission, AttemptRecord, ClaimedJob, DeliveryError, DeliveryEvent, GiveUpReason, SendRequest,
@@ -55,6 +56,19 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     if let Admission::Skip { until } = admission {
         let too_old = until.saturating_since(job.created_at) > config.retry.max_age;
         if config.dead_host == DeadHostAction::GiveUp || too_old {
+            shared.state().observed.attempt(
+                AttemptFacts {
+                    job: job.id,
+                    host: &job.host,
+                    inbox: job.inbox.as_str(),
+                    attempts: job.attempts,
+                    status: job.last_status,
+                    reason: Some(GiveUpReason::HostDead.to_string()),
+                    took: None,
+                    now,
+                },
+                Settled::GaveUp { gone: false },
+            );
             settle_give_up(
                 shared,
                 &lease,
@@ -89,6 +103,8 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         body: &body,
         dialect,
     };
+    // The attempt's latency, both knocks included, as the operator sees it.
+    let started = std::time::Instant::now();
     let mut knocked = Knocked {
         result: send(shared, request(first)).await,
         dialect: first,
@@ -108,6 +124,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         }
     }
 
+    let took = started.elapsed();
     // Breaker and dialect memory.
     let now = shared.now();
     let transition = {
@@ -172,8 +189,29 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         error: error.clone(),
         dialect: Some(knocked.dialect),
     };
+    // Why it failed, for the operator: the transport error, or the status.
+    let failure = match (&error, status, &verdict) {
+        (_, _, Verdict::Delivered) => None,
+        (Some(e), _, _) => Some(e.clone()),
+        (None, Some(s), _) => Some(format!("HTTP {s}")),
+        (None, None, _) => Some("no answer".to_owned()),
+    };
+    let facts = |reason: Option<String>| AttemptFacts {
+        job: job.id,
+        host: &job.host,
+        inbox: job.inbox.as_str(),
+        attempts,
+        status,
+        reason,
+        took: Some(took),
+        now,
+    };
     match verdict {
         Verdict::Delivered => {
+            shared
+                .state()
+                .observed
+                .attempt(facts(None), Settled::Delivered);
             tracing::Span::current().record("outcome", "delivered");
             match shared.queue.ack(&lease, record).await {
                 Ok(()) => shared.emit(DeliveryEvent::Delivered {
@@ -188,6 +226,10 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         }
         Verdict::Gone => {
             let reason = GiveUpReason::Gone;
+            shared.state().observed.attempt(
+                facts(Some(give_up_text(&reason, failure.as_deref()))),
+                Settled::GaveUp { gone: true },
+            );
             settle_give_up(
                 shared,
                 &lease,
@@ -207,6 +249,10 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                     reason: "unknown".to_owned(),
                 },
             });
+            shared.state().observed.attempt(
+                facts(Some(give_up_text(&reason, failure.as_deref()))),
+                Settled::GaveUp { gone: false },
+            );
             settle_give_up(
                 shared,
                 &lease,
@@ -232,6 +278,10 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                     .next_attempt(now, job.created_at, attempts, retry_after, job.id.0);
             match next {
                 Some(at) => {
+                    shared
+                        .state()
+                        .observed
+                        .attempt(facts(failure), Settled::Retry { at });
                     tracing::Span::current().record("outcome", "retry");
                     match shared.queue.retry_at(&lease, at, record).await {
                         Ok(()) => shared.emit(DeliveryEvent::Retrying {
@@ -247,6 +297,10 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                 }
                 None => {
                     let reason = GiveUpReason::Exhausted { attempts };
+                    shared.state().observed.attempt(
+                        facts(Some(give_up_text(&reason, failure.as_deref()))),
+                        Settled::GaveUp { gone: false },
+                    );
                     settle_give_up(
                         shared,
                         &lease,
@@ -260,6 +314,16 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                 }
             }
         }
+    }
+}
+
+/// The operator's text for a give-up: the reason, and the attempt's own
+/// failure when it says more ("gave up after 8 attempts: HTTP 500").
+fn give_up_text(reason: &GiveUpReason, failure: Option<&str>) -> String {
+    let reason = reason.to_string();
+    match failure {
+        Some(f) if !reason.contains(f) => format!("{reason}: {f}"),
+        _ => reason,
     }
 }
 
