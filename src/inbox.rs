@@ -86,6 +86,7 @@
 //! the vocabulary are not classified ([`EmbeddedObject::Absent`]); their
 //! properties stay raw in the activity's `extra`.
 
+pub mod admission;
 mod authority;
 mod envelope;
 mod seen;

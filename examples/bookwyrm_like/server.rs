@@ -188,7 +188,9 @@ pub async fn start_on(
     });
     let router = super::routes::routes(app.clone());
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        // With the peer's address, so the inbox admits per address too.
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
             eprintln!("server error: {e}");
         }
     });

@@ -170,6 +170,7 @@ pub struct FederationBuilder {
     authorized_fetch: bool,
     ed25519: bool,
     plan: Option<PlanOptions>,
+    admission: Option<crate::inbox::admission::AdmissionConfig>,
 }
 
 impl std::fmt::Debug for FederationBuilder {
@@ -247,6 +248,16 @@ impl FederationBuilder {
         self
     }
 
+    /// The inbox's admission limits (default: on, with
+    /// [`AdmissionConfig::default`](crate::inbox::admission::AdmissionConfig)):
+    /// per-origin and per-address rates and a concurrency limit, checked
+    /// before any key fetch; [`AdmissionConfig::disabled`](crate::inbox::admission::AdmissionConfig::disabled)
+    /// turns them off.
+    pub fn with_admission(mut self, config: crate::inbox::admission::AdmissionConfig) -> Self {
+        self.admission = Some(config);
+        self
+    }
+
     /// Builds the handle: loads (or makes) the instance actor's key.
     ///
     /// # Errors
@@ -295,6 +306,11 @@ impl FederationBuilder {
         if let Some(d) = &self.domains {
             plan = plan.with_domain_policy(d.clone());
         }
+        let mut admission =
+            crate::inbox::admission::Admission::new(self.admission.unwrap_or_default());
+        if let Some(d) = &self.domains {
+            admission = admission.with_domain_policy(d.clone());
+        }
         let signers = Arc::new(LocalSigners::default());
         signers.insert(&instance);
         Ok(Federation {
@@ -310,6 +326,7 @@ impl FederationBuilder {
                 actors,
                 verifier,
                 inbox,
+                admission,
                 queue: self
                     .queue
                     .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
@@ -393,6 +410,7 @@ pub(crate) struct Inner {
     pub(crate) actors: RemoteActors,
     pub(crate) verifier: Arc<dyn VerifyRequest>,
     pub(crate) inbox: Inbox,
+    pub(crate) admission: crate::inbox::admission::Admission,
     pub(crate) queue: Arc<dyn DeliveryQueue>,
     locals: RwLock<HashMap<String, LocalActor>>,
     pub(crate) signers: Arc<LocalSigners>,
@@ -434,6 +452,7 @@ impl Federation {
             authorized_fetch: false,
             ed25519: false,
             plan: None,
+            admission: None,
         }
     }
 
@@ -539,6 +558,14 @@ impl Federation {
     /// deduplication), shared by every inbox route.
     pub fn inbox(&self) -> &Inbox {
         &self.inner.inbox
+    }
+
+    /// The inbox routes' admission gate, checked before the body is read or
+    /// any key fetched (see [`admission`](crate::inbox::admission)); its
+    /// [`stats`](crate::inbox::admission::Admission::stats) are the
+    /// inbound counters an operator watches.
+    pub fn admission(&self) -> &crate::inbox::admission::Admission {
+        &self.inner.admission
     }
 
     /// The request verifier (the instance actor signs its key fetches).

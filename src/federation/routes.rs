@@ -64,7 +64,7 @@ use std::sync::Arc;
 
 use ::axum::Router;
 use ::axum::body::Body;
-use ::axum::extract::{Path, Request, State};
+use ::axum::extract::{FromRequest, Path, Request, State};
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, post};
 use bytes::Bytes;
@@ -420,16 +420,34 @@ async fn instance_actor(State(s): State<RouteState>, request: Request) -> Respon
 async fn user_inbox(
     State(s): State<RouteState>,
     Path(name): Path<String>,
-    request: InboxRequest,
+    request: Request,
 ) -> Response {
     if s.fed.local(&name).is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    receive(&s, request).await
+    admit_then_receive(&s, request).await
 }
 
-async fn shared_inbox(State(s): State<RouteState>, request: InboxRequest) -> Response {
-    receive(&s, request).await
+async fn shared_inbox(State(s): State<RouteState>, request: Request) -> Response {
+    admit_then_receive(&s, request).await
+}
+
+/// Admission first, from the headers and the connection's address alone:
+/// a refused request costs no body read, key fetch or signature check.
+/// The permit is held until the activity is handled.
+async fn admit_then_receive(s: &RouteState, request: Request) -> Response {
+    let remote = request
+        .extensions()
+        .get::<::axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let _permit = match s.fed.admission().admit(request.headers(), remote) {
+        Ok(p) => p,
+        Err(refused) => return refused.into_response(),
+    };
+    match InboxRequest::from_request(request, &()).await {
+        Ok(request) => receive(s, request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn receive(s: &RouteState, request: InboxRequest) -> Response {

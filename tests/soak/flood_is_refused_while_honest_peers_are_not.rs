@@ -1,0 +1,157 @@
+//! One hostile origin floods alice's server while bob's server and alice's
+//! follow each other and post. Admission runs with its defaults, so the
+//! figures this test prints are what the defaults do under a flood.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use archipel::delivery::Timestamp;
+
+use crate::flood;
+use crate::node::{self, Node};
+use crate::support::shout;
+
+/// How long the flood lasts.
+const FLOOD: Duration = Duration::from_secs(10);
+/// Concurrent flood connections.
+const CONNECTIONS: usize = 8;
+/// Activities signed before the flood: more than the defaults admit in
+/// `FLOOD` (a burst of 200, then 50/s).
+const PRESIGNED: usize = 1_000;
+/// The hostile server's actors.
+const FLOODERS: [&str; 10] = ["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"];
+/// Posts by each honest user during the flood.
+const POSTS: usize = 10;
+
+/// Waits, at most 30 s, until `check` holds.
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until `node`'s delivery queue has nothing left.
+async fn drained(node: &Node) {
+    eventually("the delivery queue drains", || async {
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        node.fed.queue().stats(now).await.unwrap().total == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_is_refused_while_honest_peers_are_not() {
+    let started = Instant::now();
+    let a = node::start(&["alice"], None).await;
+    let b = node::start(&["bob"], None).await;
+    let hostile = node::start(&FLOODERS, None).await;
+    let (alice, bob) = (a.user("alice"), b.user("bob"));
+    let target = format!("{}/inbox", a.base);
+
+    let flood = tokio::spawn(async move {
+        let tally = flood::run(&hostile, &FLOODERS, &target, PRESIGNED, CONNECTIONS, FLOOD).await;
+        (tally, hostile)
+    });
+
+    // The honest exchange, during the flood: follows both ways, then posts.
+    b.fed.follow(&bob, alice.id()).await.unwrap();
+    a.fed.follow(&alice, bob.id()).await.unwrap();
+    eventually("alice and bob follow each other", || async {
+        b.fed
+            .graph()
+            .following(bob.id())
+            .await
+            .unwrap()
+            .contains(alice.id())
+            && a.fed
+                .graph()
+                .following(alice.id())
+                .await
+                .unwrap()
+                .contains(bob.id())
+    })
+    .await;
+    let mut from_bob = Vec::new();
+    let mut from_alice = Vec::new();
+    for i in 0..POSTS {
+        from_bob.push(b.post("bob", &format!("bob {i}")).await);
+        from_alice.push(a.post("alice", &format!("alice {i}")).await);
+        tokio::time::sleep(FLOOD / (2 * POSTS as u32)).await;
+    }
+    let (tally, _hostile) = flood.await.unwrap();
+
+    // Every honest post was processed by the other side.
+    let id = |p: &archipel::federation::outbox::Posted| {
+        p.activity().id.as_ref().unwrap().as_str().to_owned()
+    };
+    eventually("every honest post is handled", || async {
+        from_bob.iter().all(|p| a.has_handled(&id(p)))
+            && from_alice.iter().all(|p| b.has_handled(&id(p)))
+    })
+    .await;
+    drained(&a).await;
+    drained(&b).await;
+
+    // Honest traffic was never refused: every delivery either server made
+    // was accepted on its first attempt.
+    let mut honest = 0;
+    for node in [&a, &b] {
+        let report = node.fed.delivery_report().await.unwrap();
+        for job in report.jobs.values() {
+            assert_eq!(
+                (job.attempts, job.last_status),
+                (1, Some(202)),
+                "honest delivery to {} not accepted at once: {job:?}",
+                job.inbox
+            );
+            honest += 1;
+        }
+    }
+    // bob's Follow, alice's Accept and Follow, bob's Accept, the posts.
+    assert_eq!(honest, 4 + 2 * POSTS);
+
+    // The flood was refused with Retry-After, and nothing else went wrong.
+    assert!(tally.refused > 0, "the flood was never refused: {tally:?}");
+    assert_eq!(tally.refused_without_retry_after, 0);
+    assert!(tally.unexpected.is_empty(), "{:?}", tally.unexpected);
+    let stats = a.fed.admission().stats();
+    assert_eq!(
+        stats.refused_origin + stats.refused_address + stats.refused_busy,
+        tally.refused,
+        "every refusal the server made went to the flood: {stats:?}"
+    );
+
+    // Nothing accepted is lost: every flood activity answered 202 is handled.
+    eventually("every accepted flood activity is handled", || async {
+        tally.accepted.iter().all(|id| a.has_handled(id))
+    })
+    .await;
+    let handled_flood: HashSet<String> = a
+        .handled
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|id| id.contains("/activities/flood-"))
+        .cloned()
+        .collect();
+    assert_eq!(handled_flood, tally.accepted);
+
+    shout(&format!(
+        "soak: flood sent {} requests in {:?} over {CONNECTIONS} connections: {} answered 429 \
+         (origin {}, address {}, busy {}), {} accepted (202) and all handled; \
+         {honest} honest deliveries, all 202 on the first attempt; admitted {}; {:?} in all",
+        tally.sent,
+        FLOOD,
+        tally.refused,
+        stats.refused_origin,
+        stats.refused_address,
+        stats.refused_busy,
+        tally.accepted.len(),
+        stats.admitted,
+        started.elapsed(),
+    ));
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
