@@ -90,6 +90,8 @@ pub mod admission;
 mod authority;
 mod envelope;
 mod seen;
+#[cfg(feature = "delivery")]
+mod trace;
 mod verify;
 
 use std::sync::Arc;
@@ -510,13 +512,19 @@ impl Inbox {
     /// When a public base URL is set ([`Inbox::with_public_base`]) the URI is
     /// rebuilt from it first ([`rebase_uri`]), whatever `Host` says.
     pub async fn receive(&self, request: &http::Request<Bytes>) -> Result<Incoming, InboxError> {
-        match &self.public_base {
-            Some(base) => {
-                let rebased = rebase_uri(request.clone(), base);
-                self.run(&rebased).await
+        let pipeline = async {
+            match &self.public_base {
+                Some(base) => {
+                    let rebased = rebase_uri(request.clone(), base);
+                    self.run(&rebased).await
+                }
+                None => self.run(request).await,
             }
-            None => self.run(request).await,
-        }
+        };
+        // One `tracing` span per activity (`tracing` comes with `delivery`).
+        #[cfg(feature = "delivery")]
+        let pipeline = trace::receive(request, pipeline);
+        pipeline.await
     }
 
     async fn run(&self, request: &http::Request<Bytes>) -> Result<Incoming, InboxError> {
