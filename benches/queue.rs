@@ -1,5 +1,8 @@
 //! Delivery-queue throughput, every backend side by side in one run:
-//! enqueue (one activity to 100 inboxes) and claim + ack (batches of 64).
+//! enqueue (one activity to 100 inboxes) and claim + ack (batches of 64),
+//! the latter also with ordering keys (each claim then checks, through an
+//! index, that no older job about the same object to the same inbox is
+//! pending).
 //!
 //! `cargo bench --all-features --bench queue`; the PostgreSQL rows need
 //! `ARCHIPEL_TEST_PG_URL` (see `.ci/postgres.sh`) and are skipped without it.
@@ -129,8 +132,11 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("queue_claim_ack");
     g.throughput(Throughput::Elements(BATCH as u64));
-    for (name, q) in &queues {
-        g.bench_function(BenchmarkId::new("batch_64", name), |b| {
+    let cases = queues.iter().flat_map(|(name, q)| {
+        [("batch_64", false), ("batch_64_ordered", true)].map(|c| (c, name, q))
+    });
+    for ((case, ordered), name, q) in cases {
+        g.bench_function(BenchmarkId::new(case, name), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     // Untimed: enough due jobs for every iteration.
@@ -138,9 +144,12 @@ fn bench(c: &mut Criterion) {
                     let mut queued = 0;
                     while queued < need {
                         let n = (need - queued).min(2_000);
-                        q.enqueue_activity(activity(n), Timestamp::EPOCH)
-                            .await
-                            .unwrap();
+                        let mut a = activity(n);
+                        if ordered {
+                            // As `DeliveryPlan` derives it: the object's id.
+                            a = a.with_order_key(format!("https://me.example/notes/{queued}"));
+                        }
+                        q.enqueue_activity(a, Timestamp::EPOCH).await.unwrap();
                         queued += n;
                     }
                     let start = Instant::now();

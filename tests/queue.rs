@@ -1,9 +1,15 @@
 //! Integration tests of the durable delivery queues: one conformance suite
-//! for every backend, crash tests with worker processes killed by SIGKILL,
-//! and several workers sharing one PostgreSQL queue.
+//! for every backend (with the ordering rule, checkpoints and the oldest
+//! pending job), crash tests with worker processes killed by SIGKILL,
+//! several workers sharing one PostgreSQL queue, ordered delivery through
+//! the workers, and upgrades of version-1 files and schemas.
 
 #[macro_use]
 mod support;
+
+#[macro_use]
+#[path = "queue/ordering.rs"]
+mod ordering;
 
 #[path = "queue/conformance.rs"]
 mod conformance;
@@ -13,3 +19,7 @@ mod crash_sqlite_server_restart;
 mod crash_worker_sigkill;
 #[path = "queue/multiworker_postgres.rs"]
 mod multiworker_postgres;
+#[path = "queue/ordered_delivery.rs"]
+mod ordered_delivery;
+#[path = "queue/schema_upgrade.rs"]
+mod schema_upgrade;

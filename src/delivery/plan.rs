@@ -294,6 +294,7 @@ impl PreparedBody {
 #[derive(Debug, Clone)]
 pub struct DeliveryPlan {
     activity_id: Iri,
+    order_key: String,
     body: PreparedBody,
     inboxes: Vec<Url>,
     skipped: Vec<(Url, SkipReason)>,
@@ -331,6 +332,7 @@ impl DeliveryPlan {
             Some(serde_json::Value::String(id)) if !id.is_empty() => Iri::new_unchecked(id.clone()),
             _ => return Err(DeliveryError::MissingActivityId),
         };
+        let order_key = order_key_of(map, activity_id.as_str());
         crate::vocab::audience::strip_hidden_audience(&mut value);
         let bytes =
             serde_json::to_vec(&value).map_err(|e| DeliveryError::Serialize(e.to_string()))?;
@@ -382,6 +384,7 @@ impl DeliveryPlan {
         }
         Ok(DeliveryPlan {
             activity_id,
+            order_key,
             body,
             inboxes,
             skipped,
@@ -391,6 +394,32 @@ impl DeliveryPlan {
     /// The activity's `id`, used by receivers to deduplicate.
     pub fn activity_id(&self) -> &Iri {
         &self.activity_id
+    }
+
+    /// The ordering key of the activity's jobs: the `id` of the object it is
+    /// about, so that to any one inbox a `Delete` is never sent before the
+    /// `Create` or `Update` of the same object enqueued earlier (a queue
+    /// holds a keyed job while an older one with the same key to the same
+    /// inbox is unsettled, retries included).
+    ///
+    /// It is the `object`'s IRI, or the `id` of an embedded `object`; for
+    /// an `Undo` of an embedded activity, the key that activity had (an
+    /// `Undo` of a `Follow` of bob is ordered after that `Follow`, keyed
+    /// bob's IRI); with no single object with an id, the activity's own id
+    /// (which orders nothing but itself).
+    ///
+    /// ```
+    /// use archipel::delivery::{DeliveryPlan, PlanOptions};
+    /// let delete = serde_json::json!({
+    ///     "id": "https://a.example/act/9", "type": "Delete",
+    ///     "actor": "https://a.example/u/alice",
+    ///     "object": {"id": "https://a.example/notes/1", "type": "Tombstone"}
+    /// });
+    /// let plan = DeliveryPlan::new(&delete, [], &PlanOptions::default()).unwrap();
+    /// assert_eq!(plan.order_key(), "https://a.example/notes/1");
+    /// ```
+    pub fn order_key(&self) -> &str {
+        &self.order_key
     }
 
     /// The body to POST, without `bto`/`bcc`, and its digest.
@@ -406,6 +435,56 @@ impl DeliveryPlan {
     /// Targets that were left out, and why.
     pub fn skipped(&self) -> &[(Url, SkipReason)] {
         &self.skipped
+    }
+}
+
+/// The ordering key of an activity (see [`DeliveryPlan::order_key`]).
+fn order_key_of(activity: &serde_json::Map<String, serde_json::Value>, fallback: &str) -> String {
+    let Some(object) = single(activity.get("object")) else {
+        return fallback.to_owned();
+    };
+    let object_id = reference_id(object);
+    // An `Undo` reverts an earlier activity: it follows what that activity
+    // was about. Only one level: an `Undo` is not itself undone.
+    if has_type(activity, "Undo")
+        && let serde_json::Value::Object(inner) = object
+        && let Some(inner_object) = single(inner.get("object"))
+        && let Some(id) = reference_id(inner_object)
+    {
+        return id.to_owned();
+    }
+    object_id.unwrap_or(fallback).to_owned()
+}
+
+/// The one value of a property, if it holds exactly one (a lone value or a
+/// one-element array).
+fn single(value: Option<&serde_json::Value>) -> Option<&serde_json::Value> {
+    match value? {
+        serde_json::Value::Array(items) => match items.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        },
+        serde_json::Value::Null => None,
+        one => Some(one),
+    }
+}
+
+/// The IRI a reference names: the string itself, or an embedded object's `id`.
+fn reference_id(value: &serde_json::Value) -> Option<&str> {
+    let id = match value {
+        serde_json::Value::String(iri) => iri.as_str(),
+        serde_json::Value::Object(object) => object.get("id")?.as_str()?,
+        _ => return None,
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// Whether `object`'s `type` is (or includes) `kind`.
+fn has_type(object: &serde_json::Map<String, serde_json::Value>, kind: &str) -> bool {
+    match object.get("type") {
+        Some(serde_json::Value::String(t)) => t == kind,
+        Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t.as_str() == Some(kind)),
+        _ => false,
     }
 }
 
@@ -593,5 +672,80 @@ mod tests {
             PreparedBody::from_parts(body.bytes().clone(), *body.sha256()),
             Some(body)
         );
+    }
+
+    fn key_of(activity: serde_json::Value) -> String {
+        DeliveryPlan::new(&activity, [], &PlanOptions::default())
+            .unwrap()
+            .order_key()
+            .to_owned()
+    }
+
+    #[test]
+    fn order_key_is_the_object_the_activity_is_about() {
+        let note = "https://me.example/notes/1";
+        let act = |kind: &str, object: serde_json::Value| serde_json::json!({"id": "https://me.example/a/1", "type": kind, "object": object});
+        // By reference, embedded, or as a one-element array: the same key.
+        assert_eq!(
+            key_of(act(
+                "Create",
+                serde_json::json!({"id": note, "type": "Note"})
+            )),
+            note
+        );
+        assert_eq!(
+            key_of(act("Update", serde_json::json!([{"id": note}]))),
+            note
+        );
+        assert_eq!(
+            key_of(act(
+                "Delete",
+                serde_json::json!({"id": note, "type": "Tombstone"})
+            )),
+            note
+        );
+        assert_eq!(key_of(act("Announce", serde_json::json!(note))), note);
+        // An Undo follows the activity it reverts: Undo(Follow bob) is keyed bob.
+        let bob = "https://b.example/users/bob";
+        assert_eq!(key_of(act("Follow", serde_json::json!(bob))), bob);
+        assert_eq!(
+            key_of(act(
+                "Undo",
+                serde_json::json!({"id": "https://me.example/f/1", "type": "Follow", "object": bob})
+            )),
+            bob
+        );
+        // An Undo by reference only: keyed by the reverted activity's IRI.
+        assert_eq!(
+            key_of(act("Undo", serde_json::json!("https://me.example/f/1"))),
+            "https://me.example/f/1"
+        );
+        // No single object with an id: the activity's own id.
+        assert_eq!(
+            key_of(act("Create", serde_json::json!({"type": "Note"}))),
+            "https://me.example/a/1"
+        );
+        assert_eq!(
+            key_of(act(
+                "Delete",
+                serde_json::json!([note, "https://me.example/notes/2"])
+            )),
+            "https://me.example/a/1"
+        );
+        assert_eq!(
+            key_of(serde_json::json!({"id": "https://me.example/a/2", "type": "Question"})),
+            "https://me.example/a/2"
+        );
+    }
+
+    #[test]
+    fn from_plan_copies_the_order_key() {
+        let plan = DeliveryPlan::new(&activity(), [], &PlanOptions::default()).unwrap();
+        let jobs = crate::delivery::NewActivity::from_plan(
+            &plan,
+            Iri::new_unchecked("https://me.example/u/a#main-key"),
+        );
+        // The test activity embeds a Note without an id.
+        assert_eq!(jobs.order_key.as_deref(), Some("https://me.example/a/1"));
     }
 }

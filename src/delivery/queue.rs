@@ -17,6 +17,68 @@
 //! with [`DeliveryError::LeaseLost`], so a stale worker can never ack,
 //! reschedule or drop a job someone else now holds.
 //!
+//! # Ordering
+//!
+//! A job may carry an ordering key ([`NewActivity::order_key`];
+//! [`NewActivity::from_plan`] sets the `id` of the object the activity is
+//! about). Such a job is not claimed while an older job (lower [`JobId`])
+//! with the same key to the same inbox is unsettled: pending, leased, or
+//! waiting for a retry. So a `Delete` never overtakes the `Create` or
+//! `Update` of the same object to the same inbox, retries included, however
+//! many requests a host may have in flight; jobs to other inboxes, about
+//! other objects, or without a key are never held back. A held job is
+//! released when its predecessor is acked or given up.
+//!
+//! ```
+//! # futures_lite_block_on(async {
+//! use std::time::Duration;
+//! use archipel::delivery::{ClaimRequest, DeliveryQueue, MemoryQueue, NewActivity, PreparedBody, Timestamp};
+//! use archipel::vocab::Iri;
+//! let queue = MemoryQueue::new();
+//! let note = "https://a.example/notes/1";
+//! let about = |id: &str| -> Result<NewActivity, Box<dyn std::error::Error>> {
+//!     Ok(NewActivity::new(
+//!         Iri::parse(id)?,
+//!         PreparedBody::new(bytes::Bytes::from_static(b"{}")),
+//!         Iri::parse("https://a.example/u/alice#main-key")?,
+//!         vec![url::Url::parse("https://b.example/inbox")?],
+//!     )
+//!     .with_order_key(note))
+//! };
+//! let now = Timestamp::from_millis(0);
+//! let create = queue.enqueue_activity(about("https://a.example/act/create")?, now).await?;
+//! let delete = queue.enqueue_activity(about("https://a.example/act/delete")?, now).await?;
+//! let request = ClaimRequest {
+//!     now,
+//!     limit: 10,
+//!     lease_for: Duration::from_secs(60),
+//!     per_host_limit: 10,
+//!     busy: Default::default(),
+//!     paused: Default::default(),
+//! };
+//! // Room for ten, yet only the Create goes out; the Delete waits for it.
+//! let claimed = queue.claim(&request).await?;
+//! assert_eq!(claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(), create);
+//! queue.ack(&claimed[0].lease, Default::default()).await?;
+//! let claimed = queue.claim(&request).await?;
+//! assert_eq!(claimed.iter().map(|c| c.job.id).collect::<Vec<_>>(), delete);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let waker = std::task::Waker::noop();
+//! #     let mut cx = std::task::Context::from_waker(&waker);
+//! #     let mut f = std::pin::pin!(f);
+//! #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+//! # }
+//! ```
+//!
+//! # Checkpoints
+//!
+//! A long job (a fan-out expanding into per-inbox jobs in batches) calls
+//! [`checkpoint`](DeliveryQueue::checkpoint) to store where it is (at most
+//! [`MAX_PROGRESS`] bytes) and extend its lease; after a crash, the next
+//! claim hands that progress back in [`JobRecord::progress`].
+//!
 //! # Storing it durably
 //!
 //! Everything a backend stores is plain data ([`JobRecord`] and the body
@@ -24,7 +86,10 @@
 //! tables: `bodies(id, bytes, sha256, refs)` written once per activity, and
 //! `jobs(id, body_id, activity_id, inbox, host, key_id, attempts, claims,
 //! created_at, next_attempt_at, lease_token, lease_until, last_status,
-//! last_error, dialect)` with an index on `next_attempt_at`.
+//! last_error, dialect, order_key, progress)` with an index on
+//! `next_attempt_at` and a partial one on `(order_key, inbox, id)` over
+//! unsettled keyed jobs, which the claim probes once per candidate (`AND
+//! NOT EXISTS (… same key and inbox, lower id, unsettled)`).
 //! `enqueue_activity` inserts the body and its jobs in one transaction
 //! before returning; `claim` is one `UPDATE … WHERE id IN (SELECT … WHERE
 //! (lease_until IS NULL AND next_attempt_at <= now) OR lease_until <= now
@@ -113,7 +178,7 @@ impl NewActivity {
     }
 
     /// Sets the ordering key (usually the `id` of the object the activity
-    /// is about), so jobs to the
+    /// is about, as [`DeliveryPlan::order_key`] derives it), so jobs to the
     /// same inbox with the same key are sent in enqueue order.
     pub fn with_order_key(mut self, key: impl Into<String>) -> Self {
         self.order_key = Some(key.into());
@@ -128,7 +193,8 @@ impl NewActivity {
     }
 
     /// The jobs of a [`DeliveryPlan`], to be signed with the key `key_id`
-    /// (the `publicKey.id` of the sending actor, e.g. `…/users/alice#main-key`).
+    /// (the `publicKey.id` of the sending actor, e.g. `…/users/alice#main-key`),
+    /// ordered by the plan's [`order_key`](DeliveryPlan::order_key).
     pub fn from_plan(plan: &DeliveryPlan, key_id: Iri) -> Self {
         NewActivity::new(
             plan.activity_id().clone(),
@@ -136,6 +202,7 @@ impl NewActivity {
             key_id,
             plan.inboxes().to_vec(),
         )
+        .with_order_key(plan.order_key())
     }
 }
 
@@ -248,7 +315,8 @@ pub struct AttemptRecord {
 pub struct QueueStats {
     /// Jobs not settled (pending or claimed).
     pub total: usize,
-    /// Jobs due now and not claimed: the backlog.
+    /// Jobs due now and not claimed: the backlog (including jobs held by
+    /// the ordering rule behind an older one).
     pub due: usize,
     /// Jobs under a live lease.
     pub leased: usize,
@@ -274,7 +342,9 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> Result<Vec<JobId>, DeliveryError>;
 
     /// Leases up to `request.limit` due jobs, oldest due first, respecting
-    /// the per-host limit and paused hosts. Jobs whose lease lapsed count as due.
+    /// the per-host limit, paused hosts and the ordering rule (a keyed job
+    /// waits for older unsettled jobs with its key to its inbox; see the
+    /// module docs). Jobs whose lease lapsed count as due.
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError>;
 
     /// The job was delivered: remove it.
@@ -317,7 +387,9 @@ pub trait DeliveryQueue: Send + Sync {
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError>;
 
     /// The earliest time a currently unclaimable job becomes due (or a lease
-    /// lapses), if any; lets idle workers sleep exactly long enough.
+    /// lapses), if any; lets idle workers sleep exactly long enough. Jobs
+    /// held by the ordering rule do not count: their predecessor's due time
+    /// or lease expiry does.
     async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError>;
 }
 

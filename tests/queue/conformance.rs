@@ -28,6 +28,7 @@ mod memory {
     }
 
     conformance_cases!(make);
+    ordering_cases!(make);
 }
 
 #[cfg(feature = "sqlite")]
@@ -70,6 +71,40 @@ mod sqlite {
     }
 
     conformance_cases!(make);
+    ordering_cases!(make);
+
+    /// A checkpoint is on disk: a process that reopens the file after the
+    /// holder died resumes from it.
+    #[tokio::test]
+    async fn checkpointed_progress_survives_a_reopen() {
+        use archipel::delivery::DeliveryQueue;
+        use support::{activity, req, t};
+        let dir =
+            std::env::temp_dir().join(format!("archipel-checkpoint-reopen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("queue.sqlite3");
+        let q = SqliteQueue::open(&path).await.unwrap();
+        let ids = q
+            .enqueue_activity(
+                activity("https://a.example/act/1", &["https://b.example/i"]),
+                t(0),
+            )
+            .await
+            .unwrap();
+        let lease = q.claim(&req(0, 1, 1)).await.unwrap().remove(0).lease;
+        q.checkpoint(&lease, b"page-3".to_vec(), t(2_000))
+            .await
+            .unwrap();
+        drop(q);
+        let q = SqliteQueue::open(&path).await.unwrap();
+        assert!(q.claim(&req(1_999, 1, 1)).await.unwrap().is_empty());
+        let again = q.claim(&req(2_000, 1, 1)).await.unwrap().remove(0);
+        assert_eq!(again.job.id, ids[0]);
+        assert_eq!(again.job.claims, 2);
+        assert_eq!(again.job.progress.as_deref(), Some(&b"page-3"[..]));
+        drop(q);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -105,6 +140,7 @@ mod postgres {
     }
 
     conformance_cases!(make);
+    ordering_cases!(make);
 }
 
 #[cfg(feature = "postgres")]

@@ -16,6 +16,8 @@ use crate::delivery::{DeliveryError, PreparedBody, Timestamp};
 /// Unclaimed jobs are indexed per host, and hosts by their earliest due job,
 /// so a claim costs O(hosts with due jobs + jobs claimed) however deep one
 /// host's backlog is; hosts are served in order of their oldest due job.
+/// A job behind an unsettled one with the same ordering key to the same
+/// inbox is held out of that index until its predecessor settles.
 ///
 /// ```
 /// # futures_lite_block_on(async {
@@ -56,6 +58,10 @@ struct Inner {
     heads: BTreeSet<(Timestamp, String)>,
     /// Claimed jobs by lease expiry.
     leased: BTreeSet<(Timestamp, JobId)>,
+    /// Unsettled jobs with an ordering key, per (key, inbox), by id. Only
+    /// the first of each is in `ready` or `leased`; the others are held
+    /// until it settles, so the rule costs nothing per claim.
+    orders: HashMap<(String, String), BTreeSet<JobId>>,
 }
 
 impl MemoryQueue {
@@ -133,6 +139,43 @@ impl Inner {
         Ok(job)
     }
 
+    /// Drops a settled job from its ordering group and makes the next job
+    /// of the group (held until now) claimable.
+    fn release_order(&mut self, job: &JobRecord) {
+        let Some(key) = &job.order_key else {
+            return;
+        };
+        let group_key = (key.clone(), job.inbox.as_str().to_owned());
+        let Some(group) = self.orders.get_mut(&group_key) else {
+            return;
+        };
+        group.remove(&job.id);
+        let next = group.first().copied();
+        if group.is_empty() {
+            self.orders.remove(&group_key);
+        }
+        let Some(next) = next else {
+            return;
+        };
+        // A held job was never claimed, so it has no lease and is not in
+        // `ready` yet.
+        if let Some(held) = self.jobs.get(&next)
+            && held.lease.is_none()
+        {
+            let (host, at) = (held.host.clone(), held.next_attempt_at);
+            self.ready_insert(&host, at, next);
+        }
+    }
+
+    /// Held jobs (not first in their ordering group) due at or before `now`.
+    fn held_due(&self, now: Timestamp) -> usize {
+        self.orders
+            .values()
+            .flat_map(|group| group.iter().skip(1))
+            .filter(|id| self.jobs.get(id).is_some_and(|j| j.next_attempt_at <= now))
+            .count()
+    }
+
     fn release_body(&mut self, body: BodyId) {
         let drop_it = match self.bodies.get_mut(&body) {
             Some((_, refs)) => {
@@ -208,7 +251,24 @@ impl DeliveryQueue for MemoryQueue {
                 order_key: activity.order_key.clone(),
                 progress: None,
             };
-            inner.reinsert(job, now);
+            // Behind an unsettled job with the same key to the same inbox,
+            // the job is held rather than made claimable.
+            let held = match &activity.order_key {
+                Some(key) => {
+                    let group = inner
+                        .orders
+                        .entry((key.clone(), inbox.as_str().to_owned()))
+                        .or_default();
+                    group.insert(id);
+                    group.len() > 1
+                }
+                None => false,
+            };
+            if held {
+                inner.jobs.insert(id, job);
+            } else {
+                inner.reinsert(job, now);
+            }
             ids.push(id);
         }
         Ok(ids)
@@ -275,6 +335,7 @@ impl DeliveryQueue for MemoryQueue {
     async fn ack(&self, lease: &Lease, _attempt: AttemptRecord) -> Result<(), DeliveryError> {
         let mut inner = self.lock();
         let job = inner.take_leased(lease)?;
+        inner.release_order(&job);
         inner.release_body(job.body_id);
         Ok(())
     }
@@ -307,6 +368,7 @@ impl DeliveryQueue for MemoryQueue {
     async fn give_up(&self, lease: &Lease, _attempt: AttemptRecord) -> Result<(), DeliveryError> {
         let mut inner = self.lock();
         let job = inner.take_leased(lease)?;
+        inner.release_order(&job);
         inner.release_body(job.body_id);
         Ok(())
     }
@@ -358,7 +420,8 @@ impl DeliveryQueue for MemoryQueue {
             .values()
             .map(|set| set.iter().take_while(|(t, _)| *t <= now).count())
             .sum::<usize>()
-            + inner.leased.iter().take_while(|(t, _)| *t <= now).count();
+            + inner.leased.iter().take_while(|(t, _)| *t <= now).count()
+            + inner.held_due(now);
         let leased = inner.leased.iter().filter(|(t, _)| *t > now).count();
         Ok(QueueStats {
             total: inner.jobs.len(),

@@ -41,9 +41,9 @@ use super::{
 use crate::delivery::{DeliveryError, Timestamp};
 
 use ops::{
-    ACK_SQL, CHECKPOINT_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, RETRY_SQL, SettleArgs, blocking,
-    claim_in, db, dialect_name, enqueue_in, finished_from, from_sql_ts, id_sql, job_from_row,
-    prune_in, to_sql_ts, token_sql, wall_clock,
+    ACK_SQL, CHECKPOINT_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, NEXT_DUE_SQL, RETRY_SQL,
+    SettleArgs, blocking, claim_in, db, dialect_name, enqueue_in, finished_from, from_sql_ts,
+    id_sql, job_from_row, prune_in, to_sql_ts, token_sql, wall_clock,
 };
 
 mod ops;
@@ -438,9 +438,10 @@ impl DeliveryQueue for SqliteQueue {
     async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
         self.with_conn(|conn, _| {
             let next: Option<i64> = conn
-                .prepare_cached("SELECT MIN(available_at) FROM archipel_jobs WHERE state = 0")
+                .prepare_cached(NEXT_DUE_SQL)
                 .map_err(db)?
                 .query_row([], |r| r.get(0))
+                .optional()
                 .map_err(db)?;
             Ok(next.map(from_sql_ts))
         })

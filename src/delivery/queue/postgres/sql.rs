@@ -31,6 +31,16 @@ pub(super) struct Sql {
 impl Sql {
     pub(super) fn new(s: &str) -> Self {
         let from = format!("FROM {s}.jobs j JOIN {s}.bodies b ON b.id = j.body_id");
+        // A job with an ordering key is claimable only when no older job
+        // with the same key to the same inbox is unsettled (pending, leased
+        // or waiting for a retry: all `state = 0`); one probe of the partial
+        // index `jobs_order (order_key, inbox, id)` per candidate.
+        let claimable = format!(
+            "(j.order_key IS NULL OR NOT EXISTS (
+                 SELECT 1 FROM {s}.jobs o
+                 WHERE o.order_key = j.order_key AND o.inbox = j.inbox AND o.state = 0
+                     AND o.id < j.id))"
+        );
         Sql {
             insert_body: format!(
                 "INSERT INTO {s}.bodies (activity_id, key_id, bytes, sha256, created_at)
@@ -44,11 +54,12 @@ impl Sql {
                  RETURNING id"
             ),
             claim_select: format!(
-                "SELECT id, host FROM {s}.jobs
-                 WHERE state = 0 AND available_at <= $1 AND host <> ALL($2::text[])
-                 ORDER BY available_at, id
+                "SELECT j.id, j.host FROM {s}.jobs j
+                 WHERE j.state = 0 AND j.available_at <= $1 AND j.host <> ALL($2::text[])
+                     AND {claimable}
+                 ORDER BY j.available_at, j.id
                  LIMIT $3
-                 FOR UPDATE SKIP LOCKED"
+                 FOR UPDATE OF j SKIP LOCKED"
             ),
             claim_update: format!(
                 "UPDATE {s}.jobs SET claims = claims + 1, next_attempt_at = available_at,
@@ -105,7 +116,12 @@ impl Sql {
                         min(created_at)
                  FROM {s}.jobs WHERE state = 0"
             ),
-            next_due: format!("SELECT min(available_at) FROM {s}.jobs WHERE state = 0"),
+            // Held jobs wait for their predecessor, whose own due time (or
+            // lease expiry) is what counts.
+            next_due: format!(
+                "SELECT j.available_at FROM {s}.jobs j WHERE j.state = 0 AND {claimable}
+                 ORDER BY j.available_at, j.id LIMIT 1"
+            ),
             prune_jobs: format!(
                 "DELETE FROM {s}.jobs WHERE (state = 1 AND finished_at <= $1)
                                           OR (state = 2 AND finished_at <= $2)"

@@ -213,6 +213,36 @@ pub(super) fn prune_in(
     })
 }
 
+/// A job with an ordering key is claimable only when no older job with the
+/// same key to the same inbox is unsettled (pending, leased or waiting for
+/// a retry: all `state = 0`). The check is one probe of the partial index
+/// `archipel_jobs_order (order_key, inbox, id)` per candidate.
+macro_rules! claimable {
+    () => {
+        "(j.order_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM archipel_jobs o
+            WHERE o.order_key = j.order_key AND o.inbox = j.inbox AND o.state = 0
+                AND o.id < j.id))"
+    };
+}
+
+/// The claim's candidates, oldest due first, skipping held jobs and the
+/// hosts in the JSON array `?3`.
+pub(super) const CLAIM_SELECT_SQL: &str = concat!(
+    "SELECT j.id, j.host FROM archipel_jobs j WHERE j.state = 0 AND j.available_at <= ?1
+         AND j.host NOT IN (SELECT value FROM json_each(?3)) AND ",
+    claimable!(),
+    " ORDER BY j.available_at, j.id LIMIT ?2"
+);
+
+/// The earliest time a job becomes claimable: held jobs wait for their
+/// predecessor, whose own due time (or lease expiry) is what counts.
+pub(super) const NEXT_DUE_SQL: &str = concat!(
+    "SELECT j.available_at FROM archipel_jobs j WHERE j.state = 0 AND ",
+    claimable!(),
+    " ORDER BY j.available_at, j.id LIMIT 1"
+);
+
 pub(super) fn claim_in(
     conn: &mut Connection,
     request: &ClaimRequest,
@@ -236,13 +266,7 @@ pub(super) fn claim_in(
     let mut picked: Vec<i64> = Vec::new();
     {
         let mut per_host: BTreeMap<String, usize> = request.busy.clone();
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT id, host FROM archipel_jobs WHERE state = 0 AND available_at <= ?1
-                     AND host NOT IN (SELECT value FROM json_each(?3))
-                 ORDER BY available_at, id LIMIT ?2",
-            )
-            .map_err(db)?;
+        let mut stmt = tx.prepare_cached(CLAIM_SELECT_SQL).map_err(db)?;
         let mut rows = stmt.query(params![now, window, skip]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
             let id: i64 = row.get(0).map_err(db)?;

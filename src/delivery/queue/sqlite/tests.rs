@@ -150,3 +150,45 @@ async fn rows_read_back_as_typed_iris_and_a_corrupt_inbox_is_named() {
         other => panic!("expected a queue error naming the inbox, got {other:?}"),
     }
 }
+
+/// The plan of `sql` as SQLite reports it, one `detail` per step.
+fn query_plan(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    stmt.query_map(params, |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn the_ordering_check_probes_its_index_and_the_claim_scans_by_due_time() {
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    super::schema::prepare(&mut conn, &SqliteOptions::default()).unwrap();
+    let claim = query_plan(
+        &conn,
+        super::ops::CLAIM_SELECT_SQL,
+        rusqlite::params![0_i64, 64_i64, "[]"],
+    );
+    assert!(
+        claim
+            .iter()
+            .any(|d| d.contains("USING INDEX archipel_jobs_available")),
+        "{claim:#?}"
+    );
+    assert!(
+        claim.iter().any(|d| d.contains(
+            "USING COVERING INDEX archipel_jobs_order (order_key=? AND inbox=? AND id<?)"
+        )),
+        "{claim:#?}"
+    );
+    assert!(!claim.iter().any(|d| d.starts_with("SCAN o")), "{claim:#?}");
+    let next_due = query_plan(&conn, super::ops::NEXT_DUE_SQL, []);
+    assert!(
+        next_due.iter().any(|d| d.contains("archipel_jobs_order")),
+        "{next_due:#?}"
+    );
+}
