@@ -37,6 +37,10 @@ pub enum Error {
     /// An incoming activity was refused by the inbox pipeline.
     #[error(transparent)]
     Inbox(#[from] crate::inbox::InboxError),
+    /// An accepted activity could not be stored, or read back, by the
+    /// inbound queue.
+    #[error(transparent)]
+    Inbound(#[from] crate::inbox::queue::InboundError),
     /// An `Undo` was refused (e.g. it undoes someone else's activity).
     #[error(transparent)]
     Undo(#[from] crate::policy::follow::UndoError),

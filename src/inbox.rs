@@ -89,6 +89,8 @@
 pub mod admission;
 mod authority;
 mod envelope;
+pub mod gone;
+pub mod queue;
 mod seen;
 #[cfg(feature = "delivery")]
 mod trace;

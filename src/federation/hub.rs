@@ -171,6 +171,8 @@ pub struct FederationBuilder {
     ed25519: bool,
     plan: Option<PlanOptions>,
     admission: Option<crate::inbox::admission::AdmissionConfig>,
+    inbound: Option<Arc<dyn DeliveryQueue>>,
+    gone_actor: Option<crate::inbox::gone::GoneActorHook>,
 }
 
 impl std::fmt::Debug for FederationBuilder {
@@ -258,6 +260,35 @@ impl FederationBuilder {
         self
     }
 
+    /// Processes inbound activities later: each verified activity is
+    /// stored in `queue` (a queue of its own, not the delivery queue) and
+    /// answered `202` at once; [`Federation::start_inbound`] runs the
+    /// handlers (see [`inbox::queue`](crate::inbox::queue)). Default: none,
+    /// the inbox route runs the handler before answering.
+    pub fn with_inbound_queue(mut self, queue: Arc<dyn DeliveryQueue>) -> Self {
+        self.inbound = Some(queue);
+        self
+    }
+
+    /// Receives the confirmed self-deletes of actors whose key can no
+    /// longer be fetched (`404`/`410`), which no signature can vouch for
+    /// (see [`inbox::gone`](crate::inbox::gone)). Default: none, such a
+    /// `Delete` is refused `401` without any further fetch.
+    ///
+    /// It is set here rather than on a [`Dispatcher`](super::dispatch::Dispatcher):
+    /// handlers there get a [`Cx`](super::dispatch::Cx) whose actor the
+    /// signature verified, which a gone actor never is.
+    pub fn on_gone_actor<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(crate::inbox::gone::GoneActor) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::inbox::gone::HookError>>
+            + Send
+            + 'static,
+    {
+        self.gone_actor = Some(Arc::new(move |gone| Box::pin(hook(gone))));
+        self
+    }
+
     /// Builds the handle: loads (or makes) the instance actor's key.
     ///
     /// # Errors
@@ -327,6 +358,8 @@ impl FederationBuilder {
                 verifier,
                 inbox,
                 admission,
+                inbound: self.inbound.map(crate::inbox::queue::InboundQueue::new),
+                gone_actor: self.gone_actor,
                 queue: self
                     .queue
                     .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
@@ -338,6 +371,8 @@ impl FederationBuilder {
                 plan,
                 #[cfg(feature = "delivery")]
                 workers: tokio::sync::Mutex::new(None),
+                #[cfg(feature = "delivery")]
+                inbound_workers: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -411,6 +446,10 @@ pub(crate) struct Inner {
     pub(crate) verifier: Arc<dyn VerifyRequest>,
     pub(crate) inbox: Inbox,
     pub(crate) admission: crate::inbox::admission::Admission,
+    pub(crate) inbound: Option<crate::inbox::queue::InboundQueue>,
+    // Read by the axum routes.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) gone_actor: Option<crate::inbox::gone::GoneActorHook>,
     pub(crate) queue: Arc<dyn DeliveryQueue>,
     locals: RwLock<HashMap<String, LocalActor>>,
     pub(crate) signers: Arc<LocalSigners>,
@@ -420,6 +459,8 @@ pub(crate) struct Inner {
     plan: PlanOptions,
     #[cfg(feature = "delivery")]
     pub(crate) workers: tokio::sync::Mutex<Option<crate::delivery::Workers>>,
+    #[cfg(feature = "delivery")]
+    inbound_workers: tokio::sync::Mutex<Option<crate::inbox::queue::InboundWorkers>>,
 }
 
 /// The application layer's handle (see the module docs). Cheap to clone.
@@ -453,6 +494,8 @@ impl Federation {
             ed25519: false,
             plan: None,
             admission: None,
+            inbound: None,
+            gone_actor: None,
         }
     }
 
@@ -566,6 +609,42 @@ impl Federation {
     /// inbound counters an operator watches.
     pub fn admission(&self) -> &crate::inbox::admission::Admission {
         &self.inner.admission
+    }
+
+    /// The inbound queue, if one was set
+    /// ([`FederationBuilder::with_inbound_queue`]).
+    pub fn inbound(&self) -> Option<&crate::inbox::queue::InboundQueue> {
+        self.inner.inbound.as_ref()
+    }
+
+    /// Starts the inbound workers on the inbound queue, running
+    /// `dispatcher`'s handlers (pass the dispatcher the routes got).
+    /// Returns `false`, starting nothing, when the handle has no inbound
+    /// queue (the routes then dispatch before answering).
+    #[cfg(feature = "delivery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+    pub async fn start_inbound(
+        &self,
+        dispatcher: super::dispatch::Dispatcher,
+        config: crate::inbox::queue::InboundConfig,
+    ) -> bool {
+        let Some(queue) = self.inner.inbound.clone() else {
+            return false;
+        };
+        let workers = crate::inbox::queue::InboundWorkers::start(queue, dispatcher, config);
+        if let Some(old) = self.inner.inbound_workers.lock().await.replace(workers) {
+            old.shutdown().await;
+        }
+        true
+    }
+
+    /// Stops the inbound workers (in-flight handlers finish within the
+    /// configured grace; the rest are released to the queue), if they run.
+    #[cfg(feature = "delivery")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+    pub async fn stop_inbound(&self) -> Option<crate::inbox::queue::InboundStopped> {
+        let workers = self.inner.inbound_workers.lock().await.take()?;
+        Some(workers.shutdown().await)
     }
 
     /// The request verifier (the instance actor signs its key fetches).

@@ -453,12 +453,67 @@ async fn admit_then_receive(s: &RouteState, request: Request) -> Response {
 async fn receive(s: &RouteState, request: InboxRequest) -> Response {
     let incoming = match s.fed.inbox().receive(&request.0).await {
         Ok(i) => i,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            return match gone_actor(s, &e, request.0.body()).await {
+                Some(answer) => answer,
+                None => e.into_response(),
+            };
+        }
     };
+    // With an inbound queue: persisted, then answered; workers dispatch.
+    if let Some(inbound) = s.fed.inbound() {
+        return match inbound.enqueue(&incoming).await {
+            Ok(_) => StatusCode::ACCEPTED.into_response(),
+            Err(e) => {
+                warn("inbox: storing an accepted activity failed", &e);
+                // Not stored: the sender's retry must not be a duplicate.
+                s.fed
+                    .inbox()
+                    .seen_store()
+                    .forget(incoming.id.as_str())
+                    .await;
+                (StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response()
+            }
+        };
+    }
     match s.dispatcher.dispatch(incoming).await {
         Ok(_) => StatusCode::ACCEPTED.into_response(),
         Err(e) => refusal(&e),
     }
+}
+
+/// A `Delete` the inbox refused because its actor's key is gone: handed
+/// to the application's gone-actor hook when it is a self-delete the
+/// actor's origin confirms ([`inbox::gone`](crate::inbox::gone)), else
+/// `None` (the refusal stands). Deduplicated by id like any activity.
+async fn gone_actor(
+    s: &RouteState,
+    refusal: &crate::inbox::InboxError,
+    body: &Bytes,
+) -> Option<Response> {
+    let hook = s.fed.inner.gone_actor.as_ref()?;
+    crate::inbox::gone::gone_status(refusal)?;
+    let gone = crate::inbox::gone::confirm_self_delete(refusal, body, s.fed.fetcher()).await?;
+    let seen = s.fed.inbox().seen_store();
+    if !seen.insert_if_new(gone.activity.as_str()).await {
+        return Some(StatusCode::ACCEPTED.into_response());
+    }
+    let id = gone.activity.clone();
+    Some(match hook(gone).await {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => {
+            warn("inbox: the gone-actor hook failed", &*e);
+            seen.forget(id.as_str()).await;
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    })
+}
+
+/// Logs one of our own failures, kept out of the answer (`tracing` comes
+/// with the `delivery` feature).
+fn warn(_what: &str, _error: &dyn std::fmt::Display) {
+    #[cfg(feature = "delivery")]
+    tracing::warn!(error = %_error, "{_what}");
 }
 
 /// The answer to an activity the dispatcher refused: the reason for a

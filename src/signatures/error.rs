@@ -191,6 +191,17 @@ pub enum KeyRefusal {
         /// The URL finally fetched.
         fetched: String,
     },
+    /// The key's document (or its owner's) answered `404 Not Found` or
+    /// `410 Gone`: the actor was deleted, so its signature cannot be
+    /// checked. An inbox may still accept a self-delete of such an actor
+    /// once its origin confirms it ([`inbox::gone`](crate::inbox::gone)).
+    #[error("{url}: the key's document is gone ({status})")]
+    Gone {
+        /// The URL fetched.
+        url: String,
+        /// `404` or `410`.
+        status: u16,
+    },
     /// Fetching a document failed otherwise (network, status, body).
     #[error("{0}")]
     Fetch(String),

@@ -63,6 +63,10 @@ pub struct ActorKeyResolver {
     ttl: Duration,
     cache: Mutex<Cache>,
     negative: Mutex<NegativeCache>,
+    /// Key ids whose document answered `404`/`410`, kept apart from
+    /// `negative` so a repeat is refused as [`KeyRefusal::Gone`] again
+    /// (the gone-actor path needs the typed reason), without a fetch.
+    gone: Mutex<NegativeCache>,
     budget: Mutex<HostBudget>,
 }
 
@@ -100,6 +104,7 @@ impl ActorKeyResolver {
             ttl: Duration::from_secs(3600),
             cache: Mutex::new(Cache::default()),
             negative: Mutex::new(NegativeCache::new(Duration::from_secs(300), CACHE_CAPACITY)),
+            gone: Mutex::new(NegativeCache::new(Duration::from_secs(300), CACHE_CAPACITY)),
             budget: Mutex::new(HostBudget::new(
                 60,
                 Duration::from_secs(60),
@@ -142,6 +147,9 @@ impl ActorKeyResolver {
     pub fn with_negative_ttl(self, ttl: Duration) -> Self {
         if let Ok(mut n) = self.negative.lock() {
             n.set_ttl(ttl);
+        }
+        if let Ok(mut g) = self.gone.lock() {
+            g.set_ttl(ttl);
         }
         self
     }
@@ -253,6 +261,16 @@ impl ActorKeyResolver {
         }
     }
 
+    /// The `404`/`410` recorded for `key_id` within the negative TTL.
+    fn recently_gone(&self, key_id: &str) -> Option<KeyRefusal> {
+        let g = self.gone.lock().ok()?;
+        let (status, url) = g.get(key_id, Instant::now())?.split_once(' ')?;
+        Some(KeyRefusal::Gone {
+            url: url.to_owned(),
+            status: status.parse().ok()?,
+        })
+    }
+
     fn refuse(&self, key_id: &str, reason: KeyRefusal) -> SignatureError {
         // Decisions made without a request are not remembered: they are
         // cheap to make again, and a budget refills.
@@ -263,7 +281,11 @@ impl ActorKeyResolver {
                 | KeyRefusal::RecentlyFailed { .. }
                 | KeyRefusal::InvalidKeyId
         );
-        if remember && let Ok(mut n) = self.negative.lock() {
+        if let KeyRefusal::Gone { url, status } = &reason {
+            if let Ok(mut g) = self.gone.lock() {
+                g.insert(key_id, format!("{status} {url}"), Instant::now());
+            }
+        } else if remember && let Ok(mut n) = self.negative.lock() {
             n.insert(key_id, reason.to_string(), Instant::now());
         }
         SignatureError::KeyResolution {
@@ -286,6 +308,8 @@ fn refusal_of(e: FetchError) -> KeyRefusal {
             KeyRefusal::NotAuthoritative { id, fetched }
         }
         FetchError::Blocked { host, .. } => KeyRefusal::Blocked { host },
+        FetchError::NotFound { url } => KeyRefusal::Gone { url, status: 404 },
+        FetchError::Gone { url } => KeyRefusal::Gone { url, status: 410 },
         other => KeyRefusal::Fetch(other.to_string()),
     }
 }
@@ -299,6 +323,13 @@ impl KeyResolver for ActorKeyResolver {
         // Forged signatures naming a real key must not each cost a fetch.
         if refresh && let Some(fresh) = self.fetched_just_now(key_id) {
             return Ok(fresh);
+        }
+        if let Some(reason) = self.recently_gone(key_id) {
+            // Not recorded again: the entry lapses at its first TTL.
+            return Err(SignatureError::KeyResolution {
+                key_id: key_id.chars().take(512).collect(),
+                reason,
+            });
         }
         let recent = self
             .negative

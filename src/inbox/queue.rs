@@ -1,0 +1,266 @@
+//! The inbound queue: verify, persist, answer `202`, process later.
+//!
+//! Without it, an inbox runs the application's handler before answering,
+//! so a burst of activities holds one request (and one database
+//! transaction, one fetch of an embedded object's origin) open per
+//! activity, and a handler failure is answered `500` for the sender to
+//! retry on its own schedule, or never. With it, the route stores each
+//! verified activity and answers at once; [`InboundWorkers`] (feature
+//! `delivery`) run the handlers with bounded concurrency and retry what
+//! failed.
+//!
+//! # The decision it makes
+//!
+//! **No new backend.** An [`InboundQueue`] stores each activity as one job
+//! in a [`DeliveryQueue`] of its own (a separate `MemoryQueue`, SQLite
+//! file, or PostgreSQL schema), so leases, retries, the finished history
+//! and several worker machines sharing one database all come from the
+//! delivery queue's tested machinery. The job's `inbox` is the sender's
+//! actor IRI: the queue's per-host limit becomes a per-origin fairness
+//! limit, so one busy origin cannot take every worker.
+//!
+//! **What is stored.** The job body is a small versioned envelope: what
+//! the inbox established (the [`Verified`](crate::signatures::Verified)
+//! facts, the id, type and actor) and the exact received bytes, so the
+//! [`Incoming`] handed to the dispatcher after a restart is the one the
+//! inbox accepted: no verification again, no network.
+//!
+//! **At least once.** A job is written before the route answers `202`; a
+//! worker that dies holding one leaves its lease to lapse and another
+//! worker runs it again, so a handler may see an activity twice after a
+//! crash (never twice otherwise). Handlers should be idempotent by activity
+//! id, as ActivityPub receivers already are. Repeats from the sender are
+//! refused before the queue by the inbox's [`SeenStore`](super::SeenStore);
+//! when persisting fails the route forgets the id again, so the sender's
+//! retry is accepted.
+//!
+//! **Outcomes.** A handler that succeeds settles the job. A refusal the
+//! sender caused (a `4xx` [`DispatchError`](crate::federation::dispatch::DispatchError):
+//! not the owner, not our Follow) will never succeed: it is given up at
+//! once with the reason. Anything else (a handler or store error, an
+//! origin that did not answer) is retried with backoff
+//! ([`InboundConfig::retry`]); once the attempts are spent it is given up,
+//! and durable backends keep the give-up record (reason included) in their
+//! finished history: nothing is dropped silently.
+//!
+//! **Same object, in order.** Each job carries the id of the object the
+//! activity is about as its order key, with the sender as its inbox, so a
+//! sender's `Delete` of a note is not processed before its `Create` of it,
+//! retries included.
+//!
+//! ```
+//! # #[cfg(feature = "ed25519")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use archipel::delivery::MemoryQueue;
+//! use archipel::inbox::Inbox;
+//! use archipel::inbox::queue::InboundQueue;
+//! # use archipel::signatures::{MemoryKeyResolver, PrivateKey, Signer, Verifier, VerifyPolicy};
+//! # let bob_key = PrivateKey::generate_ed25519()?;
+//! # let mut keys = MemoryKeyResolver::new();
+//! # keys.insert("https://b.example/users/bob#key", bob_key.public_key(), "https://b.example/users/bob");
+//! # let inbox = Inbox::new(Arc::new(Verifier::new(keys, VerifyPolicy::default())))
+//! #     .with_public_base("https://books.example".parse()?);
+//! # let body = r#"{"@context":"https://www.w3.org/ns/activitystreams","type":"Like",
+//! #   "id":"https://b.example/likes/1","actor":"https://b.example/users/bob",
+//! #   "object":"https://books.example/objects/1"}"#;
+//! # let mut request = http::Request::post("https://books.example/inbox")
+//! #     .header("content-type", "application/activity+json")
+//! #     .header("host", "books.example")
+//! #     .body(bytes::Bytes::from(body))?;
+//! # Signer::new("https://b.example/users/bob#key", bob_key).sign(&mut request)?;
+//!
+//! let inbound = InboundQueue::new(Arc::new(MemoryQueue::new()));
+//! // For every POST to an inbox: verify, persist, then answer 202.
+//! let incoming = inbox.receive(&request).await?;
+//! if let Err(e) = inbound.enqueue(&incoming).await {
+//!     // Not stored: let the sender's retry through, answer 503.
+//!     inbox.seen_store().forget(incoming.id.as_str()).await;
+//!     return Err(e.into());
+//! }
+//! let stats = inbound.stats().await?;
+//! assert_eq!((stats.depth, stats.processed), (1, 0));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "ed25519"))]
+//! # fn main() {}
+//! ```
+
+mod envelope;
+#[cfg(feature = "delivery")]
+mod workers;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use url::Url;
+
+use super::Incoming;
+use crate::delivery::{DeliveryError, DeliveryQueue, JobId, NewActivity, PreparedBody, Timestamp};
+#[cfg(feature = "delivery")]
+use envelope::decode;
+
+#[cfg(feature = "delivery")]
+#[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
+pub use workers::{InboundConfig, InboundStopped, InboundWorkers};
+
+/// Errors of the inbound queue.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboundError {
+    /// The queue backend failed; the activity was not stored.
+    #[error("inbound queue: {0}")]
+    Queue(#[from] DeliveryError),
+    /// The activity's actor is not a URL a job can be filed under.
+    #[error("inbound queue: actor {actor:?} of {activity:?} is not a URL: {reason}")]
+    Actor {
+        /// The activity id.
+        activity: String,
+        /// The actor IRI.
+        actor: String,
+        /// Why it did not parse.
+        reason: String,
+    },
+    /// A stored envelope could not be written or read back.
+    #[error("inbound queue: envelope of {activity:?}: {reason}")]
+    Envelope {
+        /// The activity id.
+        activity: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Counts of an inbound queue, for an operator page or a metrics scrape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboundStats {
+    /// Activities waiting to be processed now or being processed (due +
+    /// leased): the backlog.
+    pub depth: usize,
+    /// Activities being processed (under a live lease).
+    pub leased: usize,
+    /// When the oldest unsettled activity was accepted (its age is how far
+    /// behind processing runs), if the backend reports it.
+    pub oldest_created_at: Option<Timestamp>,
+    /// Activities processed successfully by this process's workers.
+    pub processed: u64,
+    /// Failed attempts scheduled for a retry.
+    pub retried: u64,
+    /// Activities given up (refused by the dispatcher, or attempts spent).
+    pub failed: u64,
+}
+
+/// Counters shared by the queue handle and its workers.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) processed: AtomicU64,
+    pub(crate) retried: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    /// Wakes idle workers when an activity is stored.
+    #[cfg(feature = "delivery")]
+    pub(crate) wake: tokio::sync::Notify,
+}
+
+/// Stores verified activities for later processing (see the [module
+/// docs](self)). Cheap to clone: clones share the queue and the counters.
+#[derive(Clone)]
+pub struct InboundQueue {
+    queue: Arc<dyn DeliveryQueue>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for InboundQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundQueue")
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InboundQueue {
+    /// An inbound queue storing its jobs in `queue`, which must be a queue
+    /// of its own (not the delivery queue): its jobs are activities to
+    /// process, not to send.
+    pub fn new(queue: Arc<dyn DeliveryQueue>) -> Self {
+        InboundQueue {
+            queue,
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    /// Persists `incoming` and returns its job id once it is stored (and
+    /// durable, as far as the backend makes it); wakes the workers.
+    ///
+    /// # Errors
+    /// [`InboundError::Queue`] when the backend fails: the activity is not
+    /// stored, so the caller should answer `503` and
+    /// [`forget`](super::SeenStore::forget) its id, letting the sender's
+    /// retry through.
+    pub async fn enqueue(&self, incoming: &Incoming) -> Result<JobId, InboundError> {
+        let actor = Url::parse(incoming.actor.as_str()).map_err(|e| InboundError::Actor {
+            activity: super::echo(incoming.id.as_str()),
+            actor: super::echo(incoming.actor.as_str()),
+            reason: e.to_string(),
+        })?;
+        let body = PreparedBody::new(envelope::encode(incoming)?);
+        let job = NewActivity::new(
+            incoming.id.clone(),
+            body,
+            incoming.verified.key_id.clone(),
+            vec![actor],
+        )
+        .with_order_key(order_key(incoming));
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let ids = self.queue.enqueue_activity(job, now).await?;
+        #[cfg(feature = "delivery")]
+        self.counters.wake.notify_one();
+        ids.first().copied().ok_or_else(|| {
+            InboundError::Queue(DeliveryError::Queue(format!(
+                "no job stored for {}",
+                super::echo(incoming.id.as_str())
+            )))
+        })
+    }
+
+    /// The queue's counts now, and what this process's workers did.
+    ///
+    /// # Errors
+    /// [`InboundError::Queue`] when the backend fails.
+    pub async fn stats(&self) -> Result<InboundStats, InboundError> {
+        let now = Timestamp::from_system_time(std::time::SystemTime::now());
+        let q = self.queue.stats(now).await?;
+        Ok(InboundStats {
+            depth: q.due + q.leased,
+            leased: q.leased,
+            oldest_created_at: q.oldest_created_at,
+            processed: self.counters.processed.load(Ordering::Relaxed),
+            retried: self.counters.retried.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+        })
+    }
+
+    /// The backend holding the jobs (e.g. to read a durable backend's
+    /// give-up records).
+    pub fn backend(&self) -> &Arc<dyn DeliveryQueue> {
+        &self.queue
+    }
+
+    #[cfg(feature = "delivery")]
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+}
+
+/// What an activity is about, for ordering: the id of its (first) object,
+/// embedded or named, else the activity's own id.
+pub(crate) fn order_key(incoming: &Incoming) -> String {
+    incoming
+        .activity
+        .as_activity()
+        .and_then(|a| a.object_id())
+        .unwrap_or(&incoming.id)
+        .as_str()
+        .to_owned()
+}
