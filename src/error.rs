@@ -52,6 +52,11 @@ pub enum Error {
     #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
     #[error(transparent)]
     Proof(#[from] crate::proof::ProofError),
+    /// A metrics scrape could not be gathered or encoded.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// Each application-layer module's error converts through

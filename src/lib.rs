@@ -101,6 +101,9 @@ pub mod fetch;
 pub mod guide;
 pub mod inbox;
 pub mod media_type;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod nodeinfo;
 pub mod policy;
 #[cfg(feature = "proof")]
