@@ -12,7 +12,14 @@ use crate::vocab::Iri;
 
 /// Maps a PostgreSQL failure to the queue error.
 pub(crate) fn pg(e: tokio_postgres::Error) -> DeliveryError {
-    DeliveryError::Queue(format!("postgres: {e}"))
+    // The driver's own text for a server error is only "db error"; the
+    // server's message names the table, column or constraint at fault.
+    match e.as_db_error() {
+        Some(db) => {
+            DeliveryError::Queue(format!("postgres: {}: {}", db.code().code(), db.message()))
+        }
+        None => DeliveryError::Queue(format!("postgres: {e}")),
+    }
 }
 
 pub(super) fn ts(t: Timestamp) -> i64 {
