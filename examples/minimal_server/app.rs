@@ -169,6 +169,20 @@ pub async fn start_on(
     if let Some(dir) = dir {
         builder = builder.with_data_dir(dir).await.map_err(io)?;
     }
+    // Accepted activities are stored and answered 202, then handled by the
+    // inbound workers: in a file of their own under --data-dir.
+    let inbound: Arc<dyn archipel::delivery::DeliveryQueue> = match dir {
+        Some(dir) => {
+            let file = dir.join("inbound.sqlite3");
+            Arc::new(
+                archipel::delivery::SqliteQueue::open(file)
+                    .await
+                    .map_err(io)?,
+            )
+        }
+        None => Arc::new(archipel::delivery::MemoryQueue::new()),
+    };
+    builder = builder.with_inbound_queue(inbound);
     let fed = builder.build().await.map_err(io)?;
     for name in &users {
         let actor = fed.actor(name).await.map_err(io)?;
@@ -191,6 +205,10 @@ pub async fn start_on(
         fed,
         store,
     });
+    let inbound = archipel::inbox::queue::InboundConfig::default();
+    app.fed
+        .start_inbound(crate::inbound::dispatcher(&app), inbound)
+        .await;
     let router = routes(app.clone());
     let task = tokio::spawn(async move {
         // With the peer's address, so the inbox admits per address too.

@@ -33,7 +33,7 @@ use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::{Value, json};
-use support::{backlog, followers, http, post_outbox, report};
+use support::{backlog, followers, http, inbound_settled, post_outbox, report};
 
 const HOSTS: usize = 30;
 const PER_HOST: usize = 10;
@@ -320,6 +320,7 @@ async fn restart_on_the_data_dir_mid_fanout_loses_no_delivery_and_repeats_only_t
         }
     }
     let followed = began.elapsed();
+    inbound_settled(&a).await;
     let mut stored = followers(&a, "alice").await;
     stored.sort();
     let mut expected = everyone.clone();

@@ -27,6 +27,9 @@ async fn deliver(inbox: &str, activity: Value, signer: &Signer) -> u16 {
 
 /// The stored content of note `id` on `server`, if it is stored.
 async fn content(server: &app::Running, id: &str) -> Option<Value> {
+    // The refusals below happen after the inbox answered 202 (the inbound
+    // queue gives them up): wait for the handling before reading.
+    support::inbound_settled(server).await;
     support::note_content(server, id)
 }
 
@@ -60,7 +63,7 @@ async fn neighbour_cannot_forge_update_or_delete_anothers_note() {
                         "content": "forged"});
     assert_eq!(
         deliver(&inbox, activity(&bob, 2, "Create", forged), &bob_signer).await,
-        403
+        202
     );
     assert_eq!(content(&a, &forged_id).await, None);
 
@@ -71,7 +74,7 @@ async fn neighbour_cannot_forge_update_or_delete_anothers_note() {
                              "content": "defaced"});
         assert_eq!(
             deliver(&inbox, activity(&bob, n, "Update", defaced), &bob_signer).await,
-            403
+            202
         );
         assert_eq!(content(&a, &note).await, Some(json!("carol's")));
     }
@@ -84,7 +87,7 @@ async fn neighbour_cannot_forge_update_or_delete_anothers_note() {
             &bob_signer
         )
         .await,
-        403
+        202
     );
     assert_eq!(content(&a, &note).await, Some(json!("carol's")));
     assert_eq!(

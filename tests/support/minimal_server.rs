@@ -113,6 +113,21 @@ fn iri(s: &str) -> Iri {
     Iri::parse(s).unwrap()
 }
 
+/// Waits (at most 10 s) until `server` has handled every activity its
+/// inbox accepted: the inbox answers once an activity is stored, and the
+/// inbound workers run its handler after.
+pub async fn inbound_settled(server: &Running) {
+    let inbound = server
+        .app
+        .fed
+        .inbound()
+        .expect("minimal_server queues its inbox");
+    eventually("the inbound queue to drain", || async {
+        inbound.stats().await.unwrap().depth == 0
+    })
+    .await;
+}
+
 /// A user's followers on `server`.
 pub async fn followers(server: &Running, user: &str) -> Vec<String> {
     let me = iri(&server.app.actor_iri(user));
