@@ -33,6 +33,8 @@ mod store;
 #[path = "support/minimal_server.rs"]
 mod minimal_server;
 
+#[path = "examples/minimal_server_admin_page.rs"]
+mod minimal_server_admin_page;
 #[path = "examples/minimal_server_data_dir_survives_restart.rs"]
 mod minimal_server_data_dir_survives_restart;
 #[path = "examples/minimal_server_federation.rs"]

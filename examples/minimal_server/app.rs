@@ -31,6 +31,11 @@ use url::Url;
 
 use crate::store::{Caps, Store};
 
+// The operator's page and metrics; beside this file (a child module, so
+// every crate that compiles `app.rs` in gets it).
+#[path = "admin.rs"]
+mod admin;
+
 /// How the server is configured (from the command line, or by a test).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -254,7 +259,8 @@ pub fn routes(app: Arc<App>) -> Router {
         .into_router();
     Router::new()
         .route("/", get(home))
-        .with_state(app)
+        .with_state(app.clone())
+        .merge(admin::routes(app))
         .merge(library)
 }
 

@@ -1,5 +1,6 @@
 //! One hostile origin floods alice's server while bob's server and alice's
-//! follow each other and post. Admission runs with its defaults, so the
+//! follow each other and post. alice's server answers from its inbound
+//! queue, bob's after running the handler. Admission runs with its defaults, so the
 //! figures this test prints are what the defaults do under a flood.
 
 use std::collections::HashSet;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use archipel::delivery::Timestamp;
 
 use crate::flood;
-use crate::node::{self, Node};
+use crate::node::{self, Handling, Node};
 use crate::support::shout;
 
 /// How long the flood lasts.
@@ -45,9 +46,11 @@ async fn drained(node: &Node) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flood_is_refused_while_honest_peers_are_not() {
     let started = Instant::now();
-    let a = node::start(&["alice"], None).await;
-    let b = node::start(&["bob"], None).await;
-    let hostile = node::start(&FLOODERS, None).await;
+    // alice's server, the flood's target, answers from its inbound queue;
+    // bob's handles inline: nothing accepted may be lost either way.
+    let a = node::start(&["alice"], Handling::Queued, None).await;
+    let b = node::start(&["bob"], Handling::Inline, None).await;
+    let hostile = node::start(&FLOODERS, Handling::Inline, None).await;
     let (alice, bob) = (a.user("alice"), b.user("bob"));
     let target = format!("{}/inbox", a.base);
 

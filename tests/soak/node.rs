@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
+use archipel::delivery::{MemoryQueue, WorkerConfig};
 use archipel::federation::outbox::Posted;
 use archipel::federation::{Federation, LocalActor};
 use archipel::inbox::admission::AdmissionConfig;
+use archipel::inbox::queue::InboundConfig;
 
 /// One running server.
 pub struct Node {
@@ -32,15 +33,28 @@ impl Drop for Node {
     }
 }
 
+/// How a server handles what its inbox accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// The handler runs before the inbox answers.
+    Inline,
+    /// The activity is stored in an inbound queue (in memory) and answered
+    /// `202`; inbound workers run the handler.
+    Queued,
+}
+
 /// Starts a server with these users; `admission` replaces the default
 /// limits when given.
-pub async fn start(users: &[&str], admission: Option<AdmissionConfig>) -> Node {
+pub async fn start(users: &[&str], handling: Handling, admission: Option<AdmissionConfig>) -> Node {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
     let mut builder = Federation::builder(base.parse().unwrap()).with_client(Arc::new(client));
     if let Some(config) = admission {
         builder = builder.with_admission(config);
+    }
+    if handling == Handling::Queued {
+        builder = builder.with_inbound_queue(Arc::new(MemoryQueue::new()));
     }
     let fed = builder.build().await.unwrap();
     for user in users {
@@ -84,6 +98,10 @@ pub async fn start(users: &[&str], admission: Option<AdmissionConfig>) -> Node {
                 }
             }
         });
+    if handling == Handling::Queued {
+        let config = InboundConfig::default().with_poll_interval(Duration::from_millis(50));
+        assert!(fed.start_inbound(dispatcher.clone(), config).await);
+    }
     let app = fed.router(dispatcher);
     let server = tokio::spawn(async move {
         axum::serve(

@@ -72,6 +72,13 @@ impl BearerToken {
         else {
             return false;
         };
+        self.matches_str(given)
+    }
+
+    /// Whether `given` (a form field, a cookie value) is this token,
+    /// compared in constant time like [`matches`](Self::matches): for a
+    /// page a browser opens, which cannot send an `Authorization` header.
+    pub fn matches_str(&self, given: &str) -> bool {
         let (a, b) = (given.trim().as_bytes(), self.0.as_bytes());
         !b.is_empty()
             && a.len() == b.len()
