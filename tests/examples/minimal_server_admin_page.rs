@@ -361,22 +361,30 @@ async fn admin_page_in_chromium_shows_backlog_failing_hosts_failures_and_inbound
             .unwrap()
             .contains("That is not the token.")
     );
-    let scrape = client.get(format!("{base}/metrics")).send().await.unwrap();
-    assert_eq!(scrape.status().as_u16(), 401);
-    let scrape = client
-        .get(format!("{base}/metrics"))
-        .bearer_auth(&a.app.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(scrape.status().as_u16(), 200);
-    assert!(
-        scrape
-            .text()
+    // `/metrics` is served with the `metrics` feature (part of `server`).
+    #[cfg(feature = "metrics")]
+    {
+        let scrape = client.get(format!("{base}/metrics")).send().await.unwrap();
+        assert_eq!(scrape.status().as_u16(), 401);
+        let scrape = client
+            .get(format!("{base}/metrics"))
+            .bearer_auth(&a.app.token)
+            .send()
             .await
-            .unwrap()
-            .contains("# TYPE archipel_delivery_attempts_total counter")
-    );
+            .unwrap();
+        assert_eq!(scrape.status().as_u16(), 200);
+        assert_eq!(
+            scrape.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        assert!(
+            scrape
+                .text()
+                .await
+                .unwrap()
+                .contains("# TYPE archipel_delivery_attempts_total counter")
+        );
+    }
 
     let answers = [
         Answer::Slow,
