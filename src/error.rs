@@ -37,6 +37,10 @@ pub enum Error {
     /// An incoming activity was refused by the inbox pipeline.
     #[error(transparent)]
     Inbox(#[from] crate::inbox::InboxError),
+    /// An inbox request was not admitted (rate or concurrency limit, or
+    /// a blocked origin), before any verification.
+    #[error(transparent)]
+    Admission(#[from] crate::inbox::admission::Refused),
     /// An accepted activity could not be stored, or read back, by the
     /// inbound queue.
     #[error(transparent)]

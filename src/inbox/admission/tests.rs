@@ -83,6 +83,13 @@ fn retry_after_is_the_whole_seconds_until_a_token() {
     );
     let response = r.response();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(matches!(
+        crate::Error::from(r.clone()),
+        crate::Error::Admission(Refused {
+            reason: RefusalReason::Origin,
+            ..
+        })
+    ));
     assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     assert_eq!(
         std::str::from_utf8(response.body()).unwrap(),
