@@ -558,6 +558,18 @@ async fn admin_page_in_chromium_shows_backlog_failing_hosts_failures_and_inbound
         text_of(&dom, "admitted")
     );
     assert!(text_of(&dom, "refused").starts_with("0 ("));
+    // The inbound queue processed each follow and holds nothing more.
+    let inbound = a.app.fed.inbound().unwrap().stats().await.unwrap();
+    assert!(
+        inbound.processed >= (hosts.len() * PER_HOST) as u64,
+        "{inbound:?}"
+    );
+    assert!(
+        text_of(&dom, "inbound-processed").starts_with(&format!("{} (", inbound.processed)),
+        "{}",
+        text_of(&dom, "inbound-processed")
+    );
+    assert_eq!(text_of(&dom, "inbound-depth"), "0");
 
     for task in tasks {
         task.abort();
