@@ -62,6 +62,8 @@ pub struct Config {
     pub authorized_fetch: bool,
     /// Caps on the tables remote peers can grow.
     pub caps: Caps,
+    /// The inbox's rate and concurrency limits (the library's defaults).
+    pub admission: archipel::inbox::admission::AdmissionConfig,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             rfc9421_first: false,
             authorized_fetch: false,
             caps: Caps::default(),
+            admission: archipel::inbox::admission::AdmissionConfig::default(),
         }
     }
 }
@@ -170,7 +173,8 @@ pub async fn start_on(
         .with_client(Arc::new(ReqwestClient::new(policy).map_err(io)?))
         .with_graph(store.graph.clone())
         .with_domain_policy(domains)
-        .with_authorized_fetch(config.authorized_fetch);
+        .with_authorized_fetch(config.authorized_fetch)
+        .with_admission(config.admission.clone());
     if let Some(dir) = dir {
         builder = builder.with_data_dir(dir).await.map_err(io)?;
     }

@@ -63,6 +63,9 @@ async fn hostile_peer_cannot_grow_any_table_past_its_cap() {
         data_dir: Some(dir.clone()),
         allow_private_addresses: true,
         caps,
+        // The tables are the subject here, not the rate limits (the soak
+        // test's): this peer sends as fast as it can from one origin.
+        admission: archipel::inbox::admission::AdmissionConfig::disabled(),
         ..Config::default()
     };
     let a = app::start_on(listener, config).await.unwrap();
