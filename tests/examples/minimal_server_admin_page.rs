@@ -571,6 +571,34 @@ async fn admin_page_in_chromium_shows_backlog_failing_hosts_failures_and_inbound
     );
     assert_eq!(text_of(&dom, "inbound-depth"), "0");
 
+    // The scraper sees the same numbers.
+    #[cfg(feature = "metrics")]
+    {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .bearer_auth(&a.app.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for expected in [
+            format!("archipel_inbound_admitted_total {admitted}"),
+            "archipel_inbound_refused_total{reason=\"origin\"} 0".to_owned(),
+            "archipel_delivery_hosts{state=\"paused\"} 1".to_owned(),
+            "archipel_delivery_hosts{state=\"dead\"} 0".to_owned(),
+            format!("archipel_inbound_processed_total {}", inbound.processed),
+            "archipel_inbound_queue_depth 0".to_owned(),
+        ] {
+            assert!(
+                lines.contains(&expected.as_str()),
+                "no {expected:?} in\n{text}"
+            );
+        }
+    }
+
     for task in tasks {
         task.abort();
     }
