@@ -133,6 +133,11 @@ async fn main() -> ExitCode {
         eprintln!("  @{user}@{authority}  actor {}{lock}", app.actor_iri(user));
     }
     eprintln!("  shared inbox {}/inbox", app.base());
+    eprintln!(
+        "  operator page {}/admin (sign in with the token); Prometheus metrics {}/metrics (bearer token)",
+        app.base(),
+        app.base()
+    );
     eprintln!("outbox bearer token: {}", app.token);
     for (_, note) in notes.iter().filter(|(applies, _)| *applies) {
         eprintln!("note: {note}");
