@@ -89,6 +89,15 @@ async fn only_a_confirmed_self_delete_reaches_the_hook() {
     let (status, _) = common::post(&server.base, &bob_key, delete(&bob, 1, &bob)).await;
     assert_eq!(status, 202);
     assert_eq!(got.lock().unwrap().len(), 1);
+    let fetches = peer
+        .requests()
+        .iter()
+        .filter(|r| r.target == "/users/bob")
+        .count();
+    assert_eq!(
+        fetches, 3,
+        "the gone key is remembered: one confirmation more"
+    );
 
     // Bob "deletes" carol (also gone) or a note: not a self-delete.
     let (status, _) = common::post(&server.base, &bob_key, delete(&bob, 2, &carol)).await;
