@@ -333,12 +333,15 @@ mod sqlite {
                 .unwrap()
                 .execute_batch(
                     "DROP INDEX archipel_followers_page;
+                     DROP TABLE archipel_graph_counts;
                      INSERT INTO archipel_followers (local, remote, authority)
                      VALUES ('https://a.example/users/alice', 'urn:x:old', NULL);",
                 )
                 .unwrap();
         }
         let g = SqliteGraph::open(&file.0).unwrap();
+        // Counted once from the rows, then kept.
+        assert_eq!(g.follower_count(&alice).await.unwrap(), 2);
         assert_eq!(
             g.followers_page(&alice, None, 10).await.unwrap(),
             vec![iri("urn:x:old"), iri("https://b.example/users/bob")]
@@ -359,6 +362,28 @@ mod sqlite {
             .with_max_following(2)
             .with_max_sent_follows(2);
         caps_hold(&g).await;
+    }
+
+    /// The kept count follows removals: a place freed is taken again, and
+    /// the cap still holds after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_cap_counts_removals() {
+        let g = SqliteGraph::open_in_memory().unwrap().with_max_followers(2);
+        let alice = iri("https://a.example/users/alice");
+        let f = |n: u32| iri(&format!("https://b.example/u/{n}"));
+        g.add_follower(&alice, &f(1)).await.unwrap();
+        g.add_follower(&alice, &f(2)).await.unwrap();
+        assert!(g.remove_follower(&alice, &f(1)).await.unwrap());
+        assert!(!g.remove_follower(&alice, &f(1)).await.unwrap());
+        g.add_follower(&alice, &f(3)).await.unwrap();
+        assert_eq!(
+            g.add_follower(&alice, &f(4)).await,
+            Err(GraphError::Full {
+                what: "followers",
+                cap: 2
+            })
+        );
+        assert_eq!(g.follower_count(&alice).await.unwrap(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,7 +23,10 @@ pub const DEFAULT_MAX_SENT_FOLLOWS: usize = 100_000;
 /// NULL there, rewritten on open), indexed so that the serving guard's
 /// question costs one lookup, not a scan of the followers, and so that a
 /// page of followers in `(authority, remote)` order is one range read of
-/// `archipel_followers_page`. `seq` orders
+/// `archipel_followers_page`. `archipel_graph_counts` keeps each local
+/// actor's row count per table, so the cap check on a new follower is one
+/// lookup, not a count of up to 100,000 rows (a row missing there, in a
+/// file written before it, is counted once and kept). `seq` orders
 /// sent Follows by when they were first recorded, so the cap forgets the
 /// oldest pending one.
 const SCHEMA: &str = "
@@ -47,6 +50,12 @@ CREATE TABLE IF NOT EXISTS archipel_following (
 CREATE INDEX IF NOT EXISTS archipel_following_page
     ON archipel_following (local, authority, remote);
 UPDATE archipel_following SET authority = '' WHERE authority IS NULL;
+CREATE TABLE IF NOT EXISTS archipel_graph_counts (
+    tbl   TEXT NOT NULL,
+    local TEXT NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (tbl, local)
+);
 CREATE TABLE IF NOT EXISTS archipel_sent_follows (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
     id       TEXT NOT NULL UNIQUE,
@@ -137,11 +146,7 @@ fn insert_capped(
         .query_row([local, remote], |r| r.get(0))
         .map_err(db)?;
     if !present {
-        let rows: i64 = tx
-            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE local = ?1"))
-            .map_err(db)?
-            .query_row([local], |r| r.get(0))
-            .map_err(db)?;
+        let rows = kept_count(&tx, table, local)?;
         if rows >= count(cap) {
             return Err(GraphError::Full {
                 what: table.trim_start_matches("archipel_"),
@@ -155,8 +160,38 @@ fn insert_capped(
         .map_err(db)?
         .execute(params![local, remote, authority])
         .map_err(db)?;
+        tx.prepare_cached(
+            "UPDATE archipel_graph_counts SET n = n + 1 WHERE tbl = ?1 AND local = ?2",
+        )
+        .map_err(db)?
+        .execute([table, local])
+        .map_err(db)?;
     }
     tx.commit().map_err(db)
+}
+
+/// `local`'s row count in `table`, from `archipel_graph_counts`; counted
+/// and recorded there the first time.
+fn kept_count(conn: &Connection, table: &str, local: &str) -> Result<i64, GraphError> {
+    let kept: Option<i64> = conn
+        .prepare_cached("SELECT n FROM archipel_graph_counts WHERE tbl = ?1 AND local = ?2")
+        .map_err(db)?
+        .query_row([table, local], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    if let Some(n) = kept {
+        return Ok(n);
+    }
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE local = ?1"))
+        .map_err(db)?
+        .query_row([local], |r| r.get(0))
+        .map_err(db)?;
+    conn.prepare_cached("INSERT INTO archipel_graph_counts (tbl, local, n) VALUES (?1, ?2, ?3)")
+        .map_err(db)?
+        .execute(params![table, local, n])
+        .map_err(db)?;
+    Ok(n)
 }
 
 /// At most `limit` rows of `table` for `local` in `(authority, remote)`
@@ -209,27 +244,34 @@ fn page(
 }
 
 fn count_rows(conn: &Connection, table: &str, local: &str) -> Result<u64, GraphError> {
-    let n: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE local = ?1"))
-        .map_err(db)?
-        .query_row([local], |r| r.get(0))
-        .map_err(db)?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok(u64::try_from(kept_count(conn, table, local)?).unwrap_or(0))
 }
 
 fn delete_pair(
-    conn: &Connection,
+    conn: &mut Connection,
     table: &str,
     local: &str,
     remote: &str,
 ) -> Result<bool, GraphError> {
-    let n = conn
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let n = tx
         .prepare_cached(&format!(
             "DELETE FROM {table} WHERE local = ?1 AND remote = ?2"
         ))
         .map_err(db)?
         .execute([local, remote])
         .map_err(db)?;
+    if n > 0 {
+        tx.prepare_cached(
+            "UPDATE archipel_graph_counts SET n = n - 1 WHERE tbl = ?1 AND local = ?2",
+        )
+        .map_err(db)?
+        .execute([table, local])
+        .map_err(db)?;
+    }
+    tx.commit().map_err(db)?;
     Ok(n > 0)
 }
 
