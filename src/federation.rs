@@ -24,6 +24,7 @@ pub mod data_dir;
 pub mod dispatch;
 mod error;
 pub mod fanin;
+pub mod fanout;
 pub mod follows;
 pub mod graph;
 mod hub;

@@ -1,11 +1,13 @@
 //! The application layer's state in one directory
 //! ([`FederationBuilder::with_data_dir`], feature `sqlite`): the local
-//! actors' keys, the remote actor cache and the delivery queue in SQLite
-//! files, so keys, cached actors and queued deliveries survive a restart.
+//! actors' keys, the remote actor cache, the delivery queue and the
+//! fan-out queue in SQLite files, so keys, cached actors, queued
+//! deliveries and half-expanded fan-outs survive a restart.
 //!
 //! The decisions: each file is created with mode `0600` and the directory
 //! with `0700` (the key file holds private keys); the file names are fixed
-//! (`keys.sqlite3`, `actors.sqlite3`, `delivery.sqlite3`), so two
+//! (`keys.sqlite3`, `actors.sqlite3`, `delivery.sqlite3`,
+//! `fanout.sqlite3`), so two
 //! applications reading the same directory agree. The follow graph and the
 //! application's own tables stay the application's choice (their caps are
 //! its decision): set them with
@@ -31,8 +33,9 @@ use super::remote::SqliteActorStore;
 use crate::delivery::SqliteQueue;
 
 impl FederationBuilder {
-    /// Keeps keys, the remote actor cache and the delivery queue in SQLite
-    /// files under `dir` (see the [module docs](super::data_dir)).
+    /// Keeps keys, the remote actor cache, the delivery queue and the
+    /// fan-out queue in SQLite files under `dir` (see the
+    /// [module docs](super::data_dir)).
     ///
     /// # Errors
     /// The store that could not be created or opened.
@@ -50,10 +53,17 @@ impl FederationBuilder {
             crate::delivery::DeliveryError::Queue(format!("cannot create {}: {e}", at.display()))
         })?;
         let queue = SqliteQueue::open(queue_file).await?;
+        // The fan-out jobs hold the same bodies, until expanded.
+        let fanout_file = dir.join("fanout.sqlite3");
+        super::sqlite::create_private_file(&fanout_file).map_err(|(at, e)| {
+            crate::delivery::DeliveryError::Queue(format!("cannot create {}: {e}", at.display()))
+        })?;
+        let fanout = SqliteQueue::open(fanout_file).await?;
         Ok(self
             .with_key_store(Arc::new(keys))
             .with_actor_store(Arc::new(actors))
-            .with_queue(Arc::new(queue)))
+            .with_queue(Arc::new(queue))
+            .with_fanout_queue(Arc::new(fanout)))
     }
 }
 

@@ -52,6 +52,9 @@ pub enum FederationError {
     /// Planning or queueing the delivery failed.
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryError),
+    /// A fan-out job could not be written.
+    #[error(transparent)]
+    Fanout(#[from] super::fanout::FanoutError),
     /// The operating system's random source failed (ids cannot be made).
     #[error("random source: {0}")]
     Random(String),

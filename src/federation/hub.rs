@@ -52,6 +52,7 @@ use std::sync::{Arc, RwLock};
 use url::Url;
 
 use super::error::FederationError;
+use super::fanout::FanoutConfig;
 use super::graph::{Graph, MemoryGraph};
 use super::keys::{KeyStore, MemoryKeyStore};
 use super::local::LocalActor;
@@ -76,8 +77,14 @@ pub struct Sent {
     /// The `id` of the activity sent (a C2S client answers it in
     /// `Location`; an application keeps it to undo the activity later).
     pub activity: Option<Iri>,
-    /// The delivery jobs persisted, one per inbox.
+    /// The delivery jobs persisted, one per inbox (empty when the delivery
+    /// went to a fan-out job: see [`Sent::fanout`]).
     pub jobs: Vec<JobId>,
+    /// The fan-out job written for an activity addressed to the author's
+    /// followers (in [`Federation::fanout_queue`]): workers expand it into
+    /// delivery jobs later, in batches ([`fanout`](super::fanout)). The
+    /// named recipients go with it, so one inbox gets the activity once.
+    pub fanout: Option<JobId>,
     /// Local actors the activity was addressed to (deliver them locally;
     /// no HTTP request is made to this server).
     pub local: Vec<Iri>,
@@ -170,6 +177,8 @@ pub struct FederationBuilder {
     authorized_fetch: bool,
     ed25519: bool,
     plan: Option<PlanOptions>,
+    fanout_queue: Option<Arc<dyn DeliveryQueue>>,
+    fanout_config: FanoutConfig,
     admission: Option<crate::inbox::admission::AdmissionConfig>,
     inbound: Option<Arc<dyn DeliveryQueue>>,
     gone_actor: Option<crate::inbox::gone::GoneActorHook>,
@@ -289,6 +298,22 @@ impl FederationBuilder {
         self
     }
 
+    /// The fan-out queue: where [`Federation::send`] writes the one job
+    /// that expands an activity to the author's followers (default:
+    /// [`MemoryQueue`], lost on exit; a server gives it a durable queue of
+    /// its own, apart from the delivery queue). See [`fanout`](super::fanout).
+    pub fn with_fanout_queue(mut self, queue: Arc<dyn DeliveryQueue>) -> Self {
+        self.fanout_queue = Some(queue);
+        self
+    }
+
+    /// Tuning of the expansion workers (default [`FanoutConfig::default`]:
+    /// batches of [`DEFAULT_BATCH`](super::fanout::DEFAULT_BATCH) followers).
+    pub fn with_fanout_config(mut self, config: FanoutConfig) -> Self {
+        self.fanout_config = config;
+        self
+    }
+
     /// Builds the handle: loads (or makes) the instance actor's key.
     ///
     /// # Errors
@@ -369,6 +394,13 @@ impl FederationBuilder {
                 authorized_fetch: self.authorized_fetch,
                 ed25519: self.ed25519,
                 plan,
+                fanout: self
+                    .fanout_queue
+                    .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
+                fanout_config: self.fanout_config,
+                fanout_counters: Arc::default(),
+                #[cfg(feature = "delivery")]
+                fanout_workers: tokio::sync::Mutex::new(None),
                 #[cfg(feature = "delivery")]
                 workers: tokio::sync::Mutex::new(None),
                 #[cfg(feature = "delivery")]
@@ -457,6 +489,11 @@ pub(crate) struct Inner {
     pub(crate) authorized_fetch: bool,
     ed25519: bool,
     plan: PlanOptions,
+    pub(crate) fanout: Arc<dyn DeliveryQueue>,
+    pub(crate) fanout_config: FanoutConfig,
+    pub(crate) fanout_counters: Arc<super::fanout::Counters>,
+    #[cfg(feature = "delivery")]
+    pub(crate) fanout_workers: tokio::sync::Mutex<Option<super::fanout::FanoutWorkers>>,
     #[cfg(feature = "delivery")]
     pub(crate) workers: tokio::sync::Mutex<Option<crate::delivery::Workers>>,
     #[cfg(feature = "delivery")]
@@ -493,6 +530,8 @@ impl Federation {
             authorized_fetch: false,
             ed25519: false,
             plan: None,
+            fanout_queue: None,
+            fanout_config: FanoutConfig::default(),
             admission: None,
             inbound: None,
             gone_actor: None,
@@ -729,18 +768,31 @@ impl Federation {
     /// addressing (the author's followers collection → their inboxes, named
     /// actors → their inboxes through the cache, `Public` never), plans the
     /// delivery (`bto`/`bcc` stripped from the body, shared inboxes used)
-    /// and persists one job per inbox, signed later with `author`'s key.
+    /// and persists it, signed later with `author`'s key.
+    ///
+    /// An activity addressed to the author's followers costs the poster
+    /// one write, whatever the follower count: the named addressees are
+    /// resolved now, and one fan-out job ([`Sent::fanout`]) is written for
+    /// the expansion workers ([`Federation::start_fanout`]), which enqueue
+    /// the followers' deliveries in batches ([`fanout`](super::fanout)).
+    /// Any other activity is planned and queued at once, one job per
+    /// inbox ([`Sent::jobs`]).
     ///
     /// # Errors
     /// [`FederationError::NotTheAuthor`] if the activity's `actor` is not
     /// `author`; [`FederationError::Delivery`] if the plan or the queue
     /// fails. An addressee that cannot be resolved is reported in
-    /// [`Sent::unresolved`], not as an error.
+    /// [`Sent::unresolved`], not as an error (a follower that cannot be,
+    /// in the expansion's
+    /// [`FanoutStats::unresolved`](super::fanout::FanoutStats::unresolved)).
     pub async fn send(
         &self,
         author: &LocalActor,
         activity: &Activity,
     ) -> Result<Sent, FederationError> {
+        if super::recipients::addressees(activity).contains(author.followers()) {
+            return self.send_fanout(author, activity).await;
+        }
         let audience = self.audience(author, activity).await?;
         self.send_to(author, activity, audience).await
     }
@@ -848,6 +900,7 @@ impl Federation {
             over_cap: audience.over_cap,
             skipped: Vec::new(),
             jobs: Vec::new(),
+            fanout: None,
         };
         if audience.recipients.is_empty() {
             return Ok(sent);
@@ -883,7 +936,13 @@ impl Federation {
         self.send(author, posted.delivery().unredacted()).await
     }
 
-    async fn enqueue(&self, job: NewActivity) -> Result<Vec<JobId>, DeliveryError> {
+    /// The delivery planning options (local hosts, domain policy).
+    pub(crate) fn plan_options(&self) -> &PlanOptions {
+        &self.inner.plan
+    }
+
+    /// Persists delivery jobs, waking the worker pool if it runs.
+    pub(crate) async fn enqueue(&self, job: NewActivity) -> Result<Vec<JobId>, DeliveryError> {
         #[cfg(feature = "delivery")]
         if let Some(workers) = self.inner.workers.lock().await.as_ref() {
             return workers.enqueue(job).await;
@@ -894,7 +953,8 @@ impl Federation {
 
     /// Starts the delivery worker pool on the handle's queue, signing with
     /// the loaded local actors' keys ([`LocalSigners`]) and sending through
-    /// the handle's client. Later [`Federation::send`]s wake it.
+    /// the handle's client, and the fan-out expansion workers
+    /// ([`Federation::start_fanout`]). Later [`Federation::send`]s wake them.
     #[cfg(feature = "delivery")]
     #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
     pub async fn start_delivery(&self, config: crate::delivery::WorkerConfig) {
@@ -905,13 +965,16 @@ impl Federation {
         let workers =
             crate::delivery::Workers::start(self.inner.queue.clone(), Arc::new(delivery), config);
         *self.inner.workers.lock().await = Some(workers);
+        self.start_fanout().await;
     }
 
-    /// Stops the worker pool (in-flight attempts finish, within the
-    /// configured grace), if it runs.
+    /// Stops the fan-out expansion (each worker finishes and checkpoints
+    /// its batch), then the worker pool (in-flight attempts finish, within
+    /// the configured grace), if it runs.
     #[cfg(feature = "delivery")]
     #[cfg_attr(docsrs, doc(cfg(feature = "delivery")))]
     pub async fn stop_delivery(&self) -> Option<crate::delivery::Stopped> {
+        self.stop_fanout().await;
         let workers = self.inner.workers.lock().await.take()?;
         Some(workers.shutdown().await)
     }

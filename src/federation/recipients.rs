@@ -198,6 +198,7 @@ pub struct RecipientResolver<'a> {
     paths: &'a Paths,
     max_recipients: usize,
     concurrency: usize,
+    expand_followers: bool,
 }
 
 impl fmt::Debug for RecipientResolver<'_> {
@@ -227,6 +228,7 @@ impl<'a> RecipientResolver<'a> {
             paths,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             concurrency: DEFAULT_CONCURRENCY,
+            expand_followers: true,
         }
     }
 
@@ -243,6 +245,15 @@ impl<'a> RecipientResolver<'a> {
     #[must_use]
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Leaves the author's followers collection out of the resolution (no
+    /// graph read): the two-stage fan-out resolves the named addressees
+    /// now and expands the followers later, in batches.
+    #[must_use]
+    pub(crate) fn without_followers(mut self) -> Self {
+        self.expand_followers = false;
         self
     }
 
@@ -266,6 +277,9 @@ impl<'a> RecipientResolver<'a> {
                 continue;
             }
             if iri == *author.followers() {
+                if !self.expand_followers {
+                    continue;
+                }
                 match self.graph.followers(author.id()).await {
                     Ok(followers) => {
                         for f in followers {
@@ -294,6 +308,34 @@ impl<'a> RecipientResolver<'a> {
                 Target::Remote(iri) => remote.push(iri),
             }
         }
+        self.resolve_remote(&remote, &mut resolved).await;
+        resolved
+    }
+
+    /// Resolves `iris` (followers read from the graph, one batch of a
+    /// fan-out) as [`RecipientResolver::resolve`] resolves the author's
+    /// followers: the author skipped, local actors to
+    /// [`Resolved::local`], the rest through the cache.
+    pub(crate) async fn resolve_followers(&self, iris: Vec<Iri>, author: &Iri) -> Resolved {
+        let mut resolved = Resolved::default();
+        let mut remote = Vec::new();
+        for iri in iris {
+            if iri == *author {
+                continue;
+            }
+            match self.classify(iri) {
+                Target::Local(iri) => resolved.local.push(iri),
+                Target::Unresolved(iri, why) => resolved.unresolved.push((iri, why)),
+                Target::Remote(iri) => remote.push(iri),
+            }
+        }
+        self.resolve_remote(&remote, &mut resolved).await;
+        resolved
+    }
+
+    /// Fetches (or reads from the cache) the actors `remote`, a few at a
+    /// time, into `resolved`.
+    async fn resolve_remote(&self, remote: &[Iri], resolved: &mut Resolved) {
         let mut actors = HashSet::new();
         for chunk in remote.chunks(self.concurrency) {
             let fetched = join::join_all(chunk.iter().map(|iri| self.remote.get(iri))).await;
@@ -327,7 +369,6 @@ impl<'a> RecipientResolver<'a> {
                 }
             }
         }
-        resolved
     }
 
     fn classify(&self, iri: Iri) -> Target {
