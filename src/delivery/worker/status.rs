@@ -144,6 +144,7 @@ pub struct AttemptCounts {
 /// Attempt durations in fixed buckets ([`LATENCY_BUCKETS`]), as a
 /// Prometheus histogram keeps them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct LatencyHistogram {
     /// Attempts per bucket, not cumulative: `counts[i]` took at most
     /// `LATENCY_BUCKETS[i]` seconds and more than the bound before it; the
