@@ -78,6 +78,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<server::Config, String> {
         data_dir: None,
         allow_private_addresses: false,
         caps: store::Caps::default(),
+        admission: archipel::inbox::admission::AdmissionConfig::default(),
     };
     let mut args = args;
     while let Some(flag) = args.next() {

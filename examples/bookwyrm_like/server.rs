@@ -20,6 +20,7 @@ use archipel::federation::outbox::OutboxError;
 use archipel::federation::remote::SqliteActorStore;
 use archipel::federation::routes::BearerToken;
 use archipel::federation::{Federation, FederationError, LocalActor};
+use archipel::inbox::admission::AdmissionConfig;
 use archipel::nodeinfo::Software;
 use archipel::vocab::{Activity, AnyObject, Audience, Iri, Kind, Object, Reference, VocabError};
 use axum::http::HeaderMap;
@@ -53,6 +54,8 @@ pub struct Config {
     pub allow_private_addresses: bool,
     /// Caps on the tables peers can grow.
     pub caps: Caps,
+    /// The inbox's rate and concurrency limits (the library's defaults).
+    pub admission: AdmissionConfig,
 }
 
 /// What a reader writes about a book (the body of `POST /api/status`).
@@ -156,7 +159,8 @@ pub async fn start_on(
         .allow_private_addresses(config.allow_private_addresses);
     let mut builder = Federation::builder(base)
         .with_client(Arc::new(ReqwestClient::new(policy).map_err(io)?))
-        .with_graph(store.graph());
+        .with_graph(store.graph())
+        .with_admission(config.admission.clone());
     if let Some(dir) = dir {
         builder = builder
             .with_key_store(Arc::new(
@@ -486,6 +490,7 @@ mod tests {
             data_dir: None,
             allow_private_addresses: false,
             caps: Caps::default(),
+            admission: AdmissionConfig::default(),
         };
         let running = start_on(listener, config).await.unwrap();
         let mut headers = HeaderMap::new();

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use archipel::federation::LocalActor;
+use archipel::inbox::admission::AdmissionConfig;
 
 use crate::bookwyrm_like::server;
 use crate::bookwyrm_like::store::{Caps, Received};
@@ -11,15 +12,34 @@ use crate::bookwyrm_like::store::{Caps, Received};
 /// OS, or `port` to come back at the same address after a restart), its
 /// state under `data_dir` or in memory.
 pub async fn start_at(users: &[&str], data_dir: Option<PathBuf>, port: u16) -> server::Running {
-    start_with_caps(users, data_dir, port, Caps::default()).await
+    start_configured(
+        users,
+        data_dir,
+        port,
+        Caps::default(),
+        AdmissionConfig::default(),
+    )
+    .await
 }
 
-/// As [`start_at`], with these caps on the tables peers grow.
+/// As [`start_at`], with these caps on the tables peers grow. Its tests
+/// flood it from one peer to check the caps, so the inbox's rate limits
+/// (the soak test's subject) are off.
 pub async fn start_with_caps(
     users: &[&str],
     data_dir: Option<PathBuf>,
     port: u16,
     caps: Caps,
+) -> server::Running {
+    start_configured(users, data_dir, port, caps, AdmissionConfig::disabled()).await
+}
+
+async fn start_configured(
+    users: &[&str],
+    data_dir: Option<PathBuf>,
+    port: u16,
+    caps: Caps,
+    admission: AdmissionConfig,
 ) -> server::Running {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -32,6 +52,7 @@ pub async fn start_with_caps(
         data_dir,
         allow_private_addresses: true,
         caps,
+        admission,
     };
     server::start_on(listener, config).await.unwrap()
 }
