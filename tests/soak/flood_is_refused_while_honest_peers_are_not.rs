@@ -9,14 +9,17 @@ use std::time::{Duration, Instant};
 
 use archipel::delivery::Timestamp;
 
-use crate::flood;
 use crate::node::{self, Handling, Node};
 use crate::support::shout;
+use crate::{flood, spoof};
 
 /// How long the flood lasts.
 const FLOOD: Duration = Duration::from_secs(10);
 /// Concurrent flood connections.
 const CONNECTIONS: usize = 8;
+/// Concurrent connections sending spoofed-origin requests, from the same
+/// address as the flood.
+const SPOOFERS: usize = 4;
 /// Activities signed before the flood: more than the defaults admit in
 /// `FLOOD` (a burst of 200, then 50/s).
 const PRESIGNED: usize = 1_000;
@@ -54,6 +57,10 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     let (alice, bob) = (a.user("alice"), b.user("bob"));
     let target = format!("{}/inbox", a.base);
 
+    let spoof = tokio::spawn({
+        let target = target.clone();
+        async move { spoof::run(&target, SPOOFERS, FLOOD).await }
+    });
     let flood = tokio::spawn(async move {
         let tally = flood::run(&hostile, &FLOODERS, &target, PRESIGNED, CONNECTIONS, FLOOD).await;
         (tally, hostile)
@@ -85,6 +92,7 @@ async fn flood_is_refused_while_honest_peers_are_not() {
         tokio::time::sleep(FLOOD / (2 * POSTS as u32)).await;
     }
     let (tally, _hostile) = flood.await.unwrap();
+    let spoofed = spoof.await.unwrap();
 
     // Every honest post was processed by the other side.
     let id = |p: &archipel::federation::outbox::Posted| {
@@ -123,9 +131,14 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     let stats = a.fed.admission().stats();
     assert_eq!(
         stats.refused_origin + stats.refused_address + stats.refused_busy,
-        tally.refused,
+        tally.refused + spoofed.refused,
         "every refusal the server made went to the flood: {stats:?}"
     );
+    // Spoofing a new origin per request does not widen the budget: the
+    // flood's address is refused, and no spoofed activity gets in.
+    assert!(stats.refused_address > 0, "{stats:?} {spoofed:?}");
+    assert!(spoofed.refused > 0, "{spoofed:?}");
+    assert_eq!(spoofed.accepted, 0, "{spoofed:?}");
 
     // Nothing accepted is lost: every flood activity answered 202 is handled.
     eventually("every accepted flood activity is handled", || async {
@@ -143,12 +156,17 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     assert_eq!(handled_flood, tally.accepted);
 
     shout(&format!(
-        "soak: flood sent {} requests in {:?} over {CONNECTIONS} connections: {} answered 429 \
-         (origin {}, address {}, busy {}), {} accepted (202) and all handled; \
-         {honest} honest deliveries, all 202 on the first attempt; admitted {}; {:?} in all",
+        "soak: flood sent {} requests in {:?} over {CONNECTIONS} connections, {} answered 429; \
+         {SPOOFERS} spoofing connections sent {}, {} answered 429, {} refused after admission; \
+         the server refused {} by origin, {} by address, {} as busy; {} flood activities \
+         accepted (202) and all handled; {honest} honest deliveries, all 202 on the first \
+         attempt; admitted {}; {:?} in all",
         tally.sent,
         FLOOD,
         tally.refused,
+        spoofed.sent,
+        spoofed.refused,
+        spoofed.rejected,
         stats.refused_origin,
         stats.refused_address,
         stats.refused_busy,
