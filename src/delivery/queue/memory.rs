@@ -58,10 +58,11 @@ struct Inner {
     heads: BTreeSet<(Timestamp, String)>,
     /// Claimed jobs by lease expiry.
     leased: BTreeSet<(Timestamp, JobId)>,
-    /// Unsettled jobs with an ordering key, per (key, inbox), by id. Only
-    /// the first of each is in `ready` or `leased`; the others are held
-    /// until it settles, so the rule costs nothing per claim.
-    orders: HashMap<(String, String), BTreeSet<JobId>>,
+    /// Unsettled jobs with an ordering key, per key and inbox, by id. Only
+    /// the first of each group is in `ready` or `leased`; the others are
+    /// held until it settles, so the rule costs nothing per claim. Nested
+    /// maps, so a settle looks its group up by `&str` without allocating.
+    orders: HashMap<String, HashMap<String, BTreeSet<JobId>>>,
 }
 
 impl MemoryQueue {
@@ -145,14 +146,20 @@ impl Inner {
         let Some(key) = &job.order_key else {
             return;
         };
-        let group_key = (key.clone(), job.inbox.as_str().to_owned());
-        let Some(group) = self.orders.get_mut(&group_key) else {
+        let Some(inboxes) = self.orders.get_mut(key.as_str()) else {
+            return;
+        };
+        let inbox = job.inbox.as_str();
+        let Some(group) = inboxes.get_mut(inbox) else {
             return;
         };
         group.remove(&job.id);
         let next = group.first().copied();
         if group.is_empty() {
-            self.orders.remove(&group_key);
+            inboxes.remove(inbox);
+            if inboxes.is_empty() {
+                self.orders.remove(key.as_str());
+            }
         }
         let Some(next) = next else {
             return;
@@ -171,6 +178,7 @@ impl Inner {
     fn held_due(&self, now: Timestamp) -> usize {
         self.orders
             .values()
+            .flat_map(HashMap::values)
             .flat_map(|group| group.iter().skip(1))
             .filter(|id| self.jobs.get(id).is_some_and(|j| j.next_attempt_at <= now))
             .count()
@@ -257,7 +265,9 @@ impl DeliveryQueue for MemoryQueue {
                 Some(key) => {
                     let group = inner
                         .orders
-                        .entry((key.clone(), inbox.as_str().to_owned()))
+                        .entry(key.clone())
+                        .or_default()
+                        .entry(inbox.as_str().to_owned())
                         .or_default();
                     group.insert(id);
                     group.len() > 1
