@@ -183,8 +183,9 @@ pub async fn start_on(
     let inbound: Arc<dyn archipel::delivery::DeliveryQueue> = match dir {
         Some(dir) => {
             let file = dir.join("inbound.sqlite3");
+            let options = archipel::inbox::queue::InboundQueue::sqlite_options();
             Arc::new(
-                archipel::delivery::SqliteQueue::open(file)
+                archipel::delivery::SqliteQueue::open_with(file, options)
                     .await
                     .map_err(io)?,
             )

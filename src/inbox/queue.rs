@@ -152,6 +152,12 @@ pub struct InboundStats {
     pub failed: u64,
 }
 
+/// How long [`InboundQueue::sqlite_options`] and
+/// [`InboundQueue::postgres_options`] keep the record of an activity given
+/// up (one day): long enough for an operator to see why, short enough that
+/// a flood of refused activities cannot fill the disk.
+pub const KEEP_GIVEN_UP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Counters shared by the queue handle and its workers.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -239,6 +245,46 @@ impl InboundQueue {
             retried: self.counters.retried.load(Ordering::Relaxed),
             failed: self.counters.failed.load(Ordering::Relaxed),
         })
+    }
+
+    /// Options for an inbound queue's own SQLite file (e.g.
+    /// `inbound.sqlite3`): a processed activity needs no history, so it is
+    /// pruned at once, and give-up records are kept
+    /// [`KEEP_GIVEN_UP`] (a day, not the delivery queue's week): a
+    /// sender's refused activities cost disk for a bounded time only.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), archipel::Error> {
+    /// use std::sync::Arc;
+    /// use archipel::delivery::SqliteQueue;
+    /// use archipel::inbox::queue::InboundQueue;
+    /// let file = SqliteQueue::open_with("data/inbound.sqlite3", InboundQueue::sqlite_options()).await?;
+    /// let inbound = InboundQueue::new(Arc::new(file));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub fn sqlite_options() -> crate::delivery::queue::sqlite::SqliteOptions {
+        crate::delivery::queue::sqlite::SqliteOptions {
+            keep_delivered: std::time::Duration::ZERO,
+            keep_given_up: KEEP_GIVEN_UP,
+            ..Default::default()
+        }
+    }
+
+    /// Options for an inbound queue in PostgreSQL: schema
+    /// `archipel_inbound` (apart from the delivery queue's `archipel`;
+    /// every worker machine uses the same), retention as
+    /// [`InboundQueue::sqlite_options`].
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub fn postgres_options() -> crate::delivery::queue::postgres::PostgresOptions {
+        crate::delivery::queue::postgres::PostgresOptions {
+            schema: "archipel_inbound".into(),
+            keep_delivered: std::time::Duration::ZERO,
+            keep_given_up: KEEP_GIVEN_UP,
+            ..Default::default()
+        }
     }
 
     /// The backend holding the jobs (e.g. to read a durable backend's
