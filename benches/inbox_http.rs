@@ -1,0 +1,508 @@
+//! A real HTTP inbox under load: verified activities per second, and the
+//! ratio to bare RSA verifications per second on the same cores, measured
+//! in the same run; p50 and p99 latency.
+//!
+//! Run: `cargo bench --bench inbox_http --features server`. Without
+//! `--bench` (`cargo test --benches`) it runs a smoke version: 40 actors,
+//! 200 activities, each of which must be accepted and handled.
+//!
+//! The server is the library's own: a [`Federation`] with its routes on
+//! axum (admission, then the inbox's checks: size, media type, digest,
+//! signature with the key resolved through the actor cache, key owner ==
+//! actor, authority of the embedded object, dedup by id), and the inbound
+//! queue: a verified activity is persisted in the queue and answered
+//! `202`; inbound workers then dispatch it to a `Create` handler that
+//! counts it. It runs on its own 2-thread tokio runtime. Two modes, side
+//! by side: the queue in memory, and in SQLite.
+//!
+//! 1,000 remote actors live on 50 loopback hosts (127.0.0.11 to
+//! 127.0.0.60) served by the bench; their `Create{Note}` activities,
+//! addressed to the local user, are signed (draft-cavage, RSA-2048) before
+//! the clock starts and sent over 64 keep-alive connections by a load
+//! generator that writes pre-built request bytes (`inbox_http/load.rs`), as
+//! `wrk` does. A first pass sends one activity per actor to fill the
+//! server's key cache (one actor fetch each, as a server that has met its
+//! peers before); the measured pass sends 20 more per actor, 20,000 in all.
+//! The actors share 50 RSA keys (each under its own key id): the server
+//! resolves and verifies every key id on its own, so the work is that of
+//! 1,000 keys, without generating 1,000 of them.
+//!
+//! Admission stays on, with its per-origin and per-address budgets raised
+//! so they do not bind (every request comes from 127.0.0.1 and 50 origins):
+//! the bench measures what admitted traffic costs, admission check included.
+//!
+//! The baseline, in the same run: bare RSA-2048 PKCS#1 v1.5 SHA-256
+//! verifications per second of one fixed signature, on 2 threads, with the
+//! crypto backend the server verifies with (`aws-lc-rs` under feature
+//! `server`), measured before and after the HTTP passes and averaged, so
+//! that the ratio compares figures taken under the same machine load. The
+//! issue's target: a ratio of at least 0.5 with `aws-lc-rs`.
+//!
+//! Beside the wall-clock rates, CPU time (Linux): the server threads' CPU
+//! per activity of the measured pass (verification, queueing, and the
+//! workers' handling), and the baseline threads' CPU per verification.
+//! Their quotient says what share of the server's work the RSA
+//! verification is, whatever else ran on the machine meanwhile.
+//! `INBOX_HTTP_MEMORY_ONLY=1` runs the in-memory mode alone (for `perf`).
+
+#[allow(dead_code)]
+#[path = "inbox_throughput/cpu.rs"]
+mod cpu;
+#[path = "inbox_http/load.rs"]
+mod load;
+#[allow(dead_code)]
+#[path = "inbox_throughput/peers.rs"]
+mod peers;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use archipel::client::{FetchPolicy, ReqwestClient};
+use archipel::delivery::queue::DeliveryQueue;
+use archipel::delivery::queue::memory::MemoryQueue;
+use archipel::delivery::queue::sqlite::SqliteQueue;
+use archipel::federation::Federation;
+use archipel::inbox::admission::{AdmissionConfig, Rate};
+use archipel::inbox::queue::InboundConfig;
+use archipel::vocab::Iri;
+
+use crate::peers::Peers;
+
+/// The bench's error type: any failure ends the run with its message.
+pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Size of a run: the full bench, or the smoke run of `cargo test --benches`.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    actors: usize,
+    hosts: usize,
+    keys: usize,
+    per_actor: usize,
+    connections: usize,
+    /// How long each baseline measurement runs.
+    baseline: Duration,
+}
+
+const BENCH: Shape = Shape {
+    actors: 1_000,
+    hosts: 50,
+    keys: 50,
+    per_actor: 20,
+    connections: 64,
+    baseline: Duration::from_secs(3),
+};
+const SMOKE: Shape = Shape {
+    actors: 40,
+    hosts: 4,
+    keys: 4,
+    per_actor: 5,
+    connections: 8,
+    baseline: Duration::from_millis(200),
+};
+
+/// The target for the ratio to bare verifications, with `aws-lc-rs`.
+const MIN_RATIO: f64 = 0.5;
+/// Threads of the server runtime, and of the baseline.
+const CORES: usize = 2;
+
+/// What one mode measured.
+struct Measured {
+    warm: load::Outcome,
+    outcome: load::Outcome,
+    /// Time from the first measured request until the workers had handled
+    /// every accepted activity.
+    drained: Duration,
+    /// The server threads' CPU time per activity of the measured pass,
+    /// verification, queueing and handling by the workers included (Linux).
+    cpu_per_activity: Option<Duration>,
+}
+
+fn main() -> ExitCode {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let shape = if bench { BENCH } else { SMOKE };
+    match run(shape) {
+        Ok(pass) if pass || !bench => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            println!("inbox_http failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(threads: usize, name: &str) -> Res<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()?)
+}
+
+fn run(shape: Shape) -> Res<bool> {
+    let client_rt = runtime(1, "bench-client")?;
+    let started = Instant::now();
+    let peers = client_rt.block_on(peers::start_with_keys(
+        shape.actors,
+        shape.hosts,
+        shape.keys,
+    ))?;
+    println!(
+        "{} remote actors on {} loopback hosts ({} RSA-2048 keys) ready in {:.1?}",
+        shape.actors,
+        shape.hosts,
+        shape.keys,
+        started.elapsed()
+    );
+    let before = baseline::verifications_per_second(shape.baseline, CORES)?;
+    let memory = measure(shape, &peers, &client_rt, None)?;
+    let dir = std::env::temp_dir().join(format!("archipel-inbox-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    if std::env::var_os("INBOX_HTTP_MEMORY_ONLY").is_some() {
+        // For profiling the in-memory path alone (`perf record`).
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "memory only: {:.0}/s, server CPU per activity {:?}",
+            memory.outcome.rate(),
+            memory.cpu_per_activity
+        );
+        return Ok(true);
+    }
+    let sqlite = measure(shape, &peers, &client_rt, Some(dir.join("inbound.sqlite3")));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sqlite = sqlite?;
+    let after = baseline::verifications_per_second(shape.baseline, CORES)?;
+    let bare = (before.rate + after.rate) / 2.0;
+    let bare_cpu = (before.cpu_per_op + after.cpu_per_op) / 2;
+
+    println!();
+    println!(
+        "inbox over HTTP: {} distinct signed Create{{Note}} from {} actors, {} connections, server on {CORES} threads",
+        memory.outcome.latencies.len(),
+        shape.actors,
+        shape.connections
+    );
+    println!(
+        "bare RSA-2048 verifications per second on {CORES} threads ({}): {:.0} before, {:.0} after, {bare:.0} mean; CPU per verification {:.1?}",
+        baseline::BACKEND,
+        before.rate,
+        after.rate,
+        bare_cpu
+    );
+    println!("{:<40}{:>14}{:>14}", "inbound queue", "memory", "SQLite");
+    let row = |label: &str, f: &dyn Fn(&Measured) -> String| {
+        println!("{label:<40}{:>14}{:>14}", f(&memory), f(&sqlite));
+    };
+    row("verified activities per second", &|m| {
+        format!("{:.0}", m.outcome.rate())
+    });
+    row("ratio to bare verifications", &|m| {
+        format!("{:.2}", m.outcome.rate() / bare)
+    });
+    row("latency p50", &|m| {
+        format!("{:.2?}", m.outcome.quantile(0.5))
+    });
+    row("latency p99", &|m| {
+        format!("{:.2?}", m.outcome.quantile(0.99))
+    });
+    row("server CPU per activity", &|m| {
+        m.cpu_per_activity
+            .map_or("n/a".to_owned(), |c| format!("{:.1?}", c))
+    });
+    row("bare verification CPU / server CPU", &|m| {
+        m.cpu_per_activity.map_or("n/a".to_owned(), |c| {
+            format!("{:.2}", bare_cpu.as_secs_f64() / c.as_secs_f64())
+        })
+    });
+    row("handled by the workers after", &|m| {
+        format!("{:.2?}", m.drained)
+    });
+    row("warm-up pass (key fetches), per second", &|m| {
+        format!("{:.0}", m.warm.rate())
+    });
+    let pass = memory.outcome.rate() / bare >= MIN_RATIO;
+    println!(
+        "{}: verified activities at {:.2} of bare verifications (queue in memory; target at least {MIN_RATIO} with aws-lc-rs)",
+        if pass { "PASS" } else { "FAIL" },
+        memory.outcome.rate() / bare
+    );
+    Ok(pass)
+}
+
+/// Starts a server whose inbound queue is in memory, or in SQLite at
+/// `sqlite`; sends the warm-up pass, then the measured pass, and waits
+/// for the workers to handle everything accepted.
+fn measure(
+    shape: Shape,
+    peers: &Peers,
+    client_rt: &tokio::runtime::Runtime,
+    sqlite: Option<PathBuf>,
+) -> Res<Measured> {
+    let mode = if sqlite.is_some() { "SQLite" } else { "memory" };
+    let server_rt = runtime(CORES, "server")?;
+    let handled = Arc::new(AtomicUsize::new(0));
+    let (addr, alice, fed) = server_rt.block_on(start_server(sqlite, handled.clone()))?;
+    let inbox_path = format!("{}/inbox", url::Url::parse(alice.as_str())?.path());
+
+    let total = shape.actors * (1 + shape.per_actor);
+    let started = Instant::now();
+    let requests = sign_all(peers, shape, &alice, &format!("{alice}/inbox"), &inbox_path)?;
+    println!(
+        "[{mode}] {total} activities signed in {:.1?}",
+        started.elapsed()
+    );
+    let (warm, measured) = requests.split_at(shape.actors);
+    let warm = client_rt.block_on(load::send(addr, Arc::new(warm.to_vec()), shape.connections))?;
+    check_refusals(mode, "warm-up", &warm)?;
+    let cpu_before = cpu::server_cpu();
+    let origin = Instant::now();
+    let outcome = client_rt.block_on(load::send(
+        addr,
+        Arc::new(measured.to_vec()),
+        shape.connections,
+    ))?;
+    check_refusals(mode, "measured", &outcome)?;
+    let accepted = warm.latencies.len() + outcome.latencies.len();
+    if accepted != total {
+        return Err(format!("[{mode}] {accepted} of {total} accepted").into());
+    }
+    // Everything accepted is handled: the queue loses nothing.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while handled.load(Ordering::Relaxed) < total {
+        if Instant::now() > deadline {
+            let stats = match fed.inbound() {
+                Some(queue) => format!("{:?}", server_rt.block_on(queue.stats())),
+                None => "no inbound queue".to_owned(),
+            };
+            return Err(format!(
+                "[{mode}] {} of {total} accepted activities handled after 120 s; the queue: {stats}",
+                handled.load(Ordering::Relaxed)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let drained = origin.elapsed();
+    let measured_count = u32::try_from(outcome.latencies.len().max(1)).unwrap_or(u32::MAX);
+    let cpu_per_activity = cpu::server_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before) / measured_count);
+    server_rt.block_on(async {
+        fed.stop_inbound().await;
+    });
+    drop(fed);
+    server_rt.shutdown_timeout(Duration::from_secs(10));
+    Ok(Measured {
+        warm,
+        outcome,
+        drained,
+        cpu_per_activity,
+    })
+}
+
+fn check_refusals(mode: &str, pass: &str, outcome: &load::Outcome) -> Res<()> {
+    match outcome.refused.first() {
+        Some((i, status, body)) => Err(format!(
+            "[{mode}] {pass} pass: {} refused; the first, #{i}: {status} {body}",
+            outcome.refused.len()
+        )
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// The server: one local user, `alice`; a `Create` handler that counts.
+async fn start_server(
+    sqlite: Option<PathBuf>,
+    handled: Arc<AtomicUsize>,
+) -> Res<(SocketAddr, Iri, Federation)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let base = archipel::federation::routes::listener_base(addr)?;
+    let queue: Arc<dyn DeliveryQueue> = match sqlite {
+        Some(path) => Arc::new(SqliteQueue::open(path).await?),
+        None => Arc::new(MemoryQueue::new()),
+    };
+    let client = ReqwestClient::new(
+        FetchPolicy::default()
+            .allow_private_addresses(true)
+            .allow_http(true),
+    )?;
+    // Budgets that do not bind: everything comes from 127.0.0.1.
+    let admission = AdmissionConfig::default()
+        .with_per_origin(Some(Rate::new(1_000_000, 1_000_000)))
+        .with_per_address(Some(Rate::new(1_000_000, 1_000_000)));
+    let fed = Federation::builder(base)
+        .with_client(Arc::new(client))
+        .with_admission(admission)
+        .with_inbound_queue(queue)
+        .build()
+        .await?;
+    let alice = fed.actor("alice").await?;
+    let dispatcher = fed.dispatcher().on_create(move |_cx, _create| {
+        let handled = handled.clone();
+        async move {
+            handled.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    });
+    if !fed
+        .start_inbound(dispatcher.clone(), InboundConfig::default())
+        .await
+    {
+        return Err("the inbound workers did not start".into());
+    }
+    let router = fed.router(dispatcher);
+    tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            eprintln!("server: {e}");
+        }
+    });
+    Ok((addr, alice.id().clone(), fed))
+}
+
+/// Every activity's request bytes, built and signed on every core: first
+/// one per actor (the warm-up pass), then actor by actor in turn, so the
+/// order interleaves actors the way a busy inbox sees them.
+fn sign_all(
+    peers: &Peers,
+    shape: Shape,
+    alice: &Iri,
+    inbox: &str,
+    path: &str,
+) -> Res<Vec<Vec<u8>>> {
+    let total = shape.actors * (1 + shape.per_actor);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = total.div_ceil(cores).max(1);
+    let sign_one = |i: usize| -> Res<Vec<u8>> {
+        let peer = peers.actors.get(i % shape.actors).ok_or("no such actor")?;
+        let activity = peers::create(peer, i / shape.actors, alice)?;
+        Ok(load::request_bytes(
+            path,
+            &peers::sign(peer, inbox, &activity)?,
+        ))
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..total)
+            .step_by(chunk)
+            .map(|from| {
+                let to = (from + chunk).min(total);
+                scope.spawn(move || (from..to).map(sign_one).collect::<Res<Vec<_>>>())
+            })
+            .collect();
+        let mut all = Vec::with_capacity(total);
+        for handle in handles {
+            all.extend(handle.join().map_err(|_| "signing panicked")??);
+        }
+        Ok(all)
+    })
+}
+
+/// Bare RSA verifications: the floor of what verifying an inbox costs.
+mod baseline {
+    use std::time::{Duration, Instant};
+
+    use archipel::signatures::{Algorithm, PrivateKey};
+
+    use crate::Res;
+
+    /// The backend measured.
+    #[cfg(feature = "aws-lc-rs")]
+    pub const BACKEND: &str = "aws-lc-rs, the raw verify call";
+    /// The backend measured.
+    #[cfg(not(feature = "aws-lc-rs"))]
+    pub const BACKEND: &str = "the rsa crate, through archipel's PublicKey::verify";
+
+    /// A signing string's worth of bytes, as draft-cavage signs.
+    const MESSAGE: &[u8] = b"(request-target): post /users/alice/inbox\nhost: 127.0.0.1:8080\ndate: Tue, 01 Dec 2026 00:00:00 GMT\ndigest: SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+
+    /// What the baseline measured.
+    pub struct Baseline {
+        /// Verifications per second, all threads together (wall clock).
+        pub rate: f64,
+        /// CPU time per verification (Linux; the wall clock elsewhere).
+        pub cpu_per_op: Duration,
+    }
+
+    /// The CPU time of the calling thread so far (Linux), else `None`.
+    fn thread_cpu() -> Option<Duration> {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        Some(Duration::from_nanos(
+            stat.split_whitespace().next()?.parse().ok()?,
+        ))
+    }
+
+    /// Verifications of one RSA-2048 PKCS#1 v1.5 SHA-256 signature over
+    /// [`MESSAGE`], on `threads` threads for `span`.
+    pub fn verifications_per_second(span: Duration, threads: usize) -> Res<Baseline> {
+        let key = PrivateKey::generate_rsa_2048()?;
+        let signature = key.sign(Algorithm::RsaV1_5Sha256, MESSAGE)?;
+        let counts = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (key, signature) = (&key, &signature);
+                    scope.spawn(move || verify_for(span, key, signature))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| "baseline panicked")?)
+                .collect::<Res<Vec<(u64, Duration)>>>()
+        })?;
+        let ops: u64 = counts.iter().map(|(n, _)| n).sum();
+        let cpu: Duration = counts.iter().map(|(_, c)| *c).sum();
+        Ok(Baseline {
+            rate: ops as f64 / span.as_secs_f64(),
+            cpu_per_op: cpu / u32::try_from(ops.max(1)).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Runs `verify_once` for `span`: how many times, and the thread's CPU
+    /// time spent (the wall clock where it cannot be read).
+    fn count_for(span: Duration, mut verify_once: impl FnMut() -> Res<()>) -> Res<(u64, Duration)> {
+        let cpu = thread_cpu();
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < span {
+            verify_once()?;
+            n += 1;
+        }
+        let spent = match (thread_cpu(), cpu) {
+            (Some(after), Some(before)) => after.saturating_sub(before),
+            _ => start.elapsed(),
+        };
+        Ok((n, spent))
+    }
+
+    #[cfg(feature = "aws-lc-rs")]
+    fn verify_for(span: Duration, key: &PrivateKey, signature: &[u8]) -> Res<(u64, Duration)> {
+        use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+        use base64::Engine as _;
+        let pem = key.public_key().to_spki_pem();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body)?;
+        let public = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der)
+            .map_err(|e| format!("public key: {e}"))?;
+        count_for(span, || {
+            public
+                .verify_sig(MESSAGE, signature)
+                .map_err(|_| "bare verification failed".into())
+        })
+    }
+
+    #[cfg(not(feature = "aws-lc-rs"))]
+    fn verify_for(span: Duration, key: &PrivateKey, signature: &[u8]) -> Res<(u64, Duration)> {
+        let public = key.public_key();
+        count_for(span, || {
+            if public.verify(Algorithm::RsaV1_5Sha256, MESSAGE, signature)? {
+                Ok(())
+            } else {
+                Err("bare verification failed".into())
+            }
+        })
+    }
+}
