@@ -78,6 +78,7 @@ use super::serve::{ServeError, StoredObject};
 use super::store::Posts;
 use super::visibility::Reader;
 use crate::axum::{InboxRequest, wants_html};
+use crate::inbox::admission::Permit;
 use crate::nodeinfo::{NodeInfo, Software, Usage};
 use crate::vocab::{AnyObject, Iri, Reference};
 use crate::webfinger::Resource;
@@ -440,20 +441,43 @@ async fn admit_then_receive(s: &RouteState, request: Request) -> Response {
         .extensions()
         .get::<::axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let _permit = match s.fed.admission().admit(request.headers(), remote) {
+    let mut permit = match s.fed.admission().admit(request.headers(), remote) {
         Ok(p) => p,
         Err(refused) => return refused.into_response(),
     };
     match InboxRequest::from_request(request, &()).await {
-        Ok(request) => receive(s, request).await,
-        Err(e) => e.into_response(),
+        Ok(request) => receive(s, request, &mut permit).await,
+        Err(e) => {
+            // Unread, so unproven: the named origin does not pay for it.
+            permit.not_from_origin();
+            e.into_response()
+        }
     }
 }
 
-async fn receive(s: &RouteState, request: InboxRequest) -> Response {
+/// Whether the inbox's refusal comes after the signature proved who sent
+/// the request: only then did the `keyId`'s origin really send it, and
+/// only then does it pay for it from its admission budget. A replay of an
+/// activity already received does not either, whoever replays it.
+fn proves_origin(e: &crate::inbox::InboxError) -> bool {
+    use crate::inbox::InboxError as E;
+    matches!(
+        e,
+        E::ActorMismatch { .. }
+            | E::IdOriginMismatch { .. }
+            | E::ForeignActor { .. }
+            | E::ForeignObject { .. }
+            | E::Vocab(_)
+    )
+}
+
+async fn receive(s: &RouteState, request: InboxRequest, permit: &mut Permit) -> Response {
     let incoming = match s.fed.inbox().receive(&request.0).await {
         Ok(i) => i,
         Err(e) => {
+            if !proves_origin(&e) {
+                permit.not_from_origin();
+            }
             return match gone_actor(s, &e, request.0.body()).await {
                 Some(answer) => answer,
                 None => e.into_response(),

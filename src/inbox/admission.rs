@@ -434,7 +434,10 @@ impl Admission {
         if !s.config.enabled {
             s.in_flight.fetch_add(1, Ordering::AcqRel);
             s.admitted.fetch_add(1, Ordering::Relaxed);
-            return Ok(Permit { shared: s.clone() });
+            return Ok(Permit {
+                shared: s.clone(),
+                charged: None,
+            });
         }
         let origin = origin.unwrap_or_else(|| origin::UNKNOWN.to_owned());
         let address = remote.map(origin::address_group);
@@ -478,15 +481,22 @@ impl Admission {
                 subject: String::new(),
             });
         }
-        if let Some(rate) = s.config.per_origin {
-            tables.origins.take(&origin, rate, now_ms);
-        }
+        let charged = match s.config.per_origin {
+            Some(rate) => {
+                tables.origins.take(&origin, rate, now_ms);
+                Some(origin)
+            }
+            None => None,
+        };
         if let (Some(rate), Some(addr)) = (s.config.per_address, address) {
             tables.addresses.take(&addr, rate, now_ms);
         }
         drop(tables);
         s.admitted.fetch_add(1, Ordering::Relaxed);
-        Ok(Permit { shared: s.clone() })
+        Ok(Permit {
+            shared: s.clone(),
+            charged,
+        })
     }
 
     /// The counters and current levels.
@@ -532,9 +542,43 @@ fn wait(level: f64, rate: Rate) -> Duration {
 }
 
 /// An admitted request's concurrency slot, released when dropped.
+///
+/// The origin's token is taken on the word of an unverified `keyId`, so
+/// anyone can name an honest origin and spend its budget. Once the inbox
+/// has looked at the request, [`Permit::not_from_origin`] gives the token
+/// back when the signature did not prove the request came from that
+/// origin (or it was a replay of one already received): an impersonator
+/// then spends only its own address's budget, never the origin's.
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit {
     shared: Arc<Shared>,
+    /// The origin whose bucket paid for this request, until given back.
+    charged: Option<String>,
+}
+
+impl Permit {
+    /// Gives the origin's token back: the request turned out not to come
+    /// from the origin its `keyId` named (its signature did not verify, its
+    /// key could not be resolved, or its actor is not the key's owner), or
+    /// it repeated an activity already received. The address's token is
+    /// kept: the connection did send it. Calling it again does nothing.
+    pub fn not_from_origin(&mut self) {
+        let (Some(origin), Some(rate)) = (self.charged.take(), self.shared.config.per_origin)
+        else {
+            return;
+        };
+        let now_ms = u64::try_from(
+            self.shared
+                .clock
+                .now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX);
+        let mut tables = self.shared.tables.lock().unwrap_or_else(|e| e.into_inner());
+        tables.origins.give_back(&origin, rate, now_ms);
+    }
 }
 
 impl std::fmt::Debug for Permit {

@@ -20,6 +20,9 @@ const CONNECTIONS: usize = 8;
 /// Concurrent connections sending spoofed-origin requests, from the same
 /// address as the flood.
 const SPOOFERS: usize = 4;
+/// Concurrent connections impersonating bob's origin, from an address of
+/// their own.
+const IMPOSTORS: usize = 4;
 /// Activities signed before the flood: more than the defaults admit in
 /// `FLOOD` (a burst of 200, then 50/s).
 const PRESIGNED: usize = 1_000;
@@ -61,6 +64,14 @@ async fn flood_is_refused_while_honest_peers_are_not() {
         let target = target.clone();
         async move { spoof::run(&target, SPOOFERS, FLOOD).await }
     });
+    // An impostor names bob's origin in its keyId, from an address of its
+    // own, to spend bob's budget at alice's server: its requests fail
+    // verification, so they must cost bob nothing.
+    let impostor = tokio::spawn({
+        let target = target.clone();
+        let bob_id = bob.id().as_str().to_owned();
+        async move { spoof::impersonate(&target, &bob_id, IMPOSTORS, FLOOD).await }
+    });
     let flood = tokio::spawn(async move {
         let tally = flood::run(&hostile, &FLOODERS, &target, PRESIGNED, CONNECTIONS, FLOOD).await;
         (tally, hostile)
@@ -93,6 +104,7 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     }
     let (tally, _hostile) = flood.await.unwrap();
     let spoofed = spoof.await.unwrap();
+    let impersonated = impostor.await.unwrap();
 
     // Every honest post was processed by the other side.
     let id = |p: &archipel::federation::outbox::Posted| {
@@ -131,7 +143,7 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     let stats = a.fed.admission().stats();
     assert_eq!(
         stats.refused_origin + stats.refused_address + stats.refused_busy,
-        tally.refused + spoofed.refused,
+        tally.refused + spoofed.refused + impersonated.refused,
         "every refusal the server made went to the flood: {stats:?}"
     );
     // Spoofing a new origin per request does not widen the budget: the
@@ -139,6 +151,11 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     assert!(stats.refused_address > 0, "{stats:?} {spoofed:?}");
     assert!(spoofed.refused > 0, "{spoofed:?}");
     assert_eq!(spoofed.accepted, 0, "{spoofed:?}");
+    // The impostor sent more than bob's origin budget allows in the
+    // flood's time (a burst of 200, then 50/s), none of it verified, and
+    // bob's deliveries above were still accepted at once.
+    assert!(impersonated.sent > 700, "{impersonated:?}");
+    assert_eq!(impersonated.accepted, 0, "{impersonated:?}");
 
     // Nothing accepted is lost: every flood activity answered 202 is handled.
     eventually("every accepted flood activity is handled", || async {
@@ -158,6 +175,8 @@ async fn flood_is_refused_while_honest_peers_are_not() {
     shout(&format!(
         "soak: flood sent {} requests in {:?} over {CONNECTIONS} connections, {} answered 429; \
          {SPOOFERS} spoofing connections sent {}, {} answered 429, {} refused after admission; \
+         {IMPOSTORS} connections impersonating bob's origin sent {}, {} answered 429, {} refused \
+         after admission; \
          the server refused {} by origin, {} by address, {} as busy; {} flood activities \
          accepted (202) and all handled; {honest} honest deliveries, all 202 on the first \
          attempt; admitted {}; {:?} in all",
@@ -167,6 +186,9 @@ async fn flood_is_refused_while_honest_peers_are_not() {
         spoofed.sent,
         spoofed.refused,
         spoofed.rejected,
+        impersonated.sent,
+        impersonated.refused,
+        impersonated.rejected,
         stats.refused_origin,
         stats.refused_address,
         stats.refused_busy,

@@ -6,6 +6,7 @@
 //! the per-address bucket work only if the server knows the connection's
 //! address.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,11 +27,48 @@ pub struct Spoofed {
     pub rejected: u64,
 }
 
+/// The impostor's address: not the flood's, so that its own address
+/// bucket is fresh and only the named origin's budget is at stake.
+pub const IMPOSTOR_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+
 /// Sends spoofed-origin activities to `inbox` for `duration` from
 /// `connections` concurrent tasks.
 pub async fn run(inbox: &str, connections: usize, duration: Duration) -> Spoofed {
+    send(inbox, connections, duration, FLOOD_ADDRESS, |n| {
+        // Ports 1..=1000: privileged, closed, and each a new origin.
+        format!("http://127.0.0.1:{}/users/spoof", 1 + n % 1000)
+    })
+    .await
+}
+
+/// Sends activities naming `actor` (an honest peer's actor, whose origin's
+/// budget the impostor tries to spend) with signatures that cannot
+/// verify, from [`IMPOSTOR_ADDRESS`], as fast as the server answers.
+pub async fn impersonate(
+    inbox: &str,
+    actor: &str,
+    connections: usize,
+    duration: Duration,
+) -> Spoofed {
+    let actor = actor.to_owned();
+    send(inbox, connections, duration, IMPOSTOR_ADDRESS, move |_| {
+        actor.clone()
+    })
+    .await
+}
+
+/// Sends, from `from`, activities by `actor_of(n)` for request `n`, each
+/// with a signature that does not verify.
+async fn send(
+    inbox: &str,
+    connections: usize,
+    duration: Duration,
+    from: IpAddr,
+    actor_of: impl Fn(u64) -> String + Send + Sync + 'static,
+) -> Spoofed {
+    let actor_of = Arc::new(actor_of);
     let client = reqwest::Client::builder()
-        .local_address(FLOOD_ADDRESS)
+        .local_address(from)
         .build()
         .unwrap();
     let counters: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
@@ -38,17 +76,20 @@ pub async fn run(inbox: &str, connections: usize, duration: Duration) -> Spoofed
     let until = Instant::now() + duration;
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
-            let (client, counters, next_port) =
-                (client.clone(), counters.clone(), next_port.clone());
+            let (client, counters, next_port, actor_of) = (
+                client.clone(),
+                counters.clone(),
+                next_port.clone(),
+                actor_of.clone(),
+            );
             let inbox = inbox.to_owned();
             tokio::spawn(async move {
                 while Instant::now() < until {
-                    // Ports 1..=1000: privileged, closed, and each a new origin.
-                    let port = 1 + next_port.fetch_add(1, Ordering::Relaxed) % 1000;
-                    let actor = format!("http://127.0.0.1:{port}/users/spoof");
+                    let n = next_port.fetch_add(1, Ordering::Relaxed);
+                    let actor = actor_of(n);
                     let body = serde_json::json!({
                         "@context": "https://www.w3.org/ns/activitystreams",
-                        "id": format!("{actor}/likes/{}", next_port.load(Ordering::Relaxed)),
+                        "id": format!("{actor}/likes/spoofed-{n}"),
                         "type": "Like",
                         "actor": actor,
                         "object": format!("{actor}/notes/1"),

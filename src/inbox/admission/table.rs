@@ -65,6 +65,18 @@ impl<K: Hash + Eq + Clone> Table<K> {
         );
     }
 
+    /// Gives back the token a request took from `key`'s bucket (up to the
+    /// burst), when the request turned out not to come from that key.
+    pub(crate) fn give_back(&mut self, key: &K, rate: Rate, now_ms: u64) {
+        if let Some(b) = self.map.get_mut(key) {
+            let tokens = projected(b, rate, now_ms);
+            *b = Bucket {
+                tokens: (tokens + 1.0).min(rate.burst_f64()),
+                at_ms: now_ms,
+            };
+        }
+    }
+
     /// Frees at least an eighth of the table, so a flood of new keys pays
     /// for one sweep per `cap / 8` insertions (constant amortized cost):
     /// first every bucket that has refilled (forgetting it loses nothing),

@@ -238,3 +238,36 @@ fn a_flood_of_spoofed_origins_keeps_the_table_bounded() {
         RefusalReason::Origin
     );
 }
+
+#[test]
+fn a_request_not_from_its_origin_gives_the_origin_its_token_back() {
+    let config = origin_only(Rate::new(1, 2)).with_per_address(Some(Rate::new(1, 3)));
+    let (gate, _clock) = gate(config);
+    let honest = signed_by("https://honest.example/users/a#main-key");
+    let impostor: IpAddr = "192.0.2.7".parse().unwrap();
+    // An impostor names the honest origin twice; both fail verification,
+    // so the route gives the origin's tokens back.
+    for _ in 0..2 {
+        let mut permit = gate.admit(&honest, Some(impostor)).unwrap();
+        permit.not_from_origin();
+        permit.not_from_origin(); // a second call gives nothing more
+    }
+    // The honest origin still has its whole burst of two...
+    let _one = gate.admit(&honest, None).unwrap();
+    let _two = gate.admit(&honest, None).unwrap();
+    assert_eq!(
+        gate.admit(&honest, None).unwrap_err().reason,
+        RefusalReason::Origin
+    );
+    // ...while the impostor's address paid for both of its requests.
+    let refused = gate.admit(&honest, Some(impostor)).unwrap_err();
+    assert_eq!(refused.reason, RefusalReason::Origin);
+    let other = signed_by("https://other.example/k");
+    let _three = gate.admit(&other, Some(impostor)).unwrap();
+    assert_eq!(
+        gate.admit(&signed_by("https://third.example/k"), Some(impostor))
+            .unwrap_err()
+            .reason,
+        RefusalReason::Address
+    );
+}
