@@ -108,6 +108,11 @@ pub struct Store {
     graph: Arc<dyn Graph>,
     posts: Posts,
     caps: Caps,
+    /// Held while a received status and its book index row are written:
+    /// both tables drop their oldest rows by insertion order, so two
+    /// statuses written at once must go into both in the same order, or
+    /// each table would keep a different newest few.
+    receiving: Arc<Mutex<()>>,
 }
 
 /// Why the tables could not be opened.
@@ -193,6 +198,7 @@ impl Store {
             posts: Posts::new(posts, graph.clone()),
             graph,
             caps,
+            receiving: Arc::new(Mutex::new(())),
         })
     }
 
@@ -340,6 +346,7 @@ impl Store {
         doc: &AnyObject,
     ) -> Result<(), StoreError> {
         let Some(id) = doc.id() else { return Ok(()) };
+        let _in_order = self.receiving.lock().unwrap_or_else(|e| e.into_inner());
         self.peers.received.put(owner, doc)?;
         if let Some(book) = book {
             self.peers.about.put(book.as_str(), id.as_str(), None, "")?;
