@@ -128,7 +128,14 @@ async fn post(app: &App, me: &LocalActor, raw: serde_json::Map<String, Value>) -
     let id = id.ok_or_else(|| failed("the outbox assigned no id"))?;
     let (name, visibility) = (me.name(), posted.visibility());
     let queued = sent.jobs.len();
-    eprintln!("{name} posted {id} ({visibility:?}): {queued} deliveries queued");
+    // Followers' inboxes are not known yet: the fan-out job expands them
+    // in batches after this answer.
+    let followers = if sent.fanout.is_some() {
+        " and one fan-out to the followers"
+    } else {
+        ""
+    };
+    eprintln!("{name} posted {id} ({visibility:?}): {queued} deliveries queued{followers}");
     Ok(id)
 }
 

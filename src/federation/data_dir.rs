@@ -94,7 +94,12 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            for file in ["keys.sqlite3", "actors.sqlite3", "delivery.sqlite3"] {
+            for file in [
+                "keys.sqlite3",
+                "actors.sqlite3",
+                "delivery.sqlite3",
+                "fanout.sqlite3",
+            ] {
                 let mode = std::fs::metadata(dir.join(file))
                     .unwrap()
                     .permissions()

@@ -290,9 +290,11 @@ async fn review_arrives_rich_at_a_book_server_and_plain_at_a_microblog() {
 /// Waits until `s` has nothing left to deliver, so a test can then assert
 /// that something did *not* arrive.
 async fn drained(s: &server::Running) {
-    eventually("the delivery queue drains", || async {
+    eventually("the delivery and fan-out queues drain", || async {
         let now = archipel::delivery::Timestamp::from_system_time(std::time::SystemTime::now());
+        // A fan-out job not yet expanded has deliveries still to queue.
         s.app.fed.queue().stats(now).await.unwrap().total == 0
+            && s.app.fed.fanout_queue().stats(now).await.unwrap().total == 0
     })
     .await;
 }

@@ -42,9 +42,10 @@ async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut(
 
 /// Waits until `node`'s delivery queue has nothing left.
 async fn drained(node: &Node) {
-    eventually("the delivery queue drains", || async {
+    eventually("the delivery and fan-out queues drain", || async {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         node.fed.queue().stats(now).await.unwrap().total == 0
+            && node.fed.fanout_queue().stats(now).await.unwrap().total == 0
     })
     .await;
 }

@@ -158,10 +158,14 @@ pub async fn report(server: &Running) -> DeliveryReport {
     server.app.fed.delivery_report().await.unwrap()
 }
 
-/// Deliveries still queued on `server`.
+/// Deliveries still queued on `server`, fan-out jobs not yet expanded
+/// included (each will queue deliveries of its own).
 pub async fn backlog(server: &Running) -> u64 {
     let now = Timestamp::from_system_time(std::time::SystemTime::now());
-    server.app.fed.queue().stats(now).await.unwrap().total as u64
+    let fed = &server.app.fed;
+    let deliveries = fed.queue().stats(now).await.unwrap().total;
+    let fanouts = fed.fanout_queue().stats(now).await.unwrap().total;
+    (deliveries + fanouts) as u64
 }
 
 /// Who reacted to `object` with `kind` (`Like`, `Announce`), oldest first.
