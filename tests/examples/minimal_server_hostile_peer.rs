@@ -105,6 +105,8 @@ async fn hostile_peer_cannot_grow_any_table_past_its_cap() {
         );
     }
     let elapsed = started.elapsed();
+    // Accepted is stored, not yet processed: wait for the inbound queue.
+    inbound_settled(&a).await;
 
     let store = &a.app.store;
     assert_eq!(store.rows("inbox"), 100);

@@ -109,7 +109,9 @@ async fn inbox_statuses_over_http() {
         413
     );
 
-    // Only the two valid Likes were processed, and one counted.
+    // Only the two valid Likes were processed (once the inbound queue has
+    // run them), and one counted.
+    inbound_settled(&a).await;
     assert_eq!(likes_of(&a, &object), vec![bob.clone()]);
     assert_eq!(verification_count(&a), 2);
     let verification = a.app.store.verification(&format!("{bob}#likes/1")).unwrap();
