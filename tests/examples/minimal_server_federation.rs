@@ -125,12 +125,14 @@ async fn locked_account_keeps_follow_pending_until_approved_and_undo_removes_fol
     })
     .await;
     // Still pending: no follower, no Accept. Once alice's Follow got its
-    // 202, bob's inbox handler has run to the end (it enqueues what it
-    // sends before answering), so "nothing queued or sent" is final.
+    // 202 it is stored, and once bob's inbound queue is settled his inbox
+    // handler has run to the end (it enqueues what it sends before it
+    // returns), so "nothing queued or sent" is final.
     eventually("alice's Follow was delivered", || async {
         report(&a).await.delivered == 1
     })
     .await;
+    inbound_settled(&b).await;
     assert_eq!(backlog(&b).await, 0, "bob queued an Accept");
     let report = report(&b).await;
     assert!(report.jobs.is_empty(), "bob sent something: {report:?}");
@@ -215,9 +217,14 @@ async fn blocked_domain_is_refused_with_403_and_gets_no_deliveries() {
     )
     .await;
     assert_eq!(status, 201);
-    // The outbox answers after planning and enqueueing: nothing is queued
-    // for carol, and nothing was ever sent.
-    assert_eq!(backlog(&a).await, 0, "a delivery was queued");
+    // The outbox answers once the fan-out job is queued; its expansion
+    // plans carol's inbox out (blocked domain), so the queues empty
+    // without a delivery, and nothing was ever sent.
+    eventually(
+        "the fan-out is expanded and nothing is left queued",
+        || async { backlog(&a).await == 0 },
+    )
+    .await;
     let report = report(&a).await;
     assert!(report.jobs.is_empty(), "{report:?}");
     assert!(read_inbox(&c, "carol").await.is_empty());

@@ -124,13 +124,15 @@ async fn locked_account_holds_follows_until_approved_and_rejected_ones_never_fol
         pending_ids(&a, "alice").await == vec![first_follow.clone()]
     })
     .await;
-    // The Follow got its 202 once alice's inbox handler ran to the end (it
-    // enqueues what it sends before answering): nothing was queued or sent
-    // back, so no Accept is on its way.
+    // The Follow got its 202 once stored; once alice's inbound queue is
+    // settled her inbox handler has run to the end (it enqueues what it
+    // sends before it returns): nothing was queued or sent back, so no
+    // Accept is on its way.
     eventually("bob's Follow was delivered", || async {
         report(&b).await.delivered == 1
     })
     .await;
+    inbound_settled(&a).await;
     assert_eq!(backlog(&a).await, 0, "alice's server queued something");
     let sent = report(&a).await;
     assert_eq!(
@@ -198,7 +200,12 @@ async fn locked_account_holds_follows_until_approved_and_rejected_ones_never_fol
     )
     .await;
     assert_eq!(status, 201, "{early}");
-    assert_eq!(backlog(&a).await, 0, "a delivery was queued");
+    // Its fan-out job finds no follower: the queues empty without a job.
+    eventually(
+        "the fan-out is expanded and nothing is left queued",
+        || async { backlog(&a).await == 0 },
+    )
+    .await;
     let sent = report(&a).await;
     assert_eq!(sent.jobs.len(), 0, "{sent:?}");
     let early_note = object_of(&a, "alice", &early).await;
