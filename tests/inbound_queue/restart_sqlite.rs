@@ -117,9 +117,13 @@ async fn a_crash_mid_processing_loses_nothing_after_a_restart() {
         twice.iter().all(|id| lapsed.contains(id)),
         "handled twice without a lapsed lease: {twice:?}"
     );
+    // A settle already running on SQLite's thread at the crash lands
+    // without the crashed pool counting it: those jobs were in
+    // `unsettled` and are gone from the queue.
+    let landed_at_crash = crashed.unsettled.len() - lapsed_jobs.len();
     assert!(
-        stopped.processed as usize + crashed.processed as usize >= ACTIVITIES,
-        "first {} + second {}",
+        stopped.processed as usize + crashed.processed as usize + landed_at_crash >= ACTIVITIES,
+        "first {} + second {} + settled at the crash {landed_at_crash}",
         crashed.processed,
         stopped.processed
     );
