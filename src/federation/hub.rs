@@ -218,6 +218,13 @@ impl FederationBuilder {
     }
 
     /// The delivery queue (default: [`MemoryQueue`]).
+    ///
+    /// Given a delivery queue but no fan-out queue
+    /// ([`with_fanout_queue`](Self::with_fanout_queue)), posts to followers
+    /// are resolved and queued here at once, as [`Federation::send_to`]
+    /// does, rather than kept as a fan-out job in memory where a restart
+    /// would lose them: a durable delivery queue is never undermined by a
+    /// forgotten second one.
     pub fn with_queue(mut self, queue: Arc<dyn DeliveryQueue>) -> Self {
         self.queue = Some(queue);
         self
@@ -302,6 +309,8 @@ impl FederationBuilder {
     /// that expands an activity to the author's followers (default:
     /// [`MemoryQueue`], lost on exit; a server gives it a durable queue of
     /// its own, apart from the delivery queue). See [`fanout`](super::fanout).
+    /// Without it, a handle given its own delivery queue
+    /// ([`with_queue`](Self::with_queue)) does not fan out in two stages.
     pub fn with_fanout_queue(mut self, queue: Arc<dyn DeliveryQueue>) -> Self {
         self.fanout_queue = Some(queue);
         self
@@ -387,6 +396,7 @@ impl FederationBuilder {
                 gone_actor: self.gone_actor,
                 queue: self
                     .queue
+                    .clone()
                     .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
                 locals: RwLock::new(HashMap::new()),
                 signers,
@@ -394,6 +404,10 @@ impl FederationBuilder {
                 authorized_fetch: self.authorized_fetch,
                 ed25519: self.ed25519,
                 plan,
+                // A delivery queue of the application's (maybe durable) with
+                // no fan-out queue: fan-out jobs kept in memory would be lost
+                // at a restart, so posts to followers are queued eagerly.
+                eager_fanout: self.fanout_queue.is_none() && self.queue.is_some(),
                 fanout: self
                     .fanout_queue
                     .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
@@ -490,6 +504,9 @@ pub(crate) struct Inner {
     ed25519: bool,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
+    /// Posts to followers skip the fan-out queue (see
+    /// [`FederationBuilder::with_queue`]).
+    pub(crate) eager_fanout: bool,
     pub(crate) fanout_config: FanoutConfig,
     pub(crate) fanout_counters: Arc<super::fanout::Counters>,
     #[cfg(feature = "delivery")]
@@ -790,7 +807,9 @@ impl Federation {
         author: &LocalActor,
         activity: &Activity,
     ) -> Result<Sent, FederationError> {
-        if super::recipients::addressees(activity).contains(author.followers()) {
+        if !self.inner.eager_fanout
+            && super::recipients::addressees(activity).contains(author.followers())
+        {
             return self.send_fanout(author, activity).await;
         }
         let audience = self.audience(author, activity).await?;

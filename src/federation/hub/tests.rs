@@ -163,3 +163,34 @@ async fn each_follow_answers_the_id_of_the_follow_it_sent() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_delivery_queue_of_its_own_without_a_fanout_queue_queues_followers_at_once() {
+    let server = Arc::new(FakeServer::new());
+    server.person(BOB);
+    let queue = Arc::new(MemoryQueue::new());
+    let fed = Federation::builder("https://a.example".parse().unwrap())
+        .with_client(server)
+        .with_queue(queue.clone())
+        .build()
+        .await
+        .unwrap();
+    let alice = fed.actor("alice").await.unwrap();
+    fed.graph()
+        .add_follower(alice.id(), &iri(BOB))
+        .await
+        .unwrap();
+    let post = create(
+        &alice,
+        "1",
+        "Note",
+        &Addressed::followers_only(alice.followers().clone()),
+    );
+    let sent = fed.send(&alice, &post).await.unwrap();
+    // No fan-out job in memory: bob's delivery is in the given queue.
+    assert_eq!(sent.fanout, None);
+    assert_eq!(sent.jobs.len(), 1);
+    let now = Timestamp::from_system_time(std::time::SystemTime::now());
+    assert_eq!(fed.fanout_queue().stats(now).await.unwrap().total, 0);
+    assert_eq!(queue.stats(now).await.unwrap().total, 1);
+}
