@@ -5,6 +5,8 @@
 #   - the HTTP-signature peers (Python `http-message-signatures`, Node
 #     `http-signature`) in target/interop/;
 #   - the Fedify ActivityPub peer (npm) in tests/interop/fedify/node_modules/;
+#   - the Fedify 2 peer (npm; FEP-044f quote posts, Move) in
+#     tests/interop/fedify2/node_modules/;
 #   - a throw-away PostgreSQL server on 127.0.0.1 for the durable-queue
 #     tests, its URL written to target/pg_url (read by the tests);
 #   - Debian's Chromium (/usr/bin/chromium) for the bookwyrm_like page
@@ -20,6 +22,9 @@ bash tests/interop/setup.sh
 
 echo "== Fedify interop peer"
 bash tests/interop/fedify/setup.sh
+
+echo "== Fedify 2 interop peer (quote posts, Move)"
+bash tests/interop/fedify2/setup.sh
 
 echo "== PostgreSQL for the delivery-queue tests"
 reuse=""
