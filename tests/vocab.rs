@@ -19,5 +19,7 @@ mod downstream_review;
 mod extension_terms;
 #[path = "vocab/hostile_input.rs"]
 mod hostile_input;
+#[path = "vocab/quotes.rs"]
+mod quotes;
 #[path = "vocab/tolerant_input.rs"]
 mod tolerant_input;

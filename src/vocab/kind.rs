@@ -175,6 +175,10 @@ kinds! {
     View = "View" => Activity,
     /// `EmojiReact` (Pleroma/Misskey emoji reaction).
     EmojiReact = "EmojiReact" => Activity,
+    /// `QuoteRequest` (FEP-044f): asks the quoted author's server to
+    /// authorize a quote (`object` = the quoted post, `instrument` = the
+    /// quote post).
+    QuoteRequest = "QuoteRequest" => Activity,
     /// `Article`.
     Article = "Article" => Object,
     /// `Audio`.
@@ -207,6 +211,9 @@ kinds! {
     Emoji = "Emoji" => Object,
     /// `PropertyValue` (`schema:PropertyValue`) profile field.
     PropertyValue = "PropertyValue" => Object,
+    /// `QuoteAuthorization` (FEP-044f): the quoted author's server's
+    /// dereferenceable stamp that a quote post was approved.
+    QuoteAuthorization = "QuoteAuthorization" => Object,
 }
 
 impl fmt::Display for Kind {

@@ -3,7 +3,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::props::{props, standalone};
-use super::{Context, DateTime, Iri, LanguageMap, OneOrMany, Reference};
+use super::{Context, DateTime, InteractionPolicy, Iri, LanguageMap, OneOrMany, Reference};
 
 /// A list of references: the shape of most AS2 relation properties.
 pub type Refs = OneOrMany<Reference>;
@@ -116,8 +116,25 @@ props! {
         quote_url: Iri = "quoteUrl",
         /// `_misskey_quote` (Misskey): the quoted post.
         misskey_quote: Iri = "_misskey_quote",
-        /// `quote` (FEP-044f): the quoted post.
+        /// `quoteUri` (Fedibird; Mastodon 4.5 writes it beside `quote`): the
+        /// quoted post.
+        quote_uri: Iri = "quoteUri",
+        /// `quote` (FEP-044f): the quoted post. Mastodon reads `quote`, then
+        /// `_misskey_quote`, `quoteUrl`, `quoteUri`; see
+        /// [`Object::quoted_post`].
         quote: Iri = "quote",
+        /// `quoteAuthorization` (FEP-044f): on a quote post, the IRI of the
+        /// `QuoteAuthorization` the quoted author's server issued for it.
+        quote_authorization: Iri = "quoteAuthorization",
+        /// `interactionPolicy` (GoToSocial, FEP-044f): who may quote (and
+        /// otherwise interact with) this post.
+        interaction_policy: Box<InteractionPolicy> = "interactionPolicy",
+        /// `interactingObject` (`gts:interactingObject`): on a
+        /// `QuoteAuthorization`, the quote post it authorizes.
+        interacting_object: Iri = "interactingObject",
+        /// `interactionTarget` (`gts:interactionTarget`): on a
+        /// `QuoteAuthorization`, the quoted post.
+        interaction_target: Iri = "interactionTarget",
         /// `blurhash` (`toot:blurhash`): a BlurHash placeholder of an image.
         blurhash: String = "blurhash",
         /// `focalPoint` (`toot:focalPoint`): `[x, y]` in -1.0..=1.0.
@@ -180,6 +197,19 @@ impl Object {
     /// The IRI of the first `attributedTo` (embedded or not): the author.
     pub fn attributed_to_id(&self) -> Option<&Iri> {
         self.attributed_to.as_ref()?.first()?.id()
+    }
+
+    /// The post this object quotes, in any spelling Mastodon 4.5 reads:
+    /// `quote` (FEP-044f), then `_misskey_quote`, `quoteUrl` and `quoteUri`.
+    ///
+    /// A quote post is shown *as a quote* only once its authorization is
+    /// checked (`archipel::federation::quotes`); until then this is a link.
+    pub fn quoted_post(&self) -> Option<&Iri> {
+        self.quote
+            .as_ref()
+            .or(self.misskey_quote.as_ref())
+            .or(self.quote_url.as_ref())
+            .or(self.quote_uri.as_ref())
     }
 
     /// The type names, in document order (empty if `type` is absent or not
