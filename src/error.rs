@@ -86,6 +86,7 @@ via_federation!(
     crate::federation::collection::CollectionError,
     crate::federation::dispatch::DispatchError,
     crate::federation::serve::ServeError,
+    crate::federation::migration::MigrationError,
 );
 
 /// `Result` with archipel's [`Error`].

@@ -11,6 +11,7 @@
 //! | recipients | [`recipients`] | addressing → inboxes (`Public` is never a target) |
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
 //! | follow relationships | [`graph`], `requests` | followers, following, the Follows this server sent; requests awaiting a locked account |
+//! | account migration | [`migration`] | `Move`: sent only to a target that names the account; believed only when both accounts, fetched fresh, agree; local follows moved, bounded |
 //! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
 //! | what the server keeps | [`store`] | local posts: what each reader of an outbox or object may see, tombstones; bounded tables for what peers send (received objects, inboxes, reactions, the verification log) |
 //! | state on disk | `data_dir` (feature `sqlite`) | keys, actor cache and delivery queue in private SQLite files |
@@ -31,6 +32,7 @@ mod hub;
 pub mod keys;
 pub mod local;
 pub mod lookup;
+pub mod migration;
 pub mod outbox;
 pub mod paths;
 pub mod recipients;

@@ -52,6 +52,9 @@ pub enum FederationError {
     /// Planning or queueing the delivery failed.
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryError),
+    /// A `Move` was not sent, or not believed.
+    #[error(transparent)]
+    Migration(#[from] super::migration::MigrationError),
     /// A fan-out job could not be written.
     #[error(transparent)]
     Fanout(#[from] super::fanout::FanoutError),

@@ -601,6 +601,13 @@ impl Federation {
             .cloned()
     }
 
+    /// Every local actor loaded (or registered) so far, the instance actor
+    /// aside, in no particular order: as many as the application loaded.
+    pub fn loaded_actors(&self) -> Vec<LocalActor> {
+        let locals = self.inner.locals.read().unwrap_or_else(|e| e.into_inner());
+        locals.values().cloned().collect()
+    }
+
     /// The loaded local actor with this IRI, if any.
     pub fn local_by_id(&self, id: &Iri) -> Option<LocalActor> {
         if *id == *self.inner.instance.id() {

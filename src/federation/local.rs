@@ -67,6 +67,11 @@ pub struct LocalActor {
     locked: bool,
     display_name: Option<String>,
     summary: Option<String>,
+    /// `alsoKnownAs`: the accounts this one is also (a `Move` to it from
+    /// one of them is believed only if it is listed here).
+    also_known_as: Vec<Iri>,
+    /// `movedTo`: the account this one moved to.
+    moved_to: Option<Iri>,
 }
 
 impl std::fmt::Debug for LocalActor {
@@ -172,6 +177,8 @@ impl LocalActor {
             locked: false,
             display_name: None,
             summary: None,
+            also_known_as: Vec::new(),
+            moved_to: None,
         }
     }
 
@@ -191,6 +198,33 @@ impl LocalActor {
     pub fn with_summary(mut self, html: impl Into<String>) -> LocalActor {
         self.summary = Some(html.into());
         self
+    }
+
+    /// The accounts this one is also known as (`alsoKnownAs`), builder
+    /// style: before an account elsewhere may move here, it must be listed,
+    /// since servers receiving its `Move` check this list
+    /// ([`migration`](super::migration)). Replaces the list.
+    pub fn with_also_known_as(mut self, aliases: Vec<Iri>) -> LocalActor {
+        self.also_known_as = aliases;
+        self
+    }
+
+    /// The account this one moved to (`movedTo`), builder style; `None`
+    /// clears it. [`Federation::move_account`](super::Federation::move_account)
+    /// sets it before the `Move` leaves.
+    pub fn with_moved_to(mut self, target: Option<Iri>) -> LocalActor {
+        self.moved_to = target;
+        self
+    }
+
+    /// The accounts this one is also known as (`alsoKnownAs`).
+    pub fn also_known_as(&self) -> &[Iri] {
+        &self.also_known_as
+    }
+
+    /// The account this one moved to (`movedTo`), if it moved.
+    pub fn moved_to(&self) -> Option<&Iri> {
+        self.moved_to.as_ref()
     }
 
     /// The local name (`preferredUsername`).

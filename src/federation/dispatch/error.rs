@@ -155,6 +155,15 @@ impl DispatchError {
             | Self::WrongFollowee { .. }
             | Self::NotLocal { .. }
             | Self::NoFetcher { .. } => StatusCode::FORBIDDEN,
+            // A Move the ready-made handler refused (forged, inconsistent):
+            // the sender's fault, never worth a retry.
+            Self::Handler { source, .. }
+                if source
+                    .downcast_ref::<super::super::migration::MigrationError>()
+                    .is_some_and(|e| e.is_refusal()) =>
+            {
+                StatusCode::FORBIDDEN
+            }
             Self::NoSuchActor { .. } => StatusCode::NOT_FOUND,
             Self::Fetch { .. } | Self::FetchedOther { .. } => StatusCode::BAD_GATEWAY,
             Self::Graph(_) | Self::OwnerLookup { .. } | Self::Handler { .. } => {

@@ -53,6 +53,19 @@ impl LocalActor {
             "manuallyApprovesFollowers".to_owned(),
             Value::String("as:manuallyApprovesFollowers".to_owned()),
         );
+        // As Mastodon declares them: IRIs, not strings.
+        let id_term = |id: &str| {
+            let mut term = Map::new();
+            term.insert("@id".to_owned(), Value::String(id.to_owned()));
+            term.insert("@type".to_owned(), Value::String("@id".to_owned()));
+            Value::Object(term)
+        };
+        if !self.also_known_as.is_empty() {
+            terms.insert("alsoKnownAs".to_owned(), id_term("as:alsoKnownAs"));
+        }
+        if self.moved_to.is_some() {
+            terms.insert("movedTo".to_owned(), id_term("as:movedTo"));
+        }
         entries.push(Value::Object(terms));
         Context::from_value(Value::Array(entries))
     }
@@ -101,6 +114,11 @@ impl LocalActor {
         actor.following = Some(Reference::Iri(self.following.clone()));
         actor.liked = Some(Reference::Iri(self.liked.clone()));
         actor.manually_approves_followers = Some(self.locked);
+        // Account migration: what a server receiving a `Move` checks.
+        if !self.also_known_as.is_empty() {
+            actor.also_known_as = Some(OneOrMany::Many(self.also_known_as.clone()));
+        }
+        actor.moved_to.clone_from(&self.moved_to);
         actor
     }
 
