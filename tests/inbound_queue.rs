@@ -32,3 +32,6 @@ mod route;
 
 #[path = "inbound_queue/gone_actor.rs"]
 mod gone_actor;
+
+#[path = "inbound_queue/depth_cap.rs"]
+mod depth_cap;

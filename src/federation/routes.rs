@@ -445,6 +445,12 @@ async fn admit_then_receive(s: &RouteState, request: Request) -> Response {
         Ok(p) => p,
         Err(refused) => return refused.into_response(),
     };
+    // A full inbound queue: 503 before the body is read or verified, and
+    // the origin keeps its token (the request was not processed).
+    if let Some(full) = s.fed.inbound().and_then(|q| q.check_room().err()) {
+        permit.not_from_origin();
+        return from_http(full.response());
+    }
     match InboxRequest::from_request(request, &()).await {
         Ok(request) => receive(s, request, &mut permit).await,
         Err(e) => {

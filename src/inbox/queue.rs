@@ -43,6 +43,17 @@
 //! and durable backends keep the give-up record (reason included) in their
 //! finished history: nothing is dropped silently.
 //!
+//! **Bounded.** A queue keeps at most [`DEFAULT_MAX_DEPTH`] (100,000)
+//! activities unless configured otherwise (`InboundConfig::max_depth`,
+//! feature `delivery`). Past it the inbox answers `503` with
+//! `Retry-After` ([`QueueFull`]) right after admission, before reading the
+//! body or fetching a key, and gives the origin its admission token back.
+//! The route reads a count kept in memory ([`InboundQueue::check_room`]),
+//! never the backend: each enqueue raises it, each settle lowers it, and
+//! the workers set it to the backend's own count every few seconds
+//! (`InboundConfig::depth_refresh`), which also counts what other machines
+//! sharing the backend stored.
+//!
 //! **Same object, in order.** Each job carries the id of the object the
 //! activity is about as its order key, with the sender as its inbox, so a
 //! sender's `Delete` of a note is not processed before its `Create` of it,
@@ -122,6 +133,10 @@ pub enum InboundError {
         /// Why it did not parse.
         reason: String,
     },
+    /// The queue holds its most activities: refused before verification
+    /// (see [`InboundQueue::check_room`]).
+    #[error(transparent)]
+    Full(#[from] QueueFull),
     /// A stored envelope could not be written or read back.
     #[error("inbound queue: envelope of {activity:?}: {reason}")]
     Envelope {
@@ -158,12 +173,75 @@ pub struct InboundStats {
 /// a flood of refused activities cannot fill the disk.
 pub const KEEP_GIVEN_UP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// How many activities an inbound queue keeps at most, processed or not
+/// yet settled, unless configured otherwise
+/// ([`InboundConfig::max_depth`](InboundConfig::max_depth), feature
+/// `delivery`): 100,000, a few hours of a busy small server's traffic
+/// (and, at Mastodon's 1 MiB body cap, a bounded disk). Past it the inbox
+/// answers `503` before reading or verifying anything.
+pub const DEFAULT_MAX_DEPTH: usize = 100_000;
+
+/// The `Retry-After` a full inbound queue answers with (30 s): senders
+/// retry on their own backoff anyway; this asks them not to come back at
+/// once.
+pub const FULL_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The inbound queue is full: the inbox refuses new activities, before
+/// any body read, key fetch or signature check, until the workers catch
+/// up. Answer it with [`QueueFull::response`]: `503 Service Unavailable`
+/// with `Retry-After` ([`FULL_RETRY_AFTER`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("inbound queue: full, {kept} activities kept of at most {max_depth}; retry after {} s", FULL_RETRY_AFTER.as_secs())]
+#[non_exhaustive]
+pub struct QueueFull {
+    /// Activities kept (the queue's count as this process last knew it).
+    pub kept: u64,
+    /// The cap.
+    pub max_depth: u64,
+}
+
+impl QueueFull {
+    /// `503 Service Unavailable` (RFC 9110 §15.6.4): the server is
+    /// overloaded for now, which is what a sender's retry logic expects.
+    pub fn status(&self) -> http::StatusCode {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    /// The answer to send: the status, `Retry-After` in seconds (RFC 9110
+    /// §10.2.3) and the message as plain text.
+    pub fn response(&self) -> http::Response<bytes::Bytes> {
+        let mut response = http::Response::new(bytes::Bytes::from(self.to_string()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(FULL_RETRY_AFTER.as_secs()),
+        );
+        response
+    }
+}
+
 /// Counters shared by the queue handle and its workers.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) processed: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) failed: AtomicU64,
+    /// Activities kept (unsettled), as this process knows: raised by each
+    /// enqueue, lowered by each settle of its workers, and set to the
+    /// backend's own count whenever it is read ([`InboundQueue::stats`],
+    /// the workers' periodic refresh), which also brings in what other
+    /// machines sharing the backend did. Read per request, so the inbox
+    /// never counts rows to decide.
+    pub(crate) kept: AtomicU64,
+    /// The cap on `kept` ([`DEFAULT_MAX_DEPTH`] until workers set theirs).
+    pub(crate) max_depth: AtomicU64,
+    /// Requests refused because the queue was full.
+    pub(crate) refused_full: AtomicU64,
     /// Wakes idle workers when an activity is stored.
     #[cfg(feature = "delivery")]
     pub(crate) wake: tokio::sync::Notify,
@@ -192,8 +270,44 @@ impl InboundQueue {
     pub fn new(queue: Arc<dyn DeliveryQueue>) -> Self {
         InboundQueue {
             queue,
-            counters: Arc::new(Counters::default()),
+            counters: Arc::new(Counters {
+                max_depth: AtomicU64::new(DEFAULT_MAX_DEPTH as u64),
+                ..Counters::default()
+            }),
         }
+    }
+
+    /// Whether the queue has room for another activity: called by the
+    /// inbox route right after admission, before the body is read, so a
+    /// full queue costs a request no key fetch or signature check. Reads
+    /// an in-memory count, never the backend.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use archipel::delivery::MemoryQueue;
+    /// use archipel::inbox::queue::InboundQueue;
+    /// let inbound = InboundQueue::new(Arc::new(MemoryQueue::new()));
+    /// assert_eq!(inbound.check_room(), Ok(()));
+    /// ```
+    ///
+    /// # Errors
+    /// [`QueueFull`] when the queue keeps its most activities
+    /// ([`DEFAULT_MAX_DEPTH`], or [`InboundConfig::max_depth`](InboundConfig::max_depth)
+    /// once workers run): answer [`QueueFull::response`].
+    pub fn check_room(&self) -> Result<(), QueueFull> {
+        let kept = self.counters.kept.load(Ordering::Relaxed);
+        let max_depth = self.counters.max_depth.load(Ordering::Relaxed);
+        if kept < max_depth {
+            return Ok(());
+        }
+        self.counters.refused_full.fetch_add(1, Ordering::Relaxed);
+        Err(QueueFull { kept, max_depth })
+    }
+
+    /// Requests refused by [`check_room`](Self::check_room) since the
+    /// queue was made, for an operator's refusal counts.
+    pub fn refused_full(&self) -> u64 {
+        self.counters.refused_full.load(Ordering::Relaxed)
     }
 
     /// Persists `incoming` and returns its job id once it is stored (and
@@ -220,6 +334,7 @@ impl InboundQueue {
         .with_order_key(order_key(incoming));
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let ids = self.queue.enqueue_activity(job, now).await?;
+        self.counters.kept.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "delivery")]
         self.counters.wake.notify_one();
         ids.first().copied().ok_or_else(|| {
@@ -237,6 +352,7 @@ impl InboundQueue {
     pub async fn stats(&self) -> Result<InboundStats, InboundError> {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let q = self.queue.stats(now).await?;
+        self.counters.kept.store(q.total as u64, Ordering::Relaxed);
         Ok(InboundStats {
             depth: q.due + q.leased,
             leased: q.leased,
@@ -296,6 +412,16 @@ impl InboundQueue {
     #[cfg(feature = "delivery")]
     pub(crate) fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// One activity fewer kept (a worker settled it for good).
+    #[cfg(feature = "delivery")]
+    pub(crate) fn settled_one(&self) {
+        // Saturating: a refresh may already have counted it out.
+        let _ = self
+            .counters
+            .kept
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 }
 

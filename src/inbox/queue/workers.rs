@@ -44,6 +44,17 @@ pub struct InboundConfig {
     /// Time in-flight handlers get to finish on [`InboundWorkers::shutdown`]
     /// (default 10 s); the rest are released to the queue.
     pub shutdown_grace: Duration,
+    /// Activities the queue keeps at most, processed or not (default
+    /// [`DEFAULT_MAX_DEPTH`](super::DEFAULT_MAX_DEPTH), 100,000); past it
+    /// the inbox answers `503` with `Retry-After` before reading the body
+    /// ([`InboundQueue::check_room`]). Set on the queue when the pool
+    /// starts.
+    pub max_depth: usize,
+    /// How often the pool reads the backend's own count of kept
+    /// activities (default 5 s), correcting the in-memory count the inbox
+    /// checks (activities enqueued or settled by other machines sharing
+    /// the backend, settles lost in a crash).
+    pub depth_refresh: Duration,
 }
 
 impl Default for InboundConfig {
@@ -60,6 +71,8 @@ impl Default for InboundConfig {
                 .with_max_delay(Duration::from_secs(3600))
                 .with_max_age(Duration::from_secs(24 * 3600)),
             shutdown_grace: Duration::from_secs(10),
+            max_depth: super::DEFAULT_MAX_DEPTH,
+            depth_refresh: Duration::from_secs(5),
         }
     }
 }
@@ -105,6 +118,18 @@ impl InboundConfig {
     /// Sets [`shutdown_grace`](Self::shutdown_grace).
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Sets [`max_depth`](Self::max_depth).
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// Sets [`depth_refresh`](Self::depth_refresh).
+    pub fn with_depth_refresh(mut self, every: Duration) -> Self {
+        self.depth_refresh = every;
         self
     }
 }
@@ -196,6 +221,10 @@ impl InboundWorkers {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does).
     pub fn start(queue: InboundQueue, dispatcher: Dispatcher, config: InboundConfig) -> Self {
+        queue
+            .counters()
+            .max_depth
+            .store(config.max_depth as u64, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             queue,
             dispatcher,
@@ -253,9 +282,17 @@ fn stopped(shared: &Shared, unsettled: Vec<JobId>) -> InboundStopped {
 async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>) -> Vec<JobId> {
     let mut tasks = JoinSet::new();
     let wake = shared.queue.counters().clone();
+    let mut refreshed: Option<std::time::Instant> = None;
     loop {
         if crash.load(Ordering::SeqCst) {
             break;
+        }
+        if refreshed.is_none_or(|at| at.elapsed() >= shared.config.depth_refresh) {
+            // Reading the stats sets the inbox's count to the backend's.
+            if let Err(e) = shared.queue.stats().await {
+                tracing::warn!(error = %e, "inbound: reading the queue depth failed");
+            }
+            refreshed = Some(std::time::Instant::now());
         }
         while tasks.try_join_next().is_some() {}
         let claimed = match claim_some(&shared).await {
@@ -485,8 +522,10 @@ async fn settle(shared: &Shared, lease: &Lease, outcome: &Outcome, at: Option<Ti
             backend.give_up(lease, rec.clone()).await
         }
     };
-    if let Err(e) = result {
+    match result {
+        Ok(()) if at.is_none() => shared.queue.settled_one(),
+        Ok(()) => {}
         // A lost lease: another worker holds the job now and settles it.
-        tracing::warn!(job = %lease.job, error = %e, "inbound: settle failed");
+        Err(e) => tracing::warn!(job = %lease.job, error = %e, "inbound: settle failed"),
     }
 }
