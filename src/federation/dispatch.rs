@@ -15,6 +15,8 @@
 //! | `Delete` | the sender deletes itself, or something it owns (see below) | none | [`Delete`] |
 //! | `Block` | always | of a local actor: neither follows the other any more ([`Graph::remove_follower`], [`Graph::remove_following`]), a pending Follow between them is forgotten | the [`Activity`] |
 //! | `Move` | its object is the sender (an account moves only itself) | none: check the target's `alsoKnownAs` before moving followers | the [`Activity`] |
+//! | `QuoteRequest` | its `object` is a post of this server (not an actor), its `instrument` (the quote post) is on the sender's origin and, if embedded, the sender's and quoting that post | none: [`Quotes`](super::quotes::Quotes) decides from the post's policy | [`QuoteRequest`] |
+//! | `Accept`, `Reject` of an embedded `QuoteRequest` | the request's `actor` is a local actor (that the sender is the quoted author it went to, [`Quotes::handle_reply`](super::quotes::Quotes::handle_reply) checks) | none | [`QuoteReply`] |
 //! | `Like`, `Announce`, `Flag` | always (the inbox verified the sender) | none | the [`Activity`] |
 //! | anything else, and an `Accept`/`Reject` of an embedded non-Follow | always | none | the [`AnyObject`], in [`Dispatcher::on_other`] |
 //!
@@ -126,6 +128,7 @@ use crate::inbox::Incoming;
 use crate::vocab::{Activity, AnyObject, Iri, Kind};
 
 use super::graph::{Graph, SentFollow};
+use super::quotes::{QuoteReply, QuoteRequest};
 use super::paths::Paths;
 
 /// The error a handler or a lookup returns: any error type, boxed (`?`
@@ -225,6 +228,8 @@ struct Handlers {
     block: Option<Handler<Activity>>,
     move_: Option<Handler<Activity>>,
     flag: Option<Handler<Activity>>,
+    quote_request: Option<Handler<QuoteRequest>>,
+    quote_reply: Option<Handler<QuoteReply>>,
     other: Option<Handler<AnyObject>>,
 }
 
@@ -389,6 +394,19 @@ impl Dispatcher {
         on_flag, flag, Activity
     );
     on!(
+        /// Handles a `QuoteRequest` (FEP-044f) for a post of this server, its
+        /// quote post on the sender's origin; [`Quotes::handle_request`](super::quotes::Quotes::handle_request)
+        /// decides and answers ([`Dispatcher::with_quotes`] registers it).
+        on_quote_request, quote_request, QuoteRequest
+    );
+    on!(
+        /// Handles the `Accept` or `Reject` of a `QuoteRequest` a local actor
+        /// sent (embedded, as Mastodon sends it);
+        /// [`Quotes::handle_reply`](super::quotes::Quotes::handle_reply)
+        /// believes it only from the quoted author.
+        on_quote_reply, quote_reply, QuoteReply
+    );
+    on!(
         /// Handles every activity whose type has no handler of its own, and
         /// types outside the vocabulary, as decoded (unknown properties in
         /// `extra`). The rules of its type still run first.
@@ -493,6 +511,10 @@ impl Dispatcher {
                 })
                 .await
             }
+            Route::QuoteRequest(request) => {
+                call.run(&h.quote_request, activity, |_| request).await
+            }
+            Route::QuoteReply(reply) => call.run(&h.quote_reply, activity, |_| reply).await,
             Route::Plain { kind, severed } => {
                 let slot = match kind {
                     Kind::Like => &h.like,
@@ -585,6 +607,20 @@ impl Dispatcher {
                     severed: false,
                 }
             }
+            Some(Kind::QuoteRequest) if listened(h.quote_request.is_some()) => Route::QuoteRequest(
+                super::quotes::rules::authorize_request(&self.paths, incoming, activity)?,
+            ),
+            Some(k @ (Kind::Accept | Kind::Reject))
+                if listened(h.quote_reply.is_some())
+                    && super::quotes::rules::is_quote_reply(activity) =>
+            {
+                Route::QuoteReply(super::quotes::rules::authorize_reply(
+                    &self.paths,
+                    k,
+                    incoming,
+                    activity,
+                )?)
+            }
             Some(kind @ (Kind::Like | Kind::Announce | Kind::Flag)) => Route::Plain {
                 kind,
                 severed: false,
@@ -651,6 +687,10 @@ enum Route {
         object: Iri,
         is_actor: bool,
     },
+    /// A `QuoteRequest` after its rule.
+    QuoteRequest(QuoteRequest),
+    /// An `Accept`/`Reject` of a local actor's `QuoteRequest`.
+    QuoteReply(QuoteReply),
     /// A type without rules (or `Block`, `Move` after theirs); `severed`
     /// when a `Block` changed the graph.
     Plain {

@@ -55,6 +55,9 @@ pub enum FederationError {
     /// A `Move` was not sent, or not believed.
     #[error(transparent)]
     Migration(#[from] super::migration::MigrationError),
+    /// A quote was not requested, authorized or believed.
+    #[error(transparent)]
+    Quotes(#[from] super::quotes::QuoteError),
     /// A fan-out job could not be written.
     #[error(transparent)]
     Fanout(#[from] super::fanout::FanoutError),

@@ -7,6 +7,7 @@
 //! | `POST /users/{name}/inbox`, `POST /inbox`, `POST /actor/inbox` | the inbox pipeline, then the [`Dispatcher`] |
 //! | `GET /users/{name}/followers`, `/following` | paged collections from the [`Graph`](super::Graph) |
 //! | `GET /users/{name}/outbox` | the application's outbox source, if given |
+//! | `GET /users/{name}/quote_authorizations/{id}` | the quote authorizations issued, if given ([`Routes::with_quotes`]) |
 //! | `GET /objects/{id}`, `GET /activities/{id}` | the application's objects, through the serving guard |
 //! | `GET /users/{name}/{suffix}` | an owner-only collection, if given ([`Routes::with_owner_collection`]) |
 //! | `POST /users/{name}/outbox` | the owner's client-to-server posts, if given ([`Routes::with_client_outbox`]) |
@@ -141,6 +142,7 @@ struct RouteState {
     owner_collections: Vec<(String, OwnerCollection)>,
     client_outbox: Option<Arc<dyn ClientOutbox>>,
     nodeinfo: Option<NodeInfoSource>,
+    quotes: Option<super::quotes::Quotes>,
 }
 
 /// The collection of a local actor that only its owner reads (see
@@ -274,6 +276,13 @@ impl Routes {
         self
     }
 
+    /// Serves the quote authorizations `quotes` issued at
+    /// `GET /users/{name}/quote_authorizations/{id}` (FEP-044f), to anyone.
+    pub fn with_quotes(mut self, quotes: super::quotes::Quotes) -> Routes {
+        self.state.quotes = Some(quotes);
+        self
+    }
+
     /// Serves `pages` to requests that prefer HTML (see the module docs).
     pub fn with_pages(mut self, pages: Arc<dyn Pages>) -> Routes {
         self.state.pages = Some(pages);
@@ -312,6 +321,10 @@ impl Routes {
             .route("/users/{name}/followers", get(followers))
             .route("/users/{name}/following", get(following))
             .route("/users/{name}/outbox", get(outbox).post(client_outbox))
+            .route(
+                "/users/{name}/quote_authorizations/{id}",
+                get(quote_authorization),
+            )
             .route("/objects/{id}", get(object))
             .route("/activities/{id}", get(activity))
             .with_state(self.state)
@@ -339,6 +352,7 @@ impl Federation {
                 owner_collections: Vec::new(),
                 client_outbox: None,
                 nodeinfo: None,
+                quotes: None,
             },
         }
     }
@@ -704,6 +718,16 @@ async fn followers(
     request: Request,
 ) -> Response {
     graph_collection(&s, &name, Side::Followers, request).await
+}
+
+async fn quote_authorization(
+    State(s): State<RouteState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    match &s.quotes {
+        Some(quotes) => from_http(quotes.serve(&name, &id).await),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn following(

@@ -1,0 +1,690 @@
+//! Consent-respecting quote posts (FEP-044f), as Mastodon 4.5 speaks them:
+//! a quote is shown *as a quote* only when the quoted author's server
+//! authorized it.
+//!
+//! # The decisions it makes
+//!
+//! **Quoted side** ([`Quotes::handle_request`]). A `QuoteRequest` reaches
+//! [`Dispatcher::on_quote_request`](super::dispatch::Dispatcher::on_quote_request)
+//! only when its `object` is a post of this server and its `instrument`
+//! (the quote post) is on the sender's origin. The post's author and
+//! [`QuotePolicy`] come from the application ([`QuoteTargets`]; for the
+//! library's [`Posts`], the post's own `interactionPolicy`). The policy
+//! gives a typed [`QuoteDecision`]:
+//! [`Automatic`](QuoteDecision::Automatic) issues a dereferenceable
+//! [`QuoteAuthorization`] (kept in a bounded [`AuthorizationStore`],
+//! served by [`Routes::with_quotes`](super::routes::Routes::with_quotes)
+//! at `/users/{name}/quote_authorizations/{id}`) and sends an `Accept`
+//! whose `result` is it; [`Manual`](QuoteDecision::Manual) keeps the
+//! request pending (bounded) until [`Quotes::approve`] or
+//! [`Quotes::refuse`]; [`Refused`](QuoteDecision::Refused) sends a
+//! `Reject`. **The safe default**: a post without a policy, and a post
+//! that is not public or unlisted, may be quoted by its author only
+//! ([`QuotePolicy::default`]). [`Quotes::revoke`] deletes an authorization
+//! (it is no longer served) and sends its `Delete`.
+//!
+//! **Quoter's side** ([`Quotes::request`]). A post with `quote` is sent as
+//! a `QuoteRequest` to the quoted author, and stays a plain link (no
+//! `quoteAuthorization`) until the author's `Accept` arrives
+//! ([`Quotes::handle_reply`]): the authorization it names is then fetched
+//! and checked exactly as a receiver would ([`Quotes::verify`]) before
+//! [`Quotes::attach`] adds it to the post. A `Reject`, or a `Delete` of the
+//! authorization ([`Quotes::handle_revocation`]), leaves the post a link.
+//!
+//! **Receiver's side** ([`Quotes::verify`]). A quote post is a
+//! [`QuoteCheck::Quote`] only when its author is the quoted author (a
+//! self-quote), or its `quoteAuthorization` is on the quoted author's
+//! origin, fetched from there now (never from a cache: a revoked one
+//! must fail), is a `QuoteAuthorization`, names this quote as its
+//! `interactingObject` and the quoted post as its `interactionTarget`,
+//! and is `attributedTo` the quoted post's author (the quoted post itself
+//! fetched from its origin). Anything else is a [`QuoteCheck::Link`] with
+//! the typed reason.
+//!
+//! **Bounds.** Authorizations: [`DEFAULT_MAX_AUTHORIZATIONS`] (a new one
+//! past it is refused, never an old one dropped). Pending requests and
+//! sent requests: [`DEFAULT_MAX_PENDING`] and [`DEFAULT_MAX_SENT`], the
+//! oldest forgotten first (a late answer to a forgotten request is
+//! ignored). At most one fetch of the quoted post and one of the
+//! authorization per check.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use archipel::federation::Federation;
+//! use archipel::federation::quotes::{QuoteAudience, QuoteDecision, QuotePolicy, QuoteTarget, Quotes};
+//! use archipel::vocab::Iri;
+//! let fed = Federation::builder("https://a.example".parse()?).build().await?;
+//! let alice = fed.actor("alice").await?;
+//! let quotes = Quotes::new(&fed);
+//! let bob = Iri::parse("https://b.example/users/bob")?;
+//!
+//! // Without a policy, only alice may quote alice.
+//! let post = QuoteTarget::new(alice.id().clone(), QuotePolicy::default());
+//! assert_eq!(quotes.decide(&post, &bob).await?, QuoteDecision::Refused);
+//! assert_eq!(quotes.decide(&post, alice.id()).await?, QuoteDecision::Automatic);
+//!
+//! // Anyone, after alice approves.
+//! let post = QuoteTarget::new(
+//!     alice.id().clone(),
+//!     QuotePolicy::default().with_manual(QuoteAudience::Public),
+//! );
+//! assert_eq!(quotes.decide(&post, &bob).await?, QuoteDecision::Manual);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod quoter;
+pub(crate) mod rules;
+mod store;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+pub use error::QuoteError;
+pub use quoter::{QuoteOutcome, QuoteState};
+pub use rules::{QuoteReply, QuoteRequest};
+pub use store::{
+    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, MemoryAuthorizations, QuoteAuthorization,
+};
+pub use verify::{QuoteCheck, VerifiedQuote};
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::vocab::{
+    Activity, AnyObject, InteractionPolicy, InteractionRule, Iri, Kind, Reference,
+    audience::is_public_iri,
+};
+
+use super::dispatch::{BoxError, Dispatcher};
+use super::hub::{Federation, Sent};
+use super::local::LocalActor;
+use super::paths::Paths;
+use super::store::Posts;
+use store::Bounded;
+
+/// The default of [`QuotesConfig::max_pending`]: requests awaiting manual
+/// approval.
+pub const DEFAULT_MAX_PENDING: usize = 10_000;
+/// The default of [`QuotesConfig::max_sent`]: quote requests this server
+/// sent and awaits an answer to.
+pub const DEFAULT_MAX_SENT: usize = 10_000;
+/// The route suffix of authorizations under a local actor.
+pub const AUTHORIZATIONS_SUFFIX: &str = "quote_authorizations";
+
+/// Who a [`QuotePolicy`] rule names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QuoteAudience {
+    /// Anyone (`as:Public`).
+    Public,
+    /// The author's followers.
+    Followers,
+    /// The accounts the author follows.
+    Following,
+    /// One actor.
+    Actor(Iri),
+}
+
+/// Who may quote a post: automatically, after the author's approval, or
+/// (anyone else) not at all. The author may always quote themselves.
+///
+/// The default names nobody: only the author may quote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuotePolicy {
+    /// Approved without asking the author.
+    pub automatic: Vec<QuoteAudience>,
+    /// Approved once the author says so ([`Quotes::approve`]).
+    pub manual: Vec<QuoteAudience>,
+}
+
+impl QuotePolicy {
+    /// Anyone may quote, automatically (Mastodon's "anyone").
+    pub fn public() -> Self {
+        QuotePolicy::default().with_automatic(QuoteAudience::Public)
+    }
+
+    /// Adds an audience approved automatically.
+    pub fn with_automatic(mut self, who: QuoteAudience) -> Self {
+        self.automatic.push(who);
+        self
+    }
+
+    /// Adds an audience approved manually.
+    pub fn with_manual(mut self, who: QuoteAudience) -> Self {
+        self.manual.push(who);
+        self
+    }
+
+    /// Reads the `canQuote` rule of a post's or actor's `interactionPolicy`
+    /// for `author`: `as:Public`, the author's followers and following
+    /// collections, and actor IRIs. An absent policy or rule is the default
+    /// (nobody); IRIs naming anything else (another collection) approve
+    /// nobody, as Mastodon treats unsupported policies.
+    pub fn from_interaction_policy(
+        policy: Option<&InteractionPolicy>,
+        author: &LocalActor,
+    ) -> Self {
+        let Some(rule) = policy.and_then(|p| p.can_quote.as_deref()) else {
+            return QuotePolicy::default();
+        };
+        let read = |list: &Option<crate::vocab::OneOrMany<Iri>>| -> Vec<QuoteAudience> {
+            let mut out = Vec::new();
+            for iri in list.iter().flatten() {
+                let who = if is_public_iri(iri.as_str()) {
+                    QuoteAudience::Public
+                } else if iri == author.followers() {
+                    QuoteAudience::Followers
+                } else if iri == author.following() {
+                    QuoteAudience::Following
+                } else if iri == author.id() {
+                    // The author always may; not an audience.
+                    continue;
+                } else {
+                    QuoteAudience::Actor(iri.clone())
+                };
+                if !out.contains(&who) {
+                    out.push(who);
+                }
+            }
+            out
+        };
+        QuotePolicy {
+            automatic: read(&rule.automatic_approval),
+            manual: read(&rule.manual_approval),
+        }
+    }
+
+    /// The `interactionPolicy` to publish on `author`'s posts, as Mastodon
+    /// writes it (the author alone when the policy names nobody).
+    pub fn to_interaction_policy(&self, author: &LocalActor) -> InteractionPolicy {
+        let write = |list: &[QuoteAudience]| -> Vec<Iri> {
+            list.iter()
+                .map(|who| match who {
+                    QuoteAudience::Public => {
+                        Iri::new_unchecked("https://www.w3.org/ns/activitystreams#Public")
+                    }
+                    QuoteAudience::Followers => author.followers().clone(),
+                    QuoteAudience::Following => author.following().clone(),
+                    QuoteAudience::Actor(iri) => iri.clone(),
+                })
+                .collect()
+        };
+        let mut automatic = write(&self.automatic);
+        if automatic.is_empty() && self.manual.is_empty() {
+            automatic.push(author.id().clone());
+        }
+        InteractionPolicy::can_quote(InteractionRule::new(automatic, write(&self.manual)))
+    }
+}
+
+/// What the quoted author's server decided about a quote request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QuoteDecision {
+    /// Authorized at once: the authorization was issued and the `Accept`
+    /// sent.
+    Automatic,
+    /// Pending until the author approves or refuses it.
+    Manual,
+    /// Refused: a `Reject` was sent.
+    Refused,
+}
+
+/// A local post that may be quoted: its author and the policy that applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuoteTarget {
+    /// The post's local author.
+    pub author: Iri,
+    /// Who may quote it.
+    pub policy: QuotePolicy,
+}
+
+impl QuoteTarget {
+    /// A post of `author` under `policy`.
+    pub fn new(author: Iri, policy: QuotePolicy) -> Self {
+        QuoteTarget { author, policy }
+    }
+}
+
+/// The application's posts, as far as quoting goes: who wrote a local post
+/// and who may quote it.
+#[async_trait::async_trait]
+pub trait QuoteTargets: Send + Sync {
+    /// The local post `post`, or `None` when this server has no such post
+    /// (the request is then refused).
+    async fn target(&self, post: &Iri) -> Result<Option<QuoteTarget>, BoxError>;
+}
+
+/// The library's post store as [`QuoteTargets`]: the post's own
+/// `interactionPolicy` decides; a post that is not public or unlisted, or
+/// deleted, may be quoted by its author only.
+#[derive(Debug, Clone)]
+pub struct PostTargets {
+    posts: Posts,
+    fed: Federation,
+}
+
+impl PostTargets {
+    /// Reads `posts`, whose authors are `fed`'s local actors.
+    pub fn new(fed: &Federation, posts: Posts) -> Self {
+        PostTargets {
+            posts,
+            fed: fed.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl QuoteTargets for PostTargets {
+    async fn target(&self, post: &Iri) -> Result<Option<QuoteTarget>, BoxError> {
+        let Some(stored) = self.posts.get(post).await? else {
+            return Ok(None);
+        };
+        let Some(author) = self.fed.local_by_id(&stored.author) else {
+            return Ok(None);
+        };
+        let object = stored.object.as_object();
+        let policy = match object {
+            Some(o) if o.is_public() => {
+                QuotePolicy::from_interaction_policy(o.interaction_policy.as_deref(), &author)
+            }
+            _ => QuotePolicy::default(),
+        };
+        Ok(Some(QuoteTarget::new(stored.author, policy)))
+    }
+}
+
+/// The bounds of [`Quotes`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct QuotesConfig {
+    /// Requests awaiting manual approval kept (the oldest forgotten
+    /// first). Default [`DEFAULT_MAX_PENDING`].
+    pub max_pending: usize,
+    /// Sent requests awaiting an answer kept. Default [`DEFAULT_MAX_SENT`].
+    pub max_sent: usize,
+}
+
+impl Default for QuotesConfig {
+    fn default() -> Self {
+        QuotesConfig {
+            max_pending: DEFAULT_MAX_PENDING,
+            max_sent: DEFAULT_MAX_SENT,
+        }
+    }
+}
+
+impl QuotesConfig {
+    /// Sets [`QuotesConfig::max_pending`] (at least one).
+    pub fn with_max_pending(mut self, n: usize) -> Self {
+        self.max_pending = n.max(1);
+        self
+    }
+
+    /// Sets [`QuotesConfig::max_sent`] (at least one).
+    pub fn with_max_sent(mut self, n: usize) -> Self {
+        self.max_sent = n.max(1);
+        self
+    }
+}
+
+/// A quote request waiting for its author's approval.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PendingQuote {
+    /// The request (its `id` is what [`Quotes::approve`] takes).
+    pub request: QuoteRequest,
+    /// The quoted post's local author.
+    pub author: Iri,
+}
+
+/// FEP-044f quote posts for one [`Federation`] (see the [module
+/// docs](self)). Cheap to clone; clones share their state.
+#[derive(Clone)]
+pub struct Quotes {
+    fed: Federation,
+    targets: Option<Arc<dyn QuoteTargets>>,
+    store: Arc<dyn AuthorizationStore>,
+    state: Arc<Mutex<State>>,
+}
+
+pub(crate) struct State {
+    pending: Bounded<PendingQuote>,
+    pub(crate) sent: Bounded<quoter::SentRequest>,
+}
+
+impl std::fmt::Debug for Quotes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Quotes")
+            .field("targets", &self.targets.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Quotes {
+    /// Quote posts for `fed`, with an in-memory authorization store and
+    /// the default bounds; no local post can be quoted until
+    /// [`Quotes::with_targets`] says which posts exist.
+    pub fn new(fed: &Federation) -> Quotes {
+        Quotes::with_config(fed, QuotesConfig::default())
+    }
+
+    /// As [`Quotes::new`], with other bounds.
+    pub fn with_config(fed: &Federation, config: QuotesConfig) -> Quotes {
+        Quotes {
+            fed: fed.clone(),
+            targets: None,
+            store: Arc::new(MemoryAuthorizations::default()),
+            state: Arc::new(Mutex::new(State {
+                pending: Bounded::new(config.max_pending),
+                sent: Bounded::new(config.max_sent),
+            })),
+        }
+    }
+
+    /// Where the quoted posts' authors and policies come from.
+    pub fn with_targets(mut self, targets: Arc<dyn QuoteTargets>) -> Quotes {
+        self.targets = Some(targets);
+        self
+    }
+
+    /// Keeps issued authorizations in `store` (a durable one survives a
+    /// restart; the default is in memory).
+    pub fn with_store(mut self, store: Arc<dyn AuthorizationStore>) -> Quotes {
+        self.store = store;
+        self
+    }
+
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Each update is a single insert or remove: a poisoned lock still
+        // holds consistent tables.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The [`QuoteDecision`] for `quoter` quoting a post `target` (no
+    /// side effect): the author always, then the automatic audiences, then
+    /// the manual ones; anyone else is refused.
+    ///
+    /// # Errors
+    /// [`QuoteError::Federation`] if the follow graph cannot be read.
+    pub async fn decide(
+        &self,
+        target: &QuoteTarget,
+        quoter: &Iri,
+    ) -> Result<QuoteDecision, QuoteError> {
+        if quoter == &target.author {
+            return Ok(QuoteDecision::Automatic);
+        }
+        if self
+            .matches(&target.policy.automatic, &target.author, quoter)
+            .await?
+        {
+            return Ok(QuoteDecision::Automatic);
+        }
+        if self
+            .matches(&target.policy.manual, &target.author, quoter)
+            .await?
+        {
+            return Ok(QuoteDecision::Manual);
+        }
+        Ok(QuoteDecision::Refused)
+    }
+
+    async fn matches(
+        &self,
+        audiences: &[QuoteAudience],
+        author: &Iri,
+        quoter: &Iri,
+    ) -> Result<bool, QuoteError> {
+        let graph = self.fed.graph();
+        for who in audiences {
+            let hit = match who {
+                QuoteAudience::Public => true,
+                QuoteAudience::Actor(iri) => iri == quoter,
+                QuoteAudience::Followers => graph
+                    .is_follower(author, quoter)
+                    .await
+                    .map_err(super::FederationError::from)?,
+                QuoteAudience::Following => self.follows(author, quoter).await?,
+            };
+            if hit {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    // A local actor's following is this server's own data (it grows only
+    // by its own Follows), so reading it is bounded by what it chose.
+    async fn follows(&self, author: &Iri, quoter: &Iri) -> Result<bool, QuoteError> {
+        let following = self
+            .fed
+            .graph()
+            .following(author)
+            .await
+            .map_err(super::FederationError::from)?;
+        Ok(following.contains(quoter))
+    }
+
+    /// Handles a `QuoteRequest` the dispatcher authorized: decides from the
+    /// quoted post's policy, then issues the authorization and sends the
+    /// `Accept`, keeps the request pending, or sends the `Reject`.
+    ///
+    /// # Errors
+    /// [`QuoteError::UnknownPost`] when the application knows no such
+    /// post (nothing is sent: the sender learns nothing about it);
+    /// [`QuoteError::Full`] when a bounded table is full; the sending's
+    /// failure.
+    pub async fn handle_request(&self, request: QuoteRequest) -> Result<QuoteDecision, QuoteError> {
+        let target = self.target(&request.quoted).await?;
+        let decision = self.decide(&target, &request.quoter).await?;
+        match decision {
+            QuoteDecision::Automatic => {
+                self.authorize(&target.author, &request).await?;
+            }
+            QuoteDecision::Manual => {
+                self.state().pending.insert(
+                    request.id.clone(),
+                    PendingQuote {
+                        request,
+                        author: target.author,
+                    },
+                );
+            }
+            QuoteDecision::Refused => {
+                self.send_reject(&target.author, &request).await?;
+            }
+        }
+        Ok(decision)
+    }
+
+    async fn target(&self, post: &Iri) -> Result<QuoteTarget, QuoteError> {
+        let unknown = || QuoteError::UnknownPost { post: post.clone() };
+        let Some(targets) = &self.targets else {
+            return Err(unknown());
+        };
+        let target = targets.target(post).await.map_err(|e| QuoteError::Lookup {
+            post: post.clone(),
+            reason: e.to_string(),
+        })?;
+        target.ok_or_else(unknown)
+    }
+
+    /// The requests of `author`'s posts awaiting approval (at most
+    /// [`QuotesConfig::max_pending`] in all).
+    pub fn pending(&self, author: &Iri) -> Vec<PendingQuote> {
+        self.state()
+            .pending
+            .values()
+            .filter(|p| &p.author == author)
+            .cloned()
+            .collect()
+    }
+
+    /// Approves a pending request: issues the authorization and sends the
+    /// `Accept`.
+    ///
+    /// # Errors
+    /// [`QuoteError::NotPending`] if no such request waits; as
+    /// [`Quotes::handle_request`].
+    pub async fn approve(&self, request: &Iri) -> Result<QuoteAuthorization, QuoteError> {
+        let pending = self.take_pending(request)?;
+        self.authorize(&pending.author, &pending.request).await
+    }
+
+    /// Refuses a pending request: sends the `Reject`.
+    ///
+    /// # Errors
+    /// [`QuoteError::NotPending`] if no such request waits; the sending's
+    /// failure.
+    pub async fn refuse(&self, request: &Iri) -> Result<Sent, QuoteError> {
+        let pending = self.take_pending(request)?;
+        self.send_reject(&pending.author, &pending.request).await
+    }
+
+    fn take_pending(&self, request: &Iri) -> Result<PendingQuote, QuoteError> {
+        self.state()
+            .pending
+            .remove(request)
+            .ok_or_else(|| QuoteError::NotPending {
+                request: request.clone(),
+            })
+    }
+
+    fn local(&self, author: &Iri) -> Result<LocalActor, QuoteError> {
+        self.fed
+            .local_by_id(author)
+            .ok_or_else(|| QuoteError::NotLocal {
+                actor: author.clone(),
+            })
+    }
+
+    async fn authorize(
+        &self,
+        author: &Iri,
+        request: &QuoteRequest,
+    ) -> Result<QuoteAuthorization, QuoteError> {
+        let actor = self.local(author)?;
+        let random = Paths::new_id().map_err(|e| super::FederationError::Random(e.to_string()))?;
+        let id = Iri::new_unchecked(format!("{}/{AUTHORIZATIONS_SUFFIX}/{random}", actor.id()));
+        let auth = self
+            .store
+            .insert(QuoteAuthorization {
+                id,
+                author: author.clone(),
+                quote: request.quote.clone(),
+                target: request.quoted.clone(),
+                quoter: request.quoter.clone(),
+                request: request.id.clone(),
+            })
+            .await?;
+        let mut accept = Activity::new(
+            Kind::Accept,
+            Iri::new_unchecked(format!("{}#accept", auth.id)),
+            author.clone(),
+        );
+        accept.base.to = Some(request.quoter.clone().into());
+        accept.object = Some(Reference::from(request.compact()).into());
+        accept.result = Some(auth.id.clone().into());
+        self.fed.send(&actor, &accept).await?;
+        Ok(auth)
+    }
+
+    async fn send_reject(&self, author: &Iri, request: &QuoteRequest) -> Result<Sent, QuoteError> {
+        let actor = self.local(author)?;
+        let mut reject = Activity::new(Kind::Reject, self.fed.new_activity_id()?, author.clone());
+        reject.base.to = Some(request.quoter.clone().into());
+        reject.object = Some(Reference::from(request.compact()).into());
+        Ok(self.fed.send(&actor, &reject).await?)
+    }
+
+    /// Revokes an authorization: it is no longer served (so every check
+    /// of the quote fails from now on), and its `Delete` goes to the
+    /// quoter's server.
+    ///
+    /// # Errors
+    /// [`QuoteError::UnknownAuthorization`] if there is none with this id;
+    /// the sending's failure.
+    pub async fn revoke(&self, authorization: &Iri) -> Result<QuoteAuthorization, QuoteError> {
+        let auth = self.store.remove(authorization).await?.ok_or_else(|| {
+            QuoteError::UnknownAuthorization {
+                authorization: authorization.clone(),
+            }
+        })?;
+        let actor = self.local(&auth.author)?;
+        let mut delete = Activity::new(
+            Kind::Delete,
+            Iri::new_unchecked(format!("{}#delete", auth.id)),
+            auth.author.clone(),
+        );
+        delete.base.to =
+            Some(Iri::new_unchecked("https://www.w3.org/ns/activitystreams#Public").into());
+        delete.base.cc = Some(auth.quoter.clone().into());
+        delete.object = Some(auth.id.clone().into());
+        self.fed.send(&actor, &delete).await?;
+        Ok(auth)
+    }
+
+    /// The authorization with this id, if issued and not revoked.
+    ///
+    /// # Errors
+    /// The store's failure.
+    pub async fn authorization(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError> {
+        self.store.get(id).await
+    }
+
+    /// Serves `GET /users/{name}/quote_authorizations/{id}`: the
+    /// authorization document, public (anyone checking the quote must read
+    /// it), or `404` when unknown or revoked.
+    pub async fn serve(&self, name: &str, id: &str) -> Response<Bytes> {
+        let not_found = || {
+            let mut r = Response::new(Bytes::from_static(b"no such quote authorization"));
+            *r.status_mut() = http::StatusCode::NOT_FOUND;
+            r
+        };
+        let Some(actor) = self.fed.local(name) else {
+            return not_found();
+        };
+        if Paths::check_name(id).is_err() {
+            return not_found();
+        }
+        let iri = Iri::new_unchecked(format!("{}/{AUTHORIZATIONS_SUFFIX}/{id}", actor.id()));
+        match self.store.get(&iri).await {
+            Ok(Some(auth)) if &auth.author == actor.id() => {
+                super::serve::activity_json(&AnyObject::from(auth.to_object()))
+            }
+            _ => not_found(),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// Handles quote posts with `quotes`: `QuoteRequest`s decided by
+    /// policy ([`Quotes::handle_request`]), and the `Accept`/`Reject` of
+    /// this server's requests ([`Quotes::handle_reply`]). An application
+    /// that must hear of the outcome (to notify, or to `Update` the quote
+    /// post) registers its own handlers calling the same methods.
+    pub fn with_quotes(self, quotes: &Quotes) -> Dispatcher {
+        let (q1, q2) = (quotes.clone(), quotes.clone());
+        self.on_quote_request(move |_cx, request| {
+            let quotes = q1.clone();
+            async move {
+                quotes.handle_request(request).await?;
+                Ok(())
+            }
+        })
+        .on_quote_reply(move |cx, reply| {
+            let quotes = q2.clone();
+            async move {
+                quotes.handle_reply(cx.actor(), &reply).await?;
+                Ok(())
+            }
+        })
+    }
+}

@@ -1,0 +1,248 @@
+//! The authorizations this server issued: [`QuoteAuthorization`] records
+//! in a bounded [`AuthorizationStore`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use crate::vocab::{Context, Iri, Kind, Object};
+
+use super::QuoteError;
+
+/// The default of [`MemoryAuthorizations::new`]: authorizations kept.
+pub const DEFAULT_MAX_AUTHORIZATIONS: usize = 100_000;
+
+/// One authorization this server issued for a quote of a local post
+/// (FEP-044f): served at [`QuoteAuthorization::id`] until revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuoteAuthorization {
+    /// Its IRI (`/users/{name}/quote_authorizations/{random}`).
+    pub id: Iri,
+    /// The quoted author (a local actor): `attributedTo`.
+    pub author: Iri,
+    /// The quote post (`interactingObject`).
+    pub quote: Iri,
+    /// The quoted post (`interactionTarget`).
+    pub target: Iri,
+    /// The quote post's author, who asked.
+    pub quoter: Iri,
+    /// The `QuoteRequest` it answers.
+    pub request: Iri,
+}
+
+impl QuoteAuthorization {
+    /// The document served at its id, as Mastodon 4.5 writes it.
+    pub fn to_object(&self) -> Object {
+        let mut o = Object::new(Kind::QuoteAuthorization.as_str())
+            .with_id(self.id.clone())
+            .with_attributed_to(self.author.clone());
+        o.ld_context = Some(Context::activitystreams_with_quotes());
+        o.interacting_object = Some(self.quote.clone());
+        o.interaction_target = Some(self.target.clone());
+        o
+    }
+}
+
+/// Where issued authorizations are kept. A revoked or lost authorization
+/// is no longer served, so every server that checks the quote shows it as
+/// a link: a durable application keeps them in its database.
+#[async_trait::async_trait]
+pub trait AuthorizationStore: Send + Sync {
+    /// Stores `auth`, or returns the one already issued for the same quote
+    /// of the same post (one authorization per pair).
+    ///
+    /// # Errors
+    /// [`QuoteError::Full`] past the store's cap.
+    async fn insert(&self, auth: QuoteAuthorization) -> Result<QuoteAuthorization, QuoteError>;
+    /// The authorization with this id.
+    async fn get(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError>;
+    /// Removes (revokes) the authorization with this id.
+    async fn remove(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError>;
+}
+
+/// An in-memory [`AuthorizationStore`] of at most a fixed number of
+/// authorizations; past it a new one is refused ([`QuoteError::Full`])
+/// rather than an old one dropped, since dropping one would silently
+/// revoke a quote.
+#[derive(Debug)]
+pub struct MemoryAuthorizations {
+    cap: usize,
+    inner: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    by_id: HashMap<Iri, QuoteAuthorization>,
+    by_pair: HashMap<(Iri, Iri), Iri>,
+}
+
+impl Default for MemoryAuthorizations {
+    fn default() -> Self {
+        MemoryAuthorizations::new(DEFAULT_MAX_AUTHORIZATIONS)
+    }
+}
+
+impl MemoryAuthorizations {
+    /// A store of at most `cap` authorizations (at least one).
+    pub fn new(cap: usize) -> Self {
+        MemoryAuthorizations {
+            cap: cap.max(1),
+            inner: Mutex::new(Table::default()),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic elsewhere cannot leave the maps inconsistent (each
+        // update is two inserts or two removes), so a poisoned lock is
+        // still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthorizationStore for MemoryAuthorizations {
+    async fn insert(&self, auth: QuoteAuthorization) -> Result<QuoteAuthorization, QuoteError> {
+        let mut t = self.table();
+        let pair = (auth.quote.clone(), auth.target.clone());
+        if let Some(existing) = t.by_pair.get(&pair).and_then(|id| t.by_id.get(id)) {
+            return Ok(existing.clone());
+        }
+        if t.by_id.len() >= self.cap {
+            return Err(QuoteError::Full {
+                table: "quote authorization",
+                cap: self.cap,
+            });
+        }
+        t.by_pair.insert(pair, auth.id.clone());
+        t.by_id.insert(auth.id.clone(), auth.clone());
+        Ok(auth)
+    }
+
+    async fn get(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError> {
+        Ok(self.table().by_id.get(id).cloned())
+    }
+
+    async fn remove(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError> {
+        let mut t = self.table();
+        let removed = t.by_id.remove(id);
+        if let Some(a) = &removed {
+            t.by_pair.remove(&(a.quote.clone(), a.target.clone()));
+        }
+        Ok(removed)
+    }
+}
+
+/// A bounded first-in-first-out map: the pending requests and the
+/// requests this server sent, whose oldest entry is forgotten past the cap
+/// (forgetting a request only means a late answer is ignored).
+#[derive(Debug)]
+pub(crate) struct Bounded<V> {
+    cap: usize,
+    order: VecDeque<Iri>,
+    map: HashMap<Iri, V>,
+}
+
+impl<V> Bounded<V> {
+    pub(crate) fn new(cap: usize) -> Self {
+        Bounded {
+            cap: cap.max(1),
+            order: VecDeque::new(),
+            map: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: Iri, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.map.len() > self.cap {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Keys removed by `remove` linger in `order`; keep it bounded too.
+        if self.order.len() > 2 * self.cap {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+    }
+
+    pub(crate) fn get(&self, key: &Iri) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: &Iri) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    pub(crate) fn remove(&mut self, key: &Iri) -> Option<V> {
+        self.map.remove(key)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iri(s: &str) -> Iri {
+        Iri::parse(s).unwrap()
+    }
+
+    fn auth(n: u32) -> QuoteAuthorization {
+        QuoteAuthorization {
+            id: iri(&format!(
+                "https://a.example/users/alice/quote_authorizations/{n}"
+            )),
+            author: iri("https://a.example/users/alice"),
+            quote: iri(&format!("https://b.example/notes/{n}")),
+            target: iri("https://a.example/objects/1"),
+            quoter: iri("https://b.example/users/bob"),
+            request: iri(&format!("https://b.example/activities/{n}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_store_is_capped_and_one_per_pair() {
+        let store = MemoryAuthorizations::new(2);
+        assert_eq!(store.insert(auth(1)).await.unwrap(), auth(1));
+        // The same quote of the same post again: the first authorization.
+        let mut again = auth(1);
+        again.id = iri("https://a.example/users/alice/quote_authorizations/other");
+        assert_eq!(store.insert(again).await.unwrap(), auth(1));
+        store.insert(auth(2)).await.unwrap();
+        let full = store.insert(auth(3)).await.unwrap_err();
+        assert!(matches!(full, QuoteError::Full { cap: 2, .. }), "{full:?}");
+        assert_eq!(store.remove(&auth(1).id).await.unwrap(), Some(auth(1)));
+        assert_eq!(store.get(&auth(1).id).await.unwrap(), None);
+        store.insert(auth(3)).await.unwrap();
+    }
+
+    #[test]
+    fn bounded_map_forgets_the_oldest() {
+        let mut m = Bounded::new(2);
+        for n in 0..5 {
+            m.insert(iri(&format!("https://x.example/{n}")), n);
+        }
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get(&iri("https://x.example/0")), None);
+        assert_eq!(m.get(&iri("https://x.example/4")), Some(&4));
+        for n in 0..100 {
+            let k = iri(&format!("https://y.example/{n}"));
+            m.insert(k.clone(), n);
+            m.remove(&k);
+        }
+        assert!(m.order.len() <= 4, "{}", m.order.len());
+    }
+}

@@ -1,0 +1,229 @@
+//! Unit tests of the quote decisions and the quoter's bookkeeping.
+
+use super::*;
+use crate::federation::Federation;
+
+fn iri(s: &str) -> Iri {
+    Iri::parse(s).unwrap()
+}
+
+async fn fed() -> (Federation, LocalActor) {
+    let fed = Federation::builder("https://a.example".parse().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let alice = fed.actor("alice").await.unwrap();
+    (fed, alice)
+}
+
+#[tokio::test]
+async fn decisions_follow_the_policy_most_permissive_first() {
+    let (fed, alice) = fed().await;
+    let quotes = Quotes::new(&fed);
+    let bob = iri("https://b.example/users/bob");
+    let carol = iri("https://c.example/users/carol");
+    fed.graph().add_follower(alice.id(), &bob).await.unwrap();
+    fed.graph().add_following(alice.id(), &carol).await.unwrap();
+
+    let target = |policy| QuoteTarget::new(alice.id().clone(), policy);
+    let none = target(QuotePolicy::default());
+    assert_eq!(
+        quotes.decide(&none, &bob).await.unwrap(),
+        QuoteDecision::Refused
+    );
+    assert_eq!(
+        quotes.decide(&none, alice.id()).await.unwrap(),
+        QuoteDecision::Automatic
+    );
+
+    let followers = target(
+        QuotePolicy::default()
+            .with_automatic(QuoteAudience::Followers)
+            .with_manual(QuoteAudience::Public),
+    );
+    assert_eq!(
+        quotes.decide(&followers, &bob).await.unwrap(),
+        QuoteDecision::Automatic
+    );
+    assert_eq!(
+        quotes.decide(&followers, &carol).await.unwrap(),
+        QuoteDecision::Manual
+    );
+
+    let following = target(QuotePolicy::default().with_automatic(QuoteAudience::Following));
+    assert_eq!(
+        quotes.decide(&following, &carol).await.unwrap(),
+        QuoteDecision::Automatic
+    );
+    assert_eq!(
+        quotes.decide(&following, &bob).await.unwrap(),
+        QuoteDecision::Refused
+    );
+
+    let one = target(QuotePolicy::default().with_manual(QuoteAudience::Actor(carol.clone())));
+    assert_eq!(
+        quotes.decide(&one, &carol).await.unwrap(),
+        QuoteDecision::Manual
+    );
+    assert_eq!(
+        quotes.decide(&one, &bob).await.unwrap(),
+        QuoteDecision::Refused
+    );
+}
+
+#[tokio::test]
+async fn interaction_policy_round_trips_through_quote_policy() {
+    let (_fed, alice) = fed().await;
+    let policy = QuotePolicy::default()
+        .with_automatic(QuoteAudience::Followers)
+        .with_manual(QuoteAudience::Public);
+    let published = policy.to_interaction_policy(&alice);
+    let rule = published.can_quote.as_ref().unwrap();
+    let auto: Vec<&str> = rule
+        .automatic_approval
+        .iter()
+        .flatten()
+        .map(Iri::as_str)
+        .collect();
+    assert_eq!(auto, [alice.followers().as_str()]);
+    assert_eq!(
+        QuotePolicy::from_interaction_policy(Some(&published), &alice),
+        policy
+    );
+
+    // Nobody: published as the author alone (as Mastodon does), read back
+    // as nobody.
+    let nobody = QuotePolicy::default().to_interaction_policy(&alice);
+    let rule = nobody.can_quote.as_ref().unwrap();
+    let auto: Vec<&str> = rule
+        .automatic_approval
+        .iter()
+        .flatten()
+        .map(Iri::as_str)
+        .collect();
+    assert_eq!(auto, [alice.id().as_str()]);
+    assert_eq!(
+        QuotePolicy::from_interaction_policy(Some(&nobody), &alice),
+        QuotePolicy::default()
+    );
+    assert_eq!(
+        QuotePolicy::from_interaction_policy(None, &alice),
+        QuotePolicy::default()
+    );
+}
+
+#[tokio::test]
+async fn without_targets_no_post_can_be_quoted() {
+    let (fed, _alice) = fed().await;
+    let quotes = Quotes::new(&fed);
+    let request = QuoteRequest {
+        activity: Activity::default(),
+        id: iri("https://b.example/notes/1#quote_request"),
+        quoter: iri("https://b.example/users/bob"),
+        quoted: iri("https://a.example/objects/1"),
+        quote: iri("https://b.example/notes/1"),
+    };
+    let refused = quotes.handle_request(request).await.unwrap_err();
+    assert!(
+        matches!(&refused, QuoteError::UnknownPost { post } if post == "https://a.example/objects/1"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn replies_are_believed_only_from_the_quoted_author() {
+    let (fed, _alice) = fed().await;
+    let quotes = Quotes::new(&fed);
+    let request = iri("https://a.example/objects/q#quote_request");
+    let reply = |accepted| QuoteReply {
+        activity: Activity::default(),
+        accepted,
+        request: request.clone(),
+        authorization: None,
+    };
+    let unknown = quotes
+        .handle_reply(&iri("https://b.example/users/bob"), &reply(false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, QuoteError::UnknownRequest { .. }),
+        "{unknown:?}"
+    );
+
+    quotes.state().sent.insert(
+        request.clone(),
+        quoter::SentRequest::pending(
+            iri("https://a.example/objects/q"),
+            iri("https://b.example/notes/1"),
+            iri("https://b.example/users/bob"),
+        ),
+    );
+    let mallory = iri("https://b.example/users/mallory");
+    let forged = quotes
+        .handle_reply(&mallory, &reply(false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&forged, QuoteError::NotTheQuotedAuthor { actor, .. } if actor == &mallory),
+        "{forged:?}"
+    );
+    assert_eq!(
+        quotes.state_of(&iri("https://a.example/objects/q")),
+        Some(QuoteState::Pending)
+    );
+    // An Accept without an authorization is not an approval.
+    let empty = quotes
+        .handle_reply(&iri("https://b.example/users/bob"), &reply(true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(empty, QuoteError::NoAuthorization { .. }),
+        "{empty:?}"
+    );
+    let refused = quotes
+        .handle_reply(&iri("https://b.example/users/bob"), &reply(false))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        QuoteOutcome::Refused {
+            quote: iri("https://a.example/objects/q")
+        }
+    );
+    assert_eq!(
+        quotes.state_of(&iri("https://a.example/objects/q")),
+        Some(QuoteState::Refused)
+    );
+    // A Delete by anyone of anything is no revocation of a refused quote.
+    assert_eq!(
+        quotes.handle_revocation(&iri("https://b.example/users/bob"), &request),
+        None
+    );
+}
+
+#[tokio::test]
+async fn pending_requests_are_bounded() {
+    let (fed, alice) = fed().await;
+    let quotes = Quotes::with_config(&fed, QuotesConfig::default().with_max_pending(2));
+    for n in 0..5 {
+        quotes.state().pending.insert(
+            iri(&format!("https://b.example/r/{n}")),
+            PendingQuote {
+                request: QuoteRequest {
+                    activity: Activity::default(),
+                    id: iri(&format!("https://b.example/r/{n}")),
+                    quoter: iri("https://b.example/users/bob"),
+                    quoted: iri("https://a.example/objects/1"),
+                    quote: iri(&format!("https://b.example/notes/{n}")),
+                },
+                author: alice.id().clone(),
+            },
+        );
+    }
+    assert_eq!(quotes.pending(alice.id()).len(), 2);
+    let gone = quotes
+        .approve(&iri("https://b.example/r/0"))
+        .await
+        .unwrap_err();
+    assert!(matches!(gone, QuoteError::NotPending { .. }), "{gone:?}");
+}
