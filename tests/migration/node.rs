@@ -12,13 +12,16 @@ use archipel::federation::migration::Migration;
 use archipel::federation::{Federation, LocalActor};
 use archipel::vocab::Iri;
 
+/// What became of one `Move` received: `Ok(actors moved)` or the
+/// refusal's `Debug` form (the variant first).
+pub type Outcome = Result<Vec<Iri>, String>;
+
 /// One running server.
 pub struct Node {
     /// Its handle.
     pub fed: Federation,
-    /// What became of each `Move` received: `Ok(actors moved)` or the
-    /// refusal's `Debug` form (the variant first).
-    pub moves: Arc<Mutex<Vec<Result<Vec<Iri>, String>>>>,
+    /// What became of each `Move` received, in order.
+    pub moves: Arc<Mutex<Vec<Outcome>>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -111,7 +114,7 @@ impl Node {
     }
 
     /// The outcomes of the `Move`s received so far.
-    pub fn moves(&self) -> Vec<Result<Vec<Iri>, String>> {
+    pub fn moves(&self) -> Vec<Outcome> {
         self.moves.lock().unwrap().clone()
     }
 }
