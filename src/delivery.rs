@@ -219,6 +219,9 @@ pub struct SendRequest<'a> {
     pub body: &'a PreparedBody,
     /// The signature dialect to use for this knock.
     pub dialect: Spec,
+    /// The `Collection-Synchronization` header value (FEP-8fcf) to send,
+    /// if the job has one ([`JobRecord::collection_sync`](queue::JobRecord::collection_sync)).
+    pub collection_sync: Option<&'a str>,
 }
 
 /// The pluggable "sign and send one POST" step.

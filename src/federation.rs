@@ -12,6 +12,7 @@
 //! | collections | [`collection`] | paged `OrderedCollection`s, served and traversed |
 //! | follow relationships | [`graph`], `requests` | followers, following, the Follows this server sent; requests awaiting a locked account |
 //! | account migration | [`migration`] | `Move`: sent only to a target that names the account; believed only when both accounts, fetched fresh, agree; local follows moved, bounded |
+//! | followers synchronization | [`followers_sync`] | FEP-8fcf: a digest per server on deliveries; the partial collection only to that server; a header believed only from its collection's owner; bounded reconciliation |
 //! | quote posts | [`quotes`] | FEP-044f: who may quote a post (automatically, after approval, nobody); authorizations issued, served and revoked; a quote shown as one only once its authorization, fetched from the quoted author's origin, names it |
 //! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
 //! | what the server keeps | [`store`] | local posts: what each reader of an outbox or object may see, tombstones; bounded tables for what peers send (received objects, inboxes, reactions, the verification log) |
@@ -27,6 +28,7 @@ pub mod dispatch;
 mod error;
 pub mod fanin;
 pub mod fanout;
+pub mod followers_sync;
 pub mod follows;
 pub mod graph;
 mod hub;

@@ -5,6 +5,8 @@ mod support;
 
 #[path = "fuzz_replay/delivery.rs"]
 mod delivery;
+#[path = "fuzz_replay/followers_sync.rs"]
+mod followers_sync;
 #[path = "fuzz_replay/inbox.rs"]
 mod inbox;
 #[path = "fuzz_replay/signatures.rs"]

@@ -161,6 +161,11 @@ pub struct NewActivity {
     /// unsettled, so a `Delete` never overtakes the `Create` it follows.
     /// `None` jobs are never held back.
     pub order_key: Option<String>,
+    /// A `Collection-Synchronization` header value (FEP-8fcf) per inbox:
+    /// the job to that inbox stores it ([`JobRecord::collection_sync`])
+    /// and the worker sends it. Each value is at most
+    /// [`MAX_COLLECTION_SYNC`] bytes; a longer one is not stored.
+    pub collection_sync: BTreeMap<Url, String>,
 }
 
 impl NewActivity {
@@ -174,7 +179,18 @@ impl NewActivity {
             inboxes,
             dialect: None,
             order_key: None,
+            collection_sync: BTreeMap::new(),
         }
+    }
+
+    /// Sets the `Collection-Synchronization` header value (FEP-8fcf) the
+    /// job to `inbox` sends (one of [`NewActivity::inboxes`]; others are
+    /// ignored). Values over [`MAX_COLLECTION_SYNC`] bytes are dropped.
+    pub fn with_collection_sync(mut self, inbox: Url, value: String) -> Self {
+        if value.len() <= MAX_COLLECTION_SYNC {
+            self.collection_sync.insert(inbox, value);
+        }
+        self
     }
 
     /// Sets the ordering key (usually the `id` of the object the activity
@@ -205,6 +221,11 @@ impl NewActivity {
         .with_order_key(plan.order_key())
     }
 }
+
+/// The longest `Collection-Synchronization` value a job stores (bytes),
+/// as the receiving side reads at most
+/// [`MAX_HEADER_LEN`](crate::federation::followers_sync::MAX_HEADER_LEN).
+pub const MAX_COLLECTION_SYNC: usize = 2_048;
 
 /// The largest progress a job may store with [`DeliveryQueue::checkpoint`]
 /// (64 KiB): progress is a resume cursor, not a data store.
@@ -249,6 +270,10 @@ pub struct JobRecord {
     /// The progress last stored by [`DeliveryQueue::checkpoint`], handed
     /// back on the next claim so a job resumes where a crashed worker left it.
     pub progress: Option<Vec<u8>>,
+    /// The `Collection-Synchronization` header value (FEP-8fcf) to send
+    /// with this job, if any ([`NewActivity::with_collection_sync`]).
+    #[serde(default)]
+    pub collection_sync: Option<String>,
 }
 
 /// A lease as stored on the job.

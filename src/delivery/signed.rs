@@ -154,6 +154,15 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
                 reason: format!("request could not be built: {e}"),
             })?;
         req.extensions_mut().insert(RedirectMode::Manual);
+        // FEP-8fcf: unsigned, like Mastodon's; the receiver trusts it only
+        // on a request whose signature verified as the collection's owner.
+        if let Some(value) = r
+            .collection_sync
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            req.headers_mut()
+                .insert(crate::federation::followers_sync::HEADER_NAME, value);
+        }
         let digest = r.body.digest().clone();
         let permit =
             self.permits
@@ -314,6 +323,7 @@ mod tests {
                 key_id: &Iri::new_unchecked("https://a.example/u/alice#main-key"),
                 body: &body,
                 dialect: Spec::Cavage,
+                collection_sync: None,
             })
             .await;
         let modes = client.modes.lock().unwrap().clone();

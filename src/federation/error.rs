@@ -55,6 +55,9 @@ pub enum FederationError {
     /// A `Move` was not sent, or not believed.
     #[error(transparent)]
     Migration(#[from] super::migration::MigrationError),
+    /// A followers-synchronization header was refused, or reconciling failed.
+    #[error(transparent)]
+    FollowersSync(#[from] super::followers_sync::FollowersSyncError),
     /// A quote was not requested, authorized or believed.
     #[error(transparent)]
     Quotes(#[from] super::quotes::QuoteError),

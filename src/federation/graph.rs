@@ -154,6 +154,52 @@ pub trait Graph: Send + Sync {
     async fn following_count(&self, local: &Iri) -> Result<u64, GraphError> {
         Ok(self.following(local).await?.len() as u64)
     }
+
+    /// At most `limit` accepted followers of `local` on the server
+    /// `authority` (`host[:port]`, compared without case, as
+    /// [`page_order`] spells it), in IRI order, after the follower `after`:
+    /// what a server's followers-synchronization digest and partial
+    /// collection are made of (FEP-8fcf,
+    /// [`followers_sync`](super::followers_sync)).
+    ///
+    /// The default filters [`Graph::followers`]: correct, not bounded; a
+    /// store with an index overrides it ([`MemoryGraph`] and `SqliteGraph`
+    /// read one range).
+    async fn followers_on_host(
+        &self,
+        local: &Iri,
+        authority: &str,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        let authority = authority.to_ascii_lowercase();
+        let mut on: Vec<Iri> = self
+            .followers(local)
+            .await?
+            .into_iter()
+            .filter(|i| page_order(i).0 == authority)
+            .filter(|i| after.is_none_or(|a| i.as_str() > a.as_str()))
+            .collect();
+        on.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        on.truncate(limit);
+        Ok(on)
+    }
+
+    /// At most `limit` local actors recorded as following `remote` (whose
+    /// `Follow` it accepted), in IRI order: what the receiving side of
+    /// followers synchronization compares with the remote's digest.
+    ///
+    /// The default cannot answer (the trait has no list of local actors)
+    /// and fails with [`GraphError::Store`], which leaves
+    /// synchronization off for such a graph; [`MemoryGraph`] and
+    /// `SqliteGraph` answer it.
+    async fn local_followers_of(&self, remote: &Iri, limit: usize) -> Result<Vec<Iri>, GraphError> {
+        let _ = (remote, limit);
+        Err(GraphError::Store(
+            "this graph does not list the local followers of a remote actor (local_followers_of)"
+                .to_owned(),
+        ))
+    }
 }
 
 /// The key [`Graph::followers_page`] orders by: the IRI's lower-case
@@ -481,6 +527,43 @@ impl Graph for MemoryGraph {
             .following
             .get(local.as_str())
             .map_or(0, |s| s.len() as u64))
+    }
+
+    async fn followers_on_host(
+        &self,
+        local: &Iri,
+        authority: &str,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        use std::ops::Bound;
+        let authority = authority.to_ascii_lowercase();
+        let t = self.lock();
+        let Some(set) = t.followers_by_host.get(local.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let start = match after {
+            Some(a) => Bound::Excluded((authority.clone(), a.as_str().to_owned())),
+            None => Bound::Included((authority.clone(), String::new())),
+        };
+        Ok(set
+            .range((start, Bound::Unbounded))
+            .take_while(|(a, _)| *a == authority)
+            .take(limit)
+            .map(|(_, i)| Iri::new_unchecked(i.as_str()))
+            .collect())
+    }
+
+    async fn local_followers_of(&self, remote: &Iri, limit: usize) -> Result<Vec<Iri>, GraphError> {
+        // One lookup per local actor: local actors are few.
+        Ok(self
+            .lock()
+            .following
+            .iter()
+            .filter(|(_, remotes)| remotes.contains(remote.as_str()))
+            .take(limit)
+            .map(|(local, _)| Iri::new_unchecked(local.as_str()))
+            .collect())
     }
 }
 

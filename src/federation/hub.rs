@@ -179,6 +179,7 @@ pub struct FederationBuilder {
     plan: Option<PlanOptions>,
     fanout_queue: Option<Arc<dyn DeliveryQueue>>,
     fanout_config: FanoutConfig,
+    followers_sync: super::followers_sync::FollowersSyncConfig,
     admission: Option<crate::inbox::admission::AdmissionConfig>,
     inbound: Option<Arc<dyn DeliveryQueue>>,
     gone_actor: Option<crate::inbox::gone::GoneActorHook>,
@@ -323,6 +324,18 @@ impl FederationBuilder {
         self
     }
 
+    /// Followers synchronization (FEP-8fcf; see
+    /// [`followers_sync`](super::followers_sync)): on by default, with
+    /// [`FollowersSyncConfig::default`](super::followers_sync::FollowersSyncConfig::default)'s
+    /// bounds.
+    pub fn with_followers_sync(
+        mut self,
+        config: super::followers_sync::FollowersSyncConfig,
+    ) -> Self {
+        self.followers_sync = config;
+        self
+    }
+
     /// Builds the handle: loads (or makes) the instance actor's key.
     ///
     /// # Errors
@@ -413,6 +426,9 @@ impl FederationBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryQueue::new()) as Arc<dyn DeliveryQueue>),
                 fanout_config: self.fanout_config,
                 fanout_counters: Arc::default(),
+                followers_sync: Arc::new(super::followers_sync::SyncState::new(
+                    self.followers_sync,
+                )),
                 #[cfg(feature = "delivery")]
                 fanout_workers: tokio::sync::Mutex::new(None),
                 #[cfg(feature = "delivery")]
@@ -509,6 +525,7 @@ pub(crate) struct Inner {
     pub(crate) eager_fanout: bool,
     pub(crate) fanout_config: FanoutConfig,
     pub(crate) fanout_counters: Arc<super::fanout::Counters>,
+    pub(crate) followers_sync: Arc<super::followers_sync::SyncState>,
     #[cfg(feature = "delivery")]
     pub(crate) fanout_workers: tokio::sync::Mutex<Option<super::fanout::FanoutWorkers>>,
     #[cfg(feature = "delivery")]
@@ -549,6 +566,7 @@ impl Federation {
             plan: None,
             fanout_queue: None,
             fanout_config: FanoutConfig::default(),
+            followers_sync: Default::default(),
             admission: None,
             inbound: None,
             gone_actor: None,
@@ -936,7 +954,11 @@ impl Federation {
         if plan.inboxes().is_empty() {
             return Ok(sent);
         }
-        let job = NewActivity::from_plan(&plan, author.key_id().clone());
+        let mut job = NewActivity::from_plan(&plan, author.key_id().clone());
+        // To followers: each server's followers-synchronization header.
+        if super::recipients::addressees(activity).contains(author.followers()) {
+            job = self.with_sync_headers(author.id(), job).await;
+        }
         sent.jobs = self.enqueue(job).await?;
         Ok(sent)
     }

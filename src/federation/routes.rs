@@ -7,6 +7,7 @@
 //! | `POST /users/{name}/inbox`, `POST /inbox`, `POST /actor/inbox` | the inbox pipeline, then the [`Dispatcher`] |
 //! | `GET /users/{name}/followers`, `/following` | paged collections from the [`Graph`](super::Graph) |
 //! | `GET /users/{name}/outbox` | the application's outbox source, if given |
+//! | `GET /users/{name}/followers_synchronization` | the followers on the signer's server only (FEP-8fcf, [`followers_sync`](super::followers_sync)) |
 //! | `GET /users/{name}/quote_authorizations/{id}` | the quote authorizations issued, if given ([`Routes::with_quotes`]) |
 //! | `GET /objects/{id}`, `GET /activities/{id}` | the application's objects, through the serving guard |
 //! | `GET /users/{name}/{suffix}` | an owner-only collection, if given ([`Routes::with_owner_collection`]) |
@@ -151,7 +152,12 @@ pub type OwnerCollection = Arc<dyn Fn(&LocalActor) -> Arc<dyn CollectionSource> 
 
 /// Route suffixes the library serves with `GET` itself: an owner-only
 /// collection cannot take them.
-const OWN_SUFFIXES: [&str; 3] = ["followers", "following", "outbox"];
+const OWN_SUFFIXES: [&str; 4] = [
+    "followers",
+    "following",
+    "outbox",
+    super::followers_sync::PARTIAL_COLLECTION_SUFFIX,
+];
 
 /// Whether `suffix` can name an owner-only collection: path segments of
 /// ASCII letters, digits, `-` and `_`, none of the library's own.
@@ -320,6 +326,10 @@ impl Routes {
             .route("/actor/inbox", post(shared_inbox))
             .route("/users/{name}/followers", get(followers))
             .route("/users/{name}/following", get(following))
+            .route(
+                "/users/{name}/followers_synchronization",
+                get(followers_sync),
+            )
             .route("/users/{name}/outbox", get(outbox).post(client_outbox))
             .route(
                 "/users/{name}/quote_authorizations/{id}",
@@ -504,6 +514,14 @@ async fn receive(s: &RouteState, request: InboxRequest, permit: &mut Permit) -> 
             };
         }
     };
+    // A verified sender's followers-synchronization header: checked here,
+    // where the request's headers still are; reconciled in the background.
+    if let Err(e) = s
+        .fed
+        .check_followers_sync(&incoming.verified.owner, request.0.headers())
+    {
+        warn("inbox: Collection-Synchronization header refused", &e);
+    }
     // With an inbound queue: persisted, then answered; workers dispatch.
     if let Some(inbound) = s.fed.inbound() {
         return match inbound.enqueue(&incoming).await {
@@ -728,6 +746,15 @@ async fn quote_authorization(
         Some(quotes) => from_http(quotes.serve(&name, &id).await),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `GET /users/{name}/followers_synchronization` (FEP-8fcf).
+async fn followers_sync(
+    State(s): State<RouteState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    from_http(s.fed.serve_followers_sync(&name, &to_http(request)).await)
 }
 
 async fn following(

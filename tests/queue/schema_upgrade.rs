@@ -1,6 +1,7 @@
 //! Queue files and schemas written before ordering keys and checkpoints
-//! (schema version 1) keep opening: the new columns are added, pending
-//! jobs survive, and the new features work on them.
+//! (schema version 1) keep opening: the new columns are added (through
+//! version 3, the followers-synchronization header), pending jobs
+//! survive, and the new features work on them.
 
 use archipel::delivery::{AttemptRecord, DeliveryQueue, JobId};
 
@@ -14,6 +15,7 @@ async fn check_upgraded(q: &dyn DeliveryQueue, old: JobId) {
     assert_eq!(job.inbox.as_str(), INBOX);
     assert_eq!(job.activity_id, "https://a.example/act/old");
     assert_eq!((job.order_key, job.progress), (None, None));
+    assert_eq!(job.collection_sync, None);
     assert_eq!(q.stats(t(10)).await.unwrap().oldest_created_at, Some(t(7)));
     // New keyed jobs line up behind each other, never behind the old one.
     let keyed = |id: &str| activity(id, &[INBOX]).with_order_key("https://a.example/notes/1");
@@ -43,6 +45,14 @@ async fn check_upgraded(q: &dyn DeliveryQueue, old: JobId) {
         .unwrap();
     let next = q.claim(&req(10, 10, 10)).await.unwrap();
     assert_eq!(next.iter().map(|c| c.job.id).collect::<Vec<_>>(), second);
+    // A new job stores its Collection-Synchronization value, per inbox.
+    let other = "https://c.example/inbox";
+    let with_sync = activity("https://a.example/act/e", &[INBOX, other])
+        .with_collection_sync(url::Url::parse(other).unwrap(), "digest=\"0\"".to_owned());
+    let ids = q.enqueue_activity(with_sync, t(11)).await.unwrap();
+    let sync = |id| async move { q.get(id).await.unwrap().unwrap().collection_sync };
+    assert_eq!(sync(ids[0]).await, None);
+    assert_eq!(sync(ids[1]).await.as_deref(), Some("digest=\"0\""));
 }
 
 #[cfg(feature = "sqlite")]
@@ -96,7 +106,7 @@ mod sqlite {
         let q = SqliteQueue::open(&path).await.unwrap();
         check_upgraded(&q, JobId(1)).await;
         drop(q);
-        // Opening again finds version 2 and changes nothing.
+        // Opening again finds version 3 and changes nothing.
         let q = SqliteQueue::open(&path).await.unwrap();
         assert_eq!(q.stats(t(10)).await.unwrap().total, 1);
         drop(q);
@@ -108,7 +118,7 @@ mod sqlite {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -193,7 +203,7 @@ mod postgres {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         drop(q);
         drop(client);
         pg::drop_schema(&url, &s).await;

@@ -258,6 +258,7 @@ impl DeliveryQueue for MemoryQueue {
                 dialect: activity.dialect,
                 order_key: activity.order_key.clone(),
                 progress: None,
+                collection_sync: activity.collection_sync.get(inbox).cloned(),
             };
             // Behind an unsettled job with the same key to the same inbox,
             // the job is held rather than made claimable.

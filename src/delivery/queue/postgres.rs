@@ -375,6 +375,11 @@ impl DeliveryQueue for PostgresQueue {
         let now = ts(now);
         let inboxes: Vec<&str> = activity.inboxes.iter().map(url::Url::as_str).collect();
         let hosts: Vec<String> = activity.inboxes.iter().map(host_of).collect();
+        let syncs: Vec<Option<&str>> = activity
+            .inboxes
+            .iter()
+            .map(|i| activity.collection_sync.get(i).map(String::as_str))
+            .collect();
         let dialect = activity.dialect.map(dialect_name);
         let mut checkout = self.inner.pool.get().await?;
         let c = checkout.conn()?;
@@ -410,6 +415,7 @@ impl DeliveryQueue for PostgresQueue {
                     &now,
                     &dialect,
                     &activity.order_key,
+                    &syncs,
                 ],
             )
             .await

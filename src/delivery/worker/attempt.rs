@@ -102,6 +102,7 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         key_id: &job.key_id,
         body: &body,
         dialect,
+        collection_sync: job.collection_sync.as_deref(),
     };
     // The attempt's latency, both knocks included, as the operator sees it.
     let started = std::time::Instant::now();

@@ -71,11 +71,13 @@ fn follower_host(r: &Recipient) -> String {
 }
 
 /// Plans `recipients` for `job`'s activity and enqueues the jobs; returns
-/// how many inboxes were enqueued.
+/// how many inboxes were enqueued. Deliveries to followers (`followers`)
+/// carry the author's followers-synchronization header for each server.
 async fn enqueue(
     fed: &Federation,
     job: &FanoutJob,
     recipients: Vec<Recipient>,
+    followers: bool,
 ) -> Result<usize, FanoutError> {
     let id = job.claimed.lease.job;
     let failed = |source| FanoutError::Delivery { job: id, source };
@@ -86,7 +88,10 @@ async fn enqueue(
         DeliveryPlan::new(&job.body.activity, recipients, fed.plan_options()).map_err(failed)?;
     let n = plan.inboxes().len();
     if n > 0 {
-        let new = NewActivity::from_plan(&plan, job.claimed.job.key_id.clone());
+        let mut new = NewActivity::from_plan(&plan, job.claimed.job.key_id.clone());
+        if followers {
+            new = fed.with_sync_headers(job.author(), new).await;
+        }
         fed.enqueue(new).await.map_err(failed)?;
     }
     Ok(n)
@@ -112,7 +117,7 @@ pub(crate) async fn expand_batch(
     if !job.progress.named_done {
         job.progress.named_done = true;
         if !named.is_empty() {
-            let n = enqueue(fed, job, named).await?;
+            let n = enqueue(fed, job, named, false).await?;
             Counters::add(&counters.deliveries, n as u64);
             return Ok(Step::More);
         }
@@ -158,7 +163,7 @@ pub(crate) async fn expand_batch(
         recipients.push(r);
     }
     drop(carried);
-    let n = enqueue(fed, job, recipients).await?;
+    let n = enqueue(fed, job, recipients, true).await?;
     Counters::add(&counters.deliveries, n as u64);
     Counters::add(&counters.batches, 1);
     job.progress.after = Some(last);

@@ -231,6 +231,90 @@ pub(super) async fn pages_in_host_order(g: &dyn Graph) {
     assert_eq!(g.follower_count(&nobody).await.unwrap(), 0);
 }
 
+/// Per-server reads (followers synchronization): one server's followers
+/// in IRI order, the authority without case, after a cursor; and which
+/// local actors follow a remote one (skipped when `reverse` is false, for
+/// a graph that cannot answer it).
+pub(super) async fn per_host_reads(g: &dyn Graph, reverse: bool) {
+    let alice = iri("https://a.example/users/alice");
+    let dora = iri("https://a.example/users/dora");
+    let on_b = [
+        "https://b.example/users/zoe",
+        "https://B.example/users/amy",
+        "https://b.example/users/bob",
+    ];
+    for n in on_b.into_iter().chain([
+        "https://b.example:8443/users/al",
+        "https://c.example/users/b",
+    ]) {
+        g.add_follower(&alice, &iri(n)).await.unwrap();
+    }
+    g.add_follower(&dora, &iri("https://b.example/users/dan"))
+        .await
+        .unwrap();
+    let b: Vec<Iri> = [
+        "https://B.example/users/amy",
+        "https://b.example/users/bob",
+        "https://b.example/users/zoe",
+    ]
+    .into_iter()
+    .map(iri)
+    .collect();
+    assert_eq!(
+        g.followers_on_host(&alice, "B.example", None, 10)
+            .await
+            .unwrap(),
+        b
+    );
+    assert_eq!(
+        g.followers_on_host(&alice, "b.example", Some(&b[0]), 1)
+            .await
+            .unwrap(),
+        b[1..2].to_vec()
+    );
+    assert_eq!(
+        g.followers_on_host(&alice, "b.example", Some(&b[2]), 10)
+            .await
+            .unwrap(),
+        Vec::<Iri>::new()
+    );
+    assert_eq!(
+        g.followers_on_host(&alice, "b.example:8443", None, 10)
+            .await
+            .unwrap(),
+        vec![iri("https://b.example:8443/users/al")]
+    );
+    assert_eq!(
+        g.followers_on_host(&alice, "d.example", None, 10)
+            .await
+            .unwrap(),
+        Vec::<Iri>::new()
+    );
+    if !reverse {
+        return;
+    }
+    let zed = iri("https://z.example/users/zed");
+    assert_eq!(
+        g.local_followers_of(&zed, 10).await.unwrap(),
+        Vec::<Iri>::new()
+    );
+    g.add_following(&dora, &zed).await.unwrap();
+    g.add_following(&alice, &zed).await.unwrap();
+    g.add_following(&alice, &iri("https://z.example/users/other"))
+        .await
+        .unwrap();
+    assert_eq!(
+        g.local_followers_of(&zed, 10).await.unwrap(),
+        vec![alice.clone(), dora.clone()]
+    );
+    assert_eq!(
+        g.local_followers_of(&zed, 1).await.unwrap(),
+        vec![alice.clone()]
+    );
+    g.remove_following(&alice, &zed).await.unwrap();
+    assert_eq!(g.local_followers_of(&zed, 10).await.unwrap(), vec![dora]);
+}
+
 /// A graph with only the required methods, to check the trait's default
 /// paged reads answer as the indexed ones do.
 struct Unindexed(MemoryGraph);
@@ -290,6 +374,22 @@ async fn default_paged_reads_page_in_host_order() {
 }
 
 #[tokio::test]
+async fn memory_graph_per_host_reads() {
+    per_host_reads(&MemoryGraph::with_cap(20), true).await;
+}
+
+#[tokio::test]
+async fn default_per_host_reads() {
+    let g = Unindexed(MemoryGraph::with_cap(20));
+    per_host_reads(&g, false).await;
+    let zed = iri("https://z.example/users/zed");
+    assert!(matches!(
+        g.local_followers_of(&zed, 1).await,
+        Err(GraphError::Store(_))
+    ));
+}
+
+#[tokio::test]
 async fn memory_graph_conforms() {
     conforms(&MemoryGraph::with_cap(10)).await;
 }
@@ -312,6 +412,11 @@ mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite_graph_conforms() {
         conforms(&SqliteGraph::open_in_memory().unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_graph_per_host_reads() {
+        per_host_reads(&SqliteGraph::open_in_memory().unwrap(), true).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,7 +28,8 @@ pub const DEFAULT_MAX_SENT_FOLLOWS: usize = 100_000;
 /// lookup, not a count of up to 100,000 rows (a row missing there, in a
 /// file written before it, is counted once and kept). `seq` orders
 /// sent Follows by when they were first recorded, so the cap forgets the
-/// oldest pending one.
+/// oldest pending one. `archipel_following_remote` answers which local
+/// actors follow a remote one (followers synchronization) in one range.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS archipel_followers (
     local     TEXT NOT NULL,
@@ -49,6 +50,8 @@ CREATE TABLE IF NOT EXISTS archipel_following (
 );
 CREATE INDEX IF NOT EXISTS archipel_following_page
     ON archipel_following (local, authority, remote);
+CREATE INDEX IF NOT EXISTS archipel_following_remote
+    ON archipel_following (remote, local);
 UPDATE archipel_following SET authority = '' WHERE authority IS NULL;
 CREATE TABLE IF NOT EXISTS archipel_graph_counts (
     tbl   TEXT NOT NULL,
@@ -556,5 +559,54 @@ impl Graph for SqliteGraph {
         let local = local.as_str().to_owned();
         self.with_conn(move |c| count_rows(c, "archipel_following", &local))
             .await
+    }
+
+    async fn followers_on_host(
+        &self,
+        local: &Iri,
+        authority: &str,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        let local = local.as_str().to_owned();
+        let authority = authority.to_ascii_lowercase();
+        // No cursor reads from the empty string, below every IRI.
+        let after = after.map(|a| a.as_str().to_owned()).unwrap_or_default();
+        self.with_conn(move |c| {
+            // One range read of `archipel_followers_page`.
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT remote FROM archipel_followers
+                     WHERE local = ?1 AND authority = ?2 AND remote > ?3
+                     ORDER BY remote LIMIT ?4",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![local, authority, after, count(limit)], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(db)?;
+            rows.map(|r| iri("archipel_followers", r.map_err(db)?))
+                .collect()
+        })
+        .await
+    }
+
+    async fn local_followers_of(&self, remote: &Iri, limit: usize) -> Result<Vec<Iri>, GraphError> {
+        let remote = remote.as_str().to_owned();
+        self.with_conn(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT local FROM archipel_following WHERE remote = ?1
+                     ORDER BY local LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![remote, count(limit)], |r| r.get::<_, String>(0))
+                .map_err(db)?;
+            rows.map(|r| iri("archipel_following", r.map_err(db)?))
+                .collect()
+        })
+        .await
     }
 }

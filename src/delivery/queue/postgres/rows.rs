@@ -89,6 +89,7 @@ pub(super) fn job_from_row(r: &Row) -> Result<(JobRecord, i16, Option<i64>), Del
         dialect: dialect_from(r.try_get::<_, Option<&str>>(14).map_err(pg)?),
         order_key: r.try_get(17).map_err(pg)?,
         progress: r.try_get(18).map_err(pg)?,
+        collection_sync: r.try_get(19).map_err(pg)?,
     };
     Ok((
         record,

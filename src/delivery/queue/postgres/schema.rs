@@ -8,7 +8,7 @@ use super::pg;
 use crate::delivery::DeliveryError;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 fn v1(s: &str) -> String {
     format!(
@@ -48,6 +48,12 @@ fn v1(s: &str) -> String {
 /// Version 2: the ordering key and the checkpointed progress of a job, and
 /// the index the ordering rule probes (unsettled jobs by key and inbox).
 /// `IF NOT EXISTS` makes it safe on a version-1 schema and on a fresh one.
+/// Version 3: the `Collection-Synchronization` header value a job sends
+/// (FEP-8fcf); older jobs have none.
+fn v3(s: &str) -> String {
+    format!("ALTER TABLE {s}.jobs ADD COLUMN IF NOT EXISTS collection_sync TEXT;")
+}
+
 fn v2(s: &str) -> String {
     format!(
         "ALTER TABLE {s}.jobs ADD COLUMN IF NOT EXISTS order_key TEXT;
@@ -106,6 +112,7 @@ pub(super) async fn migrate(client: &mut Client, s: &str) -> Result<(), Delivery
                 tx.batch_execute(&v1(s)).await.map_err(pg)?;
             }
             tx.batch_execute(&v2(s)).await.map_err(pg)?;
+            tx.batch_execute(&v3(s)).await.map_err(pg)?;
             tx.execute(
                 &format!(
                     "INSERT INTO {s}.queue_meta (key, value) VALUES ('schema_version', $1)

@@ -4,7 +4,8 @@
 /// The job columns `job_from_row` reads (jobs `j` joined with bodies `b`).
 pub(super) const JOB_COLUMNS: &str = "j.id, j.body_id, b.activity_id, j.inbox, j.host, b.key_id, \
      j.attempts, j.claims, j.created_at, j.next_attempt_at, j.lease_token, j.lease_until, \
-     j.last_status, j.last_error, j.dialect, j.state, j.finished_at, j.order_key, j.progress";
+     j.last_status, j.last_error, j.dialect, j.state, j.finished_at, j.order_key, j.progress, \
+     j.collection_sync";
 
 #[derive(Debug)]
 pub(super) struct Sql {
@@ -47,9 +48,9 @@ impl Sql {
                  VALUES ($1, $2, $3, $4, $5) RETURNING id"
             ),
             insert_jobs: format!(
-                "INSERT INTO {s}.jobs (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect, order_key)
-                 SELECT $1, t.inbox, t.host, $4, $4, $4, $5, $6
-                 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(inbox, host, n)
+                "INSERT INTO {s}.jobs (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect, order_key, collection_sync)
+                 SELECT $1, t.inbox, t.host, $4, $4, $4, $5, $6, t.sync
+                 FROM unnest($2::text[], $3::text[], $7::text[]) WITH ORDINALITY AS t(inbox, host, sync, n)
                  ORDER BY t.n
                  RETURNING id"
             ),

@@ -50,7 +50,8 @@ pub(super) fn dialect_from(s: Option<String>) -> Option<Spec> {
 /// The job columns [`job_from_row`] reads, joined with the body's.
 pub(super) const JOB_COLUMNS: &str = "j.id, j.body_id, b.activity_id, j.inbox, j.host, b.key_id, \
      j.attempts, j.claims, j.created_at, j.next_attempt_at, j.lease_token, j.lease_until, \
-     j.last_status, j.last_error, j.dialect, j.state, j.finished_at, j.order_key, j.progress";
+     j.last_status, j.last_error, j.dialect, j.state, j.finished_at, j.order_key, j.progress, \
+     j.collection_sync";
 
 pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Option<i64>)> {
     let token: Option<i64> = r.get(10)?;
@@ -82,6 +83,7 @@ pub(super) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, i64, Opt
         dialect: dialect_from(r.get(14)?),
         order_key: r.get(17)?,
         progress: r.get(18)?,
+        collection_sync: r.get(19)?,
     };
     Ok((record, r.get(15)?, r.get(16)?))
 }
@@ -401,8 +403,8 @@ pub(super) fn enqueue_in(
             .prepare_cached(
                 "INSERT INTO archipel_jobs
                      (body_id, inbox, host, created_at, next_attempt_at, available_at, dialect,
-                      order_key)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6)",
+                      order_key, collection_sync)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)",
             )
             .map_err(db)?;
         for inbox in &activity.inboxes {
@@ -413,7 +415,8 @@ pub(super) fn enqueue_in(
                     host_of(inbox),
                     now,
                     dialect,
-                    activity.order_key.as_deref()
+                    activity.order_key.as_deref(),
+                    activity.collection_sync.get(inbox).map(String::as_str)
                 ])
                 .map_err(db)?;
             ids.push(JobId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0)));

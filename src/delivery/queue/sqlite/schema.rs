@@ -12,7 +12,7 @@ use super::{SqliteOptions, Synchronous};
 
 /// The schema version this build writes; a file with a higher one was
 /// written by a newer archipel and is refused rather than corrupted.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS archipel_bodies (
@@ -58,7 +58,22 @@ CREATE INDEX IF NOT EXISTS archipel_jobs_order
 /// Adds the version-2 columns a version-1 file lacks (a fresh file gets
 /// them the same way, so there is one definition of each column).
 fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> Result<(), DeliveryError> {
-    for (column, ty) in [("order_key", "TEXT"), ("progress", "BLOB")] {
+    add_columns(tx, &[("order_key", "TEXT"), ("progress", "BLOB")])?;
+    tx.execute_batch(V2_INDEX).map_err(db)
+}
+
+/// Version 3: the `Collection-Synchronization` header value a job sends
+/// (FEP-8fcf); older jobs have none.
+fn migrate_v3(tx: &rusqlite::Transaction<'_>) -> Result<(), DeliveryError> {
+    add_columns(tx, &[("collection_sync", "TEXT")])
+}
+
+/// Adds each column `archipel_jobs` lacks.
+fn add_columns(
+    tx: &rusqlite::Transaction<'_>,
+    columns: &[(&str, &str)],
+) -> Result<(), DeliveryError> {
+    for (column, ty) in columns {
         let present: bool = tx
             .query_row(
                 "SELECT COUNT(*) > 0 FROM pragma_table_info('archipel_jobs') WHERE name = ?1",
@@ -73,7 +88,7 @@ fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> Result<(), DeliveryError> {
             .map_err(db)?;
         }
     }
-    tx.execute_batch(V2_INDEX).map_err(db)
+    Ok(())
 }
 
 /// Sets the connection's pragmas, then creates or migrates the schema.
@@ -128,6 +143,7 @@ pub(super) fn prepare(conn: &mut Connection, options: &SqliteOptions) -> Result<
                 tx.execute_batch(V1).map_err(db)?;
             }
             migrate_v2(&tx)?;
+            migrate_v3(&tx)?;
             tx.execute(
                 "INSERT INTO archipel_queue_meta (key, value) VALUES ('schema_version', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
