@@ -243,6 +243,12 @@ impl Federation {
         match serde_json::to_value(object) {
             Ok(mut document) => {
                 crate::vocab::audience::strip_hidden_audience(&mut document);
+                // An object stored as a client posted it may lack
+                // `@context`; JSON-LD processors (Fedify) then read nothing.
+                if let Some(map) = document.as_object_mut() {
+                    map.entry("@context")
+                        .or_insert_with(|| crate::vocab::AS_CONTEXT.into());
+                }
                 activity_json(&document)
             }
             Err(e) => ServeError::Serialize(e.to_string()).into_response(),

@@ -21,7 +21,7 @@
 //   POST /_control/undo-follow {target}                unfollow it
 //   POST /_control/post        {content, canQuote?}    a public Note to followers;
 //        canQuote: "public" (automatic approval for anyone), "manual"
-//        (manual approval for anyone), "nobody" (a policy naming no one), or
+//        (manual approval for anyone), "nobody" (the author alone), or
 //        absent (no interactionPolicy at all)
 //   POST /_control/quote       {target, content}       a Note quoting target (a post
 //        IRI): Create to followers, QuoteRequest to the quoted author; on
@@ -174,6 +174,17 @@ function decide(note, quoter) {
   return "refused";
 }
 
+// The request as embedded in the answer, as Mastodon writes it (the quote
+// post by IRI): a receiver recognizes an answer to its QuoteRequest by it.
+function embedded(request) {
+  return new QuoteRequest({
+    id: new URL(request.id),
+    actor: new URL(request.actor),
+    object: new URL(request.object),
+    instrument: new URL(request.instrument),
+  });
+}
+
 async function authorize(ctx, request) {
   const name = localName(ctx, request.authorIri);
   const id = ctx.getObjectUri(QuoteAuthorization, { id: crypto.randomUUID() });
@@ -195,7 +206,7 @@ async function authorize(ctx, request) {
     new Accept({
       id: new URL(`#accepts/${crypto.randomUUID()}`, ctx.getActorUri(name)),
       actor: ctx.getActorUri(name),
-      object: new URL(request.id),
+      object: embedded(request),
       result: id,
     }),
     { immediate: true },
@@ -212,7 +223,7 @@ async function refuse(ctx, request) {
     new Reject({
       id: new URL(`#rejects/${crypto.randomUUID()}`, ctx.getActorUri(name)),
       actor: ctx.getActorUri(name),
-      object: new URL(request.id),
+      object: embedded(request),
     }),
     { immediate: true },
   );
@@ -366,12 +377,15 @@ federation
     if (quote != null) {
       // The quoted author consented: attach the authorization and update.
       if (accept.actorId?.href !== quote.targetAuthor) return;
-      quote.status = "accepted";
       quote.authorization = accept.resultId?.href ?? null;
       const note = state.notes.get(quote.note);
       const updated = note.clone({
         quoteAuthorization: quote.authorization == null ? null : new URL(quote.authorization),
       });
+      // Checked as any receiver would before it is attached.
+      quote.check = await checkQuote(updated);
+      quote.status = quote.check.verified ? "accepted" : "unverified";
+      if (!quote.check.verified) return;
       state.notes.set(quote.note, updated);
       await sendToFollowersAnd(ctx, quote.name, [quote.targetAuthor], (me) =>
         new Update({
@@ -494,11 +508,15 @@ async function sendToFollowersAnd(ctx, name, extra, build) {
   await ctx.sendActivity({ identifier: name }, recipients, build(me), { immediate: true });
 }
 
-function policyFor(canQuote) {
+// "nobody" is written as Mastodon writes it: only the author, approved
+// automatically. (An empty InteractionRule would not do: Fedify 2.3.6
+// serializes it as `"canQuote": []`, which JSON-LD reads as no rule at all,
+// that is, anyone may quote.)
+function policyFor(canQuote, author) {
   const rule = {
     public: new InteractionRule({ automaticApprovals: [PUBLIC_COLLECTION] }),
     manual: new InteractionRule({ manualApprovals: [PUBLIC_COLLECTION] }),
-    nobody: new InteractionRule({}),
+    nobody: new InteractionRule({ automaticApprovals: [author] }),
   }[canQuote];
   return rule == null ? null : new InteractionPolicy({ canQuote: rule });
 }
@@ -560,7 +578,7 @@ async function control(request, url) {
         content: body.content,
         to: PUBLIC_COLLECTION,
         cc: ctx.getFollowersUri(name),
-        interactionPolicy: policyFor(body.canQuote),
+        interactionPolicy: policyFor(body.canQuote, me),
       });
       state.notes.set(id.href, note);
       await sendToFollowersAnd(ctx, name, [], (me) =>
@@ -597,6 +615,7 @@ async function control(request, url) {
         request: requestId.href,
         status: "pending",
         authorization: null,
+        check: null,
       });
       await sendToFollowersAnd(ctx, name, [], (me) =>
         new Create({
