@@ -47,6 +47,8 @@ mod minimal_server_inbox_statuses;
 mod minimal_server_interop_fedify;
 #[path = "examples/minimal_server_locked_account.rs"]
 mod minimal_server_locked_account;
+#[path = "examples/minimal_server_move.rs"]
+mod minimal_server_move;
 #[path = "examples/minimal_server_private_posts.rs"]
 mod minimal_server_private_posts;
 #[path = "examples/minimal_server_restart_mid_fanout.rs"]

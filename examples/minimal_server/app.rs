@@ -35,6 +35,9 @@ use crate::store::{Caps, Store};
 // every crate that compiles `app.rs` in gets it).
 #[path = "admin.rs"]
 mod admin;
+// Account migration: aliases, moving a user, following a moved account.
+#[path = "migration.rs"]
+pub mod migration;
 
 /// How the server is configured (from the command line, or by a test).
 #[derive(Debug, Clone)]
@@ -64,6 +67,9 @@ pub struct Config {
     pub caps: Caps,
     /// The inbox's rate and concurrency limits (the library's defaults).
     pub admission: archipel::inbox::admission::AdmissionConfig,
+    /// Earlier accounts of local users (`--also-known-as NAME=IRI`), which
+    /// may move to them.
+    pub also_known_as: Vec<(String, Iri)>,
 }
 
 impl Default for Config {
@@ -81,6 +87,7 @@ impl Default for Config {
             authorized_fetch: false,
             caps: Caps::default(),
             admission: archipel::inbox::admission::AdmissionConfig::default(),
+            also_known_as: Vec::new(),
         }
     }
 }
@@ -99,6 +106,8 @@ pub struct App {
     pub fed: Federation,
     /// The server's tables.
     pub store: Store,
+    /// Account migration: the receiving side, and where users moved.
+    pub migration: migration::Migrations,
 }
 
 /// A running server.
@@ -194,9 +203,17 @@ pub async fn start_on(
     };
     builder = builder.with_inbound_queue(inbound);
     let fed = builder.build().await.map_err(io)?;
+    let migrations =
+        migration::Migrations::open(archipel::federation::migration::Migration::new(&fed), dir)?;
     for name in &users {
         let actor = fed.actor(name).await.map_err(io)?;
-        fed.register(actor.locked(config.locked.contains(name)));
+        let aliases = config.also_known_as.iter().filter(|(n, _)| n == name);
+        fed.register(
+            actor
+                .locked(config.locked.contains(name))
+                .with_also_known_as(aliases.map(|(_, iri)| iri.clone()).collect())
+                .with_moved_to(migrations.moved_to(name)),
+        );
     }
     let mut workers = WorkerConfig::default();
     if config.rfc9421_first {
@@ -214,6 +231,7 @@ pub async fn start_on(
         bearer,
         fed,
         store,
+        migration: migrations,
     });
     let inbound = archipel::inbox::queue::InboundConfig::default();
     app.fed

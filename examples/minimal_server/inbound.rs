@@ -86,6 +86,8 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         .on_announce(with_state(app, |app, cx, a: Activity| {
             react(app, cx, a, Kind::Announce)
         }))
+        // A Move: the library checks both accounts, then moves the follows.
+        .on_move(with_state(app, crate::app::migration::on_move))
         .on_block(with_state(app, |app, cx, block: Activity| async move {
             if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
                 app.store.requests.forget(me.id(), cx.actor())?;

@@ -25,7 +25,7 @@ use archipel::federation::Paths;
 const USAGE: &str = "usage: minimal_server [--bind ADDR] [--base-url URL] [--user NAME]... \
 [--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]... [--authorized-fetch] \
 [--max-inbox N] [--max-received N] [--max-reactions N] [--max-pending N] [--max-followers N] \
-[--max-verifications N]";
+[--max-verifications N] [--also-known-as NAME=IRI]...";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, String> {
     let mut c = app::Config::default();
@@ -74,6 +74,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
             "--max-pending" => c.caps.pending_per_user = num(val()?)?,
             "--max-followers" => c.caps.followers_per_user = num(val()?)?,
             "--max-verifications" => c.caps.verifications = num(val()?)?,
+            "--also-known-as" => c.also_known_as.push(app::migration::parse_alias(&val()?)?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }

@@ -56,6 +56,7 @@ impl ClientOutbox for Outbox {
                 unfollow(app, me, &target).await
             }
             ("Accept" | "Reject", Some(key)) => decide(app, me, kind == "Accept", &key).await,
+            ("Move", _) => crate::app::migration::move_user(app, me, &raw).await,
             ("Follow" | "Accept" | "Reject", None) => Err(bad(format!("{kind} needs an object"))),
             _ => post(app, me, raw).await,
         };
@@ -73,7 +74,7 @@ impl ClientOutbox for Outbox {
 
 /// An actor IRI, from an IRI or a handle (`acct:bob@host`, `@bob@host`,
 /// `bob@host`), known and reachable before anything is sent.
-async fn resolve(app: &App, target: &str) -> Result<Iri, (StatusCode, String)> {
+pub(crate) async fn resolve(app: &App, target: &str) -> Result<Iri, (StatusCode, String)> {
     match app.fed.lookup_actor(target).await {
         Ok(actor) => Ok(actor.id().clone()),
         Err(e) if e.is_bad_input() => Err(bad(e.to_string())),
