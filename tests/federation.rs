@@ -22,3 +22,6 @@ mod fedify_authorized_fetch;
 
 #[path = "federation/authorized_fetch_serving.rs"]
 mod authorized_fetch_serving;
+
+#[path = "federation/followers_paging.rs"]
+mod followers_paging;

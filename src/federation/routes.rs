@@ -72,7 +72,7 @@ use ::axum::routing::{get, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::collection::{CollectionError, CollectionSource, Cursor, Page, serve_collection};
+use super::collection::{CollectionSource, serve_collection};
 use super::dispatch::Dispatcher;
 use super::hub::Federation;
 use super::local::LocalActor;
@@ -82,10 +82,12 @@ use super::visibility::Reader;
 use crate::axum::{InboxRequest, wants_html};
 use crate::inbox::admission::Permit;
 use crate::nodeinfo::{NodeInfo, Software, Usage};
-use crate::vocab::{AnyObject, Iri, Reference};
+use crate::vocab::{AnyObject, Iri};
 use crate::webfinger::Resource;
 
+mod follows;
 mod people;
+use follows::{FollowsSource, Side};
 pub use people::{BearerToken, OwnerAuth, Pages, escape_html};
 
 /// The application's stored objects and activities, for
@@ -697,11 +699,6 @@ async fn nodeinfo(source: &NodeInfoSource) -> NodeInfo {
     NodeInfo::new(source.software.clone(), usage, false)
 }
 
-enum Side {
-    Followers,
-    Following,
-}
-
 async fn graph_collection(s: &RouteState, name: &str, side: Side, request: Request) -> Response {
     let Some(actor) = s.fed.local(name) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -711,22 +708,13 @@ async fn graph_collection(s: &RouteState, name: &str, side: Side, request: Reque
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let (id, list) = match side {
-        Side::Followers => (
-            actor.followers().clone(),
-            s.fed.graph().followers(actor.id()).await,
-        ),
-        Side::Following => (
-            actor.following().clone(),
-            s.fed.graph().following(actor.id()).await,
-        ),
+    let id = match side {
+        Side::Followers => actor.followers().clone(),
+        Side::Following => actor.following().clone(),
     };
-    let list = match list {
-        Ok(l) => l,
-        // The store's message stays out of the answer.
-        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
-    };
-    let source = IriSetSource::new(list);
+    // Paged from the graph's range reads: a page of rows and a count per
+    // request, never the whole list.
+    let source = FollowsSource::new(s.fed.graph().clone(), actor.id().clone(), side);
     serve_collection(&source, &id, request.uri().query(), &reader).await
 }
 
@@ -848,74 +836,6 @@ async fn activity(
 ) -> Response {
     let iri = s.fed.paths().activity(&id);
     stored(&s, iri, request).await
-}
-
-/// A follow list as a collection. The graph gives no order of its own, so
-/// the items are ordered by a digest of their IRI, and a cursor is the
-/// digest of the last item shown (`after-<16 hex digits>`): a page keeps
-/// its place when followers come and go, where a position number would
-/// skip or repeat items.
-struct IriSetSource {
-    items: Vec<(u64, Iri)>,
-}
-
-impl IriSetSource {
-    fn new(list: Vec<Iri>) -> IriSetSource {
-        use sha2::Digest;
-        let mut items: Vec<(u64, Iri)> = list
-            .into_iter()
-            .map(|iri| {
-                let digest = sha2::Sha256::digest(iri.as_str().as_bytes());
-                let mut key = [0u8; 8];
-                key.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
-                (u64::from_be_bytes(key), iri)
-            })
-            .collect();
-        items.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.as_str().cmp(b.1.as_str())));
-        IriSetSource { items }
-    }
-}
-
-#[async_trait::async_trait]
-impl CollectionSource for IriSetSource {
-    async fn total(&self, _reader: &Reader) -> Result<u64, CollectionError> {
-        Ok(self.items.len() as u64)
-    }
-
-    async fn page(
-        &self,
-        cursor: Option<&Cursor>,
-        limit: usize,
-        _reader: &Reader,
-    ) -> Result<Page, CollectionError> {
-        let start = match cursor {
-            None => 0,
-            Some(c) => {
-                let key = c
-                    .as_str()
-                    .strip_prefix("after-")
-                    .filter(|h| h.len() == 16)
-                    .and_then(|h| u64::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| CollectionError::UnknownCursor {
-                        cursor: c.as_str().to_owned(),
-                    })?;
-                self.items.partition_point(|(k, _)| *k <= key)
-            }
-        };
-        let shown: Vec<&(u64, Iri)> = self.items.iter().skip(start).take(limit).collect();
-        let mut page = Page::new(
-            shown
-                .iter()
-                .map(|(_, iri)| Reference::Iri(iri.clone()))
-                .collect(),
-        );
-        if start + shown.len() < self.items.len()
-            && let Some((last, _)) = shown.last()
-        {
-            page = page.with_next(Cursor::new(format!("after-{last:016x}"))?);
-        }
-        Ok(page)
-    }
 }
 
 #[cfg(test)]
