@@ -232,7 +232,7 @@ mod postgres_schema {
             .unwrap();
         match PostgresQueue::connect_with(&url, options).await {
             Err(DeliveryError::Queue(m)) => {
-                assert!(m.contains("version 99, newer than this build's 2"), "{m}")
+                assert!(m.contains("version 99, newer than this build's 3"), "{m}")
             }
             other => panic!("newer schema accepted: {other:?}"),
         }
