@@ -19,6 +19,8 @@ mod downstream_review;
 mod extension_terms;
 #[path = "vocab/hostile_input.rs"]
 mod hostile_input;
+#[path = "vocab/moves.rs"]
+mod moves;
 #[path = "vocab/quotes.rs"]
 mod quotes;
 #[path = "vocab/tolerant_input.rs"]
