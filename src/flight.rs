@@ -1,5 +1,8 @@
-//! One fetch per uncached actor at a time: the first caller fetches, the
-//! callers that arrive while it runs wait for its result.
+//! One fetch per key at a time (single flight): the first caller fetches,
+//! the callers that arrive while it runs wait for its outcome. Used for
+//! remote actors ([`RemoteActors`](crate::federation::remote::RemoteActors))
+//! and signature keys ([`ActorKeyResolver`](crate::inbox::ActorKeyResolver)),
+//! so a burst of requests naming one uncached actor costs one fetch.
 //!
 //! Runtime-free (a mutex and wakers), since the pure core does not depend
 //! on tokio. Entries live only while a fetch runs, so the table holds at
@@ -11,56 +14,69 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::RemoteActor;
-
-/// What a follower receives: the actor, or the leader's error as text.
-pub(super) type Outcome = Result<RemoteActor, String>;
-
-#[derive(Default)]
-struct State {
-    outcome: Option<Outcome>,
+struct State<T> {
+    outcome: Option<T>,
     wakers: Vec<Waker>,
 }
 
-#[derive(Default)]
-struct Flight {
-    state: Mutex<State>,
+struct Flight<T> {
+    state: Mutex<State<T>>,
 }
 
-impl Flight {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<T> Flight<T> {
+    fn new() -> Self {
+        Flight {
+            state: Mutex::new(State {
+                outcome: None,
+                wakers: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// The fetches in progress, by cache key.
-#[derive(Default)]
-pub(super) struct Flights {
-    map: Mutex<HashMap<String, Arc<Flight>>>,
+/// The fetches in progress, by key; `T` is what a follower receives (the
+/// leader's outcome, cloned).
+pub(crate) struct Flights<T> {
+    map: Mutex<HashMap<String, Arc<Flight<T>>>>,
+    /// What followers receive when the leader was cancelled.
+    cancelled: fn() -> T,
 }
 
 /// Whether this caller fetches or waits.
-pub(super) enum Role<'a> {
+pub(crate) enum Role<'a, T: Clone> {
     /// Fetch, then [`Guard::finish`].
-    Leader(Guard<'a>),
+    Leader(Guard<'a, T>),
     /// Wait for the leader.
-    Follower(Wait),
+    Follower(Wait<T>),
 }
 
-impl Flights {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Flight>>> {
+impl<T: Clone> Flights<T> {
+    /// No fetch in progress; `cancelled` makes what followers receive if
+    /// the leader's future is dropped before it finishes.
+    pub(crate) fn new(cancelled: fn() -> T) -> Self {
+        Flights {
+            map: Mutex::new(HashMap::new()),
+            cancelled,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Flight<T>>>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Joins the fetch of `key`, starting it if none runs.
-    pub(super) fn join(&self, key: &str) -> Role<'_> {
+    pub(crate) fn join(&self, key: &str) -> Role<'_, T> {
         let mut map = self.lock();
         if let Some(flight) = map.get(key) {
             return Role::Follower(Wait {
                 flight: flight.clone(),
             });
         }
-        let flight = Arc::new(Flight::default());
+        let flight = Arc::new(Flight::new());
         map.insert(key.to_owned(), flight.clone());
         Role::Leader(Guard {
             flights: self,
@@ -70,28 +86,29 @@ impl Flights {
         })
     }
 
+    /// How many fetches are in progress.
     #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 }
 
 /// The leader's duty to publish an outcome; dropping it unfinished (the
 /// leader's future was cancelled) releases the followers with an error.
-pub(super) struct Guard<'a> {
-    flights: &'a Flights,
+pub(crate) struct Guard<'a, T: Clone> {
+    flights: &'a Flights<T>,
     key: String,
-    flight: Arc<Flight>,
+    flight: Arc<Flight<T>>,
     finished: bool,
 }
 
-impl Guard<'_> {
+impl<T: Clone> Guard<'_, T> {
     /// Publishes the outcome to every follower and ends the flight.
-    pub(super) fn finish(mut self, outcome: Outcome) {
+    pub(crate) fn finish(mut self, outcome: T) {
         self.publish(outcome);
     }
 
-    fn publish(&mut self, outcome: Outcome) {
+    fn publish(&mut self, outcome: T) {
         self.finished = true;
         // Leave the table first: a caller arriving from now on reads the
         // store (already updated) or starts a new fetch.
@@ -107,23 +124,23 @@ impl Guard<'_> {
     }
 }
 
-impl Drop for Guard<'_> {
+impl<T: Clone> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         if !self.finished {
-            self.publish(Err("the fetching caller was cancelled".into()));
+            self.publish((self.flights.cancelled)());
         }
     }
 }
 
 /// A follower's wait for the leader's outcome.
-pub(super) struct Wait {
-    flight: Arc<Flight>,
+pub(crate) struct Wait<T> {
+    flight: Arc<Flight<T>>,
 }
 
-impl Future for Wait {
-    type Output = Outcome;
+impl<T: Clone> Future for Wait<T> {
+    type Output = T;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let mut state = self.flight.lock();
         if let Some(outcome) = &state.outcome {
             return Poll::Ready(outcome.clone());

@@ -98,6 +98,7 @@ pub mod delivery;
 pub mod error;
 pub mod federation;
 pub mod fetch;
+mod flight;
 pub mod guide;
 pub mod inbox;
 pub mod media_type;

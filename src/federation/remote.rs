@@ -93,10 +93,10 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::fetch::{FetchCache, FetchError, Fetcher, NoCache};
+use crate::flight::{Flights, Role};
 use crate::vocab::Iri;
 
 mod actor;
-mod flight;
 mod memory;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -215,7 +215,7 @@ pub struct RemoteActors {
     ttl: Duration,
     grace: Duration,
     max_document_bytes: usize,
-    flights: Arc<flight::Flights>,
+    flights: Arc<Flights<Result<RemoteActor, String>>>,
 }
 
 impl std::fmt::Debug for RemoteActors {
@@ -241,7 +241,9 @@ impl RemoteActors {
             ttl: DEFAULT_TTL,
             grace: DEFAULT_STALE_GRACE,
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
-            flights: Arc::new(flight::Flights::default()),
+            flights: Arc::new(Flights::new(|| {
+                Err("the fetching caller was cancelled".to_owned())
+            })),
         }
     }
 
@@ -316,7 +318,7 @@ impl RemoteActors {
             return Ok(entry.actor.clone());
         }
         let result = match self.flights.join(key.as_str()) {
-            flight::Role::Leader(guard) => {
+            Role::Leader(guard) => {
                 let result = self.fetch_and_store(&key).await;
                 guard.finish(match &result {
                     Ok(a) => Ok(a.clone()),
@@ -324,7 +326,7 @@ impl RemoteActors {
                 });
                 result
             }
-            flight::Role::Follower(wait) => wait.await.map_err(|reason| RemoteError::Unavailable {
+            Role::Follower(wait) => wait.await.map_err(|reason| RemoteError::Unavailable {
                 id: echo(key.as_str()),
                 reason,
             }),

@@ -160,3 +160,46 @@ async fn forged_signatures_with_a_real_key_id_do_not_refetch_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_naming_one_unknown_key_costs_one_fetch() {
+    let victim = victim(&[]).await;
+    let bob = victim.url("/users/bob");
+    let key_id = format!("{bob}#main-key");
+    // The actor document takes a while: every request of the burst
+    // arrives while the first fetch of Bob's key is still running.
+    let document = actor(
+        &bob,
+        vec![serde_json::json!({
+            "id": key_id, "owner": bob,
+            "publicKeyPem": bob_key().public_key().to_spki_pem()
+        })],
+    );
+    victim.route(
+        "/users/bob",
+        Reply::Slow {
+            delay: Duration::from_millis(400),
+            then: Box::new(Reply::ok("application/activity+json", document)),
+        },
+    );
+    let ours = ours(None, |r| r).await;
+    let inbox = format!("{}/inbox", ours.url);
+    let burst = (1..=12).map(|n| {
+        let (inbox, key_id) = (inbox.clone(), key_id.clone());
+        let like = like(&bob, n);
+        tokio::spawn(async move {
+            post_signed(&inbox, &inbox, like, &key_id, &bob_key(), Spec::Cavage).await
+        })
+    });
+    let mut statuses = Vec::new();
+    for request in burst.collect::<Vec<_>>() {
+        statuses.push(request.await.unwrap());
+    }
+    assert_eq!(statuses, [202; 12], "every request of the burst verified");
+    assert_eq!(
+        hits(&victim, "/users/bob"),
+        1,
+        "the burst shared one fetch of the key"
+    );
+    assert_eq!(ours.seen.accepted.lock().unwrap().len(), 12);
+}

@@ -10,6 +10,7 @@ use super::key_document::{Found, find_key, lists_key};
 use super::limits::{HostBudget, NegativeCache};
 use crate::client::HttpClient;
 use crate::fetch::{FetchError, Fetcher};
+use crate::flight::{Flights, Role};
 use crate::policy::DomainPolicy;
 use crate::signatures::{KeyRefusal, KeyResolver, ResolvedKey, SignatureError, Signer};
 
@@ -57,6 +58,11 @@ const MAX_BUDGET_HOSTS: usize = 4_096;
 /// minute ago is not fetched again (a bad signature with a fresh key is a
 /// forgery, and must not make us fetch on the forger's behalf). Every map
 /// is bounded.
+///
+/// One fetch per key id at a time: requests that need a key id whose
+/// fetch is already running wait for that fetch and share its outcome, so
+/// a burst of activities from an actor the server has not met costs one
+/// fetch (and one unit of the host's budget), not one per request.
 pub struct ActorKeyResolver {
     fetcher: Fetcher,
     domains: Option<DomainPolicy>,
@@ -68,6 +74,8 @@ pub struct ActorKeyResolver {
     /// (the gone-actor path needs the typed reason), without a fetch.
     gone: Mutex<NegativeCache>,
     budget: Mutex<HostBudget>,
+    /// The key fetches running, by key id (and whether they refresh).
+    flights: Flights<Result<ResolvedKey, KeyRefusal>>,
 }
 
 #[derive(Default)]
@@ -110,6 +118,11 @@ impl ActorKeyResolver {
                 Duration::from_secs(60),
                 MAX_BUDGET_HOSTS,
             )),
+            flights: Flights::new(|| {
+                Err(KeyRefusal::Fetch(
+                    "the request fetching this key was cancelled".to_owned(),
+                ))
+            }),
         }
     }
 
@@ -339,7 +352,23 @@ impl KeyResolver for ActorKeyResolver {
         if let Some(reason) = recent {
             return Err(self.refuse(key_id, KeyRefusal::RecentlyFailed { reason }));
         }
-        match self.fetch(key_id, refresh).await {
+        // A refresh is its own flight: it must not take the outcome of a
+        // cached-path fetch that started before the key was rotated.
+        let flight = format!("{}{key_id}", if refresh { "r " } else { "c " });
+        let outcome = match self.flights.join(&flight) {
+            Role::Leader(guard) => {
+                let outcome = self.fetch(key_id, refresh).await;
+                if let Ok(resolved) = &outcome {
+                    // Cached before the flight ends: a caller arriving
+                    // after it reads the cache instead of fetching again.
+                    self.remember(key_id, resolved);
+                }
+                guard.finish(outcome.clone());
+                outcome
+            }
+            Role::Follower(wait) => wait.await,
+        };
+        match outcome {
             Ok(resolved) => {
                 self.remember(key_id, &resolved);
                 if let Ok(mut n) = self.negative.lock() {
