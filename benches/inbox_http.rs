@@ -165,15 +165,25 @@ fn run(shape: Shape) -> Res<bool> {
         // For profiling the in-memory path alone (`perf record`).
         let _ = std::fs::remove_dir_all(&dir);
         println!(
-            "memory only: {:.0}/s, server CPU per activity {:?}",
+            "memory only: {:.0}/s, server CPU per activity {:?}; bare verifications {:.0}/s",
             memory.outcome.rate(),
-            memory.cpu_per_activity
+            memory.cpu_per_activity,
+            before.rate
         );
+        if std::env::var_os("INBOX_HTTP_FLOOR").is_some() {
+            let floor = floor::measure(shape, &peers, &client_rt)?;
+            println!(
+                "HTTP floor: {:.0}/s, server CPU per request {:?}",
+                floor.outcome.rate(),
+                floor.cpu_per_request
+            );
+        }
         return Ok(true);
     }
     let sqlite = measure(shape, &peers, &client_rt, Some(dir.join("inbound.sqlite3")));
     let _ = std::fs::remove_dir_all(&dir);
     let sqlite = sqlite?;
+    let floor = floor::measure(shape, &peers, &client_rt)?;
     let after = baseline::verifications_per_second(shape.baseline, CORES)?;
     let bare = (before.rate + after.rate) / 2.0;
     let bare_cpu = (before.cpu_per_op + after.cpu_per_op) / 2;
@@ -223,6 +233,14 @@ fn run(shape: Shape) -> Res<bool> {
     row("warm-up pass (key fetches), per second", &|m| {
         format!("{:.0}", m.warm.rate())
     });
+    println!(
+        "HTTP floor (the same measured requests, answered 202 unread by an empty axum handler on the same runtime): {:.0}/s, ratio {:.2} to bare verifications; server CPU per request {}",
+        floor.outcome.rate(),
+        floor.outcome.rate() / bare,
+        floor
+            .cpu_per_request
+            .map_or("n/a".to_owned(), |c| format!("{c:.1?}"))
+    );
     let pass = memory.outcome.rate() / bare >= MIN_RATIO;
     println!(
         "{}: verified activities at {:.2} of bare verifications (queue in memory; target at least {MIN_RATIO} with aws-lc-rs)",
@@ -503,6 +521,67 @@ mod baseline {
             } else {
                 Err("bare verification failed".into())
             }
+        })
+    }
+}
+
+/// The floor under any inbox on this machine: the same measured requests,
+/// sent the same way to an axum server on the same runtime whose handler
+/// answers `202` without looking at them. What HTTP and the loopback
+/// network cost before the inbox does anything.
+mod floor {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::peers::Peers;
+    use crate::{CORES, Res, Shape, cpu, load, runtime};
+
+    /// What the floor measured.
+    pub struct Floor {
+        pub outcome: load::Outcome,
+        pub cpu_per_request: Option<Duration>,
+    }
+
+    pub fn measure(shape: Shape, peers: &Peers, client_rt: &tokio::runtime::Runtime) -> Res<Floor> {
+        let server_rt = runtime(CORES, "server")?;
+        let addr = server_rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let router = axum::Router::new().route(
+                "/{*path}",
+                axum::routing::post(|_body: axum::body::Bytes| async {
+                    http::StatusCode::ACCEPTED
+                }),
+            );
+            tokio::spawn(async move {
+                let service = router.into_make_service_with_connect_info::<SocketAddr>();
+                if let Err(e) = axum::serve(listener, service).await {
+                    eprintln!("floor server: {e}");
+                }
+            });
+            Res::Ok(addr)
+        })?;
+        let alice: archipel::vocab::Iri = format!("http://{addr}/users/alice").parse()?;
+        let requests = crate::sign_all(
+            peers,
+            shape,
+            &alice,
+            &format!("{alice}/inbox"),
+            "/users/alice/inbox",
+        )?;
+        let measured = requests.get(shape.actors..).unwrap_or_default().to_vec();
+        let before = cpu::server_cpu();
+        let outcome =
+            client_rt.block_on(load::send(addr, Arc::new(measured), shape.connections))?;
+        let count = u32::try_from(outcome.latencies.len().max(1)).unwrap_or(u32::MAX);
+        let cpu_per_request = cpu::server_cpu()
+            .zip(before)
+            .map(|(after, before)| after.saturating_sub(before) / count);
+        server_rt.shutdown_timeout(Duration::from_secs(5));
+        Ok(Floor {
+            outcome,
+            cpu_per_request,
         })
     }
 }
