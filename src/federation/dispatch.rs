@@ -14,7 +14,7 @@
 //! | `Update` | as `Create`, and the sender owns what it updates (see below) | none | [`WithObject`] |
 //! | `Delete` | the sender deletes itself, or something it owns (see below) | none | [`Delete`] |
 //! | `Block` | always | of a local actor: neither follows the other any more ([`Graph::remove_follower`], [`Graph::remove_following`]), a pending Follow between them is forgotten | the [`Activity`] |
-//! | `Move` | its object is the sender (an account moves only itself) | none: check the target's `alsoKnownAs` before moving followers | the [`Activity`] |
+//! | `Move` | its object is the sender (an account moves only itself) | none: [`Dispatcher::with_migration`] checks both accounts, fetched fresh, then moves the local follows ([`migration`](super::migration)) | the [`Activity`] |
 //! | `QuoteRequest` | its `object` is a post of this server (not an actor), its `instrument` (the quote post) is on the sender's origin and, if embedded, the sender's and quoting that post | none: [`Quotes`](super::quotes::Quotes) decides from the post's policy | [`QuoteRequest`] |
 //! | `Accept`, `Reject` of an embedded `QuoteRequest` | the request's `actor` is a local actor (that the sender is the quoted author it went to, [`Quotes::handle_reply`](super::quotes::Quotes::handle_reply) checks) | none | [`QuoteReply`] |
 //! | `Like`, `Announce`, `Flag` | always (the inbox verified the sender) | none | the [`Activity`] |
@@ -384,8 +384,9 @@ impl Dispatcher {
     );
     on!(
         /// Handles a `Move` of the sender's own account (its `object` is the
-        /// sender, else it is refused). Check that the `target`'s
-        /// `alsoKnownAs` names the sender (fetch it) before moving followers.
+        /// sender, else it is refused). Check both accounts before moving
+        /// followers: [`Migration::handle`](super::migration::Migration::handle)
+        /// does, and [`Dispatcher::with_migration`] registers it.
         on_move, move_, Activity
     );
     on!(
