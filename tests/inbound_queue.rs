@@ -35,3 +35,6 @@ mod gone_actor;
 
 #[path = "inbound_queue/depth_cap.rs"]
 mod depth_cap;
+
+#[path = "inbound_queue/stress_many_origins.rs"]
+mod stress_many_origins;
