@@ -24,3 +24,6 @@ mod documents;
 
 #[path = "interop_quotes/moves.rs"]
 mod moves;
+
+#[path = "interop_quotes/quotes.rs"]
+mod quotes;

@@ -97,7 +97,8 @@ impl Context {
     /// as Mastodon 4.5 writes them: `quote`, `quoteUri`, `_misskey_quote`,
     /// `quoteAuthorization`, `QuoteRequest`, `QuoteAuthorization`,
     /// `interactionPolicy` and its rules, `interactingObject` and
-    /// `interactionTarget`.
+    /// `interactionTarget` (these two typed as IRIs, as GoToSocial's context
+    /// has them, so that JSON-LD readers such as Fedify read them).
     ///
     /// ```
     /// use archipel::vocab::Context;
@@ -119,8 +120,11 @@ impl Context {
                 "canQuote": id("gts:canQuote"),
                 "automaticApproval": id("gts:automaticApproval"),
                 "manualApproval": id("gts:manualApproval"),
-                "interactingObject": { "@id": "gts:interactingObject" },
-                "interactionTarget": { "@id": "gts:interactionTarget" },
+                // IRIs (`@type: @id`), as GoToSocial's own context has them:
+                // Mastodon's plain `@id` makes them strings to a JSON-LD
+                // reader, and Fedify then reads no quote or target at all.
+                "interactingObject": id("gts:interactingObject"),
+                "interactionTarget": id("gts:interactionTarget"),
             }
         ]))
     }

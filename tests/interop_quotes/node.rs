@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use archipel::client::ReqwestClient;
 use archipel::delivery::WorkerConfig;
-use archipel::federation::dispatch::Dispatcher;
+use archipel::federation::dispatch::{BoxError, Dispatcher};
+use archipel::federation::quotes::{QuotePolicy, QuoteTarget, QuoteTargets, Quotes};
 use archipel::federation::routes::ObjectSource;
 use archipel::federation::serve::StoredObject;
 use archipel::federation::{Federation, LocalActor, Sent};
@@ -45,6 +46,11 @@ impl ObjectSource for Objects {
 }
 
 impl Objects {
+    /// The stored object `id`.
+    pub fn get(&self, id: &Iri) -> Option<StoredObject> {
+        self.0.lock().unwrap().get(id.as_str()).cloned()
+    }
+
     /// Stores (or replaces) `object` as `author`'s.
     pub fn put(&self, object: AnyObject, author: &Iri) {
         let id = object.id().unwrap().as_str().to_owned();
@@ -55,6 +61,31 @@ impl Objects {
                 author: author.clone(),
             },
         );
+    }
+}
+
+/// The node's posts as quote targets: the stored post's own
+/// `interactionPolicy` decides (none: only its author may quote).
+struct Targets {
+    objects: Arc<Objects>,
+    fed: Federation,
+}
+
+#[async_trait::async_trait]
+impl QuoteTargets for Targets {
+    async fn target(&self, post: &Iri) -> Result<Option<QuoteTarget>, BoxError> {
+        let Some(stored) = self.objects.get(post) else {
+            return Ok(None);
+        };
+        let Some(author) = self.fed.local_by_id(&stored.author) else {
+            return Ok(None);
+        };
+        let policy = stored
+            .object
+            .as_object()
+            .and_then(|o| o.interaction_policy.as_deref());
+        let policy = QuotePolicy::from_interaction_policy(policy, &author);
+        Ok(Some(QuoteTarget::new(stored.author, policy)))
     }
 }
 
@@ -70,6 +101,9 @@ pub struct Node {
     pub received: Arc<Mutex<Vec<AnyObject>>>,
     /// Every POST, with the status it was answered.
     pub arrivals: Arc<Mutex<Vec<Arrival>>>,
+    /// Quote posts (FEP-044f): requests decided by the stored post's
+    /// policy, answers to this node's requests, revocations (a `Delete`).
+    pub quotes: Quotes,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -110,6 +144,10 @@ pub async fn start_with(
     .await;
 
     let objects = Arc::new(Objects::default());
+    let quotes = Quotes::new(&fed).with_targets(Arc::new(Targets {
+        objects: objects.clone(),
+        fed: fed.clone(),
+    }));
     let activities = Arc::new(Mutex::new(Vec::new()));
     let received = Arc::new(Mutex::new(Vec::new()));
     let keep = |received: &Arc<Mutex<Vec<AnyObject>>>| {
@@ -147,13 +185,25 @@ pub async fn start_with(
             }
         })
         .on_create(keep(&received))
-        .on_update(keep(&received));
+        .on_update(keep(&received))
+        .with_quotes(&quotes)
+        .on_delete({
+            let quotes = quotes.clone();
+            move |cx, delete| {
+                let quotes = quotes.clone();
+                async move {
+                    quotes.handle_revocation(cx.actor(), &delete.object);
+                    Ok(())
+                }
+            }
+        });
     let dispatcher = extend(&fed, &objects, dispatcher);
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let recorder = arrivals.clone();
     let app = fed
         .routes(dispatcher)
         .with_objects(objects.clone())
+        .with_quotes(quotes.clone())
         .into_router()
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
@@ -170,6 +220,7 @@ pub async fn start_with(
         activities,
         received,
         arrivals,
+        quotes,
         server,
     }
 }

@@ -125,6 +125,16 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// The received note `id` as the peer recorded it (its latest version).
+    pub fn received<'a>(state: &'a Value, id: &str) -> Option<&'a Value> {
+        state["received"]
+            .as_array()?
+            .iter()
+            .find(|r| r["id"].as_str() == Some(id))
+    }
+}
+
 /// Whether the JSON array `list` holds the string `item`.
 pub fn has(list: &Value, item: &str) -> bool {
     list.as_array()
