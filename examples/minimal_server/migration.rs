@@ -168,4 +168,23 @@ mod tests {
             "--also-known-as bob=acct:bob@old.example: not an http(s) IRI"
         );
     }
+
+    #[tokio::test]
+    async fn where_a_user_moved_is_kept_in_the_data_dir() {
+        let fed = archipel::federation::Federation::builder("https://a.example".parse().unwrap())
+            .build()
+            .await
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("archipel-moved-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = Iri::parse("https://b.example/users/alice").unwrap();
+        let moves = Migrations::open(Migration::new(&fed), Some(&dir)).unwrap();
+        assert_eq!(moves.moved_to("alice"), None);
+        moves.record("alice", &target).unwrap();
+        // A restart reads it back; another user has not moved.
+        let again = Migrations::open(Migration::new(&fed), Some(&dir)).unwrap();
+        assert_eq!(again.moved_to("alice"), Some(target));
+        assert_eq!(again.moved_to("bob"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -576,3 +576,50 @@ async fn the_ready_made_handler_moves_follows_and_refuses_forgeries_with_403() {
         .unwrap();
     assert!(sent.is_some());
 }
+
+#[tokio::test]
+async fn a_move_to_a_local_account_is_checked_and_followed_here() {
+    let (fed, origins) = setup().await;
+    // dave, on this server, is the new account of the remote origin.
+    let dave = fed
+        .local("dave")
+        .unwrap()
+        .with_also_known_as(vec![iri(ORIGIN)]);
+    fed.register(dave.clone());
+    origins.serve(
+        ORIGIN,
+        person(ORIGIN, json!({"movedTo": dave.id().as_str()})),
+    );
+    let alice = fed.local("alice").unwrap();
+    fed.graph()
+        .add_following(alice.id(), &iri(ORIGIN))
+        .await
+        .unwrap();
+    let migration = Migration::new(&fed);
+    let mut activity = move_of(ORIGIN, ORIGIN, Some(TARGET));
+    activity.target = Some(dave.id().clone().into());
+    let verified = migration.verify(&iri(ORIGIN), &activity).await.unwrap();
+    // dave's document was read here, not fetched over HTTP.
+    assert_eq!(origins.gets_of(dave.id().as_str()), 0);
+    let done = migration
+        .follow_along(&verified, &fed.loaded_actors())
+        .await
+        .unwrap();
+    assert_eq!(done.moved, vec![alice.id().clone()]);
+    // Both sides of the follow are recorded at once; none pending.
+    assert_eq!(
+        fed.graph().following(alice.id()).await.unwrap(),
+        vec![dave.id().clone()]
+    );
+    assert_eq!(
+        fed.graph().followers(dave.id()).await.unwrap(),
+        vec![alice.id().clone()]
+    );
+    assert!(
+        fed.graph()
+            .sent_follow_between(alice.id(), dave.id())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
