@@ -39,6 +39,8 @@ mod minimal_server_admin_page;
 mod minimal_server_data_dir_survives_restart;
 #[path = "examples/minimal_server_federation.rs"]
 mod minimal_server_federation;
+#[path = "examples/minimal_server_followers_sync.rs"]
+mod minimal_server_followers_sync;
 #[path = "examples/minimal_server_hostile_peer.rs"]
 mod minimal_server_hostile_peer;
 #[path = "examples/minimal_server_inbox_statuses.rs"]

@@ -21,3 +21,6 @@ mod partial_collection_only_to_its_server;
 
 #[path = "followers_sync/hostile_headers_are_refused_without_a_fetch.rs"]
 mod hostile_headers_are_refused_without_a_fetch;
+
+#[path = "followers_sync/listed_but_not_following_is_confirmed_or_undone.rs"]
+mod listed_but_not_following_is_confirmed_or_undone;
