@@ -957,7 +957,9 @@ impl Federation {
         let mut job = NewActivity::from_plan(&plan, author.key_id().clone());
         // To followers: each server's followers-synchronization header.
         if super::recipients::addressees(activity).contains(author.followers()) {
-            job = self.with_sync_headers(author.id(), job).await;
+            job = self
+                .with_sync_headers(author.id(), job, &mut Default::default())
+                .await;
         }
         sent.jobs = self.enqueue(job).await?;
         Ok(sent)

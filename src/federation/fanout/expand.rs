@@ -23,6 +23,10 @@ pub(crate) struct FanoutJob {
     /// Where the named recipients' deliveries went: never again for a
     /// follower.
     named_targets: HashSet<String>,
+    /// The followers-synchronization header per inbox server met in this
+    /// claim's last batch (the servers come in order, so a server spanning
+    /// two batches is computed once), trimmed to that server after each.
+    sync_known: std::sync::Mutex<BTreeMap<String, Option<String>>>,
     pub(crate) progress: Progress,
 }
 
@@ -45,8 +49,14 @@ impl FanoutJob {
             claimed,
             body,
             named_targets: HashSet::new(),
+            sync_known: std::sync::Mutex::default(),
             progress,
         })
+    }
+
+    /// The header cache (see `sync_known`); never held across an await.
+    fn sync_known(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<String>>> {
+        self.sync_known.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The author whose followers are expanded.
@@ -90,7 +100,9 @@ async fn enqueue(
     if n > 0 {
         let mut new = NewActivity::from_plan(&plan, job.claimed.job.key_id.clone());
         if followers {
-            new = fed.with_sync_headers(job.author(), new).await;
+            let mut known = std::mem::take(&mut *job.sync_known());
+            new = fed.with_sync_headers(job.author(), new, &mut known).await;
+            *job.sync_known() = known;
         }
         fed.enqueue(new).await.map_err(failed)?;
     }
@@ -167,6 +179,7 @@ pub(crate) async fn expand_batch(
     Counters::add(&counters.deliveries, n as u64);
     Counters::add(&counters.batches, 1);
     job.progress.after = Some(last);
+    job.sync_known().retain(|host, _| *host == last_host);
     job.progress.host = last_host;
     job.progress.carried = next_carried;
     job.progress.batches += 1;
