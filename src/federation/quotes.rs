@@ -590,7 +590,7 @@ impl Quotes {
             author.clone(),
         );
         accept.base.to = Some(request.quoter.clone().into());
-        accept.object = Some(Reference::from(request.compact()).into());
+        accept.object = Some(Reference::from(request.embedded()).into());
         accept.result = Some(auth.id.clone().into());
         self.fed.send(&actor, &accept).await?;
         Ok(auth)
@@ -600,7 +600,7 @@ impl Quotes {
         let actor = self.local(author)?;
         let mut reject = Activity::new(Kind::Reject, self.fed.new_activity_id()?, author.clone());
         reject.base.to = Some(request.quoter.clone().into());
-        reject.object = Some(Reference::from(request.compact()).into());
+        reject.object = Some(Reference::from(request.embedded()).into());
         Ok(self.fed.send(&actor, &reject).await?)
     }
 
@@ -656,9 +656,8 @@ impl Quotes {
         }
         let iri = Iri::new_unchecked(format!("{}/{AUTHORIZATIONS_SUFFIX}/{id}", actor.id()));
         match self.store.get(&iri).await {
-            Ok(Some(auth)) if &auth.author == actor.id() => {
-                super::serve::activity_json(&AnyObject::from(auth.to_object()))
-            }
+            // The IRI is under this actor: only its own authorizations match.
+            Ok(Some(auth)) => super::serve::activity_json(&AnyObject::from(auth.to_object())),
             _ => not_found(),
         }
     }

@@ -164,6 +164,14 @@ impl DispatchError {
             {
                 StatusCode::FORBIDDEN
             }
+            // A quote request or answer the quote handler refused.
+            Self::Handler { source, .. }
+                if source
+                    .downcast_ref::<super::super::quotes::QuoteError>()
+                    .is_some_and(|e| e.is_refusal()) =>
+            {
+                StatusCode::FORBIDDEN
+            }
             Self::NoSuchActor { .. } => StatusCode::NOT_FOUND,
             Self::Fetch { .. } | Self::FetchedOther { .. } => StatusCode::BAD_GATEWAY,
             Self::Graph(_) | Self::OwnerLookup { .. } | Self::Handler { .. } => {

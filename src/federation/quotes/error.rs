@@ -128,6 +128,28 @@ pub enum QuoteError {
     },
 }
 
+impl QuoteError {
+    /// Whether the error is the sender's fault and final (a request for a
+    /// post this server does not have, an answer from the wrong actor or
+    /// naming an authorization that does not hold): the inbox answers
+    /// `403`, never worth a retry. Fetch failures, full tables and this
+    /// server's own failures are not.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            QuoteError::NotAQuote { .. }
+                | QuoteError::NoId
+                | QuoteError::UnknownPost { .. }
+                | QuoteError::NoAuthorization { .. }
+                | QuoteError::CrossOrigin { .. }
+                | QuoteError::WrongDocument { .. }
+                | QuoteError::Mismatch { .. }
+                | QuoteError::NotTheQuotedAuthor { .. }
+                | QuoteError::UnknownRequest { .. }
+        )
+    }
+}
+
 impl From<super::super::FederationError> for QuoteError {
     fn from(e: super::super::FederationError) -> Self {
         QuoteError::Federation(Box::new(e))

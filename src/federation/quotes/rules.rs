@@ -30,7 +30,10 @@ pub struct QuoteRequest {
 impl QuoteRequest {
     /// The request as embedded in the answer: `instrument` by IRI, as
     /// Mastodon writes it.
-    pub(crate) fn compact(&self) -> AnyObject {
+    ///
+    /// An application answering a request itself embeds this in its
+    /// `Accept` or `Reject`.
+    pub fn embedded(&self) -> AnyObject {
         let mut a = Activity::new(Kind::QuoteRequest, self.id.clone(), self.quoter.clone());
         a.base.ld_context = None;
         a.object = Some(self.quoted.clone().into());
