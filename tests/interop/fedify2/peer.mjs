@@ -25,13 +25,17 @@
 //        absent (no interactionPolicy at all)
 //   POST /_control/quote       {target, content}       a Note quoting target (a post
 //        IRI): Create to followers, QuoteRequest to the quoted author; on
-//        Accept the authorization is attached and an Update sent
+//        Accept the authorization is checked as a receiver would, then
+//        attached and an Update sent
 //   POST /_control/approve     {request}               approve a pending QuoteRequest
 //   POST /_control/reject      {request}               refuse a pending QuoteRequest
 //   POST /_control/revoke      {authorization}         Delete a granted authorization
 //   POST /_control/aliases     {aliases: [IRI]}        set the actor's alsoKnownAs
 //   POST /_control/move        {target}                set movedTo and send Move to followers
 //   GET  /_control/state       everything above, per actor, plus errors
+//
+// Environment: QUOTE_ANSWER=iri: Accept/Reject name the QuoteRequest by IRI
+// instead of embedding it (Mastodon embeds it).
 //
 // Prints one line `{"port": N}` on stdout once listening.
 
@@ -176,7 +180,11 @@ function decide(note, quoter) {
 
 // The request as embedded in the answer, as Mastodon writes it (the quote
 // post by IRI): a receiver recognizes an answer to its QuoteRequest by it.
+// QUOTE_ANSWER=iri names the request by IRI only instead, as an answer
+// built with Fedify's `object: requestId` does.
+const answerByIri = process.env.QUOTE_ANSWER === "iri";
 function embedded(request) {
+  if (answerByIri) return new URL(request.id);
   return new QuoteRequest({
     id: new URL(request.id),
     actor: new URL(request.actor),
