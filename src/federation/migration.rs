@@ -79,7 +79,6 @@ use crate::inbox::echo;
 use crate::vocab::{Activity, Actor, AnyObject, Iri, Kind};
 
 use super::dispatch::{Cx, Dispatcher, HandlerResult};
-use super::error::FederationError;
 use super::graph::{Graph, GraphError, page_order};
 use super::hub::{Federation, Sent};
 use super::local::LocalActor;
@@ -168,8 +167,9 @@ pub struct FollowedAlong {
     /// Local actors that already followed (or had asked to follow) the
     /// target: they only stopped following the origin.
     pub already_following: Vec<Iri>,
-    /// Local actors whose follow could not be moved, and why.
-    pub failed: Vec<(Iri, FederationError)>,
+    /// Local actors whose follow could not be moved, and why (they
+    /// still follow the origin).
+    pub failed: Vec<(Iri, MigrationError)>,
     /// Local followers of the origin left out past
     /// [`MigrationConfig::max_follows`].
     pub over_cap: usize,
@@ -420,7 +420,7 @@ impl Migration {
         &self,
         me: &LocalActor,
         verified: &VerifiedMove,
-    ) -> Result<bool, FederationError> {
+    ) -> Result<bool, MigrationError> {
         let graph = self.fed.graph();
         let target = &verified.target;
         let already = follows(graph.as_ref(), me.id(), target).await?
@@ -432,7 +432,18 @@ impl Migration {
                 graph.add_follower(target, me.id()).await?;
                 graph.add_following(me.id(), target).await?;
             } else {
-                self.fed.follow(me, target).await?;
+                let sent = self.fed.follow(me, target).await?;
+                if let Some((_, why)) = sent.unresolved.iter().find(|(iri, _)| iri == target) {
+                    // The Follow never left: forget it, keep the origin.
+                    if let Some(pending) = graph.sent_follow_between(me.id(), target).await? {
+                        graph.forget_sent_follow(&pending.id).await?;
+                    }
+                    return Err(MigrationError::FollowNotSent {
+                        follower: me.id().clone(),
+                        target: target.clone(),
+                        reason: why.to_string(),
+                    });
+                }
             }
         }
         self.fed.unfollow(me, &verified.origin).await?;

@@ -146,6 +146,17 @@ pub enum MigrationError {
         /// The actor given.
         actor: Iri,
     },
+    /// The `Follow` of the target could not be addressed (its inbox could
+    /// not be had): the local actor keeps following the origin.
+    #[error("{follower} cannot follow {target}: {reason}")]
+    FollowNotSent {
+        /// The local actor.
+        follower: Iri,
+        /// The account moved to.
+        target: Iri,
+        /// Why its inbox could not be had.
+        reason: String,
+    },
     /// The follow graph failed.
     #[error(transparent)]
     Graph(#[from] GraphError),

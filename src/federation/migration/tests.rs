@@ -623,3 +623,41 @@ async fn a_move_to_a_local_account_is_checked_and_followed_here() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_follow_that_cannot_be_addressed_keeps_the_origin() {
+    let (fed, origins) = setup().await;
+    let alice = fed.local("alice").unwrap();
+    fed.graph()
+        .add_following(alice.id(), &iri(ORIGIN))
+        .await
+        .unwrap();
+    let migration = Migration::new(&fed);
+    let verified = migration
+        .verify(&iri(ORIGIN), &move_of(ORIGIN, ORIGIN, Some(TARGET)))
+        .await
+        .unwrap();
+    // The target's server stops answering between the check and the Follow.
+    origins.docs.lock().unwrap().remove(TARGET);
+    let done = migration
+        .follow_along(&verified, std::slice::from_ref(&alice))
+        .await
+        .unwrap();
+    assert!(done.moved.is_empty());
+    assert!(
+        matches!(&done.failed[..], [(who, MigrationError::FollowNotSent { target, .. })]
+            if who == alice.id() && target.as_str() == TARGET),
+        "{:?}",
+        done.failed
+    );
+    // alice still follows the origin, and no Follow is pending.
+    assert_eq!(
+        fed.graph().following(alice.id()).await.unwrap(),
+        vec![iri(ORIGIN)]
+    );
+    let pending = fed
+        .graph()
+        .sent_follow_between(alice.id(), &iri(TARGET))
+        .await;
+    assert_eq!(pending.unwrap(), None);
+}
