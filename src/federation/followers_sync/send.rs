@@ -129,7 +129,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 
-    use crate::delivery::{ClaimRequest, DeliveryQueue, MemoryQueue, Timestamp};
+    use crate::delivery::{ClaimRequest, MemoryQueue, Timestamp};
     use crate::federation::Federation;
     use crate::federation::followers_sync::{FollowersDigest, SyncHeader};
     use crate::federation::remote::StoredActor;
