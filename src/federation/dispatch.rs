@@ -128,8 +128,8 @@ use crate::inbox::Incoming;
 use crate::vocab::{Activity, AnyObject, Iri, Kind};
 
 use super::graph::{Graph, SentFollow};
-use super::quotes::{QuoteReply, QuoteRequest};
 use super::paths::Paths;
+use super::quotes::{QuoteReply, QuoteRequest};
 
 /// The error a handler or a lookup returns: any error type, boxed (`?`
 /// converts into it).
@@ -512,9 +512,7 @@ impl Dispatcher {
                 })
                 .await
             }
-            Route::QuoteRequest(request) => {
-                call.run(&h.quote_request, activity, |_| request).await
-            }
+            Route::QuoteRequest(request) => call.run(&h.quote_request, activity, |_| request).await,
             Route::QuoteReply(reply) => call.run(&h.quote_reply, activity, |_| reply).await,
             Route::Plain { kind, severed } => {
                 let slot = match kind {
@@ -542,6 +540,19 @@ impl Dispatcher {
             Some(Kind::Follow) if listened(h.follow.is_some()) => {
                 let (followee, name) = self.authorize_follow(incoming, activity)?;
                 Route::Follow { followee, name }
+            }
+            // Before the Follow replies: an Accept naming one of this server's
+            // quote requests by IRI is not an answer to a Follow.
+            Some(k @ (Kind::Accept | Kind::Reject))
+                if listened(h.quote_reply.is_some())
+                    && super::quotes::rules::is_quote_reply(&self.paths, activity) =>
+            {
+                Route::QuoteReply(super::quotes::rules::authorize_reply(
+                    &self.paths,
+                    k,
+                    incoming,
+                    activity,
+                )?)
             }
             Some(k @ (Kind::Accept | Kind::Reject)) if is_follow_reply(activity) => {
                 let follow = self.authorize_reply(k, incoming, activity).await?;
@@ -611,17 +622,6 @@ impl Dispatcher {
             Some(Kind::QuoteRequest) if listened(h.quote_request.is_some()) => Route::QuoteRequest(
                 super::quotes::rules::authorize_request(&self.paths, incoming, activity)?,
             ),
-            Some(k @ (Kind::Accept | Kind::Reject))
-                if listened(h.quote_reply.is_some())
-                    && super::quotes::rules::is_quote_reply(activity) =>
-            {
-                Route::QuoteReply(super::quotes::rules::authorize_reply(
-                    &self.paths,
-                    k,
-                    incoming,
-                    activity,
-                )?)
-            }
             Some(kind @ (Kind::Like | Kind::Announce | Kind::Flag)) => Route::Plain {
                 kind,
                 severed: false,

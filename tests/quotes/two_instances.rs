@@ -366,3 +366,38 @@ async fn an_accept_naming_a_bogus_authorization_is_no_approval() {
         Some(QuoteState::Pending)
     );
 }
+
+#[tokio::test]
+async fn an_answer_naming_the_request_by_iri_is_understood() {
+    let (a, b) = (start(&["alice"]).await, start(&["bob"]).await);
+    let quoted = a
+        .post("alice", note_with_rule(json!({"manualApproval": [PUBLIC]})))
+        .await;
+    let quote = b.post("bob", quote_of(&quoted)).await;
+    b.quotes.request(&b.user("bob"), &quote).await.unwrap();
+    eventually("alice's server decides", || {
+        !a.decisions.lock().unwrap().is_empty()
+    })
+    .await;
+    let pending = a.quotes.pending(a.user("alice").id());
+    // A Reject naming the request by IRI, as some Fedify applications send.
+    let alice = a.user("alice");
+    let mut reject = archipel::vocab::Activity::new(
+        archipel::vocab::Kind::Reject,
+        Iri::parse(format!("{}#rejects/1", alice.id())).unwrap(),
+        alice.id().clone(),
+    );
+    reject.to = Some(b.user("bob").id().clone().into());
+    reject.object = Some(pending[0].request.id.clone().into());
+    a.fed.send(&alice, &reject).await.unwrap();
+    eventually("the Reject reaches bob", || {
+        !b.outcomes.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        b.outcomes.lock().unwrap()[0],
+        Ok(QuoteOutcome::Refused {
+            quote: quote.id.clone().unwrap()
+        })
+    );
+}

@@ -81,7 +81,7 @@ impl Quotes {
                 post: Some(quote.clone()),
             })?;
         let author = self.fetch_author(&quoted).await?;
-        let id = Iri::new_unchecked(format!("{quote}#quote_request"));
+        let id = Iri::new_unchecked(format!("{quote}{}", super::rules::REQUEST_FRAGMENT));
         let mut request = Activity::new(Kind::QuoteRequest, id.clone(), quoter.id().clone());
         request.base.ld_context = Some(crate::vocab::Context::activitystreams_with_quotes());
         request.base.to = Some(author.clone().into());
@@ -194,7 +194,7 @@ impl Quotes {
                 && matches!(&s.state, QuoteState::Approved { authorization } if authorization == deleted)
         })?;
         let quote = hit.quote.clone();
-        let key = Iri::new_unchecked(format!("{quote}#quote_request"));
+        let key = Iri::new_unchecked(format!("{quote}{}", super::rules::REQUEST_FRAGMENT));
         if let Some(s) = state.sent.get_mut(&key) {
             s.state = QuoteState::Revoked;
         }

@@ -70,12 +70,27 @@ fn first(refs: Option<&crate::vocab::Refs>) -> Option<&Reference> {
     refs.and_then(|r| r.first())
 }
 
-/// Whether `activity` (an `Accept` or `Reject`) answers an embedded
-/// `QuoteRequest`.
-pub(crate) fn is_quote_reply(activity: &Activity) -> bool {
-    activity
-        .embedded_object()
-        .is_some_and(|inner| inner.has_type(Kind::QuoteRequest.as_str()))
+/// The fragment of the ids of the `QuoteRequest`s this server sends
+/// (`{quote post}#quote_request`), by which an answer naming the request
+/// by IRI only is recognized.
+pub(crate) const REQUEST_FRAGMENT: &str = "#quote_request";
+
+/// A local `QuoteRequest` id, as minted by
+/// [`Quotes::request`](super::Quotes::request).
+fn is_local_request(paths: &Paths, iri: &Iri) -> bool {
+    paths.is_local(iri) && iri.as_str().ends_with(REQUEST_FRAGMENT)
+}
+
+/// Whether `activity` (an `Accept` or `Reject`) answers a `QuoteRequest`:
+/// embedded, as Mastodon sends it, or named by the IRI of one this server
+/// sent, as some Fedify applications do.
+pub(crate) fn is_quote_reply(paths: &Paths, activity: &Activity) -> bool {
+    match activity.embedded_object() {
+        Some(inner) => inner.has_type(Kind::QuoteRequest.as_str()),
+        None => activity
+            .object_id()
+            .is_some_and(|iri| is_local_request(paths, iri)),
+    }
 }
 
 /// The rule of a `QuoteRequest`.
@@ -144,6 +159,20 @@ pub(crate) fn authorize_reply(
     incoming: &Incoming,
     activity: &Activity,
 ) -> Result<QuoteReply, DispatchError> {
+    let authorization = first(activity.result.as_ref())
+        .and_then(Reference::id)
+        .cloned();
+    if activity.embedded_object().is_none()
+        && let Some(request) = activity.object_id()
+        && is_local_request(paths, request)
+    {
+        return Ok(QuoteReply {
+            activity: activity.clone(),
+            accepted: kind == Kind::Accept,
+            request: request.clone(),
+            authorization,
+        });
+    }
     let inner = activity
         .embedded_object()
         .and_then(AnyObject::as_activity)
@@ -166,8 +195,6 @@ pub(crate) fn authorize_reply(
         activity: activity.clone(),
         accepted: kind == Kind::Accept,
         request: request.clone(),
-        authorization: first(activity.result.as_ref())
-            .and_then(Reference::id)
-            .cloned(),
+        authorization,
     })
 }
