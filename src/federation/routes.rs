@@ -39,7 +39,11 @@
 //! handler (or ignored an unhandled type), the [`InboxError`](crate::inbox::InboxError)
 //! or [`DispatchError`](super::dispatch::DispatchError) status otherwise.
 //! A per-user inbox of an actor that is not loaded answers `404` before
-//! any verification.
+//! any verification. With an inbound queue
+//! ([`FederationBuilder::with_inbound_queue`](super::FederationBuilder::with_inbound_queue)),
+//! `202` means stored, and a queue at its cap answers `503` with
+//! `Retry-After` before the body is read
+//! ([`QueueFull`](crate::inbox::queue::QueueFull)).
 //!
 //! ```no_run
 //! use archipel::federation::Federation;
