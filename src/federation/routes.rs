@@ -530,16 +530,13 @@ async fn receive(s: &RouteState, request: InboxRequest, permit: &mut Permit) -> 
     }
     // With an inbound queue: persisted, then answered; workers dispatch.
     if let Some(inbound) = s.fed.inbound() {
-        return match inbound.enqueue(&incoming).await {
+        let id = incoming.id.clone();
+        return match inbound.enqueue_owned(incoming).await {
             Ok(_) => StatusCode::ACCEPTED.into_response(),
             Err(e) => {
                 warn("inbox: storing an accepted activity failed", &e);
                 // Not stored: the sender's retry must not be a duplicate.
-                s.fed
-                    .inbox()
-                    .seen_store()
-                    .forget(incoming.id.as_str())
-                    .await;
+                s.fed.inbox().seen_store().forget(id.as_str()).await;
                 (StatusCode::SERVICE_UNAVAILABLE, "try again later").into_response()
             }
         };

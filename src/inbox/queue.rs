@@ -99,6 +99,7 @@
 //! ```
 
 mod envelope;
+mod handoff;
 #[cfg(feature = "delivery")]
 mod workers;
 
@@ -225,6 +226,23 @@ impl QueueFull {
     }
 }
 
+/// The stored job of `incoming`: its envelope, filed under the sender.
+fn job_of(incoming: &Incoming) -> Result<NewActivity, InboundError> {
+    let actor = Url::parse(incoming.actor.as_str()).map_err(|e| InboundError::Actor {
+        activity: super::echo(incoming.id.as_str()),
+        actor: super::echo(incoming.actor.as_str()),
+        reason: e.to_string(),
+    })?;
+    let body = PreparedBody::new(envelope::encode(incoming)?);
+    Ok(NewActivity::new(
+        incoming.id.clone(),
+        body,
+        incoming.verified.key_id.clone(),
+        vec![actor],
+    )
+    .with_order_key(order_key(incoming)))
+}
+
 /// Counters shared by the queue handle and its workers.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -253,6 +271,7 @@ pub(crate) struct Counters {
 pub struct InboundQueue {
     queue: Arc<dyn DeliveryQueue>,
     counters: Arc<Counters>,
+    handoff: Arc<handoff::Handoff>,
 }
 
 impl std::fmt::Debug for InboundQueue {
@@ -274,6 +293,7 @@ impl InboundQueue {
                 max_depth: AtomicU64::new(DEFAULT_MAX_DEPTH as u64),
                 ..Counters::default()
             }),
+            handoff: Arc::default(),
         }
     }
 
@@ -319,19 +339,33 @@ impl InboundQueue {
     /// [`forget`](super::SeenStore::forget) its id, letting the sender's
     /// retry through.
     pub async fn enqueue(&self, incoming: &Incoming) -> Result<JobId, InboundError> {
-        let actor = Url::parse(incoming.actor.as_str()).map_err(|e| InboundError::Actor {
-            activity: super::echo(incoming.id.as_str()),
-            actor: super::echo(incoming.actor.as_str()),
-            reason: e.to_string(),
-        })?;
-        let body = PreparedBody::new(envelope::encode(incoming)?);
-        let job = NewActivity::new(
-            incoming.id.clone(),
-            body,
-            incoming.verified.key_id.clone(),
-            vec![actor],
-        )
-        .with_order_key(order_key(incoming));
+        let job = job_of(incoming)?;
+        self.store(job, incoming.id.as_str()).await
+    }
+
+    /// [`enqueue`](Self::enqueue), with the parsed activity handed to this
+    /// process's workers in memory, so the one that claims it skips
+    /// decoding the stored copy (the inbox route's path).
+    pub(crate) async fn enqueue_owned(&self, incoming: Incoming) -> Result<JobId, InboundError> {
+        let job = job_of(&incoming)?;
+        let id = incoming.id.as_str().to_owned();
+        // Handed over before the job exists: a worker may claim it as soon
+        // as it is stored.
+        self.handoff.put(incoming);
+        let stored = self.store(job, &id).await;
+        if stored.is_err() {
+            self.handoff.forget(&id);
+        }
+        stored
+    }
+
+    /// The activity `id` as the inbox parsed it, when this process stored
+    /// it and no worker took it yet.
+    pub(crate) fn take_handoff(&self, id: &str) -> Option<Incoming> {
+        self.handoff.take(id)
+    }
+
+    async fn store(&self, job: NewActivity, id: &str) -> Result<JobId, InboundError> {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let ids = self.queue.enqueue_activity(job, now).await?;
         self.counters.kept.fetch_add(1, Ordering::Relaxed);
@@ -340,7 +374,7 @@ impl InboundQueue {
         ids.first().copied().ok_or_else(|| {
             InboundError::Queue(DeliveryError::Queue(format!(
                 "no job stored for {}",
-                super::echo(incoming.id.as_str())
+                super::echo(id)
             )))
         })
     }

@@ -477,7 +477,10 @@ async fn attempt(
     activity: &crate::vocab::Iri,
     body: &crate::delivery::PreparedBody,
 ) -> Outcome {
-    let incoming = match decode(activity.as_str(), body.bytes()) {
+    // As the inbox parsed it, when this process stored it moments ago;
+    // else read back from the stored envelope.
+    let handed = shared.queue.take_handoff(activity.as_str());
+    let incoming = match handed.map_or_else(|| decode(activity.as_str(), body.bytes()), Ok) {
         Ok(i) => i,
         // A stored envelope that does not read back never will.
         Err(e) => return Outcome::GiveUp(record(None, e.to_string())),
