@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use archipel::federation::{Graph, SentFollow};
+use archipel::federation::SentFollow;
 use archipel::vocab::Iri;
 use serde_json::json;
 
