@@ -64,10 +64,12 @@
 //! ```
 
 mod error;
+mod send;
 #[cfg(test)]
 mod tests;
 
 pub use error::{Account, MigrationError};
+pub use send::Moved;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -80,7 +82,7 @@ use crate::vocab::{Activity, Actor, AnyObject, Iri, Kind};
 
 use super::dispatch::{Cx, Dispatcher, HandlerResult};
 use super::graph::{Graph, GraphError, page_order};
-use super::hub::{Federation, Sent};
+use super::hub::Federation;
 use super::local::LocalActor;
 
 /// The default of [`MigrationConfig::max_follows`]: local actors moved per
@@ -173,20 +175,6 @@ pub struct FollowedAlong {
     /// Local followers of the origin left out past
     /// [`MigrationConfig::max_follows`].
     pub over_cap: usize,
-}
-
-/// What [`Federation::move_account`] did.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Moved {
-    /// The local actor as now registered, with its `movedTo`.
-    pub actor: LocalActor,
-    /// The `Move` sent.
-    pub activity: Activity,
-    /// The delivery of the `Update` of the actor.
-    pub update: Sent,
-    /// The delivery of the `Move`.
-    pub sent: Sent,
 }
 
 /// The receiving side of account migration: verifies `Move`s and moves
@@ -460,74 +448,9 @@ impl Dispatcher {
     }
 }
 
-impl Federation {
-    /// Moves the local actor `actor` to the account `target` (elsewhere,
-    /// or on this server): checks that the target lists `actor` in its
-    /// `alsoKnownAs` (fetched fresh), registers `actor` with `movedTo` set
-    /// (its document shows it from now on), then sends an `Update` of the
-    /// actor and the `Move` to its followers, whose servers follow the
-    /// target for them once they have checked the same.
-    ///
-    /// `movedTo` lives in this handle's registry: an application that
-    /// restarts keeps it itself and registers the actor with
-    /// [`LocalActor::with_moved_to`] at start-up.
-    ///
-    /// # Errors
-    /// [`MigrationError::SameAccount`], [`MigrationError::NotLocal`] for
-    /// an actor of another server; [`MigrationError::Fetch`] or
-    /// [`MigrationError::NotAnActor`] when the target cannot be read;
-    /// [`MigrationError::NotAnAlias`] when it does not list `actor`;
-    /// [`MigrationError::TargetMoved`] when it moved on to a third account;
-    /// [`MigrationError::Send`] when the deliveries cannot be queued.
-    pub async fn move_account(
-        &self,
-        actor: &LocalActor,
-        target: &Iri,
-    ) -> Result<Moved, MigrationError> {
-        if target == actor.id() {
-            return Err(MigrationError::SameAccount {
-                origin: actor.id().clone(),
-            });
-        }
-        if self.paths().local_name(actor.id()).is_none() {
-            return Err(MigrationError::NotLocal {
-                actor: actor.id().clone(),
-            });
-        }
-        let target_doc = fresh_actor(self, Account::Target, target, actor.id()).await?;
-        check_alias(&target_doc, actor.id(), target)?;
-        // The registered actor carries what the application set (locked,
-        // display name); the one given may be an older copy.
-        let current = self
-            .local_by_id(actor.id())
-            .unwrap_or_else(|| actor.clone());
-        let moved = current.with_moved_to(Some(target.clone()));
-        self.register(moved.clone());
-        let followers = vec![moved.followers().clone()];
-        let update = Activity::update(
-            self.new_activity_id()?,
-            moved.id().clone(),
-            AnyObject::Actor(Box::new(moved.document())),
-        )
-        .with_to(followers.clone());
-        let update = self.send(&moved, &update).await?;
-        let mut activity = Activity::new(Kind::Move, self.new_activity_id()?, moved.id().clone())
-            .with_to(followers);
-        activity.object = Some(moved.id().clone().into());
-        activity.target = Some(target.clone().into());
-        let sent = self.send(&moved, &activity).await?;
-        Ok(Moved {
-            actor: moved,
-            activity,
-            update,
-            sent,
-        })
-    }
-}
-
 /// The actor `iri` as it is now: a local actor's document, or fetched
 /// from its origin without the cache, served at its own id.
-async fn fresh_actor(
+pub(super) async fn fresh_actor(
     fed: &Federation,
     account: Account,
     iri: &Iri,
@@ -570,7 +493,11 @@ async fn fresh_actor(
 
 /// The target's `alsoKnownAs` must name the origin, and the target must
 /// not have moved on to a third account.
-fn check_alias(target_doc: &Actor, origin: &Iri, target: &Iri) -> Result<(), MigrationError> {
+pub(super) fn check_alias(
+    target_doc: &Actor,
+    origin: &Iri,
+    target: &Iri,
+) -> Result<(), MigrationError> {
     let named = target_doc
         .also_known_as
         .as_ref()
