@@ -49,13 +49,22 @@ impl Drop for Peer {
 impl Peer {
     /// Starts the peer (it prints its port once listening).
     pub fn start(node: &PathBuf) -> Peer {
-        let mut child = Command::new(node)
+        Peer::start_with(node, &[])
+    }
+
+    /// Starts the peer with these environment variables (`QUOTE_ANSWER`;
+    /// see `peer.mjs`).
+    pub fn start_with(node: &PathBuf, env: &[(&str, &str)]) -> Peer {
+        let mut command = Command::new(node);
+        command
             .arg("peer.mjs")
             .current_dir(peer_dir())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the Fedify 2 peer");
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start the Fedify 2 peer");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)

@@ -70,10 +70,21 @@ fn link_reason(check: QuoteCheck) -> QuoteError {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archipel_quotes_fedify_posts_by_their_policy() {
+    archipel_quotes_fedify(&[]).await;
+}
+
+/// As above, with Fedify's answers naming the QuoteRequest by IRI instead
+/// of embedding it (as an application writing `object: requestId` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archipel_quotes_fedify_posts_answered_by_request_iri() {
+    archipel_quotes_fedify(&[("QUOTE_ANSWER", "iri")]).await;
+}
+
+async fn archipel_quotes_fedify(env: &[(&str, &str)]) {
     let Some(nodejs) = peer::installed() else {
         return;
     };
-    let peer = Peer::start(&nodejs);
+    let peer = Peer::start_with(&nodejs, env);
     let a = node::start(&["alice"]).await;
     let alice = a.user("alice");
     let bob = Iri::parse(peer.actor("bob")).unwrap();
