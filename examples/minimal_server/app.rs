@@ -38,6 +38,9 @@ mod admin;
 // Account migration: aliases, moving a user, following a moved account.
 #[path = "migration.rs"]
 pub mod migration;
+// Quote posts (FEP-044f): policies, requests, approvals, checks.
+#[path = "quotes.rs"]
+pub mod quotes;
 
 /// How the server is configured (from the command line, or by a test).
 #[derive(Debug, Clone)]
@@ -108,6 +111,8 @@ pub struct App {
     pub store: Store,
     /// Account migration: the receiving side, and where users moved.
     pub migration: migration::Migrations,
+    /// Quote posts: who may quote whom, and what was authorized.
+    pub quotes: quotes::QuotePosts,
 }
 
 /// A running server.
@@ -224,6 +229,7 @@ pub async fn start_on(
         Some(t) => BearerToken::new(t),
         None => BearerToken::random().map_err(io)?,
     };
+    let quote_posts = quotes::QuotePosts::new(&fed, store.posts.clone());
     let app = Arc::new(App {
         base: base.clone(),
         users,
@@ -232,6 +238,7 @@ pub async fn start_on(
         fed,
         store,
         migration: migrations,
+        quotes: quote_posts,
     });
     let inbound = archipel::inbox::queue::InboundConfig::default();
     app.fed
@@ -275,6 +282,7 @@ pub fn routes(app: Arc<App>) -> Router {
             move |me| requests.collection(me.id())
         })
         .with_client_outbox(Arc::new(crate::outbound::Outbox(app.clone())))
+        .with_quotes(app.quotes.quotes.clone())
         .with_pages(Arc::new(Pages {
             at: authority(&app.base),
         }))

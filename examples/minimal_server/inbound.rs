@@ -14,6 +14,7 @@ use archipel::federation::store::Owners;
 use archipel::vocab::{Activity, Kind};
 
 use crate::app::App;
+use crate::app::quotes;
 
 /// The dispatcher with this server's handlers.
 pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
@@ -66,15 +67,19 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         }))
         .on_create(with_state(app, |app, cx, create: WithObject| async move {
             app.store.received.put(cx.actor(), &create.object)?;
+            quotes::check_received(&app, &create.object).await;
             Ok(())
         }))
         .on_update(with_state(app, |app, cx, update: WithObject| async move {
             // Only a note we keep is replaced; the dispatcher already refused
             // an Update from anyone but its stored owner (`OwnerLookup`).
             app.store.received.replace(cx.actor(), &update.object)?;
+            quotes::check_received(&app, &update.object).await;
             Ok(())
         }))
-        .on_delete(with_state(app, |app, _cx, delete: Delete| async move {
+        .on_delete(with_state(app, |app, cx, delete: Delete| async move {
+            // The revocation of one of our quotes' authorizations?
+            quotes::on_delete(&app, &cx, &delete.object).await?;
             // The dispatcher already refused a Delete from anyone but the
             // stored owner (`OwnerLookup`).
             app.store.received.remove(&delete.object)?;
@@ -88,6 +93,9 @@ pub fn dispatcher(app: &Arc<App>) -> Dispatcher {
         }))
         // A Move: the library checks both accounts, then moves the follows.
         .on_move(with_state(app, crate::app::migration::on_move))
+        // Quote posts: the library decides and checks (crate::app::quotes).
+        .on_quote_request(with_state(app, quotes::on_quote_request))
+        .on_quote_reply(with_state(app, quotes::on_quote_reply))
         .on_block(with_state(app, |app, cx, block: Activity| async move {
             if let Some(me) = block.object_id().and_then(|o| app.fed.local_by_id(o)) {
                 app.store.requests.forget(me.id(), cx.actor())?;

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::app::App;
+use crate::app::quotes;
 
 type Answer = Result<Iri, (StatusCode, String)>;
 
@@ -55,7 +56,20 @@ impl ClientOutbox for Outbox {
             ("Undo", Some(target)) if !target.contains("/activities/") => {
                 unfollow(app, me, &target).await
             }
-            ("Accept" | "Reject", Some(key)) => decide(app, me, kind == "Accept", &key).await,
+            ("Update", _) if quotes::is_policy_update(&raw, me) => {
+                quotes::set_policy(app, me, &raw).await
+            }
+            ("Accept" | "Reject", Some(key)) => {
+                match quotes::decide(app, me, kind == "Accept", &key).await {
+                    Some(answer) => answer,
+                    None => decide(app, me, kind == "Accept", &key).await,
+                }
+            }
+            ("Delete", Some(key)) if key.contains("/quote_authorizations/") => {
+                quotes::revoke(app, me, &key).await.unwrap_or_else(|| {
+                    Err((StatusCode::NOT_FOUND, format!("no authorization {key}")))
+                })
+            }
             ("Move", _) => crate::app::migration::move_user(app, me, &raw).await,
             ("Follow" | "Accept" | "Reject", None) => Err(bad(format!("{kind} needs an object"))),
             _ => post(app, me, raw).await,
@@ -117,14 +131,24 @@ async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Answer {
 /// Any other post, through the library's post store: the outbox rules,
 /// the stored post an `Update` or `Delete` completes, the ownership check,
 /// the served forms kept, and delivery to exactly its audience.
-async fn post(app: &App, me: &LocalActor, raw: serde_json::Map<String, Value>) -> Answer {
+pub(crate) async fn post(
+    app: &App,
+    me: &LocalActor,
+    raw: serde_json::Map<String, Value>,
+) -> Answer {
     let mut doc: AnyObject = serde_json::from_value(Value::Object(raw))
         .map_err(|e| bad(format!("not an ActivityStreams document: {e}")))?;
     let posts = &app.store.posts;
     posts.complete(me, &mut doc).await.map_err(failed)?;
     default_addressing(app, me, &mut doc).await;
+    // A new note says who may quote it (the user's quote policy).
+    quotes::stamp(app, me, &mut doc);
     let body = serde_json::to_vec(&doc).map_err(failed)?;
     let (posted, sent) = posts.post(&app.fed, me, &body).await.map_err(refused)?;
+    // A new note quoting a post: ask its author's server (a link until then).
+    if posted.activity().has_type("Create") {
+        quotes::request(app, me, posted.object()).await;
+    }
     let id = posted.activity().id.clone();
     let id = id.ok_or_else(|| failed("the outbox assigned no id"))?;
     let (name, visibility) = (me.name(), posted.visibility());
