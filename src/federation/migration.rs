@@ -29,14 +29,16 @@
 //! **Following along** ([`Migration::follow_along`]). For each local actor
 //! that follows the origin: a `Follow` of the target (recorded as sent,
 //! so only the target's `Accept` makes it "following"), then an `Undo` of
-//! the `Follow` of the origin, which the graph forgets. Bounded work: at
-//! most [`MigrationConfig::max_follows`] local actors per `Move`, whether
-//! each follows the origin is read from one page of its following
-//! ([`Graph::following_page`]) rather than the
-//! whole list, and an origin whose move was followed is not followed
-//! again for [`MigrationConfig::cooldown`] (7 days, as Mastodon and
-//! GoToSocial do), in a table of at most [`MigrationConfig::remembered`]
-//! origins.
+//! the `Follow` of the origin, which the graph forgets. A `Follow` that
+//! cannot be addressed leaves the local actor following the origin
+//! ([`MigrationError::FollowNotSent`]): a move never loses a follow. The
+//! candidates are the local actors the handle has loaded, each checked
+//! with one page read of its following ([`Graph::following_page`], from
+//! just before the origin), not the whole list. Bounded work: at most
+//! [`MigrationConfig::max_follows`] local actors per `Move`, and an
+//! origin whose move was followed is not followed again for
+//! [`MigrationConfig::cooldown`] (7 days, as Mastodon and GoToSocial do),
+//! in a table of at most [`MigrationConfig::remembered`] origins.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
