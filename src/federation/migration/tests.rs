@@ -661,3 +661,86 @@ async fn a_follow_that_cannot_be_addressed_keeps_the_origin() {
         .await;
     assert_eq!(pending.unwrap(), None);
 }
+
+/// A graph that counts the pages of following it is asked for.
+struct CountingGraph {
+    inner: crate::federation::MemoryGraph,
+    pages: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Graph for CountingGraph {
+    async fn followers(&self, l: &Iri) -> Result<Vec<Iri>, GraphError> {
+        self.inner.followers(l).await
+    }
+    async fn is_follower(&self, l: &Iri, r: &Iri) -> Result<bool, GraphError> {
+        self.inner.is_follower(l, r).await
+    }
+    async fn has_follower_on(&self, l: &Iri, a: &str) -> Result<bool, GraphError> {
+        self.inner.has_follower_on(l, a).await
+    }
+    async fn add_follower(&self, l: &Iri, r: &Iri) -> Result<(), GraphError> {
+        self.inner.add_follower(l, r).await
+    }
+    async fn remove_follower(&self, l: &Iri, r: &Iri) -> Result<bool, GraphError> {
+        self.inner.remove_follower(l, r).await
+    }
+    async fn record_sent_follow(&self, f: crate::federation::SentFollow) -> Result<(), GraphError> {
+        self.inner.record_sent_follow(f).await
+    }
+    async fn sent_follow(
+        &self,
+        id: &Iri,
+    ) -> Result<Option<crate::federation::SentFollow>, GraphError> {
+        self.inner.sent_follow(id).await
+    }
+    async fn sent_follow_between(
+        &self,
+        a: &Iri,
+        b: &Iri,
+    ) -> Result<Option<crate::federation::SentFollow>, GraphError> {
+        self.inner.sent_follow_between(a, b).await
+    }
+    async fn forget_sent_follow(&self, id: &Iri) -> Result<bool, GraphError> {
+        self.inner.forget_sent_follow(id).await
+    }
+    async fn add_following(&self, l: &Iri, r: &Iri) -> Result<(), GraphError> {
+        self.inner.add_following(l, r).await
+    }
+    async fn remove_following(&self, l: &Iri, r: &Iri) -> Result<bool, GraphError> {
+        self.inner.remove_following(l, r).await
+    }
+    async fn following(&self, _: &Iri) -> Result<Vec<Iri>, GraphError> {
+        panic!("the whole following list was read")
+    }
+    async fn following_page(
+        &self,
+        l: &Iri,
+        after: Option<&Iri>,
+        limit: usize,
+    ) -> Result<Vec<Iri>, GraphError> {
+        self.pages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.following_page(l, after, limit).await
+    }
+}
+
+#[tokio::test]
+async fn whether_a_local_actor_follows_the_origin_costs_one_page() {
+    let graph = CountingGraph {
+        inner: crate::federation::MemoryGraph::new(),
+        pages: Default::default(),
+    };
+    let me = iri("https://a.example/users/alice");
+    // 10,000 followed accounts on 100 servers, b.example among them.
+    for host in 0..100 {
+        for user in 0..100 {
+            let other = iri(&format!("https://h{host}.example/users/u{user}"));
+            graph.inner.add_following(&me, &other).await.unwrap();
+        }
+    }
+    graph.inner.add_following(&me, &iri(ORIGIN)).await.unwrap();
+    assert!(follows(&graph, &me, &iri(ORIGIN)).await.unwrap());
+    assert!(!follows(&graph, &me, &iri(TARGET)).await.unwrap());
+    assert_eq!(graph.pages.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
