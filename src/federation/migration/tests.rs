@@ -732,10 +732,11 @@ async fn whether_a_local_actor_follows_the_origin_costs_one_page() {
         pages: Default::default(),
     };
     let me = iri("https://a.example/users/alice");
-    // 10,000 followed accounts on 100 servers, b.example among them.
+    // 10,000 followed accounts on 100 servers that sort before b.example
+    // (and c.example), then the origin.
     for host in 0..100 {
         for user in 0..100 {
-            let other = iri(&format!("https://h{host}.example/users/u{user}"));
+            let other = iri(&format!("https://a{host}.example/users/u{user}"));
             graph.inner.add_following(&me, &other).await.unwrap();
         }
     }
