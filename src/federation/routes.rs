@@ -477,7 +477,9 @@ async fn admit_then_receive(s: &RouteState, request: Request) -> Response {
     };
     // A full inbound queue: 503 before the body is read or verified, and
     // the origin keeps its token (the request was not processed).
-    if let Some(full) = s.fed.inbound().and_then(|q| q.check_room().err()) {
+    if let Some(inbound) = s.fed.inbound()
+        && let Err(full) = inbound.check_room().await
+    {
         permit.not_from_origin();
         return from_http(full.response());
     }

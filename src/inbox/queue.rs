@@ -48,11 +48,12 @@
 //! feature `delivery`). Past it the inbox answers `503` with
 //! `Retry-After` ([`QueueFull`]) right after admission, before reading the
 //! body or fetching a key, and gives the origin its admission token back.
-//! The route reads a count kept in memory ([`InboundQueue::check_room`]),
-//! never the backend: each enqueue raises it, each settle lowers it, and
-//! the workers set it to the backend's own count every few seconds
-//! (`InboundConfig::depth_refresh`), which also counts what other machines
-//! sharing the backend stored.
+//! The route reads a count kept in memory ([`InboundQueue::check_room`]):
+//! each enqueue raises it, each settle lowers it, and once every few
+//! seconds (`InboundConfig::depth_refresh`, 5 s) one request sets it to the
+//! backend's own count first, which also counts what other machines
+//! sharing the backend stored and settled (a web-only machine running no
+//! workers included). No other request reads the backend to decide.
 //!
 //! **Same object, in order.** Each job carries the id of the object the
 //! activity is about as its order key, with the sender as its inbox, so a
@@ -99,6 +100,7 @@
 //! ```
 
 mod envelope;
+#[cfg(feature = "delivery")]
 mod handoff;
 #[cfg(feature = "delivery")]
 mod workers;
@@ -187,6 +189,11 @@ pub const DEFAULT_MAX_DEPTH: usize = 100_000;
 /// once.
 pub const FULL_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How often [`InboundQueue::check_room`] sets its count from the
+/// backend's unless configured otherwise (`InboundConfig::depth_refresh`):
+/// 5 s.
+pub const DEFAULT_DEPTH_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The inbound queue is full: the inbox refuses new activities, before
 /// any body read, key fetch or signature check, until the workers catch
 /// up. Answer it with [`QueueFull::response`]: `503 Service Unavailable`
@@ -252,10 +259,14 @@ pub(crate) struct Counters {
     /// Activities kept (unsettled), as this process knows: raised by each
     /// enqueue, lowered by each settle of its workers, and set to the
     /// backend's own count whenever it is read ([`InboundQueue::stats`],
-    /// the workers' periodic refresh), which also brings in what other
-    /// machines sharing the backend did. Read per request, so the inbox
-    /// never counts rows to decide.
+    /// [`InboundQueue::check_room`] once per `refresh_every`), which also
+    /// brings in what other machines sharing the backend did.
     pub(crate) kept: AtomicU64,
+    /// When `kept` was last set from the backend (ms since the epoch; 0:
+    /// never, so the first check reads it).
+    pub(crate) refreshed_at: AtomicU64,
+    /// How often (ms) a check sets `kept` from the backend first.
+    pub(crate) refresh_every: AtomicU64,
     /// The cap on `kept` ([`DEFAULT_MAX_DEPTH`] until workers set theirs).
     pub(crate) max_depth: AtomicU64,
     /// Requests refused because the queue was full.
@@ -271,6 +282,9 @@ pub(crate) struct Counters {
 pub struct InboundQueue {
     queue: Arc<dyn DeliveryQueue>,
     counters: Arc<Counters>,
+    /// What the inbox route hands this process's workers (they exist only
+    /// with the `delivery` feature).
+    #[cfg(feature = "delivery")]
     handoff: Arc<handoff::Handoff>,
 }
 
@@ -291,8 +305,10 @@ impl InboundQueue {
             queue,
             counters: Arc::new(Counters {
                 max_depth: AtomicU64::new(DEFAULT_MAX_DEPTH as u64),
+                refresh_every: AtomicU64::new(millis(DEFAULT_DEPTH_REFRESH)),
                 ..Counters::default()
             }),
+            #[cfg(feature = "delivery")]
             handoff: Arc::default(),
         }
     }
@@ -300,21 +316,31 @@ impl InboundQueue {
     /// Whether the queue has room for another activity: called by the
     /// inbox route right after admission, before the body is read, so a
     /// full queue costs a request no key fetch or signature check. Reads
-    /// an in-memory count, never the backend.
+    /// an in-memory count; only the first check after each
+    /// `depth_refresh` (5 s) reads the backend's count first (see the
+    /// [module docs](self)).
     ///
     /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
     /// use std::sync::Arc;
     /// use archipel::delivery::MemoryQueue;
     /// use archipel::inbox::queue::InboundQueue;
     /// let inbound = InboundQueue::new(Arc::new(MemoryQueue::new()));
-    /// assert_eq!(inbound.check_room(), Ok(()));
+    /// assert_eq!(inbound.check_room().await, Ok(()));
+    /// # }
     /// ```
     ///
     /// # Errors
     /// [`QueueFull`] when the queue keeps its most activities
-    /// ([`DEFAULT_MAX_DEPTH`], or [`InboundConfig::max_depth`](InboundConfig::max_depth)
-    /// once workers run): answer [`QueueFull::response`].
-    pub fn check_room(&self) -> Result<(), QueueFull> {
+    /// ([`DEFAULT_MAX_DEPTH`], or `InboundConfig::max_depth` once workers
+    /// started): answer [`QueueFull::response`].
+    pub async fn check_room(&self) -> Result<(), QueueFull> {
+        if self.refresh_due() {
+            // A failing backend leaves the count as it was: the enqueue
+            // that follows reports the failure.
+            let _ = self.stats().await;
+        }
         let kept = self.counters.kept.load(Ordering::Relaxed);
         let max_depth = self.counters.max_depth.load(Ordering::Relaxed);
         if kept < max_depth {
@@ -322,6 +348,18 @@ impl InboundQueue {
         }
         self.counters.refused_full.fetch_add(1, Ordering::Relaxed);
         Err(QueueFull { kept, max_depth })
+    }
+
+    /// Whether this caller should set the count from the backend now: the
+    /// last time is `refresh_every` ago, and no other caller took it.
+    fn refresh_due(&self) -> bool {
+        let c = &self.counters;
+        let now = millis(wall_clock());
+        let last = c.refreshed_at.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= c.refresh_every.load(Ordering::Relaxed)
+            && c.refreshed_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Requests refused by [`check_room`](Self::check_room) since the
@@ -346,13 +384,16 @@ impl InboundQueue {
     /// [`enqueue`](Self::enqueue), with the parsed activity handed to this
     /// process's workers in memory, so the one that claims it skips
     /// decoding the stored copy (the inbox route's path).
+    #[cfg(feature = "axum")]
     pub(crate) async fn enqueue_owned(&self, incoming: Incoming) -> Result<JobId, InboundError> {
         let job = job_of(&incoming)?;
         let id = incoming.id.as_str().to_owned();
         // Handed over before the job exists: a worker may claim it as soon
         // as it is stored.
+        #[cfg(feature = "delivery")]
         self.handoff.put(incoming);
         let stored = self.store(job, &id).await;
+        #[cfg(feature = "delivery")]
         if stored.is_err() {
             self.handoff.forget(&id);
         }
@@ -361,6 +402,7 @@ impl InboundQueue {
 
     /// The activity `id` as the inbox parsed it, when this process stored
     /// it and no worker took it yet.
+    #[cfg(feature = "delivery")]
     pub(crate) fn take_handoff(&self, id: &str) -> Option<Incoming> {
         self.handoff.take(id)
     }
@@ -387,6 +429,8 @@ impl InboundQueue {
         let now = Timestamp::from_system_time(std::time::SystemTime::now());
         let q = self.queue.stats(now).await?;
         self.counters.kept.store(q.total as u64, Ordering::Relaxed);
+        let now = millis(wall_clock());
+        self.counters.refreshed_at.store(now, Ordering::Relaxed);
         Ok(InboundStats {
             depth: q.due + q.leased,
             leased: q.leased,
@@ -457,6 +501,18 @@ impl InboundQueue {
             .kept
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
+}
+
+/// Milliseconds of `d` (saturating).
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The time since the epoch (zero for a clock set before it).
+fn wall_clock() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// What an activity is about, for ordering: the id of its (first) object,

@@ -1,15 +1,20 @@
 //! The inbound queue's depth cap: past `InboundConfig::max_depth` kept
 //! activities the inbox answers `503` with `Retry-After` before reading or
 //! verifying the request, the origin's admission token is given back, and
-//! the in-memory count the route reads follows the workers' settles and
-//! the backend's own count.
+//! the in-memory count the route reads follows the workers' settles and,
+//! once per interval, the backend's own count (what other machines
+//! sharing it stored and settled).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use archipel::delivery::MemoryQueue;
+use archipel::delivery::{
+    AttemptRecord, ClaimRequest, ClaimedJob, DeliveryError, DeliveryQueue, JobId, JobRecord, Lease,
+    MemoryQueue, NewActivity, QueueStats, Timestamp,
+};
 use archipel::inbox::admission::{AdmissionConfig, Rate};
-use archipel::inbox::queue::{InboundConfig, InboundQueue, QueueFull};
+use archipel::inbox::queue::{InboundConfig, InboundQueue, InboundWorkers, QueueFull};
 use archipel::signatures::{PrivateKey, Signer};
 
 use crate::common::{self, Calls};
@@ -91,13 +96,13 @@ async fn a_full_queue_is_503_before_verification_and_refunds_the_origin() {
     let idle = common::dispatcher(Calls::new(0), "idle", Duration::ZERO);
     assert!(fed.start_inbound(idle, config.clone()).await);
     fed.stop_inbound().await.expect("workers ran");
-    assert_eq!(inbound.check_room(), Ok(()));
+    assert_eq!(inbound.check_room().await, Ok(()));
 
     for n in 1..=3 {
         let (status, _) = common::post(&server.base, &bob, like(&actor, n, &server.base)).await;
         assert_eq!(status, 202, "like {n} is stored");
     }
-    let full: QueueFull = inbound.check_room().unwrap_err();
+    let full: QueueFull = inbound.check_room().await.unwrap_err();
     assert_eq!((full.kept, full.max_depth), (3, 3));
     for _ in 0..10 {
         let (status, body) = common::post(&server.base, &bob, like(&actor, 4, &server.base)).await;
@@ -127,7 +132,7 @@ async fn a_full_queue_is_503_before_verification_and_refunds_the_origin() {
     })
     .await;
     common::eventually("room again", Duration::from_secs(10), || async {
-        inbound.check_room().is_ok()
+        inbound.check_room().await.is_ok()
     })
     .await;
     // bob's origin spent 3 of its 4 tokens: the refusals gave theirs back.
@@ -141,36 +146,135 @@ async fn a_full_queue_is_503_before_verification_and_refunds_the_origin() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_count_is_refreshed_from_the_backend_shared_with_another_machine() {
+async fn a_machine_without_workers_reads_the_shared_count_once_per_interval() {
     let (inbox, peers) = common::inbox_with_peers(3, 3);
     let backend = Arc::new(MemoryQueue::new());
-    // Two machines: `a` stores, `b` runs the workers, on one backend.
+    // Two machines on one backend: `a` runs workers elsewhere, `b` only
+    // serves the inbox. Workers started and stopped on `b` before anything
+    // is stored set its cap (3) and refresh interval (50 ms).
     let a = InboundQueue::new(backend.clone());
     let b = InboundQueue::new(backend);
+    let config = InboundConfig::default()
+        .with_max_depth(3)
+        .with_depth_refresh(Duration::from_millis(50));
+    let idle = common::dispatcher(Calls::new(0), "idle", Duration::ZERO);
+    InboundWorkers::start(b.clone(), idle, config)
+        .shutdown()
+        .await;
+    assert_eq!(b.check_room().await, Ok(()));
+
     for (n, peer) in peers.iter().enumerate() {
         let (_, request) = common::like(peer, n);
         common::accept(&inbox, &a, &request).await;
     }
-    // `b` has not read the backend yet: it knows of no activity.
-    assert_eq!(b.check_room(), Ok(()));
+    // `b` stored nothing itself; within an interval its check reads the
+    // backend's count and refuses.
+    common::eventually("b's check reads a's three", Duration::from_secs(10), || {
+        let b = b.clone();
+        async move { b.check_room().await.is_err() }
+    })
+    .await;
+    let full = b.check_room().await.unwrap_err();
+    assert_eq!((full.kept, full.max_depth), (3, 3));
 
-    // Handlers that never finish in the test's time: the jobs stay kept.
+    // Workers on `a` settle them: `b` sees room again, also by reading.
     let calls = Calls::new(0);
-    let slow = common::dispatcher(calls.clone(), "slow", Duration::from_secs(3600));
-    let config = InboundConfig::default()
-        .with_max_depth(3)
-        .with_depth_refresh(Duration::from_millis(50));
-    let workers = archipel::inbox::queue::InboundWorkers::start(b.clone(), slow, config);
-    common::eventually(
-        "b's refresh sees a's three",
+    let workers = InboundWorkers::start(
+        a.clone(),
+        common::dispatcher(calls.clone(), "a", Duration::ZERO),
+        InboundConfig::default().with_poll_interval(Duration::from_millis(20)),
+    );
+    common::wait_until(
+        "a's workers handle the three",
         Duration::from_secs(10),
-        || {
-            let b = b.clone();
-            async move { b.check_room().is_err() }
-        },
+        || calls.done_count() == 3,
     )
     .await;
-    let full = b.check_room().unwrap_err();
-    assert_eq!((full.kept, full.max_depth), (3, 3));
-    workers.abort().await;
+    common::eventually("b sees room again", Duration::from_secs(10), || {
+        let b = b.clone();
+        async move { b.check_room().await.is_ok() }
+    })
+    .await;
+    workers.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_checks_reads_the_backend_once_per_interval() {
+    let backend = Arc::new(SlowStats {
+        inner: MemoryQueue::new(),
+        reads: AtomicUsize::new(0),
+    });
+    let inbound = InboundQueue::new(backend.clone());
+    let idle = common::dispatcher(Calls::new(0), "idle", Duration::ZERO);
+    let config = InboundConfig::default().with_depth_refresh(Duration::from_secs(3600));
+    InboundWorkers::start(inbound.clone(), idle, config)
+        .shutdown()
+        .await;
+    // 200 requests at once: the first reads the backend's count, the
+    // others read the count in memory without waiting for it.
+    let mut checks = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let inbound = inbound.clone();
+        checks.spawn(async move { inbound.check_room().await });
+    }
+    while let Some(room) = checks.join_next().await {
+        assert_eq!(room.unwrap(), Ok(()));
+    }
+    assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
+}
+
+/// A memory queue whose `stats` takes 20 ms and is counted.
+struct SlowStats {
+    inner: MemoryQueue,
+    reads: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl DeliveryQueue for SlowStats {
+    async fn enqueue_activity(
+        &self,
+        activity: NewActivity,
+        now: Timestamp,
+    ) -> Result<Vec<JobId>, DeliveryError> {
+        self.inner.enqueue_activity(activity, now).await
+    }
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
+        self.inner.claim(request).await
+    }
+    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
+        self.inner.ack(lease, attempt).await
+    }
+    async fn retry_at(
+        &self,
+        lease: &Lease,
+        at: Timestamp,
+        attempt: AttemptRecord,
+    ) -> Result<(), DeliveryError> {
+        self.inner.retry_at(lease, at, attempt).await
+    }
+    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
+        self.inner.defer(lease, at).await
+    }
+    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
+        self.inner.give_up(lease, attempt).await
+    }
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        progress: Vec<u8>,
+        until: Timestamp,
+    ) -> Result<Lease, DeliveryError> {
+        self.inner.checkpoint(lease, progress, until).await
+    }
+    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
+        self.inner.get(job).await
+    }
+    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.inner.stats(now).await
+    }
+    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
+        self.inner.next_due().await
+    }
 }

@@ -143,5 +143,5 @@ async fn run_on(backend: Arc<dyn DeliveryQueue>, failures: usize) {
     let q = backend.stats(now).await.unwrap();
     // (SQLite drops the bodies of processed activities at its next prune.)
     assert_eq!((q.total, q.due, q.leased), (0, 0, 0));
-    assert_eq!(inbound.check_room(), Ok(()));
+    assert_eq!(inbound.check_room().await, Ok(()));
 }

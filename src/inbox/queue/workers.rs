@@ -50,10 +50,12 @@ pub struct InboundConfig {
     /// ([`InboundQueue::check_room`]). Set on the queue when the pool
     /// starts.
     pub max_depth: usize,
-    /// How often the pool reads the backend's own count of kept
-    /// activities (default 5 s), correcting the in-memory count the inbox
-    /// checks (activities enqueued or settled by other machines sharing
-    /// the backend, settles lost in a crash).
+    /// How often the inbox's check ([`InboundQueue::check_room`]) reads
+    /// the backend's own count of kept activities (default
+    /// [`DEFAULT_DEPTH_REFRESH`](super::DEFAULT_DEPTH_REFRESH), 5 s),
+    /// correcting the in-memory count (activities enqueued or settled by
+    /// other machines sharing the backend, settles lost in a crash). Set
+    /// on the queue when the pool starts.
     pub depth_refresh: Duration,
 }
 
@@ -72,7 +74,7 @@ impl Default for InboundConfig {
                 .with_max_age(Duration::from_secs(24 * 3600)),
             shutdown_grace: Duration::from_secs(10),
             max_depth: super::DEFAULT_MAX_DEPTH,
-            depth_refresh: Duration::from_secs(5),
+            depth_refresh: super::DEFAULT_DEPTH_REFRESH,
         }
     }
 }
@@ -221,10 +223,12 @@ impl InboundWorkers {
     /// # Panics
     /// Outside a tokio runtime (as `tokio::spawn` does).
     pub fn start(queue: InboundQueue, dispatcher: Dispatcher, config: InboundConfig) -> Self {
-        queue
-            .counters()
+        let counters = queue.counters();
+        counters
             .max_depth
             .store(config.max_depth as u64, Ordering::Relaxed);
+        let every = u64::try_from(config.depth_refresh.as_millis()).unwrap_or(u64::MAX);
+        counters.refresh_every.store(every, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             queue,
             dispatcher,
@@ -282,17 +286,9 @@ fn stopped(shared: &Shared, unsettled: Vec<JobId>) -> InboundStopped {
 async fn claim_loop(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>) -> Vec<JobId> {
     let mut tasks = JoinSet::new();
     let wake = shared.queue.counters().clone();
-    let mut refreshed: Option<std::time::Instant> = None;
     loop {
         if crash.load(Ordering::SeqCst) {
             break;
-        }
-        if refreshed.is_none_or(|at| at.elapsed() >= shared.config.depth_refresh) {
-            // Reading the stats sets the inbox's count to the backend's.
-            if let Err(e) = shared.queue.stats().await {
-                tracing::warn!(error = %e, "inbound: reading the queue depth failed");
-            }
-            refreshed = Some(std::time::Instant::now());
         }
         while tasks.try_join_next().is_some() {}
         let claimed = match claim_some(&shared).await {
