@@ -41,7 +41,8 @@
 //!   else runs off the request path, at most
 //!   [`FollowersSyncConfig::concurrency`] at once: past that a header is
 //!   skipped (the next delivery brings another), never queued. Comparing
-//!   digests is one indexed graph read; a sender's partial collection is
+//!   digests is one indexed graph read, and none for a digest that matched
+//!   ours within the interval; a sender's partial collection is
 //!   fetched at most once per [`FollowersSyncConfig::interval`] (a
 //!   bounded table of the last times), however many deliveries disagree.
 //!
@@ -266,18 +267,59 @@ impl FollowersSyncConfig {
 }
 
 /// The receiving side's state: when each sender's partial collection was
-/// last fetched, and how many reconciliations are running.
+/// last fetched, which digest of each sender last matched ours, and how
+/// many reconciliations are running.
 #[derive(Debug)]
 pub(crate) struct SyncState {
     pub(crate) config: FollowersSyncConfig,
-    last: Mutex<Tracked>,
+    fetched: Mutex<Tracked<()>>,
+    in_sync: Mutex<Tracked<FollowersDigest>>,
     running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-#[derive(Debug, Default)]
-struct Tracked {
-    at: HashMap<String, Instant>,
+/// Per sender, a value and when it was recorded; at most `max_tracked`
+/// senders, the oldest recorded forgotten first.
+#[derive(Debug)]
+struct Tracked<V> {
+    at: HashMap<String, (V, Instant)>,
     order: VecDeque<String>,
+}
+
+impl<V> Default for Tracked<V> {
+    fn default() -> Self {
+        Tracked {
+            at: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<V> Tracked<V> {
+    /// The value recorded for `sender` less than `interval` before `now`.
+    fn fresh(&self, sender: &Iri, now: Instant, interval: Duration) -> Option<&V> {
+        self.at
+            .get(sender.as_str())
+            .filter(|(_, at)| now.saturating_duration_since(*at) < interval)
+            .map(|(v, _)| v)
+    }
+
+    fn record(&mut self, sender: &Iri, value: V, now: Instant, cap: usize) {
+        if self
+            .at
+            .insert(sender.as_str().to_owned(), (value, now))
+            .is_none()
+        {
+            self.order.push_back(sender.as_str().to_owned());
+        }
+        while self.at.len() > cap.max(1) {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.at.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
 }
 
 /// A running reconciliation's slot; released on drop.
@@ -289,11 +331,18 @@ impl Drop for Slot {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A table of times: a panic elsewhere while holding it loses nothing
+    // that matters.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl SyncState {
     pub(crate) fn new(config: FollowersSyncConfig) -> SyncState {
         SyncState {
             config,
-            last: Mutex::new(Tracked::default()),
+            fetched: Mutex::default(),
+            in_sync: Mutex::default(),
             running: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
@@ -312,24 +361,28 @@ impl SyncState {
     /// Whether `sender`'s partial collection may be fetched now: not
     /// within the interval of the last fetch. The time is taken.
     pub(crate) fn may_fetch(&self, sender: &Iri, now: Instant) -> bool {
-        let mut t = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = t.at.get(sender.as_str())
-            && now.saturating_duration_since(*at) < self.config.interval
-        {
+        let mut t = lock(&self.fetched);
+        if t.fresh(sender, now, self.config.interval).is_some() {
             return false;
         }
-        if t.at.insert(sender.as_str().to_owned(), now).is_none() {
-            t.order.push_back(sender.as_str().to_owned());
-        }
-        while t.at.len() > self.config.max_tracked.max(1) {
-            match t.order.pop_front() {
-                Some(old) => {
-                    t.at.remove(&old);
-                }
-                None => break,
-            }
-        }
+        t.record(sender, (), now, self.config.max_tracked);
         true
+    }
+
+    /// Whether `digest` from `sender` matched ours within the interval:
+    /// then a delivery carrying it again costs no graph read.
+    pub(crate) fn known_in_sync(
+        &self,
+        sender: &Iri,
+        digest: &FollowersDigest,
+        now: Instant,
+    ) -> bool {
+        lock(&self.in_sync).fresh(sender, now, self.config.interval) == Some(digest)
+    }
+
+    /// Records that `digest` from `sender` matched ours at `now`.
+    pub(crate) fn record_in_sync(&self, sender: &Iri, digest: FollowersDigest, now: Instant) {
+        lock(&self.in_sync).record(sender, digest, now, self.config.max_tracked);
     }
 }
 
@@ -362,6 +415,14 @@ mod tests {
         // The table stays at its cap.
         let c = Iri::parse("https://c.example/users/c").unwrap();
         assert!(state.may_fetch(&c, t0));
-        assert_eq!(state.last.lock().unwrap().at.len(), 2);
+        assert_eq!(state.fetched.lock().unwrap().at.len(), 2);
+        // A digest found in sync is remembered for the interval, per sender.
+        let d = FollowersDigest::of([&a]);
+        assert!(!state.known_in_sync(&a, &d, t0));
+        state.record_in_sync(&a, d, t0);
+        assert!(state.known_in_sync(&a, &d, t0 + Duration::from_secs(59)));
+        assert!(!state.known_in_sync(&a, &FollowersDigest::default(), t0));
+        assert!(!state.known_in_sync(&b, &d, t0));
+        assert!(!state.known_in_sync(&a, &d, t0 + Duration::from_secs(61)));
     }
 }

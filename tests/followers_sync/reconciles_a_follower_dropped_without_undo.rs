@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use archipel::federation::Graph;
-use archipel::federation::followers_sync::FollowersDigest;
+use archipel::federation::followers_sync::{FollowersDigest, HEADER_NAME, SyncCheck, SyncOutcome};
 use archipel::vocab::Iri;
 use serde_json::json;
 
@@ -92,5 +92,20 @@ async fn a_follower_removed_on_one_side_without_undo_is_reconciled() {
             .await
             .unwrap()
             .is_empty()
+    );
+
+    // In sync now: the same digest costs B nothing on the next delivery.
+    assert_eq!(
+        b.fed.synchronize_followers(alice.id(), &header).await,
+        Ok(SyncOutcome::InSync)
+    );
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        HEADER_NAME,
+        http::HeaderValue::from_str(&header.to_header_value()).unwrap(),
+    );
+    assert_eq!(
+        b.fed.check_followers_sync(alice.id(), &headers),
+        Ok(SyncCheck::InSync)
     );
 }

@@ -23,6 +23,9 @@ pub enum SyncCheck {
     /// The header is sound, but enough reconciliations are running:
     /// skipped (the next delivery brings another).
     Throttled,
+    /// The digest matched ours on an earlier delivery within the
+    /// interval: nothing to do, not even a graph read.
+    InSync,
     /// A reconciliation was started in the background.
     Started,
 }
@@ -114,6 +117,9 @@ impl Federation {
             })?;
         let header = SyncHeader::parse(value)?;
         header.check_origin(sender)?;
+        if state.known_in_sync(sender, &header.digest, Instant::now()) {
+            return Ok(SyncCheck::InSync);
+        }
         let Some(slot) = state.slot() else {
             return Ok(SyncCheck::Throttled);
         };
@@ -182,6 +188,8 @@ impl Federation {
         }
         let ours = self.graph().local_followers_of(sender, max).await?;
         if FollowersDigest::of(&ours) == header.digest {
+            let state = &self.inner.followers_sync;
+            state.record_in_sync(sender, header.digest, Instant::now());
             return Ok(SyncOutcome::InSync);
         }
         if throttled && !self.inner.followers_sync.may_fetch(sender, Instant::now()) {
