@@ -100,7 +100,7 @@
 //! ```
 
 mod envelope;
-#[cfg(feature = "delivery")]
+#[cfg(all(feature = "delivery", feature = "axum"))]
 mod handoff;
 #[cfg(feature = "delivery")]
 mod workers;
@@ -282,9 +282,9 @@ pub(crate) struct Counters {
 pub struct InboundQueue {
     queue: Arc<dyn DeliveryQueue>,
     counters: Arc<Counters>,
-    /// What the inbox route hands this process's workers (they exist only
-    /// with the `delivery` feature).
-    #[cfg(feature = "delivery")]
+    /// What the inbox route (feature `axum`) hands this process's workers
+    /// (feature `delivery`).
+    #[cfg(all(feature = "delivery", feature = "axum"))]
     handoff: Arc<handoff::Handoff>,
 }
 
@@ -308,7 +308,7 @@ impl InboundQueue {
                 refresh_every: AtomicU64::new(millis(DEFAULT_DEPTH_REFRESH)),
                 ..Counters::default()
             }),
-            #[cfg(feature = "delivery")]
+            #[cfg(all(feature = "delivery", feature = "axum"))]
             handoff: Arc::default(),
         }
     }
@@ -404,7 +404,13 @@ impl InboundQueue {
     /// it and no worker took it yet.
     #[cfg(feature = "delivery")]
     pub(crate) fn take_handoff(&self, id: &str) -> Option<Incoming> {
-        self.handoff.take(id)
+        #[cfg(feature = "axum")]
+        return self.handoff.take(id);
+        #[cfg(not(feature = "axum"))]
+        {
+            let _ = id;
+            None
+        }
     }
 
     async fn store(&self, job: NewActivity, id: &str) -> Result<JobId, InboundError> {
