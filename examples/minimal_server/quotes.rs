@@ -17,13 +17,16 @@
 //!   "Delete","object":AUTHORIZATION_IRI}` revokes an authorization.
 //! - A received note that quotes is shown as a quote only when the library
 //!   verified its authorization ([`QuotePosts::shown_as_quote`]).
+//! - Under `--data-dir`, the authorizations issued are kept in
+//!   `quotes.sqlite3`; the policies and the pending requests are in
+//!   memory (a restart forgets them: each post keeps its own policy).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use archipel::federation::dispatch::{Cx, HandlerResult};
 use archipel::federation::quotes::{
-    PostTargets, QuoteOutcome, QuotePolicy, QuoteReply, QuoteRequest, Quotes,
+    PostTargets, QuoteOutcome, QuotePolicy, QuoteReply, QuoteRequest, Quotes, SqliteAuthorizations,
 };
 use archipel::federation::store::Posts;
 use archipel::federation::{Federation, LocalActor};
@@ -49,14 +52,26 @@ pub struct QuotePosts {
 }
 
 impl QuotePosts {
-    /// Quote posts of `fed`, whose quoted posts are in `posts`.
-    pub fn new(fed: &Federation, posts: Posts) -> QuotePosts {
+    /// Quote posts of `fed`, whose quoted posts are in `posts`; the
+    /// authorizations issued are kept in `quotes.sqlite3` under `dir`
+    /// (so quotes stay authorized across restarts), in memory without.
+    pub fn open(
+        fed: &Federation,
+        posts: Posts,
+        dir: Option<&std::path::Path>,
+    ) -> std::io::Result<QuotePosts> {
         let targets = Arc::new(PostTargets::new(fed, posts));
-        QuotePosts {
-            quotes: Quotes::new(fed).with_targets(targets),
+        let mut quotes = Quotes::new(fed).with_targets(targets);
+        if let Some(dir) = dir {
+            let store = SqliteAuthorizations::open(&dir.join("quotes.sqlite3"))
+                .map_err(std::io::Error::other)?;
+            quotes = quotes.with_store(Arc::new(store));
+        }
+        Ok(QuotePosts {
+            quotes,
             policies: Mutex::new(HashMap::new()),
             checked: Mutex::new((VecDeque::new(), HashMap::new())),
-        }
+        })
     }
 
     /// Who may quote `name`'s new posts.

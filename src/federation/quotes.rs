@@ -77,6 +77,8 @@ mod error;
 mod policy;
 mod quoter;
 pub(crate) mod rules;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -88,6 +90,9 @@ pub use policy::{
 };
 pub use quoter::{QuoteOutcome, QuoteState};
 pub use rules::{QuoteReply, QuoteRequest};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteAuthorizations;
 pub use store::{
     AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, MemoryAuthorizations, QuoteAuthorization,
 };

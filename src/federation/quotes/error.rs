@@ -118,6 +118,9 @@ pub enum QuoteError {
     /// Building or sending the answer failed.
     #[error(transparent)]
     Federation(#[from] Box<super::super::FederationError>),
+    /// The authorization store failed.
+    #[error("quote authorization store: {0}")]
+    Store(String),
     /// The application's post lookup failed.
     #[error("quoted post lookup of {post}: {reason}")]
     Lookup {
