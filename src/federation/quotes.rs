@@ -42,7 +42,9 @@
 //! the typed reason.
 //!
 //! **Bounds.** Authorizations: [`DEFAULT_MAX_AUTHORIZATIONS`] (a new one
-//! past it is refused, never an old one dropped). Pending requests and
+//! past it is refused, never an old one dropped), in memory by default, in
+//! SQLite with `SqliteAuthorizations` (feature `sqlite`) so they survive a
+//! restart ([`Quotes::with_store`]). Pending requests and
 //! sent requests: [`DEFAULT_MAX_PENDING`] and [`DEFAULT_MAX_SENT`], the
 //! oldest forgotten first (a late answer to a forgotten request is
 //! ignored). At most one fetch of the quoted post and one of the
