@@ -523,7 +523,11 @@ pub(super) fn check_alias(
 /// Whether `local` follows `remote`, read from its following a page at a
 /// time starting just before `remote` in [`page_order`], so the answer
 /// costs a page, not the whole list.
-async fn follows(graph: &dyn Graph, local: &Iri, remote: &Iri) -> Result<bool, GraphError> {
+pub(crate) async fn follows(
+    graph: &dyn Graph,
+    local: &Iri,
+    remote: &Iri,
+) -> Result<bool, GraphError> {
     let wanted = page_order(remote);
     // A proper prefix of `remote` sorts before it (same or shorter
     // authority, shorter string): the first page starts at most a few

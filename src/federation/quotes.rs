@@ -282,16 +282,11 @@ impl Quotes {
         Ok(false)
     }
 
-    // A local actor's following is this server's own data (it grows only
-    // by its own Follows), so reading it is bounded by what it chose.
+    // Read a page of the author's following, not the whole list.
     async fn follows(&self, author: &Iri, quoter: &Iri) -> Result<bool, QuoteError> {
-        let following = self
-            .fed
-            .graph()
-            .following(author)
+        super::migration::follows(self.fed.graph().as_ref(), author, quoter)
             .await
-            .map_err(super::FederationError::from)?;
-        Ok(following.contains(quoter))
+            .map_err(|e| QuoteError::from(super::FederationError::from(e)))
     }
 
     /// Handles a `QuoteRequest` the dispatcher authorized: decides from the
