@@ -51,10 +51,10 @@ mod minimal_server_interop_fedify;
 mod minimal_server_locked_account;
 #[path = "examples/minimal_server_move.rs"]
 mod minimal_server_move;
-#[path = "examples/minimal_server_quotes.rs"]
-mod minimal_server_quotes;
 #[path = "examples/minimal_server_private_posts.rs"]
 mod minimal_server_private_posts;
+#[path = "examples/minimal_server_quotes.rs"]
+mod minimal_server_quotes;
 #[path = "examples/minimal_server_restart_mid_fanout.rs"]
 mod minimal_server_restart_mid_fanout;
 #[path = "examples/minimal_server_trusts_only_vouched_objects.rs"]
