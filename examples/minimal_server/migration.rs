@@ -65,11 +65,24 @@ impl Migrations {
         moved.insert(name.to_owned(), target.as_str().to_owned());
         if let Some(file) = &self.file {
             let tmp = file.with_extension("json.tmp");
-            std::fs::write(&tmp, serde_json::to_vec_pretty(&*moved)?)?;
+            write_private(&tmp, &serde_json::to_vec_pretty(&*moved)?)?;
             std::fs::rename(&tmp, file)?;
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to a new file at `path` readable by this user only
+/// (`0600`, like every file of the data directory).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// `--also-known-as NAME=IRI`: the user and the IRI of their earlier account.
@@ -185,6 +198,15 @@ mod tests {
         let again = Migrations::open(Migration::new(&fed), Some(&dir)).unwrap();
         assert_eq!(again.moved_to("alice"), Some(target));
         assert_eq!(again.moved_to("bob"), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join("moved.json"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "moved.json is private");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
