@@ -163,6 +163,10 @@ pub async fn on_move(app: Arc<App>, cx: Cx, activity: Activity) -> HandlerResult
 
 #[cfg(test)]
 mod tests {
+    // The benches that compile this module (`harness = false`) build it
+    // with `cfg(test)` but drop `#[test]` functions: nothing uses the import
+    // there.
+    #[allow(unused_imports)]
     use super::*;
 
     #[test]
