@@ -5,16 +5,11 @@
 //! (as received) and every object it received in a `Create` or `Update`.
 //! A test adds the handlers it exercises with [`start_with`].
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
 use archipel::federation::dispatch::{BoxError, Dispatcher};
 use archipel::federation::quotes::{QuotePolicy, QuoteTarget, QuoteTargets, Quotes};
-use archipel::federation::routes::ObjectSource;
-use archipel::federation::serve::StoredObject;
 use archipel::federation::{Federation, LocalActor, Sent};
 use archipel::vocab::{AnyObject, Iri};
 use axum::body::Body;
@@ -34,35 +29,7 @@ pub struct Arrival {
     pub answer: String,
 }
 
-/// The objects a node's users posted, as stored.
-#[derive(Default)]
-pub struct Objects(Mutex<HashMap<String, StoredObject>>);
-
-#[async_trait::async_trait]
-impl ObjectSource for Objects {
-    async fn object(&self, id: &Iri) -> Option<StoredObject> {
-        self.0.lock().unwrap().get(id.as_str()).cloned()
-    }
-}
-
-impl Objects {
-    /// The stored object `id`.
-    pub fn get(&self, id: &Iri) -> Option<StoredObject> {
-        self.0.lock().unwrap().get(id.as_str()).cloned()
-    }
-
-    /// Stores (or replaces) `object` as `author`'s.
-    pub fn put(&self, object: AnyObject, author: &Iri) {
-        let id = object.id().unwrap().as_str().to_owned();
-        self.0.lock().unwrap().insert(
-            id,
-            StoredObject {
-                object,
-                author: author.clone(),
-            },
-        );
-    }
-}
+pub use crate::support::loopback::Objects;
 
 /// The node's posts as quote targets: the stored post's own
 /// `interactionPolicy` decides (none: only its author may quote).
@@ -125,23 +92,7 @@ pub async fn start_with(
     users: &[&str],
     extend: impl FnOnce(&Federation, &Arc<Objects>, Dispatcher) -> Dispatcher,
 ) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .build()
-        .await
-        .unwrap();
-    for user in users {
-        fed.actor(user).await.unwrap();
-    }
-    fed.start_delivery(
-        WorkerConfig::default()
-            .with_poll_interval(Duration::from_millis(50))
-            .with_attempt_timeout(Duration::from_secs(10)),
-    )
-    .await;
+    let (listener, fed) = crate::support::loopback::federation(users, false).await;
 
     let objects = Arc::new(Objects::default());
     let quotes = Quotes::new(&fed).with_targets(Arc::new(Targets {
@@ -160,8 +111,7 @@ pub async fn start_with(
             }
         }
     };
-    let dispatcher = fed
-        .dispatcher()
+    let dispatcher = crate::support::loopback::accepting_follows(&fed)
         .on_every({
             let activities = activities.clone();
             move |cx, _activity| {
@@ -169,17 +119,6 @@ pub async fn start_with(
                 async move {
                     let raw: Value = serde_json::from_slice(cx.body())?;
                     activities.lock().unwrap().push(raw);
-                    Ok(())
-                }
-            }
-        })
-        .on_follow({
-            let fed = fed.clone();
-            move |_cx, follow| {
-                let fed = fed.clone();
-                async move {
-                    let me = fed.local(&follow.name).ok_or("no such user")?;
-                    fed.accept(&me, &follow).await?;
                     Ok(())
                 }
             }

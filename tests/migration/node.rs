@@ -6,8 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
 use archipel::federation::migration::Migration;
 use archipel::federation::{Federation, LocalActor};
 use archipel::vocab::Iri;
@@ -33,55 +31,25 @@ impl Drop for Node {
 
 /// Starts a server with these users, in authorized-fetch mode.
 pub async fn start(users: &[&str]) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .with_authorized_fetch(true)
-        .build()
-        .await
-        .unwrap();
-    for user in users {
-        fed.actor(user).await.unwrap();
-    }
-    fed.start_delivery(
-        WorkerConfig::default()
-            .with_poll_interval(Duration::from_millis(50))
-            .with_attempt_timeout(Duration::from_secs(10)),
-    )
-    .await;
+    let (listener, fed) = crate::support::loopback::federation(users, true).await;
     let moves = Arc::new(Mutex::new(Vec::new()));
     let migration = Migration::new(&fed);
-    let dispatcher = fed
-        .dispatcher()
-        .on_follow({
-            let fed = fed.clone();
-            move |_cx, follow| {
-                let fed = fed.clone();
-                async move {
-                    let me = fed.local(&follow.name).ok_or("no such user")?;
-                    fed.accept(&me, &follow).await?;
-                    Ok(())
-                }
+    let dispatcher = crate::support::loopback::accepting_follows(&fed).on_move({
+        let moves = moves.clone();
+        move |cx, activity| {
+            let (migration, moves) = (migration.clone(), moves.clone());
+            async move {
+                let outcome = migration.handle(&cx, &activity).await;
+                let logged = match &outcome {
+                    Ok(done) => Ok(done.moved.clone()),
+                    Err(e) => Err(format!("{e:?}")),
+                };
+                moves.lock().unwrap().push(logged);
+                outcome?;
+                Ok(())
             }
-        })
-        .on_move({
-            let moves = moves.clone();
-            move |cx, activity| {
-                let (migration, moves) = (migration.clone(), moves.clone());
-                async move {
-                    let outcome = migration.handle(&cx, &activity).await;
-                    let logged = match &outcome {
-                        Ok(done) => Ok(done.moved.clone()),
-                        Err(e) => Err(format!("{e:?}")),
-                    };
-                    moves.lock().unwrap().push(logged);
-                    outcome?;
-                    Ok(())
-                }
-            }
-        });
+        }
+    });
     let app = fed.routes(dispatcher).into_router();
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();

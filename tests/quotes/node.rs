@@ -5,8 +5,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
 use archipel::federation::quotes::{PostTargets, QuoteDecision, QuoteOutcome, Quotes};
 use archipel::federation::store::{MemoryPosts, Posts};
 use archipel::federation::{Federation, LocalActor};
@@ -36,42 +34,13 @@ impl Drop for Node {
 
 /// Starts a server with these users on 127.0.0.1, port chosen by the OS.
 pub async fn start(users: &[&str]) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .with_authorized_fetch(true)
-        .build()
-        .await
-        .unwrap();
-    for user in users {
-        fed.actor(user).await.unwrap();
-    }
-    fed.start_delivery(
-        WorkerConfig::default()
-            .with_poll_interval(Duration::from_millis(50))
-            .with_attempt_timeout(Duration::from_secs(10)),
-    )
-    .await;
+    let (listener, fed) = crate::support::loopback::federation(users, true).await;
     let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
     let quotes = Quotes::new(&fed).with_targets(Arc::new(PostTargets::new(&fed, posts.clone())));
     let decisions = Arc::new(Mutex::new(Vec::new()));
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let revoked = Arc::new(Mutex::new(Vec::new()));
-    let dispatcher = fed
-        .dispatcher()
-        .on_follow({
-            let fed = fed.clone();
-            move |_cx, follow| {
-                let fed = fed.clone();
-                async move {
-                    let me = fed.local(&follow.name).ok_or("no such user")?;
-                    fed.accept(&me, &follow).await?;
-                    Ok(())
-                }
-            }
-        })
+    let dispatcher = crate::support::loopback::accepting_follows(&fed)
         .on_quote_request({
             let (quotes, decisions) = (quotes.clone(), decisions.clone());
             move |_cx, request| {

@@ -7,18 +7,13 @@
 //! Every POST to one of its inboxes is recorded (path and activity id), so
 //! tests can say exactly which server received what.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
 use archipel::federation::outbox::Posted;
-use archipel::federation::routes::ObjectSource;
-use archipel::federation::serve::StoredObject;
 use archipel::federation::{Federation, LocalActor, Sent};
 use archipel::fetch::Fetcher;
-use archipel::vocab::{AnyObject, Iri};
+use archipel::vocab::AnyObject;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -35,16 +30,7 @@ pub struct Arrival {
     pub status: u16,
 }
 
-/// The objects a node's users posted, as stored (never with bto/bcc).
-#[derive(Default)]
-pub struct Objects(Mutex<HashMap<String, StoredObject>>);
-
-#[async_trait::async_trait]
-impl ObjectSource for Objects {
-    async fn object(&self, id: &Iri) -> Option<StoredObject> {
-        self.0.lock().unwrap().get(id.as_str()).cloned()
-    }
-}
+pub use crate::support::loopback::Objects;
 
 /// One running node.
 pub struct Node {
@@ -69,51 +55,22 @@ impl Drop for Node {
 
 /// Starts a node with these users on 127.0.0.1 (port chosen by the OS).
 pub async fn start(users: &[&str], authorized_fetch: bool) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .with_authorized_fetch(authorized_fetch)
-        .build()
-        .await
-        .unwrap();
-    for user in users {
-        fed.actor(user).await.unwrap();
-    }
-    fed.start_delivery(
-        WorkerConfig::default()
-            .with_poll_interval(Duration::from_millis(50))
-            .with_attempt_timeout(Duration::from_secs(10)),
-    )
-    .await;
+    let (listener, fed) = crate::support::loopback::federation(users, authorized_fetch).await;
+    let base = fed.paths().base().as_str().trim_end_matches('/').to_owned();
 
     let received = Arc::new(Mutex::new(Vec::new()));
     let objects = Arc::new(Objects::default());
     let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let dispatcher = fed
-        .dispatcher()
-        .on_follow({
-            let fed = fed.clone();
-            move |_cx, follow| {
-                let fed = fed.clone();
-                async move {
-                    let me = fed.local(&follow.name).ok_or("no such user")?;
-                    fed.accept(&me, &follow).await?;
-                    Ok(())
-                }
-            }
-        })
-        .on_create({
+    let dispatcher = crate::support::loopback::accepting_follows(&fed).on_create({
+        let received = received.clone();
+        move |_cx, create| {
             let received = received.clone();
-            move |_cx, create| {
-                let received = received.clone();
-                async move {
-                    received.lock().unwrap().push(create.object);
-                    Ok(())
-                }
+            async move {
+                received.lock().unwrap().push(create.object);
+                Ok(())
             }
-        });
+        }
+    });
     let recorder = arrivals.clone();
     let app = fed
         .routes(dispatcher)
@@ -174,25 +131,13 @@ impl Node {
             .prepare(&author, &serde_json::to_vec(&body).unwrap())
             .unwrap();
         let posted = draft.finish(None).unwrap();
-        {
-            let mut store = self.objects.0.lock().unwrap();
-            if let Some(object) = posted.object() {
-                store.insert(
-                    object.id().unwrap().as_str().to_owned(),
-                    StoredObject {
-                        object: object.clone(),
-                        author: author.id().clone(),
-                    },
-                );
-            }
-            store.insert(
-                posted.activity().id.as_ref().unwrap().as_str().to_owned(),
-                StoredObject {
-                    object: AnyObject::Activity(Box::new(posted.activity().clone())),
-                    author: author.id().clone(),
-                },
-            );
+        if let Some(object) = posted.object() {
+            self.objects.put(object.clone(), author.id());
         }
+        self.objects.put(
+            AnyObject::Activity(Box::new(posted.activity().clone())),
+            author.id(),
+        );
         let sent = self.fed.publish(&author, &posted).await.unwrap();
         (posted, sent)
     }

@@ -10,7 +10,10 @@
 //! - [`queue`]: the delivery-queue conformance suite, PostgreSQL plumbing
 //!   and the worker child processes of the crash tests;
 //! - [`inbox_fuzz_input`]: the inbox fuzz harness, shared with `fuzz/`;
-//! - [`fedify_peer`]: the Fedify peer process and its control endpoints.
+//! - [`fedify_peer`]: the Fedify peer process and its control endpoints;
+//! - [`loopback`]: the start of every loopback server built on the
+//!   application layer (a `Federation` with users and delivery workers, a
+//!   dispatcher accepting follows, posted objects served).
 //!
 //! `minimal_server.rs` (helpers around the `minimal_server` example) is not
 //! declared here: it needs the example's modules at the crate root, so only
@@ -21,6 +24,8 @@
 pub mod farm;
 pub mod fedify_peer;
 pub mod inbox_fuzz_input;
+#[cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
+pub mod loopback;
 #[macro_use]
 pub mod queue;
 
