@@ -55,6 +55,8 @@ mod minimal_server_move;
 mod minimal_server_private_posts;
 #[path = "examples/minimal_server_quotes.rs"]
 mod minimal_server_quotes;
+#[path = "examples/minimal_server_quotes_restart.rs"]
+mod minimal_server_quotes_restart;
 #[path = "examples/minimal_server_restart_mid_fanout.rs"]
 mod minimal_server_restart_mid_fanout;
 #[path = "examples/minimal_server_trusts_only_vouched_objects.rs"]

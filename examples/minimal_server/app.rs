@@ -229,7 +229,7 @@ pub async fn start_on(
         Some(t) => BearerToken::new(t),
         None => BearerToken::random().map_err(io)?,
     };
-    let quote_posts = quotes::QuotePosts::open(&fed, store.posts.clone(), dir)?;
+    let quote_posts = quotes::QuotePosts::open(&fed, store.posts.clone(), dir).await?;
     let app = Arc::new(App {
         base: base.clone(),
         users,

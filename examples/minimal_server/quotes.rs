@@ -17,9 +17,12 @@
 //!   "Delete","object":AUTHORIZATION_IRI}` revokes an authorization.
 //! - A received note that quotes is shown as a quote only when the library
 //!   verified its authorization ([`QuotePosts::shown_as_quote`]).
-//! - Under `--data-dir`, the authorizations issued are kept in
-//!   `quotes.sqlite3`; the policies and the pending requests are in
-//!   memory (a restart forgets them: each post keeps its own policy).
+//! - Under `--data-dir`, `quotes.sqlite3` keeps what a restart must not
+//!   lose: the authorizations issued, the requests awaiting a user's
+//!   approval and the requests this server sent (the library's
+//!   `SqliteAuthorizations` and `SqliteQuoteRequests`), and each user's
+//!   policy (a `quote_policies` table of this server). Without it, all of
+//!   it is in memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -27,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use archipel::federation::dispatch::{Cx, HandlerResult};
 use archipel::federation::quotes::{
     PostTargets, QuoteOutcome, QuotePolicy, QuoteReply, QuoteRequest, Quotes, SqliteAuthorizations,
+    SqliteQuoteRequests,
 };
 use archipel::federation::store::Posts;
 use archipel::federation::{Federation, LocalActor};
@@ -47,29 +51,44 @@ pub struct QuotePosts {
     pub quotes: Quotes,
     /// Local user name → who may quote their new posts.
     policies: Mutex<HashMap<String, QuotePolicy>>,
+    /// Where the policies are kept under `--data-dir`.
+    policy_file: Option<Arc<Mutex<rusqlite::Connection>>>,
     /// Received quote post → whether it is shown as a quote (bounded).
     checked: Mutex<(VecDeque<Iri>, HashMap<Iri, bool>)>,
 }
 
 impl QuotePosts {
-    /// Quote posts of `fed`, whose quoted posts are in `posts`; the
-    /// authorizations issued are kept in `quotes.sqlite3` under `dir`
-    /// (so quotes stay authorized across restarts), in memory without.
-    pub fn open(
+    /// Quote posts of `fed`, whose quoted posts are in `posts`; under
+    /// `dir`, the authorizations issued, the requests awaiting an answer
+    /// and the users' policies are kept in `quotes.sqlite3` (so quotes
+    /// and requests survive a restart), in memory without.
+    pub async fn open(
         fed: &Federation,
         posts: Posts,
         dir: Option<&std::path::Path>,
     ) -> std::io::Result<QuotePosts> {
         let targets = Arc::new(PostTargets::new(fed, posts));
         let mut quotes = Quotes::new(fed).with_targets(targets);
+        let mut policies = HashMap::new();
+        let mut policy_file = None;
         if let Some(dir) = dir {
-            let store = SqliteAuthorizations::open(&dir.join("quotes.sqlite3"))
-                .map_err(std::io::Error::other)?;
+            let path = dir.join("quotes.sqlite3");
+            // The library creates the file private (0600) first.
+            let store = SqliteAuthorizations::open(&path).map_err(std::io::Error::other)?;
             quotes = quotes.with_store(Arc::new(store));
+            let requests = SqliteQuoteRequests::open(&path).map_err(std::io::Error::other)?;
+            quotes = quotes
+                .with_requests(Arc::new(requests))
+                .await
+                .map_err(std::io::Error::other)?;
+            let conn = open_policies(&path).map_err(std::io::Error::other)?;
+            policies = load_policies(fed, &conn).map_err(std::io::Error::other)?;
+            policy_file = Some(Arc::new(Mutex::new(conn)));
         }
         Ok(QuotePosts {
             quotes,
-            policies: Mutex::new(HashMap::new()),
+            policies: Mutex::new(policies),
+            policy_file,
             checked: Mutex::new((VecDeque::new(), HashMap::new())),
         })
     }
@@ -135,6 +154,14 @@ pub async fn set_policy(app: &App, me: &LocalActor, raw: &Map<String, Value>) ->
     }
     let policy = QuotePolicy::from_interaction_policy(Some(&policy), me);
     eprintln!("{} may now be quoted by {policy:?}", me.name());
+    if let Some(conn) = &app.quotes.policy_file {
+        // Kept before it applies: an accepted policy survives a restart.
+        let json = serde_json::to_string(&policy.to_interaction_policy(me))
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        save_policy(conn.clone(), me.name().to_owned(), json)
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    }
     let mut policies = app
         .quotes
         .policies
@@ -233,7 +260,12 @@ pub async fn on_quote_reply(app: Arc<App>, cx: Cx, reply: QuoteReply) -> Handler
 /// A `Delete`: if it revokes the authorization of one of this server's
 /// quotes, the note loses it (an `Update` goes out).
 pub async fn on_delete(app: &Arc<App>, cx: &Cx, deleted: &Iri) -> HandlerResult {
-    if let Some(quote) = app.quotes.quotes.handle_revocation(cx.actor(), deleted) {
+    if let Some(quote) = app
+        .quotes
+        .quotes
+        .handle_revocation(cx.actor(), deleted)
+        .await?
+    {
         eprintln!("quote {quote} revoked: it is a link again");
         update_note(app, &quote).await?;
     }
@@ -284,4 +316,63 @@ async fn update_note(app: &App, quote: &Iri) -> HandlerResult {
         .await
         .map_err(|(_, e)| e)?;
     Ok(())
+}
+
+// One row per local user (only they set one): the `interactionPolicy` it
+// was set from, read back for the user at start.
+const POLICIES: &str = "CREATE TABLE IF NOT EXISTS quote_policies (
+    name TEXT PRIMARY KEY NOT NULL,
+    policy TEXT NOT NULL
+);";
+
+fn open_policies(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(POLICIES)?;
+    Ok(conn)
+}
+
+// At start, before serving: a user no longer here is skipped.
+fn load_policies(
+    fed: &Federation,
+    conn: &rusqlite::Connection,
+) -> Result<HashMap<String, QuotePolicy>, String> {
+    let mut stmt = conn
+        .prepare("SELECT name, policy FROM quote_policies")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| e.to_string())?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (name, json) = row.map_err(|e| e.to_string())?;
+        let Some(me) = fed.local(&name) else { continue };
+        let policy: InteractionPolicy =
+            serde_json::from_str(&json).map_err(|e| format!("{name}'s quote policy: {e}"))?;
+        out.insert(
+            name,
+            QuotePolicy::from_interaction_policy(Some(&policy), &me),
+        );
+    }
+    Ok(out)
+}
+
+// SQLite blocks: off the async threads.
+async fn save_policy(
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    name: String,
+    json: String,
+) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute(
+            "INSERT INTO quote_policies (name, policy) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET policy = ?2",
+            rusqlite::params![name, json],
+        )
+        .map(|_| ())
+        .map_err(|e| format!("saving {name}'s quote policy: {e}"))
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }

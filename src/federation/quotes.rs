@@ -47,8 +47,12 @@
 //! restart ([`Quotes::with_store`]). Pending requests and
 //! sent requests: [`DEFAULT_MAX_PENDING`] and [`DEFAULT_MAX_SENT`], the
 //! oldest forgotten first (a late answer to a forgotten request is
-//! ignored). At most one fetch of the quoted post and one of the
-//! authorization per check.
+//! ignored), in memory by default; with a [`QuoteRequestStore`]
+//! (`SqliteQuoteRequests`, feature `sqlite`; [`Quotes::with_requests`])
+//! each is written there before the request is sent or the inbox handler
+//! returns, and read back at start, so a restart loses neither a request
+//! awaiting approval nor the one a late `Accept` answers. At most one
+//! fetch of the quoted post and one of the authorization per check.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -78,9 +82,12 @@
 mod error;
 mod policy;
 mod quoter;
+mod requests;
 pub(crate) mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_requests;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -90,11 +97,15 @@ pub use error::QuoteError;
 pub use policy::{
     PostTargets, QuoteAudience, QuoteDecision, QuotePolicy, QuoteTarget, QuoteTargets,
 };
-pub use quoter::{QuoteOutcome, QuoteState};
+pub use quoter::{QuoteOutcome, QuoteState, SentQuote};
+pub use requests::QuoteRequestStore;
 pub use rules::{QuoteReply, QuoteRequest};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteAuthorizations;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite_requests::SqliteQuoteRequests;
 pub use store::{
     AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, MemoryAuthorizations, QuoteAuthorization,
 };
@@ -166,6 +177,14 @@ pub struct PendingQuote {
     pub author: Iri,
 }
 
+impl PendingQuote {
+    /// `request`, for a post of `author` (for a [`QuoteRequestStore`]
+    /// reading one back).
+    pub fn new(request: QuoteRequest, author: Iri) -> Self {
+        PendingQuote { request, author }
+    }
+}
+
 /// FEP-044f quote posts for one [`Federation`] (see the [module
 /// docs](self)). Cheap to clone; clones share their state.
 #[derive(Clone)]
@@ -173,12 +192,14 @@ pub struct Quotes {
     fed: Federation,
     targets: Option<Arc<dyn QuoteTargets>>,
     store: Arc<dyn AuthorizationStore>,
+    requests: Option<Arc<dyn QuoteRequestStore>>,
+    config: QuotesConfig,
     state: Arc<Mutex<State>>,
 }
 
 pub(crate) struct State {
     pending: Bounded<PendingQuote>,
-    pub(crate) sent: Bounded<quoter::SentRequest>,
+    pub(crate) sent: Bounded<SentQuote>,
 }
 
 impl std::fmt::Debug for Quotes {
@@ -203,6 +224,8 @@ impl Quotes {
             fed: fed.clone(),
             targets: None,
             store: Arc::new(MemoryAuthorizations::default()),
+            requests: None,
+            config: config.clone(),
             state: Arc::new(Mutex::new(State {
                 pending: Bounded::new(config.max_pending),
                 sent: Bounded::new(config.max_sent),
@@ -221,6 +244,32 @@ impl Quotes {
     pub fn with_store(mut self, store: Arc<dyn AuthorizationStore>) -> Quotes {
         self.store = store;
         self
+    }
+
+    /// Keeps the requests awaiting an answer (pending approval, sent) in
+    /// `store` too, so they survive a restart (the default is memory
+    /// only), and reads back the ones it holds, oldest first, within
+    /// [`QuotesConfig`]'s caps. Call it once, before serving.
+    ///
+    /// # Errors
+    /// The store's failure to read them.
+    pub async fn with_requests(
+        mut self,
+        store: Arc<dyn QuoteRequestStore>,
+    ) -> Result<Quotes, QuoteError> {
+        let pending = store.load_pending().await?;
+        let sent = store.load_sent().await?;
+        {
+            let mut state = self.state();
+            for p in pending {
+                state.pending.insert(p.request.id.clone(), p);
+            }
+            for s in sent {
+                state.sent.insert(s.request.clone(), s);
+            }
+        }
+        self.requests = Some(store);
+        Ok(self)
     }
 
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -306,13 +355,14 @@ impl Quotes {
                 self.authorize(&target.author, &request).await?;
             }
             QuoteDecision::Manual => {
-                self.state().pending.insert(
-                    request.id.clone(),
-                    PendingQuote {
-                        request,
-                        author: target.author,
-                    },
-                );
+                let pending = PendingQuote::new(request, target.author);
+                // Durable before the inbox answers: nothing accepted is lost.
+                if let Some(store) = &self.requests {
+                    store.put_pending(&pending, self.config.max_pending).await?;
+                }
+                self.state()
+                    .pending
+                    .insert(pending.request.id.clone(), pending);
             }
             QuoteDecision::Refused => {
                 self.send_reject(&target.author, &request).await?;
@@ -351,8 +401,10 @@ impl Quotes {
     /// [`QuoteError::NotPending`] if no such request waits; as
     /// [`Quotes::handle_request`].
     pub async fn approve(&self, request: &Iri) -> Result<QuoteAuthorization, QuoteError> {
-        let pending = self.take_pending(request)?;
-        self.authorize(&pending.author, &pending.request).await
+        let pending = self.pending_request(request)?;
+        let auth = self.authorize(&pending.author, &pending.request).await?;
+        self.forget_pending(request).await?;
+        Ok(auth)
     }
 
     /// Refuses a pending request: sends the `Reject`.
@@ -361,17 +413,30 @@ impl Quotes {
     /// [`QuoteError::NotPending`] if no such request waits; the sending's
     /// failure.
     pub async fn refuse(&self, request: &Iri) -> Result<Sent, QuoteError> {
-        let pending = self.take_pending(request)?;
-        self.send_reject(&pending.author, &pending.request).await
+        let pending = self.pending_request(request)?;
+        let sent = self.send_reject(&pending.author, &pending.request).await?;
+        self.forget_pending(request).await?;
+        Ok(sent)
     }
 
-    fn take_pending(&self, request: &Iri) -> Result<PendingQuote, QuoteError> {
+    fn pending_request(&self, request: &Iri) -> Result<PendingQuote, QuoteError> {
         self.state()
             .pending
-            .remove(request)
+            .get(request)
+            .cloned()
             .ok_or_else(|| QuoteError::NotPending {
                 request: request.clone(),
             })
+    }
+
+    // Forgotten only once answered: a failed answer leaves it pending,
+    // to approve or refuse again.
+    async fn forget_pending(&self, request: &Iri) -> Result<(), QuoteError> {
+        if let Some(store) = &self.requests {
+            store.remove_pending(request).await?;
+        }
+        self.state().pending.remove(request);
+        Ok(())
     }
 
     fn local(&self, author: &Iri) -> Result<LocalActor, QuoteError> {

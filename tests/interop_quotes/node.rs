@@ -131,7 +131,7 @@ pub async fn start_with(
             move |cx, delete| {
                 let quotes = quotes.clone();
                 async move {
-                    quotes.handle_revocation(cx.actor(), &delete.object);
+                    quotes.handle_revocation(cx.actor(), &delete.object).await?;
                     Ok(())
                 }
             }

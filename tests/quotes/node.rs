@@ -71,7 +71,9 @@ pub async fn start(users: &[&str]) -> Node {
             move |cx, delete| {
                 let (quotes, revoked) = (quotes.clone(), revoked.clone());
                 async move {
-                    if let Some(quote) = quotes.handle_revocation(cx.actor(), &delete.object) {
+                    if let Some(quote) =
+                        quotes.handle_revocation(cx.actor(), &delete.object).await?
+                    {
                         revoked.lock().unwrap().push(quote);
                     }
                     Ok(())

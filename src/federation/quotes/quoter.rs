@@ -43,21 +43,35 @@ pub enum QuoteOutcome {
     },
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct SentRequest {
-    quote: Iri,
-    quoted: Iri,
-    author: Iri,
-    state: QuoteState,
+/// A quote request this server sent, as a
+/// [`QuoteRequestStore`](super::QuoteRequestStore) keeps it: what
+/// [`Quotes::handle_reply`] matches an answer against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentQuote {
+    /// The request's id (`{quote}#quote_request`).
+    pub request: Iri,
+    /// The quote post, of this server.
+    pub quote: Iri,
+    /// The quoted post.
+    pub quoted: Iri,
+    /// The quoted post's author: the only actor whose answer counts.
+    pub author: Iri,
+    /// Where it stands.
+    pub state: QuoteState,
 }
 
-impl SentRequest {
-    pub(crate) fn pending(quote: Iri, quoted: Iri, author: Iri) -> Self {
-        SentRequest {
+impl SentQuote {
+    /// A request `request` for the quote `quote` of `quoted` by `author`,
+    /// standing at `state` (for a
+    /// [`QuoteRequestStore`](super::QuoteRequestStore) reading one back).
+    pub fn new(request: Iri, quote: Iri, quoted: Iri, author: Iri, state: QuoteState) -> Self {
+        SentQuote {
+            request,
             quote,
             quoted,
             author,
-            state: QuoteState::Pending,
+            state,
         }
     }
 }
@@ -71,7 +85,7 @@ impl Quotes {
     ///
     /// # Errors
     /// [`QuoteError::NotAQuote`], [`QuoteError::NoId`], the fetch's or the
-    /// sending's failure.
+    /// sending's failure; the request store's failure (nothing is sent).
     pub async fn request(&self, quoter: &LocalActor, post: &Object) -> Result<Sent, QuoteError> {
         let quote = post.id.clone().ok_or(QuoteError::NoId)?;
         let quoted = post
@@ -90,11 +104,11 @@ impl Quotes {
         embedded.ld_context = None;
         embedded.quote_authorization = None;
         request.instrument = Some(Reference::from(AnyObject::from(embedded)).into());
-        let sent = self.fed.send(quoter, &request).await?;
-        self.state()
-            .sent
-            .insert(id, SentRequest::pending(quote, quoted, author));
-        Ok(sent)
+        // Kept (durably, with a store) before it leaves, so an answer
+        // arriving at once, or after a restart, finds it.
+        let record = SentQuote::new(id.clone(), quote, quoted, author, QuoteState::Pending);
+        self.keep_sent(record).await?;
+        Ok(self.fed.send(quoter, &request).await?)
     }
 
     /// Where the quote `quote` (a post of this server) stands, if this
@@ -128,7 +142,8 @@ impl Quotes {
     /// # Errors
     /// [`QuoteError::UnknownRequest`], [`QuoteError::NotTheQuotedAuthor`],
     /// [`QuoteError::NoAuthorization`] for an `Accept` without `result`,
-    /// or why the authorization failed its check.
+    /// why the authorization failed its check, or the request store's
+    /// failure (the answer is then not recorded; the sender's retry is).
     pub async fn handle_reply(
         &self,
         sender: &Iri,
@@ -171,14 +186,14 @@ impl Quotes {
                 quote: sent.quote.clone(),
             }
         };
-        if let Some(s) = self.state().sent.get_mut(&reply.request) {
-            s.state = match &outcome {
-                QuoteOutcome::Approved { authorization, .. } => QuoteState::Approved {
-                    authorization: authorization.clone(),
-                },
-                QuoteOutcome::Refused { .. } => QuoteState::Refused,
-            };
-        }
+        let mut sent = sent;
+        sent.state = match &outcome {
+            QuoteOutcome::Approved { authorization, .. } => QuoteState::Approved {
+                authorization: authorization.clone(),
+            },
+            QuoteOutcome::Refused { .. } => QuoteState::Refused,
+        };
+        self.keep_sent(sent).await?;
         Ok(outcome)
     }
 
@@ -187,18 +202,40 @@ impl Quotes {
     /// quoted author, the quote is revoked ([`QuoteState::Revoked`]: drop
     /// `quoteAuthorization` from the post, [`Quotes::attach`]). Returns the
     /// quote post so revoked, if any.
-    pub fn handle_revocation(&self, sender: &Iri, deleted: &Iri) -> Option<Iri> {
-        let mut state = self.state();
-        let hit = state.sent.values().find(|s| {
-            &s.author == sender
-                && matches!(&s.state, QuoteState::Approved { authorization } if authorization == deleted)
-        })?;
-        let quote = hit.quote.clone();
-        let key = Iri::new_unchecked(format!("{quote}{}", super::rules::REQUEST_FRAGMENT));
-        if let Some(s) = state.sent.get_mut(&key) {
-            s.state = QuoteState::Revoked;
+    ///
+    /// # Errors
+    /// The [`QuoteRequestStore`](super::QuoteRequestStore)'s failure (the
+    /// revocation is then not recorded; the sender's retry records it).
+    pub async fn handle_revocation(
+        &self,
+        sender: &Iri,
+        deleted: &Iri,
+    ) -> Result<Option<Iri>, QuoteError> {
+        let hit = self
+            .state()
+            .sent
+            .values()
+            .find(|s| {
+                &s.author == sender
+                    && matches!(&s.state, QuoteState::Approved { authorization } if authorization == deleted)
+            })
+            .cloned();
+        let Some(mut sent) = hit else {
+            return Ok(None);
+        };
+        let quote = sent.quote.clone();
+        sent.state = QuoteState::Revoked;
+        self.keep_sent(sent).await?;
+        Ok(Some(quote))
+    }
+
+    /// Records `sent` in the store (if any), then in memory.
+    pub(crate) async fn keep_sent(&self, sent: SentQuote) -> Result<(), QuoteError> {
+        if let Some(store) = &self.requests {
+            store.put_sent(&sent, self.config.max_sent).await?;
         }
-        Some(quote)
+        self.state().sent.insert(sent.request.clone(), sent);
+        Ok(())
     }
 
     pub(crate) async fn check_authorization(

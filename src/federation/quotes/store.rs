@@ -174,10 +174,6 @@ impl<V> Bounded<V> {
         self.map.get(key)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &Iri) -> Option<&mut V> {
-        self.map.get_mut(key)
-    }
-
     pub(crate) fn remove(&mut self, key: &Iri) -> Option<V> {
         self.map.remove(key)
     }

@@ -152,10 +152,12 @@ async fn replies_are_believed_only_from_the_quoted_author() {
 
     quotes.state().sent.insert(
         request.clone(),
-        quoter::SentRequest::pending(
+        SentQuote::new(
+            request.clone(),
             iri("https://a.example/objects/q"),
             iri("https://b.example/notes/1"),
             iri("https://b.example/users/bob"),
+            QuoteState::Pending,
         ),
     );
     let mallory = iri("https://b.example/users/mallory");
@@ -196,7 +198,10 @@ async fn replies_are_believed_only_from_the_quoted_author() {
     );
     // A Delete by anyone of anything is no revocation of a refused quote.
     assert_eq!(
-        quotes.handle_revocation(&iri("https://b.example/users/bob"), &request),
+        quotes
+            .handle_revocation(&iri("https://b.example/users/bob"), &request)
+            .await
+            .unwrap(),
         None
     );
 }
@@ -226,4 +231,87 @@ async fn pending_requests_are_bounded() {
         .await
         .unwrap_err();
     assert!(matches!(gone, QuoteError::NotPending { .. }), "{gone:?}");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn requests_survive_a_restart_with_a_store() {
+    let dir = crate::federation::testing::TempDir::new("quotes-restart");
+    let path = dir.0.join("quotes.sqlite3");
+    let (fed, alice) = fed().await;
+    let store = || Arc::new(SqliteQuoteRequests::open(&path).unwrap());
+    let quotes = Quotes::new(&fed)
+        .with_targets(Arc::new(Alice(alice.id().clone())))
+        .with_requests(store())
+        .await
+        .unwrap();
+    let request = QuoteRequest {
+        activity: Activity::default(),
+        id: iri("https://b.example/notes/1#quote_request"),
+        quoter: iri("https://b.example/users/bob"),
+        quoted: iri("https://a.example/objects/1"),
+        quote: iri("https://b.example/notes/1"),
+    };
+    assert_eq!(
+        quotes.handle_request(request.clone()).await.unwrap(),
+        QuoteDecision::Manual
+    );
+    let sent = SentQuote::new(
+        iri("https://a.example/objects/q#quote_request"),
+        iri("https://a.example/objects/q"),
+        iri("https://b.example/notes/2"),
+        iri("https://b.example/users/bob"),
+        QuoteState::Pending,
+    );
+    quotes.keep_sent(sent).await.unwrap();
+    drop(quotes);
+
+    let again = Quotes::new(&fed).with_requests(store()).await.unwrap();
+    assert_eq!(
+        again.pending(alice.id()),
+        vec![PendingQuote::new(request, alice.id().clone())]
+    );
+    assert_eq!(
+        again.state_of(&iri("https://a.example/objects/q")),
+        Some(QuoteState::Pending)
+    );
+    // A late Reject is matched (not UnknownRequest), and its outcome kept.
+    let reply = QuoteReply {
+        activity: Activity::default(),
+        accepted: false,
+        request: iri("https://a.example/objects/q#quote_request"),
+        authorization: None,
+    };
+    assert_eq!(
+        again
+            .handle_reply(&iri("https://b.example/users/bob"), &reply)
+            .await
+            .unwrap(),
+        QuoteOutcome::Refused {
+            quote: iri("https://a.example/objects/q")
+        }
+    );
+    let third = Quotes::new(&fed).with_requests(store()).await.unwrap();
+    assert_eq!(
+        third.state_of(&iri("https://a.example/objects/q")),
+        Some(QuoteState::Refused)
+    );
+}
+
+// Every post of a.example is alice's, quoted after her approval.
+#[cfg(feature = "sqlite")]
+struct Alice(Iri);
+
+#[cfg(feature = "sqlite")]
+#[async_trait::async_trait]
+impl QuoteTargets for Alice {
+    async fn target(
+        &self,
+        _post: &Iri,
+    ) -> Result<Option<QuoteTarget>, crate::federation::dispatch::BoxError> {
+        Ok(Some(QuoteTarget::new(
+            self.0.clone(),
+            QuotePolicy::default().with_manual(QuoteAudience::Public),
+        )))
+    }
 }
