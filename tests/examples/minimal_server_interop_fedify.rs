@@ -16,7 +16,7 @@
 
 use crate::minimal_server as support;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde_json::{Value, json};
 use support::*;
@@ -35,7 +35,7 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 async fn round_trip(
-    node: &PathBuf,
+    node: &Path,
     archipel_rfc9421_first: bool,
     fedify_first_knock: &str,
     authorized_fetch: bool,

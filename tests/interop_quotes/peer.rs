@@ -3,12 +3,12 @@
 //! `/_control/` endpoints. Installed by `bash tests/interop/fedify2/setup.sh`
 //! (run by `tests/setup.sh`). Its local actors are `bob` and `carol`.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support::fedify_peer;
 
 fn peer_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify2")
@@ -32,51 +32,28 @@ pub fn installed() -> Option<PathBuf> {
     None
 }
 
-/// A running peer; killed on drop.
-pub struct Peer {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-}
+/// A running peer; killed on drop (the Fedify peer's process handling,
+/// with this peer's directory).
+pub struct Peer(fedify_peer::Peer);
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Peer {
+    type Target = fedify_peer::Peer;
+
+    fn deref(&self) -> &fedify_peer::Peer {
+        &self.0
     }
 }
 
 impl Peer {
     /// Starts the peer (it prints its port once listening).
-    pub fn start(node: &PathBuf) -> Peer {
+    pub fn start(node: &Path) -> Peer {
         Peer::start_with(node, &[])
     }
 
     /// Starts the peer with these environment variables (`QUOTE_ANSWER`;
     /// see `peer.mjs`).
-    pub fn start_with(node: &PathBuf, env: &[(&str, &str)]) -> Peer {
-        let mut command = Command::new(node);
-        command
-            .arg("peer.mjs")
-            .current_dir(peer_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("start the Fedify 2 peer");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = serde_json::from_str::<Value>(&line)
-            .unwrap_or_else(|e| panic!("peer did not print its port ({e}): {line:?}"))["port"]
-            .as_u64()
-            .unwrap();
-        Peer {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
+    pub fn start_with(node: &Path, env: &[(&str, &str)]) -> Peer {
+        Peer(fedify_peer::start_in(&peer_dir(), node, env))
     }
 
     /// The IRI of the peer's actor `name`.

@@ -4,7 +4,7 @@
 //! (run by `tests/setup.sh`).
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -37,17 +37,26 @@ impl Drop for Peer {
 
 /// Starts the peer with these environment variables (`FIRST_KNOCK`,
 /// `REQUIRE_SIGNED_FETCH`; see `peer.mjs`).
-pub fn start(node: &PathBuf, env: &[(&str, &str)]) -> Peer {
+pub fn start(node: &Path, env: &[(&str, &str)]) -> Peer {
+    start_in(&peer_dir(), node, env)
+}
+
+/// Starts the `peer.mjs` of the peer installed in `dir` (this one, or the
+/// Fedify 2 peer of `tests/interop/fedify2/`) on `node`, with `env`; it
+/// prints its port once listening.
+pub fn start_in(dir: &Path, node: &Path, env: &[(&str, &str)]) -> Peer {
     let mut command = Command::new(node);
     command
         .arg("peer.mjs")
-        .current_dir(peer_dir())
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command.spawn().expect("start the Fedify peer");
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("start the peer in {}: {e}", dir.display()));
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
