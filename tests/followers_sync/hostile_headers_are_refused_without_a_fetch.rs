@@ -198,3 +198,66 @@ async fn a_collection_that_is_not_the_senders_followers_is_refused_before_fetchi
         })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_collection_paged_further_undoes_no_follow() {
+    use crate::support::{Reply, TestServer};
+    use archipel::federation::Graph as _;
+    let b = fed_node::start(&["bob", "carol"], false).await;
+    let (bob, carol) = (b.user("bob"), b.user("carol"));
+    // mal's server pages its partial collection: carol on the first page,
+    // bob on the next, which a reader of one page never sees.
+    let mal_server = TestServer::start().await;
+    let mal = Iri::parse(mal_server.url("/users/mal")).unwrap();
+    let partial = format!("{mal}/followers_synchronization");
+    mal_server.route(
+        "/users/mal",
+        Reply::ok(
+            "application/activity+json",
+            serde_json::json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": mal, "type": "Person", "inbox": format!("{mal}/inbox"),
+                "followers": format!("{mal}/followers")
+            })
+            .to_string(),
+        ),
+    );
+    mal_server.route(
+        "/users/mal/followers_synchronization",
+        Reply::ok(
+            "application/activity+json",
+            serde_json::json!({
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": partial, "type": "OrderedCollection",
+                "first": {
+                    "type": "OrderedCollectionPage", "partOf": partial,
+                    "orderedItems": [carol.id()],
+                    "next": format!("{partial}?page=2")
+                }
+            })
+            .to_string(),
+        ),
+    );
+    for me in [&bob, &carol] {
+        b.fed.graph().add_following(me.id(), &mal).await.unwrap();
+    }
+    let header = SyncHeader {
+        collection_id: Iri::parse(format!("{mal}/followers")).unwrap(),
+        url: Iri::parse(&partial).unwrap(),
+        digest: FollowersDigest::default(),
+    };
+    let outcome = b.fed.synchronize_followers(&mal, &header).await;
+    assert!(
+        matches!(&outcome, Err(FollowersSyncError::Fetch { reason, .. }) if reason.contains("more than one page")),
+        "{outcome:?}"
+    );
+    assert!(
+        b.fed
+            .graph()
+            .following(bob.id())
+            .await
+            .unwrap()
+            .contains(&mal),
+        "bob's follow, on the page not read, is kept"
+    );
+}

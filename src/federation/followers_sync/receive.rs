@@ -202,8 +202,12 @@ impl Federation {
             let Some(name) = self.paths().local_name(local) else {
                 continue;
             };
-            // A name from our own graph, so an actor this server made.
-            let actor = self.actor(name).await.map_err(|e| acting(local, e))?;
+            // Only an actor loaded now: a name left in the graph by an
+            // account no longer served must not be brought back (with new
+            // keys) on a peer's request.
+            let Some(actor) = self.local(name) else {
+                continue;
+            };
             match self.unfollow(&actor, sender).await {
                 Ok(_) => unfollowed.push(local.clone()),
                 Err(crate::federation::FederationError::NotFollowing { .. }) => {}
@@ -263,6 +267,7 @@ impl Federation {
             reason,
         };
         let mut collection = self.fetch_collection(url).await?;
+        let announced = collection.total_items;
         if collection.all_items().is_empty()
             && let Some(first) = collection.first.take()
         {
@@ -285,6 +290,22 @@ impl Federation {
             };
         }
         let items = collection.all_items();
+        // Reconciling unfollows whatever the list leaves out: a list read
+        // only in part would undo real follows. One page is read; a
+        // collection paged further, or announcing more than it holds,
+        // is refused, never taken as the whole.
+        let short = announced
+            .or(collection.total_items)
+            .is_some_and(|total| total > items.len() as u64);
+        if collection.next.is_some() || short {
+            return Err(failed(format!(
+                "the partial collection holds more than one page ({} items read{})",
+                items.len(),
+                announced
+                    .or(collection.total_items)
+                    .map_or(String::new(), |t| format!(" of {t}"))
+            )));
+        }
         if items.len() > max {
             return Err(FollowersSyncError::TooManyItems {
                 url: url.clone(),
