@@ -306,7 +306,6 @@ impl Migration {
         candidates: &[LocalActor],
     ) -> Result<FollowedAlong, MigrationError> {
         self.check_cooldown(&verified.origin)?;
-        self.remember(&verified.origin);
         let graph = self.fed.graph().as_ref();
         let mut done = FollowedAlong::default();
         let mut seen: Vec<&Iri> = Vec::new();
@@ -330,6 +329,17 @@ impl Migration {
                 Ok(false) => done.already_following.push(id.clone()),
                 Err(e) => done.failed.push((id.clone(), e)),
             }
+        }
+        // Remembered once the follows are moved, and only when they were
+        // ours to move: a graph error leaves the Move retryable, and moves
+        // concerning no local actor cannot push real entries out of the
+        // bounded table.
+        if !(done.moved.is_empty()
+            && done.already_following.is_empty()
+            && done.failed.is_empty()
+            && done.over_cap == 0)
+        {
+            self.remember(&verified.origin);
         }
         Ok(done)
     }

@@ -745,3 +745,26 @@ async fn whether_a_local_actor_follows_the_origin_costs_one_page() {
     assert!(!follows(&graph, &me, &iri(TARGET)).await.unwrap());
     assert_eq!(graph.pages.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
+
+#[tokio::test]
+async fn a_move_concerning_no_local_follower_leaves_no_cooldown() {
+    let (fed, _) = setup().await;
+    let candidates: Vec<_> = ["alice", "carol", "dave"]
+        .map(|n| fed.local(n).unwrap())
+        .to_vec();
+    let migration = Migration::new(&fed);
+    let verified = migration
+        .verify(&iri(ORIGIN), &move_of(ORIGIN, ORIGIN, Some(TARGET)))
+        .await
+        .unwrap();
+    // Nobody here follows the origin: nothing moved, nothing remembered,
+    // so the table a peer could fill with such moves stays empty.
+    for _ in 0..2 {
+        let done = migration
+            .follow_along(&verified, &candidates)
+            .await
+            .unwrap();
+        assert!(done.moved.is_empty() && done.already_following.is_empty());
+    }
+    assert!(migration.recent.lock().unwrap().at.is_empty());
+}
