@@ -355,6 +355,11 @@ impl Quotes {
                 self.authorize(&target.author, &request).await?;
             }
             QuoteDecision::Manual => {
+                // Kept by its ids only: a remote peer's requests must not
+                // make the pending table (memory and store) hold their
+                // whole bodies.
+                let mut request = request;
+                request.activity = request.compact();
                 let pending = PendingQuote::new(request, target.author);
                 // Durable before the inbox answers: nothing accepted is lost.
                 if let Some(store) = &self.requests {
@@ -551,6 +556,11 @@ impl Dispatcher {
     /// this server's requests ([`Quotes::handle_reply`]). An application
     /// that must hear of the outcome (to notify, or to `Update` the quote
     /// post) registers its own handlers calling the same methods.
+    ///
+    /// A revocation arrives as a `Delete` of the authorization, and the
+    /// dispatcher has one `Delete` handler, the application's: call
+    /// [`Quotes::handle_revocation`] from it (as `minimal_server` does),
+    /// or a revoked quote stays approved here.
     pub fn with_quotes(self, quotes: &Quotes) -> Dispatcher {
         let (q1, q2) = (quotes.clone(), quotes.clone());
         self.on_quote_request(move |_cx, request| {

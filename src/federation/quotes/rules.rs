@@ -34,11 +34,19 @@ impl QuoteRequest {
     /// An application answering a request itself embeds this in its
     /// `Accept` or `Reject`.
     pub fn embedded(&self) -> AnyObject {
+        AnyObject::Activity(Box::new(self.compact()))
+    }
+
+    /// The request reduced to its ids (`id`, `actor`, `object`,
+    /// `instrument` by IRI): what is kept of a request awaiting approval,
+    /// instead of the sender's whole activity (an embedded quote post can
+    /// be as large as an inbox body, and thousands may wait).
+    pub(crate) fn compact(&self) -> Activity {
         let mut a = Activity::new(Kind::QuoteRequest, self.id.clone(), self.quoter.clone());
         a.base.ld_context = None;
         a.object = Some(self.quoted.clone().into());
         a.instrument = Some(self.quote.clone().into());
-        AnyObject::Activity(Box::new(a))
+        a
     }
 }
 

@@ -267,9 +267,12 @@ async fn requests_survive_a_restart_with_a_store() {
     drop(quotes);
 
     let again = Quotes::new(&fed).with_requests(store()).await.unwrap();
+    // Kept by its ids (what `compact` writes), not the activity received.
+    let mut kept = request.clone();
+    kept.activity = kept.compact();
     assert_eq!(
         again.pending(alice.id()),
-        vec![PendingQuote::new(request, alice.id().clone())]
+        vec![PendingQuote::new(kept, alice.id().clone())]
     );
     assert_eq!(
         again.state_of(&iri("https://a.example/objects/q")),
@@ -314,4 +317,37 @@ impl QuoteTargets for Alice {
             QuotePolicy::default().with_manual(QuoteAudience::Public),
         )))
     }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn a_pending_request_keeps_its_ids_not_the_senders_body() {
+    let (fed, alice) = fed().await;
+    let quotes = Quotes::new(&fed).with_targets(Arc::new(Alice(alice.id().clone())));
+    // The sender embeds a 100 KB quote post in its request.
+    let activity: Activity = serde_json::from_value(serde_json::json!({
+        "id": "https://b.example/notes/1#quote_request", "type": "QuoteRequest",
+        "actor": "https://b.example/users/bob", "object": "https://a.example/objects/1",
+        "instrument": {"id": "https://b.example/notes/1", "type": "Note",
+            "attributedTo": "https://b.example/users/bob", "content": "x".repeat(100_000)}
+    }))
+    .unwrap();
+    let request = QuoteRequest {
+        activity,
+        id: iri("https://b.example/notes/1#quote_request"),
+        quoter: iri("https://b.example/users/bob"),
+        quoted: iri("https://a.example/objects/1"),
+        quote: iri("https://b.example/notes/1"),
+    };
+    assert_eq!(
+        quotes.handle_request(request).await.unwrap(),
+        QuoteDecision::Manual
+    );
+    let pending = quotes.pending(alice.id());
+    let kept = serde_json::to_string(&pending[0].request.activity).unwrap();
+    assert!(kept.len() < 1_000, "{} bytes kept", kept.len());
+    assert!(
+        kept.contains(r#""instrument":"https://b.example/notes/1""#),
+        "{kept}"
+    );
 }
