@@ -202,7 +202,6 @@ async fn a_collection_that_is_not_the_senders_followers_is_refused_before_fetchi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_collection_paged_further_undoes_no_follow() {
     use crate::support::{Reply, TestServer};
-    use archipel::federation::Graph as _;
     let b = fed_node::start(&["bob", "carol"], false).await;
     let (bob, carol) = (b.user("bob"), b.user("carol"));
     // mal's server pages its partial collection: carol on the first page,
