@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex};
 
 use archipel::federation::dispatch::{Cx, HandlerResult};
 use archipel::federation::quotes::{
-    PostTargets, QuoteOutcome, QuotePolicy, QuoteReply, QuoteRequest, Quotes, SqliteAuthorizations,
-    SqliteQuoteRequests,
+    PostTargets, QuoteError, QuoteOutcome, QuotePolicy, QuoteReply, QuoteRequest, Quotes,
+    SqliteAuthorizations, SqliteQuoteRequests,
 };
 use archipel::federation::store::Posts;
 use archipel::federation::{Federation, LocalActor};
@@ -215,9 +215,9 @@ pub async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Opti
     let request = pending.iter().find(|p| p.request.id.as_str() == key)?;
     let id = request.request.id.clone();
     let done = if accept {
-        app.quotes.quotes.approve(&id).await.map(|a| a.id)
+        app.quotes.quotes.approve(me, &id).await.map(|a| a.id)
     } else {
-        app.quotes.quotes.refuse(&id).await.map(|_| id.clone())
+        app.quotes.quotes.refuse(me, &id).await.map(|_| id.clone())
     };
     Some(done.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
 }
@@ -225,15 +225,12 @@ pub async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Opti
 /// `Delete` of one of `me`'s quote authorizations, if `key` names one.
 pub async fn revoke(app: &App, me: &LocalActor, key: &str) -> Option<Answer> {
     let iri = Iri::parse(key).ok()?;
-    let auth = app.quotes.quotes.authorization(&iri).await.ok()??;
-    if &auth.author != me.id() {
-        return None;
+    // The library revokes only `me`'s own authorizations.
+    match app.quotes.quotes.revoke(me, &iri).await {
+        Ok(auth) => Some(Ok(auth.id)),
+        Err(QuoteError::UnknownAuthorization { .. }) => None,
+        Err(e) => Some(Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))),
     }
-    let done = app.quotes.quotes.revoke(&iri).await;
-    Some(
-        done.map(|a| a.id)
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-    )
 }
 
 /// A `QuoteRequest` for a post of this server: the library decides.

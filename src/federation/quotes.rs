@@ -399,35 +399,41 @@ impl Quotes {
             .collect()
     }
 
-    /// Approves a pending request: issues the authorization and sends the
-    /// `Accept`.
+    /// Approves a pending request for a post of `by`: issues the
+    /// authorization and sends the `Accept`. Only the quoted post's author
+    /// decides: a request for someone else's post is not pending for `by`.
     ///
     /// # Errors
-    /// [`QuoteError::NotPending`] if no such request waits; as
+    /// [`QuoteError::NotPending`] if no such request waits for `by`; as
     /// [`Quotes::handle_request`].
-    pub async fn approve(&self, request: &Iri) -> Result<QuoteAuthorization, QuoteError> {
-        let pending = self.pending_request(request)?;
+    pub async fn approve(
+        &self,
+        by: &LocalActor,
+        request: &Iri,
+    ) -> Result<QuoteAuthorization, QuoteError> {
+        let pending = self.pending_request(by, request)?;
         let auth = self.authorize(&pending.author, &pending.request).await?;
         self.forget_pending(request).await?;
         Ok(auth)
     }
 
-    /// Refuses a pending request: sends the `Reject`.
+    /// Refuses a pending request for a post of `by`: sends the `Reject`.
     ///
     /// # Errors
-    /// [`QuoteError::NotPending`] if no such request waits; the sending's
-    /// failure.
-    pub async fn refuse(&self, request: &Iri) -> Result<Sent, QuoteError> {
-        let pending = self.pending_request(request)?;
+    /// [`QuoteError::NotPending`] if no such request waits for `by`; the
+    /// sending's failure.
+    pub async fn refuse(&self, by: &LocalActor, request: &Iri) -> Result<Sent, QuoteError> {
+        let pending = self.pending_request(by, request)?;
         let sent = self.send_reject(&pending.author, &pending.request).await?;
         self.forget_pending(request).await?;
         Ok(sent)
     }
 
-    fn pending_request(&self, request: &Iri) -> Result<PendingQuote, QuoteError> {
+    fn pending_request(&self, by: &LocalActor, request: &Iri) -> Result<PendingQuote, QuoteError> {
         self.state()
             .pending
             .get(request)
+            .filter(|p| &p.author == by.id())
             .cloned()
             .ok_or_else(|| QuoteError::NotPending {
                 request: request.clone(),
@@ -495,10 +501,23 @@ impl Quotes {
     /// of the quote fails from now on), and its `Delete` goes to the
     /// quoter's server.
     ///
+    /// Only the quoted author (`by`) revokes their authorizations.
+    ///
     /// # Errors
-    /// [`QuoteError::UnknownAuthorization`] if there is none with this id;
-    /// the sending's failure.
-    pub async fn revoke(&self, authorization: &Iri) -> Result<QuoteAuthorization, QuoteError> {
+    /// [`QuoteError::UnknownAuthorization`] if `by` issued none with this
+    /// id; the sending's failure.
+    pub async fn revoke(
+        &self,
+        by: &LocalActor,
+        authorization: &Iri,
+    ) -> Result<QuoteAuthorization, QuoteError> {
+        let unknown = || QuoteError::UnknownAuthorization {
+            authorization: authorization.clone(),
+        };
+        match self.store.get(authorization).await? {
+            Some(auth) if &auth.author == by.id() => {}
+            _ => return Err(unknown()),
+        }
         let auth = self.store.remove(authorization).await?.ok_or_else(|| {
             QuoteError::UnknownAuthorization {
                 authorization: authorization.clone(),

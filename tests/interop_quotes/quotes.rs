@@ -315,7 +315,7 @@ async fn fedify_quotes_archipel_posts_by_their_policy() {
     .await;
     assert_eq!(my_quote(&peer.state().await, &manual)["status"], "pending");
     a.quotes
-        .approve(&Iri::parse(request).unwrap())
+        .approve(&a.user("alice"), &Iri::parse(request).unwrap())
         .await
         .unwrap();
     let s = peer
@@ -351,7 +351,7 @@ async fn fedify_quotes_archipel_posts_by_their_policy() {
     // Revoked: alice deletes the authorization; Fedify hears of it, and
     // the quote is a link again here.
     a.quotes
-        .revoke(&Iri::parse(authorization).unwrap())
+        .revoke(&a.user("alice"), &Iri::parse(authorization).unwrap())
         .await
         .unwrap();
     let s = peer

@@ -131,7 +131,7 @@ async fn allowed_automatically() {
 
 #[tokio::test]
 async fn pending_manual_approval_then_approved() {
-    let (a, b) = (start(&["alice"]).await, start(&["bob"]).await);
+    let (a, b) = (start(&["alice", "carol"]).await, start(&["bob"]).await);
     let quoted = a
         .post("alice", note_with_rule(json!({"manualApproval": [PUBLIC]})))
         .await;
@@ -157,8 +157,25 @@ async fn pending_manual_approval_then_approved() {
         QuoteError::NoAuthorization { .. }
     ));
 
+    // Only the quoted post's author decides: carol, on the same server,
+    // can neither approve nor refuse alice's request.
+    let carol = a.user("carol");
+    assert!(matches!(
+        a.quotes.approve(&carol, &pending[0].request.id).await,
+        Err(QuoteError::NotPending { .. })
+    ));
+    assert!(matches!(
+        a.quotes.refuse(&carol, &pending[0].request.id).await,
+        Err(QuoteError::NotPending { .. })
+    ));
+    assert_eq!(a.quotes.pending(a.user("alice").id()).len(), 1);
+
     // Alice approves.
-    let auth = a.quotes.approve(&pending[0].request.id).await.unwrap();
+    let auth = a
+        .quotes
+        .approve(&a.user("alice"), &pending[0].request.id)
+        .await
+        .unwrap();
     eventually("the Accept reaches bob", || {
         !b.outcomes.lock().unwrap().is_empty()
     })
@@ -214,7 +231,18 @@ async fn revoked_after_approval() {
     assert!(b.quotes.attach(&mut quote));
     let kept = quote.clone();
 
-    let revoked = a.quotes.revoke(&authorization).await.unwrap();
+    // Nobody but alice revokes it.
+    let carol = a.fed.actor("carol").await.unwrap();
+    assert!(matches!(
+        a.quotes.revoke(&carol, &authorization).await,
+        Err(QuoteError::UnknownAuthorization { .. })
+    ));
+    assert_eq!(get_status(authorization.as_str()).await, 200);
+    let revoked = a
+        .quotes
+        .revoke(&a.user("alice"), &authorization)
+        .await
+        .unwrap();
     assert_eq!(&revoked.quote, quote.id.as_ref().unwrap());
     assert_eq!(get_status(authorization.as_str()).await, 404);
     eventually("the Delete reaches bob", || {
@@ -236,7 +264,11 @@ async fn revoked_after_approval() {
         other => panic!("expected a failed fetch, got {other:?}"),
     }
     // Revoking twice is an error, not a second Delete.
-    let again = a.quotes.revoke(&authorization).await.unwrap_err();
+    let again = a
+        .quotes
+        .revoke(&a.user("alice"), &authorization)
+        .await
+        .unwrap_err();
     assert!(
         matches!(again, QuoteError::UnknownAuthorization { .. }),
         "{again:?}"

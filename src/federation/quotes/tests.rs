@@ -227,7 +227,7 @@ async fn pending_requests_are_bounded() {
     }
     assert_eq!(quotes.pending(alice.id()).len(), 2);
     let gone = quotes
-        .approve(&iri("https://b.example/r/0"))
+        .approve(&alice, &iri("https://b.example/r/0"))
         .await
         .unwrap_err();
     assert!(matches!(gone, QuoteError::NotPending { .. }), "{gone:?}");
