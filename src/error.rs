@@ -41,6 +41,10 @@ pub enum Error {
     /// a blocked origin), before any verification.
     #[error(transparent)]
     Admission(#[from] crate::inbox::admission::Refused),
+    /// A forwarded activity's authenticity could not be established
+    /// (ActivityPub §7.1.2; [`Federation::verify_forwarded`](crate::federation::Federation::verify_forwarded)).
+    #[error(transparent)]
+    Forwarded(#[from] crate::inbox::ForwardedError),
     /// An accepted activity could not be stored, or read back, by the
     /// inbound queue.
     #[error(transparent)]

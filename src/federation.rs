@@ -14,6 +14,7 @@
 //! | account migration | [`migration`] | `Move`: sent only to a target that names the account; believed only when both accounts, fetched fresh, agree; local follows moved, bounded |
 //! | followers synchronization | [`followers_sync`] | FEP-8fcf: a digest per server on deliveries; the partial collection only to that server; a header believed only from its collection's owner; bounded reconciliation |
 //! | quote posts | [`quotes`] | FEP-044f: who may quote a post (automatically, after approval, nobody); authorizations issued, served and revoked; a quote shown as one only once its authorization, fetched from the quoted author's origin, names it |
+//! | inbox forwarding | [`forwarding`] | ActivityPub §7.1.2: a forwarded activity believed on its actor's LD signature or integrity proof, or its origin's copy; passed on unchanged to the local followers it concerns |
 //! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
 //! | what the server keeps | [`store`] | local posts: what each reader of an outbox or object may see, tombstones; bounded tables for what peers send (received objects, inboxes, reactions, the verification log) |
 //! | state on disk | `data_dir` (feature `sqlite`) | keys, actor cache and delivery queue in private SQLite files |
@@ -30,6 +31,7 @@ pub mod fanin;
 pub mod fanout;
 pub mod followers_sync;
 pub mod follows;
+pub mod forwarding;
 pub mod graph;
 mod hub;
 pub mod keys;

@@ -30,15 +30,24 @@
 //!    owner and budget checks); a key on a blocked domain answers `403`, a
 //!    spent key-fetch budget `503`, any other key refusal `401`;
 //! 6. **key owner** — the verified key's owner must be the activity's
-//!    `actor`, else `401` ([`InboxError::ActorMismatch`]); the activity `id`
-//!    must share the actor's origin (`400`);
-//! 7. **domain policy** on the key owner's domain (`403`);
+//!    `actor`, else `401` ([`InboxError::ActorMismatch`]), unless the inbox
+//!    accepts forwarded activities ([`Inbox::with_forwarding`]): then the
+//!    signer is the *forwarder*, its domain is checked against the policy
+//!    (`403`), and step 9b must establish the content as the actor's; the
+//!    activity `id` must share the actor's origin (`400`);
+//! 7. **domain policy** on the key's domain (`403`);
 //! 8. **typed decoding** into an [`AnyObject`] (`400` on a vocabulary
 //!    error), so a malformed activity never marks its id as seen;
 //! 9. **authority** — an `Update` or `Delete` of another actor
 //!    ([`InboxError::ForeignActor`]) or of an object on another origin than
 //!    the actor's ([`InboxError::ForeignObject`]) is refused (`403`); see
 //!    [What a signature proves](#what-a-signature-proves);
+//!
+//!    9b. **forwarded** — only for an activity signed by someone else: the
+//!    [`VerifyForwarded`] establishes its [`Authenticity`] (an LD signature
+//!    or an integrity proof by the actor's key, or the same content fetched
+//!    from the actor's origin), else `401` ([`InboxError::Forwarded`]), or
+//!    `503` when its fetch budget is spent;
 //! 10. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
 //!     answered `202 Accepted` and not handed over again. The store keeps a
 //!     32-byte digest per id ([`id_digest`]), not the id.
@@ -77,6 +86,27 @@
 //! | `Update`, `Delete` | the actor itself | accepts | `Trusted` if embedded, else `FetchFromOrigin(actor)` |
 //! | `Delete` | an object on the actor's origin | accepts | `FetchFromOrigin(id)` (a `Tombstone` proves nothing) |
 //!
+//! **Forwarded activities** (ActivityPub §7.1.2: a reply passed on to a
+//! thread's followers, a relay's repeat) are HTTP-signed by a server other
+//! than the actor's, so the HTTP signature proves only who passed them on
+//! ([`Incoming::forwarded_by`]). With [`Inbox::with_forwarding`] such an
+//! activity is accepted when one of these holds, recorded in
+//! [`Incoming::authenticity`]; the rows above then apply as if the actor
+//! had sent it, since each proves the actor wrote exactly this content:
+//!
+//! | proof | accepts | [`Authenticity`] |
+//! |---|---|---|
+//! | an `RsaSignature2017` LD signature by a key whose owner is the actor | any activity | `LdSignature` |
+//! | a FEP-8b32 proof by a key the actor lists in `assertionMethod`, on the id's origin | any activity | `IntegrityProof` |
+//! | the activity, fetched at its `id` on the actor's origin, has the same content | any activity | `Refetched { from: id }` |
+//! | the activity is not served, but its embedded object, fetched at its `id` on the actor's origin, is the same, attributed to the actor, addressed as the activity | `Create`, `Update` | `Refetched { from: object }` |
+//! | the activity is not served, and its object on the actor's origin answers `404`/`410` | `Delete` | `Refetched { from: object }` |
+//! | none of these (or content that differs from the origin's: [`ForwardedError::ContentMismatch`]) | **refuses**, `401` | — |
+//!
+//! A forwarded activity never proves that the actor *sent* it, nor when:
+//! it may be replayed by anyone who holds a copy, which the dedup store
+//! answers as a duplicate while it remembers the id.
+//!
 //! What the library cannot know is who owns an IRI on a multi-user origin:
 //! `https://b.example/users/mallory` may send `Delete` of
 //! `https://b.example/notes/1`, written by `https://b.example/users/bob`.
@@ -89,6 +119,7 @@
 pub mod admission;
 mod authority;
 mod envelope;
+mod forwarded;
 pub mod gone;
 pub mod queue;
 mod seen;
@@ -102,7 +133,9 @@ use bytes::Bytes;
 use http::StatusCode;
 
 pub use authority::EmbeddedObject;
+pub use forwarded::{Authenticity, ForwardedError, SIGNER_MEMBERS, VerifyForwarded, same_content};
 pub use seen::{MemorySeenStore, SeenStore, id_digest};
+pub(crate) use verify::HostBudget;
 pub use verify::{ActorKeyResolver, VerifyRequest};
 
 use crate::policy::DomainPolicy;
@@ -233,6 +266,12 @@ pub enum InboxError {
     /// The body is JSON but not a valid ActivityStreams document (`400`).
     #[error("activity body: {0}")]
     Vocab(#[source] VocabError),
+    /// An activity signed by another server than its actor's (forwarded,
+    /// ActivityPub §7.1.2) whose authenticity could not be established
+    /// (`401`; `503` when our fetch budget is spent). See
+    /// [`Inbox::with_forwarding`].
+    #[error("{0}")]
+    Forwarded(#[source] ForwardedError),
 }
 
 impl InboxError {
@@ -264,9 +303,12 @@ impl InboxError {
                 reason: KeyRefusal::Blocked { .. },
                 ..
             }) => StatusCode::FORBIDDEN,
-            Self::Unsigned | Self::Signature(_) | Self::ActorMismatch { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Forwarded(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Forwarded(ForwardedError::Blocked { .. }) => StatusCode::FORBIDDEN,
+            Self::Unsigned
+            | Self::Signature(_)
+            | Self::ActorMismatch { .. }
+            | Self::Forwarded(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidJson { .. }
             | Self::MissingProperty { .. }
             | Self::PropertyTooLong { .. }
@@ -341,10 +383,20 @@ pub struct Incoming {
     pub id: Iri,
     /// The first `type` value (e.g. `"Follow"`).
     pub kind: String,
-    /// The `actor` IRI, as sent, equal to the verified key's owner.
+    /// The `actor` IRI, as sent: the verified key's owner, or, for a
+    /// forwarded activity, the actor its [`Incoming::authenticity`] vouches
+    /// for.
     pub actor: Iri,
-    /// What the signature check established (key, owner, dialect, algorithm).
+    /// What the HTTP signature check established (key, owner, dialect,
+    /// algorithm): for a forwarded activity, about the forwarder.
     pub verified: Verified,
+    /// How the activity was established as its actor's: its own HTTP
+    /// signature, or for a forwarded one, an LD signature, an integrity
+    /// proof or a re-fetch from its origin.
+    pub authenticity: Authenticity,
+    /// The server that passed the activity on (the HTTP signer's key
+    /// owner) when it is not the actor; `None` for a direct delivery.
+    pub forwarded_by: Option<Iri>,
     /// The typed document, as sent. Objects embedded in it are the
     /// sender's claims: read them through [`Incoming::object`], which hands
     /// over only those the signature vouches for.
@@ -435,6 +487,7 @@ pub struct Inbox {
     seen: Arc<dyn SeenStore>,
     config: InboxConfig,
     public_base: Option<url::Url>,
+    forwarding: Option<Arc<dyn VerifyForwarded>>,
 }
 
 impl std::fmt::Debug for Inbox {
@@ -442,6 +495,7 @@ impl std::fmt::Debug for Inbox {
         f.debug_struct("Inbox")
             .field("config", &self.config)
             .field("public_base", &self.public_base)
+            .field("forwarding", &self.forwarding.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -457,7 +511,26 @@ impl Inbox {
             seen: Arc::new(MemorySeenStore::default()),
             config: InboxConfig::default(),
             public_base: None,
+            forwarding: None,
         }
+    }
+
+    /// Accepts forwarded activities (ActivityPub §7.1.2): one HTTP-signed
+    /// by a server other than its actor's is accepted when `verifier`
+    /// establishes that the actor wrote it ([`Authenticity`]), instead of
+    /// being refused with [`InboxError::ActorMismatch`] (the default).
+    ///
+    /// Every other step still applies, to the actor *and* to the forwarder:
+    /// the domain policy on both, the id's origin, authority and dedup.
+    pub fn with_forwarding(mut self, verifier: Arc<dyn VerifyForwarded>) -> Self {
+        self.forwarding = Some(verifier);
+        self
+    }
+
+    /// Whether forwarded activities are verified ([`Inbox::with_forwarding`])
+    /// rather than refused.
+    pub fn accepts_forwarded(&self) -> bool {
+        self.forwarding.is_some()
     }
 
     /// Filters with `policy`: activities whose actor is on a blocked host
@@ -546,13 +619,26 @@ impl Inbox {
             .await
             .map_err(InboxError::Signature)?;
         let owner = verified_owner(&verified);
-        if owner != envelope.actor {
-            return Err(InboxError::ActorMismatch {
-                key_id: echo(verified.key_id.as_str()),
-                owner: echo(owner),
-                actor: echo(&envelope.actor),
-            });
-        }
+        let forwarding = if owner == envelope.actor {
+            None
+        } else {
+            match &self.forwarding {
+                Some(forwarding) => {
+                    // The forwarder answers to the domain policy too.
+                    if let Some(host) = host_of(owner) {
+                        self.check_domain(&host)?;
+                    }
+                    Some(forwarding)
+                }
+                None => {
+                    return Err(InboxError::ActorMismatch {
+                        key_id: echo(verified.key_id.as_str()),
+                        owner: echo(owner),
+                        actor: echo(&envelope.actor),
+                    });
+                }
+            }
+        };
         if self.config.require_same_origin_id
             && !crate::client::same_origin(&envelope.id, &envelope.actor)
         {
@@ -566,6 +652,24 @@ impl Inbox {
         }
         let activity = AnyObject::from_slice(body).map_err(InboxError::Vocab)?;
         authority::check(&activity, &envelope.actor)?;
+        let actor = Iri::new_unchecked(envelope.actor);
+        let (authenticity, forwarded_by) = match forwarding {
+            None => (Authenticity::HttpSignature, None),
+            Some(forwarding) => {
+                // Verified before the id is marked seen: a forged copy must
+                // not make the genuine activity a duplicate. A repeat costs
+                // a verification again, within the verifier's budgets.
+                let document: serde_json::Value =
+                    serde_json::from_slice(body).map_err(|e| InboxError::InvalidJson {
+                        reason: e.to_string(),
+                    })?;
+                let how = forwarding
+                    .verify_forwarded(&document, &actor)
+                    .await
+                    .map_err(InboxError::Forwarded)?;
+                (how, Some(verified.owner.clone()))
+            }
+        };
         if !self.seen.insert_if_new(&envelope.id).await {
             return Err(InboxError::Duplicate {
                 id: echo(&envelope.id),
@@ -574,8 +678,10 @@ impl Inbox {
         Ok(Incoming {
             id: Iri::new_unchecked(envelope.id),
             kind: envelope.kind,
-            actor: Iri::new_unchecked(envelope.actor),
+            actor,
             verified,
+            authenticity,
+            forwarded_by,
             activity,
             body: body.clone(),
         })

@@ -372,9 +372,22 @@ impl FederationBuilder {
         }
         let verify_policy = VerifyPolicy::default().with_public_base(paths.base().clone());
         let verifier: Arc<dyn VerifyRequest> = Arc::new(Verifier::new(resolver, verify_policy));
+        // Forwarded activities are believed on the actor's LD signature or
+        // proof, or the origin's copy (`forwarding`); LD keys share the
+        // actor cache, and the signed fetcher, with HTTP signature keys.
+        let mut ld_keys =
+            ActorKeyResolver::from_fetcher(fetcher.clone().cache(actors.fetch_cache()));
+        if let Some(d) = &self.domains {
+            ld_keys = ld_keys.with_domain_policy(d.clone());
+        }
+        let forwarded: Arc<dyn crate::inbox::VerifyForwarded> = Arc::new(
+            super::forwarding::ForwardedVerifier::new(fetcher.clone())
+                .with_key_resolver(Arc::new(ld_keys)),
+        );
         let mut inbox = Inbox::new(verifier.clone())
             .with_public_base(paths.base().clone())
-            .with_seen_store(Arc::new(MemorySeenStore::default()));
+            .with_seen_store(Arc::new(MemorySeenStore::default()))
+            .with_forwarding(forwarded.clone());
         if let Some(d) = &self.domains {
             inbox = inbox.with_domain_policy(d.clone());
         }
@@ -404,6 +417,7 @@ impl FederationBuilder {
                 actors,
                 verifier,
                 inbox,
+                forwarded,
                 admission,
                 inbound: self.inbound.map(crate::inbox::queue::InboundQueue::new),
                 gone_actor: self.gone_actor,
@@ -507,6 +521,7 @@ pub(crate) struct Inner {
     pub(crate) actors: RemoteActors,
     pub(crate) verifier: Arc<dyn VerifyRequest>,
     pub(crate) inbox: Inbox,
+    pub(crate) forwarded: Arc<dyn crate::inbox::VerifyForwarded>,
     pub(crate) admission: crate::inbox::admission::Admission,
     pub(crate) inbound: Option<crate::inbox::queue::InboundQueue>,
     // Read by the axum routes.

@@ -9,6 +9,8 @@ mod resolver;
 use bytes::Bytes;
 
 pub use resolver::ActorKeyResolver;
+// The per-host fetch budget, shared with forwarded-activity verification.
+pub(crate) use limits::HostBudget;
 
 use crate::signatures::{KeyResolver, SignatureError, Verified, Verifier};
 

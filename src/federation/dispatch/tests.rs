@@ -41,6 +41,8 @@ fn incoming(doc: Value) -> Incoming {
             spec: Spec::Cavage,
             algorithm: Algorithm::RsaV1_5Sha256,
         },
+        authenticity: crate::inbox::Authenticity::HttpSignature,
+        forwarded_by: None,
         activity,
         body: Bytes::from(body),
     }

@@ -121,6 +121,8 @@ fn incoming(activity: &Activity) -> Incoming {
             spec: Spec::Cavage,
             algorithm: Algorithm::RsaV1_5Sha256,
         },
+        authenticity: crate::inbox::Authenticity::HttpSignature,
+        forwarded_by: None,
         activity: AnyObject::from_slice(body.as_bytes()).unwrap(),
         body: Bytes::from(body),
     }

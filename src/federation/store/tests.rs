@@ -753,6 +753,8 @@ async fn the_inbox_log_files_a_direct_message_for_its_addressee_only_and_notes_i
             spec: Spec::Cavage,
             algorithm: Algorithm::RsaV1_5Sha256,
         },
+        authenticity: crate::inbox::Authenticity::HttpSignature,
+        forwarded_by: None,
         activity: AnyObject::from_slice(body.as_bytes()).unwrap(),
         body: bytes::Bytes::from(body),
     };

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 
 use super::InboundError;
-use crate::inbox::Incoming;
+use crate::inbox::{Authenticity, Incoming};
 use crate::signatures::{Algorithm, Spec, Verified};
 use crate::vocab::{AnyObject, Iri};
 
@@ -30,6 +30,15 @@ struct Facts {
     owner: String,
     spec: Spec,
     algorithm: String,
+    /// Absent from envelopes written before forwarding: a direct delivery.
+    #[serde(default = "direct", skip_serializing_if = "Authenticity::is_direct")]
+    authenticity: Authenticity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    forwarded_by: Option<String>,
+}
+
+fn direct() -> Authenticity {
+    Authenticity::HttpSignature
 }
 
 /// Encodes `incoming` as a stored envelope.
@@ -42,6 +51,11 @@ pub(super) fn encode(incoming: &Incoming) -> Result<Bytes, InboundError> {
         owner: incoming.verified.owner.as_str().to_owned(),
         spec: incoming.verified.spec,
         algorithm: incoming.verified.algorithm.as_str().to_owned(),
+        authenticity: incoming.authenticity.clone(),
+        forwarded_by: incoming
+            .forwarded_by
+            .as_ref()
+            .map(|i| i.as_str().to_owned()),
     };
     let json = serde_json::to_vec(&facts).map_err(|e| InboundError::Envelope {
         activity: crate::inbox::echo(incoming.id.as_str()),
@@ -106,6 +120,11 @@ pub(super) fn decode(activity: &str, stored: &Bytes) -> Result<Incoming, Inbound
             spec: facts.spec,
             algorithm,
         },
+        authenticity: facts.authenticity,
+        forwarded_by: facts
+            .forwarded_by
+            .map(|f| iri(f, "forwarder"))
+            .transpose()?,
         activity: parsed,
         body,
     })
@@ -139,6 +158,8 @@ mod tests {
                 spec: Spec::Rfc9421,
                 algorithm: Algorithm::Ed25519,
             },
+            authenticity: crate::inbox::Authenticity::HttpSignature,
+            forwarded_by: None,
             activity: AnyObject::from_slice(&body).unwrap(),
             body,
         }

@@ -102,6 +102,8 @@ mod tests {
                 spec: Spec::Rfc9421,
                 algorithm: Algorithm::Ed25519,
             },
+            authenticity: crate::inbox::Authenticity::HttpSignature,
+            forwarded_by: None,
             activity: AnyObject::from_slice(&body).unwrap(),
             body,
         }

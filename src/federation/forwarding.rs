@@ -1,0 +1,339 @@
+//! Inbox forwarding (ActivityPub §7.1.2), both sides.
+//!
+//! **Receiving.** A reply forwarded to a thread's followers, or a post a
+//! relay repeats, arrives HTTP-signed by a server other than its actor's.
+//! [`ForwardedVerifier`] decides whether to believe it anyway, trying in
+//! order, and stopping at the first that holds:
+//!
+//! 1. an `RsaSignature2017` Linked Data Signature (feature
+//!    `ld-signatures`) whose key's owner is the actor;
+//! 2. a FEP-8b32 integrity proof (feature `proof`) whose key the actor
+//!    lists in its `assertionMethod`, on the document's origin;
+//! 3. the same content fetched from the actor's origin: the activity at its
+//!    `id`, or when it is not served, the object of a `Create` or `Update`
+//!    (attributed to the actor, addressed as the activity), or the absence
+//!    of the object of a `Delete`.
+//!
+//! A signature or proof that does not verify is not a refusal by itself
+//! (keys rotate; contexts differ); a copy from the origin that *differs* is:
+//! [`ForwardedError::ContentMismatch`]. The [`Federation`]'s inbox uses a
+//! `ForwardedVerifier` by default, and relays' `Announce`s use
+//! [`Federation::verify_forwarded`].
+//!
+//! Bounded: each forwarded activity costs at most one key fetch for its LD
+//! signature (through an [`ActorKeyResolver`], with its cache and its per-host
+//! budget), one per distinct proof key, and two re-fetches (the activity,
+//! then its object); every fetch goes through the [`Fetcher`] (size, time
+//! and private-address guards, domain policy), and the proof keys and
+//! re-fetches are charged to the fetched origin's budget
+//! ([`ForwardedVerifier::DEFAULT_FETCH_BUDGET`] per minute), past which the
+//! inbox answers `503`. The inbox's admission control bounds how many
+//! requests a forwarder sends at all.
+//!
+//! **Sending.** [`Federation::forward`] passes an activity this server
+//! received on to the local followers it concerns, unchanged (see its
+//! docs for the conditions).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use archipel::federation::Federation;
+//! use archipel::inbox::ForwardedError;
+//!
+//! let fed = Federation::builder("https://b.example".parse()?).build().await?;
+//! // Forwarded activities are verified, not refused, by default.
+//! assert!(fed.inbox().accepts_forwarded());
+//!
+//! // A forwarded Like without signature or proof, whose id is not on its
+//! // actor's origin, cannot be established.
+//! let like = serde_json::json!({
+//!     "id": "https://c.example/likes/1", "type": "Like",
+//!     "actor": "https://a.example/users/alice",
+//!     "object": "https://b.example/notes/1",
+//! });
+//! assert!(matches!(
+//!     fed.verify_forwarded(&like).await,
+//!     Err(ForwardedError::Unverified { .. })
+//! ));
+//! # Ok(()) }
+//! ```
+
+mod refetch;
+mod send;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use send::{Forwarded, MAX_REPLY_DEPTH, NotForwarded};
+
+use super::Federation;
+use crate::fetch::Fetcher;
+use crate::inbox::{
+    ActorKeyResolver, Authenticity, ForwardedError, HostBudget, VerifyForwarded, echo,
+};
+use crate::signatures::KeyResolver;
+use crate::vocab::Iri;
+use refetch::{Outcome, Refetcher};
+
+/// Largest number of origins whose fetch budget is tracked at once.
+const MAX_BUDGET_HOSTS: usize = 4_096;
+
+/// The real [`VerifyForwarded`]: an LD signature, an integrity proof, or
+/// the content fetched again from its origin (see the
+/// [module docs](self)).
+///
+/// ```
+/// # async fn demo(fetcher: archipel::fetch::Fetcher, inbox: archipel::inbox::Inbox) {
+/// use std::sync::Arc;
+/// use archipel::federation::forwarding::ForwardedVerifier;
+/// let inbox = inbox.with_forwarding(Arc::new(ForwardedVerifier::new(fetcher)));
+/// # }
+/// ```
+pub struct ForwardedVerifier {
+    fetcher: Fetcher,
+    #[cfg_attr(not(feature = "ld-signatures"), allow(dead_code))]
+    keys: Arc<dyn KeyResolver>,
+    budget: Mutex<HostBudget>,
+}
+
+impl std::fmt::Debug for ForwardedVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardedVerifier")
+            .field("fetcher", &self.fetcher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ForwardedVerifier {
+    /// The default budget of fetches per origin per minute (proof keys and
+    /// re-fetches): 60, as for HTTP signature keys.
+    pub const DEFAULT_FETCH_BUDGET: u32 = 60;
+
+    /// A verifier fetching through `fetcher` (use the instance actor's
+    /// signed fetcher: servers in authorized-fetch mode refuse unsigned
+    /// `GET`s); redirects to another origin are refused whatever `fetcher`
+    /// says. LD signature keys are resolved by an [`ActorKeyResolver`]
+    /// over the same fetcher.
+    pub fn new(fetcher: Fetcher) -> Self {
+        let fetcher = fetcher.same_origin_redirects();
+        ForwardedVerifier {
+            keys: Arc::new(ActorKeyResolver::from_fetcher(fetcher.clone())),
+            fetcher,
+            budget: Mutex::new(HostBudget::new(
+                Self::DEFAULT_FETCH_BUDGET,
+                Duration::from_secs(60),
+                MAX_BUDGET_HOSTS,
+            )),
+        }
+    }
+
+    /// Resolves LD signature keys with `keys` (e.g. a resolver sharing the
+    /// inbox's key cache) instead of a resolver of its own.
+    #[must_use]
+    pub fn with_key_resolver(mut self, keys: Arc<dyn KeyResolver>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// At most `fetches` fetches per origin per `period` (proof keys and
+    /// re-fetches; a token bucket), default
+    /// [`ForwardedVerifier::DEFAULT_FETCH_BUDGET`] per minute.
+    #[must_use]
+    pub fn with_fetch_budget(self, fetches: u32, period: Duration) -> Self {
+        if let Ok(mut b) = self.budget.lock() {
+            *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
+        }
+        self
+    }
+
+    /// Charges one fetch to `iri`'s host.
+    #[cfg(feature = "proof")]
+    fn take(&self, iri: &str) -> Result<(), ForwardedError> {
+        let host = url::Url::parse(iri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let granted = self
+            .budget
+            .lock()
+            .map(|mut b| b.take(&host, std::time::Instant::now()))
+            .unwrap_or(false);
+        if granted {
+            Ok(())
+        } else {
+            Err(ForwardedError::OverBudget { host })
+        }
+    }
+
+    #[cfg(feature = "ld-signatures")]
+    async fn ld_signature(&self, document: &Value, actor: &Iri) -> Attempt {
+        match crate::ldsig::verify(document, self.keys.as_ref()).await {
+            Ok(v) if v.owner == *actor => {
+                Attempt::Established(Authenticity::LdSignature { creator: v.creator })
+            }
+            Ok(v) => Attempt::OtherSigner(v.owner),
+            Err(e) => Attempt::Failed(format!("LD signature: {e}")),
+        }
+    }
+
+    #[cfg(feature = "proof")]
+    async fn integrity_proof(&self, document: &Value, actor: &Iri) -> Attempt {
+        let methods = match crate::proof::proofs(document) {
+            Ok(p) => p,
+            Err(e) => return Attempt::Failed(format!("integrity proof: {e}")),
+        };
+        for m in &methods {
+            if let Err(e) = self.take(m.verification_method.as_str()) {
+                return Attempt::Refused(e);
+            }
+        }
+        match crate::proof::verify(document, &self.fetcher).await {
+            Ok(verified) => match verified
+                .iter()
+                .find(|p| p.controller.as_ref() == Some(actor))
+            {
+                Some(p) => Attempt::Established(Authenticity::IntegrityProof {
+                    verification_method: p.verification_method.clone(),
+                }),
+                None => match verified.into_iter().find_map(|p| p.controller) {
+                    Some(other) => Attempt::OtherSigner(other),
+                    None => Attempt::Failed("integrity proof: no controller".into()),
+                },
+            },
+            Err(e) => Attempt::Failed(format!("integrity proof: {e}")),
+        }
+    }
+}
+
+/// The outcome of one way of establishing a forwarded activity.
+#[cfg_attr(
+    not(any(feature = "proof", feature = "ld-signatures")),
+    allow(dead_code)
+)]
+enum Attempt {
+    Established(Authenticity),
+    /// It verified, with a key of someone else.
+    OtherSigner(Iri),
+    Failed(String),
+    Refused(ForwardedError),
+}
+
+#[async_trait::async_trait]
+impl VerifyForwarded for ForwardedVerifier {
+    async fn verify_forwarded(
+        &self,
+        document: &Value,
+        actor: &Iri,
+    ) -> Result<Authenticity, ForwardedError> {
+        let id = document.get("id").and_then(Value::as_str).ok_or_else(|| {
+            ForwardedError::Unverified {
+                id: String::new(),
+                reasons: "the activity has no id".into(),
+            }
+        })?;
+        let mut reasons: Vec<String> = Vec::new();
+        let mut other_signer: Option<Iri> = None;
+        #[cfg_attr(
+            not(any(feature = "proof", feature = "ld-signatures")),
+            allow(unused_mut)
+        )]
+        let mut attempts: Vec<Attempt> = Vec::new();
+        #[cfg(feature = "ld-signatures")]
+        if document.get("signature").is_some() {
+            attempts.push(self.ld_signature(document, actor).await);
+        }
+        #[cfg(feature = "proof")]
+        if document.get("proof").is_some() && !established(&attempts) {
+            attempts.push(self.integrity_proof(document, actor).await);
+        }
+        for attempt in attempts {
+            match attempt {
+                Attempt::Established(how) => return Ok(how),
+                Attempt::OtherSigner(signer) => {
+                    reasons.push(format!("signed by {:?}", echo(signer.as_str())));
+                    other_signer = Some(signer);
+                }
+                Attempt::Failed(why) => reasons.push(why),
+                Attempt::Refused(e) => return Err(e),
+            }
+        }
+        let refetcher = Refetcher {
+            fetcher: &self.fetcher,
+            budget: &self.budget,
+        };
+        match refetcher.establish(document, id, actor).await {
+            Outcome::Established(how) => Ok(how),
+            Outcome::Refused(e) => Err(e),
+            Outcome::Unknown(why) => match other_signer {
+                Some(signer) => Err(ForwardedError::NotTheActor {
+                    id: echo(id),
+                    signer: echo(signer.as_str()),
+                    actor: echo(actor.as_str()),
+                }),
+                None => {
+                    reasons.push(format!("re-fetch: {why}"));
+                    Err(ForwardedError::Unverified {
+                        id: echo(id),
+                        reasons: reasons.join("; "),
+                    })
+                }
+            },
+        }
+    }
+}
+
+#[cfg(feature = "proof")]
+fn established(attempts: &[Attempt]) -> bool {
+    attempts
+        .iter()
+        .any(|a| matches!(a, Attempt::Established(_)))
+}
+
+impl Federation {
+    /// Establishes that `document`, an activity this server did not get
+    /// from its actor (a relay's `Announce` of it, an embedded copy), is
+    /// its actor's, as the inbox does for forwarded activities (see
+    /// [`ForwardedVerifier`]).
+    ///
+    /// # Errors
+    /// [`ForwardedError::Unverified`] when nothing establishes it (also for
+    /// a document without an `actor`, or whose `id` is not on the actor's
+    /// origin), [`ForwardedError::Blocked`] for an actor on a blocked
+    /// domain, [`ForwardedError::ContentMismatch`]
+    /// when its origin serves other content, and the other
+    /// [`ForwardedError`]s.
+    pub async fn verify_forwarded(&self, document: &Value) -> Result<Authenticity, ForwardedError> {
+        let actor = document
+            .get("actor")
+            .and_then(|a| match a {
+                Value::String(s) => Some(s.as_str()),
+                o => o.get("id").and_then(Value::as_str),
+            })
+            .and_then(|a| Iri::parse(a).ok());
+        let id = document.get("id").and_then(Value::as_str);
+        let unverified = |reasons: &str| ForwardedError::Unverified {
+            id: id.map(echo).unwrap_or_default(),
+            reasons: reasons.to_owned(),
+        };
+        let actor = actor.ok_or_else(|| unverified("the activity has no actor IRI"))?;
+        // What the inbox checks before asking its verifier.
+        let host = url::Url::parse(actor.as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .ok_or_else(|| unverified("the actor has no host"))?;
+        if let Some(policy) = self.domain_policy()
+            && !policy.allows(&host)
+        {
+            return Err(ForwardedError::Blocked { host });
+        }
+        if !id.is_some_and(|id| crate::client::same_origin(id, actor.as_str())) {
+            return Err(unverified("its id is not on its actor's origin"));
+        }
+        self.inner
+            .forwarded
+            .verify_forwarded(document, &actor)
+            .await
+    }
+}

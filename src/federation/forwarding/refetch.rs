@@ -1,0 +1,281 @@
+//! The fallback of forwarded-activity verification: the same content,
+//! fetched from the actor's own origin.
+//!
+//! The activity is fetched at its `id`; when its origin does not serve it
+//! (Mastodon serves few activities), a `Create` or `Update` is believed
+//! through its embedded object, and a `Delete` through its object being
+//! gone. See [`establish`] for exactly what each proves.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde_json::Value;
+use url::Url;
+
+use crate::fetch::{FetchError, Fetcher};
+use crate::inbox::{Authenticity, ForwardedError, HostBudget, echo, same_content};
+use crate::vocab::Iri;
+
+/// The addressing members a `Create` or `Update` believed through its
+/// object must share with that object: the activity then claims no
+/// audience the author did not give the object.
+const ADDRESSING: [&str; 5] = ["to", "cc", "audience", "bto", "bcc"];
+
+/// What the origin says about a forwarded activity.
+pub(super) enum Outcome {
+    /// The origin confirms it.
+    Established(Authenticity),
+    /// The origin contradicts it: final, whatever else was tried.
+    Refused(ForwardedError),
+    /// The origin could not say; why.
+    Unknown(String),
+}
+
+/// Fetches from the actor's origin, charging each fetch to that origin's
+/// budget.
+pub(super) struct Refetcher<'a> {
+    pub(super) fetcher: &'a Fetcher,
+    pub(super) budget: &'a Mutex<HostBudget>,
+}
+
+impl Refetcher<'_> {
+    /// Establishes `document` (whose `id` is `id`) as `actor`'s from its
+    /// origin:
+    ///
+    /// 1. the activity fetched at its `id` (on the actor's origin, served
+    ///    at its own `id`) has the same content: any activity;
+    /// 2. else, for a `Create` or `Update` of an embedded object on the
+    ///    actor's origin, attributed to the actor (or the actor itself) and
+    ///    addressed exactly as the activity: the object fetched at its `id`
+    ///    has the same content. The activity's other claims are then only
+    ///    what the object says (its author, its audience);
+    /// 3. else, for a `Delete` of an object on the actor's origin: the
+    ///    object answers `404`/`410` (or is served as a `Tombstone`). The
+    ///    object is gone, which is all a `Delete` claims.
+    ///
+    /// Any other activity (`Like`, `Follow`, `Announce`, `Undo`, …) cannot
+    /// be believed from its object: only from its own copy.
+    pub(super) async fn establish(&self, document: &Value, id: &str, actor: &Iri) -> Outcome {
+        let Some(url) = on_origin(id, actor) else {
+            return Outcome::Unknown(format!(
+                "its id {:?} is not on its actor's origin",
+                echo(id)
+            ));
+        };
+        let activity_said = match self.fetch(&url).await {
+            Ok(fetched) if same_content(document, &fetched) => {
+                return Outcome::Established(Authenticity::Refetched {
+                    from: Iri::new_unchecked(id),
+                });
+            }
+            Ok(_) => {
+                return Outcome::Refused(ForwardedError::ContentMismatch {
+                    id: echo(id),
+                    from: echo(id),
+                });
+            }
+            Err(Fetched::OverBudget(e)) => return Outcome::Refused(e),
+            Err(Fetched::Failed(e)) => e,
+        };
+        let kind = first_type(document);
+        let outcome = match kind {
+            Some("Create" | "Update") => self.by_object(document, id, actor).await,
+            Some("Delete") => self.by_deletion(document, id, actor).await,
+            _ => Outcome::Unknown(format!(
+                "a {} is believed only from its own copy",
+                kind.map_or_else(|| "activity without type".to_owned(), echo)
+            )),
+        };
+        match outcome {
+            Outcome::Unknown(why) => {
+                Outcome::Unknown(format!("fetching the activity: {activity_said}; {why}"))
+            }
+            decided => decided,
+        }
+    }
+
+    async fn by_object(&self, document: &Value, id: &str, actor: &Iri) -> Outcome {
+        let Some(object) = first(document.get("object")).filter(|o| o.is_object()) else {
+            return Outcome::Unknown("its object is not embedded".into());
+        };
+        let Some(object_id) = object.get("id").and_then(Value::as_str) else {
+            return Outcome::Unknown("its object has no id".into());
+        };
+        let Some(url) = on_origin(object_id, actor) else {
+            return Outcome::Unknown(format!(
+                "its object {:?} is not on its actor's origin",
+                echo(object_id)
+            ));
+        };
+        let is_actor = object_id == actor.as_str();
+        if !is_actor && !attributed_to(object, actor) {
+            return Outcome::Unknown(format!(
+                "its object {:?} is not attributed to its actor alone",
+                echo(object_id)
+            ));
+        }
+        if !is_actor
+            && let Some(member) = ADDRESSING
+                .into_iter()
+                .find(|m| !same_set(document.get(*m), object.get(*m)))
+        {
+            return Outcome::Unknown(format!(
+                "its {member:?} differs from its object's, which alone the origin can confirm"
+            ));
+        }
+        match self.fetch(&url).await {
+            Ok(fetched) if same_content(object, &fetched) => {
+                Outcome::Established(Authenticity::Refetched {
+                    from: Iri::new_unchecked(object_id),
+                })
+            }
+            Ok(_) => Outcome::Refused(ForwardedError::ContentMismatch {
+                id: echo(id),
+                from: echo(object_id),
+            }),
+            Err(Fetched::OverBudget(e)) => Outcome::Refused(e),
+            Err(Fetched::Failed(e)) => Outcome::Unknown(format!("fetching its object: {e}")),
+        }
+    }
+
+    async fn by_deletion(&self, document: &Value, id: &str, actor: &Iri) -> Outcome {
+        let object_id = match first(document.get("object")) {
+            Some(Value::String(s)) => s.as_str(),
+            Some(o) => match o.get("id").and_then(Value::as_str) {
+                Some(s) => s,
+                None => return Outcome::Unknown("its object has no id".into()),
+            },
+            None => return Outcome::Unknown("it has no object".into()),
+        };
+        let Some(url) = on_origin(object_id, actor) else {
+            return Outcome::Unknown(format!(
+                "its object {:?} is not on its actor's origin",
+                echo(object_id)
+            ));
+        };
+        let gone = || {
+            Outcome::Established(Authenticity::Refetched {
+                from: Iri::new_unchecked(object_id),
+            })
+        };
+        match self.fetch(&url).await {
+            Err(Fetched::Failed(FetchError::NotFound { .. } | FetchError::Gone { .. })) => gone(),
+            Ok(fetched) if first_type(&fetched) == Some("Tombstone") => gone(),
+            Ok(_) => Outcome::Refused(ForwardedError::NotDeleted {
+                id: echo(id),
+                object: echo(object_id),
+            }),
+            Err(Fetched::OverBudget(e)) => Outcome::Refused(e),
+            Err(Fetched::Failed(e)) => Outcome::Unknown(format!("fetching its object: {e}")),
+        }
+    }
+
+    /// One fetch from `url`'s origin, within its budget, served at its own
+    /// `id` (so a document elsewhere on the origin cannot stand for it).
+    async fn fetch(&self, url: &Url) -> Result<Value, Fetched> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let granted = self
+            .budget
+            .lock()
+            .map(|mut b| b.take(&host, Instant::now()))
+            .unwrap_or(false);
+        if !granted {
+            return Err(Fetched::OverBudget(ForwardedError::OverBudget { host }));
+        }
+        self.fetcher
+            .fetch_authoritative(url)
+            .await
+            .map_err(Fetched::Failed)
+    }
+}
+
+enum Fetched {
+    OverBudget(ForwardedError),
+    Failed(FetchError),
+}
+
+/// `iri` as an `http(s)` URL on `actor`'s origin.
+fn on_origin(iri: &str, actor: &Iri) -> Option<Url> {
+    let url = Url::parse(iri).ok()?;
+    (matches!(url.scheme(), "http" | "https") && crate::client::same_origin(iri, actor.as_str()))
+        .then_some(url)
+}
+
+/// The first entry of a property that may be one value or an array.
+fn first(value: Option<&Value>) -> Option<&Value> {
+    match value? {
+        Value::Array(a) => a.first(),
+        v => Some(v),
+    }
+}
+
+fn first_type(document: &Value) -> Option<&str> {
+    first(document.get("type")).and_then(Value::as_str)
+}
+
+/// The IRIs of a property (IRIs or embedded objects with an `id`).
+fn iris(value: Option<&Value>) -> Vec<&str> {
+    fn one(v: &Value) -> Option<&str> {
+        match v {
+            Value::String(s) => Some(s.as_str()),
+            o => o.get("id").and_then(Value::as_str),
+        }
+    }
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.iter().filter_map(one).collect(),
+        Some(v) => one(v).into_iter().collect(),
+    }
+}
+
+/// Every `attributedTo` entry is the actor, and there is one.
+fn attributed_to(object: &Value, actor: &Iri) -> bool {
+    let authors = iris(object.get("attributedTo"));
+    !authors.is_empty() && authors.iter().all(|a| *a == actor.as_str())
+}
+
+fn same_set(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let (mut a, mut b) = (iris(a), iris(b));
+    a.sort_unstable();
+    a.dedup();
+    b.sort_unstable();
+    b.dedup();
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn addressing_compares_as_sets_of_iris() {
+        let p = "https://www.w3.org/ns/activitystreams#Public";
+        assert!(same_set(Some(&json!([p, "x"])), Some(&json!(["x", p]))));
+        assert!(same_set(Some(&json!(p)), Some(&json!([p]))));
+        assert!(same_set(None, Some(&json!([]))));
+        assert!(!same_set(Some(&json!([p])), None));
+    }
+
+    #[test]
+    fn attribution_needs_the_actor_alone() {
+        let actor = Iri::new_unchecked("https://a.example/u/a");
+        assert!(attributed_to(
+            &json!({"attributedTo": "https://a.example/u/a"}),
+            &actor
+        ));
+        assert!(!attributed_to(&json!({}), &actor));
+        assert!(!attributed_to(
+            &json!({"attributedTo": ["https://a.example/u/a", "https://a.example/u/b"]}),
+            &actor
+        ));
+    }
+
+    #[test]
+    fn only_http_iris_on_the_actors_origin() {
+        let actor = Iri::new_unchecked("https://a.example/u/a");
+        assert!(on_origin("https://a.example/n/1", &actor).is_some());
+        assert!(on_origin("https://b.example/n/1", &actor).is_none());
+        assert!(on_origin("http://a.example/n/1", &actor).is_none());
+    }
+}

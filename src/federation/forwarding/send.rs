@@ -1,0 +1,278 @@
+//! The sending side of inbox forwarding (ActivityPub §7.1.2):
+//! [`Federation::forward`].
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use url::Url;
+
+use crate::delivery::{DeliveryPlan, JobId, NewActivity, PreparedBody};
+use crate::federation::recipients::{RecipientResolver, addressees};
+use crate::federation::{Federation, FederationError, LocalActor};
+use crate::inbox::Incoming;
+use crate::vocab::{Activity, Iri};
+
+/// How far [`Federation::forward`] follows `inReplyTo` through objects of
+/// other servers looking for one of this server's (ActivityPub §7.1.2:
+/// "SHOULD recurse … with a server-defined limit"): 3 fetches.
+pub const MAX_REPLY_DEPTH: usize = 3;
+
+/// What [`Federation::forward`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Forwarded {
+    /// The original bytes were queued for these inboxes (one per shared
+    /// inbox), signed by the owner of the collection addressed.
+    Sent {
+        /// The inboxes queued, in first-seen order.
+        inboxes: Vec<Url>,
+        /// The delivery jobs, one per inbox.
+        jobs: Vec<JobId>,
+    },
+    /// Nothing was sent, and why.
+    NotForwarded {
+        /// Which condition of §7.1.2 did not hold.
+        reason: NotForwarded,
+    },
+}
+
+/// Why [`Federation::forward`] sent nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotForwarded {
+    /// The activity is this server's own: it was delivered when sent.
+    Local,
+    /// It addresses no followers collection of a local actor loaded here.
+    NoLocalCollection,
+    /// None of its `inReplyTo`, `object`, `target` or `tag` (nor those of
+    /// its embedded object, nor replies up to [`MAX_REPLY_DEPTH`] away) is
+    /// an object of this server.
+    NotAboutUs,
+    /// Every follower's inbox is on the activity's own origin, on the
+    /// forwarder's, or is refused by the plan (local, blocked).
+    NoRecipients,
+    /// It is not an activity this server can read (no `id`).
+    NotAnActivity,
+}
+
+impl Federation {
+    /// Forwards `incoming` to the local followers it concerns (ActivityPub
+    /// §7.1.2, "Forwarding from Inbox"), as the exact bytes received
+    /// ([`Incoming::body`]), so their signature or proof still verifies.
+    ///
+    /// Only when every condition of the spec holds:
+    /// - it is the first time this server sees the activity: the inbox
+    ///   hands over each activity `id` once (its dedup store), so call this
+    ///   from the handler of an [`Incoming`], once;
+    /// - it is not this server's own activity;
+    /// - its `to`, `cc` or `audience` names the followers collection of a
+    ///   local actor loaded here ([`Federation::actor`]), the *owner*;
+    /// - its `inReplyTo`, `object`, `target` or `tag`, or those of the
+    ///   object it carries, names an object of this server (following
+    ///   `inReplyTo` through other servers' objects, at most
+    ///   [`MAX_REPLY_DEPTH`] fetches).
+    ///
+    /// It then goes to the owner's followers only (the collection named,
+    /// so a followers-only reply reaches no one else), one delivery per
+    /// shared inbox, never to the activity's own origin nor to the server
+    /// that forwarded it here, through the delivery queue, signed with the
+    /// owner's key. On a server with several users, whether the object
+    /// replied to belongs to the owner is the application's to know: check
+    /// it before calling when that matters.
+    ///
+    /// # Errors
+    /// [`FederationError::Graph`] when the followers cannot be read,
+    /// [`FederationError::Delivery`] when the jobs cannot be queued.
+    pub async fn forward(&self, incoming: &Incoming) -> Result<Forwarded, FederationError> {
+        if self.inner.paths.is_local(&incoming.actor) {
+            return Ok(not(NotForwarded::Local));
+        }
+        let Some(activity) = incoming.activity.as_activity() else {
+            return Ok(not(NotForwarded::NotAnActivity));
+        };
+        let owners: Vec<LocalActor> = addressees(activity)
+            .iter()
+            .filter_map(|iri| self.followers_owner(iri))
+            .collect();
+        if owners.is_empty() {
+            return Ok(not(NotForwarded::NoLocalCollection));
+        }
+        let document = incoming.json().unwrap_or(Value::Null);
+        if !self.refers_to_us(&document).await {
+            return Ok(not(NotForwarded::NotAboutUs));
+        }
+        let mut origins: Vec<&Iri> = vec![&incoming.actor];
+        origins.extend(incoming.forwarded_by.as_ref());
+        let mut seen: HashSet<Url> = HashSet::new();
+        let (mut inboxes, mut jobs) = (Vec::new(), Vec::new());
+        for owner in &owners {
+            let (targets, plan) = self.followers_inboxes(activity, owner, &origins).await?;
+            let fresh: Vec<Url> = targets
+                .into_iter()
+                .filter(|u| seen.insert(u.clone()))
+                .collect();
+            if fresh.is_empty() {
+                continue;
+            }
+            let job = NewActivity::new(
+                plan.activity_id().clone(),
+                PreparedBody::new(incoming.body.clone()),
+                owner.key_id().clone(),
+                fresh.clone(),
+            )
+            .with_order_key(plan.order_key());
+            jobs.extend(self.enqueue(job).await?);
+            inboxes.extend(fresh);
+        }
+        if inboxes.is_empty() {
+            return Ok(not(NotForwarded::NoRecipients));
+        }
+        Ok(Forwarded::Sent { inboxes, jobs })
+    }
+
+    /// The loaded local actor whose followers collection `iri` is.
+    fn followers_owner(&self, iri: &Iri) -> Option<LocalActor> {
+        self.loaded_actors()
+            .into_iter()
+            .find(|a| a.followers() == iri)
+    }
+
+    /// The shared-inbox-deduplicated inboxes of `owner`'s followers, not on
+    /// any of `origins`, with the plan they came from.
+    async fn followers_inboxes(
+        &self,
+        activity: &Activity,
+        owner: &LocalActor,
+        origins: &[&Iri],
+    ) -> Result<(Vec<Url>, DeliveryPlan), FederationError> {
+        let followers = self.inner.graph.followers(owner.id()).await?;
+        let resolved = RecipientResolver::new(
+            self.inner.graph.as_ref(),
+            &self.inner.actors,
+            &self.inner.paths,
+        )
+        .resolve_followers(followers, owner.id())
+        .await;
+        // The plan applies the delivery rules (shared inboxes, local hosts,
+        // domain policy); its own body is not what is sent.
+        let plan = DeliveryPlan::new(activity, resolved.recipients, self.plan_options())?;
+        let inboxes = plan
+            .inboxes()
+            .iter()
+            .filter(|inbox| {
+                !origins
+                    .iter()
+                    .any(|o| crate::client::same_origin(inbox.as_str(), o.as_str()))
+            })
+            .cloned()
+            .collect();
+        Ok((inboxes, plan))
+    }
+
+    /// Whether `document` refers to an object of this server, directly or
+    /// through its object, or through `inReplyTo` up to [`MAX_REPLY_DEPTH`]
+    /// fetches away.
+    async fn refers_to_us(&self, document: &Value) -> bool {
+        let mut refs = references(document);
+        if let Some(object) = first(document.get("object")).filter(|o| o.is_object()) {
+            refs.extend(references(object));
+        }
+        if refs.iter().any(|r| self.is_ours(r)) {
+            return true;
+        }
+        // Replies further down a thread: fetch the parents, a few.
+        let mut next = reply_parent(document)
+            .or_else(|| first(document.get("object")).and_then(reply_parent))
+            .map(str::to_owned);
+        for _ in 0..MAX_REPLY_DEPTH {
+            let Some(parent) = next.take() else {
+                break;
+            };
+            let Ok(url) = Url::parse(&parent) else {
+                break;
+            };
+            let Ok(fetched) = self.fetcher().fetch_value(&url).await else {
+                break;
+            };
+            match reply_parent(&fetched) {
+                Some(p) if self.is_ours(p) => return true,
+                Some(p) => next = Some(p.to_owned()),
+                None => break,
+            }
+        }
+        false
+    }
+
+    fn is_ours(&self, iri: &str) -> bool {
+        self.inner.paths.is_local(&Iri::new_unchecked(iri))
+    }
+}
+
+fn not(reason: NotForwarded) -> Forwarded {
+    Forwarded::NotForwarded { reason }
+}
+
+/// The IRIs of `inReplyTo`, `object`, `target` and `tag` (a `tag`'s
+/// `href` too, a `Mention`'s actor).
+fn references(document: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for member in ["inReplyTo", "object", "target", "tag"] {
+        let values = match document.get(member) {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(v) => vec![v],
+            None => Vec::new(),
+        };
+        for v in values {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Object(o) => {
+                    for key in ["id", "href"] {
+                        if let Some(s) = o.get(key).and_then(Value::as_str) {
+                            out.push(s.to_owned());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn first(value: Option<&Value>) -> Option<&Value> {
+    match value? {
+        Value::Array(a) => a.first(),
+        v => Some(v),
+    }
+}
+
+/// The IRI a document replies to.
+fn reply_parent(document: &Value) -> Option<&str> {
+    match first(document.get("inReplyTo"))? {
+        Value::String(s) => Some(s.as_str()),
+        o => o.get("id").and_then(Value::as_str),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn references_read_iris_ids_and_hrefs() {
+        let doc = json!({
+            "inReplyTo": "https://b.example/n/1",
+            "object": {"id": "https://a.example/n/2"},
+            "tag": [{"type": "Mention", "href": "https://b.example/u/bob"}, 3],
+        });
+        assert_eq!(
+            references(&doc),
+            [
+                "https://b.example/n/1",
+                "https://a.example/n/2",
+                "https://b.example/u/bob"
+            ]
+        );
+    }
+}
