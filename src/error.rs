@@ -60,6 +60,11 @@ pub enum Error {
     #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
     #[error(transparent)]
     Proof(#[from] crate::proof::ProofError),
+    /// A Linked Data Signature could not be made, or did not verify.
+    #[cfg(feature = "ld-signatures")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ld-signatures")))]
+    #[error(transparent)]
+    LdSignature(#[from] crate::ldsig::LdSignatureError),
     /// A metrics scrape could not be gathered or encoded.
     #[cfg(feature = "metrics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

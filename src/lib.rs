@@ -69,6 +69,7 @@
 //! | `axum` | inbox extractor and discovery routes for axum; [`federation`]'s routes |
 //! | `sqlite`, `postgres` | durable delivery queues; SQLite key and remote-actor stores |
 //! | `proof` | FEP-8b32 object integrity proofs, `eddsa-jcs-2022` (`archipel::proof`; enables `ed25519`) |
+//! | `ld-signatures` | Linked Data Signatures, `RsaSignature2017` as Mastodon signs (`archipel::ldsig`; JSON-LD with preloaded contexts, URDNA2015) |
 //! | `server` | `axum`, `client`, `delivery`, `sqlite`, `rfc9421`, `aws-lc-rs`: what a federating server needs |
 //!
 //! ## Examples
@@ -110,6 +111,9 @@ pub mod policy;
 #[cfg(feature = "proof")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
 pub mod proof;
+#[cfg(feature = "ld-signatures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ld-signatures")))]
+pub mod ldsig;
 pub mod signatures;
 pub mod vocab;
 pub mod webfinger;

@@ -1,0 +1,225 @@
+//! JSON-LD to RDF (`json-ld`) and URDNA2015 canonical N-Quads (`rdf-canon`),
+//! with preloaded contexts only and bounded work.
+
+use std::pin::pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
+
+use json_ld::rdf_types::generator::Blank;
+use json_ld::rdf_types::{Id, LiteralType, Term};
+use json_ld::syntax::Parse as _;
+use json_ld::{Iri as LdIri, IriBuf, JsonLdProcessor as _, LoadError, Loader, RemoteDocument};
+use oxrdf::{BlankNode, GraphName, Literal, NamedNode, Quad, Subject};
+use serde_json::Value;
+
+use super::LdSignatureError;
+use super::contexts;
+use super::error::cut;
+
+/// The most RDF quads one document may produce: 20,000. A Mastodon
+/// activity makes about fifty; a 1 MiB document of short properties a few
+/// tens of thousands.
+pub const MAX_QUADS: usize = 20_000;
+/// The most distinct blank nodes one document may produce: 2,000 (every
+/// embedded object without an `id`: tags, attachments, the signature
+/// options). URDNA2015's cost grows with the blank nodes that look alike.
+pub const MAX_BLANK_NODES: usize = 2_000;
+/// The most Hash N-Degree Quads runs of URDNA2015 per document: 4,000.
+/// Real documents need one per blank node that shares its first-degree
+/// hash with another; a crafted graph of look-alike blank nodes needs
+/// exponentially many, and is refused when it reaches this.
+pub const MAX_HNDQ_CALLS: usize = 4_000;
+/// How many times the expansion future is polled before giving up: it
+/// never waits on anything (contexts are in memory), so one poll finishes
+/// it; the bound is a guard, not a timeout.
+const MAX_POLLS: usize = 64;
+
+/// The URDNA2015 canonical N-Quads of `document` as JSON-LD.
+pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureError> {
+    check_contexts(document)?;
+    let text = serde_json::to_string(document)
+        .map_err(|e| LdSignatureError::NotJson(cut(&e.to_string())))?;
+    let (value, _) = json_ld::syntax::Value::parse_str(&text)
+        .map_err(|e| LdSignatureError::NotJson(cut(&e.to_string())))?;
+    let remote = RemoteDocument::new(None::<IriBuf>, None, value);
+    let loader = Preloaded;
+    let future = remote.to_rdf(Blank::new(), &loader);
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut polls = 0;
+    let mut rdf = loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(result) => {
+                break result.map_err(|e| LdSignatureError::JsonLd(cut(&e.to_string())))?;
+            }
+            Poll::Pending => {
+                polls += 1;
+                if polls >= MAX_POLLS {
+                    return Err(LdSignatureError::JsonLd(
+                        "expansion did not complete".into(),
+                    ));
+                }
+            }
+        }
+    };
+    let mut quads = Vec::new();
+    let mut blanks = std::collections::HashSet::new();
+    for json_ld::rdf_types::Quad(s, p, o, _graph) in rdf.quads().cloned() {
+        if quads.len() >= MAX_QUADS {
+            return Err(LdSignatureError::TooComplex {
+                what: "quads",
+                limit: MAX_QUADS,
+            });
+        }
+        let subject = match s {
+            Id::Iri(iri) => Subject::NamedNode(named(&iri)),
+            Id::Blank(b) => Subject::BlankNode(blank(b.suffix(), &mut blanks)?),
+        };
+        let predicate = match p {
+            Id::Iri(iri) => named(&iri),
+            // Generalized RDF is off, so a blank predicate never comes out.
+            Id::Blank(_) => continue,
+        };
+        let object: oxrdf::Term = match o {
+            Term::Id(Id::Iri(iri)) => named(&iri).into(),
+            Term::Id(Id::Blank(b)) => blank(b.suffix(), &mut blanks)?.into(),
+            Term::Literal(l) => match l.type_ {
+                LiteralType::Any(t) => Literal::new_typed_literal(l.value, named(&t)).into(),
+                LiteralType::LangString(tag) => {
+                    Literal::new_language_tagged_literal_unchecked(l.value, tag.as_str()).into()
+                }
+            },
+        };
+        // Every quad goes to the default graph, as Mastodon's `RDF::Graph`
+        // does with the dataset JSON-LD produces.
+        quads.push(Quad::new(
+            subject,
+            predicate,
+            object,
+            GraphName::DefaultGraph,
+        ));
+    }
+    let options = rdf_canon::CanonicalizationOptions {
+        hndq_call_limit: Some(MAX_HNDQ_CALLS),
+    };
+    rdf_canon::canonicalize_quads_with::<sha2_010::Sha256>(&quads, &options).map_err(|e| match e {
+        rdf_canon::CanonicalizationError::HndqCallLimitExceeded(limit) => {
+            LdSignatureError::TooComplex {
+                what: "hash-n-degree-quads calls",
+                limit,
+            }
+        }
+        other => LdSignatureError::Canonicalization(other.to_string()),
+    })
+}
+
+fn named(iri: &IriBuf) -> NamedNode {
+    // `IriBuf` is a valid absolute IRI already.
+    NamedNode::new_unchecked(iri.as_str())
+}
+
+fn blank(
+    suffix: &str,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<BlankNode, LdSignatureError> {
+    if !seen.contains(suffix) {
+        if seen.len() >= MAX_BLANK_NODES {
+            return Err(LdSignatureError::TooComplex {
+                what: "blank nodes",
+                limit: MAX_BLANK_NODES,
+            });
+        }
+        seen.insert(suffix.to_owned());
+    }
+    // The generator's labels are plain numbers, valid blank node ids.
+    Ok(BlankNode::new_unchecked(suffix))
+}
+
+/// Refuses any `@context` naming a document that is not preloaded, before
+/// any processing, so the error names the URL.
+fn check_contexts(value: &Value) -> Result<(), LdSignatureError> {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                if key == "@context" {
+                    check_context_value(v)?;
+                } else {
+                    check_contexts(v)?;
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check_contexts),
+        _ => Ok(()),
+    }
+}
+
+fn check_context_value(v: &Value) -> Result<(), LdSignatureError> {
+    match v {
+        Value::String(url) => {
+            if contexts::preloaded(url).is_some() {
+                Ok(())
+            } else {
+                Err(LdSignatureError::RemoteContext { url: cut(url) })
+            }
+        }
+        Value::Array(items) => items.iter().try_for_each(check_context_value),
+        // An inline context may itself import (`@import`) or nest scoped
+        // contexts: look inside it as well.
+        Value::Object(map) => {
+            for (key, inner) in map {
+                if key == "@import" {
+                    check_context_value(inner)?;
+                } else if let Some(scoped) = inner.as_object().and_then(|d| d.get("@context")) {
+                    check_context_value(scoped)?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The loader the JSON-LD processor sees: preloaded contexts, nothing else.
+struct Preloaded;
+
+/// A context the loader was asked for that is not preloaded.
+#[derive(Debug, thiserror::Error)]
+#[error("context is not preloaded")]
+struct NotPreloaded;
+
+impl Loader for Preloaded {
+    async fn load(&self, url: &LdIri) -> Result<RemoteDocument<IriBuf>, LoadError> {
+        match parsed(url.as_str()) {
+            Some(doc) => Ok(doc.clone()),
+            None => Err(LoadError::new(url.to_owned(), NotPreloaded)),
+        }
+    }
+}
+
+/// A preloaded context's canonical URL and its parsed document (`None` if
+/// the compiled-in text did not parse, which a unit test rules out).
+type Parsed = (&'static str, Option<RemoteDocument<IriBuf>>);
+
+/// The preloaded context `url` stands for, parsed once.
+pub(super) fn parsed(url: &str) -> Option<&'static RemoteDocument<IriBuf>> {
+    static PARSED: OnceLock<Vec<Parsed>> = OnceLock::new();
+    let all = PARSED.get_or_init(|| {
+        contexts::ALL
+            .iter()
+            .map(|(name, text)| {
+                let doc = json_ld::syntax::Value::parse_str(text)
+                    .ok()
+                    .and_then(|(v, _)| {
+                        let iri = IriBuf::new(name.to_string()).ok()?;
+                        Some(RemoteDocument::new(Some(iri), None, v))
+                    });
+                (*name, doc)
+            })
+            .collect()
+    });
+    let name = contexts::preloaded(url)?;
+    all.iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, d)| d.as_ref())
+}

@@ -1,0 +1,348 @@
+//! Unit tests of the `ldsig` module: signing and verifying, what changes a
+//! signature and what does not, and the bounds on hostile documents.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::signatures::MemoryKeyResolver;
+
+fn key() -> &'static PrivateKey {
+    static KEY: OnceLock<PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| PrivateKey::generate_rsa_2048().unwrap())
+}
+
+fn creator() -> Iri {
+    Iri::parse("https://a.example/users/alice#main-key").unwrap()
+}
+
+fn note() -> Value {
+    json!({
+        "@context": [
+            "https://www.w3.org/ns/activitystreams",
+            "https://w3id.org/security/v1",
+            {"toot": "http://joinmastodon.org/ns#", "sensitive": "as:sensitive"}
+        ],
+        "id": "https://a.example/users/alice/statuses/1/activity",
+        "type": "Create",
+        "actor": "https://a.example/users/alice",
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {
+            "id": "https://a.example/users/alice/statuses/1",
+            "type": "Note",
+            "content": "<p>hello</p>",
+            "sensitive": false,
+            "tag": [{"type": "Hashtag", "name": "#a", "href": "https://a.example/tags/a"}]
+        }
+    })
+}
+
+fn signed() -> Value {
+    sign(&note(), key(), &creator(), "2026-01-01T00:00:00Z").unwrap()
+}
+
+#[test]
+fn sign_writes_mastodons_signature_block() {
+    let doc = signed();
+    let sig = &doc["signature"];
+    assert_eq!(sig["type"], "RsaSignature2017");
+    assert_eq!(sig["creator"], "https://a.example/users/alice#main-key");
+    assert_eq!(sig["created"], "2026-01-01T00:00:00Z");
+    // 2048-bit RSA: 256 bytes, 344 base64 characters.
+    assert_eq!(sig["signatureValue"].as_str().unwrap().len(), 344);
+    let parsed = signature(&doc).unwrap();
+    assert_eq!(parsed.creator, creator());
+    assert_eq!(parsed.created.as_deref(), Some("2026-01-01T00:00:00Z"));
+}
+
+#[test]
+fn a_signed_document_verifies_and_a_changed_one_does_not() {
+    let doc = signed();
+    assert_eq!(
+        verify_with_key(&doc, &key().public_key()).unwrap().creator,
+        creator()
+    );
+    let mut changed = doc.clone();
+    changed["object"]["content"] = "<p>bye</p>".into();
+    assert!(matches!(
+        verify_with_key(&changed, &key().public_key()),
+        Err(LdSignatureError::Invalid { creator }) if creator == "https://a.example/users/alice#main-key"
+    ));
+    // The signature's options are signed too.
+    let mut redated = doc.clone();
+    redated["signature"]["created"] = "2027-01-01T00:00:00Z".into();
+    assert!(matches!(
+        verify_with_key(&redated, &key().public_key()),
+        Err(LdSignatureError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn key_order_and_undefined_terms_do_not_change_the_signature() {
+    let doc = signed();
+    // Reordered members: same RDF.
+    let mut reordered = serde_json::Map::new();
+    for (k, v) in doc.as_object().unwrap().iter().rev() {
+        reordered.insert(k.clone(), v.clone());
+    }
+    verify_with_key(&Value::Object(reordered), &key().public_key()).unwrap();
+    // A term no context defines is dropped by JSON-LD expansion, as in
+    // Mastodon: it is not signed, and adding it breaks nothing.
+    let mut extra = doc.clone();
+    extra["discoverable"] = true.into();
+    extra["object"]["nickname"] = "x".into();
+    verify_with_key(&extra, &key().public_key()).unwrap();
+    // A defined one (`sensitive`, mapped inline) is signed.
+    let mut flipped = doc.clone();
+    flipped["object"]["sensitive"] = true.into();
+    assert!(matches!(
+        verify_with_key(&flipped, &key().public_key()),
+        Err(LdSignatureError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn another_key_does_not_verify_and_an_ed25519_key_is_refused() {
+    let doc = signed();
+    let other = PrivateKey::generate_rsa_2048().unwrap();
+    assert!(matches!(
+        verify_with_key(&doc, &other.public_key()),
+        Err(LdSignatureError::Invalid { .. })
+    ));
+    #[cfg(feature = "ed25519")]
+    {
+        let ed = PrivateKey::generate_ed25519().unwrap();
+        assert!(matches!(
+            verify_with_key(&doc, &ed.public_key()),
+            Err(LdSignatureError::NotRsa {
+                kind: "ed25519",
+                ..
+            })
+        ));
+        assert!(matches!(
+            sign(&note(), &ed, &creator(), "2026-01-01T00:00:00Z"),
+            Err(LdSignatureError::NotRsa {
+                kind: "ed25519",
+                ..
+            })
+        ));
+    }
+}
+
+#[test]
+fn a_remote_context_is_refused_by_name() {
+    let mut doc = note();
+    doc["@context"] = json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://evil.example/ctx"
+    ]);
+    let err = sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z").unwrap_err();
+    assert!(
+        matches!(&err, LdSignatureError::RemoteContext { url } if url == "https://evil.example/ctx"),
+        "{err:?}"
+    );
+    // Nested in an inline context's `@import`, or scoped to a term.
+    doc["@context"] = json!([{"@import": "https://evil.example/imported"}]);
+    assert!(matches!(
+        sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z"),
+        Err(LdSignatureError::RemoteContext { url }) if url == "https://evil.example/imported"
+    ));
+    doc["@context"] =
+        json!({"x": {"@id": "https://x.example/x", "@context": "https://evil.example/scoped"}});
+    assert!(matches!(
+        sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z"),
+        Err(LdSignatureError::RemoteContext { url }) if url == "https://evil.example/scoped"
+    ));
+    // Pleroma's per-instance LitePub schema is preloaded.
+    doc["@context"] = json!([
+        "https://www.w3.org/ns/activitystreams",
+        "https://pleroma.example/schemas/litepub-0.1.jsonld"
+    ]);
+    let signed = sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z").unwrap();
+    verify_with_key(&signed, &key().public_key()).unwrap();
+}
+
+#[test]
+fn a_deep_document_is_refused() {
+    let mut deep = json!("leaf");
+    for _ in 0..MAX_DEPTH {
+        deep = json!({ "content": deep });
+    }
+    let doc = json!({"@context": "https://www.w3.org/ns/activitystreams", "object": deep});
+    assert!(matches!(
+        sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z"),
+        Err(LdSignatureError::TooDeep { limit: 64 })
+    ));
+    let text = serde_json::to_vec(&doc).unwrap();
+    assert!(matches!(
+        parse_document(&text),
+        Err(LdSignatureError::TooDeep { limit: 64 })
+    ));
+}
+
+#[test]
+fn an_oversized_document_is_refused() {
+    let big = vec![b' '; ParseLimits::DEFAULT_MAX_BYTES + 1];
+    assert!(matches!(
+        parse_document(&big),
+        Err(LdSignatureError::TooLarge { size, limit: 1_048_576 }) if size == 1_048_577
+    ));
+}
+
+#[test]
+fn a_blank_node_bomb_is_refused_within_the_bound() {
+    // Many look-alike blank nodes, each pointing at all others: every
+    // first-degree hash collides, and URDNA2015's n-degree step explodes.
+    let n = 40;
+    let nodes: Vec<Value> = (0..n)
+        .map(|i| {
+            let links: Vec<Value> = (0..n)
+                .filter(|j| *j != i)
+                .map(|j| json!({ "@id": format!("_:b{j}") }))
+                .collect();
+            json!({ "@id": format!("_:b{i}"), "https://x.example/p": links })
+        })
+        .collect();
+    let doc = json!({ "@context": "https://www.w3.org/ns/activitystreams", "@graph": nodes });
+    let start = Instant::now();
+    let err = sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LdSignatureError::TooComplex {
+                what: "hash-n-degree-quads calls",
+                limit: MAX_HNDQ_CALLS
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn too_many_blank_nodes_are_refused() {
+    let tags: Vec<Value> = (0..MAX_BLANK_NODES + 1)
+        .map(|i| json!({ "type": "Hashtag", "name": format!("#{i}") }))
+        .collect();
+    let doc =
+        json!({ "@context": "https://www.w3.org/ns/activitystreams", "type": "Note", "tag": tags });
+    assert!(matches!(
+        sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z"),
+        Err(LdSignatureError::TooComplex {
+            what: "blank nodes",
+            limit: MAX_BLANK_NODES
+        })
+    ));
+}
+
+#[test]
+fn malformed_signatures_are_named() {
+    let mut doc = signed();
+    doc["signature"]["type"] = "Ed25519Signature2018".into();
+    assert!(matches!(
+        signature(&doc),
+        Err(LdSignatureError::UnsupportedType(t)) if t == "Ed25519Signature2018"
+    ));
+    let mut doc = signed();
+    doc["signature"]["signatureValue"] = "not*base64".into();
+    assert!(matches!(
+        verify_with_key(&doc, &key().public_key()),
+        Err(LdSignatureError::Malformed {
+            field: "signatureValue",
+            ..
+        })
+    ));
+    let mut doc = signed();
+    doc["signature"].as_object_mut().unwrap().remove("creator");
+    assert_eq!(
+        signature(&doc).unwrap_err().to_string(),
+        "signature field `creator`: missing"
+    );
+    assert!(matches!(
+        signature(&note()),
+        Err(LdSignatureError::NoSignature)
+    ));
+}
+
+#[tokio::test]
+async fn verify_resolves_the_creator_and_reports_the_owner() {
+    let doc = signed();
+    let mut keys = MemoryKeyResolver::new();
+    keys.insert(
+        "https://a.example/users/alice#main-key",
+        key().public_key(),
+        "https://a.example/users/alice",
+    );
+    let verified = verify(&doc, &keys).await.unwrap();
+    assert_eq!(verified.creator, creator());
+    assert_eq!(verified.owner.as_str(), "https://a.example/users/alice");
+    assert_eq!(verified.created.as_deref(), Some("2026-01-01T00:00:00Z"));
+    let empty = MemoryKeyResolver::new();
+    assert!(matches!(
+        verify(&doc, &empty).await,
+        Err(LdSignatureError::Key { creator, .. }) if creator == "https://a.example/users/alice#main-key"
+    ));
+}
+
+#[test]
+fn every_preloaded_context_parses() {
+    for (url, _) in contexts::ALL {
+        assert!(canon::parsed(url).is_some(), "{url}");
+    }
+    assert_eq!(
+        contexts::preloaded("https://akkoma.example/schemas/litepub-0.1.jsonld"),
+        Some("https://litepub.social/litepub/context.jsonld")
+    );
+    assert_eq!(
+        contexts::preloaded("https://akkoma.example/schemas/other.jsonld"),
+        None
+    );
+}
+
+/// Serves an old key from its cache first, the current one on refresh.
+struct RotatedKey {
+    old: PublicKey,
+    new: PublicKey,
+}
+
+#[async_trait::async_trait]
+impl KeyResolver for RotatedKey {
+    async fn resolve(
+        &self,
+        _key_id: &str,
+        refresh: bool,
+    ) -> Result<crate::signatures::ResolvedKey, crate::signatures::SignatureError> {
+        Ok(if refresh {
+            crate::signatures::ResolvedKey::new(self.new.clone(), "https://a.example/users/alice")
+        } else {
+            crate::signatures::ResolvedKey::new(self.old.clone(), "https://a.example/users/alice")
+                .cached()
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_cached_key_that_fails_is_refreshed_once() {
+    let old = PrivateKey::generate_rsa_2048().unwrap().public_key();
+    let rotated = RotatedKey {
+        old: old.clone(),
+        new: key().public_key(),
+    };
+    let verified = verify(&signed(), &rotated).await.unwrap();
+    assert_eq!(verified.owner.as_str(), "https://a.example/users/alice");
+    // Refreshed and still wrong: refused.
+    let stale = RotatedKey {
+        old: old.clone(),
+        new: old,
+    };
+    assert!(matches!(
+        verify(&signed(), &stale).await,
+        Err(LdSignatureError::Invalid { .. })
+    ));
+}
