@@ -183,6 +183,7 @@ pub struct FederationBuilder {
     admission: Option<crate::inbox::admission::AdmissionConfig>,
     inbound: Option<Arc<dyn DeliveryQueue>>,
     gone_actor: Option<crate::inbox::gone::GoneActorHook>,
+    object_signing: super::outbox::ObjectSigning,
 }
 
 impl std::fmt::Debug for FederationBuilder {
@@ -336,6 +337,14 @@ impl FederationBuilder {
         self
     }
 
+    /// The signatures attached to local actors' public activities before
+    /// they are stored and delivered, so that they can be forwarded and
+    /// relayed (default: none; see [`ObjectSigning`](super::outbox::ObjectSigning)).
+    pub fn with_object_signing(mut self, signing: super::outbox::ObjectSigning) -> Self {
+        self.object_signing = signing;
+        self
+    }
+
     /// Builds the handle: loads (or makes) the instance actor's key.
     ///
     /// # Errors
@@ -430,6 +439,7 @@ impl FederationBuilder {
                 domains: self.domains,
                 authorized_fetch: self.authorized_fetch,
                 ed25519: self.ed25519,
+                object_signing: self.object_signing,
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -533,6 +543,7 @@ pub(crate) struct Inner {
     pub(crate) domains: Option<DomainPolicy>,
     pub(crate) authorized_fetch: bool,
     ed25519: bool,
+    pub(crate) object_signing: super::outbox::ObjectSigning,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
     /// Posts to followers skip the fan-out queue (see
@@ -585,6 +596,7 @@ impl Federation {
             admission: None,
             inbound: None,
             gone_actor: None,
+            object_signing: Default::default(),
         }
     }
 
@@ -847,6 +859,9 @@ impl Federation {
         author: &LocalActor,
         activity: &Activity,
     ) -> Result<Sent, FederationError> {
+        let signed = super::outbox::signed_copy(&self.inner.object_signing, author, activity)
+            .map_err(super::outbox::OutboxError::from)?;
+        let activity = signed.as_ref().unwrap_or(activity);
         if !self.inner.eager_fanout
             && super::recipients::addressees(activity).contains(author.followers())
         {
@@ -952,6 +967,9 @@ impl Federation {
         if self.local_by_id(author.id()).is_none() {
             self.register(author.clone());
         }
+        let signed = super::outbox::signed_copy(&self.inner.object_signing, author, activity)
+            .map_err(super::outbox::OutboxError::from)?;
+        let activity = signed.as_ref().unwrap_or(activity);
         let mut sent = Sent {
             activity: activity.id.clone(),
             local: audience.local,
@@ -983,7 +1001,7 @@ impl Federation {
     /// The client-to-server outbox for this server's URL layout
     /// (ActivityPub §6): prepares what a local actor's client posts.
     pub fn outbox(&self) -> super::outbox::Outbox {
-        super::outbox::Outbox::new(self.inner.paths.clone())
+        super::outbox::Outbox::new(self.inner.paths.clone()).with_signing(self.inner.object_signing)
     }
 
     /// Sends what the outbox prepared: [`Federation::send`] of its

@@ -76,7 +76,10 @@ use super::paths::Paths;
 use super::visibility::read_visibility;
 
 mod posted;
+mod sign;
 pub use posted::{DeliveryForm, Posted, inherit_addressing};
+pub(crate) use sign::signed_copy;
+pub use sign::{ObjectSigning, SigningError, is_signable};
 
 /// The default cap on addressing entries (`to`, `cc`, `bto`, `bcc`,
 /// `audience` of the activity and of its object, counted together). A
@@ -173,6 +176,9 @@ pub enum OutboxError {
     /// An id could not be assigned (the random source failed).
     #[error("outbox: assigning an id: {0}")]
     Id(String),
+    /// A public activity could not be signed ([`ObjectSigning`]).
+    #[error(transparent)]
+    Signing(#[from] SigningError),
 }
 
 /// The outbox semantics of one server: its [`Paths`] (for ids), its limits
@@ -184,6 +190,7 @@ pub struct Outbox {
     limits: ParseLimits,
     max_recipients: usize,
     clock: Arc<dyn Clock>,
+    signing: ObjectSigning,
 }
 
 impl Outbox {
@@ -198,6 +205,7 @@ impl Outbox {
                 .with_max_depth(DEFAULT_MAX_DEPTH),
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             clock: Arc::new(SystemClock),
+            signing: ObjectSigning::default(),
         }
     }
 
@@ -216,6 +224,14 @@ impl Outbox {
     /// The clock `published` and `updated` are read from, builder style.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Outbox {
         self.clock = clock;
+        self
+    }
+
+    /// The signatures attached to public activities before they are
+    /// stored and delivered (default: none; see [`ObjectSigning`]),
+    /// builder style.
+    pub fn with_signing(mut self, signing: ObjectSigning) -> Outbox {
+        self.signing = signing;
         self
     }
 
@@ -301,6 +317,7 @@ impl Outbox {
             activity,
             author: author.clone(),
             target,
+            signing: self.signing,
         })
     }
 
@@ -392,6 +409,7 @@ pub struct Draft {
     activity: Activity,
     author: LocalActor,
     target: Option<(Kind, Iri)>,
+    signing: ObjectSigning,
 }
 
 impl std::fmt::Debug for Draft {
@@ -436,6 +454,7 @@ impl Draft {
             mut activity,
             author,
             target,
+            signing,
         } = self;
         if let Some((kind, target)) = target.filter(|(_, t)| t != author.id()) {
             let Some(stored) = stored else {
@@ -469,13 +488,18 @@ impl Draft {
         let visibility = read_visibility(&activity, &author);
         let mut stored_form = AnyObject::from(activity.clone());
         stored_form.strip_private_recipients()?;
-        let AnyObject::Activity(served) = stored_form else {
+        let AnyObject::Activity(mut served) = stored_form else {
             // Stripping keeps the type, so this is unreachable; refuse
             // rather than panic.
             return Err(OutboxError::CreateObject {
                 found: "a document that changed type".to_owned(),
             });
         };
+        // Signed once, over the served form, and carried by both forms.
+        if let Some(added) = sign::signatures(&signing, &author, &served)? {
+            sign::attach(&mut served, &added);
+            sign::attach(&mut activity, &added);
+        }
         let object = served
             .embedded_object()
             .filter(|_| served.has_type("Create"))

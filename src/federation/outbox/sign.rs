@@ -1,0 +1,338 @@
+//! Signatures that travel with a public activity: see [`ObjectSigning`]
+//! for what is signed, when, and why.
+
+use serde_json::{Map, Value};
+
+use crate::vocab::{Activity, AnyObject, Visibility};
+
+use super::super::local::LocalActor;
+use super::super::visibility::read_visibility;
+
+/// Which signatures travel with a public activity: an
+/// FEP-8b32 integrity proof (`eddsa-jcs-2022`, feature `proof`) and a
+/// Linked Data Signature (`RsaSignature2017`, feature `ld-signatures`),
+/// attached before the activity is stored and delivered, so that a server
+/// receiving it from someone else (a reply forwarded to a thread's
+/// followers, a relay) can still tell that its author wrote it.
+///
+/// The decisions:
+///
+/// * **Public and unlisted activities only**, as Mastodon signs only what
+///   it would show anyone (`Status#distributable?`). A signed followers-only
+///   or direct activity could be replayed by any recipient to anyone, and
+///   would prove its content to them: such an activity (or one embedding
+///   such an object) is never signed, whatever the option says.
+/// * **Off by default** ([`ObjectSigning::default`]): a signature is a
+///   lasting, transferable proof of authorship (it outlives a `Delete`), so
+///   a server opts in, typically when it subscribes to relays or wants its
+///   replies forwarded.
+/// * **What is signed is what is delivered**: the form without
+///   `bto`/`bcc`, the form delivery plans send. The LD signature is made
+///   first and the proof last, over the document carrying the LD
+///   signature, so each verifier sees exactly the document it expects (an
+///   LD verifier drops `proof`, a term none of its contexts define; a proof
+///   verifier removes only `proof`).
+/// * An activity that already carries `signature` or `proof` is left
+///   alone: the one that is there is the author's.
+///
+/// Set on a [`FederationBuilder`](crate::federation::FederationBuilder::with_object_signing),
+/// it applies to [`Federation::send`](crate::federation::Federation::send)
+/// and the handle's [`Outbox`](super::Outbox); each switch exists only
+/// with its feature.
+///
+/// ```
+/// use archipel::federation::outbox::ObjectSigning;
+/// assert!(ObjectSigning::default().is_off());
+/// # #[cfg(feature = "proof")]
+/// assert!(!ObjectSigning::default().with_integrity_proof(true).is_off());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ObjectSigning {
+    ld_signature: bool,
+    integrity_proof: bool,
+}
+
+impl ObjectSigning {
+    /// Every signature this build can make: an `RsaSignature2017` (feature
+    /// `ld-signatures`) and an `eddsa-jcs-2022` proof (feature `proof`,
+    /// for actors with an Ed25519 key).
+    pub fn all() -> ObjectSigning {
+        ObjectSigning {
+            ld_signature: cfg!(feature = "ld-signatures"),
+            integrity_proof: cfg!(feature = "proof"),
+        }
+    }
+
+    /// Attach a Linked Data Signature (`RsaSignature2017`) made with the
+    /// author's RSA key, as Mastodon does, builder style.
+    #[cfg(feature = "ld-signatures")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ld-signatures")))]
+    pub fn with_ld_signature(mut self, on: bool) -> ObjectSigning {
+        self.ld_signature = on;
+        self
+    }
+
+    /// Attach an FEP-8b32 integrity proof (`eddsa-jcs-2022`) made with the
+    /// author's Ed25519 key (listed in its `assertionMethod`), builder
+    /// style. Authors without one get none
+    /// ([`FederationBuilder::with_ed25519`](crate::federation::FederationBuilder::with_ed25519)
+    /// gives every local actor one).
+    #[cfg(feature = "proof")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
+    pub fn with_integrity_proof(mut self, on: bool) -> ObjectSigning {
+        self.integrity_proof = on;
+        self
+    }
+
+    /// Whether no signature is attached at all.
+    pub fn is_off(&self) -> bool {
+        !self.ld_signature && !self.integrity_proof
+    }
+}
+
+/// Why an activity could not be signed. Each message names the activity.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigningError {
+    /// The activity did not encode to a JSON object.
+    #[error("signing activity {activity:?}: {reason}")]
+    Encode {
+        /// The activity's `id`.
+        activity: String,
+        /// Why.
+        reason: String,
+    },
+    /// The integrity proof could not be made.
+    #[cfg(feature = "proof")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
+    #[error("integrity proof of activity {activity:?}: {source}")]
+    Proof {
+        /// The activity's `id`.
+        activity: String,
+        /// Why (boxed: it is large, and rare).
+        source: Box<crate::proof::ProofError>,
+    },
+}
+
+/// The properties a signature adds to a document.
+const SIGNATURE_KEYS: [&str; 2] = ["signature", "proof"];
+
+/// Whether `activity` already carries an LD signature or a proof.
+pub(crate) fn is_signed(activity: &Activity) -> bool {
+    SIGNATURE_KEYS
+        .iter()
+        .any(|k| activity.base.extra.contains_key(*k))
+}
+
+/// Whether `activity` may be signed: it and the object it embeds (if any)
+/// are public or unlisted, read with the author's followers collection and
+/// `bto`/`bcc`.
+pub fn is_signable(activity: &Activity, author: &LocalActor) -> bool {
+    let open = |v: Visibility| matches!(v, Visibility::Public | Visibility::Unlisted);
+    open(read_visibility(activity, author))
+        && activity
+            .embedded_object()
+            .and_then(AnyObject::as_object)
+            .is_none_or(|o| open(read_visibility(o, author)))
+}
+
+/// The `signature` and `proof` for `activity` by `author`, as `signing`
+/// asks; `None` when nothing is to be attached (signing off, the activity
+/// not public, already signed, or no key for what is asked).
+///
+/// # Errors
+/// [`SigningError`] naming the activity.
+pub(crate) fn signatures(
+    signing: &ObjectSigning,
+    author: &LocalActor,
+    activity: &Activity,
+) -> Result<Option<Map<String, Value>>, SigningError> {
+    if signing.is_off() || is_signed(activity) || !is_signable(activity, author) {
+        return Ok(None);
+    }
+    let name = || activity.id.as_ref().map_or("", |i| i.as_str()).to_owned();
+    let mut document = serde_json::to_value(activity).map_err(|e| SigningError::Encode {
+        activity: name(),
+        reason: e.to_string(),
+    })?;
+    if !document.is_object() {
+        return Err(SigningError::Encode {
+            activity: name(),
+            reason: "not a JSON object".to_owned(),
+        });
+    }
+    // Signed as delivered: delivery plans strip `bto`/`bcc` the same way.
+    crate::vocab::audience::strip_hidden_audience(&mut document);
+    #[cfg(feature = "proof")]
+    if signing.integrity_proof
+        && let (Some(key), Some(method)) = (&author.keys().ed25519, author.ed25519_key_id())
+    {
+        let options = crate::proof::ProofOptions::new(method.clone());
+        document =
+            crate::proof::sign(&document, key, &options).map_err(|source| SigningError::Proof {
+                activity: name(),
+                source: Box::new(source),
+            })?;
+    }
+    let Value::Object(mut signed) = document else {
+        return Ok(None);
+    };
+    let added: Map<String, Value> = SIGNATURE_KEYS
+        .iter()
+        .filter_map(|k| signed.remove_entry(*k))
+        .collect();
+    Ok((!added.is_empty()).then_some(added))
+}
+
+/// Attaches `signatures` (from [`signatures`]) to `activity`.
+pub(crate) fn attach(activity: &mut Activity, signatures: &Map<String, Value>) {
+    for (k, v) in signatures {
+        activity.base.extra.insert(k.clone(), v.clone());
+    }
+}
+
+/// `activity` with its signatures, if `signing` asks for any: what
+/// [`Federation::send`](crate::federation::Federation::send) delivers.
+pub(crate) fn signed_copy(
+    signing: &ObjectSigning,
+    author: &LocalActor,
+    activity: &Activity,
+) -> Result<Option<Activity>, SigningError> {
+    Ok(signatures(signing, author, activity)?.map(|added| {
+        let mut copy = activity.clone();
+        attach(&mut copy, &added);
+        copy
+    }))
+}
+
+#[cfg(all(test, feature = "proof"))]
+mod tests {
+    use super::*;
+    use crate::federation::keys::ActorKeys;
+    use crate::federation::outbox::Outbox;
+    use crate::federation::paths::Paths;
+    use crate::signatures::PrivateKey;
+
+    const PEM: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/keys/rsa-2048-pkcs8.pem"
+    ));
+
+    fn setup() -> (Outbox, LocalActor, PrivateKey) {
+        let paths = Paths::new("https://a.example".parse().unwrap()).unwrap();
+        let ed = PrivateKey::generate_ed25519().unwrap();
+        let keys = ActorKeys {
+            rsa: PrivateKey::from_pem(PEM).unwrap(),
+            ed25519: Some(ed.clone()),
+        };
+        let alice = LocalActor::person(&paths, "alice", keys).unwrap();
+        let outbox = Outbox::new(paths).with_signing(ObjectSigning::all());
+        (outbox, alice, ed)
+    }
+
+    fn post(outbox: &Outbox, alice: &LocalActor, body: serde_json::Value) -> super::super::Posted {
+        let body = body.to_string();
+        outbox
+            .prepare(alice, body.as_bytes())
+            .unwrap()
+            .finish(None)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_public_post_carries_a_proof_that_verifies_as_served_and_as_delivered() {
+        let (outbox, alice, ed) = setup();
+        let posted = post(
+            &outbox,
+            &alice,
+            serde_json::json!({"type": "Note", "content": "hello",
+                "to": "https://www.w3.org/ns/activitystreams#Public",
+                "bcc": "https://c.example/users/carol"}),
+        );
+        let served = serde_json::to_value(posted.activity()).unwrap();
+        let verified = crate::proof::verify_with_key(&served, &ed.public_key()).unwrap();
+        assert_eq!(
+            verified[0].verification_method.as_str(),
+            "https://a.example/users/alice#ed25519-key"
+        );
+        // What a delivery plan sends: the delivery form, bcc stripped.
+        let plan = crate::delivery::DeliveryPlan::new(
+            posted.delivery().unredacted(),
+            [],
+            &Default::default(),
+        )
+        .unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(plan.body().bytes()).unwrap();
+        assert_eq!(sent, served);
+        crate::proof::verify_with_key(&sent, &ed.public_key()).unwrap();
+    }
+
+    #[test]
+    fn federation_send_signs_the_form_a_delivery_plan_sends_without_bcc() {
+        let (outbox, alice, ed) = setup();
+        let unsigned = post(
+            &outbox.with_signing(ObjectSigning::default()),
+            &alice,
+            serde_json::json!({"type": "Note", "content": "hello",
+                "to": "https://www.w3.org/ns/activitystreams#Public",
+                "bcc": "https://c.example/users/carol"}),
+        );
+        // What `Federation::send` does with the delivery form.
+        let signed = signed_copy(&ObjectSigning::all(), &alice, posted_delivery(&unsigned))
+            .unwrap()
+            .unwrap();
+        let plan = crate::delivery::DeliveryPlan::new(&signed, [], &Default::default()).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(plan.body().bytes()).unwrap();
+        assert!(!plan.body().bytes().windows(5).any(|w| w == b"carol"));
+        crate::proof::verify_with_key(&sent, &ed.public_key()).unwrap();
+    }
+
+    fn posted_delivery(posted: &super::super::Posted) -> &Activity {
+        posted.delivery().unredacted()
+    }
+
+    #[test]
+    fn a_followers_only_or_direct_post_carries_no_signature() {
+        let (outbox, alice, _) = setup();
+        for addressing in [
+            serde_json::json!({"to": alice.followers().as_str()}),
+            serde_json::json!({"to": "https://b.example/users/bob"}),
+            // Public only through bcc is not public: the served form
+            // does not say so.
+            serde_json::json!({"to": alice.followers().as_str(),
+                "bcc": "https://www.w3.org/ns/activitystreams#Public"}),
+        ] {
+            let mut body = serde_json::json!({"type": "Note", "content": "psst"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(addressing.as_object().unwrap().clone());
+            let posted = post(&outbox, &alice, body.clone());
+            let served = serde_json::to_value(posted.activity()).unwrap();
+            assert!(
+                served.get("proof").is_none() && served.get("signature").is_none(),
+                "{body}: {served}"
+            );
+            assert!(!is_signed(posted.delivery().unredacted()), "{body}");
+        }
+    }
+
+    #[test]
+    fn signing_is_off_by_default_and_an_existing_proof_is_kept() {
+        let (outbox, alice, _) = setup();
+        let body = serde_json::json!({"type": "Note", "content": "hello",
+            "to": "https://www.w3.org/ns/activitystreams#Public"});
+        let plain = post(
+            &outbox.clone().with_signing(ObjectSigning::default()),
+            &alice,
+            body.clone(),
+        );
+        assert!(!is_signed(plain.activity()));
+        let signed = post(&outbox, &alice, body);
+        let again = signed_copy(&ObjectSigning::all(), &alice, signed.activity()).unwrap();
+        assert!(
+            again.is_none(),
+            "an already signed activity is signed again"
+        );
+    }
+}
