@@ -27,11 +27,12 @@ use super::super::visibility::read_visibility;
 ///   a server opts in, typically when it subscribes to relays or wants its
 ///   replies forwarded.
 /// * **What is signed is what is delivered**: the form without
-///   `bto`/`bcc`, the form delivery plans send. The LD signature is made
-///   first and the proof last, over the document carrying the LD
-///   signature, so each verifier sees exactly the document it expects (an
-///   LD verifier drops `proof`, a term none of its contexts define; a proof
-///   verifier removes only `proof`).
+///   `bto`/`bcc`, the form delivery plans send. With both, the proof is
+///   made first and the LD signature last, over the document carrying the
+///   proof, as Fedify does: JSON-LD processing keeps the proof node (the
+///   ActivityStreams context maps unknown terms to blank nodes), so an LD
+///   verifier, Mastodon's, must hash the document with it; a proof
+///   verifier sets the `signature` aside first, as Fedify's does.
 /// * An activity that already carries `signature` or `proof` is left
 ///   alone: the one that is there is the author's.
 ///
@@ -102,6 +103,16 @@ pub enum SigningError {
         activity: String,
         /// Why.
         reason: String,
+    },
+    /// The Linked Data Signature could not be made.
+    #[cfg(feature = "ld-signatures")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ld-signatures")))]
+    #[error("LD signature of activity {activity:?}: {source}")]
+    LdSignature {
+        /// The activity's `id`.
+        activity: String,
+        /// Why (boxed: it is large, and rare).
+        source: Box<crate::ldsig::LdSignatureError>,
     },
     /// The integrity proof could not be made.
     #[cfg(feature = "proof")]
@@ -174,6 +185,21 @@ pub(crate) fn signatures(
                 activity: name(),
                 source: Box::new(source),
             })?;
+    }
+    // Last, over the document with its proof (see above).
+    #[cfg(feature = "ld-signatures")]
+    if signing.ld_signature {
+        let created = crate::vocab::DateTime::now();
+        document = crate::ldsig::sign(
+            &document,
+            &author.keys().rsa,
+            author.key_id(),
+            created.as_str(),
+        )
+        .map_err(|source| SigningError::LdSignature {
+            activity: name(),
+            source: Box::new(source),
+        })?;
     }
     let Value::Object(mut signed) = document else {
         return Ok(None);
@@ -251,7 +277,7 @@ mod tests {
                 "bcc": "https://c.example/users/carol"}),
         );
         let served = serde_json::to_value(posted.activity()).unwrap();
-        let verified = crate::proof::verify_with_key(&served, &ed.public_key()).unwrap();
+        let verified = crate::proof::verify_with_key(&detached(&served), &ed.public_key()).unwrap();
         assert_eq!(
             verified[0].verification_method.as_str(),
             "https://a.example/users/alice#ed25519-key"
@@ -265,7 +291,28 @@ mod tests {
         .unwrap();
         let sent: serde_json::Value = serde_json::from_slice(plan.body().bytes()).unwrap();
         assert_eq!(sent, served);
-        crate::proof::verify_with_key(&sent, &ed.public_key()).unwrap();
+        crate::proof::verify_with_key(&detached(&sent), &ed.public_key()).unwrap();
+        assert_ld_signed(&sent, &alice);
+    }
+
+    /// `document` without its LD signature, as a proof verifier reads it.
+    fn detached(document: &serde_json::Value) -> serde_json::Value {
+        let mut d = document.clone();
+        d.as_object_mut().unwrap().remove("signature");
+        d
+    }
+
+    /// The LD signature verifies with alice's RSA key (feature
+    /// `ld-signatures`).
+    fn assert_ld_signed(document: &serde_json::Value, alice: &LocalActor) {
+        #[cfg(feature = "ld-signatures")]
+        {
+            let rsa = alice.keys().rsa.public_key();
+            let sig = crate::ldsig::verify_with_key(document, &rsa).unwrap();
+            assert_eq!(&sig.creator, alice.key_id());
+        }
+        #[cfg(not(feature = "ld-signatures"))]
+        let _ = (document, alice);
     }
 
     #[test]
@@ -285,7 +332,8 @@ mod tests {
         let plan = crate::delivery::DeliveryPlan::new(&signed, [], &Default::default()).unwrap();
         let sent: serde_json::Value = serde_json::from_slice(plan.body().bytes()).unwrap();
         assert!(!plan.body().bytes().windows(5).any(|w| w == b"carol"));
-        crate::proof::verify_with_key(&sent, &ed.public_key()).unwrap();
+        crate::proof::verify_with_key(&detached(&sent), &ed.public_key()).unwrap();
+        assert_ld_signed(&sent, &alice);
     }
 
     fn posted_delivery(posted: &super::super::Posted) -> &Activity {
