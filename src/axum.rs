@@ -47,15 +47,49 @@ pub const JRD_JSON: &str = "application/jrd+json";
 impl IntoResponse for InboxError {
     /// The status of [`InboxError::status`] with the message as plain text,
     /// so the sending server's logs say why it was refused.
+    ///
+    /// A refusal of the signature's form (unsigned, a dialect, algorithm or
+    /// component the policy wants otherwise:
+    /// [`calls_for_challenge`](crate::signatures::accept_signature::calls_for_challenge))
+    /// also carries an RFC 9421 §5.1 `Accept-Signature` challenge for the
+    /// default [`VerifyPolicy`](crate::signatures::VerifyPolicy) (feature
+    /// `rfc9421`), so a sender that reads it can sign again as asked.
     fn into_response(self) -> Response {
         let status = self.status();
-        (
+        #[cfg(feature = "rfc9421")]
+        let challenge = challenge(&self);
+        #[cfg_attr(not(feature = "rfc9421"), allow(unused_mut))]
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             self.to_string(),
         )
-            .into_response()
+            .into_response();
+        #[cfg(feature = "rfc9421")]
+        if let Some(value) = challenge {
+            response
+                .headers_mut()
+                .insert(crate::signatures::accept_signature::HEADER_NAME, value);
+        }
+        response
     }
+}
+
+/// The `Accept-Signature` value answering `error`, when it refuses the
+/// signature's form. Inbox deliveries carry a body, so the digest is asked
+/// for.
+#[cfg(feature = "rfc9421")]
+fn challenge(error: &InboxError) -> Option<HeaderValue> {
+    use crate::signatures::accept_signature::{AcceptSignature, calls_for_challenge};
+    let form = match error {
+        InboxError::Unsigned => true,
+        InboxError::Signature(e) => calls_for_challenge(e),
+        _ => false,
+    };
+    if !form {
+        return None;
+    }
+    AcceptSignature::for_policy(&crate::signatures::VerifyPolicy::default(), true)?.to_header()
 }
 
 /// A request extension that sets how many body bytes [`InboxRequest`] reads.

@@ -33,6 +33,7 @@ use crate::signatures::Spec;
 use crate::vocab::Iri;
 
 mod breaker;
+#[cfg(feature = "delivery")]
 mod dialect;
 mod outcome;
 mod plan;
@@ -222,6 +223,11 @@ pub struct SendRequest<'a> {
     /// The `Collection-Synchronization` header value (FEP-8fcf) to send,
     /// if the job has one ([`JobRecord::collection_sync`](queue::JobRecord::collection_sync)).
     pub collection_sync: Option<&'a str>,
+    /// The signature the inbox asked for (RFC 9421 `Accept-Signature`), to
+    /// be made instead of the dialect's usual one
+    /// ([`sign_as_requested`](crate::signatures::accept_signature::sign_as_requested)).
+    #[cfg(feature = "rfc9421")]
+    pub requested: Option<&'a crate::signatures::accept_signature::SignatureRequest>,
 }
 
 /// The pluggable "sign and send one POST" step.

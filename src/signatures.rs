@@ -25,6 +25,9 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "rfc9421")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rfc9421")))]
+pub mod accept_signature;
 mod cavage;
 mod digest;
 mod error;

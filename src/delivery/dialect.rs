@@ -1,19 +1,28 @@
-//! The per-host memory of which signature dialect ([`Spec`]) a host
-//! accepts, for "double-knocking" on the way out.
-
-// Only the worker pool (feature `delivery`) keeps a dialect memory.
-#![cfg_attr(not(feature = "delivery"), allow(dead_code))]
+//! The per-host memory of how a host wants requests signed, for
+//! "double-knocking" on the way out: the dialect ([`Spec`]) it accepted
+//! last, and the RFC 9421 signature it asked for with `Accept-Signature`,
+//! if it did.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::signatures::Spec;
+use crate::signatures::accept_signature::SignatureRequest;
 
-/// A bounded map host → the dialect that host accepted last, so later
-/// deliveries knock once. The oldest entries are forgotten first.
+/// What a host accepted last.
+#[derive(Debug, Clone)]
+struct Learnt {
+    dialect: Spec,
+    /// The signature it asked for (RFC 9421 §5), without a nonce.
+    requested: Option<Arc<SignatureRequest>>,
+}
+
+/// A bounded map host → what that host accepted last, so later deliveries
+/// knock once, in the form it wants. The oldest entries are forgotten first.
 #[derive(Debug)]
 pub(crate) struct DialectMemory {
     capacity: usize,
-    map: HashMap<String, Spec>,
+    map: HashMap<String, Learnt>,
     order: VecDeque<String>,
 }
 
@@ -29,13 +38,25 @@ impl DialectMemory {
 
     /// The dialect `host` accepted last, if remembered.
     pub fn get(&self, host: &str) -> Option<Spec> {
-        self.map.get(host).copied()
+        self.map.get(host).map(|l| l.dialect)
     }
 
-    /// Remembers that `host` accepted `dialect`.
-    pub fn remember(&mut self, host: &str, dialect: Spec) {
+    /// The signature `host` asked for and accepted last, if any.
+    pub fn requested(&self, host: &str) -> Option<Arc<SignatureRequest>> {
+        self.map.get(host).and_then(|l| l.requested.clone())
+    }
+
+    /// Remembers that `host` accepted `dialect`, signed as it asked
+    /// (`requested`) or in the dialect's usual form (`None`).
+    pub fn remember(
+        &mut self,
+        host: &str,
+        dialect: Spec,
+        requested: Option<Arc<SignatureRequest>>,
+    ) {
+        let learnt = Learnt { dialect, requested };
         if let Some(d) = self.map.get_mut(host) {
-            *d = dialect;
+            *d = learnt;
             return;
         }
         while self.map.len() >= self.capacity {
@@ -46,7 +67,7 @@ impl DialectMemory {
                 None => break,
             }
         }
-        self.map.insert(host.to_owned(), dialect);
+        self.map.insert(host.to_owned(), learnt);
         self.order.push_back(host.to_owned());
     }
 
@@ -64,14 +85,25 @@ mod tests {
     #[test]
     fn bounded_fifo() {
         let mut m = DialectMemory::new(2);
-        m.remember("a", Spec::Cavage);
-        m.remember("b", Spec::Rfc9421);
-        m.remember("a", Spec::Rfc9421);
+        m.remember("a", Spec::Cavage, None);
+        m.remember("b", Spec::Rfc9421, None);
+        m.remember("a", Spec::Rfc9421, None);
         assert_eq!(m.len(), 2);
-        m.remember("c", Spec::Cavage);
+        m.remember("c", Spec::Cavage, None);
         assert_eq!(m.get("a"), None);
         assert_eq!(m.get("b"), Some(Spec::Rfc9421));
         assert_eq!(m.get("c"), Some(Spec::Cavage));
         assert_eq!(Spec::Cavage.other(), Spec::Rfc9421);
+    }
+
+    #[test]
+    fn the_requested_form_is_kept_until_the_host_accepts_another() {
+        let mut m = DialectMemory::new(2);
+        let asked = Arc::new(SignatureRequest::new("sig1", ["@method"]));
+        m.remember("a", Spec::Rfc9421, Some(Arc::clone(&asked)));
+        assert_eq!(m.requested("a").as_deref(), Some(&*asked));
+        m.remember("a", Spec::Cavage, None);
+        assert_eq!(m.requested("a"), None);
+        assert_eq!(m.get("a"), Some(Spec::Cavage));
     }
 }

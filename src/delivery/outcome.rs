@@ -112,6 +112,15 @@ pub enum GiveUpReason {
         /// Where it pointed (the `Location`, or the URL that answered).
         location: String,
     },
+    /// The inbox refused the signature and asked (RFC 9421
+    /// `Accept-Signature`) for one this server cannot make, or sent a
+    /// challenge that could not be read.
+    SignatureChallenge {
+        /// The status the challenge came with.
+        status: u16,
+        /// Why it could not be met.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for GiveUpReason {
@@ -133,6 +142,10 @@ impl std::fmt::Display for GiveUpReason {
                 status: None,
                 location,
             } => write!(f, "answered from {location:?} after a redirect"),
+            GiveUpReason::SignatureChallenge { status, reason } => write!(
+                f,
+                "status {status} with a signature challenge that cannot be met: {reason}"
+            ),
         }
     }
 }

@@ -173,17 +173,31 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
                     inbox: inbox.to_owned(),
                     reason: "signing pool closed".to_owned(),
                 })?;
+        let requested = r.requested.cloned();
         let signed = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            signer.sign_with_digest(&mut req, &digest).map(|()| req)
+            match &requested {
+                // The inbox said what it wants: exactly that, or a typed refusal.
+                Some(wanted) => crate::signatures::accept_signature::sign_as_requested(
+                    &mut req,
+                    &signer,
+                    Some(&digest),
+                    wanted,
+                )
+                .map_err(|e| e.to_string()),
+                None => signer
+                    .sign_with_digest(&mut req, &digest)
+                    .map_err(|e| e.to_string()),
+            }
+            .map(|()| req)
         })
         .await;
         let req = match signed {
             Ok(Ok(req)) => req,
-            Ok(Err(e)) => {
+            Ok(Err(reason)) => {
                 return Err(DeliveryError::Signing {
                     inbox: inbox.to_owned(),
-                    reason: e.to_string(),
+                    reason,
                 });
             }
             Err(e) => {
@@ -324,6 +338,7 @@ mod tests {
                 body: &body,
                 dialect: Spec::Cavage,
                 collection_sync: None,
+                requested: None,
             })
             .await;
         let modes = client.modes.lock().unwrap().clone();

@@ -93,6 +93,13 @@ impl Signer {
         &self.key_id
     }
 
+    /// The key id, key and clock, for signing in a form a receiver asked
+    /// for (`accept_signature`).
+    #[cfg(feature = "rfc9421")]
+    pub(crate) fn parts(&self) -> (&str, &PrivateKey, &Arc<dyn Clock>) {
+        (&self.key_id, &self.key, &self.clock)
+    }
+
     /// Signs `req` in place, hashing its body if it has one (or is a
     /// POST/PUT/PATCH).
     pub fn sign(&self, req: &mut Request<Bytes>) -> Result<(), SignatureError> {

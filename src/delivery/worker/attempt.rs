@@ -1,5 +1,6 @@
-//! One attempt at one job: breaker admission, double-knock, classification,
-//! settling the job in the queue, reporting.
+//! One attempt at one job: breaker admission, double-knock (or the retry an
+//! RFC 9421 `Accept-Signature` challenge asks for), classification, settling
+//! the job in the queue, reporting.
 
 use std::sync::Arc;
 
@@ -12,6 +13,9 @@ use crate::delivery::{
     Admission, AttemptRecord, ClaimedJob, DeliveryError, DeliveryEvent, GiveUpReason, SendRequest,
     Spec, Transition, Verdict, classify_error, classify_status, is_host_failure_status,
     parse_retry_after,
+};
+use crate::signatures::accept_signature::{
+    AcceptSignature, AcceptSignatureError, SignatureRequest,
 };
 
 /// Runs one claimed job to a settled state, then frees its slots.
@@ -40,10 +44,14 @@ pub(super) async fn run(shared: Arc<Shared>, claimed: ClaimedJob) {
     shared.wake.notify_one();
 }
 
-/// The result of the knock(s): the response or error, and the dialect used last.
+/// The result of the knock(s): the response or error, the dialect used
+/// last, and the signature the inbox asked for if it was made.
 struct Knocked {
     result: Result<http::Response<bytes::Bytes>, DeliveryError>,
     dialect: Spec,
+    requested: Option<Arc<SignatureRequest>>,
+    /// Why the inbox's `Accept-Signature` challenge could not be met.
+    unmet: Option<String>,
 }
 
 async fn attempt(shared: &Shared, claimed: ClaimedJob) {
@@ -93,9 +101,14 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         return;
     }
 
-    let remembered = shared.state().dialects.get(&job.host);
+    let (remembered, learnt) = {
+        let st = shared.state();
+        (st.dialects.get(&job.host), st.dialects.requested(&job.host))
+    };
     let first = remembered.or(job.dialect).unwrap_or(config.first_dialect);
-    let request = |dialect| SendRequest {
+    // The form the host asked for before, if it is the dialect tried first.
+    let first_form = learnt.filter(|_| first == Spec::Rfc9421);
+    let request = |dialect, requested| SendRequest {
         job: job.id,
         activity_id: &job.activity_id,
         inbox: &job.inbox,
@@ -103,17 +116,41 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         body: &body,
         dialect,
         collection_sync: job.collection_sync.as_deref(),
+        requested,
     };
     // The attempt's latency, both knocks included, as the operator sees it.
     let started = std::time::Instant::now();
     let mut knocked = Knocked {
-        result: send(shared, request(first)).await,
+        result: send(shared, request(first, first_form.as_deref())).await,
         dialect: first,
+        requested: first_form.clone(),
+        unmet: None,
     };
-    if config.double_knock && second_knock_warranted(&knocked.result, remembered.is_some()) {
+    if let Some(challenge) = challenge(&knocked.result) {
+        // The inbox said what it wants: one retry in that form, at once,
+        // instead of guessing with the other dialect.
+        match challenge {
+            Ok(wanted) => {
+                tracing::debug!(label = %wanted.label, "delivery: signing as the inbox asked");
+                match send(shared, request(Spec::Rfc9421, Some(&wanted))).await {
+                    Err(DeliveryError::Signing { reason, .. }) => knocked.unmet = Some(reason),
+                    result => {
+                        knocked = Knocked {
+                            result,
+                            dialect: Spec::Rfc9421,
+                            // A nonce is good for one message: not remembered.
+                            requested: Some(Arc::new(wanted.without_nonce())),
+                            unmet: None,
+                        };
+                    }
+                }
+            }
+            Err(e) => knocked.unmet = Some(e.to_string()),
+        }
+    } else if config.double_knock && second_knock_warranted(&knocked.result, remembered.is_some()) {
         tracing::debug!(first = ?first, "delivery: knocking again with the other dialect");
         let other = first.other();
-        let second = send(shared, request(other)).await;
+        let second = send(shared, request(other, None)).await;
         // A dialect this build cannot sign is no answer from the host: keep
         // the first knock's result then.
         let first_was_local = matches!(knocked.result, Err(DeliveryError::Signing { .. }));
@@ -121,6 +158,8 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             knocked = Knocked {
                 result: second,
                 dialect: other,
+                requested: None,
+                unmet: None,
             };
         }
     }
@@ -132,7 +171,8 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         let mut st = shared.state();
         match &knocked.result {
             Ok(resp) if resp.status().is_success() => {
-                st.dialects.remember(&job.host, knocked.dialect);
+                st.dialects
+                    .remember(&job.host, knocked.dialect, knocked.requested.clone());
                 st.breaker.record_success(&job.host)
             }
             Ok(resp) if !is_host_failure_status(resp.status()) => {
@@ -244,6 +284,10 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
         }
         Verdict::Permanent => {
             let reason = redirected(&knocked.result).unwrap_or_else(|| match (status, &error) {
+                (Some(status), _) if knocked.unmet.is_some() => GiveUpReason::SignatureChallenge {
+                    status,
+                    reason: knocked.unmet.clone().unwrap_or_default(),
+                },
                 (Some(status), _) => GiveUpReason::Rejected { status },
                 (None, Some(e)) => GiveUpReason::Refused { reason: e.clone() },
                 (None, None) => GiveUpReason::Refused {
@@ -326,6 +370,27 @@ fn give_up_text(reason: &GiveUpReason, failure: Option<&str>) -> String {
         Some(f) if !reason.contains(f) => format!("{reason}: {f}"),
         _ => reason,
     }
+}
+
+/// The RFC 9421 `Accept-Signature` challenge of a `401` or `400` answer,
+/// if it carries one: the first signature it asks for, or why the field is
+/// unusable. Only the first requested signature is made: a request carries
+/// one signature.
+fn challenge(
+    result: &Result<http::Response<bytes::Bytes>, DeliveryError>,
+) -> Option<Result<SignatureRequest, AcceptSignatureError>> {
+    let resp = result.as_ref().ok()?;
+    if resp.status() != StatusCode::UNAUTHORIZED && resp.status() != StatusCode::BAD_REQUEST {
+        return None;
+    }
+    Some(
+        AcceptSignature::from_headers(resp.headers())?.and_then(|f| {
+            f.requests
+                .into_iter()
+                .next()
+                .ok_or(AcceptSignatureError::Empty)
+        }),
+    )
 }
 
 /// Whether the first knock's result calls for the other dialect: 400/401/403

@@ -1,0 +1,15 @@
+//! Integration tests of RFC 9421 `Accept-Signature` (RFC 9421 §5) in both
+//! directions, on loopback: our delivery workers answering a strict
+//! receiver's challenge (once, in the requested form, remembered per host;
+//! a challenge they cannot meet is a typed failure without a retry), and our
+//! inbox answering a refused signature with a challenge that an independent
+//! implementation reads and meets.
+
+mod support;
+
+#[cfg(all(feature = "delivery", feature = "axum", feature = "client"))]
+#[path = "accept_signature/delivery_signs_as_asked.rs"]
+mod delivery_signs_as_asked;
+#[cfg(all(feature = "delivery", feature = "axum", feature = "client"))]
+#[path = "accept_signature/inbox_challenges.rs"]
+mod inbox_challenges;
