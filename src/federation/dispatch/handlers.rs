@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::inbox::Incoming;
+use crate::inbox::{Authenticity, Incoming};
 use crate::signatures::Verified;
 use crate::vocab::{Activity, AnyObject, Iri, Kind, Reference};
 
@@ -29,6 +29,8 @@ struct CxInner {
     verified: Verified,
     local_actors: Vec<Iri>,
     body: Bytes,
+    authenticity: Authenticity,
+    forwarded_by: Option<Iri>,
 }
 
 impl Cx {
@@ -57,6 +59,8 @@ impl Cx {
                 verified: incoming.verified.clone(),
                 local_actors,
                 body: incoming.body.clone(),
+                authenticity: incoming.authenticity.clone(),
+                forwarded_by: incoming.forwarded_by.clone(),
             }),
         }
     }
@@ -93,6 +97,18 @@ impl Cx {
     /// The exact bytes received, for storage or forwarding.
     pub fn body(&self) -> &Bytes {
         &self.inner.body
+    }
+
+    /// How the activity was established as its actor's (see
+    /// [`Incoming::authenticity`]).
+    pub fn authenticity(&self) -> &Authenticity {
+        &self.inner.authenticity
+    }
+
+    /// The server that forwarded the activity, when not its actor's (see
+    /// [`Incoming::forwarded_by`]).
+    pub fn forwarded_by(&self) -> Option<&Iri> {
+        self.inner.forwarded_by.as_ref()
     }
 }
 

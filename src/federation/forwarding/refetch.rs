@@ -123,7 +123,7 @@ impl Refetcher<'_> {
                 "its {member:?} differs from its object's, which alone the origin can confirm"
             ));
         }
-        match self.fetch(&url).await {
+        match self.fetch(&url).await.map(without_context) {
             Ok(fetched) if same_content(object, &fetched) => {
                 Outcome::Established(Authenticity::Refetched {
                     from: Iri::new_unchecked(object_id),
@@ -192,6 +192,16 @@ impl Refetcher<'_> {
 enum Fetched {
     OverBudget(ForwardedError),
     Failed(FetchError),
+}
+
+/// `document` without its `@context`: an embedded object has none of its
+/// own (it is in its activity's), while the same object served alone
+/// carries one.
+fn without_context(mut document: Value) -> Value {
+    if let Some(map) = document.as_object_mut() {
+        map.remove("@context");
+    }
+    document
 }
 
 /// `iri` as an `http(s)` URL on `actor`'s origin.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::delivery::{DeliveryPlan, JobId, NewActivity, PreparedBody};
+use crate::federation::dispatch::Cx;
 use crate::federation::recipients::{RecipientResolver, addressees};
 use crate::federation::{Federation, FederationError, LocalActor};
 use crate::inbox::Incoming;
@@ -84,12 +85,43 @@ impl Federation {
     /// [`FederationError::Graph`] when the followers cannot be read,
     /// [`FederationError::Delivery`] when the jobs cannot be queued.
     pub async fn forward(&self, incoming: &Incoming) -> Result<Forwarded, FederationError> {
-        if self.inner.paths.is_local(&incoming.actor) {
-            return Ok(not(NotForwarded::Local));
-        }
         let Some(activity) = incoming.activity.as_activity() else {
             return Ok(not(NotForwarded::NotAnActivity));
         };
+        let received = Received {
+            actor: &incoming.actor,
+            forwarded_by: incoming.forwarded_by.as_ref(),
+            activity,
+            body: &incoming.body,
+        };
+        self.forward_received(received).await
+    }
+
+    /// [`Federation::forward`] from a dispatcher handler, which holds the
+    /// [`Cx`] and the typed activity rather than the [`Incoming`]:
+    /// `dispatcher.on_create(|cx, create| … fed.forward_from(&cx, &create.activity))`.
+    ///
+    /// # Errors
+    /// As [`Federation::forward`].
+    pub async fn forward_from(
+        &self,
+        cx: &Cx,
+        activity: &Activity,
+    ) -> Result<Forwarded, FederationError> {
+        let received = Received {
+            actor: cx.actor(),
+            forwarded_by: cx.forwarded_by(),
+            activity,
+            body: cx.body(),
+        };
+        self.forward_received(received).await
+    }
+
+    async fn forward_received(&self, incoming: Received<'_>) -> Result<Forwarded, FederationError> {
+        if self.inner.paths.is_local(incoming.actor) {
+            return Ok(not(NotForwarded::Local));
+        }
+        let activity = incoming.activity;
         let owners: Vec<LocalActor> = addressees(activity)
             .iter()
             .filter_map(|iri| self.followers_owner(iri))
@@ -97,12 +129,12 @@ impl Federation {
         if owners.is_empty() {
             return Ok(not(NotForwarded::NoLocalCollection));
         }
-        let document = incoming.json().unwrap_or(Value::Null);
+        let document: Value = serde_json::from_slice(incoming.body).unwrap_or(Value::Null);
         if !self.refers_to_us(&document).await {
             return Ok(not(NotForwarded::NotAboutUs));
         }
-        let mut origins: Vec<&Iri> = vec![&incoming.actor];
-        origins.extend(incoming.forwarded_by.as_ref());
+        let mut origins: Vec<&Iri> = vec![incoming.actor];
+        origins.extend(incoming.forwarded_by);
         let mut seen: HashSet<Url> = HashSet::new();
         let (mut inboxes, mut jobs) = (Vec::new(), Vec::new());
         for owner in &owners {
@@ -206,6 +238,14 @@ impl Federation {
     fn is_ours(&self, iri: &str) -> bool {
         self.inner.paths.is_local(&Iri::new_unchecked(iri))
     }
+}
+
+/// What forwarding reads of a received activity.
+struct Received<'a> {
+    actor: &'a Iri,
+    forwarded_by: Option<&'a Iri>,
+    activity: &'a Activity,
+    body: &'a bytes::Bytes,
 }
 
 fn not(reason: NotForwarded) -> Forwarded {

@@ -1,0 +1,279 @@
+//! A replies to B's post; B forwards the reply to its followers on C;
+//! C believes it through A's LD signature, through A's integrity proof, or
+//! by fetching it again from A, and refuses what B (or anyone) altered.
+
+use std::time::{Duration, Instant};
+
+use archipel::federation::forwarding::Forwarded;
+use archipel::federation::{Federation, LocalActor};
+use archipel::inbox::Authenticity;
+use archipel::proof::ProofOptions;
+use archipel::vocab::{Activity, Iri};
+use serde_json::{Value, json};
+
+use crate::node::{Node, Seen, eventually, post_signed, start};
+
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+const AS: &str = "https://www.w3.org/ns/activitystreams";
+const SECURITY: &str = "https://w3id.org/security/v1";
+
+/// A (alice), B (bob, known as `localhost`) and C (carol, who follows
+/// bob), and bob's public post, served by B.
+struct Network {
+    a: Node,
+    b: Node,
+    c: Node,
+    bob_post: Iri,
+}
+
+async fn network() -> Network {
+    let (a, b, c) = tokio::join!(
+        start("127.0.0.1", &["alice"]),
+        start("localhost", &["bob"]),
+        start("127.0.0.1", &["carol"]),
+    );
+    let (bob, carol) = (b.user("bob"), c.user("carol"));
+    c.fed.follow(&carol, bob.id()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !b
+        .fed
+        .graph()
+        .is_follower(bob.id(), carol.id())
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "carol never followed bob");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let bob_post = b.fed.paths().object("bob-post").unwrap();
+    b.serve(
+        &json!({"@context": AS, "id": bob_post, "type": "Note", "attributedTo": bob.id(),
+                "content": "what are you reading?", "to": [PUBLIC], "cc": [bob.followers()]}),
+        &bob,
+    );
+    Network { a, b, c, bob_post }
+}
+
+/// Alice's reply `n` to bob's post, addressed to bob and his followers:
+/// the `Create` and its `Note`.
+fn reply(net: &Network, n: &str, content: &str) -> (Value, Value) {
+    let (alice, bob) = (net.a.user("alice"), net.b.user("bob"));
+    let paths = net.a.fed.paths();
+    let note = json!({
+        "id": paths.object(&format!("reply-{n}")).unwrap(), "type": "Note",
+        "attributedTo": alice.id(), "inReplyTo": net.bob_post, "content": content,
+        "to": [PUBLIC], "cc": [bob.id(), bob.followers()],
+    });
+    let create = json!({
+        "@context": [AS, SECURITY], "id": paths.activity(&format!("reply-{n}")).unwrap(),
+        "type": "Create", "actor": alice.id(), "to": [PUBLIC],
+        "cc": [bob.id(), bob.followers()], "object": note,
+    });
+    (create, note)
+}
+
+fn ld_signed(alice: &LocalActor, document: &Value) -> Value {
+    archipel::ldsig::sign(
+        document,
+        &alice.keys().rsa,
+        alice.key_id(),
+        "2026-01-01T00:00:00Z",
+    )
+    .unwrap()
+}
+
+fn proof_signed(alice: &LocalActor, document: &Value) -> Value {
+    let method = alice.ed25519_key_id().unwrap().clone();
+    let key = alice.keys().ed25519.clone().unwrap();
+    archipel::proof::sign(document, &key, &ProofOptions::new(method)).unwrap()
+}
+
+/// Alice sends `create` (as given, signature or proof included) through A.
+async fn send(fed: &Federation, alice: &LocalActor, create: &Value) {
+    let activity: Activity = serde_json::from_value(create.clone()).unwrap();
+    fed.send(alice, &activity).await.unwrap();
+}
+
+fn id_of(document: &Value) -> Iri {
+    Iri::parse(document["id"].as_str().unwrap()).unwrap()
+}
+
+/// Waits until C accepted `id`, and returns what it recorded.
+async fn seen_on_c(net: &Network, id: &Iri) -> Seen {
+    eventually(&format!("C accepts {id}"), || {
+        net.c.seen().iter().any(|s| &s.id == id)
+    })
+    .await;
+    net.c.seen().into_iter().find(|s| &s.id == id).unwrap()
+}
+
+#[tokio::test]
+async fn c_accepts_a_forwarded_reply_through_ld_signature_proof_or_refetch() {
+    let net = network().await;
+    let (alice, bob, carol) = (net.a.user("alice"), net.b.user("bob"), net.c.user("carol"));
+    let forwarded_by = Some(bob.id().clone());
+
+    // (a) Mastodon's way: an LD signature by alice; A serves nothing.
+    let (create, _) = reply(&net, "ld", "an LD-signed reply");
+    send(&net.a.fed, &alice, &ld_signed(&alice, &create)).await;
+    let id = id_of(&create);
+    assert_eq!(
+        seen_on_c(&net, &id).await,
+        Seen {
+            id: id.clone(),
+            authenticity: Authenticity::LdSignature {
+                creator: alice.key_id().clone()
+            },
+            forwarded_by: forwarded_by.clone(),
+        }
+    );
+    // B got it from alice herself, and forwarded it to carol's server only.
+    let on_b = net.b.seen();
+    assert_eq!(on_b[0].authenticity, Authenticity::HttpSignature);
+    assert_eq!(on_b[0].forwarded_by, None);
+    match &net.b.forwarded.lock().unwrap()[0] {
+        Forwarded::Sent { inboxes, .. } => {
+            assert_eq!(
+                inboxes,
+                &[url::Url::parse(carol.shared_inbox().as_str()).unwrap()]
+            )
+        }
+        other => panic!("B did not forward: {other:?}"),
+    }
+
+    // (b) An integrity proof by alice's Ed25519 key; A serves nothing.
+    let (create, _) = reply(&net, "proof", "a reply with a proof");
+    send(&net.a.fed, &alice, &proof_signed(&alice, &create)).await;
+    let id = id_of(&create);
+    assert_eq!(
+        seen_on_c(&net, &id).await.authenticity,
+        Authenticity::IntegrityProof {
+            verification_method: alice.ed25519_key_id().unwrap().clone()
+        }
+    );
+
+    // (c) Unsigned, but A serves the activity at its id.
+    let (create, _) = reply(&net, "served", "a reply A serves");
+    net.a.serve(&create, &alice);
+    send(&net.a.fed, &alice, &create).await;
+    let id = id_of(&create);
+    let seen = seen_on_c(&net, &id).await;
+    assert_eq!(
+        seen.authenticity,
+        Authenticity::Refetched { from: id.clone() }
+    );
+    assert_eq!(seen.forwarded_by, forwarded_by);
+
+    // (c') Unsigned, and A serves only the note it creates.
+    let (create, note) = reply(&net, "object", "a reply whose note only A serves");
+    net.a.serve(&note, &alice);
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        seen_on_c(&net, &id_of(&create)).await.authenticity,
+        Authenticity::Refetched { from: id_of(&note) }
+    );
+
+    // The same forwarded activity again is a duplicate: answered 202,
+    // handed over once.
+    let (create, _) = reply(&net, "ld", "an LD-signed reply");
+    let (status, _) = post_signed(carol.shared_inbox(), &bob, &ld_signed(&alice, &create)).await;
+    assert_eq!(status, 202);
+    let id = id_of(&create);
+    assert_eq!(net.c.seen().iter().filter(|s| s.id == id).count(), 1);
+}
+
+#[tokio::test]
+async fn c_refuses_a_forwarded_reply_whose_content_was_altered() {
+    let net = network().await;
+    let (alice, bob, carol) = (net.a.user("alice"), net.b.user("bob"), net.c.user("carol"));
+    let inbox = carol.shared_inbox();
+
+    // Signed by alice and served by A, then altered on the way.
+    let (create, note) = reply(&net, "altered", "I liked it");
+    net.a.serve(&create, &alice);
+    net.a.serve(&note, &alice);
+    let mut altered = ld_signed(&alice, &create);
+    altered["object"]["content"] = "I hated it".into();
+    let (status, reason) = post_signed(inbox, &bob, &altered).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.contains("differs from the copy at"), "{reason}");
+
+    // Not signed, the activity not served, its note altered.
+    let (create, note) = reply(&net, "altered-note", "five stars");
+    net.a.serve(&note, &alice);
+    let mut altered = create.clone();
+    altered["object"]["content"] = "one star".into();
+    let (status, reason) = post_signed(inbox, &bob, &altered).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "differs from the copy at {:?}",
+            note["id"].as_str().unwrap()
+        )),
+        "{reason}"
+    );
+
+    // Its addressing widened: the note alone cannot vouch for it.
+    let (create, note) = reply(&net, "widened", "between us");
+    net.a.serve(&note, &alice);
+    let mut widened = create.clone();
+    widened["cc"] = json!([bob.id(), bob.followers(), "http://127.0.0.1:9/users/eve"]);
+    let (status, reason) = post_signed(inbox, &bob, &widened).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(
+        reason.contains("\"cc\" differs from its object's"),
+        "{reason}"
+    );
+
+    // A proof by alice over other content does not verify either.
+    let (create, _) = reply(&net, "proof-altered", "signed");
+    let mut altered = proof_signed(&alice, &create);
+    altered["object"]["content"] = "resigned".into();
+    let (status, reason) = post_signed(inbox, &bob, &altered).await;
+    assert_eq!(status, 401, "{reason}");
+
+    assert!(net.c.seen().is_empty(), "{:?}", net.c.seen());
+}
+
+#[tokio::test]
+async fn c_refuses_blocked_forwarders_and_deletes_it_cannot_confirm() {
+    let net = network().await;
+    let (alice, bob, carol) = (net.a.user("alice"), net.b.user("bob"), net.c.user("carol"));
+    let inbox = carol.shared_inbox();
+    let paths = net.a.fed.paths();
+
+    // Alice deleting bob's post: not hers to delete, whoever forwards it.
+    let foreign = json!({"@context": AS, "id": paths.activity("delete-1").unwrap(),
+        "type": "Delete", "actor": alice.id(), "object": net.bob_post, "to": [PUBLIC]});
+    let (status, reason) = post_signed(inbox, &bob, &ld_signed(&alice, &foreign)).await;
+    assert_eq!(status, 403, "{reason}");
+    assert!(reason.contains("not on the actor's origin"), "{reason}");
+
+    // A forwarded Delete of alice's note, which A still serves.
+    let (_, note) = reply(&net, "kept", "still here");
+    net.a.serve(&note, &alice);
+    let delete = json!({"@context": AS, "id": paths.activity("delete-2").unwrap(),
+        "type": "Delete", "actor": alice.id(), "object": note["id"], "to": [PUBLIC]});
+    let (status, reason) = post_signed(inbox, &bob, &delete).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.contains("still exists at its origin"), "{reason}");
+
+    // ...and of one A answers 404 for: the note is gone, as claimed.
+    let gone = json!({"@context": AS, "id": paths.activity("delete-3").unwrap(),
+        "type": "Delete", "actor": alice.id(), "object": paths.object("gone").unwrap(),
+        "to": [PUBLIC]});
+    let (status, reason) = post_signed(inbox, &bob, &gone).await;
+    assert_eq!(status, 202, "{reason}");
+
+    // A forwarder whose domain C blocks is refused, though alice signed
+    // (by the inbox's admission, before any verification).
+    net.c.policy.block("localhost").unwrap();
+    let (create, _) = reply(&net, "blocked", "through a blocked server");
+    let (status, reason) = post_signed(inbox, &bob, &ld_signed(&alice, &create)).await;
+    assert_eq!(status, 403, "{reason}");
+    assert!(
+        reason.contains("\"localhost:") && reason.contains("is blocked"),
+        "{reason}"
+    );
+    assert!(net.c.seen().is_empty(), "{:?}", net.c.seen());
+}
