@@ -14,6 +14,9 @@
 
 mod support;
 
+#[path = "forwarding/inbox.rs"]
+mod inbox;
+
 #[path = "forwarding/node.rs"]
 mod node;
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use archipel::federation::forwarding::Forwarded;
+use archipel::federation::forwarding::{Forwarded, NotForwarded};
 use archipel::federation::{Federation, LocalActor};
 use archipel::inbox::Authenticity;
 use archipel::proof::ProofOptions;
@@ -17,8 +17,8 @@ const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 const AS: &str = "https://www.w3.org/ns/activitystreams";
 const SECURITY: &str = "https://w3id.org/security/v1";
 
-/// A (alice), B (bob, known as `localhost`) and C (carol, who follows
-/// bob), and bob's public post, served by B.
+/// A (alice, and dora who follows bob), B (bob, known as `localhost`) and
+/// C (carol, who follows bob), and bob's public post, served by B.
 struct Network {
     a: Node,
     b: Node,
@@ -28,22 +28,29 @@ struct Network {
 
 async fn network() -> Network {
     let (a, b, c) = tokio::join!(
-        start("127.0.0.1", &["alice"]),
+        start("127.0.0.1", &["alice", "dora"]),
         start("localhost", &["bob"]),
         start("127.0.0.1", &["carol"]),
     );
-    let (bob, carol) = (b.user("bob"), c.user("carol"));
+    let (bob, carol, dora) = (b.user("bob"), c.user("carol"), a.user("dora"));
     c.fed.follow(&carol, bob.id()).await.unwrap();
+    a.fed.follow(&dora, bob.id()).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !b
-        .fed
-        .graph()
-        .is_follower(bob.id(), carol.id())
-        .await
-        .unwrap()
-    {
-        assert!(Instant::now() < deadline, "carol never followed bob");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    for follower in [&carol, &dora] {
+        while !b
+            .fed
+            .graph()
+            .is_follower(bob.id(), follower.id())
+            .await
+            .unwrap()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{} never followed bob",
+                follower.id()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
     let bob_post = b.fed.paths().object("bob-post").unwrap();
     b.serve(
@@ -127,7 +134,8 @@ async fn c_accepts_a_forwarded_reply_through_ld_signature_proof_or_refetch() {
             forwarded_by: forwarded_by.clone(),
         }
     );
-    // B got it from alice herself, and forwarded it to carol's server only.
+    // B got it from alice herself, and forwarded it to carol's server
+    // only: dora's is alice's, the activity's own origin.
     let on_b = net.b.seen();
     assert_eq!(on_b[0].authenticity, Authenticity::HttpSignature);
     assert_eq!(on_b[0].forwarded_by, None);
@@ -197,6 +205,18 @@ async fn c_refuses_a_forwarded_reply_whose_content_was_altered() {
     let (status, reason) = post_signed(inbox, &bob, &altered).await;
     assert_eq!(status, 401, "{reason}");
     assert!(reason.contains("differs from the copy at"), "{reason}");
+
+    // Signed, but by bob, for alice: a signature says who signed.
+    let (create, _) = reply(&net, "bobs", "words put in alice's mouth");
+    let (status, reason) = post_signed(inbox, &bob, &ld_signed(&bob, &create)).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "signed by {:?}, not by its actor",
+            bob.id().as_str()
+        )),
+        "{reason}"
+    );
 
     // Not signed, the activity not served, its note altered.
     let (create, note) = reply(&net, "altered-note", "five stars");
@@ -276,4 +296,69 @@ async fn c_refuses_blocked_forwarders_and_deletes_it_cannot_confirm() {
         "{reason}"
     );
     assert!(net.c.seen().is_empty(), "{:?}", net.c.seen());
+}
+
+/// The last thing B's forwarding did, once it did something more.
+async fn next_forward(net: &Network, before: usize) -> Forwarded {
+    eventually("B handles the reply", || {
+        net.b.forwarded.lock().unwrap().len() > before
+    })
+    .await;
+    net.b.forwarded.lock().unwrap()[before].clone()
+}
+
+#[tokio::test]
+async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects() {
+    let net = network().await;
+    let (alice, bob, carol) = (net.a.user("alice"), net.b.user("bob"), net.c.user("carol"));
+
+    // A reply to bob's post addressed to bob alone: no collection of B's.
+    let (mut create, _) = reply(&net, "direct", "just to you");
+    create["to"] = json!([bob.id()]);
+    create["cc"] = json!([]);
+    create["object"]["to"] = json!([bob.id()]);
+    create["object"]["cc"] = json!([]);
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        next_forward(&net, 0).await,
+        Forwarded::NotForwarded {
+            reason: NotForwarded::NoLocalCollection
+        }
+    );
+
+    // To bob's followers, but about nothing of B's.
+    let (mut create, _) = reply(&net, "unrelated", "hello bob's followers");
+    create["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inReplyTo");
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        next_forward(&net, 1).await,
+        Forwarded::NotForwarded {
+            reason: NotForwarded::NotAboutUs
+        }
+    );
+
+    // A reply to alice's own reply (served by A) to bob's post: B finds
+    // its post one inReplyTo away, and forwards it.
+    let (_, first_note) = reply(&net, "first", "first");
+    net.a.serve(&first_note, &alice);
+    let (mut second, _) = reply(&net, "second", "second");
+    second["object"]["inReplyTo"] = first_note["id"].clone();
+    net.a.serve(&second, &alice);
+    send(&net.a.fed, &alice, &second).await;
+    match next_forward(&net, 2).await {
+        Forwarded::Sent { inboxes, .. } => assert_eq!(
+            inboxes,
+            [url::Url::parse(carol.shared_inbox().as_str()).unwrap()]
+        ),
+        other => panic!("B did not forward the nested reply: {other:?}"),
+    }
+    assert_eq!(
+        seen_on_c(&net, &id_of(&second)).await.authenticity,
+        Authenticity::Refetched {
+            from: id_of(&second)
+        }
+    );
 }
