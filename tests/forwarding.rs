@@ -22,3 +22,6 @@ mod node;
 
 #[path = "forwarding/three_servers.rs"]
 mod three_servers;
+
+#[path = "forwarding/verifier.rs"]
+mod verifier;

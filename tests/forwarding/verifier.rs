@@ -1,0 +1,156 @@
+//! `ForwardedVerifier` against a scripted origin: what each activity type
+//! can be believed through, the proof's controller, and the per-origin
+//! budget that bounds what forwarders make us fetch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use archipel::client::ReqwestClient;
+use archipel::federation::forwarding::ForwardedVerifier;
+use archipel::fetch::Fetcher;
+use archipel::inbox::{Authenticity, ForwardedError, VerifyForwarded};
+use archipel::proof::ProofOptions;
+use archipel::signatures::PrivateKey;
+use archipel::vocab::Iri;
+use serde_json::{Value, json};
+
+use crate::support::{Reply, TestServer};
+
+fn verifier() -> ForwardedVerifier {
+    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
+    ForwardedVerifier::new(Fetcher::new(Arc::new(client)))
+}
+
+fn serve(origin: &TestServer, path: &str, document: &Value) {
+    origin.route(
+        path,
+        Reply::ok("application/activity+json", document.to_string()),
+    );
+}
+
+#[tokio::test]
+async fn update_is_believed_through_its_object_and_like_only_through_its_own_copy() {
+    let origin = TestServer::start().await;
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let note = json!({"id": origin.url("/notes/1"), "type": "Note", "attributedTo": alice,
+                      "content": "edited", "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    serve(&origin, "/notes/1", &note);
+    let update = json!({"id": origin.url("/updates/1"), "type": "Update", "actor": alice,
+                        "object": note, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
+    let v = verifier();
+    assert_eq!(
+        v.verify_forwarded(&update, &alice).await.unwrap(),
+        Authenticity::Refetched {
+            from: Iri::new_unchecked(origin.url("/notes/1"))
+        }
+    );
+
+    // A Like of the same origin's note, not served at its id: its object
+    // says nothing about who liked it.
+    let like = json!({"id": origin.url("/likes/1"), "type": "Like", "actor": alice,
+                      "object": origin.url("/notes/1")});
+    match v.verify_forwarded(&like, &alice).await {
+        Err(ForwardedError::Unverified { reasons, .. }) => {
+            assert!(
+                reasons.contains("a Like is believed only from its own copy"),
+                "{reasons}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Served, but not as forwarded.
+    serve(
+        &origin,
+        "/likes/1",
+        &json!({"id": origin.url("/likes/1"), "type": "Like", "actor": alice,
+                "object": origin.url("/notes/2")}),
+    );
+    assert!(matches!(
+        v.verify_forwarded(&like, &alice).await,
+        Err(ForwardedError::ContentMismatch { from, .. }) if from == origin.url("/likes/1")
+    ));
+}
+
+#[tokio::test]
+async fn a_delete_is_believed_once_its_object_is_gone_or_a_tombstone() {
+    let origin = TestServer::start().await;
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let delete = |n: u32| {
+        json!({"id": origin.url(&format!("/deletes/{n}")), "type": "Delete", "actor": alice,
+               "object": origin.url(&format!("/notes/{n}"))})
+    };
+    origin.route("/notes/1", Reply::status(410));
+    serve(
+        &origin,
+        "/notes/2",
+        &json!({"id": origin.url("/notes/2"), "type": "Tombstone"}),
+    );
+    serve(
+        &origin,
+        "/notes/3",
+        &json!({"id": origin.url("/notes/3"), "type": "Note", "attributedTo": alice}),
+    );
+    let v = verifier();
+    for n in [1, 2] {
+        assert_eq!(
+            v.verify_forwarded(&delete(n), &alice).await.unwrap(),
+            Authenticity::Refetched {
+                from: Iri::new_unchecked(origin.url(&format!("/notes/{n}")))
+            }
+        );
+    }
+    assert!(matches!(
+        v.verify_forwarded(&delete(3), &alice).await,
+        Err(ForwardedError::NotDeleted { object, .. }) if object == origin.url("/notes/3")
+    ));
+}
+
+#[tokio::test]
+async fn a_proof_by_another_actor_of_the_origin_is_not_the_actors() {
+    let origin = TestServer::start().await;
+    let (alice, mallory) = (origin.url("/users/alice"), origin.url("/users/mallory"));
+    let key = PrivateKey::generate_ed25519().unwrap();
+    let method = format!("{mallory}#ed25519-key");
+    serve(
+        &origin,
+        "/users/mallory",
+        &json!({"id": mallory, "type": "Person", "inbox": format!("{mallory}/inbox"),
+                "assertionMethod": [{"id": method, "type": "Multikey", "controller": mallory,
+                    "publicKeyMultibase": key.public_key().to_multibase().unwrap()}]}),
+    );
+    let like = json!({"id": origin.url("/likes/1"), "type": "Like", "actor": alice,
+                      "object": "https://b.example/notes/1"});
+    let signed =
+        archipel::proof::sign(&like, &key, &ProofOptions::new(Iri::new_unchecked(method))).unwrap();
+    let err = verifier()
+        .verify_forwarded(&signed, &Iri::new_unchecked(&alice))
+        .await;
+    assert!(
+        matches!(&err, Err(ForwardedError::NotTheActor { signer, actor, .. })
+            if signer == &mallory && actor == &alice),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_forwarder_cannot_make_us_fetch_past_the_origins_budget() {
+    let origin = TestServer::start().await;
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let v = verifier().with_fetch_budget(2, Duration::from_secs(3600));
+    let like = |n: u32| {
+        json!({"id": origin.url(&format!("/likes/{n}")), "type": "Like", "actor": alice,
+               "object": "https://b.example/notes/1"})
+    };
+    for n in 0..2 {
+        assert!(matches!(
+            v.verify_forwarded(&like(n), &alice).await,
+            Err(ForwardedError::Unverified { .. })
+        ));
+    }
+    let spent = v.verify_forwarded(&like(2), &alice).await;
+    assert!(
+        matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "127.0.0.1"),
+        "{spent:?}"
+    );
+    assert_eq!(origin.requests().len(), 2);
+}
