@@ -15,6 +15,7 @@
 //! | followers synchronization | [`followers_sync`] | FEP-8fcf: a digest per server on deliveries; the partial collection only to that server; a header believed only from its collection's owner; bounded reconciliation |
 //! | quote posts | [`quotes`] | FEP-044f: who may quote a post (automatically, after approval, nobody); authorizations issued, served and revoked; a quote shown as one only once its authorization, fetched from the quoted author's origin, names it |
 //! | inbox forwarding | [`forwarding`] | ActivityPub §7.1.2: a forwarded activity believed on its actor's LD signature or integrity proof, or its origin's copy; passed on unchanged to the local followers it concerns |
+//! | relays | [`relay`] | subscriptions by the instance actor (Mastodon-style and LitePub), bounded; public posts to accepted relays; a relay's copies believed only as their actor's |
 //! | inbound dispatch | [`dispatch`], [`fanin`] | typed handlers, after the authorization rules; which local actors an activity is for |
 //! | what the server keeps | [`store`] | local posts: what each reader of an outbox or object may see, tombstones; bounded tables for what peers send (received objects, inboxes, reactions, the verification log) |
 //! | state on disk | `data_dir` (feature `sqlite`) | keys, actor cache and delivery queue in private SQLite files |
@@ -42,6 +43,7 @@ pub mod outbox;
 pub mod paths;
 pub mod quotes;
 pub mod recipients;
+pub mod relay;
 pub mod remote;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

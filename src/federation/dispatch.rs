@@ -259,6 +259,8 @@ pub struct Dispatcher {
     local_exists: Option<LocalCheck>,
     handlers: Handlers,
     every: Option<Handler<Activity>>,
+    /// Relay subscriptions, handled before the rules ([`Dispatcher::with_relays`]).
+    pub(crate) relays: Option<super::hub::Federation>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -300,6 +302,7 @@ impl Dispatcher {
             local_exists: None,
             handlers: Handlers::default(),
             every: None,
+            relays: None,
         }
     }
 
@@ -451,6 +454,13 @@ impl Dispatcher {
     /// A [`DispatchError`] naming the refusal; answer the sender with
     /// [`DispatchError::status`]. A refused activity reached no handler.
     pub async fn dispatch(&self, incoming: Incoming) -> Result<Dispatched, DispatchError> {
+        let incoming = match &self.relays {
+            Some(fed) => match super::relay::intercept(fed, incoming).await? {
+                Some(incoming) => incoming,
+                None => return Ok(Dispatched::Recorded),
+            },
+            None => incoming,
+        };
         let route = self.authorize(&incoming).await?;
         let cx = Cx::new(&incoming, &self.paths);
         let type_name = incoming.kind;

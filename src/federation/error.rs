@@ -61,6 +61,9 @@ pub enum FederationError {
     /// A quote was not requested, authorized or believed.
     #[error(transparent)]
     Quotes(#[from] super::quotes::QuoteError),
+    /// A relay subscription could not be made or kept.
+    #[error(transparent)]
+    Relay(#[from] super::relay::RelayError),
     /// A fan-out job could not be written.
     #[error(transparent)]
     Fanout(#[from] super::fanout::FanoutError),

@@ -184,6 +184,7 @@ pub struct FederationBuilder {
     inbound: Option<Arc<dyn DeliveryQueue>>,
     gone_actor: Option<crate::inbox::gone::GoneActorHook>,
     object_signing: super::outbox::ObjectSigning,
+    relays: Option<Arc<dyn super::relay::RelayStore>>,
 }
 
 impl std::fmt::Debug for FederationBuilder {
@@ -345,6 +346,13 @@ impl FederationBuilder {
         self
     }
 
+    /// Where relay subscriptions are kept (default: [`MemoryRelays`](super::relay::MemoryRelays),
+    /// lost on exit). See [`relay`](super::relay).
+    pub fn with_relay_store(mut self, store: Arc<dyn super::relay::RelayStore>) -> Self {
+        self.relays = Some(store);
+        self
+    }
+
     /// Builds the handle: loads (or makes) the instance actor's key.
     ///
     /// # Errors
@@ -440,6 +448,7 @@ impl FederationBuilder {
                 authorized_fetch: self.authorized_fetch,
                 ed25519: self.ed25519,
                 object_signing: self.object_signing,
+                relays: self.relays.unwrap_or_else(|| Arc::new(super::relay::MemoryRelays::new())),
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -544,6 +553,7 @@ pub(crate) struct Inner {
     pub(crate) authorized_fetch: bool,
     ed25519: bool,
     pub(crate) object_signing: super::outbox::ObjectSigning,
+    pub(crate) relays: Arc<dyn super::relay::RelayStore>,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
     /// Posts to followers skip the fan-out queue (see
@@ -597,6 +607,7 @@ impl Federation {
             inbound: None,
             gone_actor: None,
             object_signing: Default::default(),
+            relays: None,
         }
     }
 
@@ -673,6 +684,7 @@ impl Federation {
         super::dispatch::Dispatcher::new(self.paths().clone(), self.graph().clone())
             .with_fetcher(self.fetcher().clone())
             .with_local_actor_check(move |name| fed.local(name).is_some())
+            .with_relays(self)
     }
 
     /// The instance actor (`/actor`), whose key signs every GET.
@@ -862,13 +874,17 @@ impl Federation {
         let signed = super::outbox::signed_copy(&self.inner.object_signing, author, activity)
             .map_err(super::outbox::OutboxError::from)?;
         let activity = signed.as_ref().unwrap_or(activity);
-        if !self.inner.eager_fanout
+        let mut sent = if !self.inner.eager_fanout
             && super::recipients::addressees(activity).contains(author.followers())
         {
-            return self.send_fanout(author, activity).await;
-        }
-        let audience = self.audience(author, activity).await?;
-        self.send_to(author, activity, audience).await
+            self.send_fanout(author, activity).await?
+        } else {
+            let audience = self.audience(author, activity).await?;
+            self.send_to(author, activity, audience).await?
+        };
+        // Public posts also go to the accepted relays (see `relay`).
+        sent.jobs.extend(self.send_to_relays(author, activity).await?);
+        Ok(sent)
     }
 
     /// The first half of [`Federation::send`]: who `activity` goes to,

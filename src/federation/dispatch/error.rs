@@ -172,6 +172,12 @@ impl DispatchError {
             {
                 StatusCode::FORBIDDEN
             }
+            // A relay's message the relay step refused, or its origin failed.
+            Self::Handler { source, .. }
+                if let Some(e) = source.downcast_ref::<super::super::relay::RelayError>() =>
+            {
+                e.status()
+            }
             Self::NoSuchActor { .. } => StatusCode::NOT_FOUND,
             Self::Fetch { .. } | Self::FetchedOther { .. } => StatusCode::BAD_GATEWAY,
             Self::Graph(_) | Self::OwnerLookup { .. } | Self::Handler { .. } => {

@@ -1,0 +1,113 @@
+use super::*;
+
+fn iri(s: &str) -> Iri {
+    Iri::parse(s).unwrap()
+}
+
+fn relay(n: u32, kind: RelayKind) -> Relay {
+    Relay {
+        id: iri(&format!("https://relay{n}.example/inbox")),
+        kind,
+        inbox: iri(&format!("https://relay{n}.example/inbox")),
+        actor: None,
+        follow: iri(&format!("https://a.example/activities/{n}")),
+        follower: iri("https://a.example/actor"),
+        state: RelayState::Pending,
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_replaces_by_id_and_refuses_past_its_cap() {
+    let store = MemoryRelays::new().with_cap(2);
+    store.put(relay(1, RelayKind::Mastodon)).await.unwrap();
+    let mut accepted = relay(1, RelayKind::Mastodon);
+    accepted.state = RelayState::Accepted;
+    store.put(accepted.clone()).await.unwrap();
+    store.put(relay(2, RelayKind::LitePub)).await.unwrap();
+    let full = store.put(relay(3, RelayKind::Mastodon)).await.unwrap_err();
+    assert!(matches!(full, RelayError::Full { cap: 2 }), "{full:?}");
+    assert_eq!(store.all().await.unwrap()[0], accepted);
+    assert_eq!(store.remove(&accepted.id).await.unwrap(), Some(accepted));
+    store.put(relay(3, RelayKind::Mastodon)).await.unwrap();
+}
+
+#[test]
+fn the_follow_is_of_public_or_of_the_relay_actor() {
+    let mastodon = relay(1, RelayKind::Mastodon).follow_activity();
+    assert_eq!(
+        mastodon.object_id().map(Iri::as_str),
+        Some("https://www.w3.org/ns/activitystreams#Public")
+    );
+    assert_eq!(
+        mastodon.actor_id().map(Iri::as_str),
+        Some("https://a.example/actor")
+    );
+    let mut litepub = relay(2, RelayKind::LitePub);
+    litepub.actor = Some(iri("https://relay2.example/actor"));
+    let follow = litepub.follow_activity();
+    assert_eq!(
+        follow.object_id().map(Iri::as_str),
+        Some("https://relay2.example/actor")
+    );
+    assert_eq!(follow.id.as_ref(), Some(&litepub.follow));
+}
+
+#[test]
+fn a_relay_speaks_through_its_actor_or_before_it_is_known_its_origin() {
+    let mut r = relay(1, RelayKind::Mastodon);
+    assert!(r.is_sent_by(&iri("https://relay1.example/actor")));
+    assert!(!r.is_sent_by(&iri("https://evil.example/actor")));
+    r.actor = Some(iri("https://relay1.example/actor"));
+    assert!(!r.is_sent_by(&iri("https://relay1.example/users/someone")));
+    assert!(r.is_sent_by(&iri("https://relay1.example/actor")));
+}
+
+#[test]
+fn only_public_posts_are_relayed() {
+    use crate::federation::keys::ActorKeys;
+    use crate::signatures::PrivateKey;
+    use crate::vocab::{Audience, Object};
+    let pem = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/keys/rsa-2048-pkcs8.pem"
+    ));
+    let paths = super::super::Paths::new("https://a.example".parse().unwrap()).unwrap();
+    let keys = ActorKeys {
+        rsa: PrivateKey::from_pem(pem).unwrap(),
+        ed25519: None,
+    };
+    let alice = LocalActor::person(&paths, "alice", keys).unwrap();
+    let create = |audience: Audience| {
+        let mut note = Object::new("Note").with_id(iri("https://a.example/objects/1"));
+        audience.apply(&mut note);
+        let mut create = Activity::new(
+            Kind::Create,
+            iri("https://a.example/activities/1"),
+            alice.id().clone(),
+        );
+        create.to.clone_from(&note.to);
+        create.cc.clone_from(&note.cc);
+        create.object = Some(Reference::from(AnyObject::from(note)).into());
+        create
+    };
+    let followers = alice.followers().clone();
+    assert!(is_relayable(
+        &create(Audience::public(followers.clone())),
+        &alice
+    ));
+    assert!(!is_relayable(
+        &create(Audience::unlisted(followers.clone())),
+        &alice
+    ));
+    assert!(!is_relayable(
+        &create(Audience::followers_only(followers)),
+        &alice
+    ));
+    let like = Activity::new(
+        Kind::Like,
+        iri("https://a.example/activities/2"),
+        alice.id().clone(),
+    )
+    .with_to(vec![iri("https://www.w3.org/ns/activitystreams#Public")]);
+    assert!(!is_relayable(&like, &alice), "a Like is not relayed");
+}
