@@ -268,25 +268,38 @@ impl SignatureRequest {
         }
     }
 
-    fn serialize_into(&self, out: &mut sfv::DictSerializer<&mut String>) {
-        // Labels, names and values were checked when built or parsed; one
-        // that is not a valid key or string is left out rather than
-        // written malformed.
-        let Ok(label) = KeyRef::from_str(&self.label) else {
+    /// Appends this request as a dictionary member (`label=(…);params`).
+    /// Labels, names and values were checked when built or parsed; one that
+    /// is not a valid key or string is left out rather than written
+    /// malformed.
+    fn serialize_into(&self, out: &mut String) {
+        if KeyRef::from_str(&self.label).is_err() {
             return;
-        };
-        let mut list = out.inner_list(label);
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&self.label);
+        out.push_str("=(");
+        let mut first = true;
         for c in &self.components {
-            if let Ok(name) = StringRef::from_str(&c.name) {
-                let _ = list.bare_item(name);
+            let Ok(name) = StringRef::from_str(&c.name) else {
+                continue;
+            };
+            if !first {
+                out.push(' ');
             }
+            first = false;
+            let _ = sfv::ItemSerializer::with_buffer(out).bare_item(name);
+            // Already serialized when parsed (`;name="q"`).
+            out.push_str(&c.params);
         }
-        let mut params = list.finish();
-        if self.created {
-            params = params.parameter(KeyRef::constant("created"), true);
-        }
-        if self.expires {
-            params = params.parameter(KeyRef::constant("expires"), true);
+        out.push(')');
+        for (k, on) in [("created", self.created), ("expires", self.expires)] {
+            if on {
+                out.push(';');
+                out.push_str(k);
+            }
         }
         for (k, v) in [
             ("keyid", &self.keyid),
@@ -295,10 +308,12 @@ impl SignatureRequest {
             ("tag", &self.tag),
         ] {
             if let Some(s) = v.as_deref().and_then(|v| StringRef::from_str(v).ok()) {
-                params = params.parameter(KeyRef::constant(k), s);
+                out.push(';');
+                out.push_str(k);
+                out.push('=');
+                let _ = sfv::ItemSerializer::with_buffer(out).bare_item(s);
             }
         }
-        let _ = params.finish();
     }
 }
 
@@ -351,11 +366,8 @@ impl AcceptSignature {
     /// The field value (RFC 8941 dictionary serialization).
     pub fn to_header_value(&self) -> String {
         let mut out = String::new();
-        {
-            let mut ser = sfv::DictSerializer::with_buffer(&mut out);
-            for r in &self.requests {
-                r.serialize_into(&mut ser);
-            }
+        for r in &self.requests {
+            r.serialize_into(&mut out);
         }
         out
     }
@@ -772,8 +784,10 @@ mod tests {
 
     #[test]
     fn component_parameters_are_kept_and_refused_when_signing() {
-        let f = parse_accept_signature(r#"s=("@query-param";name="q")"#).unwrap();
+        let v = r#"s=("@query-param";name="q" "x";sf)"#;
+        let f = parse_accept_signature(v).unwrap();
         assert_eq!(f.requests[0].components[0].params, r#";name="q""#);
+        assert_eq!(f.to_header_value(), v);
         let key = crate::signatures::PrivateKey::from_pem(include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/interop/keys/rsa-2048-pkcs8.pem"
