@@ -7,6 +7,8 @@
 //! cargo run --example archipel --features client -- lookup alice@example.org [--allow-private]
 //! cargo run --example archipel --features proof -- proof sign --key KEY.pem --key-id IRI < doc.json
 //! cargo run --example archipel --features proof -- proof verify --public-key KEY < signed.json
+//! cargo run --example archipel --features ld-signatures -- ld-sign --key KEY.pem --creator IRI < doc.json
+//! cargo run --example archipel --features ld-signatures -- ld-verify --public-key KEY.pem < signed.json
 //! ```
 //!
 //! Each subcommand lives in its own module (`examples/archipel/<sub>.rs`)
@@ -14,6 +16,7 @@
 
 use std::process::ExitCode;
 
+mod ld;
 mod lookup;
 mod parse;
 mod proof;
@@ -49,6 +52,16 @@ const COMMANDS: &[Command] = &[
         "proof",
         "proof sign --key KEY.pem --key-id IRI | proof verify --public-key KEY   add or check an FEP-8b32 integrity proof on a document read on stdin",
         proof::run,
+    ),
+    (
+        "ld-sign",
+        "ld-sign --key KEY.pem --creator IRI [--created RFC3339]   add an RsaSignature2017 Linked Data Signature to a document read on stdin",
+        ld::run_sign,
+    ),
+    (
+        "ld-verify",
+        "ld-verify --public-key KEY.pem   check the RsaSignature2017 of a document read on stdin (exit 0 valid, 1 with the reason)",
+        ld::run_verify,
     ),
 ];
 

@@ -62,6 +62,7 @@ pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureEr
             }
         }
     };
+    let numbers = fractional_numbers(document);
     let mut quads = Vec::new();
     let mut blanks = std::collections::HashSet::new();
     for json_ld::rdf_types::Quad(s, p, o, _graph) in rdf.quads().cloned() {
@@ -84,7 +85,10 @@ pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureEr
             Term::Id(Id::Iri(iri)) => named(&iri).into(),
             Term::Id(Id::Blank(b)) => blank(b.suffix(), &mut blanks)?.into(),
             Term::Literal(l) => match l.type_ {
-                LiteralType::Any(t) => Literal::new_typed_literal(l.value, named(&t)).into(),
+                LiteralType::Any(t) => {
+                    let value = double_as_jsonld(l.value, &numbers);
+                    Literal::new_typed_literal(value, named(&t)).into()
+                }
                 LiteralType::LangString(tag) => {
                     Literal::new_language_tagged_literal_unchecked(l.value, tag.as_str()).into()
                 }
@@ -111,6 +115,53 @@ pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureEr
         }
         other => LdSignatureError::Canonicalization(other.to_string()),
     })
+}
+
+/// The document's JSON numbers that JSON-LD turns into `xsd:double`
+/// lexical forms (those that are not integers).
+fn fractional_numbers(value: &Value) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) if !(n.is_i64() || n.is_u64()) => out.extend(n.as_f64()),
+            Value::Array(a) => stack.extend(a),
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A number's `xsd:double` form as JSON-LD 1.1 writes it (toRdf: the
+/// C-style `%1.15E`, trailing zeros of the fraction dropped), which
+/// jsonld.js, Ruby's json-ld (Mastodon) and Fedify produce. The `json-ld`
+/// crate writes the shortest form instead (`-7.1184902E1` where the others
+/// write `-7.118490199999999E1`), so a literal it produced from one of the
+/// document's numbers is rewritten. A string literal spelled exactly like
+/// one of the document's numbers would be rewritten too; no real document
+/// does that.
+pub(super) fn double_as_jsonld(lexical: String, numbers: &[f64]) -> String {
+    if !lexical.contains('E') {
+        return lexical;
+    }
+    let Ok(v) = lexical.parse::<f64>() else {
+        return lexical;
+    };
+    if !v.is_finite() || !numbers.iter().any(|n| n.to_bits() == v.to_bits()) {
+        return lexical;
+    }
+    let exp = format!("{v:.15E}");
+    match exp.split_once('E') {
+        Some((mantissa, exponent)) => {
+            let mantissa = mantissa.trim_end_matches('0');
+            let mantissa = mantissa
+                .strip_suffix('.')
+                .map_or(mantissa.to_owned(), |m| format!("{m}.0"));
+            format!("{mantissa}E{exponent}")
+        }
+        None => lexical,
+    }
 }
 
 fn named(iri: &IriBuf) -> NamedNode {

@@ -346,3 +346,19 @@ async fn a_cached_key_that_fails_is_refreshed_once() {
         Err(LdSignatureError::Invalid { .. })
     ));
 }
+
+#[test]
+fn doubles_are_written_as_jsonld_specifies() {
+    let nums = [-71.184902, 25.273962, 1000.5, 0.00001, 94.5];
+    let f = |v: f64| canon::double_as_jsonld(format!("{v:E}"), &nums);
+    assert_eq!(f(-71.184902), "-7.118490199999999E1");
+    assert_eq!(f(25.273962), "2.5273962E1");
+    assert_eq!(f(1000.5), "1.0005E3");
+    assert_eq!(f(0.00001), "1.0E-5");
+    assert_eq!(f(94.5), "9.45E1");
+    // Not one of the document's numbers: left alone.
+    assert_eq!(
+        canon::double_as_jsonld("-7.1184902E1".into(), &[]),
+        "-7.1184902E1"
+    );
+}

@@ -1,0 +1,11 @@
+//! Helpers shared by the `ldsig` tests.
+
+use std::sync::OnceLock;
+
+use archipel::signatures::PrivateKey;
+
+/// One RSA key per test binary (generating 2048-bit keys is slow in debug).
+pub fn rsa_key() -> &'static PrivateKey {
+    static KEY: OnceLock<PrivateKey> = OnceLock::new();
+    KEY.get_or_init(|| PrivateKey::generate_rsa_2048().unwrap())
+}
