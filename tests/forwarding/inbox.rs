@@ -18,6 +18,9 @@ const ALICE: &str = "https://a.example/users/alice";
 const ALICE_KEY: &str = "https://a.example/users/alice#main-key";
 const BOB: &str = "https://b.example/users/bob";
 const BOB_KEY: &str = "https://b.example/users/bob#main-key";
+/// A key of bob's served by another host than his, as standalone key
+/// documents may be.
+const BOB_KEY_ELSEWHERE: &str = "https://keys.example/bob";
 
 /// Establishes every activity by an LD signature of its actor, or refuses
 /// it as altered while `fail` is set; counts its calls.
@@ -50,6 +53,7 @@ struct Fixture {
     keys: MemoryKeyResolver,
     alice: Signer,
     bob: Signer,
+    bob_elsewhere: Signer,
     policy: DomainPolicy,
     stub: Arc<Stub>,
 }
@@ -62,10 +66,12 @@ fn fixture() -> Fixture {
     let mut keys = MemoryKeyResolver::new();
     keys.insert(ALICE_KEY, alice.public_key(), ALICE);
     keys.insert(BOB_KEY, bob.public_key(), BOB);
+    keys.insert(BOB_KEY_ELSEWHERE, bob.public_key(), BOB);
     Fixture {
         keys,
         alice: Signer::new(ALICE_KEY, alice),
-        bob: Signer::new(BOB_KEY, bob),
+        bob: Signer::new(BOB_KEY, bob.clone()),
+        bob_elsewhere: Signer::new(BOB_KEY_ELSEWHERE, bob),
         policy: DomainPolicy::new(),
         stub: Arc::new(Stub {
             calls: AtomicUsize::new(0),
@@ -145,7 +151,11 @@ async fn with_a_verifier_it_records_how_and_by_whom() {
 async fn a_blocked_forwarder_is_refused_before_any_verification() {
     let f = fixture();
     f.policy.block("b.example").unwrap();
-    let err = f.inbox(true).receive(&request(&f.bob, &reply(1))).await;
+    // Signed with a key on an allowed host: the forwarder is still bob.
+    let err = f
+        .inbox(true)
+        .receive(&request(&f.bob_elsewhere, &reply(1)))
+        .await;
     assert!(
         matches!(&err, Err(InboxError::Blocked { host }) if host == "b.example"),
         "{err:?}"

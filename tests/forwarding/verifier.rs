@@ -154,3 +154,31 @@ async fn a_forwarder_cannot_make_us_fetch_past_the_origins_budget() {
     );
     assert_eq!(origin.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn federation_verify_forwarded_checks_what_the_inbox_checks_first() {
+    let policy = archipel::policy::DomainPolicy::new();
+    policy.block("spam.example").unwrap();
+    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
+    let fed = archipel::federation::Federation::builder("https://c.example".parse().unwrap())
+        .with_client(Arc::new(client))
+        .with_domain_policy(policy)
+        .build()
+        .await
+        .unwrap();
+    let spam = json!({"id": "https://spam.example/1", "type": "Create",
+                      "actor": "https://spam.example/users/s", "object": "https://spam.example/n/1"});
+    let blocked = fed.verify_forwarded(&spam).await;
+    assert!(
+        matches!(&blocked, Err(ForwardedError::Blocked { host }) if host == "spam.example"),
+        "{blocked:?}"
+    );
+    let elsewhere = json!({"id": "https://b.example/1", "type": "Create",
+                           "actor": "https://a.example/users/a", "object": "https://a.example/n/1"});
+    let refused = fed.verify_forwarded(&elsewhere).await;
+    assert!(
+        matches!(&refused, Err(ForwardedError::Unverified { reasons, .. })
+            if reasons == "its id is not on its actor's origin"),
+        "{refused:?}"
+    );
+}
