@@ -66,12 +66,14 @@ impl Cx {
     }
 
     /// The authenticated sender: the activity's `actor`, owner of the key
-    /// that signed the request.
+    /// that signed the request, or for a forwarded activity the actor its
+    /// [`Cx::authenticity`] vouches for.
     pub fn actor(&self) -> &Iri {
         &self.inner.actor
     }
 
-    /// The id of the key that signed the request.
+    /// The id of the key that signed the request (for a forwarded
+    /// activity, the forwarder's).
     pub fn key_id(&self) -> &Iri {
         &self.inner.verified.key_id
     }

@@ -178,6 +178,21 @@ mod tests {
     }
 
     #[test]
+    fn a_forwarded_activity_keeps_how_and_by_whom() {
+        let mut forwarded = incoming();
+        forwarded.authenticity = Authenticity::Refetched {
+            from: Iri::new_unchecked("https://b.example/a/1"),
+        };
+        forwarded.forwarded_by = Some(Iri::new_unchecked("https://c.example/u/carol"));
+        let back = decode("https://b.example/a/1", &encode(&forwarded).unwrap()).unwrap();
+        assert_eq!(back.authenticity, forwarded.authenticity);
+        assert_eq!(back.forwarded_by, forwarded.forwarded_by);
+        // A direct delivery's envelope is written as before forwarding.
+        let direct = encode(&incoming()).unwrap();
+        assert!(!String::from_utf8_lossy(&direct).contains("authenticity"));
+    }
+
+    #[test]
     fn corrupt_envelopes_are_typed_errors() {
         let stored = encode(&incoming()).unwrap();
         for bad in [
