@@ -1,0 +1,162 @@
+//! Unit tests of `Accept-Signature` parsing, serialization and signing.
+
+use bytes::Bytes;
+use http::Request;
+
+use super::*;
+use crate::signatures::Signer;
+
+#[test]
+fn parses_the_rfc_example() {
+    // RFC 9421 §5.1's example.
+    let f = parse_accept_signature(
+        r#"sig1=("@method" "@target-uri" "@authority" "content-digest" "cache-control");keyid="test-key-rsa-pss";created;tag="app-123""#,
+    )
+    .unwrap();
+    let r = &f.requests[0];
+    assert_eq!(r.label, "sig1");
+    assert_eq!(
+        r.components
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "@method",
+            "@target-uri",
+            "@authority",
+            "content-digest",
+            "cache-control"
+        ]
+    );
+    assert_eq!(r.keyid.as_deref(), Some("test-key-rsa-pss"));
+    assert!(r.created);
+    assert!(!r.expires);
+    assert_eq!(r.tag.as_deref(), Some("app-123"));
+    assert_eq!(r.alg, None);
+}
+
+#[test]
+fn round_trips() {
+    let mut r = SignatureRequest::new("s", ["@method", "content-digest"])
+        .with_alg(Algorithm::Ed25519)
+        .with_created()
+        .with_keyid("k\"1");
+    r.expires = true;
+    r.nonce = Some("n".into());
+    r.tag = Some("t".into());
+    let f = AcceptSignature::new(r);
+    let v = f.to_header_value();
+    assert_eq!(
+        v,
+        r#"s=("@method" "content-digest");created;expires;keyid="k\"1";alg="ed25519";nonce="n";tag="t""#
+    );
+    assert_eq!(parse_accept_signature(&v).unwrap(), f);
+}
+
+#[test]
+fn refuses_hostile_fields_with_typed_errors() {
+    let long = "a".repeat(MAX_HEADER_LEN + 1);
+    assert_eq!(
+        parse_accept_signature(&long),
+        Err(AcceptSignatureError::TooLarge {
+            len: MAX_HEADER_LEN + 1,
+            max: MAX_HEADER_LEN
+        })
+    );
+    assert_eq!(
+        parse_accept_signature("a=(), b=(), c=(), d=(), e=()"),
+        Err(AcceptSignatureError::TooManyRequests { count: 5, max: 4 })
+    );
+    let many: Vec<String> = (0..33).map(|i| format!("\"h{i}\"")).collect();
+    assert_eq!(
+        parse_accept_signature(&format!("s=({})", many.join(" "))),
+        Err(AcceptSignatureError::TooManyComponents {
+            label: "s".into(),
+            count: 33,
+            max: 32
+        })
+    );
+    assert_eq!(
+        parse_accept_signature("s=1"),
+        Err(AcceptSignatureError::NotAnInnerList { label: "s".into() })
+    );
+    assert_eq!(
+        parse_accept_signature("s=(date date)"),
+        Err(AcceptSignatureError::InvalidComponent {
+            label: "s".into(),
+            reason: "component identifier is not a string"
+        })
+    );
+    assert_eq!(
+        parse_accept_signature(r#"s=("date" "date")"#),
+        Err(AcceptSignatureError::InvalidComponent {
+            label: "s".into(),
+            reason: "component listed twice"
+        })
+    );
+    assert_eq!(
+        parse_accept_signature(r#"s=("date");created=1"#),
+        Err(AcceptSignatureError::InvalidParameter {
+            label: "s".into(),
+            parameter: "created",
+            reason: "not a boolean"
+        })
+    );
+    assert_eq!(
+        parse_accept_signature(r#"s=("date");alg=rsa"#),
+        Err(AcceptSignatureError::InvalidParameter {
+            label: "s".into(),
+            parameter: "alg",
+            reason: "not a string"
+        })
+    );
+    assert_eq!(
+        parse_accept_signature(r#"s=("date""#),
+        Err(AcceptSignatureError::Malformed { position: 9 })
+    );
+    assert_eq!(parse_accept_signature(""), Err(AcceptSignatureError::Empty));
+}
+
+#[test]
+fn component_parameters_are_kept_and_refused_when_signing() {
+    let v = r#"s=("@query-param";name="q" "x";sf)"#;
+    let f = parse_accept_signature(v).unwrap();
+    assert_eq!(f.requests[0].components[0].params, r#";name="q""#);
+    assert_eq!(f.to_header_value(), v);
+    let key = crate::signatures::PrivateKey::from_pem(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/keys/rsa-2048-pkcs8.pem"
+    )))
+    .unwrap();
+    let signer = Signer::new("https://a.example/k", key);
+    let mut req = Request::post("https://b.example/inbox?q=1")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(
+        sign_as_requested(&mut req, &signer, None, &f.requests[0]),
+        Err(AcceptSignatureError::UnsupportedComponent {
+            component: r#""@query-param";name="q""#.into()
+        })
+    );
+}
+
+#[test]
+fn challenges_only_for_the_form() {
+    assert!(calls_for_challenge(&SignatureError::MissingSignature));
+    assert!(calls_for_challenge(&SignatureError::MissingComponent(
+        "digest".into()
+    )));
+    assert!(!calls_for_challenge(&SignatureError::BadSignature {
+        key_id: "k".into()
+    }));
+    let cavage_only = VerifyPolicy {
+        specs: vec![Spec::Cavage],
+        ..VerifyPolicy::default()
+    };
+    assert_eq!(AcceptSignature::for_policy(&cavage_only, true), None);
+    let get = AcceptSignature::for_policy(&VerifyPolicy::default(), false).unwrap();
+    assert_eq!(
+        get.to_header_value(),
+        r#"sig1=("@method" "@target-uri");created;alg="rsa-v1_5-sha256""#
+    );
+}
