@@ -273,5 +273,17 @@ async fn a_challenge_that_cannot_be_met_is_a_typed_failure_without_a_retry() {
         // One request: neither the challenge nor a blind second knock.
         assert_eq!(rx.requests(n), ["cavage"], "case {n}");
     }
+    // The operator sees why, the reason cut to its bound.
+    let status = workers.status().await.unwrap();
+    let first = status
+        .recent_failures
+        .iter()
+        .find(|f| f.inbox.ends_with("/inbox/0"))
+        .unwrap();
+    assert_eq!(
+        first.reason,
+        "status 401 with a signature challenge that cannot be met: Accept-Signature: requested algorithm ed25519 cannot be made with a rsa key: HTTP 401"
+    );
+    assert!(first.gave_up);
     workers.shutdown().await;
 }
