@@ -17,7 +17,8 @@
 //!    ([`classify_status`]), retry with
 //!    backoff and jitter ([`RetryPolicy`]) honouring `Retry-After`, skip dead
 //!    hosts (a breaker tuned by [`BreakerConfig`]), and double-knock between signature
-//!    [`Spec`]s.
+//!    [`Spec`]s, or sign once more exactly as an inbox's RFC 9421
+//!    `Accept-Signature` challenge asks.
 //! 4. Every step is reported as a [`DeliveryEvent`], aggregated in a
 //!    [`DeliveryReport`], and traced with `tracing` spans.
 //!

@@ -77,7 +77,9 @@ pub struct WorkerConfig {
     /// (default draft-cavage, which every server verifies today).
     pub first_dialect: Spec,
     /// Retry once with the other dialect on 400/401/403, and on 5xx at the
-    /// first knock on an unknown host (default `true`).
+    /// first knock on an unknown host (default `true`). A 400/401 carrying an
+    /// RFC 9421 `Accept-Signature` challenge is retried once in the form it
+    /// asks for instead, whatever this says.
     pub double_knock: bool,
     /// Hosts whose accepted dialect is remembered (default 10 000).
     pub dialect_memory: usize,
