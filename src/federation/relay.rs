@@ -72,9 +72,14 @@
 
 mod error;
 mod incoming;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 pub use error::RelayError;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteRelays;
 pub use store::{MemoryRelays, RelayStore};
 
 use url::Url;
