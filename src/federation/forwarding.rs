@@ -217,6 +217,8 @@ enum Attempt {
     /// It verified, with a key of someone else.
     OtherSigner(Iri),
     Failed(String),
+    /// A refusal that ends verification (a spent budget).
+    #[cfg_attr(not(feature = "proof"), allow(dead_code))]
     Refused(ForwardedError),
 }
 

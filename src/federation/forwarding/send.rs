@@ -98,8 +98,26 @@ impl Federation {
     }
 
     /// [`Federation::forward`] from a dispatcher handler, which holds the
-    /// [`Cx`] and the typed activity rather than the [`Incoming`]:
-    /// `dispatcher.on_create(|cx, create| … fed.forward_from(&cx, &create.activity))`.
+    /// [`Cx`] and the typed activity rather than the [`Incoming`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use archipel::federation::Federation;
+    ///
+    /// let fed = Federation::builder("https://b.example".parse()?).build().await?;
+    /// let handle = fed.clone();
+    /// let dispatcher = fed.dispatcher().on_create(move |cx, create| {
+    ///     let fed = handle.clone();
+    ///     async move {
+    ///         // Store the reply, then pass it on to the followers it concerns.
+    ///         fed.forward_from(&cx, &create.activity).await?;
+    ///         Ok(())
+    ///     }
+    /// });
+    /// # drop(dispatcher);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Federation::forward`].
