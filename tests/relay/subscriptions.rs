@@ -207,3 +207,43 @@ async fn only_the_relay_can_accept_the_relay_follow() {
     );
     assert_eq!(relays[0].actor, None);
 }
+
+#[tokio::test]
+async fn an_activity_delivered_directly_and_announced_by_the_relay_is_handled_once() {
+    let (relay, a, b) = network(Style::LitePub, ObjectSigning::all()).await;
+    let (alice, bob) = (a.user("alice"), b.user("bob"));
+    b.fed.follow(&bob, alice.id()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !a
+        .fed
+        .graph()
+        .is_follower(alice.id(), bob.id())
+        .await
+        .unwrap()
+    {
+        assert!(std::time::Instant::now() < deadline, "bob never followed");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let delivered = || async { a.fed.delivery_report().await.unwrap().delivered };
+    let before = delivered().await;
+    let followers = alice.followers().as_str().to_owned();
+    let (id, _) = a
+        .post(
+            "alice",
+            json!({"type": "Note", "content": "twice", "to": [PUBLIC], "cc": [followers]}),
+        )
+        .await;
+    // Both copies arrived: bob's server answered the relay's too.
+    assert_eq!(relayed_status(&relay, &id).await, 202);
+    seen_on(&b, &id).await;
+    // And the direct one: A delivered to the relay and to bob's server.
+    while delivered().await < before + 2 {
+        assert!(
+            std::time::Instant::now() < deadline + Duration::from_secs(20),
+            "A never delivered both"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let copies = b.seen().iter().filter(|s| s.id == id).count();
+    assert_eq!(copies, 1, "{:?}", b.seen());
+}
