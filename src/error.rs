@@ -16,6 +16,12 @@ pub enum Error {
     /// A request could not be signed, or its signature did not verify.
     #[error(transparent)]
     Signature(#[from] crate::signatures::SignatureError),
+    /// An RFC 9421 `Accept-Signature` field could not be read, or asks
+    /// for a signature that cannot be made.
+    #[cfg(feature = "rfc9421")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rfc9421")))]
+    #[error(transparent)]
+    AcceptSignature(#[from] crate::signatures::accept_signature::AcceptSignatureError),
     /// A WebFinger resource or document was invalid, or the lookup failed.
     #[error(transparent)]
     WebFinger(#[from] crate::webfinger::WebFingerError),
