@@ -73,6 +73,11 @@ pub struct Config {
     /// Earlier accounts of local users (`--also-known-as NAME=IRI`), which
     /// may move to them.
     pub also_known_as: Vec<(String, Iri)>,
+    /// Relays to subscribe to (`--relay`: a Mastodon-style relay's inbox,
+    /// or a LitePub relay's actor), of the kind `--relay-kind` names.
+    pub relays: Vec<Iri>,
+    /// Mastodon-style (the default) or LitePub.
+    pub relay_kind: archipel::federation::relay::RelayKind,
 }
 
 impl Default for Config {
@@ -91,6 +96,8 @@ impl Default for Config {
             caps: Caps::default(),
             admission: archipel::inbox::admission::AdmissionConfig::default(),
             also_known_as: Vec::new(),
+            relays: Vec::new(),
+            relay_kind: archipel::federation::relay::RelayKind::Mastodon,
         }
     }
 }
@@ -191,6 +198,13 @@ pub async fn start_on(
         .with_admission(config.admission.clone());
     if let Some(dir) = dir {
         builder = builder.with_data_dir(dir).await.map_err(io)?;
+        let relays = archipel::federation::relay::SqliteRelays::open(&dir.join("relays.sqlite3"));
+        builder = builder.with_relay_store(Arc::new(relays.map_err(io)?));
+    }
+    if !config.relays.is_empty() {
+        // What relays carry is signed, where the build can, so receivers
+        // need not fetch it again.
+        builder = builder.with_object_signing(archipel::federation::outbox::ObjectSigning::all());
     }
     // Accepted activities are stored and answered 202, then handled by the
     // inbound workers: in a file of their own under --data-dir.
@@ -225,6 +239,16 @@ pub async fn start_on(
         workers = workers.with_first_dialect(Spec::Rfc9421);
     }
     fed.start_delivery(workers).await;
+    let subscribed = fed.relays().await.map_err(io)?;
+    for relay in config
+        .relays
+        .iter()
+        .filter(|r| !subscribed.iter().any(|s| &s.id == *r))
+    {
+        fed.subscribe_relay(relay, config.relay_kind)
+            .await
+            .map_err(io)?;
+    }
     let bearer = match config.token.clone() {
         Some(t) => BearerToken::new(t),
         None => BearerToken::random().map_err(io)?,

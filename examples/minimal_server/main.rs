@@ -21,11 +21,12 @@ mod store;
 use std::process::ExitCode;
 
 use archipel::federation::Paths;
+use archipel::federation::relay::RelayKind;
 
 const USAGE: &str = "usage: minimal_server [--bind ADDR] [--base-url URL] [--user NAME]... \
 [--locked NAME]... [--token TOKEN] [--data-dir DIR] [--allow-private-addresses] [--block DOMAIN]... [--authorized-fetch] \
 [--max-inbox N] [--max-received N] [--max-reactions N] [--max-pending N] [--max-followers N] \
-[--max-verifications N] [--also-known-as NAME=IRI]...";
+[--max-verifications N] [--also-known-as NAME=IRI]... [--relay URL]... [--relay-kind mastodon|litepub]";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, String> {
     let mut c = app::Config::default();
@@ -75,6 +76,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<app::Config, Str
             "--max-followers" => c.caps.followers_per_user = num(val()?)?,
             "--max-verifications" => c.caps.verifications = num(val()?)?,
             "--also-known-as" => c.also_known_as.push(app::migration::parse_alias(&val()?)?),
+            "--relay" => c
+                .relays
+                .push(val()?.parse().map_err(|e| format!("--relay: {e}"))?),
+            "--relay-kind" => {
+                let v = val()?;
+                c.relay_kind =
+                    RelayKind::parse(&v).ok_or(format!("--relay-kind {v}: mastodon or litepub"))?;
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
