@@ -71,6 +71,7 @@
 
 mod canon;
 mod contexts;
+mod coverage;
 mod error;
 #[cfg(test)]
 mod tests;
@@ -81,6 +82,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 pub use canon::{MAX_BLANK_NODES, MAX_HNDQ_CALLS, MAX_QUADS};
+pub use coverage::check_coverage;
 pub use error::LdSignatureError;
 
 use crate::signatures::{Algorithm, KeyResolver, PrivateKey, PublicKey};

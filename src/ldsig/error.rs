@@ -101,6 +101,23 @@ pub enum LdSignatureError {
         /// The signature's `creator`.
         creator: String,
     },
+    /// The document's contexts can make its JSON say something its RDF
+    /// graph, which the signature covers, does not: an inline context that
+    /// resets, redefines or aliases a term, sets `@vocab` or `@base`, or a
+    /// `@context` below the top level
+    /// ([`check_coverage`](crate::ldsig::check_coverage)).
+    #[error("JSON-LD context refused: {reason}")]
+    UnsafeContext {
+        /// What the context does.
+        reason: String,
+    },
+    /// A member of the document is dropped by JSON-LD processing, so the
+    /// signature does not cover it ([`check_coverage`](crate::ldsig::check_coverage)).
+    #[error("member `{member}` is not covered by the signature (JSON-LD drops it)")]
+    Uncovered {
+        /// The member (or `type NAME`, `id VALUE`), cut to 100 characters.
+        member: String,
+    },
 }
 
 /// Cuts a value quoted in an error to a readable length, on a character
