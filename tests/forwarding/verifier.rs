@@ -182,3 +182,29 @@ async fn federation_verify_forwarded_checks_what_the_inbox_checks_first() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn an_embedded_copy_without_context_matches_the_served_activity() {
+    let origin = TestServer::start().await;
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let like = json!({"id": origin.url("/likes/1"), "type": "Like", "actor": alice,
+                      "object": "https://b.example/notes/1"});
+    let mut served = like.clone();
+    served["@context"] = "https://www.w3.org/ns/activitystreams".into();
+    serve(&origin, "/likes/1", &served);
+    let v = verifier();
+    assert_eq!(
+        v.verify_forwarded(&like, &alice).await.unwrap(),
+        Authenticity::Refetched {
+            from: Iri::new_unchecked(origin.url("/likes/1"))
+        }
+    );
+    // A copy with a context of its own is compared with it.
+    let mut other = like.clone();
+    other["@context"] =
+        json!(["https://www.w3.org/ns/activitystreams", {"x": "https://x.example/"}]);
+    assert!(matches!(
+        v.verify_forwarded(&other, &alice).await,
+        Err(ForwardedError::ContentMismatch { .. })
+    ));
+}

@@ -43,7 +43,8 @@ impl Refetcher<'_> {
     /// origin:
     ///
     /// 1. the activity fetched at its `id` (on the actor's origin, served
-    ///    at its own `id`) has the same content: any activity;
+    ///    at its own `id`) has the same content (its `@context` aside when
+    ///    the copy has none, being embedded): any activity;
     /// 2. else, for a `Create` or `Update` of an embedded object on the
     ///    actor's origin, attributed to the actor (or the actor itself) and
     ///    addressed exactly as the activity: the object fetched at its `id`
@@ -62,7 +63,14 @@ impl Refetcher<'_> {
                 echo(id)
             ));
         };
-        let activity_said = match self.fetch(&url).await {
+        // A copy embedded elsewhere (a relay's `Announce`) has no
+        // `@context` of its own: it is its container's.
+        let embedded = document.get("@context").is_none();
+        let served = self
+            .fetch(&url)
+            .await
+            .map(|d| if embedded { without_context(d) } else { d });
+        let activity_said = match served {
             Ok(fetched) if same_content(document, &fetched) => {
                 return Outcome::Established(Authenticity::Refetched {
                     from: Iri::new_unchecked(id),
