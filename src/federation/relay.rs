@@ -48,6 +48,10 @@
 //!   `Announce` of something that is not an activity (a LitePub relay
 //!   repeating a `Note` by IRI), and any `Announce` from an actor that is
 //!   not a subscribed relay, is an ordinary `Announce`.
+//! * **A LitePub relay's follow-back** (Pleroma's relay follows each
+//!   subscriber's instance actor) is accepted by the instance actor; it
+//!   changes nothing else, since posts reach relays as subscriptions, not
+//!   as followers.
 //!
 //! The [`Dispatcher`] of [`Federation::dispatcher`] applies these rules
 //! before its own.
@@ -288,7 +292,7 @@ impl Federation {
     }
 
     /// Queues `activity`, signed by `signer`, to each of `relays`' inboxes.
-    async fn deliver_to_relays<'a>(
+    pub(crate) async fn deliver_to_relays<'a>(
         &self,
         signer: &LocalActor,
         activity: &Activity,

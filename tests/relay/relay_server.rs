@@ -53,6 +53,8 @@ struct Shared {
     /// The ids of the activities received from subscribers.
     received: Mutex<Vec<String>>,
     sent: Mutex<Vec<Sent>>,
+    /// The actors that accepted the relay's follow-back (LitePub).
+    followed_back: Mutex<Vec<String>>,
     /// Alter the content of what is passed on from now on.
     tamper: AtomicBool,
     counter: AtomicU32,
@@ -88,6 +90,7 @@ pub async fn start(style: Style) -> Relay {
         subscribers: Mutex::new(Vec::new()),
         received: Mutex::new(Vec::new()),
         sent: Mutex::new(Vec::new()),
+        followed_back: Mutex::new(Vec::new()),
         tamper: AtomicBool::new(false),
         counter: AtomicU32::new(0),
         client: reqwest::Client::new(),
@@ -127,6 +130,11 @@ impl Relay {
     /// What it passed on, and the answers.
     pub fn sent(&self) -> Vec<Sent> {
         self.shared.sent.lock().unwrap().clone()
+    }
+
+    /// The actors that accepted the relay's follow-back (LitePub).
+    pub fn followed_back(&self) -> Vec<String> {
+        self.shared.followed_back.lock().unwrap().clone()
     }
 
     /// From now on, alter the content of every activity passed on.
@@ -173,6 +181,10 @@ async fn inbox(State(s): State<Arc<Shared>>, body: Bytes) -> StatusCode {
                 return StatusCode::UNPROCESSABLE_ENTITY;
             }
             tokio::spawn(async move { s.accept(actor, activity).await });
+            StatusCode::ACCEPTED
+        }
+        "Accept" => {
+            s.followed_back.lock().unwrap().push(actor);
             StatusCode::ACCEPTED
         }
         "Undo" => {
@@ -227,6 +239,15 @@ impl Shared {
         });
         self.post(&inbox, serde_json::to_vec(&accept).unwrap())
             .await;
+        // Pleroma's relay follows its subscribers back.
+        if self.style == Style::LitePub {
+            let follow = json!({
+                "@context": AS, "id": self.next_id("follows"), "type": "Follow",
+                "actor": format!("{}/actor", self.base), "object": actor,
+            });
+            self.post(&inbox, serde_json::to_vec(&follow).unwrap())
+                .await;
+        }
     }
 
     /// Passes `activity` on to every subscriber on another origin than

@@ -124,6 +124,11 @@ async fn a_litepub_relay_announce_is_dispatched_as_the_authors_activity() {
     let (relay, a, b) = network(Style::LitePub, ObjectSigning::all()).await;
     let alice = a.user("alice");
     let relay_actor = Iri::parse(relay.actor()).unwrap();
+    // The relay follows both instance actors back; each accepts.
+    eventually("both servers accept the relay's follow-back", || {
+        relay.followed_back().len() == 2
+    })
+    .await;
 
     let (id, _) = a.post("alice", public_note("announced")).await;
     assert_eq!(

@@ -36,7 +36,10 @@ pub(crate) async fn intercept(
         return Ok(Some(incoming));
     }
     let kind = incoming.activity.kind();
-    if !matches!(kind, Some(Kind::Accept | Kind::Reject | Kind::Announce)) {
+    if !matches!(
+        kind,
+        Some(Kind::Accept | Kind::Reject | Kind::Announce | Kind::Follow)
+    ) {
         return Ok(Some(incoming));
     }
     let relays = fed
@@ -49,6 +52,7 @@ pub(crate) async fn intercept(
     }
     match kind {
         Some(k @ (Kind::Accept | Kind::Reject)) => answer(fed, &relays, k, incoming).await,
+        Some(Kind::Follow) => follow_back(fed, &relays, incoming).await,
         _ => {
             let from_relay = relays.iter().find(|r| {
                 r.state == RelayState::Accepted && r.actor.as_ref() == Some(&incoming.actor)
@@ -96,6 +100,41 @@ async fn answer(
         store.remove(&relay.id).await.map(|_| ())
     };
     result.map_err(|e| store_error(&incoming.kind, e))?;
+    Ok(None)
+}
+
+/// A LitePub relay following the instance actor back, as Pleroma's does:
+/// accepted at once (its followers are not where posts go to relays, so
+/// it changes nothing else). Any other `Follow` goes to the rules.
+async fn follow_back(
+    fed: &Federation,
+    relays: &[Relay],
+    incoming: Incoming,
+) -> Result<Option<Incoming>, DispatchError> {
+    let instance = fed.instance_actor().clone();
+    let follow = incoming.activity.as_activity();
+    let relay = relays
+        .iter()
+        .find(|r| r.actor.as_ref() == Some(&incoming.actor));
+    let (Some(relay), Some(follow)) = (relay, follow) else {
+        return Ok(Some(incoming));
+    };
+    if follow.object_id() != Some(instance.id()) {
+        return Ok(Some(incoming));
+    }
+    let fail = |e: super::super::FederationError| DispatchError::Handler {
+        kind: incoming.kind.clone(),
+        source: Box::new(e),
+    };
+    let accept = crate::vocab::Activity::accept(
+        fed.new_activity_id().map_err(fail)?,
+        instance.id().clone(),
+        crate::vocab::Reference::from(AnyObject::Activity(Box::new(follow.clone()))),
+    )
+    .with_to(vec![incoming.actor.clone()]);
+    fed.deliver_to_relays(&instance, &accept, [relay])
+        .await
+        .map_err(fail)?;
     Ok(None)
 }
 
