@@ -24,18 +24,47 @@ pub const MAX_QUADS: usize = 20_000;
 /// embedded object without an `id`: tags, attachments, the signature
 /// options). URDNA2015's cost grows with the blank nodes that look alike.
 pub const MAX_BLANK_NODES: usize = 2_000;
-/// The most Hash N-Degree Quads runs of URDNA2015 per document: 4,000.
-/// Real documents need one per blank node that shares its first-degree
-/// hash with another; a crafted graph of look-alike blank nodes needs
-/// exponentially many, and is refused when it reaches this.
-pub const MAX_HNDQ_CALLS: usize = 4_000;
+/// The most Hash N-Degree Quads runs of URDNA2015 per document: 256.
+/// Real documents need none (their blank nodes, tags and attachments, differ
+/// in content) or one per blank node that shares its first-degree hash
+/// with another; a crafted graph of look-alike blank nodes needs
+/// exponentially many, and is refused when it reaches this, after a few
+/// milliseconds of work.
+pub const MAX_HNDQ_CALLS: usize = 256;
 /// How many times the expansion future is polled before giving up: it
 /// never waits on anything (contexts are in memory), so one poll finishes
 /// it; the bound is a guard, not a timeout.
 const MAX_POLLS: usize = 64;
 
-/// The URDNA2015 canonical N-Quads of `document` as JSON-LD.
+/// The stack of the thread that runs JSON-LD processing: 64 MiB of
+/// address space, touched only as deep as a document needs. The `json-ld`
+/// crate recurses through large futures: a debug build needs about 170 KiB
+/// per level of nesting, so a 12-level document overflows the 2 MiB
+/// default of tokio's workers and the test harness, which aborts the
+/// process. Here [`MAX_DEPTH`](super::MAX_DEPTH) levels fit with room to
+/// spare, in any build.
+const STACK_SIZE: usize = 64 << 20;
+
+/// The URDNA2015 canonical N-Quads of `document` as JSON-LD, computed on a
+/// thread of its own with a large stack (see [`STACK_SIZE`]); a panic in
+/// the JSON-LD or canonicalization crates is contained there and reported
+/// as an error.
 pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureError> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("archipel-ldsig".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, || canonical_nquads_here(document))
+            .map_err(|e| {
+                LdSignatureError::JsonLd(format!("cannot start the JSON-LD thread: {e}"))
+            })?;
+        worker
+            .join()
+            .map_err(|_| LdSignatureError::JsonLd("JSON-LD processing panicked".into()))?
+    })
+}
+
+fn canonical_nquads_here(document: &Value) -> Result<String, LdSignatureError> {
     check_contexts(document)?;
     let text = serde_json::to_string(document)
         .map_err(|e| LdSignatureError::NotJson(cut(&e.to_string())))?;
