@@ -34,6 +34,10 @@
 //!   itself (a profile `Update`, an account `Delete`). An `Update` without
 //!   addressing inherits the stored object's ([`inherit_addressing`]);
 //!   otherwise it would reach no one, or be served to no one.
+//! * **Signatures that travel (off by default).** With
+//!   [`Outbox::with_signing`], a public or unlisted activity gets an
+//!   integrity proof and an LD signature before it is stored and
+//!   delivered, never a followers-only or direct one ([`ObjectSigning`]).
 //!
 //! ```
 //! use archipel::federation::outbox::Outbox;
