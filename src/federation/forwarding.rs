@@ -6,7 +6,8 @@
 //! order, and stopping at the first that holds:
 //!
 //! 1. an `RsaSignature2017` Linked Data Signature (feature
-//!    `ld-signatures`) whose key's owner is the actor;
+//!    `ld-signatures`) whose key's owner is the actor, on a document whose
+//!    every member the signature covers ([`check_coverage`](crate::ldsig::check_coverage));
 //! 2. a FEP-8b32 integrity proof (feature `proof`) whose key the actor
 //!    lists in its `assertionMethod`, on the document's origin;
 //! 3. the same content fetched from the actor's origin: the activity at its
@@ -169,6 +170,12 @@ impl ForwardedVerifier {
 
     #[cfg(feature = "ld-signatures")]
     async fn ld_signature(&self, document: &Value, actor: &Iri) -> Attempt {
+        // The signature covers the RDF graph, not the JSON the application
+        // reads: a member JSON-LD drops (or a context that moves one) would
+        // travel unsigned beside a valid signature.
+        if let Err(e) = crate::ldsig::check_coverage(document) {
+            return Attempt::Failed(format!("LD signature: {e}"));
+        }
         match crate::ldsig::verify(document, self.keys.as_ref()).await {
             Ok(v) if v.owner == *actor => {
                 Attempt::Established(Authenticity::LdSignature { creator: v.creator })

@@ -218,6 +218,15 @@ async fn c_refuses_a_forwarded_reply_whose_content_was_altered() {
         "{reason}"
     );
 
+    // Signed by alice, with a member added that the signature does not
+    // cover (JSON-LD drops an undefined term): not believed on it.
+    let (create, _) = reply(&net, "uncovered", "signed words");
+    let mut padded = ld_signed(&alice, &create);
+    padded["object"]["unsignedClaim"] = "added on the way".into();
+    let (status, reason) = post_signed(inbox, &bob, &padded).await;
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.contains("LD signature: "), "{reason}");
+
     // Not signed, the activity not served, its note altered.
     let (create, note) = reply(&net, "altered-note", "five stars");
     net.a.serve(&note, &alice);
