@@ -60,9 +60,27 @@ const KEPT_KEYWORDS: &[&str] = &["@id", "@type", "@value", "@language", "@list",
 
 /// Checks that every member of `document` is covered by its Linked Data
 /// Signature, so that what an application reads of the JSON is what the
-/// signer signed (see the [module docs](self)). The top-level `signature`
-/// member itself is not checked. Cheap (one walk, no JSON-LD processing):
-/// run it before [`verify`](super::verify).
+/// signer signed. The top-level `signature` member itself is not checked.
+/// Cheap (one walk, no JSON-LD processing): run it before
+/// [`verify`](super::verify).
+///
+/// A signature covers the document's RDF graph, not its JSON, and the two
+/// differ wherever JSON-LD processing drops or renames a member. So this
+/// refuses:
+///
+/// * inline contexts that do more than add terms: a term reset to `null`,
+///   aliased to a keyword, mapped to a blank node, or defined twice with
+///   two IRIs (two contexts swapping `content` and `summary` keep the
+///   graph); `@vocab`, `@base`, `@import`, `@propagate`, `@protected`,
+///   scoped contexts;
+/// * a `@context` below the top level;
+/// * a member, `type` or `@id` the graph does not keep: an undefined term
+///   (Mastodon's `discoverable` without its definition), an undefined type
+///   name (it becomes a blank node, which canonicalization relabels), a
+///   relative `id`.
+///
+/// Terms that a preloaded context scopes or wraps in a graph (an integrity
+/// `proof`) are not descended into.
 ///
 /// ```
 /// use archipel::ldsig::{LdSignatureError, check_coverage};
