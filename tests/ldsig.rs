@@ -24,5 +24,7 @@ mod common;
 mod corpus;
 #[path = "ldsig/fedify.rs"]
 mod fedify;
+#[path = "ldsig/fuzz_replay.rs"]
+mod fuzz_replay;
 #[path = "ldsig/vectors.rs"]
 mod vectors;
