@@ -6,14 +6,16 @@
 //! order, and stopping at the first that holds:
 //!
 //! 1. an `RsaSignature2017` Linked Data Signature (feature
-//!    `ld-signatures`) whose key's owner is the actor, on a document whose
+//!    `ld-signatures`) whose key (its `creator`, on the actor's origin:
+//!    checked before any fetch) is owned by the actor, on a document whose
 //!    every member the signature covers ([`check_coverage`](crate::ldsig::check_coverage));
 //! 2. a FEP-8b32 integrity proof (feature `proof`) whose key the actor
 //!    lists in its `assertionMethod`, on the document's origin;
 //! 3. the same content fetched from the actor's origin: the activity at its
-//!    `id`, or when it is not served, the object of a `Create` or `Update`
-//!    (attributed to the actor, addressed as the activity), or the absence
-//!    of the object of a `Delete`.
+//!    `id`, or when it is not served, the one object of a `Create` or
+//!    `Update` (attributed to the actor, addressed as the activity), or the
+//!    one object of a `Delete` answering `410 Gone` or served as a
+//!    `Tombstone` (a `404` may only mean "not for you").
 //!
 //! A signature or proof that does not verify is not a refusal by itself
 //! (keys rotate; contexts differ); a copy from the origin that *differs* is:
@@ -170,6 +172,19 @@ impl ForwardedVerifier {
 
     #[cfg(feature = "ld-signatures")]
     async fn ld_signature(&self, document: &Value, actor: &Iri) -> Attempt {
+        // The key must be the actor's, so on its origin: checked before
+        // anything is fetched, or a forwarder would pick the hosts we fetch
+        // keys from (and pay nothing for the canonicalization).
+        match crate::ldsig::signature(document) {
+            Ok(s) if crate::client::same_origin(s.creator.as_str(), actor.as_str()) => {}
+            Ok(s) => {
+                return Attempt::Failed(format!(
+                    "LD signature: its creator {:?} is not on the actor's origin",
+                    echo(s.creator.as_str())
+                ));
+            }
+            Err(e) => return Attempt::Failed(format!("LD signature: {e}")),
+        }
         // The signature covers the RDF graph, not the JSON the application
         // reads: a member JSON-LD drops (or a context that moves one) would
         // travel unsigned beside a valid signature.

@@ -103,6 +103,85 @@ async fn a_delete_is_believed_once_its_object_is_gone_or_a_tombstone() {
         v.verify_forwarded(&delete(3), &alice).await,
         Err(ForwardedError::NotDeleted { object, .. }) if object == origin.url("/notes/3")
     ));
+    // A 404 is also what an origin answers for what the requester may not
+    // see (a followers-only post): it confirms nothing.
+    origin.route("/notes/4", Reply::status(404));
+    match v.verify_forwarded(&delete(4), &alice).await {
+        Err(ForwardedError::Unverified { reasons, .. }) => assert!(
+            reasons.contains(&format!("{:?} answers 404", origin.url("/notes/4"))),
+            "{reasons}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn only_a_single_object_is_believed_through_the_origins_copy() {
+    let origin = TestServer::start().await;
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let public = "https://www.w3.org/ns/activitystreams#Public";
+    let note = |n: u32, content: &str| {
+        json!({"id": origin.url(&format!("/notes/{n}")), "type": "Note", "attributedTo": alice,
+               "content": content, "to": [public]})
+    };
+    serve(&origin, "/notes/1", &note(1, "genuine"));
+    origin.route("/notes/2", Reply::status(410));
+    let create = |object: Value| {
+        json!({"id": origin.url("/creates/1"), "type": "Create", "actor": alice,
+               "object": object, "to": [public]})
+    };
+    let v = verifier();
+    // The genuine note alone is confirmed by its origin...
+    assert_eq!(
+        v.verify_forwarded(&create(json!([note(1, "genuine")])), &alice)
+            .await
+            .unwrap(),
+        Authenticity::Refetched {
+            from: Iri::new_unchecked(origin.url("/notes/1"))
+        }
+    );
+    // ...but not a forged one beside it.
+    let two = create(json!([note(1, "genuine"), note(3, "forged")]));
+    match v.verify_forwarded(&two, &alice).await {
+        Err(ForwardedError::Unverified { reasons, .. }) => {
+            assert!(reasons.contains("it has 2 objects"), "{reasons}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nor a Delete of a gone note and of one that still exists.
+    let delete = json!({"id": origin.url("/deletes/1"), "type": "Delete", "actor": alice,
+                        "object": [origin.url("/notes/2"), origin.url("/notes/1")]});
+    match v.verify_forwarded(&delete, &alice).await {
+        Err(ForwardedError::Unverified { reasons, .. }) => {
+            assert!(reasons.contains("it has 2 objects"), "{reasons}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_ld_signature_by_a_key_off_the_actors_origin_fetches_nothing() {
+    let (origin, elsewhere) = (TestServer::start().await, TestServer::start().await);
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let pem = include_str!("../interop/keys/rsa-2048-pkcs8.pem");
+    let key = PrivateKey::from_pem(pem).unwrap();
+    let creator = Iri::new_unchecked(elsewhere.url("/keys/alice"));
+    let like = json!({"@context": ["https://www.w3.org/ns/activitystreams",
+                                   "https://w3id.org/security/v1"],
+                      "id": origin.url("/likes/1"), "type": "Like", "actor": alice,
+                      "object": "https://b.example/notes/1"});
+    let signed = archipel::ldsig::sign(&like, &key, &creator, "2026-01-01T00:00:00Z").unwrap();
+    match verifier().verify_forwarded(&signed, &alice).await {
+        Err(ForwardedError::Unverified { reasons, .. }) => assert!(
+            reasons.contains(&format!(
+                "its creator {:?} is not on the actor's origin",
+                creator.as_str()
+            )),
+            "{reasons}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(elsewhere.requests().len(), 0);
 }
 
 #[tokio::test]

@@ -51,8 +51,15 @@ impl Refetcher<'_> {
     ///    has the same content. The activity's other claims are then only
     ///    what the object says (its author, its audience);
     /// 3. else, for a `Delete` of an object on the actor's origin: the
-    ///    object answers `404`/`410` (or is served as a `Tombstone`). The
-    ///    object is gone, which is all a `Delete` claims.
+    ///    object answers `410 Gone` (or is served as a `Tombstone`). The
+    ///    object is gone, which is all a `Delete` claims. A `404` confirms
+    ///    nothing: Mastodon, and archipel's own object routes, answer `404`
+    ///    for an object the requester may not see (a followers-only post,
+    ///    a suspended actor), so a forged `Delete` of one would pass.
+    ///
+    /// Steps 2 and 3 need exactly one `object`: the origin's copy of one
+    /// says nothing of another beside it, which the application would
+    /// otherwise take as confirmed too.
     ///
     /// Any other activity (`Like`, `Follow`, `Announce`, `Undo`, …) cannot
     /// be believed from its object: only from its own copy.
@@ -103,7 +110,11 @@ impl Refetcher<'_> {
     }
 
     async fn by_object(&self, document: &Value, id: &str, actor: &Iri) -> Outcome {
-        let Some(object) = first(document.get("object")).filter(|o| o.is_object()) else {
+        let object = match single_object(document) {
+            Ok(o) => o,
+            Err(why) => return Outcome::Unknown(why),
+        };
+        let Some(object) = object.filter(|o| o.is_object()) else {
             return Outcome::Unknown("its object is not embedded".into());
         };
         let Some(object_id) = object.get("id").and_then(Value::as_str) else {
@@ -147,7 +158,11 @@ impl Refetcher<'_> {
     }
 
     async fn by_deletion(&self, document: &Value, id: &str, actor: &Iri) -> Outcome {
-        let object_id = match first(document.get("object")) {
+        let object = match single_object(document) {
+            Ok(o) => o,
+            Err(why) => return Outcome::Unknown(why),
+        };
+        let object_id = match object {
             Some(Value::String(s)) => s.as_str(),
             Some(o) => match o.get("id").and_then(Value::as_str) {
                 Some(s) => s,
@@ -167,8 +182,13 @@ impl Refetcher<'_> {
             })
         };
         match self.fetch(&url).await {
-            Err(Fetched::Failed(FetchError::NotFound { .. } | FetchError::Gone { .. })) => gone(),
+            Err(Fetched::Failed(FetchError::Gone { .. })) => gone(),
             Ok(fetched) if first_type(&fetched) == Some("Tombstone") => gone(),
+            Err(Fetched::Failed(FetchError::NotFound { .. })) => Outcome::Unknown(format!(
+                "its object {:?} answers 404, which may hide it rather than say it is \
+                 deleted: only 410 Gone or a Tombstone confirms a deletion",
+                echo(object_id)
+            )),
             Ok(_) => Outcome::Refused(ForwardedError::NotDeleted {
                 id: echo(id),
                 object: echo(object_id),
@@ -217,6 +237,18 @@ fn on_origin(iri: &str, actor: &Iri) -> Option<Url> {
     let url = Url::parse(iri).ok()?;
     (matches!(url.scheme(), "http" | "https") && crate::client::same_origin(iri, actor.as_str()))
         .then_some(url)
+}
+
+/// The activity's one `object` (`None` without one), or why there is not
+/// exactly one.
+fn single_object(document: &Value) -> Result<Option<&Value>, String> {
+    match document.get("object") {
+        Some(Value::Array(items)) if items.len() > 1 => Err(format!(
+            "it has {} objects, and the origin's copy of one confirms none of the others",
+            items.len()
+        )),
+        other => Ok(first(other)),
+    }
 }
 
 /// The first entry of a property that may be one value or an array.
