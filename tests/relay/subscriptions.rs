@@ -27,6 +27,14 @@ async fn network(style: Style, signing: ObjectSigning) -> (Relay, Node, Node) {
     (relay, a, b)
 }
 
+/// An LD signature only: with a proof too, the LD signature covers a
+/// `proof` member that JSON-LD processing drops, which archipel's verifier
+/// refuses (`ldsig::check_coverage`), and the proof is checked with the
+/// signature still attached; the copy is then believed on its origin's.
+fn ld_only() -> ObjectSigning {
+    ObjectSigning::default().with_ld_signature(true)
+}
+
 fn public_note(content: &str) -> serde_json::Value {
     json!({"type": "Note", "content": content, "to": [PUBLIC]})
 }
@@ -55,7 +63,7 @@ async fn relayed_status(relay: &Relay, id: &Iri) -> u16 {
 
 #[tokio::test]
 async fn a_pub_relay_carries_public_posts_only_and_altered_copies_are_refused() {
-    let (relay, a, b) = network(Style::PubRelay, ObjectSigning::all()).await;
+    let (relay, a, b) = network(Style::PubRelay, ld_only()).await;
     let (alice, instance_a) = (a.user("alice"), a.fed.instance_actor().id().clone());
     assert_eq!(relay.subscribers().len(), 2);
     let relay_actor = Iri::parse(relay.actor()).unwrap();
@@ -121,7 +129,7 @@ async fn a_pub_relay_carries_public_posts_only_and_altered_copies_are_refused() 
 
 #[tokio::test]
 async fn a_litepub_relay_announce_is_dispatched_as_the_authors_activity() {
-    let (relay, a, b) = network(Style::LitePub, ObjectSigning::all()).await;
+    let (relay, a, b) = network(Style::LitePub, ld_only()).await;
     let alice = a.user("alice");
     let relay_actor = Iri::parse(relay.actor()).unwrap();
     // The relay follows both instance actors back; each accepts.
