@@ -78,7 +78,8 @@ pub struct Sent {
     /// `Location`; an application keeps it to undo the activity later).
     pub activity: Option<Iri>,
     /// The delivery jobs persisted, one per inbox (empty when the delivery
-    /// went to a fan-out job: see [`Sent::fanout`]).
+    /// went to a fan-out job: see [`Sent::fanout`]), and the job of a
+    /// public post to the accepted relays ([`relay`](super::relay)).
     pub jobs: Vec<JobId>,
     /// The fan-out job written for an activity addressed to the author's
     /// followers (in [`Federation::fanout_queue`]): workers expand it into
@@ -448,7 +449,9 @@ impl FederationBuilder {
                 authorized_fetch: self.authorized_fetch,
                 ed25519: self.ed25519,
                 object_signing: self.object_signing,
-                relays: self.relays.unwrap_or_else(|| Arc::new(super::relay::MemoryRelays::new())),
+                relays: self
+                    .relays
+                    .unwrap_or_else(|| Arc::new(super::relay::MemoryRelays::new())),
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -883,7 +886,8 @@ impl Federation {
             self.send_to(author, activity, audience).await?
         };
         // Public posts also go to the accepted relays (see `relay`).
-        sent.jobs.extend(self.send_to_relays(author, activity).await?);
+        sent.jobs
+            .extend(self.send_to_relays(author, activity).await?);
         Ok(sent)
     }
 
