@@ -1,4 +1,4 @@
-//! Helpers shared by the `ldsig` tests.
+//! What the `ldsig` tests share: one RSA key per test binary.
 
 use std::sync::OnceLock;
 
