@@ -60,7 +60,9 @@ const KEPT_KEYWORDS: &[&str] = &["@id", "@type", "@value", "@language", "@list",
 
 /// Checks that every member of `document` is covered by its Linked Data
 /// Signature, so that what an application reads of the JSON is what the
-/// signer signed. The top-level `signature` member itself is not checked.
+/// signer signed. The top-level `signature` member itself is not checked,
+/// nor a top-level integrity `proof` (verified on its own, with
+/// [`proof`](crate::proof) where that feature is on).
 /// Cheap (one walk, no JSON-LD processing): run it before
 /// [`verify`](super::verify).
 ///
@@ -119,7 +121,10 @@ pub fn check_coverage(document: &Value) -> Result<(), LdSignatureError> {
         apply_context(context, &mut terms, false, 0)?;
     }
     for (key, value) in map {
-        if key == "@context" || key == "signature" {
+        // The signature itself, and an integrity proof beside it (signed
+        // first, as Fedify and archipel do): each is verified on its own,
+        // and neither is a claim about the object.
+        if key == "@context" || key == "signature" || key == "proof" {
             continue;
         }
         check_member(key, value, &terms, 1)?;
@@ -556,6 +561,27 @@ mod tests {
         assert!(matches!(
             check_coverage(&doc),
             Err(LdSignatureError::Uncovered { member }) if member == "@reverse"
+        ));
+    }
+
+    #[test]
+    fn a_top_level_proof_is_set_aside_but_not_one_inside_the_object() {
+        let mut doc = mastodon_create();
+        doc["proof"] = json!({"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022"});
+        check_coverage(&doc).unwrap();
+        doc["object"]["proof"] = json!({"type": "DataIntegrityProof"});
+        assert!(matches!(
+            check_coverage(&doc),
+            Err(LdSignatureError::Uncovered { member }) if member == "proof"
+        ));
+    }
+
+    #[test]
+    fn swapping_two_terms_is_refused() {
+        let doc = with_context(json!({"content": "as:summary", "summary": "as:content"}));
+        assert!(matches!(
+            check_coverage(&doc),
+            Err(LdSignatureError::UnsafeContext { reason }) if reason.contains("redefined")
         ));
     }
 
