@@ -43,11 +43,13 @@
 //!    the actor's ([`InboxError::ForeignObject`]) is refused (`403`); see
 //!    [What a signature proves](#what-a-signature-proves);
 //!
-//!    9b. **forwarded** — only for an activity signed by someone else: the
+//!    9b. **forwarded** — only for an activity signed by someone else: an
+//!    id already accepted is a duplicate at once ([`SeenStore::contains`],
+//!    sparing the fetches); otherwise the
 //!    [`VerifyForwarded`] establishes its [`Authenticity`] (an LD signature
 //!    or an integrity proof by the actor's key, or the same content fetched
 //!    from the actor's origin), else `401` ([`InboxError::Forwarded`]), or
-//!    `503` when its fetch budget is spent;
+//!    `503` when the forwarder's or the origin's fetch budget is spent;
 //! 10. **dedup** by activity `id` through a [`SeenStore`]: a repeat is
 //!     answered `202 Accepted` and not handed over again. The store keeps a
 //!     32-byte digest per id ([`id_digest`]), not the id.
@@ -656,15 +658,22 @@ impl Inbox {
         let (authenticity, forwarded_by) = match forwarding {
             None => (Authenticity::HttpSignature, None),
             Some(forwarding) => {
+                // A repeat of an accepted id is a duplicate whatever its
+                // content: nothing reaches the application, so it need not
+                // cost fetches again.
+                if self.seen.contains(&envelope.id).await {
+                    return Err(InboxError::Duplicate {
+                        id: echo(&envelope.id),
+                    });
+                }
                 // Verified before the id is marked seen: a forged copy must
-                // not make the genuine activity a duplicate. A repeat costs
-                // a verification again, within the verifier's budgets.
+                // not make the genuine activity a duplicate.
                 let document: serde_json::Value =
                     serde_json::from_slice(body).map_err(|e| InboxError::InvalidJson {
                         reason: e.to_string(),
                     })?;
                 let how = forwarding
-                    .verify_forwarded(&document, &actor)
+                    .verify_forwarded(&document, &actor, Some(&verified.owner))
                     .await
                     .map_err(InboxError::Forwarded)?;
                 (how, Some(verified.owner.clone()))
@@ -743,7 +752,8 @@ fn has_signature(headers: &http::HeaderMap) -> bool {
             .is_some_and(|v| v.starts_with("Signature "))
 }
 
-fn host_of(iri: &str) -> Option<String> {
+/// The lowercased host of `iri`, the key of domain policies and budgets.
+pub(crate) fn host_of(iri: &str) -> Option<String> {
     url::Url::parse(iri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))

@@ -55,7 +55,7 @@
 //!     "object": "https://b.example/notes/1",
 //! });
 //! assert!(matches!(
-//!     fed.verify_forwarded(&like).await,
+//!     fed.verify_forwarded(&like, None).await,
 //!     Err(ForwardedError::Unverified { .. })
 //! ));
 //! # Ok(()) }
@@ -74,7 +74,7 @@ pub use send::{Forwarded, MAX_REPLY_DEPTH, NotForwarded};
 use super::Federation;
 use crate::fetch::Fetcher;
 use crate::inbox::{
-    ActorKeyResolver, Authenticity, ForwardedError, HostBudget, VerifyForwarded, echo,
+    ActorKeyResolver, Authenticity, ForwardedError, HostBudget, VerifyForwarded, echo, host_of,
 };
 use crate::signatures::KeyResolver;
 use crate::vocab::Iri;
@@ -98,7 +98,42 @@ pub struct ForwardedVerifier {
     fetcher: Fetcher,
     #[cfg_attr(not(feature = "ld-signatures"), allow(dead_code))]
     keys: Arc<dyn KeyResolver>,
-    budget: Mutex<HostBudget>,
+    budgets: Budgets,
+}
+
+/// The fetch budgets of forwarded-activity verification: per fetched
+/// origin, and per forwarder, so one forwarder cannot spend an origin's
+/// budget for the others.
+pub(crate) struct Budgets {
+    origins: Mutex<HostBudget>,
+    forwarders: Mutex<HostBudget>,
+}
+
+impl Budgets {
+    /// Charges one fetch of `iri` passed on by `forwarder` (a host): the
+    /// forwarder's budget first, so a forwarder past its own is refused
+    /// without touching the origin's.
+    pub(crate) fn take(&self, iri: &str, forwarder: Option<&str>) -> Result<(), ForwardedError> {
+        if let Some(forwarder) = forwarder {
+            take(&self.forwarders, forwarder)?;
+        }
+        take(&self.origins, &host_of(iri).unwrap_or_default())
+    }
+}
+
+/// One token from `host`'s bucket in `budget`, or [`ForwardedError::OverBudget`].
+fn take(budget: &Mutex<HostBudget>, host: &str) -> Result<(), ForwardedError> {
+    let granted = budget
+        .lock()
+        .map(|mut b| b.take(host, std::time::Instant::now()))
+        .unwrap_or(false);
+    if granted {
+        Ok(())
+    } else {
+        Err(ForwardedError::OverBudget {
+            host: host.to_owned(),
+        })
+    }
 }
 
 impl std::fmt::Debug for ForwardedVerifier {
@@ -114,6 +149,13 @@ impl ForwardedVerifier {
     /// re-fetches): 60, as for HTTP signature keys.
     pub const DEFAULT_FETCH_BUDGET: u32 = 60;
 
+    /// The default budget of fetches per forwarder per minute, whatever
+    /// the origins fetched: 30, half an origin's, so that no single
+    /// forwarder can spend an origin's budget (and make genuine forwards
+    /// of its activities wait) on its own. Forwards that carry a valid LD
+    /// signature cost no fetch here once the key is cached.
+    pub const DEFAULT_FORWARDER_BUDGET: u32 = 30;
+
     /// A verifier fetching through `fetcher` (use the instance actor's
     /// signed fetcher: servers in authorized-fetch mode refuse unsigned
     /// `GET`s); redirects to another origin are refused whatever `fetcher`
@@ -124,11 +166,18 @@ impl ForwardedVerifier {
         ForwardedVerifier {
             keys: Arc::new(ActorKeyResolver::from_fetcher(fetcher.clone())),
             fetcher,
-            budget: Mutex::new(HostBudget::new(
-                Self::DEFAULT_FETCH_BUDGET,
-                Duration::from_secs(60),
-                MAX_BUDGET_HOSTS,
-            )),
+            budgets: Budgets {
+                origins: Mutex::new(HostBudget::new(
+                    Self::DEFAULT_FETCH_BUDGET,
+                    Duration::from_secs(60),
+                    MAX_BUDGET_HOSTS,
+                )),
+                forwarders: Mutex::new(HostBudget::new(
+                    Self::DEFAULT_FORWARDER_BUDGET,
+                    Duration::from_secs(60),
+                    MAX_BUDGET_HOSTS,
+                )),
+            },
         }
     }
 
@@ -145,29 +194,22 @@ impl ForwardedVerifier {
     /// [`ForwardedVerifier::DEFAULT_FETCH_BUDGET`] per minute.
     #[must_use]
     pub fn with_fetch_budget(self, fetches: u32, period: Duration) -> Self {
-        if let Ok(mut b) = self.budget.lock() {
+        if let Ok(mut b) = self.budgets.origins.lock() {
             *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
         }
         self
     }
 
-    /// Charges one fetch to `iri`'s host.
-    #[cfg(feature = "proof")]
-    fn take(&self, iri: &str) -> Result<(), ForwardedError> {
-        let host = url::Url::parse(iri)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default();
-        let granted = self
-            .budget
-            .lock()
-            .map(|mut b| b.take(&host, std::time::Instant::now()))
-            .unwrap_or(false);
-        if granted {
-            Ok(())
-        } else {
-            Err(ForwardedError::OverBudget { host })
+    /// At most `fetches` fetches per forwarder (the host of whoever passed
+    /// the activity on) per `period`, whatever the origins fetched, default
+    /// [`ForwardedVerifier::DEFAULT_FORWARDER_BUDGET`] per minute. Keep it
+    /// below the per-origin budget, or one forwarder can spend an origin's.
+    #[must_use]
+    pub fn with_forwarder_budget(self, fetches: u32, period: Duration) -> Self {
+        if let Ok(mut b) = self.budgets.forwarders.lock() {
+            *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
         }
+        self
     }
 
     #[cfg(feature = "ld-signatures")]
@@ -201,13 +243,18 @@ impl ForwardedVerifier {
     }
 
     #[cfg(feature = "proof")]
-    async fn integrity_proof(&self, document: &Value, actor: &Iri) -> Attempt {
+    async fn integrity_proof(
+        &self,
+        document: &Value,
+        actor: &Iri,
+        forwarder: Option<&str>,
+    ) -> Attempt {
         let methods = match crate::proof::proofs(document) {
             Ok(p) => p,
             Err(e) => return Attempt::Failed(format!("integrity proof: {e}")),
         };
         for m in &methods {
-            if let Err(e) = self.take(m.verification_method.as_str()) {
+            if let Err(e) = self.budgets.take(m.verification_method.as_str(), forwarder) {
                 return Attempt::Refused(e);
             }
         }
@@ -250,7 +297,10 @@ impl VerifyForwarded for ForwardedVerifier {
         &self,
         document: &Value,
         actor: &Iri,
+        forwarder: Option<&Iri>,
     ) -> Result<Authenticity, ForwardedError> {
+        let forwarder = forwarder.and_then(|f| host_of(f.as_str()));
+        let forwarder = forwarder.as_deref();
         let id = document.get("id").and_then(Value::as_str).ok_or_else(|| {
             ForwardedError::Unverified {
                 id: String::new(),
@@ -270,7 +320,7 @@ impl VerifyForwarded for ForwardedVerifier {
         }
         #[cfg(feature = "proof")]
         if document.get("proof").is_some() && !established(&attempts) {
-            attempts.push(self.integrity_proof(document, actor).await);
+            attempts.push(self.integrity_proof(document, actor, forwarder).await);
         }
         for attempt in attempts {
             match attempt {
@@ -285,7 +335,8 @@ impl VerifyForwarded for ForwardedVerifier {
         }
         let refetcher = Refetcher {
             fetcher: &self.fetcher,
-            budget: &self.budget,
+            budgets: &self.budgets,
+            forwarder,
         };
         match refetcher.establish(document, id, actor).await {
             Outcome::Established(how) => Ok(how),
@@ -319,7 +370,8 @@ impl Federation {
     /// Establishes that `document`, an activity this server did not get
     /// from its actor (a relay's `Announce` of it, an embedded copy), is
     /// its actor's, as the inbox does for forwarded activities (see
-    /// [`ForwardedVerifier`]).
+    /// [`ForwardedVerifier`]). `forwarder` is who passed it on (the relay),
+    /// when known: what the check fetches is charged to it too.
     ///
     /// # Errors
     /// [`ForwardedError::Unverified`] when nothing establishes it (also for
@@ -328,7 +380,11 @@ impl Federation {
     /// domain, [`ForwardedError::ContentMismatch`]
     /// when its origin serves other content, and the other
     /// [`ForwardedError`]s.
-    pub async fn verify_forwarded(&self, document: &Value) -> Result<Authenticity, ForwardedError> {
+    pub async fn verify_forwarded(
+        &self,
+        document: &Value,
+        forwarder: Option<&Iri>,
+    ) -> Result<Authenticity, ForwardedError> {
         let actor = document
             .get("actor")
             .and_then(|a| match a {
@@ -343,10 +399,7 @@ impl Federation {
         };
         let actor = actor.ok_or_else(|| unverified("the activity has no actor IRI"))?;
         // What the inbox checks before asking its verifier.
-        let host = url::Url::parse(actor.as_str())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .ok_or_else(|| unverified("the actor has no host"))?;
+        let host = host_of(actor.as_str()).ok_or_else(|| unverified("the actor has no host"))?;
         if let Some(policy) = self.domain_policy()
             && !policy.allows(&host)
         {
@@ -357,7 +410,7 @@ impl Federation {
         }
         self.inner
             .forwarded
-            .verify_forwarded(document, &actor)
+            .verify_forwarded(document, &actor, forwarder)
             .await
     }
 }

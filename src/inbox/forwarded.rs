@@ -112,10 +112,12 @@ pub enum ForwardedError {
         host: String,
     },
     /// The budget of fetches for verifying forwarded activities from this
-    /// origin is spent for now (`503`: try later).
+    /// origin, or passed on by this forwarder, is spent for now (`503`: try
+    /// later).
     #[error("forwarded activity: fetch budget for {host:?} is spent, try later")]
     OverBudget {
-        /// The origin's host.
+        /// The host whose budget is spent: the forwarder's (checked first)
+        /// or the origin's.
         host: String,
     },
 }
@@ -133,16 +135,22 @@ impl ForwardedError {
 /// The inbox calls it for an activity whose HTTP signature verified with a
 /// key of someone other than its `actor`, after every check that needs no
 /// network (domain policy on the actor and on the forwarder, id origin,
-/// typed decoding, authority) and before dedup. The real implementation is
+/// typed decoding, authority, and whether the id was already accepted: a
+/// repeat is a duplicate without being verified again), and before the id
+/// is recorded as seen. The real implementation is
 /// `federation::ForwardedVerifier`; a test can return a fixed answer.
 #[async_trait::async_trait]
 pub trait VerifyForwarded: Send + Sync {
-    /// `document` is the forwarded activity as sent; `actor` its `actor`.
-    /// `Ok` says how its authenticity was established.
+    /// `document` is the forwarded activity as sent; `actor` its `actor`;
+    /// `forwarder` who passed it on (the owner of the HTTP signature's
+    /// key, or the relay), when known, so that what it makes us fetch is
+    /// charged to it as well as to the origin fetched. `Ok` says how its
+    /// authenticity was established.
     async fn verify_forwarded(
         &self,
         document: &Value,
         actor: &Iri,
+        forwarder: Option<&Iri>,
     ) -> Result<Authenticity, ForwardedError>;
 }
 

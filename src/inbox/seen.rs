@@ -27,6 +27,13 @@ pub trait SeenStore: Send + Sync {
     /// the same id, exactly one returns `true`.
     async fn insert_if_new(&self, id: &str) -> bool;
 
+    /// Whether `id` is recorded, without recording it. The inbox asks
+    /// before verifying a forwarded activity, to spare a repeat's fetches;
+    /// the default, `false`, only costs them again.
+    async fn contains(&self, _id: &str) -> bool {
+        false
+    }
+
     /// Forgets `id`, so that a later delivery of it is processed again.
     ///
     /// The inbox calls this when the application's handler fails after the id
@@ -211,6 +218,10 @@ impl SeenStore for MemorySeenStore {
     async fn forget(&self, id: &str) {
         let digest = id_digest(id);
         self.lock().remove(&digest);
+    }
+
+    async fn contains(&self, id: &str) -> bool {
+        self.lock().find(&id_digest(id)).is_some()
     }
 }
 

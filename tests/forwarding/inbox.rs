@@ -27,6 +27,8 @@ const BOB_KEY_ELSEWHERE: &str = "https://keys.example/bob";
 struct Stub {
     calls: AtomicUsize,
     fail: Mutex<bool>,
+    /// The forwarder of the last call.
+    forwarder: Mutex<Option<Iri>>,
 }
 
 #[async_trait::async_trait]
@@ -35,8 +37,10 @@ impl VerifyForwarded for Stub {
         &self,
         document: &Value,
         actor: &Iri,
+        forwarder: Option<&Iri>,
     ) -> Result<Authenticity, ForwardedError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        *self.forwarder.lock().unwrap() = forwarder.cloned();
         if *self.fail.lock().unwrap() {
             return Err(ForwardedError::ContentMismatch {
                 id: document["id"].as_str().unwrap().to_owned(),
@@ -76,6 +80,7 @@ fn fixture() -> Fixture {
         stub: Arc::new(Stub {
             calls: AtomicUsize::new(0),
             fail: Mutex::new(false),
+            forwarder: Mutex::new(None),
         }),
     }
 }
@@ -134,6 +139,11 @@ async fn with_a_verifier_it_records_how_and_by_whom() {
     assert_eq!(got.actor, ALICE);
     assert_eq!(got.verified.owner, BOB);
     assert_eq!(got.forwarded_by, Some(Iri::new_unchecked(BOB)));
+    // The verifier is told who forwarded it, to charge its fetches.
+    assert_eq!(
+        *f.stub.forwarder.lock().unwrap(),
+        Some(Iri::new_unchecked(BOB))
+    );
     assert_eq!(
         got.authenticity,
         Authenticity::LdSignature {
@@ -195,13 +205,16 @@ async fn a_refused_copy_does_not_make_the_genuine_one_a_duplicate() {
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
     let genuine = inbox.receive(&request(&f.alice, &reply(1))).await.unwrap();
     assert_eq!(genuine.authenticity, Authenticity::HttpSignature);
-    // Now seen: a forwarded copy is a duplicate.
+    // Now seen: a forwarded copy is a duplicate, without being verified
+    // (and fetched for) again.
     *f.stub.fail.lock().unwrap() = false;
+    let before = f.calls();
     let again = inbox.receive(&request(&f.bob, &reply(1))).await;
     assert!(
         matches!(again, Err(InboxError::Duplicate { .. })),
         "{again:?}"
     );
+    assert_eq!(f.calls(), before);
 }
 
 #[test]

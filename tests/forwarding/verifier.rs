@@ -39,7 +39,7 @@ async fn update_is_believed_through_its_object_and_like_only_through_its_own_cop
                         "object": note, "to": ["https://www.w3.org/ns/activitystreams#Public"]});
     let v = verifier();
     assert_eq!(
-        v.verify_forwarded(&update, &alice).await.unwrap(),
+        v.verify_forwarded(&update, &alice, None).await.unwrap(),
         Authenticity::Refetched {
             from: Iri::new_unchecked(origin.url("/notes/1"))
         }
@@ -49,7 +49,7 @@ async fn update_is_believed_through_its_object_and_like_only_through_its_own_cop
     // says nothing about who liked it.
     let like = json!({"id": origin.url("/likes/1"), "type": "Like", "actor": alice,
                       "object": origin.url("/notes/1")});
-    match v.verify_forwarded(&like, &alice).await {
+    match v.verify_forwarded(&like, &alice, None).await {
         Err(ForwardedError::Unverified { reasons, .. }) => {
             assert!(
                 reasons.contains("a Like is believed only from its own copy"),
@@ -66,7 +66,7 @@ async fn update_is_believed_through_its_object_and_like_only_through_its_own_cop
                 "object": origin.url("/notes/2")}),
     );
     assert!(matches!(
-        v.verify_forwarded(&like, &alice).await,
+        v.verify_forwarded(&like, &alice, None).await,
         Err(ForwardedError::ContentMismatch { from, .. }) if from == origin.url("/likes/1")
     ));
 }
@@ -93,20 +93,20 @@ async fn a_delete_is_believed_once_its_object_is_gone_or_a_tombstone() {
     let v = verifier();
     for n in [1, 2] {
         assert_eq!(
-            v.verify_forwarded(&delete(n), &alice).await.unwrap(),
+            v.verify_forwarded(&delete(n), &alice, None).await.unwrap(),
             Authenticity::Refetched {
                 from: Iri::new_unchecked(origin.url(&format!("/notes/{n}")))
             }
         );
     }
     assert!(matches!(
-        v.verify_forwarded(&delete(3), &alice).await,
+        v.verify_forwarded(&delete(3), &alice, None).await,
         Err(ForwardedError::NotDeleted { object, .. }) if object == origin.url("/notes/3")
     ));
     // A 404 is also what an origin answers for what the requester may not
     // see (a followers-only post): it confirms nothing.
     origin.route("/notes/4", Reply::status(404));
-    match v.verify_forwarded(&delete(4), &alice).await {
+    match v.verify_forwarded(&delete(4), &alice, None).await {
         Err(ForwardedError::Unverified { reasons, .. }) => assert!(
             reasons.contains(&format!("{:?} answers 404", origin.url("/notes/4"))),
             "{reasons}"
@@ -133,7 +133,7 @@ async fn only_a_single_object_is_believed_through_the_origins_copy() {
     let v = verifier();
     // The genuine note alone is confirmed by its origin...
     assert_eq!(
-        v.verify_forwarded(&create(json!([note(1, "genuine")])), &alice)
+        v.verify_forwarded(&create(json!([note(1, "genuine")])), &alice, None)
             .await
             .unwrap(),
         Authenticity::Refetched {
@@ -142,7 +142,7 @@ async fn only_a_single_object_is_believed_through_the_origins_copy() {
     );
     // ...but not a forged one beside it.
     let two = create(json!([note(1, "genuine"), note(3, "forged")]));
-    match v.verify_forwarded(&two, &alice).await {
+    match v.verify_forwarded(&two, &alice, None).await {
         Err(ForwardedError::Unverified { reasons, .. }) => {
             assert!(reasons.contains("it has 2 objects"), "{reasons}")
         }
@@ -151,7 +151,7 @@ async fn only_a_single_object_is_believed_through_the_origins_copy() {
     // Nor a Delete of a gone note and of one that still exists.
     let delete = json!({"id": origin.url("/deletes/1"), "type": "Delete", "actor": alice,
                         "object": [origin.url("/notes/2"), origin.url("/notes/1")]});
-    match v.verify_forwarded(&delete, &alice).await {
+    match v.verify_forwarded(&delete, &alice, None).await {
         Err(ForwardedError::Unverified { reasons, .. }) => {
             assert!(reasons.contains("it has 2 objects"), "{reasons}")
         }
@@ -171,7 +171,7 @@ async fn an_ld_signature_by_a_key_off_the_actors_origin_fetches_nothing() {
                       "id": origin.url("/likes/1"), "type": "Like", "actor": alice,
                       "object": "https://b.example/notes/1"});
     let signed = archipel::ldsig::sign(&like, &key, &creator, "2026-01-01T00:00:00Z").unwrap();
-    match verifier().verify_forwarded(&signed, &alice).await {
+    match verifier().verify_forwarded(&signed, &alice, None).await {
         Err(ForwardedError::Unverified { reasons, .. }) => assert!(
             reasons.contains(&format!(
                 "its creator {:?} is not on the actor's origin",
@@ -202,7 +202,7 @@ async fn a_proof_by_another_actor_of_the_origin_is_not_the_actors() {
     let signed =
         archipel::proof::sign(&like, &key, &ProofOptions::new(Iri::new_unchecked(method))).unwrap();
     let err = verifier()
-        .verify_forwarded(&signed, &Iri::new_unchecked(&alice))
+        .verify_forwarded(&signed, &Iri::new_unchecked(&alice), None)
         .await;
     assert!(
         matches!(&err, Err(ForwardedError::NotTheActor { signer, actor, .. })
@@ -222,16 +222,53 @@ async fn a_forwarder_cannot_make_us_fetch_past_the_origins_budget() {
     };
     for n in 0..2 {
         assert!(matches!(
-            v.verify_forwarded(&like(n), &alice).await,
+            v.verify_forwarded(&like(n), &alice, None).await,
             Err(ForwardedError::Unverified { .. })
         ));
     }
-    let spent = v.verify_forwarded(&like(2), &alice).await;
+    let spent = v.verify_forwarded(&like(2), &alice, None).await;
     assert!(
         matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "127.0.0.1"),
         "{spent:?}"
     );
     assert_eq!(origin.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_forwarder_is_refused_past_its_own_budget_before_the_origins() {
+    let origin = TestServer::start().await;
+    let alice = Iri::new_unchecked(origin.url("/users/alice"));
+    let (evil, good) = (
+        Iri::new_unchecked("https://evil.example/actor"),
+        Iri::new_unchecked("https://good.example/actor"),
+    );
+    let v = verifier()
+        .with_fetch_budget(3, Duration::from_secs(3600))
+        .with_forwarder_budget(2, Duration::from_secs(3600));
+    let like = |n: u32| {
+        json!({"id": origin.url(&format!("/likes/{n}")), "type": "Like", "actor": alice,
+               "object": "https://b.example/notes/1"})
+    };
+    for n in 0..2 {
+        assert!(matches!(
+            v.verify_forwarded(&like(n), &alice, Some(&evil)).await,
+            Err(ForwardedError::Unverified { .. })
+        ));
+    }
+    // evil.example's own budget is spent: refused without a fetch...
+    let spent = v.verify_forwarded(&like(2), &alice, Some(&evil)).await;
+    assert!(
+        matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "evil.example"),
+        "{spent:?}"
+    );
+    assert_eq!(origin.requests().len(), 2);
+    // ...so the origin has some left for another forwarder's.
+    let other = v.verify_forwarded(&like(3), &alice, Some(&good)).await;
+    assert!(
+        matches!(&other, Err(ForwardedError::Unverified { .. })),
+        "{other:?}"
+    );
+    assert_eq!(origin.requests().len(), 3);
 }
 
 #[tokio::test]
@@ -247,14 +284,14 @@ async fn federation_verify_forwarded_checks_what_the_inbox_checks_first() {
         .unwrap();
     let spam = json!({"id": "https://spam.example/1", "type": "Create",
                       "actor": "https://spam.example/users/s", "object": "https://spam.example/n/1"});
-    let blocked = fed.verify_forwarded(&spam).await;
+    let blocked = fed.verify_forwarded(&spam, None).await;
     assert!(
         matches!(&blocked, Err(ForwardedError::Blocked { host }) if host == "spam.example"),
         "{blocked:?}"
     );
     let elsewhere = json!({"id": "https://b.example/1", "type": "Create",
                            "actor": "https://a.example/users/a", "object": "https://a.example/n/1"});
-    let refused = fed.verify_forwarded(&elsewhere).await;
+    let refused = fed.verify_forwarded(&elsewhere, None).await;
     assert!(
         matches!(&refused, Err(ForwardedError::Unverified { reasons, .. })
             if reasons == "its id is not on its actor's origin"),
@@ -273,7 +310,7 @@ async fn an_embedded_copy_without_context_matches_the_served_activity() {
     serve(&origin, "/likes/1", &served);
     let v = verifier();
     assert_eq!(
-        v.verify_forwarded(&like, &alice).await.unwrap(),
+        v.verify_forwarded(&like, &alice, None).await.unwrap(),
         Authenticity::Refetched {
             from: Iri::new_unchecked(origin.url("/likes/1"))
         }
@@ -283,7 +320,7 @@ async fn an_embedded_copy_without_context_matches_the_served_activity() {
     other["@context"] =
         json!(["https://www.w3.org/ns/activitystreams", {"x": "https://x.example/"}]);
     assert!(matches!(
-        v.verify_forwarded(&other, &alice).await,
+        v.verify_forwarded(&other, &alice, None).await,
         Err(ForwardedError::ContentMismatch { .. })
     ));
 }

@@ -6,14 +6,12 @@
 //! through its embedded object, and a `Delete` through its object being
 //! gone. See [`establish`] for exactly what each proves.
 
-use std::sync::Mutex;
-use std::time::Instant;
-
 use serde_json::Value;
 use url::Url;
 
+use super::Budgets;
 use crate::fetch::{FetchError, Fetcher};
-use crate::inbox::{Authenticity, ForwardedError, HostBudget, echo, same_content};
+use crate::inbox::{Authenticity, ForwardedError, echo, same_content};
 use crate::vocab::Iri;
 
 /// The addressing members a `Create` or `Update` believed through its
@@ -31,11 +29,13 @@ pub(super) enum Outcome {
     Unknown(String),
 }
 
-/// Fetches from the actor's origin, charging each fetch to that origin's
-/// budget.
+/// Fetches from the actor's origin, charging each fetch to the
+/// forwarder's budget and that origin's.
 pub(super) struct Refetcher<'a> {
     pub(super) fetcher: &'a Fetcher,
-    pub(super) budget: &'a Mutex<HostBudget>,
+    pub(super) budgets: &'a Budgets,
+    /// The forwarder's host, when known.
+    pub(super) forwarder: Option<&'a str>,
 }
 
 impl Refetcher<'_> {
@@ -201,15 +201,9 @@ impl Refetcher<'_> {
     /// One fetch from `url`'s origin, within its budget, served at its own
     /// `id` (so a document elsewhere on the origin cannot stand for it).
     async fn fetch(&self, url: &Url) -> Result<Value, Fetched> {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let granted = self
-            .budget
-            .lock()
-            .map(|mut b| b.take(&host, Instant::now()))
-            .unwrap_or(false);
-        if !granted {
-            return Err(Fetched::OverBudget(ForwardedError::OverBudget { host }));
-        }
+        self.budgets
+            .take(url.as_str(), self.forwarder)
+            .map_err(Fetched::OverBudget)?;
         self.fetcher
             .fetch_authoritative(url)
             .await

@@ -190,16 +190,30 @@ async fn announced(
             if !is_activity(&embedded) {
                 return Ok(Some(incoming));
             }
-            let authenticity = fed.verify_forwarded(&embedded).await.map_err(|source| {
-                refused(
-                    &incoming.kind,
-                    RelayError::Unverified {
-                        activity: echo(embedded.get("id").and_then(Value::as_str).unwrap_or("")),
-                        relay: relay_name(),
-                        source: Box::new(source),
-                    },
-                )
-            })?;
+            // Already accepted (delivered directly, or by another relay):
+            // not worth the verification's fetches.
+            let seen = fed.inbox().seen_store();
+            if let Some(id) = embedded.get("id").and_then(Value::as_str)
+                && seen.contains(id).await
+            {
+                return Ok(None);
+            }
+            let forwarder = Some(&incoming.actor);
+            let authenticity =
+                fed.verify_forwarded(&embedded, forwarder)
+                    .await
+                    .map_err(|source| {
+                        refused(
+                            &incoming.kind,
+                            RelayError::Unverified {
+                                activity: echo(
+                                    embedded.get("id").and_then(Value::as_str).unwrap_or(""),
+                                ),
+                                relay: relay_name(),
+                                source: Box::new(source),
+                            },
+                        )
+                    })?;
             (embedded, authenticity)
         }
         _ => return Ok(Some(incoming)),
