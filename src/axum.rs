@@ -48,38 +48,83 @@ impl IntoResponse for InboxError {
     /// The status of [`InboxError::status`] with the message as plain text,
     /// so the sending server's logs say why it was refused.
     ///
-    /// A refusal of the signature's form (unsigned, a dialect, algorithm or
-    /// component the policy wants otherwise:
-    /// [`calls_for_challenge`](crate::signatures::accept_signature::calls_for_challenge))
-    /// also carries an RFC 9421 §5.1 `Accept-Signature` challenge for the
-    /// default [`VerifyPolicy`](crate::signatures::VerifyPolicy) (feature
-    /// `rfc9421`), so a sender that reads it can sign again as asked.
+    /// No `Accept-Signature` challenge: the error alone does not know the
+    /// inbox's signature policy, and a challenge for another policy would
+    /// ask for a signature the inbox then refuses. [`InboxRefusal::new`]
+    /// (what [`VerifiedActivity`] and the federation routes answer with)
+    /// adds the inbox's own.
     fn into_response(self) -> Response {
-        let status = self.status();
+        InboxRefusal::from(self).into_response()
+    }
+}
+
+/// An inbox refusal as answered to the sender: the error, and the RFC 9421
+/// §5.1 `Accept-Signature` challenge the inbox asks with when the refusal
+/// is about the signature's *form* (unsigned, a dialect, algorithm or
+/// component its policy wants otherwise:
+/// [`calls_for_challenge`](crate::signatures::accept_signature::calls_for_challenge)),
+/// so a sender that reads it can sign again as asked (feature `rfc9421`).
+///
+/// The challenge is built from the inbox's own
+/// [`VerifyPolicy`](crate::signatures::VerifyPolicy)
+/// ([`Inbox::verify_policy`]); a verifier that does not tell its policy
+/// gets no challenge, never a guessed one.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct InboxRefusal {
+    /// Why the inbox refused the request.
+    pub error: InboxError,
+    /// The `Accept-Signature` value sent with it, if any.
+    pub challenge: Option<HeaderValue>,
+}
+
+impl InboxRefusal {
+    /// `error` as `inbox` answers it, with the challenge of its policy
+    /// when the error is about the signature's form. Inbox deliveries
+    /// carry a body, so the digest is asked for when the policy wants it.
+    pub fn new(inbox: &Inbox, error: InboxError) -> Self {
         #[cfg(feature = "rfc9421")]
-        let challenge = challenge(&self);
-        #[cfg_attr(not(feature = "rfc9421"), allow(unused_mut))]
+        let challenge = challenge(inbox, &error);
+        #[cfg(not(feature = "rfc9421"))]
+        let challenge = {
+            let _ = inbox;
+            None
+        };
+        InboxRefusal { error, challenge }
+    }
+}
+
+impl From<InboxError> for InboxRefusal {
+    /// The refusal without a challenge.
+    fn from(error: InboxError) -> Self {
+        InboxRefusal {
+            error,
+            challenge: None,
+        }
+    }
+}
+
+impl IntoResponse for InboxRefusal {
+    /// The status of [`InboxError::status`], the message as plain text,
+    /// and the `Accept-Signature` challenge if there is one.
+    fn into_response(self) -> Response {
         let mut response = (
-            status,
+            self.error.status(),
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.to_string(),
+            self.error.to_string(),
         )
             .into_response();
-        #[cfg(feature = "rfc9421")]
-        if let Some(value) = challenge {
-            response
-                .headers_mut()
-                .insert(crate::signatures::accept_signature::HEADER_NAME, value);
+        if let Some(value) = self.challenge {
+            response.headers_mut().insert("accept-signature", value);
         }
         response
     }
 }
 
-/// The `Accept-Signature` value answering `error`, when it refuses the
-/// signature's form. Inbox deliveries carry a body, so the digest is asked
-/// for.
+/// The `Accept-Signature` value `inbox` answers `error` with, when it
+/// refuses the signature's form and the inbox's policy is known.
 #[cfg(feature = "rfc9421")]
-fn challenge(error: &InboxError) -> Option<HeaderValue> {
+fn challenge(inbox: &Inbox, error: &InboxError) -> Option<HeaderValue> {
     use crate::signatures::accept_signature::{AcceptSignature, calls_for_challenge};
     let form = match error {
         InboxError::Unsigned => true,
@@ -89,7 +134,7 @@ fn challenge(error: &InboxError) -> Option<HeaderValue> {
     if !form {
         return None;
     }
-    AcceptSignature::for_policy(&crate::signatures::VerifyPolicy::default(), true)?.to_header()
+    AcceptSignature::for_policy(inbox.verify_policy()?, true)?.to_header()
 }
 
 /// A request extension that sets how many body bytes [`InboxRequest`] reads.
@@ -136,7 +181,9 @@ async fn collect(req: Request, limit: usize) -> Result<http::Request<Bytes>, Inb
 /// The router's state must provide an [`Inbox`] (`Inbox: FromRef<S>`); give
 /// the inbox a public base URL ([`Inbox::with_public_base`]) so RFC 9421
 /// `@target-uri` is not taken from the `Host` header. A refused request is
-/// answered with the [`InboxError`] (status from [`InboxError::status`]);
+/// answered with the [`InboxRefusal`] (status from [`InboxError::status`],
+/// and the inbox's `Accept-Signature` challenge when the signature's form
+/// was refused);
 /// a duplicate gets `202` and never reaches the handler.
 #[derive(Debug)]
 pub struct VerifiedActivity(pub Incoming);
@@ -146,12 +193,16 @@ where
     S: Send + Sync,
     Inbox: FromRef<S>,
 {
-    type Rejection = InboxError;
+    type Rejection = InboxRefusal;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let inbox = Inbox::from_ref(state);
         let request = collect(req, inbox.config().max_body_bytes).await?;
-        inbox.receive(&request).await.map(Self)
+        inbox
+            .receive(&request)
+            .await
+            .map(Self)
+            .map_err(|e| InboxRefusal::new(&inbox, e))
     }
 }
 

@@ -577,6 +577,13 @@ impl Inbox {
         &self.config
     }
 
+    /// The signature policy of the verifier, when it tells
+    /// ([`VerifyRequest::policy`]): what a refusal's `Accept-Signature`
+    /// challenge asks for.
+    pub fn verify_policy(&self) -> Option<&crate::signatures::VerifyPolicy> {
+        self.verifier.policy()
+    }
+
     /// The dedup store, e.g. to [`SeenStore::forget`] an id whose handling failed.
     pub fn seen_store(&self) -> &Arc<dyn SeenStore> {
         &self.seen

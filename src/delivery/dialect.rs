@@ -48,12 +48,24 @@ impl DialectMemory {
 
     /// Remembers that `host` accepted `dialect`, signed as it asked
     /// (`requested`) or in the dialect's usual form (`None`).
+    ///
+    /// The form is the host's, not the actor's: it is kept without the
+    /// `keyid` the challenge may have fixed (the next delivery to the host
+    /// may be another actor's) and without its nonce (good for one message
+    /// only).
     pub fn remember(
         &mut self,
         host: &str,
         dialect: Spec,
         requested: Option<Arc<SignatureRequest>>,
     ) {
+        let requested = requested.map(|r| {
+            if r.keyid.is_none() && r.nonce.is_none() {
+                r
+            } else {
+                Arc::new(r.as_ref().clone().without_keyid().without_nonce())
+            }
+        });
         let learnt = Learnt { dialect, requested };
         if let Some(d) = self.map.get_mut(host) {
             *d = learnt;
@@ -105,5 +117,18 @@ mod tests {
         m.remember("a", Spec::Cavage, None);
         assert_eq!(m.requested("a"), None);
         assert_eq!(m.get("a"), Some(Spec::Cavage));
+    }
+
+    #[test]
+    fn the_form_is_the_hosts_not_the_actors() {
+        let mut m = DialectMemory::new(2);
+        let mut asked = SignatureRequest::new("sig1", ["@method"])
+            .with_keyid("https://a.example/users/alice#main-key");
+        asked.nonce = Some("once".into());
+        m.remember("a", Spec::Rfc9421, Some(Arc::new(asked)));
+        let kept = m.requested("a").unwrap();
+        assert_eq!(kept.keyid, None);
+        assert_eq!(kept.nonce, None);
+        assert_eq!(*kept, SignatureRequest::new("sig1", ["@method"]));
     }
 }

@@ -114,7 +114,8 @@ pub enum GiveUpReason {
     },
     /// The inbox refused the signature and asked (RFC 9421
     /// `Accept-Signature`) for one this server cannot make, or sent a
-    /// challenge that could not be read.
+    /// challenge that could not be read; and the other dialect, when
+    /// double-knocking is on, was refused too.
     SignatureChallenge {
         /// The status the challenge came with.
         status: u16,

@@ -79,7 +79,8 @@ pub struct WorkerConfig {
     /// Retry once with the other dialect on 400/401/403, and on 5xx at the
     /// first knock on an unknown host (default `true`). A 400/401 carrying an
     /// RFC 9421 `Accept-Signature` challenge is retried once in the form it
-    /// asks for instead, whatever this says.
+    /// asks for instead, whatever this says; one this sender cannot meet
+    /// (or read) falls back to the other dialect when this is on.
     pub double_knock: bool,
     /// Hosts whose accepted dialect is remembered (default 10 000).
     pub dialect_memory: usize,

@@ -518,7 +518,8 @@ async fn receive(s: &RouteState, request: InboxRequest, permit: &mut Permit) -> 
             }
             return match gone_actor(s, &e, request.0.body()).await {
                 Some(answer) => answer,
-                None => e.into_response(),
+                // With the inbox's own Accept-Signature challenge, if any.
+                None => crate::axum::InboxRefusal::new(s.fed.inbox(), e).into_response(),
             };
         }
     };

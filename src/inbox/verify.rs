@@ -12,7 +12,7 @@ pub use resolver::ActorKeyResolver;
 // The per-host fetch budget, shared with forwarded-activity verification.
 pub(crate) use limits::HostBudget;
 
-use crate::signatures::{KeyResolver, SignatureError, Verified, Verifier};
+use crate::signatures::{KeyResolver, SignatureError, Verified, Verifier, VerifyPolicy};
 
 /// Verifies the HTTP signature of an inbox request.
 ///
@@ -25,6 +25,13 @@ pub trait VerifyRequest: Send + Sync {
         &self,
         request: &http::Request<Bytes>,
     ) -> Result<Verified, SignatureError>;
+
+    /// The policy signatures are verified with, when known: what an RFC
+    /// 9421 `Accept-Signature` challenge asks for. `None` (the default for
+    /// other implementations) sends no challenge rather than a wrong one.
+    fn policy(&self) -> Option<&VerifyPolicy> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -34,5 +41,9 @@ impl<R: KeyResolver + 'static> VerifyRequest for Verifier<R> {
         request: &http::Request<Bytes>,
     ) -> Result<Verified, SignatureError> {
         self.verify(request).await
+    }
+
+    fn policy(&self) -> Option<&VerifyPolicy> {
+        Some(Verifier::policy(self))
     }
 }

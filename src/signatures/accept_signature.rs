@@ -9,14 +9,17 @@
 //! - **receiving**: an inbox refusal that is about the signature's *form*
 //!   (unsigned, a dialect or algorithm not accepted, a required component
 //!   missing: [`calls_for_challenge`]) answers `401` with the challenge
-//!   [`AcceptSignature::for_policy`] derives from the [`VerifyPolicy`]:
-//!   `sig1=("@method" "@target-uri" "content-digest");created;alg="rsa-v1_5-sha256"`
-//!   with the default policy. No `keyid` is fixed: any actor's key will do.
+//!   [`AcceptSignature::for_policy`] derives from the inbox's own
+//!   [`VerifyPolicy`]: `sig1=("@method" "@target-uri" "content-digest");created`
+//!   with the default policy. No `keyid` is fixed: any actor's key will
+//!   do; no `alg` either unless the policy accepts only one.
 //! - **sending**: the delivery worker reads a challenge on a `401`/`400`
 //!   and retries once, at once, signing as asked with
-//!   [`sign_as_requested`]. A challenge it cannot meet (another key, an
-//!   algorithm the key cannot make, a component the request does not have)
-//!   is a typed failure, not a retry.
+//!   [`sign_as_requested`]. Whatever is asked, the signature also covers
+//!   `@method`, `@target-uri` and the body's `content-digest`: a peer can
+//!   ask for more, never for a signature that binds no request. A
+//!   challenge it cannot meet (another key, an algorithm the key cannot
+//!   make, a component the request does not have) is a typed failure.
 //!
 //! Parsing is bounded: at most [`MAX_HEADER_LEN`] bytes,
 //! [`MAX_REQUESTS`] members, [`MAX_COMPONENTS`] components per member and
@@ -29,10 +32,7 @@
 //! use archipel::signatures::accept_signature::{AcceptSignature, parse_accept_signature};
 //! let challenge = AcceptSignature::for_policy(&VerifyPolicy::default(), true).unwrap();
 //! let value = challenge.to_header_value();
-//! assert_eq!(
-//!     value,
-//!     r#"sig1=("@method" "@target-uri" "content-digest");created;alg="rsa-v1_5-sha256""#
-//! );
+//! assert_eq!(value, r#"sig1=("@method" "@target-uri" "content-digest");created"#);
 //! let parsed = parse_accept_signature(&value)?;
 //! assert_eq!(parsed, challenge);
 //! assert_eq!(parsed.requests[0].components.len(), 3);
@@ -259,6 +259,22 @@ impl SignatureRequest {
         self
     }
 
+    /// The same request without a fixed key: what is worth remembering
+    /// for a host, since the next request to it may be another actor's.
+    #[must_use]
+    pub fn without_keyid(mut self) -> Self {
+        self.keyid = None;
+        self
+    }
+
+    /// The same request without a fixed algorithm, for a key the
+    /// remembered one does not fit (the key's own algorithm is used).
+    #[must_use]
+    pub fn without_alg(mut self) -> Self {
+        self.alg = None;
+        self
+    }
+
     /// The requested algorithm, resolved: `Ok(None)` when none is named.
     pub fn algorithm(&self) -> Result<Option<Algorithm>, AcceptSignatureError> {
         match &self.alg {
@@ -336,12 +352,17 @@ impl AcceptSignature {
     }
 
     /// The challenge a receiver with `policy` sends after refusing a
-    /// signature's form: one RFC 9421 signature (label `sig1`) covering
-    /// `@method` and `@target-uri` when the target is required (else
-    /// `@authority` when the host is), `content-digest` when a digest is
-    /// required and the request has a body, `created` when a time is
-    /// required, and `alg` the policy's first (preferred) algorithm. No
-    /// `keyid` is fixed.
+    /// signature's form: one RFC 9421 signature covering `@method` and
+    /// `@target-uri` when the target is required (else `@authority` when
+    /// the host is), `content-digest` when a digest is required and the
+    /// request has a body, `created` when a time is required; labelled and
+    /// tagged as the policy's [`signature_label`](VerifyPolicy::signature_label)
+    /// and [`signature_tag`](VerifyPolicy::signature_tag) say (label `sig1`
+    /// when it names none). No `keyid` is fixed: any actor's key will do.
+    ///
+    /// `alg` is named only when the policy accepts exactly one algorithm:
+    /// otherwise the sender's key decides among those accepted, and an
+    /// Ed25519 sender is not asked for an RSA signature it cannot make.
     ///
     /// `None` when the policy does not accept RFC 9421: there is nothing
     /// to ask for in this header then.
@@ -358,9 +379,13 @@ impl AcceptSignature {
         if policy.require_digest && has_body {
             components.push("content-digest");
         }
-        let mut request = SignatureRequest::new("sig1", components);
+        let label = policy.signature_label.as_deref().unwrap_or("sig1");
+        let mut request = SignatureRequest::new(label, components);
         request.created = policy.require_time;
-        request.alg = policy.algorithms.first().map(|a| a.as_str().to_owned());
+        if let [only] = policy.algorithms.as_slice() {
+            request.alg = Some(only.as_str().to_owned());
+        }
+        request.tag.clone_from(&policy.signature_tag);
         Some(AcceptSignature::new(request))
     }
 

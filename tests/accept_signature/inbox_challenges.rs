@@ -3,7 +3,9 @@
 //! `Accept-Signature` challenge; an independent RFC 9421 implementation
 //! (Python `http_sf` + `http-message-signatures`) reads it and signs again
 //! as asked, and that request is accepted. So is archipel's own answer to
-//! the challenge; a forged signature gets no challenge.
+//! the challenge; a forged signature gets no challenge. An inbox with a
+//! stricter policy asks for what it accepts (its one algorithm, its tag),
+//! and an Ed25519 sender meets it.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -21,9 +23,9 @@ use crate::support::{Reply, TestServer};
 
 const PEM: &str = include_str!("../interop/keys/rsa-2048-pkcs8.pem");
 const PUBLIC_PEM: &str = include_str!("../interop/keys/rsa-2048-spki.pem");
-/// What the Federation's inbox (the default verify policy) asks for.
-const CHALLENGE: &str =
-    r#"sig1=("@method" "@target-uri" "content-digest");created;alg="rsa-v1_5-sha256""#;
+/// What the Federation's inbox (the default verify policy) asks for: no
+/// `alg`, since it accepts three.
+const CHALLENGE: &str = r#"sig1=("@method" "@target-uri" "content-digest");created"#;
 
 struct Setup {
     /// Serves alice's actor document (and her key).
@@ -238,7 +240,7 @@ async fn an_independent_implementation_reads_the_challenge_and_is_accepted() {
         json!({
             "label": "sig1",
             "components": ["@method", "@target-uri", "content-digest"],
-            "params": {"created": true, "alg": "rsa-v1_5-sha256"},
+            "params": {"created": true},
         })
     );
     // And the request it signed that way is accepted.
@@ -263,4 +265,88 @@ async fn an_independent_implementation_reads_the_challenge_and_is_accepted() {
         parse_accept_signature(&challenge).unwrap(),
         AcceptSignature::for_policy(&archipel::signatures::VerifyPolicy::default(), true).unwrap()
     );
+}
+
+/// An `Inbox` served through the `VerifiedActivity` extractor, verifying
+/// with `policy` and knowing alice's key.
+async fn strict_inbox(
+    policy: archipel::signatures::VerifyPolicy,
+    alice: &str,
+    key: &PrivateKey,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use archipel::axum::VerifiedActivity;
+    use archipel::inbox::Inbox;
+    use archipel::signatures::{MemoryKeyResolver, Verifier};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut keys = MemoryKeyResolver::new();
+    keys.insert(format!("{alice}#main-key"), key.public_key(), alice);
+    let inbox = Inbox::new(std::sync::Arc::new(Verifier::new(keys, policy)))
+        .with_public_base(base.parse().unwrap());
+    let router = axum::Router::new()
+        .route(
+            "/inbox",
+            axum::routing::post(|VerifiedActivity(_): VerifiedActivity| async {
+                http::StatusCode::ACCEPTED
+            }),
+        )
+        .with_state(inbox);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("{base}/inbox"), task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stricter_inbox_asks_for_what_it_accepts_and_an_ed25519_sender_meets_it() {
+    use archipel::signatures::{Algorithm, Spec, VerifyPolicy};
+    let alice = "https://a.example/users/alice";
+    let key = PrivateKey::generate_ed25519().unwrap();
+    let mut policy = VerifyPolicy::default();
+    policy.specs = vec![Spec::Rfc9421];
+    policy.algorithms = vec![Algorithm::Ed25519];
+    policy.signature_tag = Some("strict-inbox".to_owned());
+    let (inbox, task) = strict_inbox(policy, alice, &key).await;
+    let body = Bytes::from(
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{alice}/activities/1"),
+            "type": "Like",
+            "actor": alice,
+            "object": "https://b.example/notes/1",
+        })
+        .to_string(),
+    );
+    let post = || {
+        http::Request::post(&inbox)
+            .header("content-type", "application/activity+json")
+            .body(body.clone())
+            .unwrap()
+    };
+    // A draft-cavage signature: the dialect is refused, and the challenge
+    // names the one algorithm and the tag this inbox accepts.
+    let mut cavage = post();
+    Signer::new(format!("{alice}#main-key"), key.clone())
+        .sign(&mut cavage)
+        .unwrap();
+    let (status, challenge) = send(cavage).await;
+    assert_eq!(status, 401);
+    let challenge = challenge.expect("a challenge");
+    assert_eq!(
+        challenge,
+        r#"sig1=("@method" "@target-uri" "content-digest");created;alg="ed25519";tag="strict-inbox""#
+    );
+    // Met with the Ed25519 key: accepted.
+    let wanted = parse_accept_signature(&challenge).unwrap();
+    let signer = Signer::new(format!("{alice}#main-key"), key);
+    let mut req = post();
+    sign_as_requested(
+        &mut req,
+        &signer,
+        Some(&BodyDigest::sha256(&body)),
+        &wanted.requests[0],
+    )
+    .unwrap();
+    assert_eq!(send(req).await, (202, None));
+    task.abort();
 }

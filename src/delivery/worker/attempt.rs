@@ -1,6 +1,7 @@
-//! One attempt at one job: breaker admission, double-knock (or the retry an
-//! RFC 9421 `Accept-Signature` challenge asks for), classification, settling
-//! the job in the queue, reporting.
+//! One attempt at one job: breaker admission, the retry an RFC 9421
+//! `Accept-Signature` challenge asks for (or, when it asks for nothing or
+//! for what this sender cannot make, the double-knock), classification,
+//! settling the job in the queue, reporting.
 
 use std::sync::Arc;
 
@@ -108,38 +109,46 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
     let first = remembered.or(job.dialect).unwrap_or(config.first_dialect);
     // The form the host asked for before, if it is the dialect tried first.
     let first_form = learnt.filter(|_| first == Spec::Rfc9421);
-    let request = |dialect, requested| SendRequest {
-        job: job.id,
-        activity_id: &job.activity_id,
-        inbox: &job.inbox,
-        key_id: &job.key_id,
-        body: &body,
-        dialect,
-        collection_sync: job.collection_sync.as_deref(),
-        requested,
-    };
     // The attempt's latency, both knocks included, as the operator sees it.
     let started = std::time::Instant::now();
+    let mut result = send(shared, knock(&job, &body, first, first_form.as_deref())).await;
+    if let Some(form) = &first_form {
+        // The form was learnt from another actor's delivery: its `alg` may
+        // not fit this actor's key. Signing failed locally, before any
+        // request: sign without the `alg`, then in the usual form. The
+        // host's form stays remembered either way.
+        if form.alg.is_some() && matches!(result, Err(DeliveryError::Signing { .. })) {
+            let any_alg = form.as_ref().clone().without_alg();
+            result = send(shared, knock(&job, &body, first, Some(&any_alg))).await;
+        }
+        if matches!(result, Err(DeliveryError::Signing { .. })) {
+            tracing::debug!("delivery: the host's form cannot be made with this key");
+            result = send(shared, knock(&job, &body, first, None)).await;
+        }
+    }
     let mut knocked = Knocked {
-        result: send(shared, request(first, first_form.as_deref())).await,
+        result,
         dialect: first,
         requested: first_form.clone(),
         unmet: None,
     };
+    let mut blind =
+        config.double_knock && second_knock_warranted(&knocked.result, remembered.is_some());
     if let Some(challenge) = challenge(&knocked.result) {
         // The inbox said what it wants: one retry in that form, at once,
-        // instead of guessing with the other dialect.
+        // instead of guessing with the other dialect. Only a challenge this
+        // sender cannot meet (or read) leaves the guess to double-knocking.
         match challenge {
             Ok(wanted) => {
                 tracing::debug!(label = %wanted.label, "delivery: signing as the inbox asked");
-                match send(shared, request(Spec::Rfc9421, Some(&wanted))).await {
+                match send(shared, knock(&job, &body, Spec::Rfc9421, Some(&wanted))).await {
                     Err(DeliveryError::Signing { reason, .. }) => knocked.unmet = Some(reason),
                     result => {
+                        blind = false;
                         knocked = Knocked {
                             result,
                             dialect: Spec::Rfc9421,
-                            // A nonce is good for one message: not remembered.
-                            requested: Some(Arc::new(wanted.without_nonce())),
+                            requested: Some(Arc::new(wanted)),
                             unmet: None,
                         };
                     }
@@ -147,10 +156,11 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
             }
             Err(e) => knocked.unmet = Some(e.to_string()),
         }
-    } else if config.double_knock && second_knock_warranted(&knocked.result, remembered.is_some()) {
+    }
+    if blind {
         tracing::debug!(first = ?first, "delivery: knocking again with the other dialect");
         let other = first.other();
-        let second = send(shared, request(other, None)).await;
+        let second = send(shared, knock(&job, &body, other, None)).await;
         // A dialect this build cannot sign is no answer from the host: keep
         // the first knock's result then.
         let first_was_local = matches!(knocked.result, Err(DeliveryError::Signing { .. }));
@@ -159,7 +169,8 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                 result: second,
                 dialect: other,
                 requested: None,
-                unmet: None,
+                // Still the reason to give if this knock is refused too.
+                unmet: knocked.unmet.take(),
             };
         }
     }
@@ -359,6 +370,27 @@ async fn attempt(shared: &Shared, claimed: ClaimedJob) {
                 }
             }
         }
+    }
+}
+
+/// The request of one knock: `job` signed in `dialect`, in the form an
+/// inbox asked for when `requested` is given. A function rather than a
+/// closure so that each knock borrows its form for itself.
+fn knock<'a>(
+    job: &'a crate::delivery::JobRecord,
+    body: &'a crate::delivery::PreparedBody,
+    dialect: Spec,
+    requested: Option<&'a SignatureRequest>,
+) -> SendRequest<'a> {
+    SendRequest {
+        job: job.id,
+        activity_id: &job.activity_id,
+        inbox: &job.inbox,
+        key_id: &job.key_id,
+        body,
+        dialect,
+        collection_sync: job.collection_sync.as_deref(),
+        requested,
     }
 }
 

@@ -5,7 +5,7 @@ use http::{HeaderValue, Request, header};
 
 use super::{AcceptSignatureError, SignatureRequest};
 use crate::clock::unix_secs;
-use crate::signatures::rfc9421::{SignatureInput, sign_with_input};
+use crate::signatures::rfc9421::{ComponentId, SignatureInput, sign_with_input};
 use crate::signatures::{Algorithm, BodyDigest, SignatureError, Signer};
 
 /// How long a signature made with a requested `expires` stays valid.
@@ -22,9 +22,17 @@ const REQUEST_DERIVED: [&str; 7] = [
     "@query",
 ];
 
+/// Components every signature made as requested covers, whatever the
+/// challenge asked: without them a signature binds no request, and a
+/// malicious inbox answering `sig1=()` would obtain one it can replay
+/// against any other server within its lifetime (RFC 9421 §7.2.1).
+const ALWAYS_COVERED: [&str; 2] = ["@method", "@target-uri"];
+
 /// Signs `req` (a POST with `digest` over its body, or a bodiless request)
 /// as `wanted` asks, with `signer`'s key: an RFC 9421 signature labelled
-/// as requested, covering exactly the requested components, with `created`
+/// as requested, covering the requested components in their order, then
+/// whichever of `@method`, `@target-uri` and (with a body)
+/// `content-digest` the request left out, with `created`
 /// (always: a receiver may require a time without asking), `expires` when
 /// asked (five minutes), the signer's `keyid`, the requested `alg` (or the
 /// key's default), and the requested `nonce` and `tag`.
@@ -33,6 +41,12 @@ const REQUEST_DERIVED: [&str; 7] = [
 /// `Content-Digest` header is added when a digest is given, and the legacy
 /// `Digest` and `Content-Length` headers when the request asks to cover
 /// them. Any other requested header must already be in `req`.
+///
+/// The floor of covered components is not negotiable: a challenge that
+/// asks for less (down to `sig1=()`) gets more rather than a refusal, so
+/// an honest receiver that forgot one is still answered, and a dishonest
+/// one never obtains a signature that does not name the method, the
+/// target and the body it was made for.
 ///
 /// Fails, before signing anything, when the request cannot be met
 /// ([`AcceptSignatureError::is_unmet`]).
@@ -85,6 +99,11 @@ pub fn sign_as_requested(
     let now = clock.now();
     let date = HeaderValue::try_from(httpdate::fmt_http_date(now)).map_err(bad_header)?;
     req.headers_mut().insert(header::DATE, date);
+    // A body is always covered through its digest: computed here when the
+    // caller did not bring one.
+    let computed =
+        (digest.is_none() && !req.body().is_empty()).then(|| BodyDigest::sha256(req.body()));
+    let digest = digest.or(computed.as_ref());
     if let Some(d) = digest {
         req.headers_mut()
             .insert("content-digest", d.content_digest_value().clone());
@@ -116,10 +135,21 @@ pub fn sign_as_requested(
             _ => {}
         }
     }
+    let mut components = wanted.components.clone();
+    let floor = ALWAYS_COVERED
+        .iter()
+        .copied()
+        .chain(digest.map(|_| "content-digest"));
+    for name in floor {
+        let c = ComponentId::new(name);
+        if !components.contains(&c) {
+            components.push(c);
+        }
+    }
     let created = unix_secs(now);
     let input = SignatureInput::new(
         &wanted.label,
-        wanted.components.clone(),
+        components,
         Some(created),
         wanted
             .expires

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::Request;
 
 use super::*;
-use crate::signatures::Signer;
+use crate::signatures::{BodyDigest, Signer};
 
 #[test]
 fn parses_the_rfc_example() {
@@ -157,6 +157,76 @@ fn challenges_only_for_the_form() {
     let get = AcceptSignature::for_policy(&VerifyPolicy::default(), false).unwrap();
     assert_eq!(
         get.to_header_value(),
-        r#"sig1=("@method" "@target-uri");created;alg="rsa-v1_5-sha256""#
+        r#"sig1=("@method" "@target-uri");created"#
     );
+}
+
+#[test]
+fn the_challenge_asks_for_what_the_policy_accepts() {
+    // Several algorithms accepted: none named, the sender's key decides.
+    let default = AcceptSignature::for_policy(&VerifyPolicy::default(), true).unwrap();
+    assert_eq!(default.requests[0].alg, None);
+    // One: named; and the policy's label and tag are asked for.
+    let strict = VerifyPolicy {
+        specs: vec![Spec::Rfc9421],
+        algorithms: vec![Algorithm::Ed25519],
+        signature_label: Some("inbox".into()),
+        signature_tag: Some("fediverse".into()),
+        ..VerifyPolicy::default()
+    };
+    assert_eq!(
+        AcceptSignature::for_policy(&strict, true)
+            .unwrap()
+            .to_header_value(),
+        r#"inbox=("@method" "@target-uri" "content-digest");created;alg="ed25519";tag="fediverse""#
+    );
+}
+
+/// The names a signed request's one signature covers.
+fn covered(req: &Request<Bytes>) -> Vec<String> {
+    let input = req.headers()["signature-input"].to_str().unwrap();
+    let parsed = crate::signatures::parse_signature_input(input).unwrap();
+    assert_eq!(parsed.len(), 1);
+    parsed[0]
+        .components
+        .iter()
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+#[test]
+fn a_challenge_asking_for_less_gets_the_method_target_and_body_covered() {
+    let key = crate::signatures::PrivateKey::generate_ed25519().unwrap();
+    let public = key.public_key();
+    let signer = Signer::new("https://a.example/k", key);
+    // A malicious inbox asks for a signature over nothing.
+    let nothing = parse_accept_signature("sig1=();created").unwrap();
+    let body = Bytes::from_static(br#"{"type":"Create"}"#);
+    let mut req = Request::post("https://b.example/inbox")
+        .body(body.clone())
+        .unwrap();
+    // No digest brought: computed, and covered all the same.
+    sign_as_requested(&mut req, &signer, None, &nothing.requests[0]).unwrap();
+    assert_eq!(covered(&req), ["@method", "@target-uri", "content-digest"]);
+    assert_eq!(
+        req.headers()["content-digest"],
+        BodyDigest::sha256(&body).content_digest_value()
+    );
+    // What was asked comes first, in its order; the floor is appended.
+    let path = parse_accept_signature(r#"sig1=("@path" "@method")"#).unwrap();
+    let mut get = Request::get("https://b.example/users/alice")
+        .body(Bytes::new())
+        .unwrap();
+    sign_as_requested(&mut get, &signer, None, &path.requests[0]).unwrap();
+    assert_eq!(covered(&get), ["@path", "@method", "@target-uri"]);
+    // And the signature verifies with the components it names.
+    let mut keys = crate::signatures::MemoryKeyResolver::new();
+    keys.insert("https://a.example/k", public, "https://a.example/a");
+    let verifier = crate::signatures::Verifier::new(keys, VerifyPolicy::default());
+    let verified = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(verifier.verify(&req))
+        .unwrap();
+    assert_eq!(verified.key_id, "https://a.example/k");
 }
