@@ -1,8 +1,9 @@
 //! Integration tests of RFC 9421 `Accept-Signature` (RFC 9421 §5) in both
 //! directions, on loopback: our delivery workers answering a strict
-//! receiver's challenge (once, in the requested form, remembered per host;
-//! a challenge they cannot meet is a typed failure without a retry), and our
-//! inbox answering a refused signature with a challenge that an independent
+//! receiver's challenge (once, in the requested form, remembered per host
+//! for every actor; a challenge they cannot meet falls back to the blind
+//! double-knock, then a typed failure), and our inbox answering a refused
+//! signature with its own policy's challenge, which an independent
 //! implementation reads and meets.
 
 mod support;
