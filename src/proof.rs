@@ -23,6 +23,9 @@
 //!   verify as VC Data Integrity §4.4 says: *every* proof must verify, a
 //!   chained proof over the document with the proofs it names. At most
 //!   [`MAX_PROOFS`] proofs are read.
+//! * A top-level `signature` (a Linked Data Signature) added after the
+//!   proof, as Mastodon-compatible senders sign both ways, is not covered
+//!   by it: a proof that fails with it is tried once more without it.
 //! * Over the network ([`verify`]), the key comes from the actor at the
 //!   method's IRI, fetched from its own origin, and must be on the same
 //!   origin as the document's `id` (FEP-8b32, FEP-fe34).
@@ -389,8 +392,24 @@ fn verify_each(
     }
     let mut unsecured = doc.clone();
     unsecured.remove("proof");
+    // A Linked Data Signature added after the proof (Mastodon's
+    // `signature`, as Fedify and archipel's outbox sign both ways) is not
+    // covered by it: when the proof fails with it, it is tried once more
+    // with the `signature` set aside, as Fedify's verifier does. A proof
+    // made over the signed document still verifies as is.
+    let mut without_signature = None;
     raw.iter()
-        .map(|r| verify_one(&unsecured, &raw, r, &key_for))
+        .map(|r| match verify_one(&unsecured, &raw, r, &key_for) {
+            Err(ProofError::Invalid { .. }) if unsecured.contains_key("signature") => {
+                let bare = without_signature.get_or_insert_with(|| {
+                    let mut bare = unsecured.clone();
+                    bare.remove("signature");
+                    bare
+                });
+                verify_one(bare, &raw, r, &key_for)
+            }
+            other => other,
+        })
         .collect()
 }
 

@@ -103,6 +103,40 @@ fn another_key_does_not_verify() {
     ));
 }
 
+/// A Linked Data Signature added after the proof (Mastodon's `signature`,
+/// as the outbox and Fedify sign both ways) is set aside: the proof never
+/// covered it. One made before the proof is covered, and altering it then
+/// breaks the proof.
+#[test]
+fn a_signature_added_after_the_proof_is_set_aside() {
+    let k = key();
+    let ld = json!({"type": "RsaSignature2017",
+        "creator": "https://a.example/users/alice#main-key",
+        "created": "2026-01-01T00:00:00Z", "signatureValue": "c2ln"});
+    let mut after = sign(&doc(), &k, &opts()).unwrap();
+    after["signature"] = ld.clone();
+    let v = verify_with_key(&after, &k.public_key()).unwrap();
+    assert_eq!(v[0].verification_method, method());
+    // Content still counts, with or without the signature.
+    let mut altered = after.clone();
+    altered["content"] = "forged".into();
+    assert!(matches!(
+        verify_with_key(&altered, &k.public_key()),
+        Err(ProofError::Invalid { .. })
+    ));
+
+    let mut before = doc();
+    before["signature"] = ld;
+    let covered = sign(&before, &k, &opts()).unwrap();
+    verify_with_key(&covered, &k.public_key()).unwrap();
+    let mut swapped = covered.clone();
+    swapped["signature"]["signatureValue"] = "b3RoZXI=".into();
+    assert!(matches!(
+        verify_with_key(&swapped, &k.public_key()),
+        Err(ProofError::Invalid { .. })
+    ));
+}
+
 /// Re-signs `doc` the way the 2023 FEP (no `@context`) or Fedify (context
 /// hashed, not written) did, by hand from the cryptosuite's parts.
 fn sign_legacy(k: &PrivateKey, hash_context: bool) -> Value {

@@ -33,6 +33,16 @@ use super::super::visibility::read_visibility;
 ///   ActivityStreams context maps unknown terms to blank nodes), so an LD
 ///   verifier, Mastodon's, must hash the document with it; a proof
 ///   verifier sets the `signature` aside first, as Fedify's does.
+/// * **An LD signature covers only what JSON-LD keeps**, and receivers
+///   (archipel's [`check_coverage`](crate::ldsig::check_coverage),
+///   before believing a forwarded copy) refuse a signed document with a
+///   member its contexts do not define. So before LD-signing, the outbox
+///   defines, in an inline context, the extension terms the activity uses
+///   (Mastodon's `sensitive`, `Hashtag`, `Emoji`, `blurhash`,
+///   `focalPoint`; the quote terms; GoToSocial's `interactionPolicy`), as
+///   Mastodon does. An activity with a member still undefined (an
+///   application's own extension) gets no LD signature, only the proof
+///   (which covers the JSON as it is).
 /// * An activity that already carries `signature` or `proof` is left
 ///   alone: the one that is there is the author's.
 ///
@@ -175,6 +185,12 @@ pub(crate) fn signatures(
     }
     // Signed as delivered: delivery plans strip `bto`/`bcc` the same way.
     crate::vocab::audience::strip_hidden_audience(&mut document);
+    // The terms an LD signature must cover, defined before anything is
+    // signed: the proof covers the context as delivered.
+    #[cfg(feature = "ld-signatures")]
+    let context_added = signing.ld_signature && define_extension_terms(&mut document);
+    #[cfg(not(feature = "ld-signatures"))]
+    let context_added = false;
     #[cfg(feature = "proof")]
     if signing.integrity_proof
         && let (Some(key), Some(method)) = (&author.keys().ed25519, author.ed25519_key_id())
@@ -187,8 +203,10 @@ pub(crate) fn signatures(
             })?;
     }
     // Last, over the document with its proof (see above).
+    // Never LD-signed with a member the signature would not cover: a
+    // receiver would refuse it, and it would travel unsigned.
     #[cfg(feature = "ld-signatures")]
-    if signing.ld_signature {
+    if signing.ld_signature && crate::ldsig::check_coverage(&document).is_ok() {
         let created = crate::vocab::DateTime::now();
         document = crate::ldsig::sign(
             &document,
@@ -204,18 +222,139 @@ pub(crate) fn signatures(
     let Value::Object(mut signed) = document else {
         return Ok(None);
     };
-    let added: Map<String, Value> = SIGNATURE_KEYS
+    let mut added: Map<String, Value> = SIGNATURE_KEYS
         .iter()
         .filter_map(|k| signed.remove_entry(*k))
         .collect();
-    Ok((!added.is_empty()).then_some(added))
+    if added.is_empty() {
+        return Ok(None);
+    }
+    if context_added && let Some(context) = signed.remove_entry("@context") {
+        added.extend([context]);
+    }
+    Ok(Some(added))
 }
 
-/// Attaches `signatures` (from [`signatures`]) to `activity`.
+/// Attaches `signatures` (from [`signatures`]) to `activity`: the
+/// `signature` and `proof`, and the `@context` they were made with when
+/// the signing extended it.
 pub(crate) fn attach(activity: &mut Activity, signatures: &Map<String, Value>) {
     for (k, v) in signatures {
-        activity.base.extra.insert(k.clone(), v.clone());
+        if k == "@context" {
+            activity.base.ld_context = Some(crate::vocab::Context::from_value(v.clone()));
+        } else {
+            activity.base.extra.insert(k.clone(), v.clone());
+        }
     }
+}
+
+/// Extension terms archipel and its peers write beside ActivityStreams,
+/// each defined as Mastodon's, Misskey's, GoToSocial's or FEP-044f's
+/// contexts define it (the ActivityStreams context maps undefined terms to
+/// blank nodes, which RDF drops).
+#[cfg(feature = "ld-signatures")]
+fn extension_terms() -> Map<String, Value> {
+    let mut terms = match crate::vocab::Context::activitystreams_with_quotes().to_value() {
+        Value::Array(items) => items
+            .into_iter()
+            .find_map(|i| match i {
+                Value::Object(m) => Some(m),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        _ => Map::new(),
+    };
+    let list = |id: &str| {
+        Value::Object(Map::from_iter([
+            ("@id".to_owned(), Value::from(id)),
+            ("@container".to_owned(), Value::from("@list")),
+        ]))
+    };
+    terms.extend([
+        (
+            "toot".to_owned(),
+            Value::from("http://joinmastodon.org/ns#"),
+        ),
+        ("sensitive".to_owned(), Value::from("as:sensitive")),
+        ("Hashtag".to_owned(), Value::from("as:Hashtag")),
+        ("quoteUrl".to_owned(), Value::from("as:quoteUrl")),
+        ("Emoji".to_owned(), Value::from("toot:Emoji")),
+        ("blurhash".to_owned(), Value::from("toot:blurhash")),
+        ("focalPoint".to_owned(), list("toot:focalPoint")),
+        ("votersCount".to_owned(), Value::from("toot:votersCount")),
+    ]);
+    terms
+}
+
+/// Prefixes the definitions of [`extension_terms`] use: added with any of
+/// them.
+#[cfg(feature = "ld-signatures")]
+const PREFIXES: [&str; 2] = ["toot", "gts"];
+
+/// Adds to `document`'s `@context` an inline definition of each extension
+/// term it uses (as a member or a type, at any depth) and its contexts do
+/// not define inline already; whether anything was added.
+#[cfg(feature = "ld-signatures")]
+fn define_extension_terms(document: &mut Value) -> bool {
+    fn used(v: &Value, names: &mut std::collections::BTreeSet<String>, depth: usize) {
+        // Deeper than any real activity (a bounded walk of our own
+        // document all the same).
+        if depth > 16 {
+            return;
+        }
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "@context" {
+                        continue;
+                    }
+                    names.insert(k.clone());
+                    if k == "type"
+                        && let Some(t) = v.as_str()
+                    {
+                        names.insert(t.to_owned());
+                    }
+                    used(v, names, depth + 1);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| used(i, names, depth + 1)),
+            _ => {}
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    used(document, &mut names, 0);
+    let Some(map) = document.as_object_mut() else {
+        return false;
+    };
+    let mut context = match map.get("@context") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => vec![other.clone()],
+        None => vec![Value::from(crate::vocab::AS_CONTEXT)],
+    };
+    let defined = |term: &str| {
+        context
+            .iter()
+            .any(|c| c.as_object().is_some_and(|m| m.contains_key(term)))
+    };
+    let all = extension_terms();
+    let mut wanted: Map<String, Value> = all
+        .iter()
+        .filter(|(t, _)| names.contains(*t) && !PREFIXES.contains(&t.as_str()) && !defined(t))
+        .map(|(t, d)| (t.clone(), d.clone()))
+        .collect();
+    if wanted.is_empty() {
+        return false;
+    }
+    for prefix in PREFIXES {
+        if let Some(iri) = all.get(prefix)
+            && !defined(prefix)
+        {
+            wanted.insert(prefix.to_owned(), iri.clone());
+        }
+    }
+    context.push(Value::Object(wanted));
+    map.insert("@context".to_owned(), Value::Array(context));
+    true
 }
 
 /// `activity` with its signatures, if `signing` asks for any: what
@@ -338,6 +477,71 @@ mod tests {
 
     fn posted_delivery(posted: &super::super::Posted) -> &Activity {
         posted.delivery().unredacted()
+    }
+
+    /// What the outbox LD-signs passes the receivers' coverage check
+    /// (`ldsig::check_coverage`): a public post with the members archipel
+    /// emits, each defined by the context the outbox writes, so a
+    /// forwarded or relayed copy is believed on its LD signature.
+    #[cfg(feature = "ld-signatures")]
+    #[test]
+    fn an_ld_signed_public_post_is_covered_member_by_member() {
+        let (outbox, alice, ed) = setup();
+        let posted = post(
+            &outbox,
+            &alice,
+            serde_json::json!({"type": "Note",
+                "content": "<p>hello #books @bob :blob:</p>",
+                "contentMap": {"en": "<p>hello #books @bob :blob:</p>"},
+                "summary": "cw", "sensitive": true,
+                "inReplyTo": "https://b.example/notes/1",
+                "url": "https://a.example/@alice/1",
+                "to": "https://www.w3.org/ns/activitystreams#Public",
+                "cc": [alice.followers().as_str(), "https://b.example/users/bob"],
+                "tag": [
+                    {"type": "Hashtag", "href": "https://a.example/tags/books", "name": "#books"},
+                    {"type": "Mention", "href": "https://b.example/users/bob", "name": "@bob@b.example"},
+                    {"type": "Emoji", "id": "https://a.example/emojis/blob", "name": ":blob:",
+                     "updated": "2026-01-01T00:00:00Z",
+                     "icon": {"type": "Image", "mediaType": "image/png",
+                              "url": "https://a.example/emojis/blob.png"}}
+                ],
+                "attachment": [{"type": "Document", "mediaType": "image/png",
+                    "url": "https://a.example/media/1.png", "name": "a cover",
+                    "blurhash": "UBL_:rOpGG-oBUNG,qRj2so|=eE1w^n4S5NH", "width": 640, "height": 480,
+                    "focalPoint": [0.0, 0.5]}],
+                "quote": "https://b.example/notes/2",
+                "quoteUrl": "https://b.example/notes/2",
+                "_misskey_quote": "https://b.example/notes/2",
+                "interactionPolicy": {"canQuote": {
+                    "automaticApproval": "https://www.w3.org/ns/activitystreams#Public"}}}),
+        );
+        let served = serde_json::to_value(posted.activity()).unwrap();
+        assert!(served.get("signature").is_some(), "{served:#}");
+        assert!(served.get("proof").is_some(), "{served:#}");
+        let covered = crate::ldsig::check_coverage(&served);
+        assert!(covered.is_ok(), "{covered:?}\n{served:#}");
+        assert_ld_signed(&served, &alice);
+        crate::proof::verify_with_key(&served, &ed.public_key()).unwrap();
+    }
+
+    /// A member no context defines (an application's own extension) would
+    /// travel unsigned beside a valid LD signature, and receivers refuse
+    /// such a document: it gets the proof only.
+    #[cfg(feature = "ld-signatures")]
+    #[test]
+    fn a_post_with_an_undefined_member_gets_the_proof_only() {
+        let (outbox, alice, ed) = setup();
+        let posted = post(
+            &outbox,
+            &alice,
+            serde_json::json!({"type": "Note", "content": "hello", "shelf": "read",
+                "to": "https://www.w3.org/ns/activitystreams#Public"}),
+        );
+        let served = serde_json::to_value(posted.activity()).unwrap();
+        assert_eq!(served.get("signature"), None, "{served:#}");
+        assert_eq!(served["@context"], crate::vocab::AS_CONTEXT);
+        crate::proof::verify_with_key(&served, &ed.public_key()).unwrap();
     }
 
     #[test]
