@@ -359,6 +359,30 @@ impl VerifyForwarded for ForwardedVerifier {
     }
 }
 
+/// The first entry of a property that may be one value or an array.
+pub(crate) fn first(value: Option<&Value>) -> Option<&Value> {
+    match value? {
+        Value::Array(a) => a.first(),
+        v => Some(v),
+    }
+}
+
+/// The IRIs of a property that may be one value or an array, of IRIs or
+/// embedded objects with an `id`.
+pub(crate) fn iris(value: Option<&Value>) -> Vec<&str> {
+    fn one(v: &Value) -> Option<&str> {
+        match v {
+            Value::String(s) => Some(s.as_str()),
+            o => o.get("id").and_then(Value::as_str),
+        }
+    }
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.iter().filter_map(one).collect(),
+        Some(v) => one(v).into_iter().collect(),
+    }
+}
+
 #[cfg(feature = "proof")]
 fn established(attempts: &[Attempt]) -> bool {
     attempts

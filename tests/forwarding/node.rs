@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use archipel::client::ReqwestClient;
 use archipel::delivery::WorkerConfig;
+use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::forwarding::Forwarded;
 use archipel::federation::{Federation, LocalActor};
 use archipel::inbox::Authenticity;
@@ -17,6 +18,16 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::support::loopback::{Objects, accepting_follows};
+
+/// Who owns a served object, for forwarding: its stored author.
+struct Owners(Arc<Objects>);
+
+#[async_trait::async_trait]
+impl OwnerLookup for Owners {
+    async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
+        Ok(self.0.get(object).map(|stored| stored.author))
+    }
+}
 
 /// One `Create` a node's handler accepted.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,15 +86,19 @@ pub async fn start(host: &str, users: &[&str]) -> Node {
     let forwarded = Arc::new(Mutex::new(Vec::new()));
     let dispatcher = accepting_follows(&fed).on_create({
         let (fed, seen, forwarded) = (fed.clone(), seen.clone(), forwarded.clone());
+        let objects = objects.clone();
         move |cx, create| {
             let (fed, seen, forwarded) = (fed.clone(), seen.clone(), forwarded.clone());
+            let objects = objects.clone();
             async move {
                 seen.lock().unwrap().push(Seen {
                     id: cx.activity_id().clone(),
                     authenticity: cx.authenticity().clone(),
                     forwarded_by: cx.forwarded_by().cloned(),
                 });
-                let done = fed.forward_from(&cx, &create.activity).await?;
+                let done = fed
+                    .forward_from(&cx, &create.activity, &Owners(objects.clone()))
+                    .await?;
                 forwarded.lock().unwrap().push(done);
                 Ok(())
             }

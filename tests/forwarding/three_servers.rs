@@ -17,7 +17,7 @@ const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 const AS: &str = "https://www.w3.org/ns/activitystreams";
 const SECURITY: &str = "https://w3id.org/security/v1";
 
-/// A (alice, and dora who follows bob), B (bob, known as `localhost`) and
+/// A (alice, and dora who follows bob), B (bob and bea, known as `localhost`) and
 /// C (carol, who follows bob), and bob's public post, served by B.
 struct Network {
     a: Node,
@@ -29,7 +29,7 @@ struct Network {
 async fn network() -> Network {
     let (a, b, c) = tokio::join!(
         start("127.0.0.1", &["alice", "dora"]),
-        start("localhost", &["bob"]),
+        start("localhost", &["bob", "bea"]),
         start("127.0.0.1", &["carol"]),
     );
     let (bob, carol, dora) = (b.user("bob"), c.user("carol"), a.user("dora"));
@@ -206,14 +206,15 @@ async fn c_refuses_a_forwarded_reply_whose_content_was_altered() {
     assert_eq!(status, 401, "{reason}");
     assert!(reason.contains("differs from the copy at"), "{reason}");
 
-    // Signed, but by bob, for alice: a signature says who signed.
+    // Signed, but by bob, for alice: a key off alice's origin is set
+    // aside before it is fetched.
     let (create, _) = reply(&net, "bobs", "words put in alice's mouth");
     let (status, reason) = post_signed(inbox, &bob, &ld_signed(&bob, &create)).await;
     assert_eq!(status, 401, "{reason}");
     assert!(
         reason.contains(&format!(
-            "signed by {:?}, not by its actor",
-            bob.id().as_str()
+            "its creator {:?} is not on the actor's origin",
+            bob.key_id().as_str()
         )),
         "{reason}"
     );
@@ -337,17 +338,33 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
         }
     );
 
-    // To bob's followers, but about nothing of B's.
+    // To bob's followers, but about nothing of B's: mentioning bob does
+    // not make it his thread.
     let (mut create, _) = reply(&net, "unrelated", "hello bob's followers");
     create["object"]
         .as_object_mut()
         .unwrap()
         .remove("inReplyTo");
+    create["object"]["tag"] = json!([{"type": "Mention", "href": bob.id()}]);
     send(&net.a.fed, &alice, &create).await;
     assert_eq!(
         next_forward(&net, 1).await,
         Forwarded::NotForwarded {
             reason: NotForwarded::NotAboutUs
+        }
+    );
+
+    // A reply to bob's post cc'ing bea's followers: bea does not own the
+    // post, so B does not pass it on to them under bea's key.
+    let bea = net.b.user("bea");
+    let (mut create, _) = reply(&net, "to-bea", "bea's followers, look");
+    create["cc"] = json!([bob.id(), bea.followers()]);
+    create["object"]["cc"] = create["cc"].clone();
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        next_forward(&net, 2).await,
+        Forwarded::NotForwarded {
+            reason: NotForwarded::NotTheOwners
         }
     );
 
@@ -359,7 +376,7 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
     second["object"]["inReplyTo"] = first_note["id"].clone();
     net.a.serve(&second, &alice);
     send(&net.a.fed, &alice, &second).await;
-    match next_forward(&net, 2).await {
+    match next_forward(&net, 3).await {
         Forwarded::Sent { inboxes, .. } => assert_eq!(
             inboxes,
             [url::Url::parse(carol.shared_inbox().as_str()).unwrap()]

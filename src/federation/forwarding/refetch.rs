@@ -9,7 +9,7 @@
 use serde_json::Value;
 use url::Url;
 
-use super::Budgets;
+use super::{Budgets, first, iris};
 use crate::fetch::{FetchError, Fetcher};
 use crate::inbox::{Authenticity, ForwardedError, echo, same_content};
 use crate::vocab::Iri;
@@ -245,31 +245,8 @@ fn single_object(document: &Value) -> Result<Option<&Value>, String> {
     }
 }
 
-/// The first entry of a property that may be one value or an array.
-fn first(value: Option<&Value>) -> Option<&Value> {
-    match value? {
-        Value::Array(a) => a.first(),
-        v => Some(v),
-    }
-}
-
 fn first_type(document: &Value) -> Option<&str> {
     first(document.get("type")).and_then(Value::as_str)
-}
-
-/// The IRIs of a property (IRIs or embedded objects with an `id`).
-fn iris(value: Option<&Value>) -> Vec<&str> {
-    fn one(v: &Value) -> Option<&str> {
-        match v {
-            Value::String(s) => Some(s.as_str()),
-            o => o.get("id").and_then(Value::as_str),
-        }
-    }
-    match value {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.iter().filter_map(one).collect(),
-        Some(v) => one(v).into_iter().collect(),
-    }
 }
 
 /// Every `attributedTo` entry is the actor, and there is one.

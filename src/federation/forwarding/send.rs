@@ -7,11 +7,13 @@ use serde_json::Value;
 use url::Url;
 
 use crate::delivery::{DeliveryPlan, JobId, NewActivity, PreparedBody};
-use crate::federation::dispatch::Cx;
+use crate::federation::dispatch::{Cx, DispatchError, OwnerLookup};
 use crate::federation::recipients::{RecipientResolver, addressees};
 use crate::federation::{Federation, FederationError, LocalActor};
-use crate::inbox::Incoming;
+use crate::inbox::{Incoming, echo};
 use crate::vocab::{Activity, Iri};
+
+use super::{first, iris};
 
 /// How far [`Federation::forward`] follows `inReplyTo` through objects of
 /// other servers looking for one of this server's (ActivityPub §7.1.2:
@@ -45,10 +47,16 @@ pub enum NotForwarded {
     Local,
     /// It addresses no followers collection of a local actor loaded here.
     NoLocalCollection,
-    /// None of its `inReplyTo`, `object`, `target` or `tag` (nor those of
-    /// its embedded object, nor replies up to [`MAX_REPLY_DEPTH`] away) is
-    /// an object of this server.
+    /// Neither its `inReplyTo` nor its `object` (nor its embedded object's
+    /// `inReplyTo`, nor replies up to [`MAX_REPLY_DEPTH`] away) is an
+    /// object of this server. A `tag` (a `Mention`) never counts: anyone
+    /// can mention anyone.
     NotAboutUs,
+    /// It concerns objects of this server, but none whose owner (as the
+    /// [`OwnerLookup`] says) is a local actor whose followers collection it
+    /// addresses: a reply to bob's post cc'ing alice's followers is not
+    /// passed on to alice's followers under alice's key.
+    NotTheOwners,
     /// Every follower's inbox is on the activity's own origin, on the
     /// forwarder's, or is refused by the plan (local, blocked).
     NoRecipients,
@@ -61,30 +69,42 @@ impl Federation {
     /// §7.1.2, "Forwarding from Inbox"), as the exact bytes received
     /// ([`Incoming::body`]), so their signature or proof still verifies.
     ///
-    /// Only when every condition of the spec holds:
+    /// Only when every condition of the spec holds, read as Mastodon does:
     /// - it is the first time this server sees the activity: the inbox
     ///   hands over each activity `id` once (its dedup store), so call this
     ///   from the handler of an [`Incoming`], once;
     /// - it is not this server's own activity;
     /// - its `to`, `cc` or `audience` names the followers collection of a
     ///   local actor loaded here ([`Federation::actor`]), the *owner*;
-    /// - its `inReplyTo`, `object`, `target` or `tag`, or those of the
-    ///   object it carries, names an object of this server (following
+    /// - its `inReplyTo` or `object`, or its embedded object's
+    ///   `inReplyTo`, names an object of this server (following
     ///   `inReplyTo` through other servers' objects, at most
-    ///   [`MAX_REPLY_DEPTH`] fetches).
+    ///   [`MAX_REPLY_DEPTH`] fetches) that the owner owns: `owners` (the
+    ///   application's store, e.g. `store::Posts`) says who owns a local
+    ///   object, and a local actor owns itself. When no owner can be
+    ///   established it is not forwarded. A `tag` never counts.
     ///
     /// It then goes to the owner's followers only (the collection named,
     /// so a followers-only reply reaches no one else), one delivery per
     /// shared inbox, never to the activity's own origin nor to the server
     /// that forwarded it here, through the delivery queue, signed with the
-    /// owner's key. On a server with several users, whether the object
-    /// replied to belongs to the owner is the application's to know: check
-    /// it before calling when that matters.
+    /// owner's key.
+    ///
+    /// Activities without an LD signature or integrity proof are forwarded
+    /// too: ActivityPub does not ask for one, and receivers that check the
+    /// origin's copy (archipel's [`ForwardedVerifier`](super::ForwardedVerifier),
+    /// for one) can believe them; receivers that only believe signatures
+    /// (Mastodon) drop them, at the cost of one request each.
     ///
     /// # Errors
     /// [`FederationError::Graph`] when the followers cannot be read,
+    /// [`FederationError::Dispatch`] when `owners` fails,
     /// [`FederationError::Delivery`] when the jobs cannot be queued.
-    pub async fn forward(&self, incoming: &Incoming) -> Result<Forwarded, FederationError> {
+    pub async fn forward(
+        &self,
+        incoming: &Incoming,
+        owners: &dyn OwnerLookup,
+    ) -> Result<Forwarded, FederationError> {
         let Some(activity) = incoming.activity.as_activity() else {
             return Ok(not(NotForwarded::NotAnActivity));
         };
@@ -94,7 +114,7 @@ impl Federation {
             activity,
             body: &incoming.body,
         };
-        self.forward_received(received).await
+        self.forward_received(received, owners).await
     }
 
     /// [`Federation::forward`] from a dispatcher handler, which holds the
@@ -103,15 +123,19 @@ impl Federation {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
     /// use archipel::federation::Federation;
+    /// use archipel::federation::store::{MemoryPosts, Posts};
     ///
     /// let fed = Federation::builder("https://b.example".parse()?).build().await?;
+    /// // Who owns each local post: the store the outbox records into.
+    /// let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
     /// let handle = fed.clone();
     /// let dispatcher = fed.dispatcher().on_create(move |cx, create| {
-    ///     let fed = handle.clone();
+    ///     let (fed, posts) = (handle.clone(), posts.clone());
     ///     async move {
     ///         // Store the reply, then pass it on to the followers it concerns.
-    ///         fed.forward_from(&cx, &create.activity).await?;
+    ///         fed.forward_from(&cx, &create.activity, &posts).await?;
     ///         Ok(())
     ///     }
     /// });
@@ -125,6 +149,7 @@ impl Federation {
         &self,
         cx: &Cx,
         activity: &Activity,
+        owners: &dyn OwnerLookup,
     ) -> Result<Forwarded, FederationError> {
         let received = Received {
             actor: cx.actor(),
@@ -132,24 +157,44 @@ impl Federation {
             activity,
             body: cx.body(),
         };
-        self.forward_received(received).await
+        self.forward_received(received, owners).await
     }
 
-    async fn forward_received(&self, incoming: Received<'_>) -> Result<Forwarded, FederationError> {
+    async fn forward_received(
+        &self,
+        incoming: Received<'_>,
+        lookup: &dyn OwnerLookup,
+    ) -> Result<Forwarded, FederationError> {
         if self.inner.paths.is_local(incoming.actor) {
             return Ok(not(NotForwarded::Local));
         }
         let activity = incoming.activity;
-        let owners: Vec<LocalActor> = addressees(activity)
+        let addressed: Vec<LocalActor> = addressees(activity)
             .iter()
             .filter_map(|iri| self.followers_owner(iri))
             .collect();
-        if owners.is_empty() {
+        if addressed.is_empty() {
             return Ok(not(NotForwarded::NoLocalCollection));
         }
         let document: Value = serde_json::from_slice(incoming.body).unwrap_or(Value::Null);
-        if !self.refers_to_us(&document).await {
+        let ours = self.local_objects(&document).await;
+        if ours.is_empty() {
             return Ok(not(NotForwarded::NotAboutUs));
+        }
+        let mut object_owners: Vec<Iri> = Vec::new();
+        for object in &ours {
+            if let Some(owner) = self.owner_of(object, lookup).await? {
+                object_owners.push(owner);
+            }
+        }
+        // Only the owner of the object concerned vouches for passing it on
+        // to its own followers, under its own key.
+        let owners: Vec<LocalActor> = addressed
+            .into_iter()
+            .filter(|a| object_owners.contains(a.id()))
+            .collect();
+        if owners.is_empty() {
+            return Ok(not(NotForwarded::NotTheOwners));
         }
         let mut origins: Vec<&Iri> = vec![incoming.actor];
         origins.extend(incoming.forwarded_by);
@@ -219,16 +264,22 @@ impl Federation {
         Ok((inboxes, plan))
     }
 
-    /// Whether `document` refers to an object of this server, directly or
-    /// through its object, or through `inReplyTo` up to [`MAX_REPLY_DEPTH`]
+    /// The objects of this server `document` concerns: its `inReplyTo` or
+    /// `object`, its embedded object's `inReplyTo`, or the first of this
+    /// server's found through `inReplyTo` up to [`MAX_REPLY_DEPTH`]
     /// fetches away.
-    async fn refers_to_us(&self, document: &Value) -> bool {
+    async fn local_objects(&self, document: &Value) -> Vec<Iri> {
         let mut refs = references(document);
         if let Some(object) = first(document.get("object")).filter(|o| o.is_object()) {
-            refs.extend(references(object));
+            refs.extend(iris(object.get("inReplyTo")));
         }
-        if refs.iter().any(|r| self.is_ours(r)) {
-            return true;
+        let ours: Vec<Iri> = refs
+            .into_iter()
+            .filter(|r| self.is_ours(r))
+            .map(Iri::new_unchecked)
+            .collect();
+        if !ours.is_empty() {
+            return ours;
         }
         // Replies further down a thread: fetch the parents, a few.
         let mut next = reply_parent(document)
@@ -245,16 +296,34 @@ impl Federation {
                 break;
             };
             match reply_parent(&fetched) {
-                Some(p) if self.is_ours(p) => return true,
+                Some(p) if self.is_ours(p) => return vec![Iri::new_unchecked(p)],
                 Some(p) => next = Some(p.to_owned()),
                 None => break,
             }
         }
-        false
+        Vec::new()
     }
 
     fn is_ours(&self, iri: &str) -> bool {
         self.inner.paths.is_local(&Iri::new_unchecked(iri))
+    }
+
+    /// The owner of the local `object`: itself for a local actor, else what
+    /// the application's `lookup` says (`None`: unknown).
+    async fn owner_of(
+        &self,
+        object: &Iri,
+        lookup: &dyn OwnerLookup,
+    ) -> Result<Option<Iri>, FederationError> {
+        if self.inner.paths.local_name(object).is_some() {
+            return Ok(Some(object.clone()));
+        }
+        lookup.owner(object).await.map_err(|source| {
+            FederationError::Dispatch(DispatchError::OwnerLookup {
+                object: echo(object.as_str()),
+                source,
+            })
+        })
     }
 }
 
@@ -270,46 +339,17 @@ fn not(reason: NotForwarded) -> Forwarded {
     Forwarded::NotForwarded { reason }
 }
 
-/// The IRIs of `inReplyTo`, `object`, `target` and `tag` (a `tag`'s
-/// `href` too, a `Mention`'s actor).
-fn references(document: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for member in ["inReplyTo", "object", "target", "tag"] {
-        let values = match document.get(member) {
-            Some(Value::Array(a)) => a.iter().collect(),
-            Some(v) => vec![v],
-            None => Vec::new(),
-        };
-        for v in values {
-            match v {
-                Value::String(s) => out.push(s.clone()),
-                Value::Object(o) => {
-                    for key in ["id", "href"] {
-                        if let Some(s) = o.get(key).and_then(Value::as_str) {
-                            out.push(s.to_owned());
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
+/// The IRIs of `inReplyTo` and `object` (never `tag`: a mention says
+/// nothing about whose thread it is).
+fn references(document: &Value) -> Vec<&str> {
+    let mut out = iris(document.get("inReplyTo"));
+    out.extend(iris(document.get("object")));
     out
-}
-
-fn first(value: Option<&Value>) -> Option<&Value> {
-    match value? {
-        Value::Array(a) => a.first(),
-        v => Some(v),
-    }
 }
 
 /// The IRI a document replies to.
 fn reply_parent(document: &Value) -> Option<&str> {
-    match first(document.get("inReplyTo"))? {
-        Value::String(s) => Some(s.as_str()),
-        o => o.get("id").and_then(Value::as_str),
-    }
+    iris(document.get("inReplyTo")).into_iter().next()
 }
 
 #[cfg(test)]
@@ -318,7 +358,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn references_read_iris_ids_and_hrefs() {
+    fn references_read_in_reply_to_and_object_never_tags() {
         let doc = json!({
             "inReplyTo": "https://b.example/n/1",
             "object": {"id": "https://a.example/n/2"},
@@ -326,11 +366,7 @@ mod tests {
         });
         assert_eq!(
             references(&doc),
-            [
-                "https://b.example/n/1",
-                "https://a.example/n/2",
-                "https://b.example/u/bob"
-            ]
+            ["https://b.example/n/1", "https://a.example/n/2"]
         );
     }
 }

@@ -161,10 +161,7 @@ async fn announced(
     let json = incoming
         .json()
         .map_err(|e| malformed(incoming.id.as_str(), &e.to_string()))?;
-    let object = match json.get("object") {
-        Some(Value::Array(items)) => items.first().cloned(),
-        other => other.cloned(),
-    };
+    let object = crate::federation::forwarding::first(json.get("object")).cloned();
     let (document, authenticity) = match object {
         Some(Value::String(iri)) => {
             let Ok(url) = url::Url::parse(&iri) else {
