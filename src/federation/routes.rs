@@ -496,7 +496,10 @@ async fn admit_then_receive(s: &RouteState, request: Request) -> Response {
 /// Whether the inbox's refusal comes after the signature proved who sent
 /// the request: only then did the `keyId`'s origin really send it, and
 /// only then does it pay for it from its admission budget. A replay of an
-/// activity already received does not either, whoever replays it.
+/// activity already received does not either, whoever replays it. A
+/// forwarded copy refused (altered, unconfirmable) was signed by its
+/// forwarder, who pays for it: otherwise a forwarder could make us verify
+/// and fetch without limit.
 fn proves_origin(e: &crate::inbox::InboxError) -> bool {
     use crate::inbox::InboxError as E;
     matches!(
@@ -506,6 +509,7 @@ fn proves_origin(e: &crate::inbox::InboxError) -> bool {
             | E::ForeignActor { .. }
             | E::ForeignObject { .. }
             | E::Vocab(_)
+            | E::Forwarded(_)
     )
 }
 

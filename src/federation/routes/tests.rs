@@ -469,3 +469,17 @@ fn a_listener_without_a_public_name_is_reached_over_loopback() {
     assert_eq!(base("192.0.2.7:80"), "http://192.0.2.7/");
     assert_eq!(base("[2001:db8::1]:3000"), "http://[2001:db8::1]:3000/");
 }
+
+#[test]
+fn a_refused_forwarded_copy_is_paid_for_by_its_forwarder_and_a_replay_is_not() {
+    use crate::inbox::{ForwardedError, InboxError};
+    let altered = InboxError::Forwarded(ForwardedError::ContentMismatch {
+        id: "https://a.example/activities/1".to_owned(),
+        from: "https://a.example/activities/1".to_owned(),
+    });
+    assert!(proves_origin(&altered));
+    let replay = InboxError::Duplicate {
+        id: "https://a.example/activities/1".to_owned(),
+    };
+    assert!(!proves_origin(&replay));
+}
