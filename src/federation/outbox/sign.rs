@@ -137,7 +137,7 @@ pub enum SigningError {
 }
 
 /// The properties a signature adds to a document.
-const SIGNATURE_KEYS: [&str; 2] = ["signature", "proof"];
+const SIGNATURE_KEYS: [&str; 2] = crate::inbox::SIGNER_MEMBERS;
 
 /// Whether `activity` already carries an LD signature or a proof.
 pub(crate) fn is_signed(activity: &Activity) -> bool {
