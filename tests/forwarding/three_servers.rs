@@ -368,6 +368,18 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
         }
     );
 
+    // A reply to an object of B's whose owner B's store does not know:
+    // no owner vouches for passing it on.
+    let (mut create, _) = reply(&net, "unowned", "about something of B's");
+    create["object"]["inReplyTo"] = json!(net.b.fed.paths().object("unowned").unwrap());
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        next_forward(&net, 3).await,
+        Forwarded::NotForwarded {
+            reason: NotForwarded::NotTheOwners
+        }
+    );
+
     // A reply to alice's own reply (served by A) to bob's post: B finds
     // its post one inReplyTo away, and forwards it.
     let (_, first_note) = reply(&net, "first", "first");
@@ -376,7 +388,7 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
     second["object"]["inReplyTo"] = first_note["id"].clone();
     net.a.serve(&second, &alice);
     send(&net.a.fed, &alice, &second).await;
-    match next_forward(&net, 3).await {
+    match next_forward(&net, 4).await {
         Forwarded::Sent { inboxes, .. } => assert_eq!(
             inboxes,
             [url::Url::parse(carol.shared_inbox().as_str()).unwrap()]
