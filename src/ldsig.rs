@@ -28,10 +28,17 @@
 //!   undefined property does not break a signature, and changing a defined
 //!   one does.
 //! * Bounded on hostile input: at most 1 MiB ([`parse_document`]),
-//!   [`MAX_DEPTH`] levels of nesting, [`MAX_QUADS`] RDF quads,
-//!   [`MAX_BLANK_NODES`] blank nodes and [`MAX_HNDQ_CALLS`] runs of
+//!   [`MAX_DEPTH`] levels of nesting (the `signature` block included),
+//!   [`MAX_INLINE_CONTEXT_BYTES`] of inline contexts with terms and IRIs of
+//!   at most [`MAX_TERM_IRI_BYTES`] and no scoped contexts (all checked
+//!   before expansion, whose cost they would multiply), [`MAX_QUADS`] RDF
+//!   quads, [`MAX_BLANK_NODES`] blank nodes and [`MAX_HNDQ_CALLS`] runs of
 //!   URDNA2015's exponential step, each a typed
-//!   [`LdSignatureError::TooComplex`] or [`LdSignatureError::TooDeep`].
+//!   [`LdSignatureError::TooComplex`], [`LdSignatureError::TooDeep`] or
+//!   [`LdSignatureError::UnsafeContext`].
+//! * The work is CPU-bound (milliseconds per activity) and runs on a thread
+//!   of its own with a large stack: [`verify`] awaits it without blocking
+//!   the async executor; [`verify_with_key`] and [`sign`] wait for it.
 //! * A signature proves that the key's owner asserted this content. It does
 //!   not say the owner is the document's `actor`: [`verify`] returns the
 //!   key's owner, and **the caller compares it with the actor**.
@@ -81,7 +88,9 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-pub use canon::{MAX_BLANK_NODES, MAX_HNDQ_CALLS, MAX_QUADS};
+pub use canon::{
+    MAX_BLANK_NODES, MAX_HNDQ_CALLS, MAX_INLINE_CONTEXT_BYTES, MAX_QUADS, MAX_TERM_IRI_BYTES,
+};
 pub use coverage::check_coverage;
 pub use error::LdSignatureError;
 
@@ -192,12 +201,17 @@ pub fn signature(document: &Value) -> Result<LdSignature, LdSignatureError> {
 /// Verifies the `RsaSignature2017` of `document` with `key`, a key known
 /// in advance (a tool, a test, a key already resolved).
 ///
+/// CPU-bound (a few milliseconds for a typical activity, on a thread of its
+/// own that this call waits for): from async code, call [`verify`], which
+/// does not block the executor.
+///
 /// # Errors
 /// Those of [`signature`]; [`LdSignatureError::NotRsa`],
 /// [`LdSignatureError::RemoteContext`], [`LdSignatureError::TooDeep`],
 /// [`LdSignatureError::TooComplex`], [`LdSignatureError::JsonLd`];
 /// [`LdSignatureError::Invalid`] when the signature does not match.
 pub fn verify_with_key(document: &Value, key: &PublicKey) -> Result<LdSignature, LdSignatureError> {
+    check_depth(document)?;
     let sig = signature(document)?;
     check_rsa(key.kind(), &sig.creator)?;
     let signed = signing_input(document)?;
@@ -216,6 +230,9 @@ pub fn verify_with_key(document: &Value, key: &PublicKey) -> Result<LdSignature,
 /// The result names the key's owner: compare it with the document's
 /// `actor` before trusting the content as the actor's.
 ///
+/// The JSON-LD processing runs on a thread of its own, and this future
+/// waits for it without blocking the executor's thread.
+///
 /// # Errors
 /// Those of [`verify_with_key`], and [`LdSignatureError::Key`] when the key
 /// cannot be resolved.
@@ -223,6 +240,7 @@ pub async fn verify(
     document: &Value,
     keys: &dyn KeyResolver,
 ) -> Result<VerifiedLdSignature, LdSignatureError> {
+    check_depth(document)?;
     let sig = signature(document)?;
     let raw = decode_signature(&sig.signature_value)?;
     let key_error = |source| LdSignatureError::Key {
@@ -235,7 +253,8 @@ pub async fn verify(
         .map_err(key_error)?;
     check_rsa(resolved.key.kind(), &sig.creator)?;
     // The expensive part, once, before any key is tried.
-    let signed = signing_input(document)?;
+    let (options, unsigned) = split(document)?;
+    let signed = canon::on_ld_thread_async(move || to_be_signed(&options, &unsigned)).await?;
     let outcome = check(&resolved.key, &signed, &raw, &sig.creator);
     if matches!(outcome, Err(LdSignatureError::Invalid { .. })) && resolved.from_cache {
         resolved = keys
@@ -277,6 +296,7 @@ pub fn sign(
     created: &str,
 ) -> Result<Value, LdSignatureError> {
     check_rsa(key.kind(), creator)?;
+    check_depth(document)?;
     let mut doc = as_object(document, "document")?.clone();
     doc.remove("signature");
     let mut options = Map::new();
@@ -284,7 +304,7 @@ pub fn sign(
     options.insert("creator".into(), creator.as_str().into());
     options.insert("created".into(), created.into());
     let unsigned = Value::Object(doc);
-    let signed = to_be_signed(&options, &unsigned)?;
+    let signed = canon::on_ld_thread(|| to_be_signed(&options, &unsigned))?;
     let raw = key
         .sign(Algorithm::RsaV1_5Sha256, &signed)
         .map_err(|source| LdSignatureError::Key {
@@ -314,6 +334,15 @@ pub fn sign(
 /// Those of [`signature`] and the canonicalization errors of
 /// [`verify_with_key`].
 pub fn signing_input(document: &Value) -> Result<Vec<u8>, LdSignatureError> {
+    let (options, unsigned) = split(document)?;
+    canon::on_ld_thread(|| to_be_signed(&options, &unsigned))
+}
+
+/// The signature block and the document without it, once the whole
+/// document, the signature block included, is within [`MAX_DEPTH`]: both
+/// go through JSON-LD processing, which recurses on nesting.
+fn split(document: &Value) -> Result<(Map<String, Value>, Value), LdSignatureError> {
+    check_depth(document)?;
     let doc = as_object(document, "document")?;
     let sig = as_object(
         doc.get("signature").ok_or(LdSignatureError::NoSignature)?,
@@ -321,16 +350,16 @@ pub fn signing_input(document: &Value) -> Result<Vec<u8>, LdSignatureError> {
     )?;
     let mut unsigned = doc.clone();
     unsigned.remove("signature");
-    to_be_signed(sig, &Value::Object(unsigned))
+    Ok((sig.clone(), Value::Object(unsigned)))
 }
 
 /// Mastodon's input: hex(SHA-256(URDNA2015(options))) ‖
-/// hex(SHA-256(URDNA2015(document without signature))).
+/// hex(SHA-256(URDNA2015(document without signature))), computed on the
+/// calling thread (see [`canon::on_ld_thread`]).
 fn to_be_signed(
     signature: &Map<String, Value>,
     unsigned: &Value,
 ) -> Result<Vec<u8>, LdSignatureError> {
-    check_depth(unsigned)?;
     let mut options = signature.clone();
     for key in ["type", "id", "signatureValue"] {
         options.remove(key);

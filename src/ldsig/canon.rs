@@ -1,8 +1,9 @@
 //! JSON-LD to RDF (`json-ld`) and URDNA2015 canonical N-Quads (`rdf-canon`),
 //! with preloaded contexts only and bounded work.
 
+use std::collections::HashSet;
 use std::pin::pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use json_ld::rdf_types::generator::Blank;
@@ -31,6 +32,16 @@ pub const MAX_BLANK_NODES: usize = 2_000;
 /// exponentially many, and is refused when it reaches this, after a few
 /// milliseconds of work.
 pub const MAX_HNDQ_CALLS: usize = 256;
+/// The most bytes of inline `@context` objects one document may carry, in
+/// all: 16 KiB. Mastodon's inline context is about 1.5 KiB. The JSON-LD
+/// processor copies a term's IRI into every expanded key that uses it, so a
+/// large context used by many keys would cost far more memory than the
+/// document's size; this cap, with [`MAX_TERM_IRI_BYTES`], bounds that
+/// before any expansion.
+pub const MAX_INLINE_CONTEXT_BYTES: usize = 16 * 1024;
+/// The longest term, or IRI a term of an inline context stands for: 512
+/// bytes (real ones are under 100).
+pub const MAX_TERM_IRI_BYTES: usize = 512;
 /// How many times the expansion future is polled before giving up: it
 /// never waits on anything (contexts are in memory), so one poll finishes
 /// it; the bound is a guard, not a timeout.
@@ -45,16 +56,20 @@ const MAX_POLLS: usize = 64;
 /// spare, in any build.
 const STACK_SIZE: usize = 64 << 20;
 
-/// The URDNA2015 canonical N-Quads of `document` as JSON-LD, computed on a
-/// thread of its own with a large stack (see [`STACK_SIZE`]); a panic in
-/// the JSON-LD or canonicalization crates is contained there and reported
-/// as an error.
-pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureError> {
+/// Runs `work` (JSON-LD processing and canonicalization) on a thread of
+/// its own with a large stack (see [`STACK_SIZE`]) and waits for it; a
+/// panic in the JSON-LD or canonicalization crates is contained there and
+/// reported as an error. This blocks the calling thread: the synchronous
+/// entry points ([`verify_with_key`](super::verify_with_key),
+/// [`sign`](super::sign)) are CPU-bound.
+pub(super) fn on_ld_thread<R: Send>(
+    work: impl FnOnce() -> Result<R, LdSignatureError> + Send,
+) -> Result<R, LdSignatureError> {
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("archipel-ldsig".into())
             .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, || canonical_nquads_here(document))
+            .spawn_scoped(scope, work)
             .map_err(|e| {
                 LdSignatureError::JsonLd(format!("cannot start the JSON-LD thread: {e}"))
             })?;
@@ -64,8 +79,57 @@ pub(crate) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureEr
     })
 }
 
-fn canonical_nquads_here(document: &Value) -> Result<String, LdSignatureError> {
-    check_contexts(document)?;
+/// The result slot an [`on_ld_thread_async`] thread fills, and the waker of
+/// the task waiting on it.
+type Slot<R> = Arc<Mutex<(Option<Result<R, LdSignatureError>>, Option<Waker>)>>;
+
+/// [`on_ld_thread`] for async callers: the work runs on its own large-stack
+/// thread and the returned future waits for its result without blocking the
+/// executor's thread, so other tasks (other inbox requests) run meanwhile.
+/// Works on any executor: the thread wakes the waiting task itself.
+pub(super) async fn on_ld_thread_async<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, LdSignatureError> + Send + 'static,
+) -> Result<R, LdSignatureError> {
+    let slot: Slot<R> = Arc::new(Mutex::new((None, None)));
+    let filled = Arc::clone(&slot);
+    std::thread::Builder::new()
+        .name("archipel-ldsig".into())
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| {
+                    Err(LdSignatureError::JsonLd(
+                        "JSON-LD processing panicked".into(),
+                    ))
+                });
+            let waker = {
+                let mut guard = filled.lock().unwrap_or_else(PoisonError::into_inner);
+                guard.0 = Some(result);
+                guard.1.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        })
+        .map_err(|e| LdSignatureError::JsonLd(format!("cannot start the JSON-LD thread: {e}")))?;
+    std::future::poll_fn(move |cx| {
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.0.take() {
+            Some(result) => Poll::Ready(result),
+            None => {
+                guard.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// The URDNA2015 canonical N-Quads of `document` as JSON-LD, on the calling
+/// thread: call it inside [`on_ld_thread`] or [`on_ld_thread_async`], whose
+/// stack fits the JSON-LD crate's recursion.
+pub(super) fn canonical_nquads(document: &Value) -> Result<String, LdSignatureError> {
+    check_contexts(document, &mut 0)?;
     let text = serde_json::to_string(document)
         .map_err(|e| LdSignatureError::NotJson(cut(&e.to_string())))?;
     let (value, _) = json_ld::syntax::Value::parse_str(&text)
@@ -92,6 +156,7 @@ fn canonical_nquads_here(document: &Value) -> Result<String, LdSignatureError> {
         }
     };
     let numbers = fractional_numbers(document);
+    let numeric = |t: &IriBuf| t.as_str() == XSD_DOUBLE || t.as_str() == XSD_FLOAT;
     let mut quads = Vec::new();
     let mut blanks = std::collections::HashSet::new();
     for json_ld::rdf_types::Quad(s, p, o, _graph) in rdf.quads().cloned() {
@@ -115,7 +180,11 @@ fn canonical_nquads_here(document: &Value) -> Result<String, LdSignatureError> {
             Term::Id(Id::Blank(b)) => blank(b.suffix(), &mut blanks)?.into(),
             Term::Literal(l) => match l.type_ {
                 LiteralType::Any(t) => {
-                    let value = double_as_jsonld(l.value, &numbers);
+                    let value = if numeric(&t) {
+                        double_as_jsonld(l.value, &numbers)
+                    } else {
+                        l.value
+                    };
                     Literal::new_typed_literal(value, named(&t)).into()
                 }
                 LiteralType::LangString(tag) => {
@@ -146,14 +215,24 @@ fn canonical_nquads_here(document: &Value) -> Result<String, LdSignatureError> {
     })
 }
 
-/// The document's JSON numbers that JSON-LD turns into `xsd:double`
-/// lexical forms (those that are not integers).
-fn fractional_numbers(value: &Value) -> Vec<f64> {
-    let mut out = Vec::new();
+/// `xsd:double`, the datatype JSON-LD gives a non-integer number.
+const XSD_DOUBLE: &str = "http://www.w3.org/2001/XMLSchema#double";
+/// `xsd:float`, the datatype ActivityStreams coerces `latitude`,
+/// `longitude` and the like to: JSON-LD writes a number under it in the
+/// `xsd:double` lexical form as well.
+const XSD_FLOAT: &str = "http://www.w3.org/2001/XMLSchema#float";
+
+/// The bit patterns of the document's JSON numbers that JSON-LD turns into
+/// `xsd:double` lexical forms (those that are not integers), for a lookup
+/// per literal that does not grow with the document.
+fn fractional_numbers(value: &Value) -> HashSet<u64> {
+    let mut out = HashSet::new();
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
-            Value::Number(n) if !(n.is_i64() || n.is_u64()) => out.extend(n.as_f64()),
+            Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
+                out.extend(n.as_f64().map(f64::to_bits));
+            }
             Value::Array(a) => stack.extend(a),
             Value::Object(m) => stack.extend(m.values()),
             _ => {}
@@ -167,17 +246,17 @@ fn fractional_numbers(value: &Value) -> Vec<f64> {
 /// jsonld.js, Ruby's json-ld (Mastodon) and Fedify produce. The `json-ld`
 /// crate writes the shortest form instead (`-7.1184902E1` where the others
 /// write `-7.118490199999999E1`), so a literal it produced from one of the
-/// document's numbers is rewritten. A string literal spelled exactly like
-/// one of the document's numbers would be rewritten too; no real document
-/// does that.
-pub(super) fn double_as_jsonld(lexical: String, numbers: &[f64]) -> String {
+/// document's numbers is rewritten. Only `xsd:double` and `xsd:float`
+/// literals come here: a string (`xsd:string` or any other datatype) is
+/// never rewritten, even when spelled like one of the document's numbers.
+pub(super) fn double_as_jsonld(lexical: String, numbers: &HashSet<u64>) -> String {
     if !lexical.contains('E') {
         return lexical;
     }
     let Ok(v) = lexical.parse::<f64>() else {
         return lexical;
     };
-    if !v.is_finite() || !numbers.iter().any(|n| n.to_bits() == v.to_bits()) {
+    if !v.is_finite() || !numbers.contains(&v.to_bits()) {
         return lexical;
     }
     let exp = format!("{v:.15E}");
@@ -215,26 +294,30 @@ fn blank(
     Ok(BlankNode::new_unchecked(suffix))
 }
 
-/// Refuses any `@context` naming a document that is not preloaded, before
-/// any processing, so the error names the URL.
-fn check_contexts(value: &Value) -> Result<(), LdSignatureError> {
+/// Refuses, before any processing, any `@context` naming a document that is
+/// not preloaded (so the error names the URL), and inline contexts past the
+/// bounds: [`MAX_INLINE_CONTEXT_BYTES`] in all, terms and their IRIs of at
+/// most [`MAX_TERM_IRI_BYTES`], and no scoped context (a term definition
+/// with its own `@context`, which the JSON-LD processor would process again
+/// at every use of the term). `inline` counts the inline bytes seen so far.
+fn check_contexts(value: &Value, inline: &mut usize) -> Result<(), LdSignatureError> {
     match value {
         Value::Object(map) => {
             for (key, v) in map {
                 if key == "@context" {
-                    check_context_value(v)?;
+                    check_context_value(v, inline)?;
                 } else {
-                    check_contexts(v)?;
+                    check_contexts(v, inline)?;
                 }
             }
             Ok(())
         }
-        Value::Array(items) => items.iter().try_for_each(check_contexts),
+        Value::Array(items) => items.iter().try_for_each(|v| check_contexts(v, inline)),
         _ => Ok(()),
     }
 }
 
-fn check_context_value(v: &Value) -> Result<(), LdSignatureError> {
+fn check_context_value(v: &Value, inline: &mut usize) -> Result<(), LdSignatureError> {
     match v {
         Value::String(url) => {
             if contexts::preloaded(url).is_some() {
@@ -243,21 +326,62 @@ fn check_context_value(v: &Value) -> Result<(), LdSignatureError> {
                 Err(LdSignatureError::RemoteContext { url: cut(url) })
             }
         }
-        Value::Array(items) => items.iter().try_for_each(check_context_value),
-        // An inline context may itself import (`@import`) or nest scoped
-        // contexts: look inside it as well.
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|v| check_context_value(v, inline)),
         Value::Object(map) => {
-            for (key, inner) in map {
-                if key == "@import" {
-                    check_context_value(inner)?;
-                } else if let Some(scoped) = inner.as_object().and_then(|d| d.get("@context")) {
-                    check_context_value(scoped)?;
+            // The document is at most 1 MiB, so measuring is bounded too.
+            *inline =
+                inline.saturating_add(serde_json::to_string(v).map_or(usize::MAX, |t| t.len()));
+            if *inline > MAX_INLINE_CONTEXT_BYTES {
+                return Err(LdSignatureError::TooComplex {
+                    what: "inline context bytes",
+                    limit: MAX_INLINE_CONTEXT_BYTES,
+                });
+            }
+            for (term, definition) in map {
+                check_term_length(term)?;
+                match definition {
+                    Value::String(iri) => {
+                        check_term_length(iri)?;
+                        // An `@import` may name a preloaded context only.
+                        if term == "@import" {
+                            check_context_value(definition, inline)?;
+                        }
+                    }
+                    Value::Array(_) if term == "@import" => {
+                        check_context_value(definition, inline)?;
+                    }
+                    Value::Object(d) => {
+                        if d.contains_key("@context") {
+                            return Err(LdSignatureError::UnsafeContext {
+                                reason: format!(
+                                    "term `{}` carries a scoped context, which is not accepted",
+                                    cut(term)
+                                ),
+                            });
+                        }
+                        for iri in d.values().filter_map(Value::as_str) {
+                            check_term_length(iri)?;
+                        }
+                    }
+                    _ => {}
                 }
             }
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+fn check_term_length(s: &str) -> Result<(), LdSignatureError> {
+    if s.len() > MAX_TERM_IRI_BYTES {
+        return Err(LdSignatureError::TooComplex {
+            what: "bytes of a term or its IRI in an inline context",
+            limit: MAX_TERM_IRI_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// The loader the JSON-LD processor sees: preloaded contexts, nothing else.

@@ -143,7 +143,8 @@ fn a_remote_context_is_refused_by_name() {
         matches!(&err, LdSignatureError::RemoteContext { url } if url == "https://evil.example/ctx"),
         "{err:?}"
     );
-    // Nested in an inline context's `@import`, or scoped to a term.
+    // Nested in an inline context's `@import`; a scoped context is refused
+    // whatever it names.
     doc["@context"] = json!([{"@import": "https://evil.example/imported"}]);
     assert!(matches!(
         sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z"),
@@ -153,7 +154,7 @@ fn a_remote_context_is_refused_by_name() {
         json!({"x": {"@id": "https://x.example/x", "@context": "https://evil.example/scoped"}});
     assert!(matches!(
         sign(&doc, key(), &creator(), "2026-01-01T00:00:00Z"),
-        Err(LdSignatureError::RemoteContext { url }) if url == "https://evil.example/scoped"
+        Err(LdSignatureError::UnsafeContext { reason }) if reason.contains("`x` carries a scoped context")
     ));
     // Pleroma's per-instance LitePub schema is preloaded.
     doc["@context"] = json!([
@@ -365,7 +366,10 @@ async fn a_cached_key_that_fails_is_refreshed_once() {
 
 #[test]
 fn doubles_are_written_as_jsonld_specifies() {
-    let nums = [-71.184902, 25.273962, 1000.5, 0.00001, 94.5];
+    let nums: std::collections::HashSet<u64> = [-71.184902f64, 25.273962, 1000.5, 0.00001, 94.5]
+        .iter()
+        .map(|n| n.to_bits())
+        .collect();
     let f = |v: f64| canon::double_as_jsonld(format!("{v:E}"), &nums);
     assert_eq!(f(-71.184902), "-7.118490199999999E1");
     assert_eq!(f(25.273962), "2.5273962E1");
@@ -374,7 +378,139 @@ fn doubles_are_written_as_jsonld_specifies() {
     assert_eq!(f(94.5), "9.45E1");
     // Not one of the document's numbers: left alone.
     assert_eq!(
-        canon::double_as_jsonld("-7.1184902E1".into(), &[]),
+        canon::double_as_jsonld("-7.1184902E1".into(), &Default::default()),
         "-7.1184902E1"
     );
+}
+
+#[test]
+fn a_string_spelled_like_a_number_of_the_document_is_not_rewritten() {
+    let doc = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://a.example/places/1",
+        "type": "Place",
+        "name": "-7.1184902E1",
+        "longitude": -71.184902,
+    });
+    let nquads = canon::on_ld_thread(|| canon::canonical_nquads(&doc)).unwrap();
+    // The string as written; the number in JSON-LD's double form.
+    assert!(
+        nquads.contains("<https://www.w3.org/ns/activitystreams#name> \"-7.1184902E1\" ."),
+        "{nquads}"
+    );
+    assert!(
+        nquads.contains("\"-7.118490199999999E1\"^^<http://www.w3.org/2001/XMLSchema#float>"),
+        "{nquads}"
+    );
+}
+
+/// Node objects nested `depth` levels deep under `nonce`, a term identity
+/// v1 defines, so JSON-LD expands (and recurses into) every level.
+fn nested(depth: usize) -> Value {
+    let mut deep = json!("leaf");
+    for _ in 0..depth {
+        deep = json!({ "nonce": deep });
+    }
+    deep
+}
+
+#[tokio::test]
+async fn a_deep_signature_block_is_refused() {
+    // The signature block is canonicalized too (as the options): nesting
+    // there must be bounded like the document's, or the JSON-LD thread's
+    // stack overflows and the process aborts.
+    let mut doc = signed();
+    doc["signature"]["nonce"] = nested(1_000);
+    let too_deep = |r: Result<(), LdSignatureError>| {
+        assert!(
+            matches!(r, Err(LdSignatureError::TooDeep { limit: 32 })),
+            "{r:?}"
+        );
+    };
+    too_deep(verify_with_key(&doc, &key().public_key()).map(drop));
+    too_deep(signing_input(&doc).map(drop));
+    let mut keys = MemoryKeyResolver::new();
+    keys.insert(
+        "https://a.example/users/alice#main-key",
+        key().public_key(),
+        "https://a.example/users/alice",
+    );
+    too_deep(verify(&doc, &keys).await.map(drop));
+}
+
+fn with_context(context: Value) -> Value {
+    json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", context],
+        "id": "https://a.example/notes/1",
+        "type": "Note",
+        "content": "hello",
+    })
+}
+
+#[test]
+fn inline_contexts_past_the_bounds_are_refused_before_expansion() {
+    let sign_it = |doc: &Value| sign(doc, key(), &creator(), "2026-01-01T00:00:00Z");
+    // A long IRI a short term stands for: every key using it would copy it.
+    let long = format!("https://x.example/{}", "a".repeat(MAX_TERM_IRI_BYTES));
+    let r = sign_it(&with_context(json!({ "p": long })));
+    assert!(
+        matches!(r, Err(LdSignatureError::TooComplex { limit: 512, .. })),
+        "{r:?}"
+    );
+    let r = sign_it(&with_context(json!({ "p": { "@id": long } })));
+    assert!(
+        matches!(r, Err(LdSignatureError::TooComplex { limit: 512, .. })),
+        "{r:?}"
+    );
+    // Many short terms, over 16 KiB in all.
+    let many: Map<String, Value> = (0..1_000)
+        .map(|i| (format!("t{i}"), json!(format!("https://x.example/{i}"))))
+        .collect();
+    let r = sign_it(&with_context(Value::Object(many)));
+    assert!(
+        matches!(
+            r,
+            Err(LdSignatureError::TooComplex {
+                what: "inline context bytes",
+                limit: 16_384
+            })
+        ),
+        "{r:?}"
+    );
+    // A scoped context: processed again at every use of the term.
+    let r = sign_it(&with_context(
+        json!({ "s": { "@id": "https://x.example/s", "@context": { "q": "https://x.example/q" } } }),
+    ));
+    assert!(
+        matches!(&r, Err(LdSignatureError::UnsafeContext { reason }) if reason.contains("`s`")),
+        "{r:?}"
+    );
+    // Mastodon's own inline context is well within the bounds.
+    sign_it(&note()).unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn verify_does_not_block_the_executor() {
+    // On a single-threaded runtime, another task runs only when `verify`
+    // yields: it must, while the JSON-LD thread works.
+    let doc = signed();
+    let mut keys = MemoryKeyResolver::new();
+    keys.insert(
+        "https://a.example/users/alice#main-key",
+        key().public_key(),
+        "https://a.example/users/alice",
+    );
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&ticks);
+    let ticker = tokio::spawn(async move {
+        loop {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::task::yield_now().await;
+        }
+    });
+    let verified = verify(&doc, &keys).await.unwrap();
+    let seen = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    ticker.abort();
+    assert_eq!(verified.owner.as_str(), "https://a.example/users/alice");
+    assert!(seen > 0, "the other task never ran during verify");
 }
