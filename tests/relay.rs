@@ -23,3 +23,6 @@ mod relay_server;
 
 #[path = "relay/subscriptions.rs"]
 mod subscriptions;
+
+#[path = "relay/fedify.rs"]
+mod fedify;

@@ -211,6 +211,9 @@ fn apply_definitions(
                 // a blank node prefix: undefined terms then map to nothing
                 // RDF keeps, which is how `Term { iri: None }` reads them.
                 "@vocab" if trusted => continue,
+                // The Data Integrity context protects its terms: a later
+                // context cannot redefine them, which only narrows.
+                "@protected" if trusted => continue,
                 _ => {
                     return Err(unsafe_context(format!(
                         "`{}` in an inline context",

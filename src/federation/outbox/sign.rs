@@ -185,12 +185,9 @@ pub(crate) fn signatures(
     }
     // Signed as delivered: delivery plans strip `bto`/`bcc` the same way.
     crate::vocab::audience::strip_hidden_audience(&mut document);
-    // The terms an LD signature must cover, defined before anything is
-    // signed: the proof covers the context as delivered.
-    #[cfg(feature = "ld-signatures")]
-    let context_added = signing.ld_signature && define_extension_terms(&mut document);
-    #[cfg(not(feature = "ld-signatures"))]
-    let context_added = false;
+    // The terms the signatures need, defined before anything is signed:
+    // the proof covers the context as delivered.
+    let context_added = extend_context(signing, author, &mut document);
     #[cfg(feature = "proof")]
     if signing.integrity_proof
         && let (Some(key), Some(method)) = (&author.keys().ed25519, author.ed25519_key_id())
@@ -246,6 +243,65 @@ pub(crate) fn attach(activity: &mut Activity, signatures: &Map<String, Value>) {
             activity.base.extra.insert(k.clone(), v.clone());
         }
     }
+}
+
+/// Extends `document`'s `@context` with what the signatures `signing`
+/// asks of `author` need JSON-LD readers to see: the Data Integrity
+/// context, which defines `proof` (without it, the ActivityStreams context
+/// maps `proof` to a blank node, Fedify reads no proof at all, and its
+/// safe-mode LD verifier refuses the document), and the extension terms an
+/// LD signature must cover. Whether anything was added.
+#[cfg_attr(
+    not(any(feature = "proof", feature = "ld-signatures")),
+    allow(unused_mut, unused_variables)
+)]
+fn extend_context(signing: &ObjectSigning, author: &LocalActor, document: &mut Value) -> bool {
+    let mut added = false;
+    #[cfg(feature = "proof")]
+    if signing.integrity_proof
+        && author.keys().ed25519.is_some()
+        && author.ed25519_key_id().is_some()
+    {
+        added |= add_context(document, DATA_INTEGRITY_CONTEXT);
+    }
+    #[cfg(feature = "ld-signatures")]
+    if signing.ld_signature {
+        added |= define_extension_terms(document);
+    }
+    added
+}
+
+/// The W3C Data Integrity context (v1, the one Fedify writes and archipel
+/// preloads): defines `proof` and `DataIntegrityProof`.
+#[cfg(feature = "proof")]
+const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integrity/v1";
+
+/// `document`'s `@context` as a list of entries (ActivityStreams when it
+/// has none).
+#[cfg(any(feature = "proof", feature = "ld-signatures"))]
+fn context_entries(document: &Value) -> Vec<Value> {
+    match document.get("@context") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => vec![other.clone()],
+        None => vec![Value::from(crate::vocab::AS_CONTEXT)],
+    }
+}
+
+/// Adds the context `url` to `document`'s, after its first entry (the
+/// ActivityStreams context, which it may not redefine), unless it is
+/// there; whether it was added.
+#[cfg(feature = "proof")]
+fn add_context(document: &mut Value, url: &str) -> bool {
+    let mut context = context_entries(document);
+    if context.iter().any(|c| c.as_str() == Some(url)) {
+        return false;
+    }
+    let Some(map) = document.as_object_mut() else {
+        return false;
+    };
+    context.insert(1.min(context.len()), Value::from(url));
+    map.insert("@context".to_owned(), Value::Array(context));
+    true
 }
 
 /// Extension terms archipel and its peers write beside ActivityStreams,
@@ -323,13 +379,9 @@ fn define_extension_terms(document: &mut Value) -> bool {
     }
     let mut names = std::collections::BTreeSet::new();
     used(document, &mut names, 0);
+    let mut context = context_entries(document);
     let Some(map) = document.as_object_mut() else {
         return false;
-    };
-    let mut context = match map.get("@context") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(other) => vec![other.clone()],
-        None => vec![Value::from(crate::vocab::AS_CONTEXT)],
     };
     let defined = |term: &str| {
         context
@@ -517,7 +569,11 @@ mod tests {
                     "automaticApproval": "https://www.w3.org/ns/activitystreams#Public"}}}),
         );
         let served = serde_json::to_value(posted.activity()).unwrap();
-        assert!(served.get("signature").is_some(), "{served:#}");
+        assert!(
+            served.get("signature").is_some(),
+            "{:?} {served:#}",
+            crate::ldsig::check_coverage(&served)
+        );
         assert!(served.get("proof").is_some(), "{served:#}");
         let covered = crate::ldsig::check_coverage(&served);
         assert!(covered.is_ok(), "{covered:?}\n{served:#}");
@@ -540,7 +596,11 @@ mod tests {
         );
         let served = serde_json::to_value(posted.activity()).unwrap();
         assert_eq!(served.get("signature"), None, "{served:#}");
-        assert_eq!(served["@context"], crate::vocab::AS_CONTEXT);
+        // The Data Integrity context for the proof, no extension terms.
+        assert_eq!(
+            served["@context"],
+            serde_json::json!([crate::vocab::AS_CONTEXT, DATA_INTEGRITY_CONTEXT])
+        );
         crate::proof::verify_with_key(&served, &ed.public_key()).unwrap();
     }
 
