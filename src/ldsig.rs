@@ -94,9 +94,9 @@ pub use canon::{
 pub use coverage::check_coverage;
 pub use error::LdSignatureError;
 
+use crate::json_util::{self, cut, json_kind};
 use crate::signatures::{Algorithm, KeyResolver, PrivateKey, PublicKey};
 use crate::vocab::{Iri, ParseLimits};
-use error::cut;
 
 /// The signature `type` this module signs and verifies.
 pub const SIGNATURE_TYPE: &str = "RsaSignature2017";
@@ -446,10 +446,7 @@ fn as_object<'a>(
     v: &'a Value,
     what: &'static str,
 ) -> Result<&'a Map<String, Value>, LdSignatureError> {
-    v.as_object().ok_or(LdSignatureError::NotAnObject {
-        what,
-        found: json_kind(v),
-    })
+    json_util::as_object(v).map_err(|found| LdSignatureError::NotAnObject { what, found })
 }
 
 fn string_field<'a>(
@@ -466,16 +463,5 @@ fn string_field<'a>(
             field,
             reason: "missing".into(),
         }),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

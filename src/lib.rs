@@ -102,6 +102,8 @@ pub mod fetch;
 mod flight;
 pub mod guide;
 pub mod inbox;
+#[cfg(any(feature = "proof", feature = "ld-signatures"))]
+mod json_util;
 pub mod media_type;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

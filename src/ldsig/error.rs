@@ -120,8 +120,5 @@ pub enum LdSignatureError {
     },
 }
 
-/// Cuts a value quoted in an error to a readable length, on a character
-/// boundary.
-pub(crate) fn cut(s: &str) -> String {
-    s.chars().take(100).collect()
-}
+// One helper for every signed-object module: crate::json_util.
+pub(crate) use crate::json_util::cut;

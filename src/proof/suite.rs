@@ -135,17 +135,8 @@ fn check_fields(value: &Value) -> Result<(), ProofError> {
     }
 }
 
-/// The JSON kind of `v`, for error messages.
-pub(crate) fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+// One helper for every signed-object module: crate::json_util.
+pub(crate) use crate::json_util::json_kind;
 
 /// RFC 8785 canonical form of `v`.
 pub(crate) fn canonical(v: &impl Serialize) -> Result<Vec<u8>, ProofError> {
