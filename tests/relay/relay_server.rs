@@ -57,6 +57,9 @@ struct Shared {
     followed_back: Mutex<Vec<String>>,
     /// Alter the content of what is passed on from now on.
     tamper: AtomicBool,
+    /// Move the signed content aside with an inline context, and forge
+    /// `content`, from now on.
+    redefine: AtomicBool,
     counter: AtomicU32,
     client: reqwest::Client,
 }
@@ -92,6 +95,7 @@ pub async fn start(style: Style) -> Relay {
         sent: Mutex::new(Vec::new()),
         followed_back: Mutex::new(Vec::new()),
         tamper: AtomicBool::new(false),
+        redefine: AtomicBool::new(false),
         counter: AtomicU32::new(0),
         client: reqwest::Client::new(),
     });
@@ -140,6 +144,12 @@ impl Relay {
     /// From now on, alter the content of every activity passed on.
     pub fn tamper(&self, on: bool) {
         self.shared.tamper.store(on, Ordering::SeqCst);
+    }
+
+    /// From now on, pass each activity on with its signed content moved
+    /// aside by an inline context and a forged `content` (see [`redefine`]).
+    pub fn redefine(&self, on: bool) {
+        self.shared.redefine.store(on, Ordering::SeqCst);
     }
 }
 
@@ -259,9 +269,13 @@ impl Shared {
                 .as_str()
                 .unwrap_or("http://nowhere.invalid"),
         );
-        let tampered = self.tamper.load(Ordering::SeqCst);
+        let mut tampered = self.tamper.load(Ordering::SeqCst);
         if tampered {
             activity["object"]["content"] = "altered by the relay".into();
+        }
+        if self.redefine.load(Ordering::SeqCst) {
+            redefine(&mut activity);
+            tampered = true;
         }
         let bytes = match (self.style, tampered) {
             // pub-relay passes the bytes on as received.
@@ -305,4 +319,20 @@ impl Shared {
         let answer = send.body(request.into_body()).send().await.unwrap();
         answer.status().as_u16()
     }
+}
+
+/// The inline-context forgery: `{"content": null, "c2": "as:content"}`
+/// moves the signed text to `c2` (the RDF graph, and so an LD signature,
+/// stay the same) and `content`, now dropped by JSON-LD, says what the
+/// forger wrote.
+pub fn redefine(activity: &mut Value) {
+    let mut context = match activity["@context"].take() {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    context.push(json!({"content": null, "c2": "as:content"}));
+    activity["@context"] = Value::Array(context);
+    let object = &mut activity["object"];
+    object["c2"] = object["content"].take();
+    object["content"] = "forged by the relay".into();
 }

@@ -27,10 +27,9 @@ async fn network(style: Style, signing: ObjectSigning) -> (Relay, Node, Node) {
     (relay, a, b)
 }
 
-/// An LD signature only: with a proof too, the LD signature covers a
-/// `proof` member that JSON-LD processing drops, which archipel's verifier
-/// refuses (`ldsig::check_coverage`), and the proof is checked with the
-/// signature still attached; the copy is then believed on its origin's.
+/// An LD signature only, so that a copy is believed on it (with a proof
+/// too, it is believed on its LD signature all the same: see
+/// `a_doubly_signed_post_is_believed_on_its_ld_signature`).
 fn ld_only() -> ObjectSigning {
     ObjectSigning::default().with_ld_signature(true)
 }
@@ -259,4 +258,82 @@ async fn an_activity_delivered_directly_and_announced_by_the_relay_is_handled_on
     }
     let copies = b.seen().iter().filter(|s| s.id == id).count();
     assert_eq!(copies, 1, "{:?}", b.seen());
+}
+
+/// Signed both ways (proof first, then the LD signature over the document
+/// with its proof): the LD signature establishes it (`check_coverage`
+/// passes the top-level proof, a term of the Data Integrity context the
+/// outbox names, and sets it aside anyway); and the proof verifies too,
+/// with the signature added after it set aside (`proof::verify`).
+#[tokio::test]
+async fn a_doubly_signed_post_is_believed_on_its_ld_signature() {
+    let (relay, a, b) = network(Style::PubRelay, ObjectSigning::all()).await;
+    let alice = a.user("alice");
+    let (id, stored) = post_doc(&a, public_note("signed twice")).await;
+    assert_eq!(relayed_status(&relay, &id).await, 202);
+    let seen = seen_on(&b, &id).await;
+    assert_eq!(
+        seen.authenticity,
+        Authenticity::LdSignature {
+            creator: alice.key_id().clone()
+        }
+    );
+    assert!(stored.get("proof").is_some() && stored.get("signature").is_some());
+    let proven = archipel::proof::verify_with_key(
+        &stored,
+        &alice.keys().ed25519.as_ref().unwrap().public_key(),
+    )
+    .unwrap();
+    assert_eq!(
+        &proven[0].verification_method,
+        alice.ed25519_key_id().unwrap()
+    );
+}
+
+/// A LitePub relay's Announce of an activity whose signed content an
+/// inline context moved aside (`{"content": null, "c2": "as:content"}`)
+/// beside a forged `content`: the LD signature still verifies over the
+/// RDF graph, but it does not cover what the JSON says, so it establishes
+/// nothing, and the Announce is refused.
+#[tokio::test]
+async fn an_announce_with_a_redefined_content_term_is_refused() {
+    let (relay, a, b) = network(Style::LitePub, ld_only()).await;
+    let alice = a.user("alice");
+    relay.redefine(true);
+    let (id, mut forged) = post_doc(&a, public_note("the original")).await;
+    assert_eq!(relayed_status(&relay, &id).await, 403);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!b.seen().iter().any(|s| s.id == id), "{:?}", b.seen());
+
+    // The same forgery once the origin is gone (no copy to compare with):
+    // the LD signature alone must not vouch for it.
+    crate::relay_server::redefine(&mut forged);
+    let genuine = archipel::ldsig::verify_with_key(&forged, &alice.keys().rsa.public_key());
+    assert!(
+        genuine.is_ok(),
+        "the forgery keeps the RDF graph: {genuine:?}"
+    );
+    drop(a);
+    let relay_actor = Iri::parse(relay.actor()).unwrap();
+    let verdict = b.fed.verify_forwarded(&forged, Some(&relay_actor)).await;
+    assert!(
+        matches!(
+            verdict,
+            Err(archipel::inbox::ForwardedError::Unverified { .. })
+        ),
+        "{verdict:?}"
+    );
+}
+
+/// alice posts `note` on `node`: the activity's id, and the activity as
+/// stored, served and delivered.
+async fn post_doc(node: &Node, note: serde_json::Value) -> (Iri, serde_json::Value) {
+    let alice = node.user("alice");
+    let body = serde_json::to_vec(&note).unwrap();
+    let (posted, _) = node.posts.post(&node.fed, &alice, &body).await.unwrap();
+    let activity = posted.activity();
+    (
+        activity.id.clone().unwrap(),
+        serde_json::to_value(activity).unwrap(),
+    )
 }
