@@ -251,9 +251,10 @@ pub(crate) fn attach(activity: &mut Activity, signatures: &Map<String, Value>) {
 /// maps `proof` to a blank node, Fedify reads no proof at all, and its
 /// safe-mode LD verifier refuses the document), and the extension terms an
 /// LD signature must cover. Whether anything was added.
+#[cfg_attr(not(feature = "proof"), allow(unused_variables))]
 #[cfg_attr(
     not(any(feature = "proof", feature = "ld-signatures")),
-    allow(unused_mut, unused_variables)
+    allow(unused_mut)
 )]
 fn extend_context(signing: &ObjectSigning, author: &LocalActor, document: &mut Value) -> bool {
     let mut added = false;
