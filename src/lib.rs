@@ -104,6 +104,9 @@ pub mod guide;
 pub mod inbox;
 #[cfg(any(feature = "proof", feature = "ld-signatures"))]
 mod json_util;
+#[cfg(feature = "ld-signatures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ld-signatures")))]
+pub mod ldsig;
 pub mod media_type;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
@@ -113,9 +116,6 @@ pub mod policy;
 #[cfg(feature = "proof")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]
 pub mod proof;
-#[cfg(feature = "ld-signatures")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ld-signatures")))]
-pub mod ldsig;
 pub mod signatures;
 pub mod vocab;
 pub mod webfinger;
