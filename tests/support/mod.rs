@@ -11,6 +11,7 @@
 //!   and the worker child processes of the crash tests;
 //! - [`inbox_fuzz_input`]: the inbox fuzz harness, shared with `fuzz/`;
 //! - [`fedify_peer`]: the Fedify peer process and its control endpoints;
+//! - [`fedify_script`]: one request to a script calling Fedify's functions;
 //! - [`loopback`]: the start of every loopback server built on the
 //!   application layer (a `Federation` with users and delivery workers, a
 //!   dispatcher accepting follows, posted objects served).
@@ -23,6 +24,7 @@
 #[cfg(all(feature = "delivery", feature = "client"))]
 pub mod farm;
 pub mod fedify_peer;
+pub mod fedify_script;
 pub mod inbox_fuzz_input;
 #[cfg(all(feature = "axum", feature = "client", feature = "delivery"))]
 pub mod loopback;
