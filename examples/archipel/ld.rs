@@ -44,47 +44,26 @@ pub fn verify_with(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> ExitCode {
-    match imp::verify(args, input) {
-        Ok(report) => {
-            let _ = writeln!(out, "{report}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::json!({"verified": false, "reason": e})
-            );
-            let _ = writeln!(err, "error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    stdio::verdict(imp::verify(args, input), out, err)
 }
 
 #[cfg(feature = "ld-signatures")]
 mod imp {
     use archipel::ldsig;
-    use archipel::signatures::{PrivateKey, PublicKey};
+    use archipel::signatures::PublicKey;
     use archipel::vocab::{DateTime, Iri};
     use serde_json::json;
 
-    use super::flag;
+    use super::{flag, stdio};
 
     pub fn sign(args: &[String], input: &str) -> Result<String, String> {
         let path = flag(args, "--key").ok_or("ld-sign: --key KEY.pem is required")?;
         let creator = flag(args, "--creator").ok_or("ld-sign: --creator IRI is required")?;
-        let pem = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{path}: {e}"))?;
+        let key = stdio::private_key(path)?;
         let creator = Iri::parse(creator).map_err(|e| format!("--creator {creator}: {e}"))?;
-        let created = match flag(args, "--created") {
-            Some(c) => {
-                if DateTime::new_unchecked(c).unix_seconds().is_none() {
-                    return Err(format!("--created {c}: not an RFC 3339 date-time"));
-                }
-                c.to_owned()
-            }
-            None => DateTime::now().to_string(),
-        };
+        let created = stdio::created(args)?
+            .unwrap_or_else(DateTime::now)
+            .to_string();
         let doc = ldsig::parse_document(input.as_bytes()).map_err(|e| e.to_string())?;
         let signed = ldsig::sign(&doc, &key, &creator, &created).map_err(|e| e.to_string())?;
         serde_json::to_string_pretty(&signed).map_err(|e| e.to_string())

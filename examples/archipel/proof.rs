@@ -29,21 +29,7 @@ pub fn run_with(
 ) -> ExitCode {
     match args.split_first() {
         Some((sub, rest)) if sub == "sign" => stdio::report(imp::sign(rest, input), out, err),
-        Some((sub, rest)) if sub == "verify" => match imp::verify(rest, input) {
-            Ok(report) => {
-                let _ = writeln!(out, "{report}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"verified": false, "reason": e})
-                );
-                let _ = writeln!(err, "error: {e}");
-                ExitCode::FAILURE
-            }
-        },
+        Some((sub, rest)) if sub == "verify" => stdio::verdict(imp::verify(rest, input), out, err),
         _ => {
             let _ = writeln!(
                 err,
@@ -57,25 +43,20 @@ pub fn run_with(
 #[cfg(feature = "proof")]
 mod imp {
     use archipel::proof::{self, ContextForm, ProofOptions};
-    use archipel::signatures::{PrivateKey, PublicKey};
-    use archipel::vocab::{DateTime, Iri};
+    use archipel::signatures::PublicKey;
+    use archipel::vocab::Iri;
     use serde_json::json;
 
-    use super::flag;
+    use super::{flag, stdio};
 
     pub fn sign(args: &[String], input: &str) -> Result<String, String> {
         let path = flag(args, "--key").ok_or("proof sign: --key KEY.pem is required")?;
         let key_id = flag(args, "--key-id").ok_or("proof sign: --key-id IRI is required")?;
-        let pem = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        let key = PrivateKey::from_pem(&pem).map_err(|e| format!("{path}: {e}"))?;
+        let key = stdio::private_key(path)?;
         let method = Iri::parse(key_id).map_err(|e| format!("--key-id {key_id}: {e}"))?;
         let mut opts = ProofOptions::new(method);
-        if let Some(created) = flag(args, "--created") {
-            let t = DateTime::new_unchecked(created);
-            if t.unix_seconds().is_none() {
-                return Err(format!("--created {created}: not an RFC 3339 date-time"));
-            }
-            opts = opts.with_created(t);
+        if let Some(created) = stdio::created(args)? {
+            opts = opts.with_created(created);
         }
         let doc = proof::parse_document(input.as_bytes()).map_err(|e| e.to_string())?;
         let signed = proof::sign(&doc, &key, &opts).map_err(|e| e.to_string())?;
