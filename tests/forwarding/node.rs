@@ -6,8 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
 use archipel::federation::dispatch::{BoxError, OwnerLookup};
 use archipel::federation::forwarding::Forwarded;
 use archipel::federation::{Federation, LocalActor};
@@ -59,27 +57,12 @@ impl Drop for Node {
 /// known as `http://{host}:{port}`: `host` is `127.0.0.1`, or `localhost`
 /// for a node a test blocks by name. Every GET is signed.
 pub async fn start(host: &str, users: &[&str]) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let base = format!("http://{host}:{port}");
-    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
     let policy = DomainPolicy::new();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .with_authorized_fetch(true)
-        .with_ed25519(true)
-        .with_domain_policy(policy.clone())
-        .build()
-        .await
-        .unwrap();
-    for user in users {
-        fed.actor(user).await.unwrap();
-    }
-    fed.start_delivery(
-        WorkerConfig::default()
-            .with_poll_interval(Duration::from_millis(50))
-            .with_attempt_timeout(Duration::from_secs(10)),
-    )
+    let (listener, fed) = crate::support::loopback::federation_with(host, users, |b| {
+        b.with_authorized_fetch(true)
+            .with_ed25519(true)
+            .with_domain_policy(policy.clone())
+    })
     .await;
     let objects = Arc::new(Objects::default());
     let seen = Arc::new(Mutex::new(Vec::new()));

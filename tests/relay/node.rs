@@ -6,8 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use archipel::client::ReqwestClient;
-use archipel::delivery::WorkerConfig;
 use archipel::federation::outbox::ObjectSigning;
 use archipel::federation::relay::{RelayKind, RelayState};
 use archipel::federation::store::{MemoryPosts, Posts};
@@ -46,24 +44,9 @@ impl Drop for Node {
 /// Starts a server with these users on 127.0.0.1 (port chosen by the OS),
 /// signing its public activities as `signing` says.
 pub async fn start(users: &[&str], signing: ObjectSigning) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let client = ReqwestClient::new(crate::support::local_policy()).unwrap();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .with_ed25519(true)
-        .with_object_signing(signing)
-        .build()
-        .await
-        .unwrap();
-    for user in users {
-        fed.actor(user).await.unwrap();
-    }
-    fed.start_delivery(
-        WorkerConfig::default()
-            .with_poll_interval(Duration::from_millis(50))
-            .with_attempt_timeout(Duration::from_secs(10)),
-    )
+    let (listener, fed) = crate::support::loopback::federation_with("127.0.0.1", users, |b| {
+        b.with_ed25519(true).with_object_signing(signing)
+    })
     .await;
     let posts = Posts::new(Arc::new(MemoryPosts::new()), fed.graph().clone());
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use archipel::client::ReqwestClient;
 use archipel::delivery::WorkerConfig;
-use archipel::federation::Federation;
 use archipel::federation::dispatch::Dispatcher;
 use archipel::federation::routes::ObjectSource;
 use archipel::federation::serve::StoredObject;
+use archipel::federation::{Federation, FederationBuilder};
 use archipel::vocab::{AnyObject, Iri};
 
 /// A `Federation` for these users on 127.0.0.1 (port chosen by the OS),
@@ -23,15 +23,26 @@ pub async fn federation(
     users: &[&str],
     authorized_fetch: bool,
 ) -> (tokio::net::TcpListener, Federation) {
+    federation_with("127.0.0.1", users, |b| {
+        b.with_authorized_fetch(authorized_fetch)
+    })
+    .await
+}
+
+/// [`federation`], known as `http://{host}:{port}` (`host` names
+/// 127.0.0.1: `127.0.0.1` or `localhost`), with `configure` applied to the
+/// builder.
+pub async fn federation_with(
+    host: &str,
+    users: &[&str],
+    configure: impl FnOnce(FederationBuilder) -> FederationBuilder,
+) -> (tokio::net::TcpListener, Federation) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://{host}:{port}");
     let client = ReqwestClient::new(super::local_policy()).unwrap();
-    let fed = Federation::builder(base.parse().unwrap())
-        .with_client(Arc::new(client))
-        .with_authorized_fetch(authorized_fetch)
-        .build()
-        .await
-        .unwrap();
+    let builder = Federation::builder(base.parse().unwrap()).with_client(Arc::new(client));
+    let fed = configure(builder).build().await.unwrap();
     for user in users {
         fed.actor(user).await.unwrap();
     }
