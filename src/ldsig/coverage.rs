@@ -28,7 +28,8 @@
 //! `proof`) are not descended into: their contents are not the author's
 //! claims about the object.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -54,6 +55,10 @@ type Terms = HashMap<String, Term>;
 /// How deeply preloaded contexts may name one another (LitePub's names
 /// ActivityStreams, security v1 and WebFinger).
 const MAX_CONTEXT_NESTING: usize = 4;
+
+/// The most entries a document's `@context` may list (real documents list
+/// at most 5: ActivityStreams, security, and an inline object or two).
+const MAX_CONTEXTS: usize = 16;
 
 /// Keywords kept by JSON-LD processing, as members of a node or value.
 const KEPT_KEYWORDS: &[&str] = &["@id", "@type", "@value", "@language", "@list", "@set"];
@@ -118,7 +123,17 @@ pub fn check_coverage(document: &Value) -> Result<(), LdSignatureError> {
         })?;
     let mut terms = Terms::new();
     if let Some(context) = map.get("@context") {
-        apply_context(context, &mut terms, false, 0)?;
+        // A document may list contexts only so many times: each costs a
+        // walk of its definitions, and a 1 MiB list of context URLs would
+        // otherwise cost seconds before any key is fetched.
+        let entries = context.as_array().map_or(1, Vec::len);
+        if entries > MAX_CONTEXTS {
+            return Err(unsafe_context(format!(
+                "{entries} contexts, more than {MAX_CONTEXTS}"
+            )));
+        }
+        let mut applied = HashSet::new();
+        apply_context(context, &mut terms, &mut applied, false, 0)?;
     }
     for (key, value) in map {
         // The signature itself, and an integrity proof beside it (signed
@@ -142,6 +157,7 @@ fn unsafe_context(reason: String) -> LdSignatureError {
 fn apply_context(
     context: &Value,
     terms: &mut Terms,
+    applied: &mut HashSet<&'static str>,
     trusted: bool,
     nesting: usize,
 ) -> Result<(), LdSignatureError> {
@@ -152,12 +168,17 @@ fn apply_context(
         Value::String(url) => {
             let name = contexts::preloaded(url)
                 .ok_or_else(|| LdSignatureError::RemoteContext { url: cut(url) })?;
+            // Applying a preloaded context again adds nothing: its terms
+            // are already there, with the same IRIs.
+            if !applied.insert(name) {
+                return Ok(());
+            }
             let inner = preloaded_context(name)?;
-            apply_context(&inner, terms, true, nesting + 1)
+            apply_context(inner, terms, applied, true, nesting + 1)
         }
         Value::Array(items) => items
             .iter()
-            .try_for_each(|item| apply_context(item, terms, trusted, nesting)),
+            .try_for_each(|item| apply_context(item, terms, applied, trusted, nesting)),
         Value::Object(definitions) => apply_definitions(definitions, terms, trusted),
         Value::Null => Err(unsafe_context(
             "a null context resets every term".to_owned(),
@@ -169,19 +190,22 @@ fn apply_context(
     }
 }
 
-/// The `@context` member of a compiled-in context document.
-fn preloaded_context(name: &str) -> Result<Value, LdSignatureError> {
-    let text = contexts::ALL
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, text)| *text)
-        .ok_or_else(|| LdSignatureError::RemoteContext { url: cut(name) })?;
-    let mut doc: Value =
-        serde_json::from_str(text).map_err(|e| LdSignatureError::JsonLd(e.to_string()))?;
-    Ok(doc
-        .get_mut("@context")
-        .map(Value::take)
-        .unwrap_or(Value::Null))
+/// The `@context` member of a compiled-in context document, parsed once
+/// per process.
+fn preloaded_context(name: &str) -> Result<&'static Value, LdSignatureError> {
+    static PARSED: OnceLock<HashMap<&'static str, Value>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        contexts::ALL
+            .iter()
+            .filter_map(|(n, text)| {
+                let mut doc: Value = serde_json::from_str(text).ok()?;
+                Some((*n, doc.get_mut("@context").map(Value::take)?))
+            })
+            .collect()
+    });
+    parsed
+        .get(name)
+        .ok_or_else(|| LdSignatureError::RemoteContext { url: cut(name) })
 }
 
 fn apply_definitions(
@@ -622,6 +646,19 @@ mod tests {
             check_coverage(&doc),
             Err(LdSignatureError::Uncovered { member }) if member == "contentMap"
         ));
+    }
+
+    #[test]
+    fn a_long_list_of_contexts_is_refused_and_a_repeated_one_applied_once() {
+        let mut doc = mastodon_create();
+        doc["@context"] = json!(vec![AS; 17]);
+        assert!(matches!(
+            check_coverage(&doc),
+            Err(LdSignatureError::UnsafeContext { reason }) if reason.contains("17 contexts")
+        ));
+        let litepub = "https://litepub.social/litepub/context.jsonld";
+        doc["@context"] = json!([AS, litepub, AS, SEC, litepub, {"blurhash": "http://joinmastodon.org/ns#blurhash", "ostatus": "http://ostatus.org#", "atomUri": "ostatus:atomUri", "conversation": "ostatus:conversation", "sensitive": "as:sensitive", "manuallyApprovesFollowers": "as:manuallyApprovesFollowers"}]);
+        check_coverage(&doc).unwrap();
     }
 
     #[test]
