@@ -72,21 +72,31 @@ pub enum RelayError {
 
 impl RelayError {
     /// Whether the error is the sender's fault (answer `403`, never worth
-    /// a retry), rather than this server's or a third server's.
+    /// a retry), rather than this server's or a third server's. A spent
+    /// fetch budget ([`ForwardedError::is_transient`](crate::inbox::ForwardedError::is_transient))
+    /// is not: the same `Announce` is accepted later.
     pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            RelayError::NotTheRelay { .. }
-                | RelayError::Unverified { .. }
-                | RelayError::Malformed { .. }
-        )
+        match self {
+            RelayError::NotTheRelay { .. } | RelayError::Malformed { .. } => true,
+            RelayError::Unverified { source, .. } => !source.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Whether the relay should send the same message again later: this
+    /// server's fetch budget for verifying it is spent for now.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RelayError::Unverified { source, .. } if source.is_transient())
     }
 
     /// The HTTP status to answer the relay with: `403` for a refusal,
-    /// `502` when the announced activity's origin failed, `500` otherwise.
+    /// `503` when a fetch budget is spent (the relay retries, as it would
+    /// after the inbox's own `503`), `502` when the announced activity's
+    /// origin failed, `500` otherwise.
     pub fn status(&self) -> StatusCode {
         match self {
             e if e.is_refusal() => StatusCode::FORBIDDEN,
+            e if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             RelayError::Fetch { .. } => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -111,3 +111,25 @@ fn only_public_posts_are_relayed() {
     .with_to(vec![iri("https://www.w3.org/ns/activitystreams#Public")]);
     assert!(!is_relayable(&like, &alice), "a Like is not relayed");
 }
+
+#[test]
+fn a_spent_fetch_budget_asks_the_relay_to_retry_instead_of_refusing() {
+    use crate::inbox::ForwardedError;
+    let unverified = |source| RelayError::Unverified {
+        activity: "https://a.example/activities/1".into(),
+        relay: "https://relay1.example/actor".into(),
+        source: Box::new(source),
+    };
+    let over = unverified(ForwardedError::OverBudget {
+        host: "relay1.example".into(),
+    });
+    assert!(!over.is_refusal(), "{over:?}");
+    assert!(over.is_transient());
+    assert_eq!(over.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    let forged = unverified(ForwardedError::Unverified {
+        id: "https://a.example/activities/1".into(),
+        reasons: "re-fetch: content differs".into(),
+    });
+    assert!(forged.is_refusal());
+    assert_eq!(forged.status(), http::StatusCode::FORBIDDEN);
+}
