@@ -25,10 +25,11 @@
 //!
 //! Bounded: each forwarded activity costs at most one key fetch for its LD
 //! signature (through an [`ActorKeyResolver`], with its cache and its per-host
-//! budget), one per distinct proof key, and two re-fetches (the activity,
-//! then its object); every fetch goes through the [`Fetcher`] (size, time
-//! and private-address guards, domain policy), and the proof keys and
-//! re-fetches are charged to the fetched origin's budget
+//! budget; one more to refresh a cached key that failed), one per distinct
+//! proof key, and two re-fetches (the activity, then its object); every
+//! fetch goes through the [`Fetcher`] (size, time and private-address
+//! guards, domain policy), and every key fetch and re-fetch is charged to
+//! the forwarder's budget and the fetched origin's
 //! ([`ForwardedVerifier::DEFAULT_FETCH_BUDGET`] per minute), past which the
 //! inbox answers `503`. The inbox's admission control bounds how many
 //! requests a forwarder sends at all.
@@ -99,6 +100,36 @@ pub struct ForwardedVerifier {
     #[cfg_attr(not(feature = "ld-signatures"), allow(dead_code))]
     keys: Arc<dyn KeyResolver>,
     budgets: Budgets,
+    relays: Arc<RelayHosts>,
+}
+
+/// The hosts of the relays this server subscribed to and that accepted:
+/// passing activities on is their job, so what they forward is charged to
+/// the origins fetched only, not to a forwarder budget (which would leave
+/// a busy relay's posts refused after 30 key fetches a minute). Kept by the
+/// [`Federation`], updated as relays accept, reject or are unsubscribed.
+#[derive(Debug, Default)]
+pub(crate) struct RelayHosts(std::sync::RwLock<std::collections::HashSet<String>>);
+
+impl RelayHosts {
+    /// Marks the host of `relay` (its actor's, else its id's) as a relay's,
+    /// or no longer.
+    pub(crate) fn set(&self, relay: &super::relay::Relay, accepted: bool) {
+        let Some(host) = host_of(relay.actor.as_ref().unwrap_or(&relay.id).as_str()) else {
+            return;
+        };
+        if let Ok(mut hosts) = self.0.write() {
+            if accepted {
+                hosts.insert(host);
+            } else {
+                hosts.remove(&host);
+            }
+        }
+    }
+
+    pub(crate) fn contains(&self, host: &str) -> bool {
+        self.0.read().is_ok_and(|h| h.contains(host))
+    }
 }
 
 /// The fetch budgets of forwarded-activity verification: per fetched
@@ -166,6 +197,7 @@ impl ForwardedVerifier {
         ForwardedVerifier {
             keys: Arc::new(ActorKeyResolver::from_fetcher(fetcher.clone())),
             fetcher,
+            relays: Arc::default(),
             budgets: Budgets {
                 origins: Mutex::new(HostBudget::new(
                     Self::DEFAULT_FETCH_BUDGET,
@@ -200,6 +232,14 @@ impl ForwardedVerifier {
         self
     }
 
+    /// Forwards from the hosts in `relays` are charged to no forwarder
+    /// budget (see [`RelayHosts`]).
+    #[must_use]
+    pub(crate) fn with_relay_hosts(mut self, relays: Arc<RelayHosts>) -> Self {
+        self.relays = relays;
+        self
+    }
+
     /// At most `fetches` fetches per forwarder (the host of whoever passed
     /// the activity on) per `period`, whatever the origins fetched, default
     /// [`ForwardedVerifier::DEFAULT_FORWARDER_BUDGET`] per minute. Keep it
@@ -213,7 +253,12 @@ impl ForwardedVerifier {
     }
 
     #[cfg(feature = "ld-signatures")]
-    async fn ld_signature(&self, document: &Value, actor: &Iri) -> Attempt {
+    async fn ld_signature(
+        &self,
+        document: &Value,
+        actor: &Iri,
+        forwarder: Option<&str>,
+    ) -> Attempt {
         // The key must be the actor's, so on its origin: checked before
         // anything is fetched, or a forwarder would pick the hosts we fetch
         // keys from (and pay nothing for the canonicalization).
@@ -233,7 +278,17 @@ impl ForwardedVerifier {
         if let Err(e) = crate::ldsig::check_coverage(document) {
             return Attempt::Failed(format!("LD signature: {e}"));
         }
-        match crate::ldsig::verify(document, self.keys.as_ref()).await {
+        let keys = Charged {
+            keys: self.keys.as_ref(),
+            budgets: &self.budgets,
+            forwarder,
+            spent: Mutex::new(None),
+        };
+        let outcome = crate::ldsig::verify(document, &keys).await;
+        if let Some(e) = keys.spent.lock().ok().and_then(|mut s| s.take()) {
+            return Attempt::Refused(e);
+        }
+        match outcome {
             Ok(v) if v.owner == *actor => {
                 Attempt::Established(Authenticity::LdSignature { creator: v.creator })
             }
@@ -276,6 +331,51 @@ impl ForwardedVerifier {
     }
 }
 
+/// The verifier's key resolver, charging each key fetch an LD signature
+/// makes to the forwarder and the key's origin, as proof keys and
+/// re-fetches are: a forwarder naming keys on many origins must not make
+/// us fetch for free. A key the resolver holds costs nothing; a refresh
+/// (after a cached key failed) is charged.
+#[cfg(feature = "ld-signatures")]
+struct Charged<'a> {
+    keys: &'a dyn KeyResolver,
+    budgets: &'a Budgets,
+    forwarder: Option<&'a str>,
+    /// The budget refusal, kept to end verification with it (the
+    /// resolver's own error type cannot carry it).
+    spent: Mutex<Option<ForwardedError>>,
+}
+
+#[cfg(feature = "ld-signatures")]
+#[async_trait::async_trait]
+impl KeyResolver for Charged<'_> {
+    async fn resolve(
+        &self,
+        key_id: &str,
+        refresh: bool,
+    ) -> Result<crate::signatures::ResolvedKey, crate::signatures::SignatureError> {
+        if refresh || !self.keys.holds(key_id) {
+            if let Err(e) = self.budgets.take(key_id, self.forwarder) {
+                let refusal = crate::signatures::SignatureError::KeyResolution {
+                    key_id: echo(key_id),
+                    reason: crate::signatures::KeyRefusal::OverBudget {
+                        host: host_of(key_id).unwrap_or_default(),
+                    },
+                };
+                if let Ok(mut spent) = self.spent.lock() {
+                    *spent = Some(e);
+                }
+                return Err(refusal);
+            }
+        }
+        self.keys.resolve(key_id, refresh).await
+    }
+
+    fn holds(&self, key_id: &str) -> bool {
+        self.keys.holds(key_id)
+    }
+}
+
 /// The outcome of one way of establishing a forwarded activity.
 #[cfg_attr(
     not(any(feature = "proof", feature = "ld-signatures")),
@@ -287,7 +387,10 @@ enum Attempt {
     OtherSigner(Iri),
     Failed(String),
     /// A refusal that ends verification (a spent budget).
-    #[cfg_attr(not(feature = "proof"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "proof", feature = "ld-signatures")),
+        allow(dead_code)
+    )]
     Refused(ForwardedError),
 }
 
@@ -299,7 +402,10 @@ impl VerifyForwarded for ForwardedVerifier {
         actor: &Iri,
         forwarder: Option<&Iri>,
     ) -> Result<Authenticity, ForwardedError> {
-        let forwarder = forwarder.and_then(|f| host_of(f.as_str()));
+        // A subscribed relay's forwards are charged to their origins only.
+        let forwarder = forwarder
+            .and_then(|f| host_of(f.as_str()))
+            .filter(|host| !self.relays.contains(host));
         let forwarder = forwarder.as_deref();
         let id = document.get("id").and_then(Value::as_str).ok_or_else(|| {
             ForwardedError::Unverified {
@@ -316,7 +422,7 @@ impl VerifyForwarded for ForwardedVerifier {
         let mut attempts: Vec<Attempt> = Vec::new();
         #[cfg(feature = "ld-signatures")]
         if document.get("signature").is_some() {
-            attempts.push(self.ld_signature(document, actor).await);
+            attempts.push(self.ld_signature(document, actor, forwarder).await);
         }
         #[cfg(feature = "proof")]
         if document.get("proof").is_some() && !established(&attempts) {
@@ -436,5 +542,97 @@ impl Federation {
             .forwarded
             .verify_forwarded(document, &actor, forwarder)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientError, HttpClient};
+    use bytes::Bytes;
+
+    /// Counts the requests, answers none.
+    #[derive(Debug, Default)]
+    struct NoNetwork(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl HttpClient for NoNetwork {
+        async fn execute(
+            &self,
+            _: http::Request<Bytes>,
+        ) -> Result<http::Response<Bytes>, ClientError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(ClientError::Connect {
+                host: "a.example".into(),
+                reason: "no network in this test".into(),
+            })
+        }
+    }
+
+    fn relay(actor: &str) -> super::super::relay::Relay {
+        let iri = Iri::new_unchecked;
+        super::super::relay::Relay {
+            id: iri("https://relay.example/inbox"),
+            kind: super::super::relay::RelayKind::Mastodon,
+            inbox: iri("https://relay.example/inbox"),
+            actor: Some(iri(actor)),
+            follow: iri("https://b.example/activities/1"),
+            follower: iri("https://b.example/actor"),
+            state: super::super::relay::RelayState::Accepted,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_relays_forwards_are_charged_to_their_origins_only() {
+        let client = Arc::new(NoNetwork::default());
+        let relays = Arc::new(RelayHosts::default());
+        relays.set(&relay("https://relay.example/actor"), true);
+        let v = ForwardedVerifier::new(Fetcher::new(client.clone()))
+            .with_forwarder_budget(1, Duration::from_secs(3600))
+            .with_relay_hosts(relays.clone());
+        let alice = Iri::new_unchecked("https://a.example/users/alice");
+        let like = |n: u32| {
+            serde_json::json!({"id": format!("https://a.example/likes/{n}"), "type": "Like",
+                               "actor": alice, "object": "https://b.example/notes/1"})
+        };
+        let (from_relay, other) = (
+            Iri::new_unchecked("https://relay.example/actor"),
+            Iri::new_unchecked("https://other.example/actor"),
+        );
+        // Past a forwarder budget of one: the relay is never refused for it.
+        for n in 0..3 {
+            let got = v
+                .verify_forwarded(&like(n), &alice, Some(&from_relay))
+                .await;
+            assert!(
+                matches!(&got, Err(ForwardedError::Unverified { .. })),
+                "{got:?}"
+            );
+        }
+        assert_eq!(client.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Any other forwarder is.
+        assert!(matches!(
+            v.verify_forwarded(&like(3), &alice, Some(&other)).await,
+            Err(ForwardedError::Unverified { .. })
+        ));
+        let spent = v.verify_forwarded(&like(4), &alice, Some(&other)).await;
+        assert!(
+            matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "other.example"),
+            "{spent:?}"
+        );
+        // Unsubscribed, the relay is an ordinary forwarder again.
+        relays.set(&relay("https://relay.example/actor"), false);
+        assert!(matches!(
+            v.verify_forwarded(&like(5), &alice, Some(&from_relay))
+                .await,
+            Err(ForwardedError::Unverified { .. })
+        ));
+        let spent = v
+            .verify_forwarded(&like(6), &alice, Some(&from_relay))
+            .await;
+        assert!(
+            matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "relay.example"),
+            "{spent:?}"
+        );
     }
 }

@@ -398,9 +398,18 @@ impl FederationBuilder {
         if let Some(d) = &self.domains {
             ld_keys = ld_keys.with_domain_policy(d.clone());
         }
+        // Accepted relays' forwards are charged to their origins only.
+        let relays = self
+            .relays
+            .unwrap_or_else(|| Arc::new(super::relay::MemoryRelays::new()));
+        let relay_hosts = Arc::new(super::forwarding::RelayHosts::default());
+        for relay in relays.all().await? {
+            relay_hosts.set(&relay, relay.state == super::relay::RelayState::Accepted);
+        }
         let forwarded: Arc<dyn crate::inbox::VerifyForwarded> = Arc::new(
             super::forwarding::ForwardedVerifier::new(fetcher.clone())
-                .with_key_resolver(Arc::new(ld_keys)),
+                .with_key_resolver(Arc::new(ld_keys))
+                .with_relay_hosts(relay_hosts.clone()),
         );
         let mut inbox = Inbox::new(verifier.clone())
             .with_public_base(paths.base().clone())
@@ -449,9 +458,8 @@ impl FederationBuilder {
                 authorized_fetch: self.authorized_fetch,
                 ed25519: self.ed25519,
                 object_signing: self.object_signing,
-                relays: self
-                    .relays
-                    .unwrap_or_else(|| Arc::new(super::relay::MemoryRelays::new())),
+                relays,
+                relay_hosts,
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -557,6 +565,8 @@ pub(crate) struct Inner {
     ed25519: bool,
     pub(crate) object_signing: super::outbox::ObjectSigning,
     pub(crate) relays: Arc<dyn super::relay::RelayStore>,
+    /// The accepted relays' hosts, shared with the forwarded verifier.
+    pub(crate) relay_hosts: Arc<super::forwarding::RelayHosts>,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
     /// Posts to followers skip the fan-out queue (see

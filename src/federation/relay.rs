@@ -48,6 +48,13 @@
 //!   `Announce` of something that is not an activity (a LitePub relay
 //!   repeating a `Note` by IRI), and any `Announce` from an actor that is
 //!   not a subscribed relay, is an ordinary `Announce`.
+//! * **What checking it costs.** The key fetches and re-fetches made to
+//!   establish what an accepted relay passes on are charged to the origins
+//!   fetched (60 a minute each), not to a forwarder budget as another
+//!   server's forwards are (30 a minute): passing posts on is a relay's
+//!   job. What a spent origin budget leaves unchecked is not refused: the
+//!   inbox answers `503`, or the inbound queue tries the `Announce` again
+//!   later.
 //! * **A LitePub relay's follow-back** (Pleroma's relay follows each
 //!   subscriber's instance actor) is accepted by the instance actor; it
 //!   changes nothing else, since posts reach relays as subscriptions, not
@@ -262,6 +269,7 @@ impl Federation {
         let Some(subscription) = self.relay_store().remove(relay).await? else {
             return Ok(None);
         };
+        self.inner.relay_hosts.set(&subscription, false);
         let instance = self.instance_actor().clone();
         let follow = subscription.follow_activity();
         let mut undo = Activity::undo(

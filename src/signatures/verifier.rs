@@ -57,12 +57,25 @@ impl ResolvedKey {
 pub trait KeyResolver: Send + Sync {
     /// Returns the key named `key_id`, or [`SignatureError::UnknownKey`].
     async fn resolve(&self, key_id: &str, refresh: bool) -> Result<ResolvedKey, SignatureError>;
+
+    /// Whether `resolve(key_id, false)` would answer from memory, without
+    /// a request. A caller that meters the fetches it causes on someone
+    /// else's behalf (a forwarded activity's LD signature) charges only
+    /// when this is `false`. The default, `false`, says any call may fetch.
+    fn holds(&self, key_id: &str) -> bool {
+        let _ = key_id;
+        false
+    }
 }
 
 #[async_trait::async_trait]
 impl<T: KeyResolver + ?Sized> KeyResolver for Arc<T> {
     async fn resolve(&self, key_id: &str, refresh: bool) -> Result<ResolvedKey, SignatureError> {
         (**self).resolve(key_id, refresh).await
+    }
+
+    fn holds(&self, key_id: &str) -> bool {
+        (**self).holds(key_id)
     }
 }
 
@@ -93,6 +106,11 @@ impl KeyResolver for MemoryKeyResolver {
             .get(key_id)
             .cloned()
             .ok_or_else(|| SignatureError::UnknownKey(key_id.to_owned()))
+    }
+
+    fn holds(&self, _key_id: &str) -> bool {
+        // Never fetches: a key it does not know is refused, not looked up.
+        true
     }
 }
 

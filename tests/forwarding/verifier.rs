@@ -1,6 +1,6 @@
 //! `ForwardedVerifier` against a scripted origin: what each activity type
 //! can be believed through, the proof's controller, and the per-origin
-//! budget that bounds what forwarders make us fetch.
+//! and per-forwarder budgets that bound what forwarders make us fetch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,6 +266,73 @@ async fn a_forwarder_is_refused_past_its_own_budget_before_the_origins() {
     let other = v.verify_forwarded(&like(3), &alice, Some(&good)).await;
     assert!(
         matches!(&other, Err(ForwardedError::Unverified { .. })),
+        "{other:?}"
+    );
+    assert_eq!(origin.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn ld_signature_key_fetches_are_charged_to_the_forwarder() {
+    let origin = TestServer::start().await;
+    // One RSA key published by several actors: each names a key id of its
+    // own, so each needs a fetch.
+    let key = PrivateKey::generate_rsa_2048().unwrap();
+    let pem = key.public_key().to_spki_pem();
+    let signed_like = |n: u32| {
+        let actor = origin.url(&format!("/users/u{n}"));
+        let key_id = format!("{actor}#main-key");
+        serve(
+            &origin,
+            &format!("/users/u{n}"),
+            &json!({"id": actor, "type": "Person", "inbox": format!("{actor}/inbox"),
+                    "publicKey": {"id": key_id, "owner": actor, "publicKeyPem": pem}}),
+        );
+        let like = json!({"@context": "https://www.w3.org/ns/activitystreams",
+                          "id": origin.url(&format!("/likes/{n}")), "type": "Like",
+                          "actor": actor, "object": "https://b.example/notes/1"});
+        let signed = archipel::ldsig::sign(
+            &like,
+            &key,
+            &Iri::new_unchecked(key_id),
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        (signed, Iri::new_unchecked(actor))
+    };
+    let (evil, good) = (
+        Iri::new_unchecked("https://evil.example/actor"),
+        Iri::new_unchecked("https://good.example/actor"),
+    );
+    let v = verifier().with_forwarder_budget(2, Duration::from_secs(3600));
+    for n in 0..2 {
+        let (like, actor) = signed_like(n);
+        let got = v.verify_forwarded(&like, &actor, Some(&evil)).await;
+        assert!(
+            matches!(&got, Ok(Authenticity::LdSignature { .. })),
+            "{got:?}"
+        );
+    }
+    assert_eq!(origin.requests().len(), 2);
+    // A third actor's key would be a third fetch on evil.example's behalf.
+    let (like, actor) = signed_like(2);
+    let spent = v.verify_forwarded(&like, &actor, Some(&evil)).await;
+    assert!(
+        matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "evil.example"),
+        "{spent:?}"
+    );
+    assert_eq!(origin.requests().len(), 2);
+    // A key already held costs nothing, even past the budget...
+    let (like, actor) = signed_like(0);
+    let held = v.verify_forwarded(&like, &actor, Some(&evil)).await;
+    assert!(
+        matches!(&held, Ok(Authenticity::LdSignature { .. })),
+        "{held:?}"
+    );
+    // ...and another forwarder has a budget of its own.
+    let (like, actor) = signed_like(2);
+    let other = v.verify_forwarded(&like, &actor, Some(&good)).await;
+    assert!(
+        matches!(&other, Ok(Authenticity::LdSignature { .. })),
         "{other:?}"
     );
     assert_eq!(origin.requests().len(), 3);

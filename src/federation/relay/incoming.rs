@@ -95,11 +95,14 @@ async fn answer(
         let mut accepted = relay.clone();
         accepted.state = RelayState::Accepted;
         accepted.actor = Some(incoming.actor.clone());
-        store.put(accepted).await
+        store.put(accepted.clone()).await.map(|()| accepted)
     } else {
-        store.remove(&relay.id).await.map(|_| ())
+        store.remove(&relay.id).await.map(|_| relay.clone())
     };
-    result.map_err(|e| store_error(&incoming.kind, e))?;
+    let changed = result.map_err(|e| store_error(&incoming.kind, e))?;
+    fed.inner
+        .relay_hosts
+        .set(&changed, changed.state == RelayState::Accepted);
     Ok(None)
 }
 

@@ -133,3 +133,26 @@ fn a_spent_fetch_budget_asks_the_relay_to_retry_instead_of_refusing() {
     assert!(forged.is_refusal());
     assert_eq!(forged.status(), http::StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn accepted_relays_hosts_are_known_from_the_start_and_forgotten_on_unsubscribe() {
+    let store = MemoryRelays::new();
+    let mut accepted = relay(1, RelayKind::Mastodon);
+    accepted.state = RelayState::Accepted;
+    accepted.actor = Some(iri("https://relay1.example/actor"));
+    store.put(accepted.clone()).await.unwrap();
+    store.put(relay(2, RelayKind::Mastodon)).await.unwrap();
+    let fed = Federation::builder("https://a.example".parse().unwrap())
+        .with_relay_store(std::sync::Arc::new(store))
+        .build()
+        .await
+        .unwrap();
+    let hosts = &fed.inner.relay_hosts;
+    assert!(hosts.contains("relay1.example"));
+    assert!(
+        !hosts.contains("relay2.example"),
+        "pending: not a relay yet"
+    );
+    fed.unsubscribe_relay(&accepted.id).await.unwrap();
+    assert!(!hosts.contains("relay1.example"));
+}

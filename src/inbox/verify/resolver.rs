@@ -379,4 +379,14 @@ impl KeyResolver for ActorKeyResolver {
             Err(reason) => Err(self.refuse(key_id, reason)),
         }
     }
+
+    fn holds(&self, key_id: &str) -> bool {
+        // A refusal remembered (gone, recently failed) costs no fetch either.
+        self.cached(key_id).is_some()
+            || self.recently_gone(key_id).is_some()
+            || self
+                .negative
+                .lock()
+                .is_ok_and(|n| n.get(key_id, Instant::now()).is_some())
+    }
 }
