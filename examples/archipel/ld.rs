@@ -6,9 +6,12 @@
 //! `ld-sign` prints the document with a `signature` added (the key is an RSA
 //! private key, PKCS#8 or PKCS#1 PEM; `created` is now unless given).
 //! `ld-verify` takes the signer's RSA public key (PEM) and prints
-//! `{"verified":true,"creator":…,"created":…}` with exit status 0, or
-//! `{"verified":false,"reason":…}` with exit status 1 (the reason also on
-//! stderr). Contexts are never fetched: a document naming one that is not
+//! `{"verified":true,"creator":…,"created":…,"covers_json":…}` with exit
+//! status 0, or `{"verified":false,"reason":…}` with exit status 1 (the
+//! reason also on stderr). A signature covers the document's RDF graph:
+//! `covers_json` is `false`, with the reason in `uncovered`, when JSON-LD
+//! processing drops or moves a member (`ldsig::check_coverage`), so the JSON
+//! an application reads says more than what was signed. Contexts are never fetched: a document naming one that is not
 //! preloaded is refused, with its URL. Needs `--features ld-signatures`.
 
 use std::io::Write;
@@ -76,7 +79,16 @@ mod imp {
         let key = PublicKey::from_pem(pem.trim()).map_err(|e| format!("{path}: {e}"))?;
         let doc = ldsig::parse_document(input.as_bytes()).map_err(|e| e.to_string())?;
         let sig = ldsig::verify_with_key(&doc, &key).map_err(|e| e.to_string())?;
-        Ok(json!({"verified": true, "creator": sig.creator, "created": sig.created}).to_string())
+        // The signature covers the RDF graph; whether that is all the JSON
+        // says is a second question, answered beside the verdict so that a
+        // reader does not take moved or dropped members as signed.
+        let mut verdict = json!({"verified": true, "creator": sig.creator,
+                                 "created": sig.created, "covers_json": true});
+        if let Err(e) = ldsig::check_coverage(&doc) {
+            verdict["covers_json"] = false.into();
+            verdict["uncovered"] = e.to_string().into();
+        }
+        Ok(verdict.to_string())
     }
 }
 

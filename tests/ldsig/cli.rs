@@ -53,7 +53,33 @@ fn ld_sign_then_ld_verify() {
     let verdict: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         verdict,
-        serde_json::json!({"verified": true, "creator": CREATOR, "created": "2026-01-01T00:00:00Z"})
+        serde_json::json!({"verified": true, "creator": CREATOR, "created": "2026-01-01T00:00:00Z",
+                           "covers_json": true})
+    );
+}
+
+#[test]
+fn ld_verify_says_when_the_signature_does_not_cover_the_json() {
+    // An inline context moves `content` aside: the signature covers the
+    // text in `c2`, and the `content` a reader sees is unsigned.
+    let doc = r#"{"@context":["https://www.w3.org/ns/activitystreams",{"content":null,"c2":"as:content"}],"id":"https://a.example/notes/1","type":"Note","attributedTo":"https://a.example/users/alice","c2":"signed"}"#;
+    let pem = key("rsa-2048-pkcs8.pem");
+    let (code, out, err) = run(sign_with, &["--key", &pem, "--creator", CREATOR], doc);
+    assert_eq!(code, ExitCode::SUCCESS, "{err}");
+    let mut signed: Value = serde_json::from_str(&out).unwrap();
+    signed["content"] = "forged, and not signed".into();
+    let (code, out, _) = run(
+        verify_with,
+        &["--public-key", &key("rsa-2048-spki.pem")],
+        &signed.to_string(),
+    );
+    assert_eq!(code, ExitCode::SUCCESS, "the graph's signature is valid");
+    let verdict: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(verdict["verified"], true);
+    assert_eq!(verdict["covers_json"], false, "{verdict}");
+    assert!(
+        verdict["uncovered"].as_str().unwrap().contains("content"),
+        "{verdict}"
     );
 }
 
