@@ -42,7 +42,11 @@
 //! the typed reason.
 //!
 //! **Bounds.** Authorizations: [`DEFAULT_MAX_AUTHORIZATIONS`] (a new one
-//! past it is refused, never an old one dropped), in memory by default, in
+//! past it is refused, never an old one dropped), of which quoters on one
+//! origin hold at most [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`], and
+//! requests pending approval from one origin at most
+//! [`DEFAULT_MAX_PENDING_PER_ORIGIN`] (a request past either is answered
+//! with a `Reject`), in memory by default, in
 //! SQLite with `SqliteAuthorizations` (feature `sqlite`) so they survive a
 //! restart ([`Quotes::with_store`]). Pending requests and
 //! sent requests: [`DEFAULT_MAX_PENDING`] and [`DEFAULT_MAX_SENT`], the
@@ -107,7 +111,8 @@ pub use sqlite::SqliteAuthorizations;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite_requests::SqliteQuoteRequests;
 pub use store::{
-    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, MemoryAuthorizations, QuoteAuthorization,
+    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN,
+    MemoryAuthorizations, QuoteAuthorization,
 };
 pub use verify::{QuoteCheck, VerifiedQuote};
 
@@ -127,6 +132,12 @@ use store::Bounded;
 /// The default of [`QuotesConfig::max_pending`]: requests awaiting manual
 /// approval.
 pub const DEFAULT_MAX_PENDING: usize = 10_000;
+/// The default of [`QuotesConfig::max_pending_per_origin`]: requests
+/// awaiting manual approval from quoters on one origin, 500 (5% of
+/// [`DEFAULT_MAX_PENDING`]). Past it a new request from that origin is
+/// answered with a `Reject`, so one server cannot push every other
+/// server's requests out of the table (the oldest are forgotten first).
+pub const DEFAULT_MAX_PENDING_PER_ORIGIN: usize = 500;
 /// The default of [`QuotesConfig::max_sent`]: quote requests this server
 /// sent and awaits an answer to.
 pub const DEFAULT_MAX_SENT: usize = 10_000;
@@ -140,6 +151,9 @@ pub struct QuotesConfig {
     /// Requests awaiting manual approval kept (the oldest forgotten
     /// first). Default [`DEFAULT_MAX_PENDING`].
     pub max_pending: usize,
+    /// Requests awaiting manual approval kept from quoters on one origin;
+    /// a further one is refused. Default [`DEFAULT_MAX_PENDING_PER_ORIGIN`].
+    pub max_pending_per_origin: usize,
     /// Sent requests awaiting an answer kept. Default [`DEFAULT_MAX_SENT`].
     pub max_sent: usize,
 }
@@ -148,6 +162,7 @@ impl Default for QuotesConfig {
     fn default() -> Self {
         QuotesConfig {
             max_pending: DEFAULT_MAX_PENDING,
+            max_pending_per_origin: DEFAULT_MAX_PENDING_PER_ORIGIN,
             max_sent: DEFAULT_MAX_SENT,
         }
     }
@@ -157,6 +172,12 @@ impl QuotesConfig {
     /// Sets [`QuotesConfig::max_pending`] (at least one).
     pub fn with_max_pending(mut self, n: usize) -> Self {
         self.max_pending = n.max(1);
+        self
+    }
+
+    /// Sets [`QuotesConfig::max_pending_per_origin`] (at least one).
+    pub fn with_max_pending_per_origin(mut self, n: usize) -> Self {
+        self.max_pending_per_origin = n.max(1);
         self
     }
 
@@ -346,13 +367,25 @@ impl Quotes {
     /// [`QuoteError::UnknownPost`] when the application knows no such
     /// post (nothing is sent: the sender learns nothing about it);
     /// [`QuoteError::Full`] when a bounded table is full; the sending's
-    /// failure.
+    /// failure. A request from an origin whose quoters already hold their
+    /// share of the authorizations ([`QuoteError::OriginFull`]) or of the
+    /// pending requests ([`QuotesConfig::max_pending_per_origin`]) is
+    /// answered with a `Reject`: [`QuoteDecision::Refused`].
     pub async fn handle_request(&self, request: QuoteRequest) -> Result<QuoteDecision, QuoteError> {
         let target = self.target(&request.quoted).await?;
         let decision = self.decide(&target, &request.quoter).await?;
         match decision {
-            QuoteDecision::Automatic => {
-                self.authorize(&target.author, &request).await?;
+            QuoteDecision::Automatic => match self.authorize(&target.author, &request).await {
+                Ok(_) => {}
+                Err(QuoteError::OriginFull { .. }) => {
+                    self.send_reject(&target.author, &request).await?;
+                    return Ok(QuoteDecision::Refused);
+                }
+                Err(e) => return Err(e),
+            },
+            QuoteDecision::Manual if self.origin_pending_full(&request) => {
+                self.send_reject(&target.author, &request).await?;
+                return Ok(QuoteDecision::Refused);
             }
             QuoteDecision::Manual => {
                 // Kept by its ids only: a remote peer's requests must not
@@ -438,6 +471,23 @@ impl Quotes {
             .ok_or_else(|| QuoteError::NotPending {
                 request: request.clone(),
             })
+    }
+
+    /// Whether quoters on `request`'s origin have as many requests pending
+    /// as one origin may (a repeat of one of them does not count: it
+    /// replaces itself). A scan of the bounded table, under its lock.
+    fn origin_pending_full(&self, request: &QuoteRequest) -> bool {
+        let origin = store::origin_of(&request.quoter);
+        let state = self.state();
+        if state.pending.get(&request.id).is_some() {
+            return false;
+        }
+        let held = state
+            .pending
+            .values()
+            .filter(|p| store::origin_of(&p.request.quoter) == origin)
+            .count();
+        held >= self.config.max_pending_per_origin
     }
 
     // Forgotten only once answered: a failed answer leaves it pending,

@@ -9,7 +9,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::vocab::Iri;
 
 use super::super::sqlite::{Durability, open_store, with_conn};
-use super::{AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, QuoteAuthorization, QuoteError};
+use super::store::origin_of;
+use super::{
+    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN,
+    QuoteAuthorization, QuoteError,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS quote_authorizations (
@@ -21,11 +25,15 @@ CREATE TABLE IF NOT EXISTS quote_authorizations (
     request TEXT NOT NULL,
     UNIQUE (quote, target)
 );
+CREATE INDEX IF NOT EXISTS quote_authorizations_quoter ON quote_authorizations (quoter);
 ";
 
 /// An [`AuthorizationStore`] in a SQLite file (private, `0600`), of at
 /// most a fixed number of authorizations; past it a new one is refused
-/// ([`QuoteError::Full`]), never an old one dropped.
+/// ([`QuoteError::Full`]), never an old one dropped. Quoters on one origin
+/// hold at most [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`] of them
+/// ([`QuoteError::OriginFull`]; [`SqliteAuthorizations::with_origin_cap`]),
+/// counted on an index of the quoter column.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -43,6 +51,7 @@ CREATE TABLE IF NOT EXISTS quote_authorizations (
 pub struct SqliteAuthorizations {
     conn: Arc<Mutex<Connection>>,
     cap: usize,
+    origin_cap: usize,
 }
 
 fn store_error(e: impl std::fmt::Display) -> QuoteError {
@@ -60,12 +69,23 @@ impl SqliteAuthorizations {
         Ok(SqliteAuthorizations {
             conn: Arc::new(Mutex::new(conn)),
             cap: DEFAULT_MAX_AUTHORIZATIONS,
+            origin_cap: DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN,
         })
     }
 
-    /// Sets the cap (at least one).
+    /// Sets the cap (at least one); the per-origin cap is lowered to it
+    /// if above.
     pub fn with_cap(mut self, cap: usize) -> SqliteAuthorizations {
         self.cap = cap.max(1);
+        self.origin_cap = self.origin_cap.min(self.cap);
+        self
+    }
+
+    /// At most `cap` authorizations (at least one) for quoters on one
+    /// origin.
+    #[must_use]
+    pub fn with_origin_cap(mut self, cap: usize) -> SqliteAuthorizations {
+        self.origin_cap = cap.max(1);
         self
     }
 }
@@ -88,7 +108,7 @@ const COLUMNS: &str = "id, author, quote, target, quoter, request";
 #[async_trait::async_trait]
 impl AuthorizationStore for SqliteAuthorizations {
     async fn insert(&self, auth: QuoteAuthorization) -> Result<QuoteAuthorization, QuoteError> {
-        let cap = self.cap;
+        let (cap, origin_cap) = (self.cap, self.origin_cap);
         with_conn(
             &self.conn,
             move |conn| {
@@ -113,6 +133,23 @@ impl AuthorizationStore for SqliteAuthorizations {
                     return Err(QuoteError::Full {
                         table: "quote authorization",
                         cap,
+                    });
+                }
+                // The origin's quoters: the IRI `origin` itself, or any
+                // under `origin/` (a range of the index: '0' follows '/').
+                let origin = origin_of(&auth.quoter);
+                let held: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM quote_authorizations \
+                         WHERE quoter = ?1 OR (quoter >= ?2 AND quoter < ?3)",
+                        params![origin, format!("{origin}/"), format!("{origin}0")],
+                        |r| r.get(0),
+                    )
+                    .map_err(store_error)?;
+                if usize::try_from(held).unwrap_or(usize::MAX) >= origin_cap {
+                    return Err(QuoteError::OriginFull {
+                        origin,
+                        cap: origin_cap,
                     });
                 }
                 tx.execute(
@@ -220,5 +257,15 @@ mod tests {
         assert_eq!(store.remove(&auth(1).id).await.unwrap(), Some(auth(1)));
         assert_eq!(store.remove(&auth(1).id).await.unwrap(), None);
         store.insert(auth(3)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_origins_quoters_hold_at_most_their_share() {
+        let dir = crate::federation::testing::TempDir::new("quote-authorizations-origin");
+        let path = dir.0.join("quotes.sqlite3");
+        let store = SqliteAuthorizations::open(&path)
+            .unwrap()
+            .with_origin_cap(2);
+        crate::federation::quotes::store::tests::origin_share(&store).await;
     }
 }

@@ -11,6 +11,22 @@ use super::QuoteError;
 /// The default of [`MemoryAuthorizations::new`]: authorizations kept.
 pub const DEFAULT_MAX_AUTHORIZATIONS: usize = 100_000;
 
+/// The default share of the authorizations kept that quoters on one
+/// origin may hold: 5,000 (5% of [`DEFAULT_MAX_AUTHORIZATIONS`]). A new one
+/// past it is refused ([`QuoteError::OriginFull`]; the quoted side answers
+/// the request with a `Reject`), so one server asking to quote public posts
+/// with endless new quote IRIs cannot fill the table and leave every other
+/// server's quotes unauthorized. It takes twenty such servers, not one.
+pub const DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN: usize = 5_000;
+
+/// The origin (`scheme://host[:port]`) of a quoter's IRI, the key of the
+/// per-origin caps; the IRI itself when it has none.
+pub(crate) fn origin_of(iri: &Iri) -> String {
+    url::Url::parse(iri.as_str())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| iri.as_str().to_owned())
+}
+
 /// One authorization this server issued for a quote of a local post
 /// (FEP-044f): served at [`QuoteAuthorization::id`] until revoked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +68,9 @@ pub trait AuthorizationStore: Send + Sync {
     /// of the same post (one authorization per pair).
     ///
     /// # Errors
-    /// [`QuoteError::Full`] past the store's cap.
+    /// [`QuoteError::Full`] past the store's cap;
+    /// [`QuoteError::OriginFull`] when quoters on `auth.quoter`'s origin
+    /// hold the store's per-origin share.
     async fn insert(&self, auth: QuoteAuthorization) -> Result<QuoteAuthorization, QuoteError>;
     /// The authorization with this id.
     async fn get(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError>;
@@ -63,10 +81,13 @@ pub trait AuthorizationStore: Send + Sync {
 /// An in-memory [`AuthorizationStore`] of at most a fixed number of
 /// authorizations; past it a new one is refused ([`QuoteError::Full`])
 /// rather than an old one dropped, since dropping one would silently
-/// revoke a quote.
+/// revoke a quote. Quoters on one origin hold at most
+/// [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`] of them
+/// ([`MemoryAuthorizations::with_origin_cap`]).
 #[derive(Debug)]
 pub struct MemoryAuthorizations {
     cap: usize,
+    origin_cap: usize,
     inner: Mutex<Table>,
 }
 
@@ -74,6 +95,8 @@ pub struct MemoryAuthorizations {
 struct Table {
     by_id: HashMap<Iri, QuoteAuthorization>,
     by_pair: HashMap<(Iri, Iri), Iri>,
+    /// How many authorizations quoters on each origin hold.
+    by_origin: HashMap<String, usize>,
 }
 
 impl Default for MemoryAuthorizations {
@@ -83,12 +106,24 @@ impl Default for MemoryAuthorizations {
 }
 
 impl MemoryAuthorizations {
-    /// A store of at most `cap` authorizations (at least one).
+    /// A store of at most `cap` authorizations (at least one), and at most
+    /// [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`] (or `cap`, if lower) for
+    /// quoters on one origin.
     pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
         MemoryAuthorizations {
-            cap: cap.max(1),
+            cap,
+            origin_cap: DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN.min(cap),
             inner: Mutex::new(Table::default()),
         }
+    }
+
+    /// At most `cap` authorizations (at least one) for quoters on one
+    /// origin.
+    #[must_use]
+    pub fn with_origin_cap(mut self, cap: usize) -> Self {
+        self.origin_cap = cap.max(1);
+        self
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -113,6 +148,15 @@ impl AuthorizationStore for MemoryAuthorizations {
                 cap: self.cap,
             });
         }
+        let origin = origin_of(&auth.quoter);
+        let held = t.by_origin.get(&origin).copied().unwrap_or(0);
+        if held >= self.origin_cap {
+            return Err(QuoteError::OriginFull {
+                origin,
+                cap: self.origin_cap,
+            });
+        }
+        t.by_origin.insert(origin, held + 1);
         t.by_pair.insert(pair, auth.id.clone());
         t.by_id.insert(auth.id.clone(), auth.clone());
         Ok(auth)
@@ -127,6 +171,15 @@ impl AuthorizationStore for MemoryAuthorizations {
         let removed = t.by_id.remove(id);
         if let Some(a) = &removed {
             t.by_pair.remove(&(a.quote.clone(), a.target.clone()));
+            let origin = origin_of(&a.quoter);
+            match t.by_origin.get(&origin).copied() {
+                Some(n) if n > 1 => {
+                    t.by_origin.insert(origin, n - 1);
+                }
+                _ => {
+                    t.by_origin.remove(&origin);
+                }
+            }
         }
         Ok(removed)
     }
@@ -189,8 +242,62 @@ impl<V> Bounded<V> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `store`, of a per-origin cap of 2, against quoters on b.example and
+    /// hosts that look like it.
+    pub(crate) async fn origin_share(store: &dyn AuthorizationStore) {
+        let by = |n: u32, quoter: &str| QuoteAuthorization {
+            id: iri(&format!(
+                "https://a.example/users/alice/quote_authorizations/{n}"
+            )),
+            author: iri("https://a.example/users/alice"),
+            quote: iri(&format!("https://q{n}.example/notes/{n}")),
+            target: iri("https://a.example/objects/1"),
+            quoter: iri(quoter),
+            request: iri(&format!("https://q{n}.example/requests/{n}")),
+        };
+        store
+            .insert(by(1, "https://b.example/users/bob"))
+            .await
+            .unwrap();
+        store
+            .insert(by(2, "https://b.example/users/eve"))
+            .await
+            .unwrap();
+        let full = store
+            .insert(by(3, "https://b.example/users/bob"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&full, QuoteError::OriginFull { origin, cap: 2 } if origin == "https://b.example"),
+            "{full:?}"
+        );
+        // Other origins, however alike, have their own share.
+        for (n, quoter) in [
+            (4, "https://b.example.evil/users/x"),
+            (5, "https://b.example:8443/users/x"),
+            (6, "http://b.example/users/x"),
+            (7, "https://c.example/users/carol"),
+        ] {
+            store.insert(by(n, quoter)).await.unwrap();
+        }
+        // A revoked one frees its place.
+        store
+            .remove(&by(1, "https://b.example/users/bob").id)
+            .await
+            .unwrap();
+        store
+            .insert(by(3, "https://b.example/users/bob"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn memory_store_keeps_one_origins_quoters_to_their_share() {
+        origin_share(&MemoryAuthorizations::new(100).with_origin_cap(2)).await;
+    }
 
     fn iri(s: &str) -> Iri {
         Iri::parse(s).unwrap()

@@ -351,3 +351,88 @@ async fn a_pending_request_keeps_its_ids_not_the_senders_body() {
         "{kept}"
     );
 }
+
+/// Every post of a.example is alice's, under one policy.
+struct Policy(Iri, QuotePolicy);
+
+#[async_trait::async_trait]
+impl QuoteTargets for Policy {
+    async fn target(
+        &self,
+        _post: &Iri,
+    ) -> Result<Option<QuoteTarget>, crate::federation::dispatch::BoxError> {
+        Ok(Some(QuoteTarget::new(self.0.clone(), self.1.clone())))
+    }
+}
+
+fn request_from(quoter: &str, n: u32) -> QuoteRequest {
+    let origin = quoter.rsplit_once("/users/").map_or(quoter, |(o, _)| o);
+    QuoteRequest {
+        activity: Activity::default(),
+        id: iri(&format!("{origin}/notes/{n}#quote_request")),
+        quoter: iri(quoter),
+        quoted: iri("https://a.example/objects/1"),
+        quote: iri(&format!("{origin}/notes/{n}")),
+    }
+}
+
+#[tokio::test]
+async fn one_origin_cannot_fill_the_pending_requests() {
+    let (fed, alice) = fed().await;
+    let policy = QuotePolicy::default().with_manual(QuoteAudience::Public);
+    let quotes = Quotes::with_config(&fed, QuotesConfig::default().with_max_pending_per_origin(2))
+        .with_targets(Arc::new(Policy(alice.id().clone(), policy)));
+    let bob = "https://b.example/users/bob";
+    for n in 0..2 {
+        assert_eq!(
+            quotes.handle_request(request_from(bob, n)).await.unwrap(),
+            QuoteDecision::Manual
+        );
+    }
+    // A third from b.example is refused (a Reject is sent)...
+    assert_eq!(
+        quotes.handle_request(request_from(bob, 2)).await.unwrap(),
+        QuoteDecision::Refused
+    );
+    // ...a repeat of one kept is not a new one...
+    assert_eq!(
+        quotes.handle_request(request_from(bob, 1)).await.unwrap(),
+        QuoteDecision::Manual
+    );
+    // ...and other servers' requests are still kept.
+    assert_eq!(
+        quotes
+            .handle_request(request_from("https://c.example/users/carol", 0))
+            .await
+            .unwrap(),
+        QuoteDecision::Manual
+    );
+    assert_eq!(quotes.pending(alice.id()).len(), 3);
+}
+
+#[tokio::test]
+async fn one_origin_cannot_fill_the_authorizations() {
+    let (fed, alice) = fed().await;
+    let policy = QuotePolicy::default().with_automatic(QuoteAudience::Public);
+    let quotes = Quotes::new(&fed)
+        .with_targets(Arc::new(Policy(alice.id().clone(), policy)))
+        .with_store(Arc::new(MemoryAuthorizations::new(100).with_origin_cap(2)));
+    let bob = "https://b.example/users/bob";
+    for n in 0..2 {
+        assert_eq!(
+            quotes.handle_request(request_from(bob, n)).await.unwrap(),
+            QuoteDecision::Automatic
+        );
+    }
+    assert_eq!(
+        quotes.handle_request(request_from(bob, 2)).await.unwrap(),
+        QuoteDecision::Refused
+    );
+    assert_eq!(
+        quotes
+            .handle_request(request_from("https://c.example/users/carol", 0))
+            .await
+            .unwrap(),
+        QuoteDecision::Automatic
+    );
+}
