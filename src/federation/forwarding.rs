@@ -354,19 +354,19 @@ impl KeyResolver for Charged<'_> {
         key_id: &str,
         refresh: bool,
     ) -> Result<crate::signatures::ResolvedKey, crate::signatures::SignatureError> {
-        if refresh || !self.keys.holds(key_id) {
-            if let Err(e) = self.budgets.take(key_id, self.forwarder) {
-                let refusal = crate::signatures::SignatureError::KeyResolution {
-                    key_id: echo(key_id),
-                    reason: crate::signatures::KeyRefusal::OverBudget {
-                        host: host_of(key_id).unwrap_or_default(),
-                    },
-                };
-                if let Ok(mut spent) = self.spent.lock() {
-                    *spent = Some(e);
-                }
-                return Err(refusal);
+        if (refresh || !self.keys.holds(key_id))
+            && let Err(e) = self.budgets.take(key_id, self.forwarder)
+        {
+            let refusal = crate::signatures::SignatureError::KeyResolution {
+                key_id: echo(key_id),
+                reason: crate::signatures::KeyRefusal::OverBudget {
+                    host: host_of(key_id).unwrap_or_default(),
+                },
+            };
+            if let Ok(mut spent) = self.spent.lock() {
+                *spent = Some(e);
             }
+            return Err(refusal);
         }
         self.keys.resolve(key_id, refresh).await
     }
