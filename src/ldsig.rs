@@ -38,7 +38,10 @@
 //!   [`LdSignatureError::UnsafeContext`].
 //! * The work is CPU-bound (milliseconds per activity) and runs on a thread
 //!   of its own with a large stack: [`verify`] awaits it without blocking
-//!   the async executor; [`verify_with_key`] and [`sign`] wait for it.
+//!   the async executor; [`verify_with_key`] and [`sign`] wait for it. At
+//!   most as many such threads as the machine has cores (2 to 16) run at
+//!   once, process-wide; a burst of signed activities waits its turn
+//!   instead of starting a thread each.
 //! * A signature proves that the key's owner asserted this content. It does
 //!   not say the owner is the document's `actor`: [`verify`] returns the
 //!   key's owner, and **the caller compares it with the actor**.
@@ -80,6 +83,7 @@ mod canon;
 mod contexts;
 mod coverage;
 mod error;
+mod slots;
 #[cfg(test)]
 mod tests;
 

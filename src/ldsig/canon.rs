@@ -65,6 +65,8 @@ const STACK_SIZE: usize = 64 << 20;
 pub(super) fn on_ld_thread<R: Send>(
     work: impl FnOnce() -> Result<R, LdSignatureError> + Send,
 ) -> Result<R, LdSignatureError> {
+    // At most a few at once, process-wide (see `slots`).
+    let _slot = super::slots::slots().acquire_blocking();
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("archipel-ldsig".into())
@@ -90,12 +92,17 @@ type Slot<R> = Arc<Mutex<(Option<Result<R, LdSignatureError>>, Option<Waker>)>>;
 pub(super) async fn on_ld_thread_async<R: Send + 'static>(
     work: impl FnOnce() -> Result<R, LdSignatureError> + Send + 'static,
 ) -> Result<R, LdSignatureError> {
+    // At most a few at once, process-wide (see `slots`); the slot goes to
+    // the thread and is given back when the work ends, even if this future
+    // is dropped meanwhile.
+    let permit = super::slots::slots().acquire().await;
     let slot: Slot<R> = Arc::new(Mutex::new((None, None)));
     let filled = Arc::clone(&slot);
     std::thread::Builder::new()
         .name("archipel-ldsig".into())
         .stack_size(STACK_SIZE)
         .spawn(move || {
+            let _permit = permit;
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
                 .unwrap_or_else(|_| {
                     Err(LdSignatureError::JsonLd(

@@ -514,3 +514,50 @@ async fn verify_does_not_block_the_executor() {
     assert_eq!(verified.owner.as_str(), "https://a.example/users/alice");
     assert!(seen > 0, "the other task never ran during verify");
 }
+
+#[test]
+fn at_most_a_few_json_ld_threads_run_at_once() {
+    let slots = super::slots::slots();
+    let signed = sign(&note(), key(), &creator(), "2026-01-01T00:00:00Z").unwrap();
+    let mut keys = MemoryKeyResolver::new();
+    keys.insert(
+        creator().as_str(),
+        key().public_key(),
+        "https://a.example/users/alice",
+    );
+    let keys = std::sync::Arc::new(keys);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
+    // Four times as many at once as there are slots, from async tasks and
+    // from threads calling the blocking entry point.
+    let burst = 4 * slots.max();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..burst)
+            .map(|_| {
+                let (signed, keys) = (signed.clone(), keys.clone());
+                tokio::spawn(async move { verify(&signed, keys.as_ref()).await })
+            })
+            .collect();
+        let threads: Vec<_> = (0..burst)
+            .map(|_| {
+                let signed = signed.clone();
+                std::thread::spawn(move || verify_with_key(&signed, &key().public_key()))
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+        for t in threads {
+            assert!(t.join().unwrap().is_ok());
+        }
+    });
+    let peak = slots.peak();
+    assert!(
+        peak <= slots.max(),
+        "{peak} threads at once, max {}",
+        slots.max()
+    );
+    assert!(peak >= 2, "the burst ran one at a time: {peak}");
+}
