@@ -25,3 +25,6 @@ mod authorized_fetch_serving;
 
 #[path = "federation/followers_paging.rs"]
 mod followers_paging;
+
+#[path = "federation/retry_after_our_failure.rs"]
+mod retry_after_our_failure;

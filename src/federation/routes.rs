@@ -548,9 +548,18 @@ async fn receive(s: &RouteState, request: InboxRequest, permit: &mut Permit) -> 
             }
         };
     }
+    let id = incoming.id.clone();
     match s.dispatcher.dispatch(incoming).await {
         Ok(_) => StatusCode::ACCEPTED.into_response(),
-        Err(e) => refusal(&e),
+        Err(e) => {
+            // Not handled, for a reason of ours (a store, a spent fetch
+            // budget, a third server): the sender's retry must not be
+            // answered as a duplicate and dropped.
+            if e.status().is_server_error() {
+                s.fed.inbox().seen_store().forget(id.as_str()).await;
+            }
+            refusal(&e)
+        }
     }
 }
 

@@ -3,36 +3,11 @@
 //! sender's origin; an `Accept` of a `QuoteRequest` only for one a local
 //! actor sent. A refusal never reaches the handler.
 
-use archipel::federation::LocalActor;
-use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::node::start;
+use crate::support::loopback::post_signed;
 use crate::two_instances::{PUBLIC, note_with_rule};
-
-/// POSTs `body` to `inbox`, signed by `by`; the answer's status.
-async fn post_signed(inbox: &str, by: &LocalActor, body: &Value) -> u16 {
-    let url = url::Url::parse(inbox).unwrap();
-    let mut request = http::Request::post(inbox)
-        .header("content-type", "application/activity+json")
-        .header("host", url.authority())
-        .body(Bytes::from(serde_json::to_vec(body).unwrap()))
-        .unwrap();
-    by.signer().sign(&mut request).unwrap();
-    let client = reqwest::Client::new();
-    let mut send = client.post(inbox);
-    for (name, value) in request.headers() {
-        if name != http::header::HOST {
-            send = send.header(name.as_str(), value.to_str().unwrap());
-        }
-    }
-    send.body(request.into_body())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
 
 #[tokio::test]
 async fn quote_requests_only_for_local_posts_from_the_quote_posts_origin() {

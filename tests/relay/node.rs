@@ -132,22 +132,4 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// POSTs `body` to `inbox` signed by `by` (HTTP signature, draft-cavage);
-/// the answer's status.
-pub async fn post_signed(inbox: &str, by: &LocalActor, body: &Value) -> u16 {
-    let url = url::Url::parse(inbox).unwrap();
-    let mut request = http::Request::post(inbox)
-        .header("content-type", "application/activity+json")
-        .header("host", url.authority())
-        .body(bytes::Bytes::from(serde_json::to_vec(body).unwrap()))
-        .unwrap();
-    by.signer().sign(&mut request).unwrap();
-    let mut send = reqwest::Client::new().post(inbox);
-    for (name, value) in request.headers() {
-        if name != http::header::HOST {
-            send = send.header(name.as_str(), value.to_str().unwrap());
-        }
-    }
-    let answer = send.body(request.into_body()).send().await.unwrap();
-    answer.status().as_u16()
-}
+pub use crate::support::loopback::post_signed;

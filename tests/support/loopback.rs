@@ -13,7 +13,7 @@ use archipel::delivery::WorkerConfig;
 use archipel::federation::dispatch::Dispatcher;
 use archipel::federation::routes::ObjectSource;
 use archipel::federation::serve::StoredObject;
-use archipel::federation::{Federation, FederationBuilder};
+use archipel::federation::{Federation, FederationBuilder, LocalActor};
 use archipel::vocab::{AnyObject, Iri};
 
 /// A `Federation` for these users on 127.0.0.1 (port chosen by the OS),
@@ -97,4 +97,24 @@ impl Objects {
             },
         );
     }
+}
+
+/// POSTs `body` to `inbox`, HTTP-signed (draft-cavage) by `by`; the
+/// answer's status.
+pub async fn post_signed(inbox: &str, by: &LocalActor, body: &serde_json::Value) -> u16 {
+    let url = url::Url::parse(inbox).unwrap();
+    let mut request = http::Request::post(inbox)
+        .header("content-type", "application/activity+json")
+        .header("host", url.authority())
+        .body(bytes::Bytes::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    by.signer().sign(&mut request).unwrap();
+    let mut send = reqwest::Client::new().post(inbox);
+    for (name, value) in request.headers() {
+        if name != http::header::HOST {
+            send = send.header(name.as_str(), value.to_str().unwrap());
+        }
+    }
+    let answer = send.body(request.into_body()).send().await.unwrap();
+    answer.status().as_u16()
 }
