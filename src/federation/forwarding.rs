@@ -100,63 +100,84 @@ pub struct ForwardedVerifier {
     #[cfg_attr(not(feature = "ld-signatures"), allow(dead_code))]
     keys: Arc<dyn KeyResolver>,
     budgets: Budgets,
-    relays: Arc<RelayHosts>,
+    relays: Arc<RelayActors>,
 }
 
-/// The hosts of the relays this server subscribed to and that accepted:
-/// passing activities on is their job, so what they forward is charged to
-/// the origins fetched only, not to a forwarder budget (which would leave
-/// a busy relay's posts refused after 30 key fetches a minute). Kept by the
-/// [`Federation`], updated as relays accept, reject or are unsubscribed.
+/// The actors of the relays this server subscribed to and that accepted,
+/// by exact IRI: passing activities on is their job, so what they forward
+/// is charged to a relay budget ([`ForwardedVerifier::DEFAULT_RELAY_BUDGET`])
+/// instead of the forwarder budget, which would leave a busy relay's posts
+/// unchecked after 30 key fetches a minute. Kept by the [`Federation`],
+/// rebuilt from its relay store at start and after each change it makes
+/// (subscribe, unsubscribe, the relay's `Accept` or `Reject`).
 #[derive(Debug, Default)]
-pub(crate) struct RelayHosts(std::sync::RwLock<std::collections::HashSet<String>>);
+pub(crate) struct RelayActors(std::sync::RwLock<std::collections::HashSet<String>>);
 
-impl RelayHosts {
-    /// Marks the host of `relay` (its actor's, else its id's) as a relay's,
-    /// or no longer.
-    pub(crate) fn set(&self, relay: &super::relay::Relay, accepted: bool) {
-        let Some(host) = host_of(relay.actor.as_ref().unwrap_or(&relay.id).as_str()) else {
-            return;
-        };
-        if let Ok(mut hosts) = self.0.write() {
-            if accepted {
-                hosts.insert(host);
-            } else {
-                hosts.remove(&host);
-            }
+impl RelayActors {
+    /// Becomes the actors of the accepted relays among `relays`.
+    pub(crate) fn replace(&self, relays: &[super::relay::Relay]) {
+        let accepted = relays
+            .iter()
+            .filter(|r| r.state == super::relay::RelayState::Accepted)
+            .filter_map(|r| r.actor.as_ref().map(|a| a.as_str().to_owned()))
+            .collect();
+        if let Ok(mut actors) = self.0.write() {
+            *actors = accepted;
         }
     }
 
-    pub(crate) fn contains(&self, host: &str) -> bool {
-        self.0.read().is_ok_and(|h| h.contains(host))
+    pub(crate) fn contains(&self, actor: &str) -> bool {
+        self.0.read().is_ok_and(|a| a.contains(actor))
     }
+}
+
+/// Who passed a forwarded activity on, as its fetches are charged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Forwarder<'a> {
+    /// Another server (the host of the HTTP signature's key owner).
+    Server(&'a str),
+    /// An accepted relay (its actor's IRI).
+    Relay(&'a str),
 }
 
 /// The fetch budgets of forwarded-activity verification: per fetched
-/// origin, and per forwarder, so one forwarder cannot spend an origin's
-/// budget for the others.
+/// origin, per forwarding server and per accepted relay, so one forwarder
+/// cannot spend an origin's budget for the others.
 pub(crate) struct Budgets {
     origins: Mutex<HostBudget>,
     forwarders: Mutex<HostBudget>,
+    relays: Mutex<HostBudget>,
 }
 
 impl Budgets {
-    /// Charges one fetch of `iri` passed on by `forwarder` (a host): the
+    /// Charges one fetch of `iri` passed on by `forwarder`: the
     /// forwarder's budget first, so a forwarder past its own is refused
     /// without touching the origin's.
-    pub(crate) fn take(&self, iri: &str, forwarder: Option<&str>) -> Result<(), ForwardedError> {
-        if let Some(forwarder) = forwarder {
-            take(&self.forwarders, forwarder)?;
+    pub(crate) fn take(
+        &self,
+        iri: &str,
+        forwarder: Option<Forwarder<'_>>,
+    ) -> Result<(), ForwardedError> {
+        match forwarder {
+            Some(Forwarder::Server(host)) => take(&self.forwarders, host, host)?,
+            Some(Forwarder::Relay(actor)) => take(
+                &self.relays,
+                actor,
+                &host_of(actor).unwrap_or_else(|| echo(actor)),
+            )?,
+            None => {}
         }
-        take(&self.origins, &host_of(iri).unwrap_or_default())
+        let origin = host_of(iri).unwrap_or_default();
+        take(&self.origins, &origin, &origin)
     }
 }
 
-/// One token from `host`'s bucket in `budget`, or [`ForwardedError::OverBudget`].
-fn take(budget: &Mutex<HostBudget>, host: &str) -> Result<(), ForwardedError> {
+/// One token from `key`'s bucket in `budget`, or
+/// [`ForwardedError::OverBudget`] naming `host`.
+fn take(budget: &Mutex<HostBudget>, key: &str, host: &str) -> Result<(), ForwardedError> {
     let granted = budget
         .lock()
-        .map(|mut b| b.take(host, std::time::Instant::now()))
+        .map(|mut b| b.take(key, std::time::Instant::now()))
         .unwrap_or(false);
     if granted {
         Ok(())
@@ -199,6 +220,11 @@ impl ForwardedVerifier {
             fetcher,
             relays: Arc::default(),
             budgets: Budgets {
+                relays: Mutex::new(HostBudget::new(
+                    Self::DEFAULT_RELAY_BUDGET,
+                    Duration::from_secs(60),
+                    MAX_BUDGET_HOSTS,
+                )),
                 origins: Mutex::new(HostBudget::new(
                     Self::DEFAULT_FETCH_BUDGET,
                     Duration::from_secs(60),
@@ -232,11 +258,28 @@ impl ForwardedVerifier {
         self
     }
 
-    /// Forwards from the hosts in `relays` are charged to no forwarder
-    /// budget (see [`RelayHosts`]).
+    /// The default budget of fetches per accepted relay per minute: 600,
+    /// twenty times a forwarding server's. A relay passes on the public
+    /// posts of many servers, most of whose keys this server has not met;
+    /// a hostile subscriber of a public relay is still bounded, here and by
+    /// each origin's budget.
+    pub const DEFAULT_RELAY_BUDGET: u32 = 600;
+
+    /// Forwards from the actors in `relays` are charged to the relay budget
+    /// (see [`RelayActors`]).
     #[must_use]
-    pub(crate) fn with_relay_hosts(mut self, relays: Arc<RelayHosts>) -> Self {
+    pub(crate) fn with_relay_actors(mut self, relays: Arc<RelayActors>) -> Self {
         self.relays = relays;
+        self
+    }
+
+    /// At most `fetches` fetches per accepted relay per `period`, default
+    /// [`ForwardedVerifier::DEFAULT_RELAY_BUDGET`] per minute.
+    #[must_use]
+    pub fn with_relay_budget(self, fetches: u32, period: Duration) -> Self {
+        if let Ok(mut b) = self.budgets.relays.lock() {
+            *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
+        }
         self
     }
 
@@ -257,7 +300,7 @@ impl ForwardedVerifier {
         &self,
         document: &Value,
         actor: &Iri,
-        forwarder: Option<&str>,
+        forwarder: Option<Forwarder<'_>>,
     ) -> Attempt {
         // The key must be the actor's, so on its origin: checked before
         // anything is fetched, or a forwarder would pick the hosts we fetch
@@ -302,7 +345,7 @@ impl ForwardedVerifier {
         &self,
         document: &Value,
         actor: &Iri,
-        forwarder: Option<&str>,
+        forwarder: Option<Forwarder<'_>>,
     ) -> Attempt {
         let methods = match crate::proof::proofs(document) {
             Ok(p) => p,
@@ -334,13 +377,13 @@ impl ForwardedVerifier {
 /// The verifier's key resolver, charging each key fetch an LD signature
 /// makes to the forwarder and the key's origin, as proof keys and
 /// re-fetches are: a forwarder naming keys on many origins must not make
-/// us fetch for free. A key the resolver holds costs nothing; a refresh
-/// (after a cached key failed) is charged.
+/// us fetch for free. What the resolver answers from memory (a key held, a
+/// refresh of one fetched a minute ago) costs nothing.
 #[cfg(feature = "ld-signatures")]
 struct Charged<'a> {
     keys: &'a dyn KeyResolver,
     budgets: &'a Budgets,
-    forwarder: Option<&'a str>,
+    forwarder: Option<Forwarder<'a>>,
     /// The budget refusal, kept to end verification with it (the
     /// resolver's own error type cannot carry it).
     spent: Mutex<Option<ForwardedError>>,
@@ -354,7 +397,7 @@ impl KeyResolver for Charged<'_> {
         key_id: &str,
         refresh: bool,
     ) -> Result<crate::signatures::ResolvedKey, crate::signatures::SignatureError> {
-        if (refresh || !self.keys.holds(key_id))
+        if !self.keys.holds(key_id, refresh)
             && let Err(e) = self.budgets.take(key_id, self.forwarder)
         {
             let refusal = crate::signatures::SignatureError::KeyResolution {
@@ -371,8 +414,8 @@ impl KeyResolver for Charged<'_> {
         self.keys.resolve(key_id, refresh).await
     }
 
-    fn holds(&self, key_id: &str) -> bool {
-        self.keys.holds(key_id)
+    fn holds(&self, key_id: &str, refresh: bool) -> bool {
+        self.keys.holds(key_id, refresh)
     }
 }
 
@@ -402,11 +445,13 @@ impl VerifyForwarded for ForwardedVerifier {
         actor: &Iri,
         forwarder: Option<&Iri>,
     ) -> Result<Authenticity, ForwardedError> {
-        // A subscribed relay's forwards are charged to their origins only.
-        let forwarder = forwarder
-            .and_then(|f| host_of(f.as_str()))
-            .filter(|host| !self.relays.contains(host));
-        let forwarder = forwarder.as_deref();
+        // An accepted relay's forwards are charged to the relay budget.
+        let host = forwarder.and_then(|f| host_of(f.as_str()));
+        let forwarder = match forwarder {
+            Some(f) if self.relays.contains(f.as_str()) => Some(Forwarder::Relay(f.as_str())),
+            Some(_) => host.as_deref().map(Forwarder::Server),
+            None => None,
+        };
         let id = document.get("id").and_then(Value::as_str).ok_or_else(|| {
             ForwardedError::Unverified {
                 id: String::new(),
@@ -583,23 +628,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_accepted_relays_forwards_are_charged_to_their_origins_only() {
+    async fn an_accepted_relays_forwards_are_charged_to_the_relay_budget() {
         let client = Arc::new(NoNetwork::default());
-        let relays = Arc::new(RelayHosts::default());
-        relays.set(&relay("https://relay.example/actor"), true);
+        let relays = Arc::new(RelayActors::default());
+        relays.replace(&[relay("https://relay.example/actor")]);
         let v = ForwardedVerifier::new(Fetcher::new(client.clone()))
             .with_forwarder_budget(1, Duration::from_secs(3600))
-            .with_relay_hosts(relays.clone());
+            .with_relay_budget(3, Duration::from_secs(3600))
+            .with_relay_actors(relays.clone());
         let alice = Iri::new_unchecked("https://a.example/users/alice");
         let like = |n: u32| {
             serde_json::json!({"id": format!("https://a.example/likes/{n}"), "type": "Like",
                                "actor": alice, "object": "https://b.example/notes/1"})
         };
-        let (from_relay, other) = (
+        let (from_relay, beside_it) = (
             Iri::new_unchecked("https://relay.example/actor"),
-            Iri::new_unchecked("https://other.example/actor"),
+            Iri::new_unchecked("https://relay.example/users/mallory"),
         );
-        // Past a forwarder budget of one: the relay is never refused for it.
+        // Past a forwarder budget of one, within the relay's three.
         for n in 0..3 {
             let got = v
                 .verify_forwarded(&like(n), &alice, Some(&from_relay))
@@ -610,29 +656,23 @@ mod tests {
             );
         }
         assert_eq!(client.0.load(std::sync::atomic::Ordering::SeqCst), 3);
-        // Any other forwarder is.
-        assert!(matches!(
-            v.verify_forwarded(&like(3), &alice, Some(&other)).await,
-            Err(ForwardedError::Unverified { .. })
-        ));
-        let spent = v.verify_forwarded(&like(4), &alice, Some(&other)).await;
-        assert!(
-            matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "other.example"),
-            "{spent:?}"
-        );
-        // Unsubscribed, the relay is an ordinary forwarder again.
-        relays.set(&relay("https://relay.example/actor"), false);
-        assert!(matches!(
-            v.verify_forwarded(&like(5), &alice, Some(&from_relay))
-                .await,
-            Err(ForwardedError::Unverified { .. })
-        ));
         let spent = v
-            .verify_forwarded(&like(6), &alice, Some(&from_relay))
+            .verify_forwarded(&like(3), &alice, Some(&from_relay))
             .await;
         assert!(
             matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "relay.example"),
             "{spent:?}"
         );
+        // Another actor on the relay's host is an ordinary forwarder.
+        assert!(matches!(
+            v.verify_forwarded(&like(4), &alice, Some(&beside_it)).await,
+            Err(ForwardedError::Unverified { .. })
+        ));
+        let spent = v.verify_forwarded(&like(5), &alice, Some(&beside_it)).await;
+        assert!(
+            matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "relay.example"),
+            "{spent:?}"
+        );
+        assert_eq!(client.0.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 }

@@ -398,18 +398,16 @@ impl FederationBuilder {
         if let Some(d) = &self.domains {
             ld_keys = ld_keys.with_domain_policy(d.clone());
         }
-        // Accepted relays' forwards are charged to their origins only.
+        // Accepted relays' forwards are charged to the relay budget.
         let relays = self
             .relays
             .unwrap_or_else(|| Arc::new(super::relay::MemoryRelays::new()));
-        let relay_hosts = Arc::new(super::forwarding::RelayHosts::default());
-        for relay in relays.all().await? {
-            relay_hosts.set(&relay, relay.state == super::relay::RelayState::Accepted);
-        }
+        let relay_actors = Arc::new(super::forwarding::RelayActors::default());
+        relay_actors.replace(&relays.all().await?);
         let forwarded: Arc<dyn crate::inbox::VerifyForwarded> = Arc::new(
             super::forwarding::ForwardedVerifier::new(fetcher.clone())
                 .with_key_resolver(Arc::new(ld_keys))
-                .with_relay_hosts(relay_hosts.clone()),
+                .with_relay_actors(relay_actors.clone()),
         );
         let mut inbox = Inbox::new(verifier.clone())
             .with_public_base(paths.base().clone())
@@ -459,7 +457,7 @@ impl FederationBuilder {
                 ed25519: self.ed25519,
                 object_signing: self.object_signing,
                 relays,
-                relay_hosts,
+                relay_actors,
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -565,8 +563,8 @@ pub(crate) struct Inner {
     ed25519: bool,
     pub(crate) object_signing: super::outbox::ObjectSigning,
     pub(crate) relays: Arc<dyn super::relay::RelayStore>,
-    /// The accepted relays' hosts, shared with the forwarded verifier.
-    pub(crate) relay_hosts: Arc<super::forwarding::RelayHosts>,
+    /// The accepted relays' actors, shared with the forwarded verifier.
+    pub(crate) relay_actors: Arc<super::forwarding::RelayActors>,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
     /// Posts to followers skip the fan-out queue (see

@@ -49,10 +49,10 @@
 //!   repeating a `Note` by IRI), and any `Announce` from an actor that is
 //!   not a subscribed relay, is an ordinary `Announce`.
 //! * **What checking it costs.** The key fetches and re-fetches made to
-//!   establish what an accepted relay passes on are charged to the origins
-//!   fetched (60 a minute each), not to a forwarder budget as another
-//!   server's forwards are (30 a minute): passing posts on is a relay's
-//!   job. What a spent origin budget leaves unchecked is not refused: the
+//!   establish what an accepted relay (its actor, by exact IRI) passes on
+//!   are charged to a relay budget of 600 a minute, twenty times a
+//!   forwarding server's (passing posts on is a relay's job), and to the
+//!   origins fetched (60 a minute each). What a spent origin budget leaves unchecked is not refused: the
 //!   inbox answers `503`, or the inbound queue tries the `Announce` again
 //!   later.
 //! * **A LitePub relay's follow-back** (Pleroma's relay follows each
@@ -252,6 +252,7 @@ impl Federation {
         };
         // Kept first, so that an Accept arriving at once is recognised.
         self.relay_store().put(subscription.clone()).await?;
+        self.refresh_relay_actors().await?;
         let follow = subscription.follow_activity();
         self.deliver_to_relays(&instance, &follow, [&subscription])
             .await?;
@@ -269,7 +270,7 @@ impl Federation {
         let Some(subscription) = self.relay_store().remove(relay).await? else {
             return Ok(None);
         };
-        self.inner.relay_hosts.set(&subscription, false);
+        self.refresh_relay_actors().await?;
         let instance = self.instance_actor().clone();
         let follow = subscription.follow_activity();
         let mut undo = Activity::undo(
@@ -297,6 +298,15 @@ impl Federation {
     /// ([`FederationBuilder::with_relay_store`](super::FederationBuilder::with_relay_store)).
     pub fn relay_store(&self) -> &std::sync::Arc<dyn RelayStore> {
         &self.inner.relays
+    }
+
+    /// Reads which relays are accepted again from the store, for the
+    /// forwarded verifier's relay budget (see
+    /// [`ForwardedVerifier`](super::forwarding::ForwardedVerifier)).
+    pub(crate) async fn refresh_relay_actors(&self) -> Result<(), RelayError> {
+        let relays = self.relay_store().all().await?;
+        self.inner.relay_actors.replace(&relays);
+        Ok(())
     }
 
     /// Queues `activity`, signed by `signer`, to each of `relays`' inboxes.

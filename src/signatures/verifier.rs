@@ -58,12 +58,13 @@ pub trait KeyResolver: Send + Sync {
     /// Returns the key named `key_id`, or [`SignatureError::UnknownKey`].
     async fn resolve(&self, key_id: &str, refresh: bool) -> Result<ResolvedKey, SignatureError>;
 
-    /// Whether `resolve(key_id, false)` would answer from memory, without
-    /// a request. A caller that meters the fetches it causes on someone
-    /// else's behalf (a forwarded activity's LD signature) charges only
-    /// when this is `false`. The default, `false`, says any call may fetch.
-    fn holds(&self, key_id: &str) -> bool {
-        let _ = key_id;
+    /// Whether `resolve(key_id, refresh)` would answer from memory,
+    /// without a request. A caller that meters the fetches it causes on
+    /// someone else's behalf (a forwarded activity's LD signature) charges
+    /// only when this is `false`. The default, `false`, says any call may
+    /// fetch.
+    fn holds(&self, key_id: &str, refresh: bool) -> bool {
+        let _ = (key_id, refresh);
         false
     }
 }
@@ -74,8 +75,8 @@ impl<T: KeyResolver + ?Sized> KeyResolver for Arc<T> {
         (**self).resolve(key_id, refresh).await
     }
 
-    fn holds(&self, key_id: &str) -> bool {
-        (**self).holds(key_id)
+    fn holds(&self, key_id: &str, refresh: bool) -> bool {
+        (**self).holds(key_id, refresh)
     }
 }
 
@@ -108,7 +109,7 @@ impl KeyResolver for MemoryKeyResolver {
             .ok_or_else(|| SignatureError::UnknownKey(key_id.to_owned()))
     }
 
-    fn holds(&self, _key_id: &str) -> bool {
+    fn holds(&self, _key_id: &str, _refresh: bool) -> bool {
         // Never fetches: a key it does not know is refused, not looked up.
         true
     }

@@ -34,8 +34,8 @@ pub(super) enum Outcome {
 pub(super) struct Refetcher<'a> {
     pub(super) fetcher: &'a Fetcher,
     pub(super) budgets: &'a Budgets,
-    /// The forwarder's host, when known.
-    pub(super) forwarder: Option<&'a str>,
+    /// Who passed it on, when known.
+    pub(super) forwarder: Option<super::Forwarder<'a>>,
 }
 
 impl Refetcher<'_> {

@@ -95,14 +95,14 @@ async fn answer(
         let mut accepted = relay.clone();
         accepted.state = RelayState::Accepted;
         accepted.actor = Some(incoming.actor.clone());
-        store.put(accepted.clone()).await.map(|()| accepted)
+        store.put(accepted).await
     } else {
-        store.remove(&relay.id).await.map(|_| relay.clone())
+        store.remove(&relay.id).await.map(|_| ())
     };
-    let changed = result.map_err(|e| store_error(&incoming.kind, e))?;
-    fed.inner
-        .relay_hosts
-        .set(&changed, changed.state == RelayState::Accepted);
+    result.map_err(|e| store_error(&incoming.kind, e))?;
+    fed.refresh_relay_actors()
+        .await
+        .map_err(|e| store_error(&incoming.kind, e))?;
     Ok(None)
 }
 

@@ -135,24 +135,35 @@ fn a_spent_fetch_budget_asks_the_relay_to_retry_instead_of_refusing() {
 }
 
 #[tokio::test]
-async fn accepted_relays_hosts_are_known_from_the_start_and_forgotten_on_unsubscribe() {
+async fn accepted_relays_are_known_from_the_start_and_follow_the_store() {
     let store = MemoryRelays::new();
     let mut accepted = relay(1, RelayKind::Mastodon);
     accepted.state = RelayState::Accepted;
     accepted.actor = Some(iri("https://relay1.example/actor"));
     store.put(accepted.clone()).await.unwrap();
-    store.put(relay(2, RelayKind::Mastodon)).await.unwrap();
+    // A second subscription on the same host, still pending.
+    let mut pending = relay(2, RelayKind::LitePub);
+    pending.id = iri("https://relay1.example/litepub");
+    pending.actor = Some(iri("https://relay1.example/relay"));
+    store.put(pending.clone()).await.unwrap();
     let fed = Federation::builder("https://a.example".parse().unwrap())
         .with_relay_store(std::sync::Arc::new(store))
         .build()
         .await
         .unwrap();
-    let hosts = &fed.inner.relay_hosts;
-    assert!(hosts.contains("relay1.example"));
-    assert!(
-        !hosts.contains("relay2.example"),
-        "pending: not a relay yet"
-    );
+    let actors = &fed.inner.relay_actors;
+    assert!(actors.contains("https://relay1.example/actor"));
+    assert!(!actors.contains("https://relay1.example/relay"), "pending");
+    assert!(!actors.contains("https://relay1.example/users/anyone"));
+    // Ending the pending one leaves the accepted one a relay...
+    fed.unsubscribe_relay(&pending.id).await.unwrap();
+    assert!(actors.contains("https://relay1.example/actor"));
+    // ...subscribing to it again makes it pending until it accepts...
+    fed.subscribe_relay(&accepted.id, RelayKind::Mastodon)
+        .await
+        .unwrap();
+    assert!(!actors.contains("https://relay1.example/actor"));
+    // ...and an ended subscription is no relay.
     fed.unsubscribe_relay(&accepted.id).await.unwrap();
-    assert!(!hosts.contains("relay1.example"));
+    assert!(!actors.contains("https://relay1.example/actor"));
 }

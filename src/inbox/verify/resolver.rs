@@ -380,9 +380,16 @@ impl KeyResolver for ActorKeyResolver {
         }
     }
 
-    fn holds(&self, key_id: &str) -> bool {
-        // A refusal remembered (gone, recently failed) costs no fetch either.
-        self.cached(key_id).is_some()
+    fn holds(&self, key_id: &str, refresh: bool) -> bool {
+        // As `resolve` answers without a request: a cached key (for a
+        // refresh, one fetched less than a minute ago), or a refusal
+        // remembered (gone, recently failed).
+        let cached = if refresh {
+            self.fetched_just_now(key_id).is_some()
+        } else {
+            self.cached(key_id).is_some()
+        };
+        cached
             || self.recently_gone(key_id).is_some()
             || self
                 .negative
