@@ -219,7 +219,14 @@ pub async fn decide(app: &App, me: &LocalActor, accept: bool, key: &str) -> Opti
     } else {
         app.quotes.quotes.refuse(me, &id).await.map(|_| id.clone())
     };
-    Some(done.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
+    Some(done.map_err(|e| match e {
+        // The authorizations kept are at their cap, in all or for the
+        // quoter's host: the user may revoke some, not a server fault.
+        QuoteError::Full { .. } | QuoteError::HostFull { .. } => {
+            (StatusCode::CONFLICT, e.to_string())
+        }
+        e => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }))
 }
 
 /// `Delete` of one of `me`'s quote authorizations, if `key` names one.

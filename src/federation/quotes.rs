@@ -43,9 +43,9 @@
 //!
 //! **Bounds.** Authorizations: [`DEFAULT_MAX_AUTHORIZATIONS`] (a new one
 //! past it is refused, never an old one dropped), of which quoters on one
-//! origin hold at most [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`], and
-//! requests pending approval from one origin at most
-//! [`DEFAULT_MAX_PENDING_PER_ORIGIN`] (a request past either is answered
+//! host hold at most [`DEFAULT_MAX_AUTHORIZATIONS_PER_HOST`], and
+//! requests pending approval from one host at most
+//! [`DEFAULT_MAX_PENDING_PER_HOST`] (a request past either is answered
 //! with a `Reject`), in memory by default, in
 //! SQLite with `SqliteAuthorizations` (feature `sqlite`) so they survive a
 //! restart ([`Quotes::with_store`]). Pending requests and
@@ -111,7 +111,7 @@ pub use sqlite::SqliteAuthorizations;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite_requests::SqliteQuoteRequests;
 pub use store::{
-    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN,
+    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, DEFAULT_MAX_AUTHORIZATIONS_PER_HOST,
     MemoryAuthorizations, QuoteAuthorization,
 };
 pub use verify::{QuoteCheck, VerifiedQuote};
@@ -127,17 +127,16 @@ use super::dispatch::Dispatcher;
 use super::hub::{Federation, Sent};
 use super::local::LocalActor;
 use super::paths::Paths;
-use store::Bounded;
 
 /// The default of [`QuotesConfig::max_pending`]: requests awaiting manual
 /// approval.
 pub const DEFAULT_MAX_PENDING: usize = 10_000;
-/// The default of [`QuotesConfig::max_pending_per_origin`]: requests
-/// awaiting manual approval from quoters on one origin, 500 (5% of
-/// [`DEFAULT_MAX_PENDING`]). Past it a new request from that origin is
+/// The default of [`QuotesConfig::max_pending_per_host`]: requests
+/// awaiting manual approval from quoters on one host, 500 (5% of
+/// [`DEFAULT_MAX_PENDING`]). Past it a new request from that host is
 /// answered with a `Reject`, so one server cannot push every other
 /// server's requests out of the table (the oldest are forgotten first).
-pub const DEFAULT_MAX_PENDING_PER_ORIGIN: usize = 500;
+pub const DEFAULT_MAX_PENDING_PER_HOST: usize = 500;
 /// The default of [`QuotesConfig::max_sent`]: quote requests this server
 /// sent and awaits an answer to.
 pub const DEFAULT_MAX_SENT: usize = 10_000;
@@ -151,9 +150,9 @@ pub struct QuotesConfig {
     /// Requests awaiting manual approval kept (the oldest forgotten
     /// first). Default [`DEFAULT_MAX_PENDING`].
     pub max_pending: usize,
-    /// Requests awaiting manual approval kept from quoters on one origin;
-    /// a further one is refused. Default [`DEFAULT_MAX_PENDING_PER_ORIGIN`].
-    pub max_pending_per_origin: usize,
+    /// Requests awaiting manual approval kept from quoters on one host;
+    /// a further one is refused. Default [`DEFAULT_MAX_PENDING_PER_HOST`].
+    pub max_pending_per_host: usize,
     /// Sent requests awaiting an answer kept. Default [`DEFAULT_MAX_SENT`].
     pub max_sent: usize,
 }
@@ -162,7 +161,7 @@ impl Default for QuotesConfig {
     fn default() -> Self {
         QuotesConfig {
             max_pending: DEFAULT_MAX_PENDING,
-            max_pending_per_origin: DEFAULT_MAX_PENDING_PER_ORIGIN,
+            max_pending_per_host: DEFAULT_MAX_PENDING_PER_HOST,
             max_sent: DEFAULT_MAX_SENT,
         }
     }
@@ -175,9 +174,9 @@ impl QuotesConfig {
         self
     }
 
-    /// Sets [`QuotesConfig::max_pending_per_origin`] (at least one).
-    pub fn with_max_pending_per_origin(mut self, n: usize) -> Self {
-        self.max_pending_per_origin = n.max(1);
+    /// Sets [`QuotesConfig::max_pending_per_host`] (at least one).
+    pub fn with_max_pending_per_host(mut self, n: usize) -> Self {
+        self.max_pending_per_host = n.max(1);
         self
     }
 
@@ -219,8 +218,8 @@ pub struct Quotes {
 }
 
 pub(crate) struct State {
-    pending: Bounded<PendingQuote>,
-    pub(crate) sent: Bounded<SentQuote>,
+    pending: store::PendingTable,
+    pub(crate) sent: store::Bounded<SentQuote>,
 }
 
 impl std::fmt::Debug for Quotes {
@@ -248,8 +247,8 @@ impl Quotes {
             requests: None,
             config: config.clone(),
             state: Arc::new(Mutex::new(State {
-                pending: Bounded::new(config.max_pending),
-                sent: Bounded::new(config.max_sent),
+                pending: store::PendingTable::new(config.max_pending),
+                sent: store::Bounded::new(config.max_sent),
             })),
         }
     }
@@ -283,7 +282,7 @@ impl Quotes {
         {
             let mut state = self.state();
             for p in pending {
-                state.pending.insert(p.request.id.clone(), p);
+                state.pending.insert(p, false);
             }
             for s in sent {
                 state.sent.insert(s.request.clone(), s);
@@ -367,9 +366,9 @@ impl Quotes {
     /// [`QuoteError::UnknownPost`] when the application knows no such
     /// post (nothing is sent: the sender learns nothing about it);
     /// [`QuoteError::Full`] when a bounded table is full; the sending's
-    /// failure. A request from an origin whose quoters already hold their
-    /// share of the authorizations ([`QuoteError::OriginFull`]) or of the
-    /// pending requests ([`QuotesConfig::max_pending_per_origin`]) is
+    /// failure. A request from a host whose quoters already hold their
+    /// share of the authorizations ([`QuoteError::HostFull`]) or of the
+    /// pending requests ([`QuotesConfig::max_pending_per_host`]) is
     /// answered with a `Reject`: [`QuoteDecision::Refused`].
     pub async fn handle_request(&self, request: QuoteRequest) -> Result<QuoteDecision, QuoteError> {
         let target = self.target(&request.quoted).await?;
@@ -377,17 +376,24 @@ impl Quotes {
         match decision {
             QuoteDecision::Automatic => match self.authorize(&target.author, &request).await {
                 Ok(_) => {}
-                Err(QuoteError::OriginFull { .. }) => {
+                Err(QuoteError::HostFull { .. }) => {
                     self.send_reject(&target.author, &request).await?;
                     return Ok(QuoteDecision::Refused);
                 }
                 Err(e) => return Err(e),
             },
-            QuoteDecision::Manual if self.origin_pending_full(&request) => {
-                self.send_reject(&target.author, &request).await?;
-                return Ok(QuoteDecision::Refused);
-            }
             QuoteDecision::Manual => {
+                // The host's place is taken before the request is stored.
+                let host = store::quoter_host(&request.quoter);
+                let reserved = self.state().pending.reserve(
+                    &request.id,
+                    &host,
+                    self.config.max_pending_per_host,
+                );
+                let Some(reserved) = reserved else {
+                    self.send_reject(&target.author, &request).await?;
+                    return Ok(QuoteDecision::Refused);
+                };
                 // Kept by its ids only: a remote peer's requests must not
                 // make the pending table (memory and store) hold their
                 // whole bodies.
@@ -395,12 +401,15 @@ impl Quotes {
                 request.activity = request.compact();
                 let pending = PendingQuote::new(request, target.author);
                 // Durable before the inbox answers: nothing accepted is lost.
-                if let Some(store) = &self.requests {
-                    store.put_pending(&pending, self.config.max_pending).await?;
+                if let Some(store) = &self.requests
+                    && let Err(e) = store.put_pending(&pending, self.config.max_pending).await
+                {
+                    if reserved {
+                        self.state().pending.unreserve(&host);
+                    }
+                    return Err(e);
                 }
-                self.state()
-                    .pending
-                    .insert(pending.request.id.clone(), pending);
+                self.state().pending.insert(pending, reserved);
             }
             QuoteDecision::Refused => {
                 self.send_reject(&target.author, &request).await?;
@@ -471,23 +480,6 @@ impl Quotes {
             .ok_or_else(|| QuoteError::NotPending {
                 request: request.clone(),
             })
-    }
-
-    /// Whether quoters on `request`'s origin have as many requests pending
-    /// as one origin may (a repeat of one of them does not count: it
-    /// replaces itself). A scan of the bounded table, under its lock.
-    fn origin_pending_full(&self, request: &QuoteRequest) -> bool {
-        let origin = store::origin_of(&request.quoter);
-        let state = self.state();
-        if state.pending.get(&request.id).is_some() {
-            return false;
-        }
-        let held = state
-            .pending
-            .values()
-            .filter(|p| store::origin_of(&p.request.quoter) == origin)
-            .count();
-        held >= self.config.max_pending_per_origin
     }
 
     // Forgotten only once answered: a failed answer leaves it pending,

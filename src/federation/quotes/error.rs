@@ -109,14 +109,14 @@ pub enum QuoteError {
         /// Its cap.
         cap: usize,
     },
-    /// Quoters on one origin hold as many authorizations as the store
-    /// allows one origin: nothing was stored, and the request is answered
-    /// with a `Reject`.
-    #[error("quoters on {origin} hold {cap} quote authorizations, the most one origin may")]
-    OriginFull {
-        /// The quoter's origin.
-        origin: String,
-        /// The per-origin cap.
+    /// Quoters on one host hold as many authorizations as the store allows
+    /// one host: nothing was stored, and the request is answered with a
+    /// `Reject`.
+    #[error("quoters on {host} hold {cap} quote authorizations, the most one host may")]
+    HostFull {
+        /// The quoter's host.
+        host: String,
+        /// The per-host cap.
         cap: usize,
     },
     /// The quoted author is not a local actor this server can sign for.

@@ -9,9 +9,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::vocab::Iri;
 
 use super::super::sqlite::{Durability, open_store, with_conn};
-use super::store::origin_of;
+use super::store::quoter_host;
 use super::{
-    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN,
+    AuthorizationStore, DEFAULT_MAX_AUTHORIZATIONS, DEFAULT_MAX_AUTHORIZATIONS_PER_HOST,
     QuoteAuthorization, QuoteError,
 };
 
@@ -23,16 +23,47 @@ CREATE TABLE IF NOT EXISTS quote_authorizations (
     target TEXT NOT NULL,
     quoter TEXT NOT NULL,
     request TEXT NOT NULL,
+    quoter_host TEXT NOT NULL DEFAULT '',
     UNIQUE (quote, target)
 );
-CREATE INDEX IF NOT EXISTS quote_authorizations_quoter ON quote_authorizations (quoter);
 ";
+
+/// Files written before the per-host cap have no `quoter_host` column: it
+/// is added and filled from each row's quoter, then indexed.
+fn upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has_column = conn
+        .prepare(
+            "SELECT 1 FROM pragma_table_info('quote_authorizations') WHERE name = 'quoter_host'",
+        )?
+        .exists([])?;
+    if !has_column {
+        let tx = conn.transaction()?;
+        tx.execute_batch(
+            "ALTER TABLE quote_authorizations ADD COLUMN quoter_host TEXT NOT NULL DEFAULT ''",
+        )?;
+        let rows: Vec<(String, String)> = tx
+            .prepare("SELECT id, quoter FROM quote_authorizations")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, quoter) in rows {
+            tx.execute(
+                "UPDATE quote_authorizations SET quoter_host = ?1 WHERE id = ?2",
+                params![quoter_host(&Iri::new_unchecked(quoter)), id],
+            )?;
+        }
+        tx.commit()?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS quote_authorizations_quoter_host \
+         ON quote_authorizations (quoter_host)",
+    )
+}
 
 /// An [`AuthorizationStore`] in a SQLite file (private, `0600`), of at
 /// most a fixed number of authorizations; past it a new one is refused
-/// ([`QuoteError::Full`]), never an old one dropped. Quoters on one origin
-/// hold at most [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`] of them
-/// ([`QuoteError::OriginFull`]; [`SqliteAuthorizations::with_origin_cap`]),
+/// ([`QuoteError::Full`]), never an old one dropped. Quoters on one host
+/// hold at most [`DEFAULT_MAX_AUTHORIZATIONS_PER_HOST`] of them
+/// ([`QuoteError::HostFull`]; [`SqliteAuthorizations::with_host_cap`]),
 /// counted on an index of the quoter column.
 ///
 /// ```
@@ -51,7 +82,7 @@ CREATE INDEX IF NOT EXISTS quote_authorizations_quoter ON quote_authorizations (
 pub struct SqliteAuthorizations {
     conn: Arc<Mutex<Connection>>,
     cap: usize,
-    origin_cap: usize,
+    host_cap: usize,
 }
 
 fn store_error(e: impl std::fmt::Display) -> QuoteError {
@@ -65,27 +96,28 @@ impl SqliteAuthorizations {
     /// # Errors
     /// [`QuoteError::Store`] if the file cannot be created or opened.
     pub fn open(path: &Path) -> Result<SqliteAuthorizations, QuoteError> {
-        let conn = open_store(Some(path), SCHEMA, Durability::Full).map_err(store_error)?;
+        let mut conn = open_store(Some(path), SCHEMA, Durability::Full).map_err(store_error)?;
+        upgrade(&mut conn).map_err(store_error)?;
         Ok(SqliteAuthorizations {
             conn: Arc::new(Mutex::new(conn)),
             cap: DEFAULT_MAX_AUTHORIZATIONS,
-            origin_cap: DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN,
+            host_cap: DEFAULT_MAX_AUTHORIZATIONS_PER_HOST,
         })
     }
 
-    /// Sets the cap (at least one); the per-origin cap is lowered to it
+    /// Sets the cap (at least one); the per-host cap is lowered to it
     /// if above.
     pub fn with_cap(mut self, cap: usize) -> SqliteAuthorizations {
         self.cap = cap.max(1);
-        self.origin_cap = self.origin_cap.min(self.cap);
+        self.host_cap = self.host_cap.min(self.cap);
         self
     }
 
     /// At most `cap` authorizations (at least one) for quoters on one
-    /// origin.
+    /// host.
     #[must_use]
-    pub fn with_origin_cap(mut self, cap: usize) -> SqliteAuthorizations {
-        self.origin_cap = cap.max(1);
+    pub fn with_host_cap(mut self, cap: usize) -> SqliteAuthorizations {
+        self.host_cap = cap.max(1);
         self
     }
 }
@@ -108,7 +140,7 @@ const COLUMNS: &str = "id, author, quote, target, quoter, request";
 #[async_trait::async_trait]
 impl AuthorizationStore for SqliteAuthorizations {
     async fn insert(&self, auth: QuoteAuthorization) -> Result<QuoteAuthorization, QuoteError> {
-        let (cap, origin_cap) = (self.cap, self.origin_cap);
+        let (cap, host_cap) = (self.cap, self.host_cap);
         with_conn(
             &self.conn,
             move |conn| {
@@ -135,32 +167,30 @@ impl AuthorizationStore for SqliteAuthorizations {
                         cap,
                     });
                 }
-                // The origin's quoters: the IRI `origin` itself, or any
-                // under `origin/` (a range of the index: '0' follows '/').
-                let origin = origin_of(&auth.quoter);
+                let host = quoter_host(&auth.quoter);
                 let held: i64 = tx
                     .query_row(
-                        "SELECT COUNT(*) FROM quote_authorizations \
-                         WHERE quoter = ?1 OR (quoter >= ?2 AND quoter < ?3)",
-                        params![origin, format!("{origin}/"), format!("{origin}0")],
+                        "SELECT COUNT(*) FROM quote_authorizations WHERE quoter_host = ?1",
+                        params![host],
                         |r| r.get(0),
                     )
                     .map_err(store_error)?;
-                if usize::try_from(held).unwrap_or(usize::MAX) >= origin_cap {
-                    return Err(QuoteError::OriginFull {
-                        origin,
-                        cap: origin_cap,
+                if usize::try_from(held).unwrap_or(usize::MAX) >= host_cap {
+                    return Err(QuoteError::HostFull {
+                        host,
+                        cap: host_cap,
                     });
                 }
                 tx.execute(
-                    &format!("INSERT INTO quote_authorizations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                    &format!("INSERT INTO quote_authorizations ({COLUMNS}, quoter_host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                     params![
                         auth.id.as_str(),
                         auth.author.as_str(),
                         auth.quote.as_str(),
                         auth.target.as_str(),
                         auth.quoter.as_str(),
-                        auth.request.as_str()
+                        auth.request.as_str(),
+                        host
                     ],
                 )
                 .map_err(store_error)?;
@@ -260,12 +290,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_origins_quoters_hold_at_most_their_share() {
-        let dir = crate::federation::testing::TempDir::new("quote-authorizations-origin");
+    async fn one_hosts_quoters_hold_at_most_their_share() {
+        let dir = crate::federation::testing::TempDir::new("quote-authorizations-host");
         let path = dir.0.join("quotes.sqlite3");
-        let store = SqliteAuthorizations::open(&path)
-            .unwrap()
-            .with_origin_cap(2);
-        crate::federation::quotes::store::tests::origin_share(&store).await;
+        let store = SqliteAuthorizations::open(&path).unwrap().with_host_cap(2);
+        crate::federation::quotes::store::tests::host_share(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_the_host_cap_is_upgraded_and_counted() {
+        let dir = crate::federation::testing::TempDir::new("quote-authorizations-upgrade");
+        let path = dir.0.join("quotes.sqlite3");
+        {
+            // The schema as it was: no quoter_host column.
+            std::fs::create_dir_all(&dir.0).unwrap();
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE quote_authorizations (id TEXT PRIMARY KEY NOT NULL, \
+                 author TEXT NOT NULL, quote TEXT NOT NULL, target TEXT NOT NULL, \
+                 quoter TEXT NOT NULL, request TEXT NOT NULL, UNIQUE (quote, target))",
+            )
+            .unwrap();
+            for n in 1..=2 {
+                let a = auth(n);
+                conn.execute(
+                    &format!("INSERT INTO quote_authorizations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                    params![a.id.as_str(), a.author.as_str(), a.quote.as_str(),
+                            a.target.as_str(), a.quoter.as_str(), a.request.as_str()],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteAuthorizations::open(&path).unwrap().with_host_cap(2);
+        assert_eq!(store.get(&auth(1).id).await.unwrap(), Some(auth(1)));
+        // The two kept rows count against b.example's share.
+        let full = store.insert(auth(3)).await.unwrap_err();
+        assert!(
+            matches!(&full, QuoteError::HostFull { host, cap: 2 } if host == "b.example"),
+            "{full:?}"
+        );
+        drop(store);
+        // Opened again: nothing to upgrade, the same count.
+        let store = SqliteAuthorizations::open(&path).unwrap().with_host_cap(3);
+        store.insert(auth(3)).await.unwrap();
     }
 }

@@ -11,20 +11,25 @@ use super::QuoteError;
 /// The default of [`MemoryAuthorizations::new`]: authorizations kept.
 pub const DEFAULT_MAX_AUTHORIZATIONS: usize = 100_000;
 
-/// The default share of the authorizations kept that quoters on one
-/// origin may hold: 5,000 (5% of [`DEFAULT_MAX_AUTHORIZATIONS`]). A new one
-/// past it is refused ([`QuoteError::OriginFull`]; the quoted side answers
-/// the request with a `Reject`), so one server asking to quote public posts
-/// with endless new quote IRIs cannot fill the table and leave every other
-/// server's quotes unauthorized. It takes twenty such servers, not one.
-pub const DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN: usize = 5_000;
+/// The default share of the authorizations kept that quoters on one host
+/// may hold: 5,000 (5% of [`DEFAULT_MAX_AUTHORIZATIONS`]). A new one past it
+/// is refused ([`QuoteError::HostFull`]; the quoted side answers the
+/// request with a `Reject`), so one server asking to quote public posts with
+/// endless new quote IRIs cannot fill the table and leave every other
+/// server's quotes unauthorized. The key is the host name (any scheme or
+/// port, lower case): a peer with many host names (subdomains of one
+/// domain) still gets a share for each, so this bounds a server, not a
+/// determined operator of many.
+pub const DEFAULT_MAX_AUTHORIZATIONS_PER_HOST: usize = 5_000;
 
-/// The origin (`scheme://host[:port]`) of a quoter's IRI, the key of the
-/// per-origin caps; the IRI itself when it has none.
-pub(crate) fn origin_of(iri: &Iri) -> String {
+/// The host of a quoter's IRI, lower case (an IDN as punycode), without
+/// scheme, port or user info: the key of the per-host caps; the IRI itself
+/// when it has no host.
+pub(crate) fn quoter_host(iri: &Iri) -> String {
     url::Url::parse(iri.as_str())
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_else(|_| iri.as_str().to_owned())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_else(|| iri.as_str().to_owned())
 }
 
 /// One authorization this server issued for a quote of a local post
@@ -69,8 +74,8 @@ pub trait AuthorizationStore: Send + Sync {
     ///
     /// # Errors
     /// [`QuoteError::Full`] past the store's cap;
-    /// [`QuoteError::OriginFull`] when quoters on `auth.quoter`'s origin
-    /// hold the store's per-origin share.
+    /// [`QuoteError::HostFull`] when quoters on `auth.quoter`'s host
+    /// hold the store's per-host share.
     async fn insert(&self, auth: QuoteAuthorization) -> Result<QuoteAuthorization, QuoteError>;
     /// The authorization with this id.
     async fn get(&self, id: &Iri) -> Result<Option<QuoteAuthorization>, QuoteError>;
@@ -81,13 +86,13 @@ pub trait AuthorizationStore: Send + Sync {
 /// An in-memory [`AuthorizationStore`] of at most a fixed number of
 /// authorizations; past it a new one is refused ([`QuoteError::Full`])
 /// rather than an old one dropped, since dropping one would silently
-/// revoke a quote. Quoters on one origin hold at most
-/// [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`] of them
-/// ([`MemoryAuthorizations::with_origin_cap`]).
+/// revoke a quote. Quoters on one host hold at most
+/// [`DEFAULT_MAX_AUTHORIZATIONS_PER_HOST`] of them
+/// ([`MemoryAuthorizations::with_host_cap`]).
 #[derive(Debug)]
 pub struct MemoryAuthorizations {
     cap: usize,
-    origin_cap: usize,
+    host_cap: usize,
     inner: Mutex<Table>,
 }
 
@@ -95,8 +100,8 @@ pub struct MemoryAuthorizations {
 struct Table {
     by_id: HashMap<Iri, QuoteAuthorization>,
     by_pair: HashMap<(Iri, Iri), Iri>,
-    /// How many authorizations quoters on each origin hold.
-    by_origin: HashMap<String, usize>,
+    /// How many authorizations quoters on each host hold.
+    by_host: HashMap<String, usize>,
 }
 
 impl Default for MemoryAuthorizations {
@@ -107,22 +112,22 @@ impl Default for MemoryAuthorizations {
 
 impl MemoryAuthorizations {
     /// A store of at most `cap` authorizations (at least one), and at most
-    /// [`DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN`] (or `cap`, if lower) for
-    /// quoters on one origin.
+    /// [`DEFAULT_MAX_AUTHORIZATIONS_PER_HOST`] (or `cap`, if lower) for
+    /// quoters on one host.
     pub fn new(cap: usize) -> Self {
         let cap = cap.max(1);
         MemoryAuthorizations {
             cap,
-            origin_cap: DEFAULT_MAX_AUTHORIZATIONS_PER_ORIGIN.min(cap),
+            host_cap: DEFAULT_MAX_AUTHORIZATIONS_PER_HOST.min(cap),
             inner: Mutex::new(Table::default()),
         }
     }
 
     /// At most `cap` authorizations (at least one) for quoters on one
-    /// origin.
+    /// host.
     #[must_use]
-    pub fn with_origin_cap(mut self, cap: usize) -> Self {
-        self.origin_cap = cap.max(1);
+    pub fn with_host_cap(mut self, cap: usize) -> Self {
+        self.host_cap = cap.max(1);
         self
     }
 
@@ -148,15 +153,15 @@ impl AuthorizationStore for MemoryAuthorizations {
                 cap: self.cap,
             });
         }
-        let origin = origin_of(&auth.quoter);
-        let held = t.by_origin.get(&origin).copied().unwrap_or(0);
-        if held >= self.origin_cap {
-            return Err(QuoteError::OriginFull {
-                origin,
-                cap: self.origin_cap,
+        let host = quoter_host(&auth.quoter);
+        let held = t.by_host.get(&host).copied().unwrap_or(0);
+        if held >= self.host_cap {
+            return Err(QuoteError::HostFull {
+                host,
+                cap: self.host_cap,
             });
         }
-        t.by_origin.insert(origin, held + 1);
+        t.by_host.insert(host, held + 1);
         t.by_pair.insert(pair, auth.id.clone());
         t.by_id.insert(auth.id.clone(), auth.clone());
         Ok(auth)
@@ -171,13 +176,13 @@ impl AuthorizationStore for MemoryAuthorizations {
         let removed = t.by_id.remove(id);
         if let Some(a) = &removed {
             t.by_pair.remove(&(a.quote.clone(), a.target.clone()));
-            let origin = origin_of(&a.quoter);
-            match t.by_origin.get(&origin).copied() {
+            let host = quoter_host(&a.quoter);
+            match t.by_host.get(&host).copied() {
                 Some(n) if n > 1 => {
-                    t.by_origin.insert(origin, n - 1);
+                    t.by_host.insert(host, n - 1);
                 }
                 _ => {
-                    t.by_origin.remove(&origin);
+                    t.by_host.remove(&host);
                 }
             }
         }
@@ -204,15 +209,17 @@ impl<V> Bounded<V> {
         }
     }
 
-    pub(crate) fn insert(&mut self, key: Iri, value: V) {
-        if self.map.insert(key.clone(), value).is_none() {
+    /// Inserts `value` at `key`: the value it replaced, if any, and those
+    /// forgotten to stay within the cap.
+    pub(crate) fn insert(&mut self, key: Iri, value: V) -> (Option<V>, Vec<V>) {
+        let replaced = self.map.insert(key.clone(), value);
+        if replaced.is_none() {
             self.order.push_back(key);
         }
+        let mut evicted = Vec::new();
         while self.map.len() > self.cap {
             match self.order.pop_front() {
-                Some(old) => {
-                    self.map.remove(&old);
-                }
+                Some(old) => evicted.extend(self.map.remove(&old)),
                 None => break,
             }
         }
@@ -221,6 +228,7 @@ impl<V> Bounded<V> {
             let map = &self.map;
             self.order.retain(|k| map.contains_key(k));
         }
+        (replaced, evicted)
     }
 
     pub(crate) fn get(&self, key: &Iri) -> Option<&V> {
@@ -241,13 +249,96 @@ impl<V> Bounded<V> {
     }
 }
 
+/// The requests awaiting approval, with how many each quoter host has,
+/// kept with the table so that the per-host check costs no scan.
+#[derive(Debug)]
+pub(crate) struct PendingTable {
+    table: Bounded<super::PendingQuote>,
+    by_host: HashMap<String, usize>,
+}
+
+impl PendingTable {
+    pub(crate) fn new(cap: usize) -> Self {
+        PendingTable {
+            table: Bounded::new(cap),
+            by_host: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn get(&self, id: &Iri) -> Option<&super::PendingQuote> {
+        self.table.get(id)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &super::PendingQuote> {
+        self.table.values()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Takes a place for request `id` from `host`, which may hold `cap`:
+    /// `Some(true)` taken, `Some(false)` none needed (a repeat of a
+    /// request kept), `None` the host's places are all taken. Taken before
+    /// the request is stored, so that concurrent requests cannot overshoot.
+    pub(crate) fn reserve(&mut self, id: &Iri, host: &str, cap: usize) -> Option<bool> {
+        if self.table.get(id).is_some() {
+            return Some(false);
+        }
+        let held = self.by_host.entry(host.to_owned()).or_insert(0);
+        if *held >= cap {
+            return None;
+        }
+        *held += 1;
+        Some(true)
+    }
+
+    /// Gives back a place taken by [`PendingTable::reserve`] for a request
+    /// that was not kept after all.
+    pub(crate) fn unreserve(&mut self, host: &str) {
+        self.release(host);
+    }
+
+    /// Keeps `pending`, whose host's place was taken (`reserved`) or not
+    /// (a repeat, or read back at start).
+    pub(crate) fn insert(&mut self, pending: super::PendingQuote, reserved: bool) {
+        let host = quoter_host(&pending.request.quoter);
+        let (replaced, evicted) = self.table.insert(pending.request.id.clone(), pending);
+        match (replaced.is_some(), reserved) {
+            (true, true) => self.release(&host),
+            (false, false) => *self.by_host.entry(host).or_insert(0) += 1,
+            _ => {}
+        }
+        for old in evicted {
+            self.release(&quoter_host(&old.request.quoter));
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: &Iri) -> Option<super::PendingQuote> {
+        let removed = self.table.remove(id)?;
+        self.release(&quoter_host(&removed.request.quoter));
+        Some(removed)
+    }
+
+    fn release(&mut self, host: &str) {
+        match self.by_host.get_mut(host) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.by_host.remove(host);
+            }
+            None => {}
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// `store`, of a per-origin cap of 2, against quoters on b.example and
-    /// hosts that look like it.
-    pub(crate) async fn origin_share(store: &dyn AuthorizationStore) {
+    /// `store`, of a per-host cap of 2, against quoters on b.example
+    /// however its IRIs are spelled, and on hosts that look like it.
+    pub(crate) async fn host_share(store: &dyn AuthorizationStore) {
         let by = |n: u32, quoter: &str| QuoteAuthorization {
             id: iri(&format!(
                 "https://a.example/users/alice/quote_authorizations/{n}"
@@ -266,20 +357,24 @@ pub(crate) mod tests {
             .insert(by(2, "https://b.example/users/eve"))
             .await
             .unwrap();
-        let full = store
-            .insert(by(3, "https://b.example/users/bob"))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&full, QuoteError::OriginFull { origin, cap: 2 } if origin == "https://b.example"),
-            "{full:?}"
-        );
-        // Other origins, however alike, have their own share.
+        // Spelled otherwise, the same host: no share of its own.
         for (n, quoter) in [
-            (4, "https://b.example.evil/users/x"),
-            (5, "https://b.example:8443/users/x"),
-            (6, "http://b.example/users/x"),
-            (7, "https://c.example/users/carol"),
+            (3, "https://b.example/users/bob"),
+            (4, "https://B.EXAMPLE/users/x"),
+            (5, "https://b.example:443/users/x"),
+            (6, "https://u1@b.example/users/x"),
+            (7, "http://b.example:8080/users/x"),
+        ] {
+            let full = store.insert(by(n, quoter)).await.unwrap_err();
+            assert!(
+                matches!(&full, QuoteError::HostFull { host, cap: 2 } if host == "b.example"),
+                "{quoter}: {full:?}"
+            );
+        }
+        // Other hosts, however alike, have their own share.
+        for (n, quoter) in [
+            (8, "https://b.example.evil/users/x"),
+            (9, "https://c.example/users/carol"),
         ] {
             store.insert(by(n, quoter)).await.unwrap();
         }
@@ -294,9 +389,47 @@ pub(crate) mod tests {
             .unwrap();
     }
 
+    #[test]
+    fn the_pending_table_counts_each_hosts_places_through_evictions() {
+        use super::super::{PendingQuote, QuoteRequest};
+        let pending = |id: &str, quoter: &str| {
+            PendingQuote::new(
+                QuoteRequest {
+                    activity: Default::default(),
+                    id: iri(id),
+                    quoter: iri(quoter),
+                    quoted: iri("https://a.example/objects/1"),
+                    quote: iri(&format!("{id}/quote")),
+                },
+                iri("https://a.example/users/alice"),
+            )
+        };
+        let bob = "https://b.example/users/bob";
+        let mut t = PendingTable::new(2);
+        let r = |n: u32| iri(&format!("https://b.example/r/{n}"));
+        assert_eq!(t.reserve(&r(1), "b.example", 2), Some(true));
+        t.insert(pending(r(1).as_str(), bob), true);
+        assert_eq!(t.reserve(&r(1), "b.example", 2), Some(false), "a repeat");
+        t.insert(pending(r(1).as_str(), bob), false);
+        assert_eq!(t.reserve(&r(2), "b.example", 2), Some(true));
+        t.insert(pending(r(2).as_str(), bob), true);
+        assert_eq!(t.reserve(&r(3), "b.example", 2), None, "b.example is full");
+        // c.example's request pushes the oldest out: b.example has a place again.
+        let c1 = iri("https://c.example/r/1");
+        assert_eq!(t.reserve(&c1, "c.example", 2), Some(true));
+        t.insert(pending(c1.as_str(), "https://c.example/users/carol"), true);
+        assert_eq!(t.len(), 2);
+        assert!(t.get(&r(1)).is_none());
+        assert_eq!(t.reserve(&r(3), "b.example", 2), Some(true));
+        t.unreserve("b.example");
+        // Answered: its place is free.
+        assert!(t.remove(&r(2)).is_some());
+        assert_eq!(t.reserve(&r(3), "b.example", 1), Some(true));
+    }
+
     #[tokio::test]
-    async fn memory_store_keeps_one_origins_quoters_to_their_share() {
-        origin_share(&MemoryAuthorizations::new(100).with_origin_cap(2)).await;
+    async fn memory_store_keeps_one_hosts_quoters_to_their_share() {
+        host_share(&MemoryAuthorizations::new(100).with_host_cap(2)).await;
     }
 
     fn iri(s: &str) -> Iri {

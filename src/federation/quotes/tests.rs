@@ -212,7 +212,6 @@ async fn pending_requests_are_bounded() {
     let quotes = Quotes::with_config(&fed, QuotesConfig::default().with_max_pending(2));
     for n in 0..5 {
         quotes.state().pending.insert(
-            iri(&format!("https://b.example/r/{n}")),
             PendingQuote {
                 request: QuoteRequest {
                     activity: Activity::default(),
@@ -223,6 +222,7 @@ async fn pending_requests_are_bounded() {
                 },
                 author: alice.id().clone(),
             },
+            false,
         );
     }
     assert_eq!(quotes.pending(alice.id()).len(), 2);
@@ -380,7 +380,7 @@ fn request_from(quoter: &str, n: u32) -> QuoteRequest {
 async fn one_origin_cannot_fill_the_pending_requests() {
     let (fed, alice) = fed().await;
     let policy = QuotePolicy::default().with_manual(QuoteAudience::Public);
-    let quotes = Quotes::with_config(&fed, QuotesConfig::default().with_max_pending_per_origin(2))
+    let quotes = Quotes::with_config(&fed, QuotesConfig::default().with_max_pending_per_host(2))
         .with_targets(Arc::new(Policy(alice.id().clone(), policy)));
     let bob = "https://b.example/users/bob";
     for n in 0..2 {
@@ -416,7 +416,7 @@ async fn one_origin_cannot_fill_the_authorizations() {
     let policy = QuotePolicy::default().with_automatic(QuoteAudience::Public);
     let quotes = Quotes::new(&fed)
         .with_targets(Arc::new(Policy(alice.id().clone(), policy)))
-        .with_store(Arc::new(MemoryAuthorizations::new(100).with_origin_cap(2)));
+        .with_store(Arc::new(MemoryAuthorizations::new(100).with_host_cap(2)));
     let bob = "https://b.example/users/bob";
     for n in 0..2 {
         assert_eq!(
