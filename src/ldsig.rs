@@ -38,9 +38,10 @@
 //!   [`LdSignatureError::UnsafeContext`].
 //! * The work is CPU-bound (milliseconds per activity) and runs on a thread
 //!   of its own with a large stack: [`verify`] awaits it without blocking
-//!   the async executor; [`verify_with_key`] and [`sign`] wait for it. At
-//!   most as many such threads as the machine has cores (2 to 16) run at
-//!   once, process-wide; a burst of signed activities waits its turn
+//!   the async executor; [`verify_with_key`] and [`sign`] wait for it.
+//!   [`verify`], what remote peers drive, runs at most as many such threads
+//!   at once as the machine has cores (2 to 16), process-wide: a burst of
+//!   signed forwarded activities waits its turn, first come first served,
 //!   instead of starting a thread each.
 //! * A signature proves that the key's owner asserted this content. It does
 //!   not say the owner is the document's `actor`: [`verify`] returns the

@@ -65,8 +65,7 @@ const STACK_SIZE: usize = 64 << 20;
 pub(super) fn on_ld_thread<R: Send>(
     work: impl FnOnce() -> Result<R, LdSignatureError> + Send,
 ) -> Result<R, LdSignatureError> {
-    // At most a few at once, process-wide (see `slots`).
-    let _slot = super::slots::slots().acquire_blocking();
+    // The application's own call: no slot to wait for (see `slots`).
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("archipel-ldsig".into())
