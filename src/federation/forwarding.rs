@@ -593,26 +593,7 @@ impl Federation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientError, HttpClient};
-    use bytes::Bytes;
-
-    /// Counts the requests, answers none.
-    #[derive(Debug, Default)]
-    struct NoNetwork(std::sync::atomic::AtomicUsize);
-
-    #[async_trait::async_trait]
-    impl HttpClient for NoNetwork {
-        async fn execute(
-            &self,
-            _: http::Request<Bytes>,
-        ) -> Result<http::Response<Bytes>, ClientError> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(ClientError::Connect {
-                host: "a.example".into(),
-                reason: "no network in this test".into(),
-            })
-        }
-    }
+    use crate::federation::testing::NoNetwork;
 
     fn relay(actor: &str) -> super::super::relay::Relay {
         let iri = Iri::new_unchecked;
@@ -655,7 +636,7 @@ mod tests {
                 "{got:?}"
             );
         }
-        assert_eq!(client.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(client.requests(), 3);
         let spent = v
             .verify_forwarded(&like(3), &alice, Some(&from_relay))
             .await;
@@ -673,6 +654,6 @@ mod tests {
             matches!(&spent, Err(ForwardedError::OverBudget { host }) if host == "relay.example"),
             "{spent:?}"
         );
-        assert_eq!(client.0.load(std::sync::atomic::Ordering::SeqCst), 4);
+        assert_eq!(client.requests(), 4);
     }
 }

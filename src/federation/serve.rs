@@ -307,28 +307,12 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::client::{ClientError, HttpClient};
-
-    #[derive(Debug)]
-    struct NoNetwork;
-
-    #[async_trait::async_trait]
-    impl HttpClient for NoNetwork {
-        async fn execute(
-            &self,
-            _: http::Request<Bytes>,
-        ) -> Result<http::Response<Bytes>, ClientError> {
-            Err(ClientError::Connect {
-                host: "any".into(),
-                reason: "no network in this test".into(),
-            })
-        }
-    }
+    use crate::federation::testing::NoNetwork;
 
     #[tokio::test]
     async fn a_served_object_never_names_its_hidden_recipients() {
         let fed = Federation::builder("https://a.example".parse().unwrap())
-            .with_client(Arc::new(NoNetwork))
+            .with_client(Arc::new(NoNetwork::default()))
             .build()
             .await
             .unwrap();

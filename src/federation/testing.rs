@@ -33,3 +33,29 @@ impl TempFile {
         TempFile(dir.0.join(name), dir)
     }
 }
+
+/// An HTTP client with no network behind it: every request fails to
+/// connect, and is counted.
+#[derive(Debug, Default)]
+pub(crate) struct NoNetwork(pub(crate) std::sync::atomic::AtomicUsize);
+
+impl NoNetwork {
+    /// How many requests were made.
+    pub(crate) fn requests(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::client::HttpClient for NoNetwork {
+    async fn execute(
+        &self,
+        _: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, crate::client::ClientError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(crate::client::ClientError::Connect {
+            host: "any".into(),
+            reason: "no network in this test".into(),
+        })
+    }
+}

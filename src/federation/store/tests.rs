@@ -414,23 +414,9 @@ fn addressed(refs: &Option<crate::vocab::Refs>) -> Vec<String> {
 
 /// A federation on `https://a.example` that reaches no network.
 async fn federation() -> crate::federation::Federation {
-    use crate::client::{ClientError, HttpClient};
-    #[derive(Debug)]
-    struct NoNetwork;
-    #[async_trait::async_trait]
-    impl HttpClient for NoNetwork {
-        async fn execute(
-            &self,
-            _: http::Request<bytes::Bytes>,
-        ) -> Result<http::Response<bytes::Bytes>, ClientError> {
-            Err(ClientError::Connect {
-                host: "any".into(),
-                reason: "no network in this test".into(),
-            })
-        }
-    }
+    use crate::federation::testing::NoNetwork;
     crate::federation::Federation::builder("https://a.example".parse().unwrap())
-        .with_client(Arc::new(NoNetwork))
+        .with_client(Arc::new(NoNetwork::default()))
         .build()
         .await
         .unwrap()
