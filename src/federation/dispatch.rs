@@ -212,6 +212,19 @@ pub trait OwnerLookup: Send + Sync {
     /// activity; an actor itself), or `None` when the application does not
     /// hold it (the same-origin rule then decides).
     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError>;
+
+    /// Whether activities about `object`, a local object this lookup
+    /// holds, may be passed on to its owner's followers
+    /// ([`Federation::forward`](super::Federation::forward)): it is public
+    /// or unlisted, as Mastodon forwards only for those. The default,
+    /// `false`, passes nothing on: forwarding a reply to a followers-only
+    /// or direct post would tell people outside its audience that it
+    /// exists, and what was said to it. (`store::Posts` answers from the
+    /// visibility it stored.)
+    async fn distributable(&self, object: &Iri) -> Result<bool, BoxError> {
+        let _ = object;
+        Ok(false)
+    }
 }
 
 #[derive(Clone, Default)]

@@ -70,6 +70,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub(crate) use send::ForwardedIds;
 pub use send::{Forwarded, MAX_REPLY_DEPTH, NotForwarded};
 
 use super::Federation;

@@ -458,6 +458,7 @@ impl FederationBuilder {
                 object_signing: self.object_signing,
                 relays,
                 relay_actors,
+                forwarded_ids: Default::default(),
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -565,6 +566,9 @@ pub(crate) struct Inner {
     pub(crate) relays: Arc<dyn super::relay::RelayStore>,
     /// The accepted relays' actors, shared with the forwarded verifier.
     pub(crate) relay_actors: Arc<super::forwarding::RelayActors>,
+    /// What `forward` already passed on, so a retried handler does not
+    /// send it twice.
+    pub(crate) forwarded_ids: std::sync::Mutex<super::forwarding::ForwardedIds>,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
     /// Posts to followers skip the fan-out queue (see

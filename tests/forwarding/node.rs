@@ -25,6 +25,17 @@ impl OwnerLookup for Owners {
     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
         Ok(self.0.get(object).map(|stored| stored.author))
     }
+
+    async fn distributable(&self, object: &Iri) -> Result<bool, BoxError> {
+        Ok(self.0.get(object).is_some_and(|stored| {
+            stored.object.as_object().is_some_and(|o| {
+                matches!(
+                    o.visibility(None),
+                    archipel::vocab::Visibility::Public | archipel::vocab::Visibility::Unlisted
+                )
+            })
+        }))
+    }
 }
 
 /// One `Create` a node's handler accepted.
@@ -44,6 +55,8 @@ pub struct Node {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     /// What forwarding did for each `Create` accepted.
     pub forwarded: Arc<Mutex<Vec<Forwarded>>>,
+    /// What a second call did for each, as a retried handler's would.
+    pub retried: Arc<Mutex<Vec<Forwarded>>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -67,11 +80,13 @@ pub async fn start(host: &str, users: &[&str]) -> Node {
     let objects = Arc::new(Objects::default());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let forwarded = Arc::new(Mutex::new(Vec::new()));
+    let retried = Arc::new(Mutex::new(Vec::new()));
     let dispatcher = accepting_follows(&fed).on_create({
         let (fed, seen, forwarded) = (fed.clone(), seen.clone(), forwarded.clone());
-        let objects = objects.clone();
+        let (objects, retried) = (objects.clone(), retried.clone());
         move |cx, create| {
             let (fed, seen, forwarded) = (fed.clone(), seen.clone(), forwarded.clone());
+            let retried = retried.clone();
             let objects = objects.clone();
             async move {
                 seen.lock().unwrap().push(Seen {
@@ -79,10 +94,12 @@ pub async fn start(host: &str, users: &[&str]) -> Node {
                     authenticity: cx.authenticity().clone(),
                     forwarded_by: cx.forwarded_by().cloned(),
                 });
-                let done = fed
-                    .forward_from(&cx, &create.activity, &Owners(objects.clone()))
-                    .await?;
+                let owners = Owners(objects.clone());
+                let done = fed.forward_from(&cx, &create.activity, &owners).await?;
                 forwarded.lock().unwrap().push(done);
+                // As a handler retried after a later step failed would.
+                let again = fed.forward_from(&cx, &create.activity, &owners).await?;
+                retried.lock().unwrap().push(again);
                 Ok(())
             }
         }
@@ -100,6 +117,7 @@ pub async fn start(host: &str, users: &[&str]) -> Node {
         policy,
         seen,
         forwarded,
+        retried,
         server,
     }
 }

@@ -401,4 +401,46 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
             from: id_of(&second)
         }
     );
+    // The handler called again (a retry after a later step failed) does
+    // not send it twice.
+    assert_eq!(
+        net.b.retried.lock().unwrap()[4],
+        Forwarded::NotForwarded {
+            reason: NotForwarded::AlreadyForwarded
+        }
+    );
+
+    // A reply to a followers-only post of bob's, cc'ing his followers:
+    // passing it on would tell others about the private post.
+    let private = net.b.fed.paths().object("bob-private").unwrap();
+    net.b.serve(
+        &json!({"@context": AS, "id": private, "type": "Note", "attributedTo": bob.id(),
+                "content": "followers only", "to": [bob.followers()]}),
+        &bob,
+    );
+    let (mut create, _) = reply(&net, "to-private", "about your private post");
+    create["object"]["inReplyTo"] = json!(private);
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        next_forward(&net, 5).await,
+        Forwarded::NotForwarded {
+            reason: NotForwarded::Private
+        }
+    );
+
+    // The activity's own inReplyTo naming bob's post, around a note about
+    // something else: receivers read the note's, so it is not his thread.
+    let (mut create, _) = reply(&net, "outer", "nothing to do with bob");
+    create["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inReplyTo");
+    create["inReplyTo"] = json!(net.bob_post);
+    send(&net.a.fed, &alice, &create).await;
+    assert_eq!(
+        next_forward(&net, 6).await,
+        Forwarded::NotForwarded {
+            reason: NotForwarded::NotAboutUs
+        }
+    );
 }

@@ -47,11 +47,21 @@ pub enum NotForwarded {
     Local,
     /// It addresses no followers collection of a local actor loaded here.
     NoLocalCollection,
-    /// Neither its `inReplyTo` nor its `object` (nor its embedded object's
-    /// `inReplyTo`, nor replies up to [`MAX_REPLY_DEPTH`] away) is an
-    /// object of this server. A `tag` (a `Mention`) never counts: anyone
-    /// can mention anyone.
+    /// Neither its `object` given by IRI nor its embedded object's
+    /// `inReplyTo` (nor replies up to [`MAX_REPLY_DEPTH`] away) is an
+    /// object of this server. What the sender writes of its own does not
+    /// count: a `tag` (a `Mention`: anyone can mention anyone), the
+    /// activity's own `inReplyTo` (receivers ignore it), an embedded
+    /// object's `id`.
     NotAboutUs,
+    /// The objects of this server it concerns are not public or unlisted
+    /// (or the [`OwnerLookup`] cannot say they are,
+    /// [`OwnerLookup::distributable`]): passing it on would tell people
+    /// outside a private post's audience about it.
+    Private,
+    /// This server already passed this activity on to these owners'
+    /// followers (a retry of a handler that forwarded it before failing).
+    AlreadyForwarded,
     /// It concerns objects of this server, but none whose owner (as the
     /// [`OwnerLookup`] says) is a local actor whose followers collection it
     /// addresses: a reply to bob's post cc'ing alice's followers is not
@@ -66,23 +76,33 @@ pub enum NotForwarded {
 
 impl Federation {
     /// Forwards `incoming` to the local followers it concerns (ActivityPub
-    /// §7.1.2, "Forwarding from Inbox"), as the exact bytes received
-    /// ([`Incoming::body`]), so their signature or proof still verifies.
+    /// §7.1.2, "Forwarding from Inbox"), as the bytes of [`Incoming::body`]
+    /// (those received; for an activity a relay announced, its document
+    /// re-serialized, which its LD signature or proof still covers), so
+    /// their signature or proof still verifies.
     ///
     /// Only when every condition of the spec holds, read as Mastodon does:
     /// - it is the first time this server sees the activity: the inbox
     ///   hands over each activity `id` once (its dedup store), so call this
-    ///   from the handler of an [`Incoming`], once;
+    ///   from the handler of an [`Incoming`];
     /// - it is not this server's own activity;
     /// - its `to`, `cc` or `audience` names the followers collection of a
     ///   local actor loaded here ([`Federation::actor`]), the *owner*;
-    /// - its `inReplyTo` or `object`, or its embedded object's
-    ///   `inReplyTo`, names an object of this server (following
-    ///   `inReplyTo` through other servers' objects, at most
-    ///   [`MAX_REPLY_DEPTH`] fetches) that the owner owns: `owners` (the
-    ///   application's store, e.g. `store::Posts`) says who owns a local
-    ///   object, and a local actor owns itself. When no owner can be
-    ///   established it is not forwarded. A `tag` never counts.
+    /// - its `object` given by IRI, or its embedded object's `inReplyTo`,
+    ///   names an object of this server (following `inReplyTo` through
+    ///   other servers' objects, at most [`MAX_REPLY_DEPTH`] fetches) that
+    ///   the owner owns: `owners` (the application's store, e.g.
+    ///   `store::Posts`) says who owns a local object, and a local actor
+    ///   owns itself. When no owner can be established it is not
+    ///   forwarded. What the sender writes of its own never counts: a
+    ///   `tag`, the activity's own `inReplyTo`, an embedded object's `id`;
+    /// - that object is public or unlisted ([`OwnerLookup::distributable`];
+    ///   a local actor is): a reply to a followers-only or direct post is
+    ///   not passed on, as Mastodon does not;
+    /// - it was not forwarded to that owner's followers already: a handler
+    ///   retried after a failure (the inbound queue's retries, a sender's
+    ///   retry after a `5xx`) does not send it twice. The last 10,000
+    ///   activities forwarded are remembered, in memory.
     ///
     /// It then goes to the owner's followers only (the collection named,
     /// so a followers-only reply reaches no one else), one delivery per
@@ -182,10 +202,18 @@ impl Federation {
             return Ok(not(NotForwarded::NotAboutUs));
         }
         let mut object_owners: Vec<Iri> = Vec::new();
+        let mut private = false;
         for object in &ours {
             if let Some(owner) = self.owner_of(object, lookup).await? {
-                object_owners.push(owner);
+                if self.distributable(object, lookup).await? {
+                    object_owners.push(owner);
+                } else {
+                    private = true;
+                }
             }
+        }
+        if object_owners.is_empty() && private {
+            return Ok(not(NotForwarded::Private));
         }
         // Only the owner of the object concerned vouches for passing it on
         // to its own followers, under its own key.
@@ -196,28 +224,57 @@ impl Federation {
         if owners.is_empty() {
             return Ok(not(NotForwarded::NotTheOwners));
         }
+        // Already passed on to these owners' followers (a retried handler).
+        let Some(id) = activity.id.as_ref() else {
+            return Ok(not(NotForwarded::NotAnActivity));
+        };
+        let record = |owner: &LocalActor| format!("{} {}", owner.id(), id);
+        let owners: Vec<LocalActor> = {
+            let done = self
+                .inner
+                .forwarded_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            owners
+                .into_iter()
+                .filter(|o| !done.contains(&record(o)))
+                .collect()
+        };
+        if owners.is_empty() {
+            return Ok(not(NotForwarded::AlreadyForwarded));
+        }
         let mut origins: Vec<&Iri> = vec![incoming.actor];
         origins.extend(incoming.forwarded_by);
+        // Every owner's inboxes first (the reads that may fail), then the
+        // jobs, each remembered once queued.
         let mut seen: HashSet<Url> = HashSet::new();
-        let (mut inboxes, mut jobs) = (Vec::new(), Vec::new());
+        let mut planned = Vec::new();
         for owner in &owners {
             let (targets, plan) = self.followers_inboxes(activity, owner, &origins).await?;
             let fresh: Vec<Url> = targets
                 .into_iter()
                 .filter(|u| seen.insert(u.clone()))
                 .collect();
-            if fresh.is_empty() {
-                continue;
+            planned.push((owner, fresh, plan));
+        }
+        let (mut inboxes, mut jobs) = (Vec::new(), Vec::new());
+        for (owner, fresh, plan) in planned {
+            if !fresh.is_empty() {
+                let job = NewActivity::new(
+                    plan.activity_id().clone(),
+                    PreparedBody::new(incoming.body.clone()),
+                    owner.key_id().clone(),
+                    fresh.clone(),
+                )
+                .with_order_key(plan.order_key());
+                jobs.extend(self.enqueue(job).await?);
+                inboxes.extend(fresh);
             }
-            let job = NewActivity::new(
-                plan.activity_id().clone(),
-                PreparedBody::new(incoming.body.clone()),
-                owner.key_id().clone(),
-                fresh.clone(),
-            )
-            .with_order_key(plan.order_key());
-            jobs.extend(self.enqueue(job).await?);
-            inboxes.extend(fresh);
+            self.inner
+                .forwarded_ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(record(owner));
         }
         if inboxes.is_empty() {
             return Ok(not(NotForwarded::NoRecipients));
@@ -269,10 +326,7 @@ impl Federation {
     /// server's found through `inReplyTo` up to [`MAX_REPLY_DEPTH`]
     /// fetches away.
     async fn local_objects(&self, document: &Value) -> Vec<Iri> {
-        let mut refs = references(document);
-        if let Some(object) = first(document.get("object")).filter(|o| o.is_object()) {
-            refs.extend(iris(object.get("inReplyTo")));
-        }
+        let refs = references(document);
         let ours: Vec<Iri> = refs
             .into_iter()
             .filter(|r| self.is_ours(r))
@@ -282,8 +336,9 @@ impl Federation {
             return ours;
         }
         // Replies further down a thread: fetch the parents, a few.
-        let mut next = reply_parent(document)
-            .or_else(|| first(document.get("object")).and_then(reply_parent))
+        let mut next = first(document.get("object"))
+            .filter(|o| o.is_object())
+            .and_then(reply_parent)
             .map(str::to_owned);
         for _ in 0..MAX_REPLY_DEPTH {
             let Some(parent) = next.take() else {
@@ -302,6 +357,25 @@ impl Federation {
             }
         }
         Vec::new()
+    }
+
+    /// Whether activities about the local `object` may be passed on: a
+    /// local actor always, a post when `lookup` says it is public or
+    /// unlisted.
+    async fn distributable(
+        &self,
+        object: &Iri,
+        lookup: &dyn OwnerLookup,
+    ) -> Result<bool, FederationError> {
+        if self.inner.paths.local_name(object).is_some() {
+            return Ok(true);
+        }
+        lookup.distributable(object).await.map_err(|source| {
+            FederationError::Dispatch(DispatchError::OwnerLookup {
+                object: echo(object.as_str()),
+                source,
+            })
+        })
     }
 
     fn is_ours(&self, iri: &str) -> bool {
@@ -327,6 +401,34 @@ impl Federation {
     }
 }
 
+/// The activities this server forwarded, as `owner activity` records: at
+/// most [`ForwardedIds::CAP`], the oldest forgotten first.
+#[derive(Debug, Default)]
+pub(crate) struct ForwardedIds {
+    set: HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl ForwardedIds {
+    /// How many records are kept: 10,000.
+    const CAP: usize = 10_000;
+
+    fn contains(&self, record: &str) -> bool {
+        self.set.contains(record)
+    }
+
+    fn insert(&mut self, record: String) {
+        if self.set.insert(record.clone()) {
+            self.order.push_back(record);
+        }
+        while self.order.len() > Self::CAP {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
 /// What forwarding reads of a received activity.
 struct Received<'a> {
     actor: &'a Iri,
@@ -339,12 +441,17 @@ fn not(reason: NotForwarded) -> Forwarded {
     Forwarded::NotForwarded { reason }
 }
 
-/// The IRIs of `inReplyTo` and `object` (never `tag`: a mention says
-/// nothing about whose thread it is).
+/// What an activity is about, as far as what its sender writes can say:
+/// its `object` given by IRI, or its embedded object's `inReplyTo`. Never
+/// the activity's own `inReplyTo` (receivers ignore it), an embedded
+/// object's `id` (the sender writes it: a `Create` of "our" post with other
+/// content) nor a `tag` (a mention says nothing about whose thread it is).
 fn references(document: &Value) -> Vec<&str> {
-    let mut out = iris(document.get("inReplyTo"));
-    out.extend(iris(document.get("object")));
-    out
+    match first(document.get("object")) {
+        Some(Value::String(iri)) => vec![iri.as_str()],
+        Some(embedded @ Value::Object(_)) => iris(embedded.get("inReplyTo")),
+        _ => Vec::new(),
+    }
 }
 
 /// The IRI a document replies to.
@@ -358,15 +465,16 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn references_read_in_reply_to_and_object_never_tags() {
+    fn references_are_an_object_iri_or_an_embedded_objects_reply_parent() {
+        // What the sender writes of its own never counts.
         let doc = json!({
             "inReplyTo": "https://b.example/n/1",
-            "object": {"id": "https://a.example/n/2"},
+            "object": {"id": "https://b.example/n/2", "inReplyTo": "https://b.example/n/3"},
             "tag": [{"type": "Mention", "href": "https://b.example/u/bob"}, 3],
         });
-        assert_eq!(
-            references(&doc),
-            ["https://b.example/n/1", "https://a.example/n/2"]
-        );
+        assert_eq!(references(&doc), ["https://b.example/n/3"]);
+        let like = json!({"inReplyTo": "https://b.example/n/1", "object": "https://b.example/n/2"});
+        assert_eq!(references(&like), ["https://b.example/n/2"]);
+        assert!(references(&json!({"object": {"id": "https://b.example/n/2"}})).is_empty());
     }
 }

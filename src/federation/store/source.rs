@@ -171,6 +171,16 @@ impl OwnerLookup for Posts {
     async fn owner(&self, object: &Iri) -> Result<Option<Iri>, BoxError> {
         Ok(self.store.owner(object).await?)
     }
+
+    /// A post stored public or unlisted.
+    async fn distributable(&self, object: &Iri) -> Result<bool, BoxError> {
+        Ok(self.store.get(object).await?.is_some_and(|p| {
+            matches!(
+                p.visibility,
+                crate::vocab::Visibility::Public | crate::vocab::Visibility::Unlisted
+            )
+        }))
+    }
 }
 
 #[cfg(feature = "axum")]
