@@ -211,6 +211,14 @@ pub enum InboxError {
         /// The property name (`id`, `type` or `actor`).
         property: &'static str,
     },
+    /// The activity names several actors (`400`): only one can be
+    /// verified, and the others would travel on (forwarded, stored) as if
+    /// they had acted too.
+    #[error("activity: {count} distinct actors; one is needed")]
+    SeveralActors {
+        /// How many distinct actors it names.
+        count: usize,
+    },
     /// The verified key belongs to someone other than the activity's `actor` (`401`).
     #[error(
         "signature: key {key_id:?} is owned by {owner:?}, but the activity's actor is {actor:?}"
@@ -313,6 +321,7 @@ impl InboxError {
             | Self::Forwarded(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidJson { .. }
             | Self::MissingProperty { .. }
+            | Self::SeveralActors { .. }
             | Self::PropertyTooLong { .. }
             | Self::IdOriginMismatch { .. }
             | Self::Vocab(_) => StatusCode::BAD_REQUEST,

@@ -22,7 +22,8 @@ pub(crate) struct Envelope {
     pub id: String,
     /// The first `type` value.
     pub kind: String,
-    /// The `actor` IRI (the first one, if several are given).
+    /// The `actor` IRI (an array of one, or of the same IRI repeated, is
+    /// read as that IRI; several distinct actors are refused).
     pub actor: String,
 }
 
@@ -88,6 +89,15 @@ pub(crate) fn parse(body: &[u8], max_bytes: usize) -> Result<Envelope, InboxErro
         .as_ref()
         .and_then(reference_iri)
         .ok_or(InboxError::MissingProperty { property: "actor" })?;
+    if let Some(Value::Array(actors)) = &raw.actor {
+        let distinct: std::collections::HashSet<Option<&str>> =
+            actors.iter().map(reference_iri).collect();
+        if distinct.len() > 1 {
+            return Err(InboxError::SeveralActors {
+                count: distinct.len(),
+            });
+        }
+    }
     let id = capped("id", id, max_bytes)?;
     let kind = capped("type", kind, max_bytes)?;
     let actor = capped("actor", actor, max_bytes)?;
@@ -113,6 +123,24 @@ mod tests {
         .unwrap();
         assert_eq!(env.id, "https://a.example/1");
         assert_eq!(env.kind, "Follow");
+        assert_eq!(env.actor, "https://a.example/u");
+    }
+
+    #[test]
+    fn several_distinct_actors_are_refused() {
+        assert!(matches!(
+            parse(
+                br#"{"id":"https://a.example/1","type":"Create","actor":["https://e.example/u/eve",{"id":"https://a.example/u/alice"}]}"#,
+                MAX
+            ),
+            Err(InboxError::SeveralActors { count: 2 })
+        ));
+        // The same actor twice, or alone in an array, is that actor.
+        let env = parse(
+            br#"{"id":"https://a.example/1","type":"Create","actor":["https://a.example/u",{"id":"https://a.example/u"}]}"#,
+            MAX,
+        )
+        .unwrap();
         assert_eq!(env.actor, "https://a.example/u");
     }
 
