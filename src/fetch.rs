@@ -306,7 +306,7 @@ impl Fetcher {
     /// # Errors
     /// As [`Fetcher::fetch_value`], plus [`FetchError::NotAtItsId`].
     pub async fn fetch_authoritative(&self, iri: &Url) -> Result<Value, FetchError> {
-        self.authoritative(iri, true).await
+        self.authoritative(iri, true, true).await
     }
 
     /// As [`Fetcher::fetch_authoritative`], without reading the cache (the
@@ -316,10 +316,26 @@ impl Fetcher {
     /// # Errors
     /// As [`Fetcher::fetch_authoritative`].
     pub async fn refetch_authoritative(&self, iri: &Url) -> Result<Value, FetchError> {
-        self.authoritative(iri, false).await
+        self.authoritative(iri, false, true).await
     }
 
-    async fn authoritative(&self, iri: &Url, read_cache: bool) -> Result<Value, FetchError> {
+    /// As [`Fetcher::fetch_authoritative`], neither reading nor writing the
+    /// cache: for a document whose content depends on who asks (a partial
+    /// followers collection served to this server's signature), which must
+    /// never answer another fetch of the same URL.
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch_authoritative`].
+    pub async fn fetch_private(&self, iri: &Url) -> Result<Value, FetchError> {
+        self.authoritative(iri, false, false).await
+    }
+
+    async fn authoritative(
+        &self,
+        iri: &Url,
+        read_cache: bool,
+        write_cache: bool,
+    ) -> Result<Value, FetchError> {
         self.check_domain(iri, iri)?;
         if read_cache
             && let Some(hit) = self.cache.get(iri).await
@@ -334,14 +350,18 @@ impl Fetcher {
             });
         };
         if same_resource(&id, &final_url) {
-            self.cache.put(iri, &doc).await;
+            if write_cache {
+                self.cache.put(iri, &doc).await;
+            }
             return Ok(doc);
         }
         // Same origin (checked), another path: ask the id itself, once.
         let (doc, final_url) = self.fetch_uncached(&id).await?;
         match document_id(&doc) {
             Some(again) if same_resource(&again, &final_url) => {
-                self.cache.put(iri, &doc).await;
+                if write_cache {
+                    self.cache.put(iri, &doc).await;
+                }
                 Ok(doc)
             }
             again => Err(FetchError::NotAtItsId {
@@ -534,6 +554,63 @@ pub fn check_origin(id: &str, fetched: &Url) -> Result<(), FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves every URL as a collection at its own id, counting requests.
+    #[derive(Debug, Default)]
+    struct Collections(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl HttpClient for Collections {
+        async fn execute(
+            &self,
+            req: http::Request<Bytes>,
+        ) -> Result<http::Response<Bytes>, ClientError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body =
+                serde_json::json!({"id": req.uri().to_string(), "type": "OrderedCollection"});
+            let mut response = http::Response::new(Bytes::from(body.to_string()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/activity+json"),
+            );
+            Ok(response)
+        }
+    }
+
+    /// Keeps whatever it is given.
+    #[derive(Default)]
+    struct KeepAll(std::sync::Mutex<std::collections::HashMap<String, Value>>);
+
+    #[async_trait::async_trait]
+    impl FetchCache for KeepAll {
+        async fn get(&self, iri: &Url) -> Option<Value> {
+            self.0.lock().unwrap().get(iri.as_str()).cloned()
+        }
+        async fn put(&self, iri: &Url, document: &Value) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(iri.to_string(), document.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_private_fetch_neither_reads_nor_fills_the_cache() {
+        let client = Arc::new(Collections::default());
+        let cache = Arc::new(KeepAll::default());
+        let fetcher = Fetcher::new(client.clone()).cache(cache.clone());
+        let url = Url::parse("https://b.example/users/bob/followers_synchronization").unwrap();
+        let requests = || client.0.load(std::sync::atomic::Ordering::SeqCst);
+        fetcher.fetch_private(&url).await.unwrap();
+        assert!(cache.get(&url).await.is_none(), "kept for any later fetch");
+        fetcher.fetch_private(&url).await.unwrap();
+        assert_eq!(requests(), 2);
+        // What the cache holds is not the answer either.
+        fetcher.fetch_authoritative(&url).await.unwrap();
+        assert!(cache.get(&url).await.is_some());
+        fetcher.fetch_private(&url).await.unwrap();
+        assert_eq!(requests(), 4);
+    }
 
     #[test]
     fn origins() {

@@ -189,6 +189,16 @@ pub enum FollowersSyncError {
         /// The cap ([`FollowersSyncConfig::max_items`]).
         max: usize,
     },
+    /// More of this server's actors follow the sender than the cap: the
+    /// digest cannot be compared over a list cut short, and reconciling
+    /// against one would undo real follows. Nothing is changed.
+    #[error("followers synchronization: more than {max} local actors follow {sender}")]
+    TooManyLocalFollowers {
+        /// The sender.
+        sender: Iri,
+        /// The cap ([`FollowersSyncConfig::max_items`]).
+        max: usize,
+    },
     /// Acting for a local actor failed (loading it, sending its `Undo`).
     #[error("followers synchronization: acting for {actor}: {reason}")]
     Local {

@@ -172,6 +172,18 @@ impl Federation {
     ) -> Result<SyncOutcome, FollowersSyncError> {
         header.check_origin(sender)?;
         let max = self.inner.followers_sync.config.max_items;
+        // One more than the cap, before anything is fetched: a list cut
+        // short must not be reconciled.
+        let ours = self
+            .graph()
+            .local_followers_of(sender, max.saturating_add(1))
+            .await?;
+        if ours.len() > max {
+            return Err(FollowersSyncError::TooManyLocalFollowers {
+                sender: sender.clone(),
+                max,
+            });
+        }
         let remote = self
             .actors()
             .get(sender)
@@ -186,7 +198,6 @@ impl Federation {
                 sender: sender.clone(),
             });
         }
-        let ours = self.graph().local_followers_of(sender, max).await?;
         if FollowersDigest::of(&ours) == header.digest {
             let state = &self.inner.followers_sync;
             state.record_in_sync(sender, header.digest, Instant::now());
@@ -234,6 +245,14 @@ impl Federation {
             else {
                 continue;
             };
+            // Read again now: an Accept handled while the collection was
+            // fetched made it a follow, which an Undo would break.
+            if super::super::migration::follows(graph.as_ref(), &local, sender)
+                .await
+                .map_err(|e| acting(&local, e.into()))?
+            {
+                continue;
+            }
             let id = self.new_activity_id().map_err(|e| acting(&local, e))?;
             let follow = Activity::follow(id, local.clone(), sender.clone());
             let id = self.new_activity_id().map_err(|e| acting(&local, e))?;
@@ -329,9 +348,11 @@ impl Federation {
             reason,
         };
         let target = url.to_url().map_err(|e| failed(e.to_string()))?;
+        // Served for this server's signature alone: never cached, where
+        // another fetch of the URL could be answered with it.
         let value = self
             .fetcher()
-            .refetch_authoritative(&target)
+            .fetch_private(&target)
             .await
             .map_err(|e| failed(e.to_string()))?;
         serde_json::from_value(value).map_err(|e| failed(e.to_string()))
@@ -347,5 +368,58 @@ fn acting(local: &Iri, e: crate::federation::FederationError) -> FollowersSyncEr
             actor: local.clone(),
             reason: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::federation::Federation;
+    use crate::federation::followers_sync::FollowersSyncConfig;
+    use crate::federation::testing::NoNetwork;
+
+    #[tokio::test]
+    async fn more_local_followers_than_the_cap_are_never_reconciled() {
+        let client = Arc::new(NoNetwork::default());
+        let fed = Federation::builder("https://a.example".parse().unwrap())
+            .with_client(client.clone())
+            .with_followers_sync(FollowersSyncConfig::default().with_max_items(2))
+            .build()
+            .await
+            .unwrap();
+        let sender = Iri::new_unchecked("https://b.example/users/bob");
+        for name in ["ann", "ben", "cat"] {
+            let local = fed.actor(name).await.unwrap();
+            fed.graph()
+                .add_following(local.id(), &sender)
+                .await
+                .unwrap();
+        }
+        let header = SyncHeader::parse(&format!(
+            "collectionId=\"{sender}/followers\", digest=\"{}\", \
+             url=\"https://b.example/users/bob/followers_synchronization\"",
+            "0".repeat(64)
+        ))
+        .unwrap();
+        let refused = fed.synchronize_followers(&sender, &header).await;
+        assert!(
+            matches!(
+                &refused,
+                Err(FollowersSyncError::TooManyLocalFollowers { max: 2, .. })
+            ),
+            "{refused:?}"
+        );
+        // Decided before any fetch, and every follow is still there.
+        assert_eq!(client.requests(), 0);
+        assert_eq!(
+            fed.graph()
+                .local_followers_of(&sender, 10)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
     }
 }
