@@ -38,7 +38,12 @@
 //! [`MigrationConfig::max_follows`] local actors per `Move`, and an
 //! origin whose move was followed is not followed again for
 //! [`MigrationConfig::cooldown`] (7 days, as Mastodon and GoToSocial do),
-//! in a table of at most [`MigrationConfig::remembered`] origins.
+//! in a table of at most [`MigrationConfig::remembered`] origins. A `Move`
+//! of an origin no local actor follows is answered before anything is
+//! fetched ([`Migration::handle`]); a second `Move` of an origin whose move
+//! is being followed waits its turn ([`MigrationError::InProgress`], not a
+//! refusal), so two Moves to two targets cannot both be followed; a `Move`
+//! whose every follow failed is not remembered, and stays retryable.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -203,6 +208,21 @@ impl std::fmt::Debug for Migration {
 struct Recent {
     at: HashMap<String, Instant>,
     order: VecDeque<(String, Instant)>,
+    /// Origins whose move is being followed now.
+    moving: std::collections::HashSet<String>,
+}
+
+/// An origin's move being followed: released when dropped.
+struct Claim {
+    recent: Arc<Mutex<Recent>>,
+    origin: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.moving.remove(&self.origin);
+    }
 }
 
 impl Migration {
@@ -305,16 +325,17 @@ impl Migration {
         verified: &VerifiedMove,
         candidates: &[LocalActor],
     ) -> Result<FollowedAlong, MigrationError> {
-        self.check_cooldown(&verified.origin)?;
+        // The cooldown and the claim in one step: two Moves of one origin
+        // (to two targets) cannot both be followed.
+        let _claim = self.claim(&verified.origin)?;
         let graph = self.fed.graph().as_ref();
         let mut done = FollowedAlong::default();
-        let mut seen: Vec<&Iri> = Vec::new();
+        let mut seen: std::collections::HashSet<&Iri> = std::collections::HashSet::new();
         for me in candidates {
             let id = me.id();
-            if *id == verified.target || *id == verified.origin || seen.contains(&id) {
+            if *id == verified.target || *id == verified.origin || !seen.insert(id) {
                 continue;
             }
-            seen.push(id);
             if !follows(graph, id, &verified.origin).await? {
                 continue;
             }
@@ -330,15 +351,11 @@ impl Migration {
                 Err(e) => done.failed.push((id.clone(), e)),
             }
         }
-        // Remembered once the follows are moved, and only when they were
-        // ours to move: a graph error leaves the Move retryable, and moves
-        // concerning no local actor cannot push real entries out of the
-        // bounded table.
-        if !(done.moved.is_empty()
-            && done.already_following.is_empty()
-            && done.failed.is_empty()
-            && done.over_cap == 0)
-        {
+        // Remembered once follows were moved: a Move whose every follow
+        // failed (or that concerned no local actor) stays retryable, and
+        // moves concerning no local actor cannot push real entries out of
+        // the bounded table.
+        if !(done.moved.is_empty() && done.already_following.is_empty() && done.over_cap == 0) {
             self.remember(&verified.origin);
         }
         Ok(done)
@@ -357,6 +374,17 @@ impl Migration {
         activity: &Activity,
     ) -> Result<FollowedAlong, MigrationError> {
         self.check_cooldown(cx.actor())?;
+        // Nobody here follows the origin: nothing to move, and nothing is
+        // fetched on the sender's behalf.
+        if self
+            .fed
+            .graph()
+            .local_followers_of(cx.actor(), 1)
+            .await?
+            .is_empty()
+        {
+            return Ok(FollowedAlong::default());
+        }
         let verified = self.verify(cx.actor(), activity).await?;
         self.follow_along(&verified, &self.fed.loaded_actors())
             .await
@@ -393,6 +421,31 @@ impl Migration {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Checks the cooldown of `origin` and claims its move, in one step.
+    fn claim(&self, origin: &Iri) -> Result<Claim, MigrationError> {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.config.cooldown.is_zero()
+            && recent
+                .at
+                .get(origin.as_str())
+                .is_some_and(|at| at.elapsed() < self.config.cooldown)
+        {
+            return Err(MigrationError::Cooldown {
+                origin: origin.clone(),
+                cooldown_secs: self.config.cooldown.as_secs(),
+            });
+        }
+        if !recent.moving.insert(origin.as_str().to_owned()) {
+            return Err(MigrationError::InProgress {
+                origin: origin.clone(),
+            });
+        }
+        Ok(Claim {
+            recent: self.recent.clone(),
+            origin: origin.as_str().to_owned(),
+        })
     }
 
     fn remember(&self, origin: &Iri) {

@@ -140,6 +140,14 @@ pub enum MigrationError {
         /// The cooldown, in seconds.
         cooldown_secs: u64,
     },
+    /// A move of this account is being followed right now (another `Move`
+    /// of it arrived meanwhile): not a refusal, a retry then meets the
+    /// cooldown.
+    #[error("Move from {origin}: another move of this account is being followed")]
+    InProgress {
+        /// The moving account.
+        origin: Iri,
+    },
     /// The account to move is not a local actor of this handle.
     #[error("{actor} is not a local actor of this server")]
     NotLocal {

@@ -770,3 +770,39 @@ async fn a_move_concerning_no_local_follower_leaves_no_cooldown() {
     }
     assert!(migration.recent.lock().unwrap().at.is_empty());
 }
+
+#[tokio::test]
+async fn a_second_move_of_an_origin_being_followed_waits_its_turn() {
+    let (fed, _) = setup().await;
+    let alice = fed.local("alice").unwrap();
+    let origin = iri(ORIGIN);
+    fed.graph()
+        .add_following(alice.id(), &origin)
+        .await
+        .unwrap();
+    let migration = Migration::new(&fed);
+    let verified = migration
+        .verify(&origin, &move_of(ORIGIN, ORIGIN, Some(TARGET)))
+        .await
+        .unwrap();
+    // Another Move of the same origin is being followed right now.
+    let claim = migration.claim(&origin).unwrap();
+    let busy = migration
+        .follow_along(&verified, std::slice::from_ref(&alice))
+        .await;
+    assert!(
+        matches!(&busy, Err(MigrationError::InProgress { .. })),
+        "{busy:?}"
+    );
+    assert!(!busy.unwrap_err().is_refusal(), "a retry is worth it");
+    // Once it is done (and remembered), the retry meets the cooldown.
+    drop(claim);
+    migration.remember(&origin);
+    let later = migration
+        .follow_along(&verified, std::slice::from_ref(&alice))
+        .await;
+    assert!(
+        matches!(&later, Err(MigrationError::Cooldown { .. })),
+        "{later:?}"
+    );
+}
