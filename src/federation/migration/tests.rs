@@ -662,6 +662,9 @@ async fn a_follow_that_cannot_be_addressed_keeps_the_origin() {
         .sent_follow_between(alice.id(), &iri(TARGET))
         .await;
     assert_eq!(pending.unwrap(), None);
+    // Nothing was moved: the origin's re-sent Move is not refused for the
+    // cooldown, and is followed once the target answers again.
+    assert!(migration.check_cooldown(&iri(ORIGIN)).is_ok());
 }
 
 /// A graph that counts the pages of following it is asked for.
