@@ -102,12 +102,20 @@ impl Federation {
         sender: &Iri,
         headers: &HeaderMap,
     ) -> Result<SyncCheck, FollowersSyncError> {
-        let Some(value) = headers.get(HEADER_NAME) else {
+        let mut values = headers.get_all(HEADER_NAME).iter();
+        let Some(value) = values.next() else {
             return Ok(SyncCheck::NoHeader);
         };
         let state = &self.inner.followers_sync;
         if !state.config.enabled || !cfg!(feature = "delivery") {
             return Ok(SyncCheck::Disabled);
+        }
+        // Which one would the sender mean? Neither is read.
+        if values.next().is_some() {
+            return Err(FollowersSyncError::HeaderSyntax {
+                value: clip(&String::from_utf8_lossy(value.as_bytes())).to_owned(),
+                reason: "the header is given more than once",
+            });
         }
         let value = value
             .to_str()
@@ -140,8 +148,10 @@ impl Federation {
     }
 
     /// Reconciles the local actors following `sender` with the partial
-    /// collection `header` names, now (no interval: see
-    /// [`Federation::check_followers_sync`] for the guarded entry).
+    /// collection `header` names, now (no interval, and whatever
+    /// [`enabled`](super::FollowersSyncConfig::enabled) says: this is the
+    /// application's own call; see [`Federation::check_followers_sync`] for
+    /// the guarded entry).
     ///
     /// Checks again that `header` is the sender's: `collectionId` must be
     /// the `followers` of its actor document, `url` on its origin. Compares
@@ -379,6 +389,33 @@ mod tests {
     use crate::federation::Federation;
     use crate::federation::followers_sync::FollowersSyncConfig;
     use crate::federation::testing::NoNetwork;
+
+    #[tokio::test]
+    async fn a_header_given_twice_is_refused() {
+        let fed = Federation::builder("https://a.example".parse().unwrap())
+            .with_client(Arc::new(NoNetwork::default()))
+            .build()
+            .await
+            .unwrap();
+        let sender = Iri::new_unchecked("https://b.example/users/bob");
+        let value = |digest: char| {
+            http::HeaderValue::from_str(&format!(
+                "collectionId=\"{sender}/followers\", digest=\"{}\", \
+                 url=\"https://b.example/users/bob/followers_synchronization\"",
+                digest.to_string().repeat(64)
+            ))
+            .unwrap()
+        };
+        let mut headers = HeaderMap::new();
+        headers.append(HEADER_NAME, value('0'));
+        headers.append(HEADER_NAME, value('1'));
+        let refused = fed.check_followers_sync(&sender, &headers);
+        assert!(
+            matches!(&refused, Err(FollowersSyncError::HeaderSyntax { reason, .. })
+                if reason.contains("more than once")),
+            "{refused:?}"
+        );
+    }
 
     #[tokio::test]
     async fn more_local_followers_than_the_cap_are_never_reconciled() {
