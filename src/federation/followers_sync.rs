@@ -228,7 +228,9 @@ pub struct FollowersSyncConfig {
     /// How many senders' last reconciliation times are remembered
     /// ([`DEFAULT_MAX_TRACKED`]); past it the oldest is forgotten.
     pub max_tracked: usize,
-    /// How many reconciliations run at once ([`DEFAULT_CONCURRENCY`]).
+    /// How many reconciliations run at once ([`DEFAULT_CONCURRENCY`]), at
+    /// most one per sending host (a host's slow answers cannot hold every
+    /// slot); a header arriving past them is skipped, not queued.
     pub concurrency: usize,
 }
 
@@ -285,6 +287,9 @@ pub(crate) struct SyncState {
     fetched: Mutex<Tracked<()>>,
     in_sync: Mutex<Tracked<FollowersDigest>>,
     running: Arc<std::sync::atomic::AtomicUsize>,
+    /// The hosts a reconciliation runs for: one each, so one host's slow
+    /// answers cannot hold every slot.
+    hosts: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 /// Per sender, a value and when it was recorded; at most `max_tracked`
@@ -332,12 +337,19 @@ impl<V> Tracked<V> {
     }
 }
 
-/// A running reconciliation's slot; released on drop.
-pub(crate) struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+/// A running reconciliation's slot, and its sender's host; released on
+/// drop.
+pub(crate) struct Slot {
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    hosts: Arc<Mutex<std::collections::HashSet<String>>>,
+    host: String,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        lock(&self.hosts).remove(&self.host);
+        self.running
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -354,18 +366,30 @@ impl SyncState {
             fetched: Mutex::default(),
             in_sync: Mutex::default(),
             running: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            hosts: Arc::default(),
         }
     }
 
-    /// A slot for one reconciliation, if fewer than `concurrency` run.
-    pub(crate) fn slot(&self) -> Option<Slot> {
+    /// A slot for one reconciliation for `sender`, if fewer than
+    /// `concurrency` run and none runs for its host.
+    pub(crate) fn slot(&self, sender: &Iri) -> Option<Slot> {
         use std::sync::atomic::Ordering;
+        let host = crate::inbox::host_of(sender.as_str()).unwrap_or_default();
+        let mut hosts = lock(&self.hosts);
+        if hosts.contains(&host) {
+            return None;
+        }
         let running = self.running.fetch_add(1, Ordering::SeqCst);
         if running >= self.config.concurrency {
             self.running.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
-        Some(Slot(self.running.clone()))
+        hosts.insert(host.clone());
+        Some(Slot {
+            running: self.running.clone(),
+            hosts: self.hosts.clone(),
+            host,
+        })
     }
 
     /// Whether `sender`'s partial collection may be fetched now: not
@@ -411,10 +435,10 @@ mod tests {
         let a = Iri::parse("https://a.example/users/a").unwrap();
         let b = Iri::parse("https://b.example/users/b").unwrap();
         let t0 = Instant::now();
-        let slot = state.slot().unwrap();
-        assert!(state.slot().is_none(), "one at a time");
+        let slot = state.slot(&a).unwrap();
+        assert!(state.slot(&b).is_none(), "one at a time");
         drop(slot);
-        assert!(state.slot().is_some());
+        assert!(state.slot(&b).is_some());
         assert!(state.may_fetch(&a, t0));
         assert!(
             !state.may_fetch(&a, t0 + Duration::from_secs(59)),
@@ -434,5 +458,18 @@ mod tests {
         assert!(!state.known_in_sync(&a, &FollowersDigest::default(), t0));
         assert!(!state.known_in_sync(&b, &d, t0));
         assert!(!state.known_in_sync(&a, &d, t0 + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn one_host_holds_one_slot_whatever_its_actors() {
+        let state = SyncState::new(FollowersSyncConfig::default().with_concurrency(2));
+        let iri = |s: &str| Iri::parse(s).unwrap();
+        let first = state.slot(&iri("https://slow.example/users/a")).unwrap();
+        // Another actor of the same host waits; another host does not.
+        assert!(state.slot(&iri("https://slow.example/users/b")).is_none());
+        let other = state.slot(&iri("https://b.example/users/bob")).unwrap();
+        drop(first);
+        assert!(state.slot(&iri("https://slow.example/users/b")).is_some());
+        drop(other);
     }
 }

@@ -128,7 +128,7 @@ impl Federation {
         if state.known_in_sync(sender, &header.digest, Instant::now()) {
             return Ok(SyncCheck::InSync);
         }
-        let Some(slot) = state.slot() else {
+        let Some(slot) = state.slot(sender) else {
             return Ok(SyncCheck::Throttled);
         };
         #[cfg(feature = "delivery")]
