@@ -70,8 +70,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub(crate) use send::ForwardedIds;
-pub use send::{Forwarded, MAX_REPLY_DEPTH, NotForwarded};
+pub use send::{FORWARDS_REMEMBERED, Forwarded, MAX_REPLY_DEPTH, NotForwarded};
 
 use super::Federation;
 use crate::fetch::Fetcher;

@@ -458,7 +458,9 @@ impl FederationBuilder {
                 object_signing: self.object_signing,
                 relays,
                 relay_actors,
-                forwarded_ids: Default::default(),
+                forwards: crate::inbox::MemorySeenStore::new(
+                    super::forwarding::FORWARDS_REMEMBERED,
+                ),
                 plan,
                 // A delivery queue of the application's (maybe durable) with
                 // no fan-out queue: fan-out jobs kept in memory would be lost
@@ -566,9 +568,9 @@ pub(crate) struct Inner {
     pub(crate) relays: Arc<dyn super::relay::RelayStore>,
     /// The accepted relays' actors, shared with the forwarded verifier.
     pub(crate) relay_actors: Arc<super::forwarding::RelayActors>,
-    /// What `forward` already passed on, so a retried handler does not
-    /// send it twice.
-    pub(crate) forwarded_ids: std::sync::Mutex<super::forwarding::ForwardedIds>,
+    /// What `forward` already passed on (`owner activity`), so a retried
+    /// handler does not send it twice: the inbox's bounded dedup set.
+    pub(crate) forwards: crate::inbox::MemorySeenStore,
     plan: PlanOptions,
     pub(crate) fanout: Arc<dyn DeliveryQueue>,
     /// Posts to followers skip the fan-out queue (see

@@ -10,7 +10,7 @@ use crate::delivery::{DeliveryPlan, JobId, NewActivity, PreparedBody};
 use crate::federation::dispatch::{Cx, DispatchError, OwnerLookup};
 use crate::federation::recipients::{RecipientResolver, addressees};
 use crate::federation::{Federation, FederationError, LocalActor};
-use crate::inbox::{Incoming, echo};
+use crate::inbox::{Incoming, SeenStore as _, echo};
 use crate::vocab::{Activity, Iri};
 
 use super::{first, iris};
@@ -19,6 +19,10 @@ use super::{first, iris};
 /// other servers looking for one of this server's (ActivityPub §7.1.2:
 /// "SHOULD recurse … with a server-defined limit"): 3 fetches.
 pub const MAX_REPLY_DEPTH: usize = 3;
+
+/// How many forwards (an activity to one owner's followers)
+/// [`Federation::forward`] remembers, so as not to send one twice: 10,000.
+pub const FORWARDS_REMEMBERED: usize = 10_000;
 
 /// What [`Federation::forward`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,8 +105,8 @@ impl Federation {
     ///   not passed on, as Mastodon does not;
     /// - it was not forwarded to that owner's followers already: a handler
     ///   retried after a failure (the inbound queue's retries, a sender's
-    ///   retry after a `5xx`) does not send it twice. The last 10,000
-    ///   activities forwarded are remembered, in memory.
+    ///   retry after a `5xx`) does not send it twice. The last
+    ///   [`FORWARDS_REMEMBERED`] forwards are remembered, in memory.
     ///
     /// It then goes to the owner's followers only (the collection named,
     /// so a followers-only reply reaches no one else), one delivery per
@@ -229,17 +233,14 @@ impl Federation {
             return Ok(not(NotForwarded::NotAnActivity));
         };
         let record = |owner: &LocalActor| format!("{} {}", owner.id(), id);
-        let owners: Vec<LocalActor> = {
-            let done = self
-                .inner
-                .forwarded_ids
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            owners
-                .into_iter()
-                .filter(|o| !done.contains(&record(o)))
-                .collect()
-        };
+        let done = &self.inner.forwards;
+        let mut pending = Vec::new();
+        for owner in owners {
+            if !done.contains(&record(&owner)).await {
+                pending.push(owner);
+            }
+        }
+        let owners = pending;
         if owners.is_empty() {
             return Ok(not(NotForwarded::AlreadyForwarded));
         }
@@ -270,11 +271,7 @@ impl Federation {
                 jobs.extend(self.enqueue(job).await?);
                 inboxes.extend(fresh);
             }
-            self.inner
-                .forwarded_ids
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(record(owner));
+            done.insert_if_new(&record(owner)).await;
         }
         if inboxes.is_empty() {
             return Ok(not(NotForwarded::NoRecipients));
@@ -398,34 +395,6 @@ impl Federation {
                 source,
             })
         })
-    }
-}
-
-/// The activities this server forwarded, as `owner activity` records: at
-/// most [`ForwardedIds::CAP`], the oldest forgotten first.
-#[derive(Debug, Default)]
-pub(crate) struct ForwardedIds {
-    set: HashSet<String>,
-    order: std::collections::VecDeque<String>,
-}
-
-impl ForwardedIds {
-    /// How many records are kept: 10,000.
-    const CAP: usize = 10_000;
-
-    fn contains(&self, record: &str) -> bool {
-        self.set.contains(record)
-    }
-
-    fn insert(&mut self, record: String) {
-        if self.set.insert(record.clone()) {
-            self.order.push_back(record);
-        }
-        while self.order.len() > Self::CAP {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
     }
 }
 
