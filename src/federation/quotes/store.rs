@@ -26,10 +26,32 @@ pub const DEFAULT_MAX_AUTHORIZATIONS_PER_HOST: usize = 5_000;
 /// scheme, port or user info: the key of the per-host caps; the IRI itself
 /// when it has no host.
 pub(crate) fn quoter_host(iri: &Iri) -> String {
-    url::Url::parse(iri.as_str())
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_else(|| iri.as_str().to_owned())
+    crate::inbox::host_of(iri.as_str()).unwrap_or_else(|| iri.as_str().to_owned())
+}
+
+/// How many entries of a table each quoter host holds.
+#[derive(Debug, Default)]
+pub(crate) struct HostCounts(HashMap<String, usize>);
+
+impl HostCounts {
+    pub(crate) fn held(&self, host: &str) -> usize {
+        self.0.get(host).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn add(&mut self, host: &str) {
+        *self.0.entry(host.to_owned()).or_insert(0) += 1;
+    }
+
+    /// One fewer for `host`; a host holding none is forgotten.
+    pub(crate) fn release(&mut self, host: &str) {
+        match self.0.get_mut(host) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.0.remove(host);
+            }
+            None => {}
+        }
+    }
 }
 
 /// One authorization this server issued for a quote of a local post
@@ -101,7 +123,7 @@ struct Table {
     by_id: HashMap<Iri, QuoteAuthorization>,
     by_pair: HashMap<(Iri, Iri), Iri>,
     /// How many authorizations quoters on each host hold.
-    by_host: HashMap<String, usize>,
+    by_host: HostCounts,
 }
 
 impl Default for MemoryAuthorizations {
@@ -154,14 +176,13 @@ impl AuthorizationStore for MemoryAuthorizations {
             });
         }
         let host = quoter_host(&auth.quoter);
-        let held = t.by_host.get(&host).copied().unwrap_or(0);
-        if held >= self.host_cap {
+        if t.by_host.held(&host) >= self.host_cap {
             return Err(QuoteError::HostFull {
                 host,
                 cap: self.host_cap,
             });
         }
-        t.by_host.insert(host, held + 1);
+        t.by_host.add(&host);
         t.by_pair.insert(pair, auth.id.clone());
         t.by_id.insert(auth.id.clone(), auth.clone());
         Ok(auth)
@@ -176,15 +197,7 @@ impl AuthorizationStore for MemoryAuthorizations {
         let removed = t.by_id.remove(id);
         if let Some(a) = &removed {
             t.by_pair.remove(&(a.quote.clone(), a.target.clone()));
-            let host = quoter_host(&a.quoter);
-            match t.by_host.get(&host).copied() {
-                Some(n) if n > 1 => {
-                    t.by_host.insert(host, n - 1);
-                }
-                _ => {
-                    t.by_host.remove(&host);
-                }
-            }
+            t.by_host.release(&quoter_host(&a.quoter));
         }
         Ok(removed)
     }
@@ -254,14 +267,14 @@ impl<V> Bounded<V> {
 #[derive(Debug)]
 pub(crate) struct PendingTable {
     table: Bounded<super::PendingQuote>,
-    by_host: HashMap<String, usize>,
+    by_host: HostCounts,
 }
 
 impl PendingTable {
     pub(crate) fn new(cap: usize) -> Self {
         PendingTable {
             table: Bounded::new(cap),
-            by_host: HashMap::new(),
+            by_host: HostCounts::default(),
         }
     }
 
@@ -286,18 +299,17 @@ impl PendingTable {
         if self.table.get(id).is_some() {
             return Some(false);
         }
-        let held = self.by_host.entry(host.to_owned()).or_insert(0);
-        if *held >= cap {
+        if self.by_host.held(host) >= cap {
             return None;
         }
-        *held += 1;
+        self.by_host.add(host);
         Some(true)
     }
 
     /// Gives back a place taken by [`PendingTable::reserve`] for a request
     /// that was not kept after all.
     pub(crate) fn unreserve(&mut self, host: &str) {
-        self.release(host);
+        self.by_host.release(host);
     }
 
     /// Keeps `pending`, whose host's place was taken (`reserved`) or not
@@ -306,29 +318,19 @@ impl PendingTable {
         let host = quoter_host(&pending.request.quoter);
         let (replaced, evicted) = self.table.insert(pending.request.id.clone(), pending);
         match (replaced.is_some(), reserved) {
-            (true, true) => self.release(&host),
-            (false, false) => *self.by_host.entry(host).or_insert(0) += 1,
+            (true, true) => self.by_host.release(&host),
+            (false, false) => self.by_host.add(&host),
             _ => {}
         }
         for old in evicted {
-            self.release(&quoter_host(&old.request.quoter));
+            self.by_host.release(&quoter_host(&old.request.quoter));
         }
     }
 
     pub(crate) fn remove(&mut self, id: &Iri) -> Option<super::PendingQuote> {
         let removed = self.table.remove(id)?;
-        self.release(&quoter_host(&removed.request.quoter));
+        self.by_host.release(&quoter_host(&removed.request.quoter));
         Some(removed)
-    }
-
-    fn release(&mut self, host: &str) {
-        match self.by_host.get_mut(host) {
-            Some(n) if *n > 1 => *n -= 1,
-            Some(_) => {
-                self.by_host.remove(host);
-            }
-            None => {}
-        }
     }
 }
 
