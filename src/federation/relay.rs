@@ -252,7 +252,7 @@ impl Federation {
         };
         // Kept first, so that an Accept arriving at once is recognised.
         self.relay_store().put(subscription.clone()).await?;
-        self.refresh_relay_actors().await?;
+        self.refresh_relay_actors().await;
         let follow = subscription.follow_activity();
         self.deliver_to_relays(&instance, &follow, [&subscription])
             .await?;
@@ -270,7 +270,7 @@ impl Federation {
         let Some(subscription) = self.relay_store().remove(relay).await? else {
             return Ok(None);
         };
-        self.refresh_relay_actors().await?;
+        self.refresh_relay_actors().await;
         let instance = self.instance_actor().clone();
         let follow = subscription.follow_activity();
         let mut undo = Activity::undo(
@@ -302,11 +302,17 @@ impl Federation {
 
     /// Reads which relays are accepted again from the store, for the
     /// forwarded verifier's relay budget (see
-    /// [`ForwardedVerifier`](super::forwarding::ForwardedVerifier)).
-    pub(crate) async fn refresh_relay_actors(&self) -> Result<(), RelayError> {
-        let relays = self.relay_store().all().await?;
-        self.inner.relay_actors.replace(&relays);
-        Ok(())
+    /// [`ForwardedVerifier`](super::forwarding::ForwardedVerifier)). A
+    /// store that cannot be read leaves the set as it was: the change
+    /// itself was made, and only a relay's budget is at stake.
+    pub(crate) async fn refresh_relay_actors(&self) {
+        match self.relay_store().all().await {
+            Ok(relays) => self.inner.relay_actors.replace(&relays),
+            #[cfg(feature = "delivery")]
+            Err(e) => tracing::warn!(error = %e, "relay store unreadable; relay budgets unchanged"),
+            #[cfg(not(feature = "delivery"))]
+            Err(_) => {}
+        }
     }
 
     /// Queues `activity`, signed by `signer`, to each of `relays`' inboxes.

@@ -100,9 +100,7 @@ async fn answer(
         store.remove(&relay.id).await.map(|_| ())
     };
     result.map_err(|e| store_error(&incoming.kind, e))?;
-    fed.refresh_relay_actors()
-        .await
-        .map_err(|e| store_error(&incoming.kind, e))?;
+    fed.refresh_relay_actors().await;
     Ok(None)
 }
 
