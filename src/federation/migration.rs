@@ -410,10 +410,13 @@ impl Migration {
     }
 
     fn check_cooldown(&self, origin: &Iri) -> Result<(), MigrationError> {
-        if self.config.cooldown.is_zero() {
-            return Ok(());
-        }
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        self.cooldown_of(&recent, origin)
+    }
+
+    /// [`MigrationError::Cooldown`] if a move of `origin` was followed
+    /// within the cooldown, as `recent` says.
+    fn cooldown_of(&self, recent: &Recent, origin: &Iri) -> Result<(), MigrationError> {
         match recent.at.get(origin.as_str()) {
             Some(at) if at.elapsed() < self.config.cooldown => Err(MigrationError::Cooldown {
                 origin: origin.clone(),
@@ -426,17 +429,7 @@ impl Migration {
     /// Checks the cooldown of `origin` and claims its move, in one step.
     fn claim(&self, origin: &Iri) -> Result<Claim, MigrationError> {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.config.cooldown.is_zero()
-            && recent
-                .at
-                .get(origin.as_str())
-                .is_some_and(|at| at.elapsed() < self.config.cooldown)
-        {
-            return Err(MigrationError::Cooldown {
-                origin: origin.clone(),
-                cooldown_secs: self.config.cooldown.as_secs(),
-            });
-        }
+        self.cooldown_of(&recent, origin)?;
         if !recent.moving.insert(origin.as_str().to_owned()) {
             return Err(MigrationError::InProgress {
                 origin: origin.clone(),
