@@ -304,18 +304,12 @@ impl Federation {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::federation::testing::NoNetwork;
+    use crate::federation::testing::offline;
 
     #[tokio::test]
     async fn a_served_object_never_names_its_hidden_recipients() {
-        let fed = Federation::builder("https://a.example".parse().unwrap())
-            .with_client(Arc::new(NoNetwork::default()))
-            .build()
-            .await
-            .unwrap();
+        let (fed, _) = offline(|b| b).await;
         let alice = fed.actor("alice").await.unwrap();
         let object = AnyObject::from_value(&serde_json::json!({
             "id": "https://a.example/objects/1",

@@ -59,3 +59,15 @@ impl crate::client::HttpClient for NoNetwork {
         })
     }
 }
+
+/// A federation on `https://a.example` that reaches no network, with
+/// `configure` applied to its builder; and its client, which counts what
+/// it was asked.
+pub(crate) async fn offline(
+    configure: impl FnOnce(super::FederationBuilder) -> super::FederationBuilder,
+) -> (super::Federation, std::sync::Arc<NoNetwork>) {
+    let client = std::sync::Arc::new(NoNetwork::default());
+    let builder = super::Federation::builder("https://a.example".parse().unwrap())
+        .with_client(client.clone());
+    (configure(builder).build().await.unwrap(), client)
+}

@@ -383,20 +383,13 @@ fn acting(local: &Iri, e: crate::federation::FederationError) -> FollowersSyncEr
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::federation::Federation;
     use crate::federation::followers_sync::FollowersSyncConfig;
-    use crate::federation::testing::NoNetwork;
+    use crate::federation::testing::offline;
 
     #[tokio::test]
     async fn a_header_given_twice_is_refused() {
-        let fed = Federation::builder("https://a.example".parse().unwrap())
-            .with_client(Arc::new(NoNetwork::default()))
-            .build()
-            .await
-            .unwrap();
+        let (fed, _) = offline(|b| b).await;
         let sender = Iri::new_unchecked("https://b.example/users/bob");
         let value = |digest: char| {
             http::HeaderValue::from_str(&format!(
@@ -419,13 +412,9 @@ mod tests {
 
     #[tokio::test]
     async fn more_local_followers_than_the_cap_are_never_reconciled() {
-        let client = Arc::new(NoNetwork::default());
-        let fed = Federation::builder("https://a.example".parse().unwrap())
-            .with_client(client.clone())
-            .with_followers_sync(FollowersSyncConfig::default().with_max_items(2))
-            .build()
-            .await
-            .unwrap();
+        let (fed, client) =
+            offline(|b| b.with_followers_sync(FollowersSyncConfig::default().with_max_items(2)))
+                .await;
         let sender = Iri::new_unchecked("https://b.example/users/bob");
         for name in ["ann", "ben", "cat"] {
             let local = fed.actor(name).await.unwrap();

@@ -414,12 +414,7 @@ fn addressed(refs: &Option<crate::vocab::Refs>) -> Vec<String> {
 
 /// A federation on `https://a.example` that reaches no network.
 async fn federation() -> crate::federation::Federation {
-    use crate::federation::testing::NoNetwork;
-    crate::federation::Federation::builder("https://a.example".parse().unwrap())
-        .with_client(Arc::new(NoNetwork::default()))
-        .build()
-        .await
-        .unwrap()
+    crate::federation::testing::offline(|b| b).await.0
 }
 
 #[tokio::test]
