@@ -172,6 +172,22 @@ impl Budgets {
     }
 }
 
+/// A budget of `fetches` a minute per host.
+fn per_minute(fetches: u32) -> Mutex<HostBudget> {
+    Mutex::new(HostBudget::new(
+        fetches,
+        Duration::from_secs(60),
+        MAX_BUDGET_HOSTS,
+    ))
+}
+
+/// Replaces `budget` with one of `fetches` per `period` per host.
+fn set(budget: &Mutex<HostBudget>, fetches: u32, period: Duration) {
+    if let Ok(mut b) = budget.lock() {
+        *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
+    }
+}
+
 /// One token from `key`'s bucket in `budget`, or
 /// [`ForwardedError::OverBudget`] naming `host`.
 fn take(budget: &Mutex<HostBudget>, key: &str, host: &str) -> Result<(), ForwardedError> {
@@ -220,21 +236,9 @@ impl ForwardedVerifier {
             fetcher,
             relays: Arc::default(),
             budgets: Budgets {
-                relays: Mutex::new(HostBudget::new(
-                    Self::DEFAULT_RELAY_BUDGET,
-                    Duration::from_secs(60),
-                    MAX_BUDGET_HOSTS,
-                )),
-                origins: Mutex::new(HostBudget::new(
-                    Self::DEFAULT_FETCH_BUDGET,
-                    Duration::from_secs(60),
-                    MAX_BUDGET_HOSTS,
-                )),
-                forwarders: Mutex::new(HostBudget::new(
-                    Self::DEFAULT_FORWARDER_BUDGET,
-                    Duration::from_secs(60),
-                    MAX_BUDGET_HOSTS,
-                )),
+                relays: per_minute(Self::DEFAULT_RELAY_BUDGET),
+                origins: per_minute(Self::DEFAULT_FETCH_BUDGET),
+                forwarders: per_minute(Self::DEFAULT_FORWARDER_BUDGET),
             },
         }
     }
@@ -252,9 +256,7 @@ impl ForwardedVerifier {
     /// [`ForwardedVerifier::DEFAULT_FETCH_BUDGET`] per minute.
     #[must_use]
     pub fn with_fetch_budget(self, fetches: u32, period: Duration) -> Self {
-        if let Ok(mut b) = self.budgets.origins.lock() {
-            *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
-        }
+        set(&self.budgets.origins, fetches, period);
         self
     }
 
@@ -277,9 +279,7 @@ impl ForwardedVerifier {
     /// [`ForwardedVerifier::DEFAULT_RELAY_BUDGET`] per minute.
     #[must_use]
     pub fn with_relay_budget(self, fetches: u32, period: Duration) -> Self {
-        if let Ok(mut b) = self.budgets.relays.lock() {
-            *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
-        }
+        set(&self.budgets.relays, fetches, period);
         self
     }
 
@@ -289,9 +289,7 @@ impl ForwardedVerifier {
     /// below the per-origin budget, or one forwarder can spend an origin's.
     #[must_use]
     pub fn with_forwarder_budget(self, fetches: u32, period: Duration) -> Self {
-        if let Ok(mut b) = self.budgets.forwarders.lock() {
-            *b = HostBudget::new(fetches, period, MAX_BUDGET_HOSTS);
-        }
+        set(&self.budgets.forwarders, fetches, period);
         self
     }
 
