@@ -139,3 +139,65 @@ async fn a_handler_failing_every_time_is_given_up_when_attempts_are_spent() {
         Some("attempts spent: Like handler: store unavailable (call 2)")
     );
 }
+
+/// A handler that panics is a failed attempt: the job is retried with the
+/// panic's message on record, the worker's slot is freed (with one slot,
+/// the next activity is still processed), and the pool keeps running.
+#[tokio::test]
+async fn a_panicking_handler_is_retried_and_frees_its_slot() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use archipel::federation::dispatch::Dispatcher;
+    use archipel::federation::{MemoryGraph, Paths};
+
+    let (inbox, peers) = common::inbox_with_peers(1, 1);
+    let inbound = InboundQueue::new(Arc::new(MemoryQueue::new()));
+    let (first, request) = common::like(&peers[0], 1);
+    common::accept(&inbox, &inbound, &request).await;
+    let (second, request) = common::like(&peers[0], 2);
+    common::accept(&inbox, &inbound, &request).await;
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let paths = Paths::new(common::BASE.parse().unwrap()).unwrap();
+    let dispatcher = Dispatcher::new(paths, Arc::new(MemoryGraph::new())).on_like({
+        let (calls, done, first) = (calls.clone(), done.clone(), first.clone());
+        move |_cx, like| {
+            let (calls, done, first) = (calls.clone(), done.clone(), first.clone());
+            async move {
+                let id = like.id.as_ref().map(|i| i.as_str().to_owned()).unwrap();
+                // The first activity's first call panics.
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 && id == first {
+                    panic!("handler bug on {id}");
+                }
+                done.lock().unwrap().push(id);
+                Ok(())
+            }
+        }
+    });
+    let workers = InboundWorkers::start(
+        inbound.clone(),
+        dispatcher,
+        quick(5).with_concurrency(1).with_per_origin(1),
+    );
+    common::wait_until("both processed", Duration::from_secs(10), || {
+        done.lock().unwrap().len() == 2
+    })
+    .await;
+    let stopped = workers.shutdown().await;
+
+    let mut done = done.lock().unwrap().clone();
+    done.sort();
+    let mut expected = vec![first.clone(), second];
+    expected.sort();
+    assert_eq!(
+        done, expected,
+        "each processed once, the panicked one on its retry"
+    );
+    assert_eq!(
+        (stopped.processed, stopped.retried, stopped.failed),
+        (2, 1, 0)
+    );
+    let stats = inbound.stats().await.unwrap();
+    assert_eq!((stats.depth, stats.leased), (0, 0), "nothing left leased");
+}
