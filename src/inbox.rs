@@ -497,7 +497,7 @@ pub struct Inbox {
     policy: DomainPolicy,
     seen: Arc<dyn SeenStore>,
     config: InboxConfig,
-    public_base: Option<url::Url>,
+    public_base: Option<PublicBase>,
     forwarding: Option<Arc<dyn VerifyForwarded>>,
 }
 
@@ -505,7 +505,10 @@ impl std::fmt::Debug for Inbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inbox")
             .field("config", &self.config)
-            .field("public_base", &self.public_base)
+            .field(
+                "public_base",
+                &self.public_base.as_ref().map(|b| b.url.as_str()),
+            )
             .field("forwarding", &self.forwarding.is_some())
             .finish_non_exhaustive()
     }
@@ -565,7 +568,7 @@ impl Inbox {
     /// reached as `127.0.0.1:PORT`, it is also simply wrong. Set it in
     /// production. Only the path and query of the request are then kept.
     pub fn with_public_base(mut self, base: url::Url) -> Self {
-        self.public_base = Some(base);
+        self.public_base = Some(PublicBase::new(base));
         self
     }
 
@@ -608,15 +611,46 @@ impl Inbox {
         let pipeline = async {
             match &self.public_base {
                 Some(base) => {
-                    let rebased = rebase_uri(request.clone(), base);
+                    let mut rebased = request.clone();
+                    base.apply(&mut rebased);
                     self.run(&rebased).await
                 }
                 None => self.run(request).await,
             }
         };
-        // One `tracing` span per activity (`tracing` comes with `delivery`).
+        self.traced(request.uri().path(), pipeline).await
+    }
+
+    /// [`receive`](Self::receive) on a request the caller owns (the inbox
+    /// routes): rebased in place, without the copy of its headers
+    /// `receive` makes. The request is left rebased.
+    #[cfg(feature = "axum")]
+    pub(crate) async fn receive_in_place(
+        &self,
+        request: &mut http::Request<Bytes>,
+    ) -> Result<Incoming, InboxError> {
         #[cfg(feature = "delivery")]
-        let pipeline = trace::receive(request, pipeline);
+        let path = request.uri().path().to_owned();
+        if let Some(base) = &self.public_base {
+            base.apply(request);
+        }
+        let pipeline = self.run(request);
+        #[cfg(feature = "delivery")]
+        return trace::receive(&path, pipeline).await;
+        #[cfg(not(feature = "delivery"))]
+        pipeline.await
+    }
+
+    /// `pipeline` inside the activity's `tracing` span (`tracing` comes
+    /// with `delivery`).
+    async fn traced(
+        &self,
+        _path: &str,
+        pipeline: impl std::future::Future<Output = Result<Incoming, InboxError>>,
+    ) -> Result<Incoming, InboxError> {
+        #[cfg(feature = "delivery")]
+        return trace::receive(_path, pipeline).await;
+        #[cfg(not(feature = "delivery"))]
         pipeline.await
     }
 
@@ -795,40 +829,160 @@ pub(crate) fn host_of(iri: &str) -> Option<String> {
 /// assert_eq!(req.headers()["host"], "social.example");
 /// ```
 pub fn rebase_uri(mut request: http::Request<Bytes>, base: &url::Url) -> http::Request<Bytes> {
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str)
-        .to_owned();
-    let mut absolute = base.clone();
-    absolute.set_query(None);
-    absolute.set_fragment(None);
-    let base_path = absolute.path().trim_end_matches('/').to_owned();
-    let combined = format!(
-        "{}://{}{}{}",
-        absolute.scheme(),
-        crate::client::authority(&absolute),
-        base_path,
-        path_and_query
-    );
-    if let Ok(uri) = combined.parse::<http::Uri>() {
-        *request.uri_mut() = uri;
-    }
-    // Every `Host` the sender sent goes; only the base's authority stays.
-    match http::HeaderValue::from_str(&crate::client::authority(&absolute)) {
-        Ok(host) => {
-            request.headers_mut().insert(http::header::HOST, host);
-        }
-        Err(_) => {
-            request.headers_mut().remove(http::header::HOST);
-        }
-    }
+    PublicBase::new(base.clone()).apply(&mut request);
     request
+}
+
+/// A public base URL, with what [`rebase_uri`] derives from it computed
+/// once: every received request is rebased.
+#[derive(Debug, Clone)]
+struct PublicBase {
+    url: url::Url,
+    /// The base's scheme and authority as the URI's, when they parse as
+    /// such (`None`: the rebased URI is built and parsed whole).
+    parts: Option<(http::uri::Scheme, http::uri::Authority)>,
+    /// `scheme://authority/base-path` without the trailing `/`.
+    prefix: String,
+    /// Whether the base has a path of its own to put before the request's.
+    has_path: bool,
+    /// The base's authority as a `Host` value (`None`: not a valid one).
+    host: Option<http::HeaderValue>,
+}
+
+impl PublicBase {
+    fn new(url: url::Url) -> PublicBase {
+        let authority = crate::client::authority(&url);
+        let base_path = url.path().trim_end_matches('/');
+        let prefix = format!("{}://{}{}", url.scheme(), authority, base_path);
+        let parts = http::uri::Scheme::try_from(url.scheme())
+            .ok()
+            .zip(http::uri::Authority::try_from(authority.as_str()).ok());
+        let host = http::HeaderValue::from_str(&authority).ok();
+        PublicBase {
+            has_path: !base_path.is_empty(),
+            url,
+            parts,
+            prefix,
+            host,
+        }
+    }
+
+    fn apply(&self, request: &mut http::Request<Bytes>) {
+        let path_and_query = request.uri().path_and_query().cloned();
+        let rebased = match (&self.parts, path_and_query) {
+            // The common case, a base without a path: the request's own
+            // path and query, already parsed, under the base's origin.
+            (Some((scheme, authority)), Some(pq)) if !self.has_path => {
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(scheme.clone());
+                parts.authority = Some(authority.clone());
+                parts.path_and_query = Some(pq);
+                http::Uri::from_parts(parts).ok()
+            }
+            (_, pq) => {
+                let pq = pq.as_ref().map_or("/", http::uri::PathAndQuery::as_str);
+                let mut combined = String::with_capacity(self.prefix.len() + pq.len());
+                combined.push_str(&self.prefix);
+                combined.push_str(pq);
+                http::Uri::try_from(combined).ok()
+            }
+        };
+        if let Some(uri) = rebased {
+            *request.uri_mut() = uri;
+        }
+        // Every `Host` the sender sent goes; only the base's authority stays.
+        match &self.host {
+            Some(host) => {
+                request
+                    .headers_mut()
+                    .insert(http::header::HOST, host.clone());
+            }
+            None => {
+                request.headers_mut().remove(http::header::HOST);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rebased(base: &str, target: &str, host: Option<&str>) -> (String, Option<String>) {
+        let mut request = http::Request::post(target);
+        if let Some(host) = host {
+            request = request
+                .header("host", host)
+                .header("host", "second.example");
+        }
+        let request = rebase_uri(request.body(Bytes::new()).unwrap(), &base.parse().unwrap());
+        let host = request
+            .headers()
+            .get_all(http::header::HOST)
+            .iter()
+            .map(|h| h.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>();
+        assert!(host.len() <= 1, "one Host at most: {host:?}");
+        (request.uri().to_string(), host.into_iter().next())
+    }
+
+    #[test]
+    fn a_request_is_rebased_on_the_public_base_whatever_it_names() {
+        let cases = [
+            // base, target, expected URI, expected Host
+            (
+                "https://a.example",
+                "/users/x/inbox?y=1",
+                "https://a.example/users/x/inbox?y=1",
+                "a.example",
+            ),
+            (
+                "https://a.example/",
+                "/inbox",
+                "https://a.example/inbox",
+                "a.example",
+            ),
+            (
+                "http://127.0.0.1:8080",
+                "/inbox",
+                "http://127.0.0.1:8080/inbox",
+                "127.0.0.1:8080",
+            ),
+            (
+                "https://a.example:8443/",
+                "http://evil.example/inbox",
+                "https://a.example:8443/inbox",
+                "a.example:8443",
+            ),
+            (
+                "https://a.example/social/",
+                "/users/x/inbox?y",
+                "https://a.example/social/users/x/inbox?y",
+                "a.example",
+            ),
+            (
+                "https://a.example/social",
+                "http://evil.example:1/inbox",
+                "https://a.example/social/inbox",
+                "a.example",
+            ),
+            (
+                "https://a.example/?q=1#f",
+                "/inbox",
+                "https://a.example/inbox",
+                "a.example",
+            ),
+        ];
+        for (base, target, uri, host) in cases {
+            for sent in [None, Some("evil.example")] {
+                assert_eq!(
+                    rebased(base, target, sent),
+                    (uri.to_owned(), Some(host.to_owned())),
+                    "{base} + {target} (Host {sent:?})"
+                );
+            }
+        }
+    }
 
     #[test]
     fn statuses_cover_every_class() {

@@ -513,8 +513,8 @@ fn proves_origin(e: &crate::inbox::InboxError) -> bool {
     )
 }
 
-async fn receive(s: &RouteState, request: InboxRequest, permit: &mut Permit) -> Response {
-    let incoming = match s.fed.inbox().receive(&request.0).await {
+async fn receive(s: &RouteState, mut request: InboxRequest, permit: &mut Permit) -> Response {
+    let incoming = match s.fed.inbox().receive_in_place(&mut request.0).await {
         Ok(i) => i,
         Err(e) => {
             if !proves_origin(&e) {

@@ -5,21 +5,20 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use super::{InboxError, Incoming, host_of};
 
-/// Runs `pipeline` (the inbox's checks on `request`) inside the span and
-/// records how it ended.
+/// Runs `pipeline` (the inbox's checks on the request to `path`) inside
+/// the span and records how it ended.
 pub(super) async fn receive(
-    request: &http::Request<Bytes>,
+    path: &str,
     pipeline: impl Future<Output = Result<Incoming, InboxError>>,
 ) -> Result<Incoming, InboxError> {
     let span = tracing::info_span!(
         "archipel.inbox.receive",
-        path = %request.uri().path(),
+        path = %path,
         key_host = Empty,
         activity = Empty,
         kind = Empty,
@@ -28,6 +27,11 @@ pub(super) async fn receive(
         error = Empty,
     );
     let result = pipeline.instrument(span.clone()).await;
+    // Nothing listens (no subscriber, or one filtering the span out): the
+    // fields would be thrown away, and the key's host costs a URL parse.
+    if span.is_disabled() {
+        return result;
+    }
     match &result {
         Ok(incoming) => {
             if let Some(host) = host_of(incoming.verified.key_id.as_str()) {
