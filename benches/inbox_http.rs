@@ -43,7 +43,9 @@
 //! workers' handling), and the baseline threads' CPU per verification.
 //! Their quotient says what share of the server's work the RSA
 //! verification is, whatever else ran on the machine meanwhile.
-//! `INBOX_HTTP_MEMORY_ONLY=1` runs the in-memory mode alone (for `perf`).
+//! `INBOX_HTTP_MEMORY_ONLY=1` runs the in-memory mode alone (for `perf`),
+//! and `INBOX_HTTP_PER_ACTOR=N` sends N activities per actor in the
+//! measured pass instead of 20 (a longer pass to profile).
 
 #[allow(dead_code)]
 #[path = "inbox_throughput/cpu.rs"]
@@ -123,7 +125,14 @@ struct Measured {
 
 fn main() -> ExitCode {
     let bench = std::env::args().any(|a| a == "--bench");
-    let shape = if bench { BENCH } else { SMOKE };
+    let mut shape = if bench { BENCH } else { SMOKE };
+    // A longer measured pass, for profiling it (`perf record -p`).
+    if let Some(n) = std::env::var("INBOX_HTTP_PER_ACTOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        shape.per_actor = n;
+    }
     match run(shape) {
         Ok(pass) if pass || !bench => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,
@@ -275,6 +284,7 @@ fn measure(
     let (warm, measured) = requests.split_at(shape.actors);
     let warm = client_rt.block_on(load::send(addr, Arc::new(warm.to_vec()), shape.connections))?;
     check_refusals(mode, "warm-up", &warm)?;
+    println!("[{mode}] warm-up done, measured pass begins");
     let cpu_before = cpu::server_cpu();
     let origin = Instant::now();
     let outcome = client_rt.block_on(load::send(
