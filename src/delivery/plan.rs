@@ -213,26 +213,44 @@ pub enum SkipReason {
 /// The serialized activity and its digest, computed once per fan-out.
 ///
 /// Holds a [`BodyDigest`], so the `Digest` and `Content-Digest` header
-/// values are also rendered once and shared by every signed request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// values are also rendered once and shared by every signed request. The
+/// digest is computed when first asked for: a job that is never sent (an
+/// inbound queue's, kept in memory) never pays for it.
+#[derive(Debug, Clone)]
 pub struct PreparedBody {
     bytes: Bytes,
-    digest: BodyDigest,
+    digest: std::sync::OnceLock<BodyDigest>,
 }
 
+/// Equal bodies are equal bytes (the digest is a function of them, whether
+/// computed yet or not).
+impl PartialEq for PreparedBody {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for PreparedBody {}
+
 impl PreparedBody {
-    /// Wraps already-serialized bytes, computing their SHA-256.
+    /// Wraps already-serialized bytes; their SHA-256 is computed when
+    /// first needed.
     pub fn new(bytes: Bytes) -> Self {
-        let digest = BodyDigest::sha256(&bytes);
-        PreparedBody { bytes, digest }
+        PreparedBody {
+            bytes,
+            digest: std::sync::OnceLock::new(),
+        }
     }
 
     /// Rebuilds a body from stored bytes and digest (a queue backend's row).
     ///
     /// Returns `None` when the digest does not match the bytes.
     pub fn from_parts(bytes: Bytes, sha256: [u8; 32]) -> Option<Self> {
-        let body = PreparedBody::new(bytes);
-        (body.digest.bytes() == &sha256).then_some(body)
+        let digest = BodyDigest::sha256(&bytes);
+        (digest.bytes() == &sha256).then(|| PreparedBody {
+            bytes,
+            digest: std::sync::OnceLock::from(digest),
+        })
     }
 
     /// The body bytes, as sent.
@@ -242,23 +260,23 @@ impl PreparedBody {
 
     /// The SHA-256 of the body.
     pub fn sha256(&self) -> &[u8; 32] {
-        self.digest.bytes()
+        self.digest().bytes()
     }
 
     /// The digest with its rendered header values, for
     /// [`Signer::sign_with_digest`](crate::signatures::Signer::sign_with_digest).
     pub fn digest(&self) -> &BodyDigest {
-        &self.digest
+        self.digest.get_or_init(|| BodyDigest::sha256(&self.bytes))
     }
 
     /// The draft-cavage `Digest` header value (RFC 3230): `SHA-256=<base64>`.
     pub fn digest_header(&self) -> &str {
-        self.digest.digest_header()
+        self.digest().digest_header()
     }
 
     /// The RFC 9530 `Content-Digest` header value: `sha-256=:<base64>:`.
     pub fn content_digest_header(&self) -> &str {
-        self.digest.content_digest_header()
+        self.digest().content_digest_header()
     }
 }
 
