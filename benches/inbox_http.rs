@@ -43,6 +43,15 @@
 //! workers' handling), and the baseline threads' CPU per verification.
 //! Their quotient says what share of the server's work the RSA
 //! verification is, whatever else ran on the machine meanwhile.
+//!
+//! The HTTP floor and the ceiling: the same measured requests, answered
+//! `202` unread by an empty axum handler on the same runtime, give what
+//! HTTP and loopback TCP cost the server per request, and what the load
+//! generator costs (it runs in this process, on the same cores). The
+//! ceiling printed beside the ratio is the rate of an inbox that did only
+//! that floor's work plus one bare verification per request, every core
+//! busy all the time: an upper bound for any inbox on this machine, so a
+//! ratio is read against it as well as against the target.
 //! `INBOX_HTTP_MEMORY_ONLY=1` runs the in-memory mode alone (for `perf`),
 //! and `INBOX_HTTP_PER_ACTOR=N` sends N activities per actor in the
 //! measured pass instead of 20 (a longer pass to profile).
@@ -110,6 +119,8 @@ const SMOKE: Shape = Shape {
 const MIN_RATIO: f64 = 0.5;
 /// Threads of the server runtime, and of the baseline.
 const CORES: usize = 2;
+/// The name of the load generator's threads.
+const CLIENT_THREADS: &str = "bench-client";
 
 /// What one mode measured.
 struct Measured {
@@ -152,7 +163,7 @@ fn runtime(threads: usize, name: &str) -> Res<tokio::runtime::Runtime> {
 }
 
 fn run(shape: Shape) -> Res<bool> {
-    let client_rt = runtime(1, "bench-client")?;
+    let client_rt = runtime(1, CLIENT_THREADS)?;
     let started = Instant::now();
     let peers = client_rt.block_on(peers::start_with_keys(
         shape.actors,
@@ -182,9 +193,11 @@ fn run(shape: Shape) -> Res<bool> {
         if std::env::var_os("INBOX_HTTP_FLOOR").is_some() {
             let floor = floor::measure(shape, &peers, &client_rt)?;
             println!(
-                "HTTP floor: {:.0}/s, server CPU per request {:?}",
+                "HTTP floor: {:.0}/s, server CPU per request {:?}, load generator CPU per request {:?}; bare CPU per verification {:?}",
                 floor.outcome.rate(),
-                floor.cpu_per_request
+                floor.cpu_per_request,
+                floor.client_cpu_per_request,
+                before.cpu_per_op
             );
         }
         return Ok(true);
@@ -250,6 +263,19 @@ fn run(shape: Shape) -> Res<bool> {
             .cpu_per_request
             .map_or("n/a".to_owned(), |c| format!("{c:.1?}"))
     );
+    // The most any inbox could reach here: one that did, per request, only
+    // what the empty handler's server did, plus one bare verification,
+    // with the load generator's CPU beside it on the same cores, and every
+    // core busy all the time. An upper bound: real scheduling only loses.
+    if let (Some(server), Some(client)) = (floor.cpu_per_request, floor.client_cpu_per_request) {
+        let per_request = server + client + bare_cpu;
+        let ceiling = CORES as f64 / per_request.as_secs_f64();
+        println!(
+            "ceiling on this machine (HTTP floor {server:.1?} + load generator {client:.1?} + one bare verification {bare_cpu:.1?} of CPU per request, on {CORES} cores): {ceiling:.0}/s, ratio {:.2} to bare verifications; by server CPU alone, {:.2}",
+            ceiling / bare,
+            bare_cpu.as_secs_f64() / (server + bare_cpu).as_secs_f64()
+        );
+    }
     let pass = memory.outcome.rate() / bare >= MIN_RATIO;
     println!(
         "{}: verified activities at {:.2} of bare verifications (queue in memory; target at least {MIN_RATIO} with aws-lc-rs)",
@@ -551,6 +577,8 @@ mod floor {
     pub struct Floor {
         pub outcome: load::Outcome,
         pub cpu_per_request: Option<Duration>,
+        /// The load generator's CPU per request (it shares the cores).
+        pub client_cpu_per_request: Option<Duration>,
     }
 
     pub fn measure(shape: Shape, peers: &Peers, client_rt: &tokio::runtime::Runtime) -> Res<Floor> {
@@ -582,16 +610,21 @@ mod floor {
         )?;
         let measured = requests.get(shape.actors..).unwrap_or_default().to_vec();
         let before = cpu::server_cpu();
+        let client_before = cpu::threads_cpu(crate::CLIENT_THREADS);
         let outcome =
             client_rt.block_on(load::send(addr, Arc::new(measured), shape.connections))?;
         let count = u32::try_from(outcome.latencies.len().max(1)).unwrap_or(u32::MAX);
         let cpu_per_request = cpu::server_cpu()
             .zip(before)
             .map(|(after, before)| after.saturating_sub(before) / count);
+        let client_cpu_per_request = cpu::threads_cpu(crate::CLIENT_THREADS)
+            .zip(client_before)
+            .map(|(after, before)| after.saturating_sub(before) / count);
         server_rt.shutdown_timeout(Duration::from_secs(5));
         Ok(Floor {
             outcome,
             cpu_per_request,
+            client_cpu_per_request,
         })
     }
 }

@@ -20,13 +20,19 @@ const PERIOD: Duration = Duration::from_millis(10);
 /// CPU time of the threads named [`SERVER_THREADS`] so far (threads that
 /// ended are no longer counted: keep the server's threads alive for the run).
 pub fn server_cpu() -> Option<Duration> {
+    threads_cpu(SERVER_THREADS)
+}
+
+/// CPU time so far of this process's threads named `name` (Linux), else
+/// `None`.
+pub fn threads_cpu(name: &str) -> Option<Duration> {
     let mut total = 0u64;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let path = task.ok()?.path();
         let Ok(comm) = std::fs::read_to_string(path.join("comm")) else {
             continue; // the thread ended meanwhile
         };
-        if comm.trim_end() != SERVER_THREADS {
+        if comm.trim_end() != name {
             continue;
         }
         let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) else {
