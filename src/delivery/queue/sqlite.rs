@@ -6,6 +6,11 @@
 //! or restart loses nothing: claimed jobs whose worker died become due again
 //! when their lease lapses. Each activity's body is stored once, in
 //! `archipel_bodies`, and referenced by one `archipel_jobs` row per inbox.
+//! Enqueues that arrive while another is being written are committed
+//! together, in one transaction and one sync (group commit: an inbox
+//! receiving many activities at once pays one sync per batch, not per
+//! activity); each caller still returns only once its own activity is
+//! committed.
 //!
 //! Settled jobs are not deleted at once: a delivered job stays for
 //! [`SqliteOptions::keep_delivered`] and a given-up one (the give-up record:
@@ -42,10 +47,11 @@ use crate::delivery::{DeliveryError, Timestamp};
 
 use ops::{
     ACK_SQL, CHECKPOINT_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, NEXT_DUE_SQL, RETRY_SQL,
-    SettleArgs, blocking, claim_in, db, dialect_name, enqueue_in, finished_from, from_sql_ts,
-    id_sql, job_from_row, prune_in, to_sql_ts, token_sql, wall_clock,
+    SettleArgs, blocking, claim_in, db, dialect_name, finished_from, from_sql_ts, id_sql,
+    job_from_row, prune_in, to_sql_ts, token_sql, wall_clock,
 };
 
+mod batch;
 mod ops;
 mod schema;
 #[cfg(test)]
@@ -121,9 +127,53 @@ pub struct SqliteQueue {
 #[derive(Debug)]
 struct Inner {
     conn: Mutex<Connection>,
+    /// Enqueues waiting for the writer (group commit, see `batch`).
+    batch: Mutex<batch::Batch>,
+    /// Batches written (a transaction each), for the tests.
+    #[cfg(test)]
+    transactions: AtomicU64,
     options: SqliteOptions,
     path: Option<PathBuf>,
     last_prune: AtomicU64,
+}
+
+impl Inner {
+    /// Writes the waiting enqueues, a batch per transaction, until none is
+    /// left (run by the writer [`SqliteQueue::enqueue_activity`] starts).
+    fn write_batches(&self) {
+        // Should a write panic, the activities still waiting would have no
+        // writer (the mark says one is on its way): they are failed, so
+        // their callers answer and retry, and the next enqueue starts one.
+        struct Unstick<'a>(&'a Inner);
+        impl Drop for Unstick<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0
+                        .batch
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .abandon();
+                }
+            }
+        }
+        let _unstick = Unstick(self);
+        loop {
+            // The connection first: what arrives while the previous writer
+            // holds it joins this batch.
+            let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let (items, more) = self.batch.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if items.is_empty() {
+                return;
+            }
+            batch::write(&mut conn, &self.options, items);
+            #[cfg(test)]
+            self.transactions.fetch_add(1, Ordering::Relaxed);
+            drop(conn);
+            if !more {
+                return;
+            }
+        }
+    }
 }
 
 impl SqliteQueue {
@@ -180,6 +230,9 @@ impl SqliteQueue {
         SqliteQueue {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                batch: Mutex::default(),
+                #[cfg(test)]
+                transactions: AtomicU64::new(0),
                 options,
                 path,
                 last_prune: AtomicU64::new(wall_clock().as_millis()),
@@ -295,20 +348,24 @@ impl DeliveryQueue for SqliteQueue {
         if activity.inboxes.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_conn(move |conn, opts| {
-            let force = opts.synchronous == Synchronous::Enqueue;
-            if force {
-                conn.execute_batch("PRAGMA synchronous = FULL")
-                    .map_err(db)?;
-            }
-            let stored = enqueue_in(conn, activity, now);
-            if force {
-                conn.execute_batch("PRAGMA synchronous = NORMAL")
-                    .map_err(db)?;
-            }
-            stored
-        })
-        .await
+        // Group commit: activities enqueued while a write is under way are
+        // written together by the next writer (see `batch`); each caller is
+        // answered once its activity is committed.
+        let (outcome, start) = self
+            .inner
+            .batch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(activity, now);
+        if start {
+            let inner = self.inner.clone();
+            // The writer's own blocking task: a caller that stops waiting
+            // does not stop the write of the others' activities.
+            tokio::task::spawn_blocking(move || inner.write_batches());
+        }
+        outcome.await.map_err(|_| {
+            DeliveryError::Queue("sqlite: the writer stopped before storing the activity".into())
+        })?
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {

@@ -373,15 +373,14 @@ fn skip_hosts(request: &ClaimRequest) -> String {
     serde_json::to_string(&hosts).unwrap_or_default()
 }
 
-pub(super) fn enqueue_in(
-    conn: &mut Connection,
-    activity: NewActivity,
+/// Inserts `activity`'s body and one job per inbox, within the caller's
+/// transaction (a savepoint of the batch writer's, see `batch`).
+pub(super) fn insert_activity(
+    tx: &Connection,
+    activity: &NewActivity,
     now: Timestamp,
 ) -> Result<Vec<JobId>, DeliveryError> {
     let now = to_sql_ts(now);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db)?;
     tx.prepare_cached(
         "INSERT INTO archipel_bodies (activity_id, key_id, bytes, sha256, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -422,6 +421,5 @@ pub(super) fn enqueue_in(
             ids.push(JobId(u64::try_from(tx.last_insert_rowid()).unwrap_or(0)));
         }
     }
-    tx.commit().map_err(db)?;
     Ok(ids)
 }

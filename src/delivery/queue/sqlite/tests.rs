@@ -192,3 +192,109 @@ fn the_ordering_check_probes_its_index_and_the_claim_scans_by_due_time() {
         "{next_due:#?}"
     );
 }
+
+fn numbered(n: usize, inboxes: usize) -> NewActivity {
+    NewActivity::new(
+        Iri::new_unchecked(format!("https://a.example/act/{n}")),
+        PreparedBody::new(Bytes::from(format!("{{\"n\":{n}}}"))),
+        Iri::new_unchecked("https://a.example/u/a#main-key"),
+        (0..inboxes)
+            .map(|i| url::Url::parse(&format!("https://h{i}.example/inbox")).unwrap())
+            .collect(),
+    )
+}
+
+/// Enqueues `count` activities at once while the test holds the
+/// connection, so all of them wait in one batch; returns each caller's
+/// answer, in the order of the activities.
+#[allow(clippy::await_holding_lock)] // holding the connection is the point
+async fn enqueue_while_held(
+    q: &SqliteQueue,
+    count: usize,
+) -> Vec<Result<Vec<JobId>, DeliveryError>> {
+    let held = q.inner.conn.lock().unwrap();
+    let tasks: Vec<_> = (0..count)
+        .map(|n| {
+            let q = q.clone();
+            tokio::spawn(async move {
+                q.enqueue_activity(numbered(n, 1 + n % 3), Timestamp::from_millis(7))
+                    .await
+            })
+        })
+        .collect();
+    // Every caller has left its activity in the batch.
+    let start = std::time::Instant::now();
+    while q.inner.batch.lock().unwrap().waiting() < count {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "callers did not queue"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(held);
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_enqueued_together_are_committed_in_one_transaction() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    let outcomes = enqueue_while_held(&q, 100).await;
+    assert_eq!(q.inner.transactions.load(Ordering::Relaxed), 1);
+    // Each caller got its own jobs, one per inbox, and they hold its
+    // activity.
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, outcome) in outcomes.into_iter().enumerate() {
+        let ids = outcome.unwrap();
+        assert_eq!(ids.len(), 1 + n % 3);
+        for (i, id) in ids.into_iter().enumerate() {
+            assert!(seen.insert(id), "job {id} answered twice");
+            let job = q.get(id).await.unwrap().unwrap();
+            assert_eq!(
+                job.activity_id.as_str(),
+                format!("https://a.example/act/{n}")
+            );
+            assert_eq!(job.inbox.as_str(), format!("https://h{i}.example/inbox"));
+        }
+    }
+    assert_eq!(
+        q.stats(Timestamp::from_millis(7)).await.unwrap().total,
+        seen.len()
+    );
+    // More than a batch holds: written in several transactions.
+    let before = q.inner.transactions.load(Ordering::Relaxed);
+    let outcomes = enqueue_while_held(&q, batch::MAX_BATCH + 10).await;
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert_eq!(q.inner.transactions.load(Ordering::Relaxed) - before, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_that_fails_in_a_batch_fails_alone() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    q.inner
+        .conn
+        .lock()
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_seven BEFORE INSERT ON archipel_bodies
+             WHEN NEW.activity_id = 'https://a.example/act/7'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+    let outcomes = enqueue_while_held(&q, 20).await;
+    assert_eq!(q.inner.transactions.load(Ordering::Relaxed), 1);
+    for (n, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Err(e) if n == 7 => assert!(e.to_string().contains("refused by the test"), "{e}"),
+            Ok(_) if n != 7 => {}
+            other => panic!("activity {n}: {other:?}"),
+        }
+    }
+    // Nothing of the refused activity was stored; everything else was.
+    let stats = q.stats(Timestamp::from_millis(7)).await.unwrap();
+    let expected: usize = (0..20).filter(|n| *n != 7).map(|n| 1 + n % 3).sum();
+    assert_eq!(stats.total, expected);
+}
