@@ -35,7 +35,7 @@ use url::Url;
 use crate::policy::{DomainPolicy, PolicyError};
 
 mod address;
-mod origin;
+pub(crate) mod origin;
 #[cfg(feature = "client")]
 mod reqwest_client;
 

@@ -804,9 +804,7 @@ fn has_signature(headers: &http::HeaderMap) -> bool {
 
 /// The lowercased host of `iri`, the key of domain policies and budgets.
 pub(crate) fn host_of(iri: &str) -> Option<String> {
-    url::Url::parse(iri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    crate::client::origin::host_of(iri)
 }
 
 /// Rebuilds `request`'s URI as absolute from the server's public base URL,

@@ -63,9 +63,7 @@ fn origin_of(key_id: &str) -> Option<String> {
     if key_id.len() > MAX_KEY_ID {
         return None;
     }
-    let url = url::Url::parse(key_id).ok()?;
-    url.host_str()?;
-    Some(crate::client::authority(&url))
+    crate::client::origin::authority_of(key_id)
 }
 
 /// The network a remote address stands for: an IPv4 address itself, an
