@@ -138,7 +138,7 @@ impl<'a> Simple<'a> {
 /// A host the WHATWG parser keeps exactly as written (see [`Simple`]): a
 /// plain domain name, or an IPv4 address in its canonical dotted-decimal
 /// form.
-fn plain_host(host: &str) -> bool {
+pub(crate) fn plain_host(host: &str) -> bool {
     if host.starts_with(|c: char| c.is_ascii_digit()) && canonical_ipv4(host) {
         return true;
     }
