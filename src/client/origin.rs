@@ -102,9 +102,7 @@ impl<'a> Simple<'a> {
         } else {
             (false, iri.strip_prefix("http://")?)
         };
-        let end = rest
-            .find(|c| matches!(c, '/' | '?' | '#'))
-            .unwrap_or(rest.len());
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = rest.get(..end)?;
         let (host, port) = match authority.split_once(':') {
             Some((host, port)) => (host, Some(port)),
