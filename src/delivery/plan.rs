@@ -3,7 +3,7 @@
 //! once for the whole fan-out.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use url::Url;
@@ -214,12 +214,13 @@ pub enum SkipReason {
 ///
 /// Holds a [`BodyDigest`], so the `Digest` and `Content-Digest` header
 /// values are also rendered once and shared by every signed request. The
-/// digest is computed when first asked for: a job that is never sent (an
-/// inbound queue's, kept in memory) never pays for it.
+/// digest is computed when first asked for, once for the body and every
+/// clone of it (a queue's jobs for one activity share it): a job that is
+/// never sent (an inbound queue's, kept in memory) never pays for it.
 #[derive(Debug, Clone)]
 pub struct PreparedBody {
     bytes: Bytes,
-    digest: std::sync::OnceLock<BodyDigest>,
+    digest: Arc<OnceLock<BodyDigest>>,
 }
 
 /// Equal bodies are equal bytes (the digest is a function of them, whether
@@ -238,7 +239,7 @@ impl PreparedBody {
     pub fn new(bytes: Bytes) -> Self {
         PreparedBody {
             bytes,
-            digest: std::sync::OnceLock::new(),
+            digest: Arc::default(),
         }
     }
 
@@ -249,7 +250,7 @@ impl PreparedBody {
         let digest = BodyDigest::sha256(&bytes);
         (digest.bytes() == &sha256).then(|| PreparedBody {
             bytes,
-            digest: std::sync::OnceLock::from(digest),
+            digest: Arc::new(OnceLock::from(digest)),
         })
     }
 
@@ -684,6 +685,15 @@ mod tests {
         assert_eq!(
             body.digest_header(),
             "SHA-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE="
+        );
+        // Clones share the digest: computed once for all of them.
+        let fresh = PreparedBody::new(body.bytes().clone());
+        let clone = fresh.clone();
+        assert!(clone.digest.get().is_none());
+        let _ = fresh.sha256();
+        assert!(
+            clone.digest.get().is_some(),
+            "computed once for every clone"
         );
         assert!(PreparedBody::from_parts(body.bytes().clone(), [0; 32]).is_none());
         assert_eq!(
