@@ -137,26 +137,40 @@ struct Inner {
     last_prune: AtomicU64,
 }
 
+/// The writer an enqueue starts for the batch it opened. Should it never
+/// run (its runtime shutting down drops the task, or `spawn_blocking`
+/// panics) or stop half-way (a panic while writing), dropping it fails the
+/// activities still waiting and clears the batch's mark: otherwise the
+/// mark would say a writer is on its way, no later enqueue would start
+/// one, and every enqueue from then on would wait forever.
+struct Writer {
+    inner: Arc<Inner>,
+    finished: bool,
+}
+
+impl Writer {
+    fn run(mut self) {
+        self.inner.write_batches();
+        self.finished = true;
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.inner
+                .batch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .abandon();
+        }
+    }
+}
+
 impl Inner {
     /// Writes the waiting enqueues, a batch per transaction, until none is
     /// left (run by the writer [`SqliteQueue::enqueue_activity`] starts).
     fn write_batches(&self) {
-        // Should a write panic, the activities still waiting would have no
-        // writer (the mark says one is on its way): they are failed, so
-        // their callers answer and retry, and the next enqueue starts one.
-        struct Unstick<'a>(&'a Inner);
-        impl Drop for Unstick<'_> {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    self.0
-                        .batch
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .abandon();
-                }
-            }
-        }
-        let _unstick = Unstick(self);
         loop {
             // The connection first: what arrives while the previous writer
             // holds it joins this batch.
@@ -165,9 +179,11 @@ impl Inner {
             if items.is_empty() {
                 return;
             }
-            batch::write(&mut conn, &self.options, items);
+            // Counted before the callers are answered, so a test that
+            // reads it after its answers sees this batch.
             #[cfg(test)]
-            self.transactions.fetch_add(1, Ordering::Relaxed);
+            self.transactions.fetch_add(1, Ordering::SeqCst);
+            batch::write(&mut conn, &self.options, items);
             drop(conn);
             if !more {
                 return;
@@ -358,10 +374,13 @@ impl DeliveryQueue for SqliteQueue {
             .unwrap_or_else(|p| p.into_inner())
             .push(activity, now);
         if start {
-            let inner = self.inner.clone();
+            let writer = Writer {
+                inner: self.inner.clone(),
+                finished: false,
+            };
             // The writer's own blocking task: a caller that stops waiting
             // does not stop the write of the others' activities.
-            tokio::task::spawn_blocking(move || inner.write_batches());
+            drop(tokio::task::spawn_blocking(move || writer.run()));
         }
         outcome.await.map_err(|_| {
             DeliveryError::Queue("sqlite: the writer stopped before storing the activity".into())

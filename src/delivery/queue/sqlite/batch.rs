@@ -140,12 +140,28 @@ fn write_in(conn: &mut Connection, items: &[Pending]) -> Result<Vec<Reply>, Deli
     let mut outcomes = Vec::with_capacity(items.len());
     for item in items {
         let sp = tx.savepoint().map_err(db)?;
-        let outcome = insert_activity(&sp, &item.activity, item.now);
-        if outcome.is_ok() {
-            sp.commit().map_err(db)?;
+        match insert_activity(&sp, &item.activity, item.now) {
+            Ok(ids) => {
+                sp.commit().map_err(db)?;
+                outcomes.push(Ok(ids));
+            }
+            Err(e) => {
+                // Dropped without a commit: rolled back to before this
+                // activity.
+                drop(sp);
+                // SQLite may have rolled the whole transaction back itself
+                // (a full disk, an I/O error): then nothing of the batch
+                // is stored, and writing on would commit the rest outside
+                // it, each activity on its own, while every caller is told
+                // it failed.
+                if tx.is_autocommit() {
+                    return Err(DeliveryError::Queue(format!(
+                        "sqlite: the batch's transaction was rolled back: {e}"
+                    )));
+                }
+                outcomes.push(Err(e));
+            }
         }
-        // Dropped without a commit: rolled back to before this activity.
-        outcomes.push(outcome);
     }
     tx.commit().map_err(db)?;
     Ok(outcomes)

@@ -204,20 +204,22 @@ fn numbered(n: usize, inboxes: usize) -> NewActivity {
     )
 }
 
-/// Enqueues `count` activities at once while the test holds the
-/// connection, so all of them wait in one batch; returns each caller's
-/// answer, in the order of the activities.
+/// Enqueues `activities` at once while the test holds the connection, so
+/// all of them wait in one batch; returns each caller's answer, in the
+/// order of the activities.
 #[allow(clippy::await_holding_lock)] // holding the connection is the point
 async fn enqueue_while_held(
     q: &SqliteQueue,
-    count: usize,
+    activities: Vec<NewActivity>,
 ) -> Vec<Result<Vec<JobId>, DeliveryError>> {
+    let count = activities.len();
     let held = q.inner.conn.lock().unwrap();
-    let tasks: Vec<_> = (0..count)
-        .map(|n| {
+    let tasks: Vec<_> = activities
+        .into_iter()
+        .map(|activity| {
             let q = q.clone();
             tokio::spawn(async move {
-                q.enqueue_activity(numbered(n, 1 + n % 3), Timestamp::from_millis(7))
+                q.enqueue_activity(activity, Timestamp::from_millis(7))
                     .await
             })
         })
@@ -239,11 +241,15 @@ async fn enqueue_while_held(
     outcomes
 }
 
+fn numbered_batch(count: usize) -> Vec<NewActivity> {
+    (0..count).map(|n| numbered(n, 1 + n % 3)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activities_enqueued_together_are_committed_in_one_transaction() {
     let q = SqliteQueue::open_in_memory().await.unwrap();
-    let outcomes = enqueue_while_held(&q, 100).await;
-    assert_eq!(q.inner.transactions.load(Ordering::Relaxed), 1);
+    let outcomes = enqueue_while_held(&q, numbered_batch(100)).await;
+    assert_eq!(q.inner.transactions.load(Ordering::SeqCst), 1);
     // Each caller got its own jobs, one per inbox, and they hold its
     // activity.
     let mut seen = std::collections::BTreeSet::new();
@@ -265,10 +271,10 @@ async fn activities_enqueued_together_are_committed_in_one_transaction() {
         seen.len()
     );
     // More than a batch holds: written in several transactions.
-    let before = q.inner.transactions.load(Ordering::Relaxed);
-    let outcomes = enqueue_while_held(&q, batch::MAX_BATCH + 10).await;
+    let before = q.inner.transactions.load(Ordering::SeqCst);
+    let outcomes = enqueue_while_held(&q, numbered_batch(batch::MAX_BATCH + 10)).await;
     assert!(outcomes.iter().all(Result::is_ok));
-    assert_eq!(q.inner.transactions.load(Ordering::Relaxed) - before, 2);
+    assert_eq!(q.inner.transactions.load(Ordering::SeqCst) - before, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,8 +290,8 @@ async fn an_activity_that_fails_in_a_batch_fails_alone() {
              BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
         )
         .unwrap();
-    let outcomes = enqueue_while_held(&q, 20).await;
-    assert_eq!(q.inner.transactions.load(Ordering::Relaxed), 1);
+    let outcomes = enqueue_while_held(&q, numbered_batch(20)).await;
+    assert_eq!(q.inner.transactions.load(Ordering::SeqCst), 1);
     for (n, outcome) in outcomes.iter().enumerate() {
         match outcome {
             Err(e) if n == 7 => assert!(e.to_string().contains("refused by the test"), "{e}"),
@@ -297,4 +303,74 @@ async fn an_activity_that_fails_in_a_batch_fails_alone() {
     let stats = q.stats(Timestamp::from_millis(7)).await.unwrap();
     let expected: usize = (0..20).filter(|n| *n != 7).map(|n| 1 + n % 3).sum();
     assert_eq!(stats.total, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_never_runs_fails_its_batch_and_the_next_enqueue_starts_another() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    let (outcome, start) = q
+        .inner
+        .batch
+        .lock()
+        .unwrap()
+        .push(numbered(1, 1), Timestamp::from_millis(7));
+    assert!(start, "the first of a batch starts its writer");
+    // What a runtime shutting down does to a blocking task not yet run.
+    drop(Writer {
+        inner: q.inner.clone(),
+        finished: false,
+    });
+    let answer = tokio::time::timeout(Duration::from_secs(5), outcome)
+        .await
+        .expect("answered, not stranded");
+    assert!(answer.unwrap().is_err());
+    let ids = tokio::time::timeout(
+        Duration::from_secs(5),
+        q.enqueue_activity(numbered(2, 1), Timestamp::from_millis(7)),
+    )
+    .await
+    .expect("the queue is not wedged")
+    .unwrap();
+    assert_eq!(ids.len(), 1);
+}
+
+/// Whatever SQLite does when the file is full mid-batch (fail the one
+/// statement, or roll the whole transaction back), each caller's answer is
+/// what was stored: an `Ok` activity is there, a failed one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_match_what_is_stored_when_the_file_fills_mid_batch() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    {
+        let conn = q.inner.conn.lock().unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 40))
+            .unwrap();
+    }
+    let activities = (0..12)
+        .map(|n| {
+            // The seventh is far larger than the room left.
+            let size = if n == 6 { 1024 * 1024 } else { 100 };
+            NewActivity::new(
+                Iri::new_unchecked(format!("https://a.example/act/{n}")),
+                PreparedBody::new(Bytes::from(vec![b'x'; size])),
+                Iri::new_unchecked("https://a.example/u/a#main-key"),
+                vec![url::Url::parse("https://b.example/inbox").unwrap()],
+            )
+        })
+        .collect();
+    let outcomes = enqueue_while_held(&q, activities).await;
+    let mut stored_ok = 0;
+    for ids in outcomes.into_iter().flatten() {
+        for id in ids {
+            assert!(
+                q.get(id).await.unwrap().is_some(),
+                "job {id} answered Ok but absent"
+            );
+            stored_ok += 1;
+        }
+    }
+    let total = q.stats(Timestamp::from_millis(7)).await.unwrap().total;
+    assert_eq!(total, stored_ok, "stored jobs that were answered as failed");
 }
