@@ -285,9 +285,15 @@ fn run(shape: Shape) -> Figures {
         let enqueue = posting.elapsed();
         assert!(sent.fanout.is_some() && sent.jobs.is_empty());
         let deadline = Instant::now() + Duration::from_secs(900);
+        let mut expanded_at = None;
         loop {
             let now = Timestamp::from_system_time(SystemTime::now());
             let expanded = fed.fanout_stats().expanded == 1;
+            if expanded && expanded_at.is_none() {
+                // When the last delivery job was enqueued: a drain that ends
+                // right after it waited on the expansion, not on sending.
+                expanded_at = Some(posting.elapsed());
+            }
             if expanded && delivery.stats(now).await.unwrap().total == 0 {
                 break;
             }
@@ -298,6 +304,11 @@ fn run(shape: Shape) -> Figures {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let drain = posting.elapsed();
+        eprintln!(
+            "fanout bench: expanded into delivery jobs after {:.2} s, drained after {:.2} s",
+            expanded_at.unwrap_or(drain).as_secs_f64(),
+            drain.as_secs_f64()
+        );
         let stopped = fed.stop_delivery().await.unwrap();
         let report = stopped.report;
         let deliveries = ANSWERED.load(Ordering::SeqCst) - answered;
