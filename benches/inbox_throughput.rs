@@ -286,27 +286,12 @@ fn measure(
 /// order interleaves actors the way a busy inbox sees them.
 fn sign_all(peers: &Peers, shape: Shape, alice: &Iri, inbox: &str) -> Res<Vec<Signed>> {
     let total = shape.actors * shape.per_actor;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = total.div_ceil(cores).max(1);
     let sign_one = |i: usize| -> Res<Signed> {
         let peer = peers.actors.get(i % shape.actors).ok_or("no such actor")?;
         let activity = peers::create(peer, i / shape.actors, alice)?;
         peers::sign(peer, inbox, &activity)
     };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..total)
-            .step_by(chunk)
-            .map(|from| {
-                let to = (from + chunk).min(total);
-                scope.spawn(move || (from..to).map(sign_one).collect::<Res<Vec<_>>>())
-            })
-            .collect();
-        let mut all = Vec::with_capacity(total);
-        for handle in handles {
-            all.extend(handle.join().map_err(|_| "signing panicked")??);
-        }
-        Ok(all)
-    })
+    peers::on_every_core(total, sign_one)
 }
 
 /// The server kept what it accepted: one received note per activity (the

@@ -384,8 +384,6 @@ fn sign_all(
     path: &str,
 ) -> Res<Vec<Vec<u8>>> {
     let total = shape.actors * (1 + shape.per_actor);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = total.div_ceil(cores).max(1);
     let sign_one = |i: usize| -> Res<Vec<u8>> {
         let peer = peers.actors.get(i % shape.actors).ok_or("no such actor")?;
         let activity = peers::create(peer, i / shape.actors, alice)?;
@@ -394,20 +392,7 @@ fn sign_all(
             &peers::sign(peer, inbox, &activity)?,
         ))
     };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..total)
-            .step_by(chunk)
-            .map(|from| {
-                let to = (from + chunk).min(total);
-                scope.spawn(move || (from..to).map(sign_one).collect::<Res<Vec<_>>>())
-            })
-            .collect();
-        let mut all = Vec::with_capacity(total);
-        for handle in handles {
-            all.extend(handle.join().map_err(|_| "signing panicked")??);
-        }
-        Ok(all)
-    })
+    peers::on_every_core(total, sign_one)
 }
 
 /// Bare RSA verifications: the floor of what verifying an inbox costs.

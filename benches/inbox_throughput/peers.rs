@@ -191,3 +191,25 @@ pub fn sign(peer: &Peer, inbox: &str, activity: &Activity) -> Res<Signed> {
         headers: request.headers().clone(),
     })
 }
+
+/// `make(i)` for every `i` in `0..total`, in order, spread over every
+/// core: signing tens of thousands of requests before a run starts.
+pub fn on_every_core<T: Send>(total: usize, make: impl Fn(usize) -> Res<T> + Sync) -> Res<Vec<T>> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = total.div_ceil(cores).max(1);
+    let make = &make;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..total)
+            .step_by(chunk)
+            .map(|from| {
+                let to = (from + chunk).min(total);
+                scope.spawn(move || (from..to).map(make).collect::<Res<Vec<T>>>())
+            })
+            .collect();
+        let mut all = Vec::with_capacity(total);
+        for handle in handles {
+            all.extend(handle.join().map_err(|_| "signing panicked")??);
+        }
+        Ok(all)
+    })
+}
