@@ -311,6 +311,22 @@ async fn c_refuses_blocked_forwarders_and_deletes_it_cannot_confirm() {
 }
 
 /// The last thing B's forwarding did, once it did something more.
+/// alice sends `create` from A; B's handler (its `before`-th call)
+/// declines to forward it for `reason`.
+async fn not_forwarded(
+    net: &Network,
+    alice: &LocalActor,
+    create: &Value,
+    before: usize,
+    reason: NotForwarded,
+) {
+    send(&net.a.fed, alice, create).await;
+    assert_eq!(
+        next_forward(net, before).await,
+        Forwarded::NotForwarded { reason }
+    );
+}
+
 async fn next_forward(net: &Network, before: usize) -> Forwarded {
     eventually("B handles the reply", || {
         net.b.forwarded.lock().unwrap().len() > before
@@ -330,13 +346,7 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
     create["cc"] = json!([]);
     create["object"]["to"] = json!([bob.id()]);
     create["object"]["cc"] = json!([]);
-    send(&net.a.fed, &alice, &create).await;
-    assert_eq!(
-        next_forward(&net, 0).await,
-        Forwarded::NotForwarded {
-            reason: NotForwarded::NoLocalCollection
-        }
-    );
+    not_forwarded(&net, &alice, &create, 0, NotForwarded::NoLocalCollection).await;
 
     // To bob's followers, but about nothing of B's: mentioning bob does
     // not make it his thread.
@@ -346,13 +356,7 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
         .unwrap()
         .remove("inReplyTo");
     create["object"]["tag"] = json!([{"type": "Mention", "href": bob.id()}]);
-    send(&net.a.fed, &alice, &create).await;
-    assert_eq!(
-        next_forward(&net, 1).await,
-        Forwarded::NotForwarded {
-            reason: NotForwarded::NotAboutUs
-        }
-    );
+    not_forwarded(&net, &alice, &create, 1, NotForwarded::NotAboutUs).await;
 
     // A reply to bob's post cc'ing bea's followers: bea does not own the
     // post, so B does not pass it on to them under bea's key.
@@ -360,25 +364,13 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
     let (mut create, _) = reply(&net, "to-bea", "bea's followers, look");
     create["cc"] = json!([bob.id(), bea.followers()]);
     create["object"]["cc"] = create["cc"].clone();
-    send(&net.a.fed, &alice, &create).await;
-    assert_eq!(
-        next_forward(&net, 2).await,
-        Forwarded::NotForwarded {
-            reason: NotForwarded::NotTheOwners
-        }
-    );
+    not_forwarded(&net, &alice, &create, 2, NotForwarded::NotTheOwners).await;
 
     // A reply to an object of B's whose owner B's store does not know:
     // no owner vouches for passing it on.
     let (mut create, _) = reply(&net, "unowned", "about something of B's");
     create["object"]["inReplyTo"] = json!(net.b.fed.paths().object("unowned").unwrap());
-    send(&net.a.fed, &alice, &create).await;
-    assert_eq!(
-        next_forward(&net, 3).await,
-        Forwarded::NotForwarded {
-            reason: NotForwarded::NotTheOwners
-        }
-    );
+    not_forwarded(&net, &alice, &create, 3, NotForwarded::NotTheOwners).await;
 
     // A reply to alice's own reply (served by A) to bob's post: B finds
     // its post one inReplyTo away, and forwards it.
@@ -420,13 +412,7 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
     );
     let (mut create, _) = reply(&net, "to-private", "about your private post");
     create["object"]["inReplyTo"] = json!(private);
-    send(&net.a.fed, &alice, &create).await;
-    assert_eq!(
-        next_forward(&net, 5).await,
-        Forwarded::NotForwarded {
-            reason: NotForwarded::Private
-        }
-    );
+    not_forwarded(&net, &alice, &create, 5, NotForwarded::Private).await;
 
     // The activity's own inReplyTo naming bob's post, around a note about
     // something else: receivers read the note's, so it is not his thread.
@@ -436,11 +422,5 @@ async fn b_forwards_only_what_addresses_its_followers_and_concerns_its_objects()
         .unwrap()
         .remove("inReplyTo");
     create["inReplyTo"] = json!(net.bob_post);
-    send(&net.a.fed, &alice, &create).await;
-    assert_eq!(
-        next_forward(&net, 6).await,
-        Forwarded::NotForwarded {
-            reason: NotForwarded::NotAboutUs
-        }
-    );
+    not_forwarded(&net, &alice, &create, 6, NotForwarded::NotAboutUs).await;
 }

@@ -376,6 +376,11 @@ fn request_from(quoter: &str, n: u32) -> QuoteRequest {
     }
 }
 
+/// `quotes`' decision on the `n`-th quote request from `actor`.
+async fn decide(quotes: &Quotes, actor: &str, n: u32) -> QuoteDecision {
+    quotes.handle_request(request_from(actor, n)).await.unwrap()
+}
+
 #[tokio::test]
 async fn one_origin_cannot_fill_the_pending_requests() {
     let (fed, alice) = fed().await;
@@ -384,27 +389,15 @@ async fn one_origin_cannot_fill_the_pending_requests() {
         .with_targets(Arc::new(Policy(alice.id().clone(), policy)));
     let bob = "https://b.example/users/bob";
     for n in 0..2 {
-        assert_eq!(
-            quotes.handle_request(request_from(bob, n)).await.unwrap(),
-            QuoteDecision::Manual
-        );
+        assert_eq!(decide(&quotes, bob, n).await, QuoteDecision::Manual);
     }
     // A third from b.example is refused (a Reject is sent)...
-    assert_eq!(
-        quotes.handle_request(request_from(bob, 2)).await.unwrap(),
-        QuoteDecision::Refused
-    );
+    assert_eq!(decide(&quotes, bob, 2).await, QuoteDecision::Refused);
     // ...a repeat of one kept is not a new one...
-    assert_eq!(
-        quotes.handle_request(request_from(bob, 1)).await.unwrap(),
-        QuoteDecision::Manual
-    );
+    assert_eq!(decide(&quotes, bob, 1).await, QuoteDecision::Manual);
     // ...and other servers' requests are still kept.
     assert_eq!(
-        quotes
-            .handle_request(request_from("https://c.example/users/carol", 0))
-            .await
-            .unwrap(),
+        decide(&quotes, "https://c.example/users/carol", 0).await,
         QuoteDecision::Manual
     );
     assert_eq!(quotes.pending(alice.id()).len(), 3);
@@ -419,20 +412,11 @@ async fn one_origin_cannot_fill_the_authorizations() {
         .with_store(Arc::new(MemoryAuthorizations::new(100).with_host_cap(2)));
     let bob = "https://b.example/users/bob";
     for n in 0..2 {
-        assert_eq!(
-            quotes.handle_request(request_from(bob, n)).await.unwrap(),
-            QuoteDecision::Automatic
-        );
+        assert_eq!(decide(&quotes, bob, n).await, QuoteDecision::Automatic);
     }
+    assert_eq!(decide(&quotes, bob, 2).await, QuoteDecision::Refused);
     assert_eq!(
-        quotes.handle_request(request_from(bob, 2)).await.unwrap(),
-        QuoteDecision::Refused
-    );
-    assert_eq!(
-        quotes
-            .handle_request(request_from("https://c.example/users/carol", 0))
-            .await
-            .unwrap(),
+        decide(&quotes, "https://c.example/users/carol", 0).await,
         QuoteDecision::Automatic
     );
 }
