@@ -802,10 +802,9 @@ fn has_signature(headers: &http::HeaderMap) -> bool {
             .is_some_and(|v| v.starts_with("Signature "))
 }
 
-/// The lowercased host of `iri`, the key of domain policies and budgets.
-pub(crate) fn host_of(iri: &str) -> Option<String> {
-    crate::client::origin::host_of(iri)
-}
+/// The lowercased host of an IRI, the key of domain policies and budgets
+/// (one definition, in `client::origin`, for every module).
+pub(crate) use crate::client::origin::host_of;
 
 /// Rebuilds `request`'s URI as absolute from the server's public base URL,
 /// keeping only the path and query of what was received, and sets its
