@@ -193,6 +193,11 @@ impl Federation {
             return Ok(not(NotForwarded::Local));
         }
         let activity = incoming.activity;
+        // Before any fetch: without an id nothing can be remembered as
+        // forwarded, so nothing is.
+        let Some(id) = activity.id.as_ref() else {
+            return Ok(not(NotForwarded::NotAnActivity));
+        };
         let addressed: Vec<LocalActor> = addressees(activity)
             .iter()
             .filter_map(|iri| self.followers_owner(iri))
@@ -228,30 +233,61 @@ impl Federation {
         if owners.is_empty() {
             return Ok(not(NotForwarded::NotTheOwners));
         }
-        // Already passed on to these owners' followers (a retried handler).
-        let Some(id) = activity.id.as_ref() else {
-            return Ok(not(NotForwarded::NotAnActivity));
-        };
+        // Already passed on to these owners' followers (a retried handler,
+        // or the same activity handled twice at once: delivered directly
+        // and announced by a relay). Each owner is claimed before anything
+        // is sent, so only one of two concurrent calls sends; a claim whose
+        // sending fails is given back, so a retry can send it.
         let record = |owner: &LocalActor| format!("{} {}", owner.id(), id);
         let done = &self.inner.forwards;
-        let mut pending = Vec::new();
+        let mut claimed = Vec::new();
         for owner in owners {
-            if !done.contains(&record(&owner)).await {
-                pending.push(owner);
+            if done.insert_if_new(&record(&owner)).await {
+                claimed.push(owner);
             }
         }
-        let owners = pending;
-        if owners.is_empty() {
+        if claimed.is_empty() {
             return Ok(not(NotForwarded::AlreadyForwarded));
         }
+        let sent = self
+            .forward_to_followers(&incoming, activity, &claimed)
+            .await;
+        let (inboxes, jobs) = match sent {
+            Ok(sent) => sent,
+            Err((e, unsent)) => {
+                for owner in claimed.iter().skip(unsent) {
+                    done.forget(&record(owner)).await;
+                }
+                return Err(e);
+            }
+        };
+        if inboxes.is_empty() {
+            return Ok(not(NotForwarded::NoRecipients));
+        }
+        Ok(Forwarded::Sent { inboxes, jobs })
+    }
+
+    /// Queues `activity`'s received bytes to the followers of each of
+    /// `owners`, each inbox once; returns the inboxes and jobs. On an error,
+    /// also how many owners' jobs were queued before it (the rest were not
+    /// sent).
+    async fn forward_to_followers(
+        &self,
+        incoming: &Received<'_>,
+        activity: &Activity,
+        owners: &[LocalActor],
+    ) -> Result<(Vec<Url>, Vec<JobId>), (FederationError, usize)> {
         let mut origins: Vec<&Iri> = vec![incoming.actor];
         origins.extend(incoming.forwarded_by);
         // Every owner's inboxes first (the reads that may fail), then the
-        // jobs, each remembered once queued.
+        // jobs.
         let mut seen: HashSet<Url> = HashSet::new();
         let mut planned = Vec::new();
-        for owner in &owners {
-            let (targets, plan) = self.followers_inboxes(activity, owner, &origins).await?;
+        for owner in owners {
+            let (targets, plan) = self
+                .followers_inboxes(activity, owner, &origins)
+                .await
+                .map_err(|e| (e, 0))?;
             let fresh: Vec<Url> = targets
                 .into_iter()
                 .filter(|u| seen.insert(u.clone()))
@@ -259,24 +295,21 @@ impl Federation {
             planned.push((owner, fresh, plan));
         }
         let (mut inboxes, mut jobs) = (Vec::new(), Vec::new());
-        for (owner, fresh, plan) in planned {
-            if !fresh.is_empty() {
-                let job = NewActivity::new(
-                    plan.activity_id().clone(),
-                    PreparedBody::new(incoming.body.clone()),
-                    owner.key_id().clone(),
-                    fresh.clone(),
-                )
-                .with_order_key(plan.order_key());
-                jobs.extend(self.enqueue(job).await?);
-                inboxes.extend(fresh);
+        for (queued, (owner, fresh, plan)) in planned.into_iter().enumerate() {
+            if fresh.is_empty() {
+                continue;
             }
-            done.insert_if_new(&record(owner)).await;
+            let job = NewActivity::new(
+                plan.activity_id().clone(),
+                PreparedBody::new(incoming.body.clone()),
+                owner.key_id().clone(),
+                fresh.clone(),
+            )
+            .with_order_key(plan.order_key());
+            jobs.extend(self.enqueue(job).await.map_err(|e| (e.into(), queued))?);
+            inboxes.extend(fresh);
         }
-        if inboxes.is_empty() {
-            return Ok(not(NotForwarded::NoRecipients));
-        }
-        Ok(Forwarded::Sent { inboxes, jobs })
+        Ok((inboxes, jobs))
     }
 
     /// The loaded local actor whose followers collection `iri` is.
