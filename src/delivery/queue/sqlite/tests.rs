@@ -361,6 +361,7 @@ async fn answers_match_what_is_stored_when_the_file_fills_mid_batch() {
         })
         .collect();
     let outcomes = enqueue_while_held(&q, activities).await;
+    let refused_large = outcomes[6].is_err();
     let mut stored_ok = 0;
     for ids in outcomes.into_iter().flatten() {
         for id in ids {
@@ -373,4 +374,26 @@ async fn answers_match_what_is_stored_when_the_file_fills_mid_batch() {
     }
     let total = q.stats(Timestamp::from_millis(7)).await.unwrap().total;
     assert_eq!(total, stored_ok, "stored jobs that were answered as failed");
+    // The large one was refused, and either it alone or the whole batch
+    // (SQLite rolled the transaction back) failed.
+    assert!(
+        refused_large,
+        "the activity too large for the file was stored"
+    );
+    assert!(
+        stored_ok == 0 || stored_ok == 11,
+        "{stored_ok} of 11 stored"
+    );
+    // The queue still works once there is room again.
+    q.inner
+        .conn
+        .lock()
+        .unwrap()
+        .execute_batch("PRAGMA max_page_count = 1073741823")
+        .unwrap();
+    let ids = q
+        .enqueue_activity(numbered(99, 1), Timestamp::from_millis(7))
+        .await
+        .unwrap();
+    assert!(q.get(ids[0]).await.unwrap().is_some());
 }
