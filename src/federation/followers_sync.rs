@@ -279,16 +279,15 @@ impl FollowersSyncConfig {
 }
 
 /// The receiving side's state: when each sender's partial collection was
-/// last fetched, which digest of each sender last matched ours, and how
-/// many reconciliations are running.
+/// last fetched, which digest of each sender last matched ours, and the
+/// hosts reconciliations are running for.
 #[derive(Debug)]
 pub(crate) struct SyncState {
     pub(crate) config: FollowersSyncConfig,
     fetched: Mutex<Tracked<()>>,
     in_sync: Mutex<Tracked<FollowersDigest>>,
-    running: Arc<std::sync::atomic::AtomicUsize>,
     /// The hosts a reconciliation runs for: one each, so one host's slow
-    /// answers cannot hold every slot.
+    /// answers cannot hold every slot; as many as run.
     hosts: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
@@ -340,7 +339,6 @@ impl<V> Tracked<V> {
 /// A running reconciliation's slot, and its sender's host; released on
 /// drop.
 pub(crate) struct Slot {
-    running: Arc<std::sync::atomic::AtomicUsize>,
     hosts: Arc<Mutex<std::collections::HashSet<String>>>,
     host: String,
 }
@@ -348,8 +346,6 @@ pub(crate) struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         lock(&self.hosts).remove(&self.host);
-        self.running
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -365,7 +361,6 @@ impl SyncState {
             config,
             fetched: Mutex::default(),
             in_sync: Mutex::default(),
-            running: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             hosts: Arc::default(),
         }
     }
@@ -373,20 +368,13 @@ impl SyncState {
     /// A slot for one reconciliation for `sender`, if fewer than
     /// `concurrency` run and none runs for its host.
     pub(crate) fn slot(&self, sender: &Iri) -> Option<Slot> {
-        use std::sync::atomic::Ordering;
         let host = crate::inbox::host_of(sender.as_str()).unwrap_or_default();
         let mut hosts = lock(&self.hosts);
-        if hosts.contains(&host) {
-            return None;
-        }
-        let running = self.running.fetch_add(1, Ordering::SeqCst);
-        if running >= self.config.concurrency {
-            self.running.fetch_sub(1, Ordering::SeqCst);
+        if hosts.contains(&host) || hosts.len() >= self.config.concurrency {
             return None;
         }
         hosts.insert(host.clone());
         Some(Slot {
-            running: self.running.clone(),
             hosts: self.hosts.clone(),
             host,
         })
