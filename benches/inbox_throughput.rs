@@ -294,9 +294,6 @@ fn sign_all(peers: &Peers, shape: Shape, alice: &Iri, inbox: &str) -> Res<Vec<Si
     peers::on_every_core(total, sign_one)
 }
 
-/// The server kept what it accepted: one received note per activity (the
-/// cap is above the run), the newest note as sent, and the inbox and the
-/// verification log filled up to their caps and holding the newest.
 /// Waits until the inbound queue holds nothing unprocessed (at most two
 /// minutes).
 async fn drain(fed: &archipel::federation::Federation, mode: &str) -> Res<()> {
@@ -318,6 +315,9 @@ async fn drain(fed: &archipel::federation::Federation, mode: &str) -> Res<()> {
     }
 }
 
+/// The server kept what it accepted: one received note per activity (the
+/// cap is above the run), the newest note as sent, and the inbox and the
+/// verification log filled up to their caps and holding the newest.
 fn check_stored(running: &app::Running, peers: &Peers, shape: Shape, mode: &str) -> Res<()> {
     let store = &running.app.store;
     let caps = store::Caps::default();

@@ -629,16 +629,12 @@ impl Inbox {
         &self,
         request: &mut http::Request<Bytes>,
     ) -> Result<Incoming, InboxError> {
-        #[cfg(feature = "delivery")]
-        let path = request.uri().path().to_owned();
         if let Some(base) = &self.public_base {
             base.apply(request);
         }
-        let pipeline = self.run(request);
-        #[cfg(feature = "delivery")]
-        return trace::receive(&path, pipeline).await;
-        #[cfg(not(feature = "delivery"))]
-        pipeline.await
+        // The span names the rebased path (the base's own path included).
+        let request = &*request;
+        self.traced(request.uri().path(), self.run(request)).await
     }
 
     /// `pipeline` inside the activity's `tracing` span (`tracing` comes

@@ -299,11 +299,8 @@ impl MemoryGraph {
     }
 }
 
-fn authority_of(iri: &str) -> Option<String> {
-    url::Url::parse(iri)
-        .ok()
-        .map(|u| crate::client::authority(&u).to_ascii_lowercase())
-}
+/// `host[:port]` of an IRI, the key the followers index is ordered by.
+use crate::client::origin::authority_of;
 
 #[async_trait::async_trait]
 impl Graph for MemoryGraph {

@@ -382,9 +382,9 @@ impl DeliveryQueue for SqliteQueue {
             // does not stop the write of the others' activities.
             drop(tokio::task::spawn_blocking(move || writer.run()));
         }
-        outcome.await.map_err(|_| {
-            DeliveryError::Queue("sqlite: the writer stopped before storing the activity".into())
-        })?
+        outcome
+            .await
+            .map_err(|_| DeliveryError::Queue(batch::WRITER_STOPPED.into()))?
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {

@@ -30,6 +30,9 @@ use crate::delivery::{DeliveryError, Timestamp};
 /// between.
 pub(super) const MAX_BATCH: usize = 256;
 
+/// Why an activity was not stored when its writer went away.
+pub(super) const WRITER_STOPPED: &str = "sqlite: the writer stopped before storing the activity";
+
 /// What one caller waits for.
 pub(super) type Reply = Result<Vec<JobId>, DeliveryError>;
 
@@ -88,9 +91,9 @@ impl Batch {
     /// writer is gone (it panicked), and no other would come for them.
     pub(super) fn abandon(&mut self) {
         for item in self.items.drain(..) {
-            let _ = item.reply.send(Err(DeliveryError::Queue(
-                "sqlite: the writer stopped before storing the activity".into(),
-            )));
+            let _ = item
+                .reply
+                .send(Err(DeliveryError::Queue(WRITER_STOPPED.into())));
         }
         self.scheduled = false;
     }
