@@ -179,18 +179,60 @@ impl ActorKeyResolver {
         self
     }
 
-    fn cached(&self, key_id: &str) -> Option<ResolvedKey> {
-        let cache = self.cache.lock().ok()?;
-        let (key, at) = cache.map.get(key_id)?;
-        (at.elapsed() < self.ttl).then(|| key.clone().cached())
+    /// How recently a cached key must have been fetched to answer without
+    /// a request: within the TTL, or for a refresh within the last minute
+    /// (forged signatures naming a real key must not each cost a fetch).
+    fn fresh_for(&self, refresh: bool) -> std::time::Duration {
+        if refresh {
+            MIN_REFRESH_INTERVAL.min(self.ttl)
+        } else {
+            self.ttl
+        }
     }
 
-    /// The cached key if it was fetched less than a minute ago, marked
-    /// fresh so the verifier does not ask again.
-    fn fetched_just_now(&self, key_id: &str) -> Option<ResolvedKey> {
+    /// The cached key, if fetched within `fresh_for(refresh)`: marked as
+    /// cached for a lookup, as fresh for a refresh (so the verifier does
+    /// not ask again).
+    fn cached(&self, key_id: &str, refresh: bool) -> Option<ResolvedKey> {
         let cache = self.cache.lock().ok()?;
         let (key, at) = cache.map.get(key_id)?;
-        (at.elapsed() < MIN_REFRESH_INTERVAL.min(self.ttl)).then(|| key.clone())
+        if at.elapsed() >= self.fresh_for(refresh) {
+            return None;
+        }
+        Some(if refresh {
+            key.clone()
+        } else {
+            key.clone().cached()
+        })
+    }
+
+    /// Whether [`cached`](Self::cached) would answer, without copying the
+    /// key.
+    fn has_cached(&self, key_id: &str, refresh: bool) -> bool {
+        self.cache.lock().is_ok_and(|cache| {
+            cache
+                .map
+                .get(key_id)
+                .is_some_and(|(_, at)| at.elapsed() < self.fresh_for(refresh))
+        })
+    }
+
+    /// A refusal remembered for `key_id` (its key gone, or a fetch that
+    /// failed moments ago): answered again without a request.
+    fn remembered_refusal(&self, key_id: &str) -> Option<SignatureError> {
+        if let Some(reason) = self.recently_gone(key_id) {
+            // Not recorded again: the entry lapses at its first TTL.
+            return Some(SignatureError::KeyResolution {
+                key_id: key_id.chars().take(512).collect(),
+                reason,
+            });
+        }
+        let reason = self
+            .negative
+            .lock()
+            .ok()
+            .and_then(|n| n.get(key_id, Instant::now()).map(str::to_owned))?;
+        Some(self.refuse(key_id, KeyRefusal::RecentlyFailed { reason }))
     }
 
     fn remember(&self, key_id: &str, key: &ResolvedKey) {
@@ -330,27 +372,11 @@ fn refusal_of(e: FetchError) -> KeyRefusal {
 #[async_trait::async_trait]
 impl KeyResolver for ActorKeyResolver {
     async fn resolve(&self, key_id: &str, refresh: bool) -> Result<ResolvedKey, SignatureError> {
-        if !refresh && let Some(hit) = self.cached(key_id) {
+        if let Some(hit) = self.cached(key_id, refresh) {
             return Ok(hit);
         }
-        // Forged signatures naming a real key must not each cost a fetch.
-        if refresh && let Some(fresh) = self.fetched_just_now(key_id) {
-            return Ok(fresh);
-        }
-        if let Some(reason) = self.recently_gone(key_id) {
-            // Not recorded again: the entry lapses at its first TTL.
-            return Err(SignatureError::KeyResolution {
-                key_id: key_id.chars().take(512).collect(),
-                reason,
-            });
-        }
-        let recent = self
-            .negative
-            .lock()
-            .ok()
-            .and_then(|n| n.get(key_id, Instant::now()).map(str::to_owned));
-        if let Some(reason) = recent {
-            return Err(self.refuse(key_id, KeyRefusal::RecentlyFailed { reason }));
+        if let Some(refusal) = self.remembered_refusal(key_id) {
+            return Err(refusal);
         }
         // A refresh is its own flight: it must not take the outcome of a
         // cached-path fetch that started before the key was rotated.
@@ -384,16 +410,6 @@ impl KeyResolver for ActorKeyResolver {
         // As `resolve` answers without a request: a cached key (for a
         // refresh, one fetched less than a minute ago), or a refusal
         // remembered (gone, recently failed).
-        let cached = if refresh {
-            self.fetched_just_now(key_id).is_some()
-        } else {
-            self.cached(key_id).is_some()
-        };
-        cached
-            || self.recently_gone(key_id).is_some()
-            || self
-                .negative
-                .lock()
-                .is_ok_and(|n| n.get(key_id, Instant::now()).is_some())
+        self.has_cached(key_id, refresh) || self.remembered_refusal(key_id).is_some()
     }
 }
