@@ -213,7 +213,11 @@ impl Federation {
         let mut object_owners: Vec<Iri> = Vec::new();
         let mut private = false;
         for object in &ours {
-            if let Some(owner) = self.owner_of(object, lookup).await? {
+            // Only an owner whose followers are addressed can matter: the
+            // visibility is read for those alone.
+            if let Some(owner) = self.owner_of(object, lookup).await?
+                && addressed.iter().any(|a| a.id() == &owner)
+            {
                 if self.distributable(object, lookup).await? {
                     object_owners.push(owner);
                 } else {

@@ -44,6 +44,11 @@ pub(super) struct Pending {
 }
 
 /// The activities waiting, and whether a writer is on its way for them.
+///
+/// Not capped here: each entry is one caller waiting for its answer, so
+/// the batch holds what the callers would hold anyway, and is bounded by
+/// how many enqueue at once (for the inbound queue, the inbox's admission
+/// concurrency, 64 by default).
 #[derive(Default)]
 pub(super) struct Batch {
     items: Vec<Pending>,
