@@ -60,6 +60,13 @@ pub(crate) fn host_of(iri: &str) -> Option<String> {
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
 }
 
+/// The key a per-host cap or budget counts `iri` under: its lowercased
+/// host, and one shared key (empty) for every IRI without one, so that
+/// hostless IRIs cannot each claim a share of their own.
+pub(crate) fn host_key(iri: &str) -> String {
+    host_of(iri).unwrap_or_default()
+}
+
 /// [`authority`] of `iri` when it parses and has a host.
 pub(crate) fn authority_of(iri: &str) -> Option<String> {
     if let Some(simple) = Simple::parse(iri) {

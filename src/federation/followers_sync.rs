@@ -368,7 +368,7 @@ impl SyncState {
     /// A slot for one reconciliation for `sender`, if fewer than
     /// `concurrency` run and none runs for its host.
     pub(crate) fn slot(&self, sender: &Iri) -> Option<Slot> {
-        let host = crate::inbox::host_of(sender.as_str()).unwrap_or_default();
+        let host = crate::client::origin::host_key(sender.as_str());
         let mut hosts = lock(&self.hosts);
         if hosts.contains(&host) || hosts.len() >= self.config.concurrency {
             return None;

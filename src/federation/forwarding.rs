@@ -167,7 +167,7 @@ impl Budgets {
             )?,
             None => {}
         }
-        let origin = host_of(iri).unwrap_or_default();
+        let origin = crate::client::origin::host_key(iri);
         take(&self.origins, &origin, &origin)
     }
 }
@@ -401,7 +401,7 @@ impl KeyResolver for Charged<'_> {
             let refusal = crate::signatures::SignatureError::KeyResolution {
                 key_id: echo(key_id),
                 reason: crate::signatures::KeyRefusal::OverBudget {
-                    host: host_of(key_id).unwrap_or_default(),
+                    host: crate::client::origin::host_key(key_id),
                 },
             };
             if let Ok(mut spent) = self.spent.lock() {

@@ -23,10 +23,10 @@ pub const DEFAULT_MAX_AUTHORIZATIONS: usize = 100_000;
 pub const DEFAULT_MAX_AUTHORIZATIONS_PER_HOST: usize = 5_000;
 
 /// The host of a quoter's IRI, lower case (an IDN as punycode), without
-/// scheme, port or user info: the key of the per-host caps; the IRI itself
-/// when it has no host.
+/// scheme, port or user info: the key of the per-host caps; one key shared
+/// by every IRI without a host ([`host_key`](crate::client::origin::host_key)).
 pub(crate) fn quoter_host(iri: &Iri) -> String {
-    crate::inbox::host_of(iri.as_str()).unwrap_or_else(|| iri.as_str().to_owned())
+    crate::client::origin::host_key(iri.as_str())
 }
 
 /// How many entries of a table each quoter host holds.
