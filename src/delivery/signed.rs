@@ -1,12 +1,14 @@
 //! [`SignedDelivery`]: the default [`Delivery`], signing with archipel's
-//! [`Signer`] on blocking threads and sending through an [`HttpClient`].
+//! [`Signer`] on signing threads of its own and sending through an
+//! [`HttpClient`].
+
+mod pool;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, header};
-use tokio::sync::Semaphore;
 
 use super::{Delivery, DeliveryError, SendRequest};
 use crate::client::{ClientError, FinalUrl, HttpClient, RedirectMode};
@@ -75,11 +77,13 @@ impl SignerSource for SignerMap {
 /// Signs each POST (draft-cavage or RFC 9421, as the worker asks) and
 /// sends it through an [`HttpClient`].
 ///
-/// Signing is CPU-bound (an RSA-2048 signature costs ~0.7–3 ms) and
-/// dominates fan-out cost, so it runs on tokio's blocking pool, at most
-/// [`signing_threads`](Self::signing_threads) at a time (default: one per
-/// core), while other requests' I/O proceeds on the runtime. The body and
-/// its digest headers come precomputed from the plan.
+/// Signing is CPU-bound (an RSA-2048 signature costs ~0.3–3 ms) and
+/// dominates fan-out cost, so it runs on threads of the delivery's own,
+/// [`signing_threads`](Self::signing_threads) of them (default: one per
+/// core), while other requests' I/O proceeds on the runtime. The threads
+/// take queued requests one after another without waiting between them,
+/// start on first use and leave when the delivery is dropped. The body and
+/// its digest come precomputed from the plan.
 ///
 /// It never follows a redirect, whatever client it is given: each request
 /// carries [`RedirectMode::Manual`], a 3xx answer becomes
@@ -93,14 +97,14 @@ impl SignerSource for SignerMap {
 pub struct SignedDelivery<C> {
     client: C,
     signers: Arc<dyn SignerSource>,
-    permits: Arc<Semaphore>,
+    pool: pool::SigningPool,
     content_type: HeaderValue,
 }
 
 impl<C> std::fmt::Debug for SignedDelivery<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignedDelivery")
-            .field("signing_threads", &self.permits.available_permits())
+            .field("signing_threads", &self.pool.max_threads())
             .field("content_type", &self.content_type)
             .finish_non_exhaustive()
     }
@@ -113,15 +117,16 @@ impl<C: HttpClient> SignedDelivery<C> {
         SignedDelivery {
             client,
             signers: Arc::new(signers),
-            permits: Arc::new(Semaphore::new(cores)),
+            pool: pool::SigningPool::new(cores),
             content_type: HeaderValue::from_static(crate::media_type::ACTIVITY_JSON),
         }
     }
 
-    /// Signs at most `n` requests at once (default: available cores).
+    /// Signs on at most `n` threads, so at most `n` requests at once
+    /// (default: available cores; at least one).
     #[must_use]
     pub fn signing_threads(mut self, n: usize) -> Self {
-        self.permits = Arc::new(Semaphore::new(n.max(1)));
+        self.pool = pool::SigningPool::new(n);
         self
     }
 
@@ -164,34 +169,26 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
                 .insert(crate::federation::followers_sync::HEADER_NAME, value);
         }
         let digest = r.body.digest().clone();
-        let permit =
-            self.permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| DeliveryError::Signing {
-                    inbox: inbox.to_owned(),
-                    reason: "signing pool closed".to_owned(),
-                })?;
         let requested = r.requested.cloned();
-        let signed = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            match &requested {
-                // The inbox said what it wants: exactly that, or a typed refusal.
-                Some(wanted) => crate::signatures::accept_signature::sign_as_requested(
-                    &mut req,
-                    &signer,
-                    Some(&digest),
-                    wanted,
-                )
-                .map_err(|e| e.to_string()),
-                None => signer
-                    .sign_with_digest(&mut req, &digest)
+        let signed = self
+            .pool
+            .run(move || {
+                match &requested {
+                    // The inbox said what it wants: exactly that, or a typed refusal.
+                    Some(wanted) => crate::signatures::accept_signature::sign_as_requested(
+                        &mut req,
+                        &signer,
+                        Some(&digest),
+                        wanted,
+                    )
                     .map_err(|e| e.to_string()),
-            }
-            .map(|()| req)
-        })
-        .await;
+                    None => signer
+                        .sign_with_digest(&mut req, &digest)
+                        .map_err(|e| e.to_string()),
+                }
+                .map(|()| req)
+            })
+            .await;
         let req = match signed {
             Ok(Ok(req)) => req,
             Ok(Err(reason)) => {
@@ -203,7 +200,7 @@ impl<C: HttpClient> Delivery for SignedDelivery<C> {
             Err(e) => {
                 return Err(DeliveryError::Signing {
                     inbox: inbox.to_owned(),
-                    reason: format!("signing task failed: {e}"),
+                    reason: e.to_string(),
                 });
             }
         };
