@@ -3,6 +3,8 @@
 
 mod support;
 
+#[path = "delivery/claims_in_batches.rs"]
+mod claims_in_batches;
 #[path = "delivery/fault_injection_farm.rs"]
 mod fault_injection_farm;
 #[path = "delivery/plan_dedups_shared_inboxes.rs"]

@@ -504,23 +504,37 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
             last_stats = tokio::time::Instant::now();
             log_backlog(&shared).await;
         }
-        let claimed = match claim_some(&shared).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery: claim failed");
-                Vec::new()
-            }
+        // Nearly full: wait until a batch of slots is free rather than
+        // claim (a transaction) for every attempt that finishes.
+        let nearly_full = {
+            let in_flight = shared.state().in_flight.len();
+            in_flight > 0 && config.concurrency.saturating_sub(in_flight) < claim_batch(config)
         };
-        let full = !claimed.is_empty() && shared.state().in_flight.len() >= config.concurrency;
-        let got_any = !claimed.is_empty();
-        for job in claimed {
-            tasks.spawn(attempt::run(shared.clone(), job));
+        if !nearly_full {
+            let claimed = match claim_some(&shared).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery: claim failed");
+                    Vec::new()
+                }
+            };
+            let full = !claimed.is_empty() && shared.state().in_flight.len() >= config.concurrency;
+            let got_any = !claimed.is_empty();
+            for job in claimed {
+                tasks.spawn(attempt::run(shared.clone(), job));
+            }
+            if got_any && !full {
+                // There may be more due; claim again right away.
+                continue;
+            }
         }
-        if got_any && !full {
-            // There may be more due; claim again right away.
-            continue;
-        }
-        let sleep = idle_sleep(&shared).await;
+        // While nearly full, a finishing attempt wakes the loop: the
+        // queue need not be asked when its next job is due.
+        let sleep = if nearly_full {
+            config.poll_interval
+        } else {
+            idle_sleep(&shared).await
+        };
         tokio::select! {
             _ = stop.notified() => break,
             _ = shared.wake.notified() => {}
@@ -583,6 +597,15 @@ async fn log_backlog(shared: &Shared) {
         ),
         Err(e) => tracing::warn!(error = %e, "delivery: queue stats failed"),
     }
+}
+
+/// The fewest free slots worth a claim while attempts are in flight: an
+/// eighth of the pool. A saturated pool then claims in batches, one
+/// transaction per batch instead of one per finished attempt, and loses
+/// nothing: the other seven eighths are still in flight. A pool with
+/// nothing in flight claims whatever is due at once.
+fn claim_batch(config: &WorkerConfig) -> usize {
+    (config.concurrency / 8).max(1)
 }
 
 /// Claims as many jobs as free slots allow and books them as in flight.

@@ -1,0 +1,146 @@
+//! A saturated worker pool claims in batches: one claim (a transaction on
+//! a durable queue) per several finished attempts, not one per attempt,
+//! and it still delivers everything, never more at once than its limits.
+#![cfg(feature = "delivery")]
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use archipel::delivery::{
+    AttemptRecord, ClaimRequest, ClaimedJob, Delivery, DeliveryError, DeliveryQueue, JobId,
+    JobRecord, Lease, MemoryQueue, NewActivity, PreparedBody, QueueStats, SendRequest, Timestamp,
+    WorkerConfig, Workers,
+};
+use archipel::vocab::Iri;
+use bytes::Bytes;
+
+/// A memory queue that records the size of every claim it answers.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryQueue,
+    claims: Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl DeliveryQueue for Counting {
+    async fn enqueue_activity(
+        &self,
+        activity: NewActivity,
+        now: Timestamp,
+    ) -> Result<Vec<JobId>, DeliveryError> {
+        self.inner.enqueue_activity(activity, now).await
+    }
+    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
+        let claimed = self.inner.claim(request).await?;
+        if !claimed.is_empty() {
+            self.claims.lock().unwrap().push(claimed.len());
+        }
+        Ok(claimed)
+    }
+    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
+        self.inner.ack(lease, attempt).await
+    }
+    async fn retry_at(
+        &self,
+        lease: &Lease,
+        at: Timestamp,
+        attempt: AttemptRecord,
+    ) -> Result<(), DeliveryError> {
+        self.inner.retry_at(lease, at, attempt).await
+    }
+    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
+        self.inner.defer(lease, at).await
+    }
+    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
+        self.inner.give_up(lease, attempt).await
+    }
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        progress: Vec<u8>,
+        until: Timestamp,
+    ) -> Result<Lease, DeliveryError> {
+        self.inner.checkpoint(lease, progress, until).await
+    }
+    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
+        self.inner.get(job).await
+    }
+    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
+        self.inner.stats(now).await
+    }
+    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
+        self.inner.next_due().await
+    }
+}
+
+/// Answers 202 after a short, uneven wait; tracks how many are in flight.
+#[derive(Default)]
+struct Slow {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    sent: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Delivery for Slow {
+    async fn send(&self, r: SendRequest<'_>) -> Result<http::Response<Bytes>, DeliveryError> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(2 + r.job.0 % 5)).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        Ok(http::Response::builder()
+            .status(202)
+            .body(Bytes::new())
+            .unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_pool_claims_in_batches_and_delivers_everything() {
+    const JOBS: usize = 1_200;
+    const CONCURRENCY: usize = 32;
+    let queue = Arc::new(Counting::default());
+    let delivery = Arc::new(Slow::default());
+    let workers = Workers::start(
+        queue.clone(),
+        delivery.clone(),
+        WorkerConfig::default()
+            .with_concurrency(CONCURRENCY)
+            .with_per_host(4)
+            .with_poll_interval(Duration::from_millis(20)),
+    );
+    let inboxes = (0..JOBS)
+        .map(|i| url::Url::parse(&format!("https://h{}.example/inbox/{i}", i % 200)).unwrap())
+        .collect();
+    workers
+        .enqueue(NewActivity::new(
+            Iri::new_unchecked("https://me.example/activities/1"),
+            PreparedBody::new(Bytes::from_static(b"{}")),
+            Iri::new_unchecked("https://me.example/users/alice#main-key"),
+            inboxes,
+        ))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while workers.finished() < JOBS {
+        assert!(tokio::time::Instant::now() < deadline, "not drained");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopped = workers.shutdown().await;
+    assert_eq!(stopped.report.delivered, JOBS);
+    assert_eq!(delivery.sent.load(Ordering::SeqCst), JOBS);
+    assert!(delivery.peak.load(Ordering::SeqCst) <= CONCURRENCY);
+    let claims = queue.claims.lock().unwrap().clone();
+    assert_eq!(claims.iter().sum::<usize>(), JOBS);
+    // Once the pool is full, a claim waits for an eighth of it (4 slots)
+    // to free: about JOBS / 4 claims. One per finished attempt would be
+    // about JOBS.
+    assert!(
+        claims.len() <= JOBS / 3,
+        "{} claims for {JOBS} jobs: {claims:?}",
+        claims.len()
+    );
+}
