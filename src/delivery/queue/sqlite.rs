@@ -47,8 +47,8 @@ use crate::delivery::{DeliveryError, Timestamp};
 
 use ops::{
     ACK_SQL, CHECKPOINT_SQL, DEFER_SQL, GIVE_UP_SQL, JOB_COLUMNS, NEXT_DUE_SQL, RETRY_SQL,
-    SettleArgs, blocking, claim_in, db, dialect_name, finished_from, from_sql_ts, id_sql,
-    job_from_row, prune_in, to_sql_ts, token_sql, wall_clock,
+    SettleArgs, blocking, claim_in, db, finished_from, from_sql_ts, id_sql, job_from_row, prune_in,
+    to_sql_ts, token_sql, wall_clock,
 };
 
 mod batch;
@@ -324,33 +324,43 @@ impl SqliteQueue {
     }
 
     /// Settles a job under `lease`: the shared body of ack / retry / defer /
-    /// give-up, each an `UPDATE` guarded by the lease token.
+    /// give-up, each an `UPDATE` guarded by the lease token, written with
+    /// the other writes waiting (see `batch`).
     async fn settle(
         &self,
         lease: &Lease,
         sql: &'static str,
         args: SettleArgs,
     ) -> Result<(), DeliveryError> {
-        let lease = *lease;
-        self.with_conn(move |conn, _| {
-            let changed = conn
-                .prepare_cached(sql)
-                .map_err(db)?
-                .execute(params![
-                    id_sql(lease.job),
-                    token_sql(lease.token),
-                    args.at.map(to_sql_ts),
-                    args.status,
-                    args.error,
-                    args.dialect.map(dialect_name),
-                ])
-                .map_err(db)?;
-            if changed == 0 {
-                return Err(DeliveryError::LeaseLost { job: lease.job });
-            }
-            Ok(())
-        })
-        .await
+        self.write(|batch| batch.push_settle(*lease, sql, args))
+            .await
+    }
+
+    /// Leaves a write in the batch with `push` and waits for its outcome,
+    /// starting the writer if none is on its way.
+    async fn write<T>(
+        &self,
+        push: impl FnOnce(
+            &mut batch::Batch,
+        ) -> (
+            tokio::sync::oneshot::Receiver<Result<T, DeliveryError>>,
+            bool,
+        ),
+    ) -> Result<T, DeliveryError> {
+        let (outcome, start) =
+            push(&mut self.inner.batch.lock().unwrap_or_else(|p| p.into_inner()));
+        if start {
+            let writer = Writer {
+                inner: self.inner.clone(),
+                finished: false,
+            };
+            // The writer's own blocking task: a caller that stops waiting
+            // does not stop the write of the others'.
+            drop(tokio::task::spawn_blocking(move || writer.run()));
+        }
+        outcome
+            .await
+            .map_err(|_| DeliveryError::Queue(batch::WRITER_STOPPED.into()))?
     }
 }
 
@@ -367,24 +377,7 @@ impl DeliveryQueue for SqliteQueue {
         // Group commit: activities enqueued while a write is under way are
         // written together by the next writer (see `batch`); each caller is
         // answered once its activity is committed.
-        let (outcome, start) = self
-            .inner
-            .batch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(activity, now);
-        if start {
-            let writer = Writer {
-                inner: self.inner.clone(),
-                finished: false,
-            };
-            // The writer's own blocking task: a caller that stops waiting
-            // does not stop the write of the others' activities.
-            drop(tokio::task::spawn_blocking(move || writer.run()));
-        }
-        outcome
-            .await
-            .map_err(|_| DeliveryError::Queue(batch::WRITER_STOPPED.into()))?
+        self.write(|batch| batch.push(activity, now)).await
     }
 
     async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {

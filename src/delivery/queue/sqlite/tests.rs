@@ -397,3 +397,84 @@ async fn answers_match_what_is_stored_when_the_file_fills_mid_batch() {
         .unwrap();
     assert!(q.get(ids[0]).await.unwrap().is_some());
 }
+
+/// Settles `jobs` at once while the test holds the connection, so all of
+/// them wait in one batch: the first `lost` with a lease token that is not
+/// theirs (as after a lapsed lease re-claimed elsewhere), the rest acked.
+#[allow(clippy::await_holding_lock)] // holding the connection is the point
+async fn ack_while_held(
+    q: &SqliteQueue,
+    jobs: Vec<ClaimedJob>,
+    lost: usize,
+) -> Vec<Result<(), DeliveryError>> {
+    let count = jobs.len();
+    let held = q.inner.conn.lock().unwrap();
+    let tasks: Vec<_> = jobs
+        .into_iter()
+        .enumerate()
+        .map(|(n, claimed)| {
+            let q = q.clone();
+            let mut lease = claimed.lease;
+            if n < lost {
+                lease.token = lease.token.wrapping_add(1_000_000);
+            }
+            tokio::spawn(async move { q.ack(&lease, AttemptRecord::default()).await })
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    while q.inner.batch.lock().unwrap().waiting() < count {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "settles did not queue"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(held);
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_settled_together_are_committed_in_one_transaction_and_a_lost_lease_fails_alone() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    q.enqueue_activity(numbered(1, 60), Timestamp::from_millis(0))
+        .await
+        .unwrap();
+    let claimed = q
+        .claim(&ClaimRequest {
+            now: Timestamp::from_millis(1),
+            limit: 60,
+            lease_for: Duration::from_secs(60),
+            per_host_limit: 1,
+            busy: BTreeMap::new(),
+            paused: Default::default(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 60);
+    let ids: Vec<JobId> = claimed.iter().map(|c| c.job.id).collect();
+    let before = q.inner.transactions.load(Ordering::SeqCst);
+    let outcomes = ack_while_held(&q, claimed, 3).await;
+    assert_eq!(q.inner.transactions.load(Ordering::SeqCst) - before, 1);
+    for (n, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Err(DeliveryError::LeaseLost { job }) if n < 3 => assert_eq!(*job, ids[n]),
+            Ok(()) if n >= 3 => {}
+            other => panic!("settle {n}: {other:?}"),
+        }
+    }
+    // What each caller was told is what is stored: the three with a lost
+    // lease are still pending, the 57 others delivered.
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(q.get(*id).await.unwrap().is_some(), n < 3, "job {n}");
+        let finished = q.finished(*id).await.unwrap();
+        assert_eq!(
+            finished.map(|f| f.settled),
+            (n >= 3).then_some(Settled::Delivered),
+            "job {n}"
+        );
+    }
+}
