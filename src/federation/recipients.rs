@@ -103,6 +103,7 @@ use super::paths::Paths;
 use super::remote::{RemoteActors, RemoteError};
 
 mod join;
+pub(crate) use join::join_all;
 #[cfg(test)]
 mod tests;
 
@@ -110,6 +111,9 @@ mod tests;
 pub const DEFAULT_MAX_RECIPIENTS: usize = 50_000;
 /// The default number of cache misses fetched at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Actors read from the cache in one store call.
+const READ_BATCH: usize = 256;
 
 /// Why an addressed IRI has no recipient.
 #[derive(Debug)]
@@ -337,8 +341,10 @@ impl<'a> RecipientResolver<'a> {
     /// time, into `resolved`.
     async fn resolve_remote(&self, remote: &[Iri], resolved: &mut Resolved) {
         let mut actors = HashSet::new();
-        for chunk in remote.chunks(self.concurrency) {
-            let fetched = join::join_all(chunk.iter().map(|iri| self.remote.get(iri))).await;
+        // Read from the cache many at a time (a fan-out batch is mostly
+        // cached followers); what must be fetched goes `concurrency` at a time.
+        for chunk in remote.chunks(READ_BATCH) {
+            let fetched = self.remote.get_many(chunk, self.concurrency).await;
             for (iri, result) in chunk.iter().zip(fetched) {
                 match result {
                     Ok(actor) => {

@@ -342,6 +342,68 @@ impl RemoteActors {
         }
     }
 
+    /// The actors `ids`, in their order, each as [`get`](Self::get) would
+    /// answer it: the cache is read for all of them in one
+    /// [`ActorStore::get_many`], and only those missing or stale are then
+    /// fetched (each through `get`, so concurrent fetches of one actor
+    /// are shared), `concurrency` at a time.
+    pub(crate) async fn get_many(
+        &self,
+        ids: &[Iri],
+        concurrency: usize,
+    ) -> Vec<Result<RemoteActor, RemoteError>> {
+        let keys: Vec<Option<Iri>> = ids
+            .iter()
+            .map(|id| Self::key(id).ok().map(|k| Iri::from(&k)))
+            .collect();
+        let asked: Vec<Iri> = keys.iter().flatten().cloned().collect();
+        // A store that cannot answer the batch: each actor goes through
+        // `get`, which reports the store's error for it.
+        let mut cached = self
+            .store
+            .get_many(&asked)
+            .await
+            .unwrap_or_default()
+            .into_iter();
+        let mut out: Vec<Option<Result<RemoteActor, RemoteError>>> = keys
+            .iter()
+            .map(|key| {
+                key.as_ref()?;
+                match cached.next().flatten() {
+                    Some(entry) if self.age(&entry) < self.ttl => Some(Ok(entry.actor)),
+                    _ => None,
+                }
+            })
+            .collect();
+        let missing: Vec<(usize, &Iri)> = out
+            .iter()
+            .zip(ids)
+            .enumerate()
+            .filter(|(_, (answer, _))| answer.is_none())
+            .map(|(i, (_, id))| (i, id))
+            .collect();
+        for chunk in missing.chunks(concurrency.max(1)) {
+            let got =
+                crate::federation::recipients::join_all(chunk.iter().map(|(_, id)| self.get(id)))
+                    .await;
+            for ((i, _), result) in chunk.iter().zip(got) {
+                if let Some(slot) = out.get_mut(*i) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                // Every slot was filled above: from the cache or by `get`.
+                r.unwrap_or_else(|| {
+                    Err(RemoteError::Store(
+                        "actor cache: an entry was not resolved".into(),
+                    ))
+                })
+            })
+            .collect()
+    }
+
     /// Fetches `id` again whatever the cache holds (after a failed
     /// signature with a cached key, on an `Update` of the actor), and stores
     /// the result. A `404`, `410` or an invalid document removes the entry.

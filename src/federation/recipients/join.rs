@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 /// Polls every future until all are done; the outputs come back in input
 /// order. Meant for small batches: every wake polls the unfinished ones.
-pub(super) fn join_all<I>(futures: I) -> JoinAll<I::Item>
+pub(crate) fn join_all<I>(futures: I) -> JoinAll<I::Item>
 where
     I: IntoIterator,
     I::Item: Future,
@@ -19,12 +19,12 @@ where
     JoinAll { slots }
 }
 
-pub(super) enum Slot<F: Future> {
+pub(crate) enum Slot<F: Future> {
     Running(Pin<Box<F>>),
     Done(Option<F::Output>),
 }
 
-pub(super) struct JoinAll<F: Future> {
+pub(crate) struct JoinAll<F: Future> {
     slots: Vec<Slot<F>>,
 }
 

@@ -155,6 +155,32 @@ impl ActorStore for SqliteActorStore {
         Ok(row.and_then(|(doc, at)| StoredActor::decode(&doc, from_millis(at)).ok()))
     }
 
+    async fn get_many(&self, ids: &[Iri]) -> Result<Vec<Option<StoredActor>>, RemoteError> {
+        let ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        // One trip to the blocking pool and one lock for the whole batch;
+        // the documents are decoded after the connection is released.
+        let rows: Vec<Option<(String, i64)>> = self
+            .with_conn(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT document, fetched_at FROM archipel_remote_actors WHERE id = ?1",
+                    )
+                    .map_err(db)?;
+                ids.iter()
+                    .map(|id| {
+                        stmt.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                            .map_err(db)
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.and_then(|(doc, at)| StoredActor::decode(&doc, from_millis(at)).ok()))
+            .collect())
+    }
+
     async fn put(&self, entry: StoredActor) -> Result<(), RemoteError> {
         let max = i64::try_from(self.max_rows).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
@@ -223,6 +249,46 @@ mod tests {
         assert!(store.remove(&iri(bob)).await.unwrap());
         assert!(!store.remove(&iri(bob)).await.unwrap());
         assert!(store.get(&iri(bob)).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn get_many_answers_what_get_answers_in_order() {
+        let store = SqliteActorStore::open_in_memory().unwrap();
+        for n in [0, 2, 3] {
+            store
+                .put(entry(&format!("https://b.example/users/u{n}"), n))
+                .await
+                .unwrap();
+        }
+        // A row that no longer decodes is a miss, for both.
+        store
+            .with_conn(|conn| {
+                conn.execute(
+                    "INSERT INTO archipel_remote_actors (id, document, fetched_at)
+                     VALUES ('https://b.example/users/broken', 'not json', 1)",
+                    [],
+                )
+                .map_err(db)
+            })
+            .await
+            .unwrap();
+        let ids: Vec<Iri> = ["u3", "u1", "broken", "u0", "u3", "u2"]
+            .iter()
+            .map(|n| iri(&format!("https://b.example/users/{n}")))
+            .collect();
+        let many = store.get_many(&ids).await.unwrap();
+        assert_eq!(many.len(), ids.len());
+        for (id, got) in ids.iter().zip(&many) {
+            let one = store.get(id).await.unwrap();
+            assert_eq!(
+                got.as_ref().map(|e| (e.id().clone(), e.fetched_at())),
+                one.as_ref().map(|e| (e.id().clone(), e.fetched_at())),
+                "{id}"
+            );
+        }
+        let found: Vec<bool> = many.iter().map(Option::is_some).collect();
+        assert_eq!(found, [true, false, false, true, true, true]);
+        assert!(store.get_many(&[]).await.unwrap().is_empty());
     }
 
     #[tokio::test]

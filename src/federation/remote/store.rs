@@ -81,4 +81,16 @@ pub trait ActorStore: Send + Sync {
     async fn put(&self, entry: StoredActor) -> Result<(), RemoteError>;
     /// Forgets `id`; whether it was there.
     async fn remove(&self, id: &Iri) -> Result<bool, RemoteError>;
+
+    /// The entries for `ids`, in their order, as [`get`](Self::get) answers
+    /// each. A fan-out reads its followers' actors this way, many at once;
+    /// a store with a cost per call (a database on blocking threads)
+    /// overrides it to read them in one. The default asks `get` for each.
+    async fn get_many(&self, ids: &[Iri]) -> Result<Vec<Option<StoredActor>>, RemoteError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get(id).await?);
+        }
+        Ok(out)
+    }
 }

@@ -425,3 +425,57 @@ async fn a_rotated_key_is_refetched_past_the_shared_store() {
     );
     assert_eq!(s.server.hits(BOB), 2);
 }
+
+#[tokio::test]
+async fn get_many_reads_the_cache_at_once_and_fetches_only_what_it_lacks() {
+    let s = setup();
+    let carol = "https://c.example/users/carol";
+    let dave = "https://d.example/users/dave";
+    let gone = "https://e.example/users/gone";
+    for id in [BOB, carol, dave] {
+        s.server.person(id);
+    }
+    // Bob cached long ago (stale), Carol just now (fresh), Dave never.
+    s.remote.get(&iri(BOB)).await.unwrap();
+    s.clock.advance(Duration::from_secs(3600));
+    s.remote.get(&iri(carol)).await.unwrap();
+    let ids: Vec<Iri> = [
+        carol,
+        BOB,
+        "ftp://f.example/users/x",
+        dave,
+        gone,
+        &format!("{carol}#main-key"),
+    ]
+    .iter()
+    .map(|s| iri(s))
+    .collect();
+    let got = s.remote.get_many(&ids, 2).await;
+    assert_eq!(got.len(), ids.len());
+    let answered: Vec<Option<&str>> = got
+        .iter()
+        .map(|r| r.as_ref().ok().map(|a| a.id().as_str()))
+        .collect();
+    assert_eq!(
+        answered,
+        [Some(carol), Some(BOB), None, Some(dave), None, Some(carol)]
+    );
+    assert!(
+        matches!(got[2], Err(RemoteError::Invalid { .. })),
+        "{:?}",
+        got[2]
+    );
+    assert!(got[4].is_err());
+    // Carol came from the cache (twice, one fetch in all, the first get);
+    // Bob was stale and Dave missing: fetched once each.
+    assert_eq!(s.server.hits(carol), 1);
+    assert_eq!(s.server.hits(BOB), 2);
+    assert_eq!(s.server.hits(dave), 1);
+    assert_eq!(got[1].as_ref().unwrap().fetched_at(), s.clock.now());
+    // Each answer is the one `get` gives now.
+    for (id, many) in ids.iter().zip(&got) {
+        let one = s.remote.get(id).await;
+        assert_eq!(many.as_ref().ok(), one.as_ref().ok(), "{id}");
+        assert_eq!(many.is_err(), one.is_err(), "{id}");
+    }
+}
