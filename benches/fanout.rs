@@ -24,6 +24,13 @@
 //! 3. the drain rate, deliveries per second from the post until every
 //!    delivery is acknowledged, over the bare RSA-2048 signing capacity of
 //!    aws-lc-rs on all cores, measured before and after (≥ 0.8).
+//!
+//! Beside the ratio it prints what bounds it on this machine: the CPU the
+//! process spent per delivery during the drain, and an HTTP floor measured
+//! after it — the same number of POSTs of the same size, unsigned, through
+//! the same client to the same farm — whose CPU per request plus one bare
+//! signature's is the least any delivery can cost here, so
+//! `signature / (signature + floor)` is the ratio's ceiling.
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -135,6 +142,18 @@ impl Bare {
     }
 }
 
+/// CPU time (user + system) of this whole process so far.
+fn process_cpu() -> Option<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let micros = |t: nix::sys::time::TimeVal| -> Option<u64> {
+        Some(u64::try_from(t.tv_sec()).ok()? * 1_000_000 + u64::try_from(t.tv_usec()).ok()?)
+    };
+    Some(Duration::from_micros(
+        micros(u.user_time())? + micros(u.system_time())?,
+    ))
+}
+
 /// The peak resident set of this process so far, in bytes.
 fn max_rss() -> Option<u64> {
     use nix::sys::resource::{UsageWho, getrusage};
@@ -203,6 +222,10 @@ impl HttpClient for Loopback {
 struct Figures {
     enqueue: Duration,
     drain: Duration,
+    /// Process CPU from the post until drained.
+    drain_cpu: Option<Duration>,
+    /// The HTTP floor: requests, wall time, process CPU.
+    floor: (usize, Duration, Option<Duration>),
     deliveries: u64,
     signs_per_sec: f64,
     max_rss: Option<u64>,
@@ -226,10 +249,10 @@ fn run(shape: Shape) -> Figures {
             .allow_private_addresses(true)
             .allow_http(true)
             .max_redirects(0);
-        let client = Loopback {
+        let client = Arc::new(Loopback {
             inner: ReqwestClient::new(policy).unwrap(),
             ports,
-        };
+        });
         let keys = Arc::new(MemoryKeyStore::new());
         let rsa = PrivateKey::from_pem(PEM).unwrap();
         keys.store("alice", &ActorKeys { rsa, ed25519: None })
@@ -253,7 +276,7 @@ fn run(shape: Shape) -> Figures {
                 .unwrap(),
         );
         let fed = Federation::builder("https://a.example".parse().unwrap())
-            .with_client(Arc::new(client))
+            .with_client(client.clone())
             .with_key_store(keys)
             .with_graph(graph.clone())
             .with_actor_store(actors.clone())
@@ -280,6 +303,7 @@ fn run(shape: Shape) -> Figures {
         Audience::public(alice.followers().clone()).apply(&mut note);
         let create = fed.create(&alice, AnyObject::from(note)).unwrap();
         let answered = ANSWERED.load(Ordering::SeqCst);
+        let cpu_before = process_cpu();
         let posting = Instant::now();
         let sent = fed.send(&alice, &create).await.unwrap();
         let enqueue = posting.elapsed();
@@ -308,6 +332,9 @@ fn run(shape: Shape) -> Figures {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let drain = posting.elapsed();
+        let drain_cpu = cpu_before
+            .zip(process_cpu())
+            .map(|(before, after)| after.saturating_sub(before));
         eprintln!(
             "fanout bench: expanded into delivery jobs after {:.2} s, drained after {:.2} s",
             expanded_at.unwrap_or(drain).as_secs_f64(),
@@ -323,9 +350,13 @@ fn run(shape: Shape) -> Figures {
             report.jobs.values().next()
         );
         assert_eq!(deliveries, shape.followers as u64);
+        let body = serde_json::to_vec(&create).unwrap().len();
+        let floor = http_floor(&client, &shape, body).await;
         Figures {
             enqueue,
             drain,
+            drain_cpu,
+            floor,
             deliveries,
             signs_per_sec: 0.0,
             max_rss: None,
@@ -340,6 +371,70 @@ fn run(shape: Shape) -> Figures {
         max_rss: max_rss(),
         ..figures
     }
+}
+
+/// The HTTP floor: as many POSTs as the drain sent, unsigned, of the same
+/// body size and with headers as large as a signed delivery's, through
+/// the same client to the same farm, 128 at a time (the drain's worker
+/// concurrency). Answers the requests sent, the wall time and the
+/// process CPU they took.
+async fn http_floor(
+    client: &Arc<Loopback>,
+    shape: &Shape,
+    body: usize,
+) -> (usize, Duration, Option<Duration>) {
+    const CONCURRENCY: usize = 128;
+    let body = Bytes::from(vec![b'x'; body]);
+    // The size of a draft-cavage `Signature` header with an RSA-2048 key.
+    let signature = format!(
+        "keyId=\"https://a.example/users/alice#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{}\"",
+        "A".repeat(344)
+    );
+    let next = Arc::new(AtomicU64::new(0));
+    let n = shape.followers as u64;
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (client, next, body, signature) = (
+            client.clone(),
+            next.clone(),
+            body.clone(),
+            signature.clone(),
+        );
+        let hosts = shape.hosts as u64;
+        senders.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let request = http::Request::post(format!(
+                    "http://h{}.fanout.bench/users/{i}/inbox",
+                    i % hosts
+                ))
+                .header(http::header::CONTENT_TYPE, "application/activity+json")
+                .header(http::header::DATE, "Wed, 25 Nov 2026 12:00:00 GMT")
+                .header(
+                    "digest",
+                    "SHA-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+                )
+                .header("signature", signature.as_str())
+                .body(body.clone())
+                .unwrap();
+                let response = client.execute(request).await.unwrap();
+                assert_eq!(response.status(), http::StatusCode::ACCEPTED);
+            }
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done.unwrap();
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_before
+        .zip(process_cpu())
+        .map(|(before, after)| after.saturating_sub(before));
+    (shape.followers, wall, cpu)
 }
 
 /// Puts `shape.followers` followers of alice in the graph and their actors
@@ -389,6 +484,29 @@ fn main() -> ExitCode {
     match f.max_rss {
         Some(b) => println!("  peak RSS of the process: {:.1} MB", mb(b)),
         None => println!("  peak RSS of the process: n/a"),
+    }
+    let per = |cpu: Duration, n: usize| cpu.as_secs_f64() * 1e6 / n as f64;
+    let sign_us = cores() as f64 * 1e6 / f.signs_per_sec;
+    if let Some(cpu) = f.drain_cpu {
+        println!(
+            "  drain CPU: {:.0} µs per delivery (one bare signature: {sign_us:.0} µs), the process busy {:.0}% of {} cores",
+            per(cpu, shape.followers),
+            100.0 * cpu.as_secs_f64() / f.drain.as_secs_f64() / cores() as f64,
+            cores()
+        );
+    }
+    let (n, wall, cpu) = f.floor;
+    if let Some(cpu) = cpu {
+        let floor_us = per(cpu, n);
+        println!(
+            "  HTTP floor ({n} unsigned POSTs of the same size, same client and farm): {:.0}/s, {floor_us:.0} µs of CPU per request",
+            n as f64 / wall.as_secs_f64()
+        );
+        println!(
+            "  ceiling on this machine (HTTP floor {floor_us:.0} µs + one bare signature {sign_us:.0} µs of CPU per delivery, on {} cores): ratio {:.2}",
+            cores(),
+            sign_us / (sign_us + floor_us)
+        );
     }
     if !bench {
         println!(
