@@ -53,20 +53,22 @@ where
 }
 
 /// Why a request got no signature from the pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PoolError {
-    /// No thread could be started.
-    NoThread,
+    /// No thread could be started (the system's reason).
+    NoThread(String),
     /// The work panicked (or the pool was dropped before running it).
     Failed,
 }
 
 impl std::fmt::Display for PoolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PoolError::NoThread => "no signing thread could be started",
-            PoolError::Failed => "the signing task failed",
-        })
+        match self {
+            PoolError::NoThread(reason) => {
+                write!(f, "no signing thread could be started: {reason}")
+            }
+            PoolError::Failed => f.write_str("the signing task failed"),
+        }
     }
 }
 
@@ -127,27 +129,27 @@ impl SigningPool {
     fn submit(&self, task: Box<dyn Task>) -> Result<(), PoolError> {
         let mut st = self.shared.lock();
         st.queue.push_back(task);
-        if st.idle > 0 {
-            // A sleeping thread takes it; busy threads find it themselves
-            // when they finish, so no wake-up is spent while all are busy.
-            drop(st);
-            self.shared.ready.notify_one();
-            return Ok(());
-        }
-        if st.threads < st.max_threads {
+        // More queued than sleeping threads to take it: one more thread,
+        // up to the most. Busy threads find the rest when they finish, so
+        // no wake-up is spent while all are busy.
+        if st.queue.len() > st.idle && st.threads < st.max_threads {
             st.threads += 1;
             let shared = self.shared.clone();
             let started = std::thread::Builder::new()
                 .name("archipel-sign".to_owned())
                 .spawn(move || shared.work());
-            if started.is_err() {
+            if let Err(e) = started {
                 st.threads -= 1;
                 if st.threads == 0 {
                     // Nobody would ever run it: take it back, failed.
                     st.queue.pop_back();
-                    return Err(PoolError::NoThread);
+                    return Err(PoolError::NoThread(e.to_string()));
                 }
             }
+        }
+        if st.idle > 0 {
+            drop(st);
+            self.shared.ready.notify_one();
         }
         Ok(())
     }
@@ -196,6 +198,13 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
+    /// `f`'s output, or a failed test after 10 s (a broken pool would hang).
+    async fn within<F: std::future::Future>(f: F) -> F::Output {
+        tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .expect("answered within 10 s")
+    }
+
     #[tokio::test]
     async fn work_runs_on_at_most_the_pool_threads_and_every_caller_gets_its_answer() {
         let pool = Arc::new(SigningPool::new(3));
@@ -217,7 +226,7 @@ mod tests {
             });
         }
         let mut seen = 0;
-        while let Some(r) = calls.join_next().await {
+        while let Some(r) = within(calls.join_next()).await {
             let (i, n, name) = r.unwrap().unwrap();
             assert_eq!(i, n);
             assert_eq!(name.as_deref(), Some("archipel-sign"));
@@ -232,10 +241,10 @@ mod tests {
     #[tokio::test]
     async fn a_panic_fails_its_caller_alone_and_the_thread_goes_on() {
         let pool = SigningPool::new(1);
-        let failed = pool.run(|| -> u32 { panic!("deliberate") }).await;
+        let failed = within(pool.run(|| -> u32 { panic!("deliberate") })).await;
         assert_eq!(failed, Err(PoolError::Failed));
         // The one thread survived and still serves.
-        assert_eq!(pool.run(|| 7).await, Ok(7));
+        assert_eq!(within(pool.run(|| 7)).await, Ok(7));
         assert_eq!(pool.shared.lock().threads, 1);
     }
 
@@ -262,9 +271,9 @@ mod tests {
                 .is_err()
         );
         release.send(()).unwrap();
-        assert_eq!(first.await, Ok(true));
+        assert_eq!(within(first).await, Ok(true));
         // The thread is past the abandoned entry once this one is answered.
-        assert_eq!(pool.run(|| 1).await, Ok(1));
+        assert_eq!(within(pool.run(|| 1)).await, Ok(1));
         assert_eq!(ran.load(Ordering::SeqCst), 0);
     }
 
@@ -272,10 +281,13 @@ mod tests {
     async fn threads_leave_once_the_pool_is_dropped() {
         let pool = SigningPool::new(2);
         let shared = pool.shared.clone();
-        let (a, b) = tokio::join!(
-            pool.run(|| std::thread::sleep(Duration::from_millis(20))),
-            pool.run(|| std::thread::sleep(Duration::from_millis(20)))
-        );
+        let (a, b) = within(async {
+            tokio::join!(
+                pool.run(|| std::thread::sleep(Duration::from_millis(20))),
+                pool.run(|| std::thread::sleep(Duration::from_millis(20)))
+            )
+        })
+        .await;
         assert_eq!((a, b), (Ok(()), Ok(())));
         assert!(shared.lock().threads >= 1);
         drop(pool);
