@@ -495,6 +495,8 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
     let mut tasks = JoinSet::new();
     let config = &shared.config;
     let mut last_stats = tokio::time::Instant::now();
+    // Since when the pool has been nearly full without claiming.
+    let mut holding_since: Option<tokio::time::Instant> = None;
     loop {
         if crash.load(Ordering::SeqCst) {
             break;
@@ -505,12 +507,22 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
             log_backlog(&shared).await;
         }
         // Nearly full: wait until a batch of slots is free rather than
-        // claim (a transaction) for every attempt that finishes.
+        // claim (a transaction) for every attempt that finishes, but not
+        // longer than `CLAIM_HOLD` (attempts stuck on slow hosts must not
+        // keep the free slots from jobs for healthy ones).
         let nearly_full = {
             let in_flight = shared.state().in_flight.len();
             in_flight > 0 && config.concurrency.saturating_sub(in_flight) < claim_batch(config)
         };
-        if !nearly_full {
+        let now = tokio::time::Instant::now();
+        let hold_until = if nearly_full {
+            let since = *holding_since.get_or_insert(now);
+            Some(since + CLAIM_HOLD).filter(|until| *until > now)
+        } else {
+            None
+        };
+        if hold_until.is_none() {
+            holding_since = None;
             let claimed = match claim_some(&shared).await {
                 Ok(n) => n,
                 Err(e) => {
@@ -528,12 +540,11 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
                 continue;
             }
         }
-        // While nearly full, a finishing attempt wakes the loop: the
-        // queue need not be asked when its next job is due.
-        let sleep = if nearly_full {
-            config.poll_interval
-        } else {
-            idle_sleep(&shared).await
+        // While holding, a finishing attempt wakes the loop, or the end of
+        // the hold: the queue need not be asked when its next job is due.
+        let sleep = match hold_until {
+            Some(until) => until.saturating_duration_since(now),
+            None => idle_sleep(&shared).await,
         };
         tokio::select! {
             _ = stop.notified() => break,
@@ -607,6 +618,12 @@ async fn log_backlog(shared: &Shared) {
 fn claim_batch(config: &WorkerConfig) -> usize {
     (config.concurrency / 8).max(1)
 }
+
+/// The longest a nearly full pool waits for a batch of free slots before
+/// it claims for the few it has. A draining pool frees a batch within a
+/// few milliseconds; one whose attempts hang on slow hosts still fills
+/// its free slots.
+const CLAIM_HOLD: Duration = Duration::from_millis(20);
 
 /// Claims as many jobs as free slots allow and books them as in flight.
 async fn claim_some(shared: &Shared) -> Result<Vec<super::ClaimedJob>, DeliveryError> {

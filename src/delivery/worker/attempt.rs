@@ -29,20 +29,59 @@ pub(super) async fn run(shared: Arc<Shared>, claimed: ClaimedJob) {
         status = tracing::field::Empty,
         outcome = tracing::field::Empty,
     );
-    let host = claimed.job.host.clone();
-    let id = claimed.job.id;
+    // Frees the slots when the attempt ends, and when it panics: a slot
+    // kept by a panicked attempt would shrink the pool for good, and a
+    // nearly full pool would wait on it (the job itself is due again when
+    // its lease lapses). A cancelled attempt (shutdown, abort) keeps its
+    // slot: the dispatcher releases or reports those leases itself.
+    let mut slot = Slot {
+        host: claimed.job.host.clone(),
+        id: claimed.job.id,
+        shared: shared.clone(),
+        freed: false,
+    };
     attempt(&shared, claimed).instrument(span).await;
-    {
-        let mut st = shared.state();
-        st.in_flight.remove(&id);
-        if let Some(n) = st.busy.get_mut(&host) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                st.busy.remove(&host);
+    slot.free();
+}
+
+/// A claimed job's places in the pool's bookkeeping (in flight, busy per
+/// host).
+struct Slot {
+    shared: Arc<Shared>,
+    host: String,
+    id: crate::delivery::JobId,
+    freed: bool,
+}
+
+impl Slot {
+    fn free(&mut self) {
+        if self.freed {
+            return;
+        }
+        self.freed = true;
+        {
+            let mut st = self.shared.state();
+            st.in_flight.remove(&self.id);
+            if let Some(n) = st.busy.get_mut(&self.host) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    st.busy.remove(&self.host);
+                }
             }
         }
+        self.shared.wake.notify_one();
     }
-    shared.wake.notify_one();
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Dropped unfreed while unwinding: the attempt panicked (tokio
+        // drops a panicking task's future inside the unwind). Dropped
+        // unfreed otherwise: cancelled, and left to the dispatcher.
+        if std::thread::panicking() {
+            self.free();
+        }
+    }
 }
 
 /// The result of the knock(s): the response or error, the dialect used
