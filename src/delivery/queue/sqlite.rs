@@ -10,7 +10,13 @@
 //! together, in one transaction and one sync (group commit: an inbox
 //! receiving many activities at once pays one sync per batch, not per
 //! activity); each caller still returns only once its own activity is
-//! committed.
+//! committed. Settles (ack, retry, defer, give up) join the same batches:
+//! a fan-out drain settles thousands of jobs a second, and one transaction
+//! for the settles waiting costs a fraction of one each. A batch shares its
+//! fate: should its commit fail (a full disk), every enqueue and settle in
+//! it fails, and a settle that failed leaves its job leased, due again when
+//! the lease lapses (sent twice at worst, as the at-least-once contract of
+//! [`DeliveryQueue`] allows).
 //!
 //! Settled jobs are not deleted at once: a delivered job stays for
 //! [`SqliteOptions::keep_delivered`] and a given-up one (the give-up record:
@@ -127,7 +133,7 @@ pub struct SqliteQueue {
 #[derive(Debug)]
 struct Inner {
     conn: Mutex<Connection>,
-    /// Enqueues waiting for the writer (group commit, see `batch`).
+    /// Enqueues and settles waiting for the writer (group commit, see `batch`).
     batch: Mutex<batch::Batch>,
     /// Batches written (a transaction each), for the tests.
     #[cfg(test)]
@@ -137,12 +143,12 @@ struct Inner {
     last_prune: AtomicU64,
 }
 
-/// The writer an enqueue starts for the batch it opened. Should it never
-/// run (its runtime shutting down drops the task, or `spawn_blocking`
-/// panics) or stop half-way (a panic while writing), dropping it fails the
-/// activities still waiting and clears the batch's mark: otherwise the
-/// mark would say a writer is on its way, no later enqueue would start
-/// one, and every enqueue from then on would wait forever.
+/// The writer an enqueue or settle starts for the batch it opened. Should
+/// it never run (its runtime shutting down drops the task, or
+/// `spawn_blocking` panics) or stop half-way (a panic while writing),
+/// dropping it fails the writes still waiting and clears the batch's mark:
+/// otherwise the mark would say a writer is on its way, no later caller
+/// would start one, and every write from then on would wait forever.
 struct Writer {
     inner: Arc<Inner>,
     finished: bool,
@@ -168,8 +174,9 @@ impl Drop for Writer {
 }
 
 impl Inner {
-    /// Writes the waiting enqueues, a batch per transaction, until none is
-    /// left (run by the writer [`SqliteQueue::enqueue_activity`] starts).
+    /// Writes the waiting enqueues and settles, a batch per transaction,
+    /// until none is left (run by the writer the first caller of a batch
+    /// starts).
     fn write_batches(&self) {
         loop {
             // The connection first: what arrives while the previous writer

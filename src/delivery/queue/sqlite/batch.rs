@@ -37,8 +37,9 @@ use crate::delivery::{DeliveryError, Timestamp};
 /// transactions, each short, so claims get the connection in between.
 pub(super) const MAX_BATCH: usize = 256;
 
-/// Why an activity was not stored when its writer went away.
-pub(super) const WRITER_STOPPED: &str = "sqlite: the writer stopped before storing the activity";
+/// Why a write (an activity, a settle) was not stored when its writer
+/// went away.
+pub(super) const WRITER_STOPPED: &str = "sqlite: the writer stopped before storing the write";
 
 /// What an enqueue waits for.
 pub(super) type Reply = Result<Vec<JobId>, DeliveryError>;
@@ -75,8 +76,9 @@ impl Pending {
 ///
 /// Not capped here: each entry is one caller waiting for its answer, so
 /// the batch holds what the callers would hold anyway, and is bounded by
-/// how many enqueue at once (for the inbound queue, the inbox's admission
-/// concurrency, 64 by default).
+/// how many enqueue or settle at once (for the inbound queue, the inbox's
+/// admission concurrency, 64 by default, and its workers; for delivery,
+/// the workers' concurrency).
 #[derive(Default)]
 pub(super) struct Batch {
     items: Vec<Pending>,
@@ -284,7 +286,12 @@ fn settle(
 }
 
 fn fail_all(items: Vec<Pending>, e: &DeliveryError) {
+    // The queue's own message as it is, not wrapped in a second prefix.
+    let reason = match e {
+        DeliveryError::Queue(reason) => reason.clone(),
+        other => other.to_string(),
+    };
     for item in items {
-        item.fail(DeliveryError::Queue(e.to_string()));
+        item.fail(DeliveryError::Queue(reason.clone()));
     }
 }

@@ -478,3 +478,49 @@ async fn jobs_settled_together_are_committed_in_one_transaction_and_a_lost_lease
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settle_that_fails_in_a_batch_fails_alone() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    q.enqueue_activity(numbered(1, 20), Timestamp::from_millis(0))
+        .await
+        .unwrap();
+    let claimed = q
+        .claim(&ClaimRequest {
+            now: Timestamp::from_millis(1),
+            limit: 20,
+            lease_for: Duration::from_secs(60),
+            per_host_limit: 1,
+            busy: BTreeMap::new(),
+            paused: Default::default(),
+        })
+        .await
+        .unwrap();
+    let ids: Vec<JobId> = claimed.iter().map(|c| c.job.id).collect();
+    let refused = ids[7];
+    q.inner
+        .conn
+        .lock()
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER refuse_one BEFORE UPDATE OF state ON archipel_jobs
+             WHEN NEW.id = {} AND NEW.state = 1
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+            refused.0
+        ))
+        .unwrap();
+    let before = q.inner.transactions.load(Ordering::SeqCst);
+    let outcomes = ack_while_held(&q, claimed, 0).await;
+    assert_eq!(q.inner.transactions.load(Ordering::SeqCst) - before, 1);
+    for (n, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Err(e) if n == 7 => assert!(e.to_string().contains("refused by the test"), "{e}"),
+            Ok(()) if n != 7 => {}
+            other => panic!("settle {n}: {other:?}"),
+        }
+    }
+    // The refused job is still pending under its lease; the others are delivered.
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(q.get(*id).await.unwrap().is_some(), n == 7, "job {n}");
+    }
+}
