@@ -421,9 +421,9 @@ fn main() {
         rounds.len()
     );
     if sign_util.is_some_and(|u| u < 0.9) {
-        // The fan-out signs on up to `concurrency` blocking threads, the
-        // bare loop on one thread per core: under load the scheduler's
-        // per-thread shares favour the fan-out.
+        // The fan-out runs on more threads than the bare loop's one per
+        // core (its signing threads beside the runtime's): under load the
+        // scheduler's per-thread shares favour the fan-out.
         println!(
             "  (other processes held the cores: the wall-clock ratios below are skewed, the CPU-time ratios much less)"
         );
