@@ -344,12 +344,12 @@ impl<'a> RecipientResolver<'a> {
         // Read from the cache many at a time (a fan-out batch is mostly
         // cached followers); what must be fetched goes `concurrency` at a time.
         for chunk in remote.chunks(READ_BATCH) {
-            let fetched = self.remote.get_many(chunk, self.concurrency).await;
+            let fetched = self.remote.recipients_many(chunk, self.concurrency).await;
             for (iri, result) in chunk.iter().zip(fetched) {
                 match result {
                     Ok(actor) => {
                         // Two spellings of one actor deliver once.
-                        if !actors.insert(actor.id().clone()) {
+                        if !actors.insert(actor.id.clone()) {
                             continue;
                         }
                         match actor.recipient() {
@@ -357,9 +357,9 @@ impl<'a> RecipientResolver<'a> {
                             None => resolved.unresolved.push((
                                 iri.clone(),
                                 Unresolved::Remote(RemoteError::Invalid {
-                                    id: actor.id().to_string(),
+                                    id: actor.id.to_string(),
                                     field: "inbox",
-                                    value: actor.inbox().to_string(),
+                                    value: actor.inbox.to_string(),
                                 }),
                             )),
                         }

@@ -112,7 +112,7 @@ pub use memory::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, MemoryActorStore}
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{DEFAULT_MAX_ROWS, SqliteActorStore};
 use store::actor_of;
-pub use store::{ActorStore, StoredActor};
+pub use store::{ActorStore, CachedRecipient, StoredActor};
 
 /// How long a cached actor is used without fetching it again (24 hours).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -285,10 +285,14 @@ impl RemoteActors {
     }
 
     fn age(&self, entry: &StoredActor) -> Duration {
+        self.age_since(entry.fetched_at())
+    }
+
+    fn age_since(&self, fetched_at: std::time::SystemTime) -> Duration {
         // A fetch time in the future (the clock moved back) reads as fresh.
         self.clock
             .now()
-            .duration_since(entry.fetched_at())
+            .duration_since(fetched_at)
             .unwrap_or_default()
     }
 
@@ -342,16 +346,17 @@ impl RemoteActors {
         }
     }
 
-    /// The actors `ids`, in their order, each as [`get`](Self::get) would
-    /// answer it: the cache is read for all of them in one
-    /// [`ActorStore::get_many`], and only those missing or stale are then
+    /// Where the actors `ids` receive deliveries, in their order, each as
+    /// [`get`](Self::get) would answer it: the cache is read for all of
+    /// them in one [`ActorStore::recipients_many`] (their inbox columns,
+    /// no document decoded), and only those missing or stale are then
     /// fetched (each through `get`, so concurrent fetches of one actor
     /// are shared), `concurrency` at a time.
-    pub(crate) async fn get_many(
+    pub(crate) async fn recipients_many(
         &self,
         ids: &[Iri],
         concurrency: usize,
-    ) -> Vec<Result<RemoteActor, RemoteError>> {
+    ) -> Vec<Result<CachedRecipient, RemoteError>> {
         let keys: Vec<Option<Iri>> = ids
             .iter()
             .map(|id| Self::key(id).ok().map(|k| Iri::from(&k)))
@@ -361,16 +366,16 @@ impl RemoteActors {
         // `get`, which reports the store's error for it.
         let mut cached = self
             .store
-            .get_many(&asked)
+            .recipients_many(&asked)
             .await
             .unwrap_or_default()
             .into_iter();
-        let mut out: Vec<Option<Result<RemoteActor, RemoteError>>> = keys
+        let mut out: Vec<Option<Result<CachedRecipient, RemoteError>>> = keys
             .iter()
             .map(|key| {
                 key.as_ref()?;
                 match cached.next().flatten() {
-                    Some(entry) if self.age(&entry) < self.ttl => Some(Ok(entry.actor)),
+                    Some(r) if self.age_since(r.fetched_at) < self.ttl => Some(Ok(r)),
                     _ => None,
                 }
             })
@@ -388,7 +393,7 @@ impl RemoteActors {
                     .await;
             for ((i, _), result) in chunk.iter().zip(got) {
                 if let Some(slot) = out.get_mut(*i) {
-                    *slot = Some(result);
+                    *slot = Some(result.map(|actor| CachedRecipient::of(&actor)));
                 }
             }
         }

@@ -172,11 +172,17 @@ impl RemoteActor {
 
     /// The delivery target for this actor: its inbox, shared inbox and id.
     pub fn recipient(&self) -> Option<Recipient> {
-        let mut r = Recipient::new(http_url(&self.inbox)?);
-        r.id = http_url(&self.id);
-        r.shared_inbox = self.shared_inbox.as_ref().and_then(http_url);
-        Some(r)
+        recipient_of(&self.id, &self.inbox, self.shared_inbox.as_ref())
     }
+}
+
+/// The delivery target of an actor `id` with `inbox` and `shared_inbox`:
+/// `None` unless its inbox is an `http(s)` URL with a host.
+pub(super) fn recipient_of(id: &Iri, inbox: &Iri, shared_inbox: Option<&Iri>) -> Option<Recipient> {
+    let mut r = Recipient::new(http_url(inbox)?);
+    r.id = http_url(id);
+    r.shared_inbox = shared_inbox.and_then(http_url);
+    Some(r)
 }
 
 /// The keys `actor` publishes as its own.

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{ActorStore, RemoteError, StoredActor};
+use super::{ActorStore, CachedRecipient, RemoteError, StoredActor};
 use crate::federation::sqlite::{Durability, open_store};
 use crate::vocab::Iri;
 
@@ -18,12 +18,42 @@ pub const DEFAULT_MAX_ROWS: usize = 100_000;
 /// application's own tables. The implicit `rowid` grows with every write
 /// (a replaced row is deleted and inserted again), so it orders rows by
 /// when they were stored.
+///
+/// `inbox` and `shared_inbox` repeat the document's, as published, so a
+/// fan-out reads where each follower receives deliveries without decoding
+/// its document ([`ActorStore::recipients_many`]). Rows written before
+/// those columns existed have `inbox` NULL and are decoded instead.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS archipel_remote_actors (
-    id         TEXT PRIMARY KEY NOT NULL,
-    document   TEXT NOT NULL,
-    fetched_at INTEGER NOT NULL
+    id           TEXT PRIMARY KEY NOT NULL,
+    document     TEXT NOT NULL,
+    fetched_at   INTEGER NOT NULL,
+    inbox        TEXT,
+    shared_inbox TEXT
 )";
+
+/// Adds the columns a table created by an earlier version lacks.
+fn migrate(conn: &Connection) -> Result<(), RemoteError> {
+    let mut present = Vec::new();
+    {
+        let mut stmt = conn
+            .prepare("PRAGMA table_info(archipel_remote_actors)")
+            .map_err(db)?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(1)).map_err(db)?;
+        for name in names {
+            present.push(name.map_err(db)?);
+        }
+    }
+    for column in ["inbox", "shared_inbox"] {
+        if !present.iter().any(|p| p == column) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE archipel_remote_actors ADD COLUMN {column} TEXT"
+            ))
+            .map_err(db)?;
+        }
+    }
+    Ok(())
+}
 
 /// An [`ActorStore`] in a SQLite database file (bundled SQLite, WAL mode):
 /// one row per actor, `id → document, fetched_at`, in the table
@@ -58,6 +88,7 @@ fn db(e: rusqlite::Error) -> RemoteError {
 fn open(path: Option<PathBuf>) -> Result<SqliteActorStore, RemoteError> {
     let conn =
         open_store(path.as_deref(), SCHEMA, Durability::Normal).map_err(RemoteError::Store)?;
+    migrate(&conn)?;
     Ok(SqliteActorStore {
         conn: Arc::new(Mutex::new(conn)),
         path,
@@ -181,19 +212,85 @@ impl ActorStore for SqliteActorStore {
             .collect())
     }
 
+    async fn recipients_many(
+        &self,
+        ids: &[Iri],
+    ) -> Result<Vec<Option<CachedRecipient>>, RemoteError> {
+        /// A row: the recipient columns, or the document of a row written
+        /// before they existed.
+        enum Row {
+            Columns(i64, String, Option<String>),
+            Document(i64, String),
+        }
+        let asked: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        let rows: Vec<Option<Row>> = self
+            .with_conn(move |conn| {
+                let mut columns = conn
+                    .prepare_cached(
+                        "SELECT fetched_at, inbox, shared_inbox FROM archipel_remote_actors
+                         WHERE id = ?1",
+                    )
+                    .map_err(db)?;
+                let mut rows = Vec::with_capacity(asked.len());
+                for id in &asked {
+                    let row: Option<(i64, Option<String>, Option<String>)> = columns
+                        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .optional()
+                        .map_err(db)?;
+                    rows.push(match row {
+                        None => None,
+                        Some((at, Some(inbox), shared)) => Some(Row::Columns(at, inbox, shared)),
+                        Some((_, None, _)) => conn
+                            .prepare_cached(
+                                "SELECT fetched_at, document FROM archipel_remote_actors
+                                 WHERE id = ?1",
+                            )
+                            .map_err(db)?
+                            .query_row(params![id], |r| Ok(Row::Document(r.get(0)?, r.get(1)?)))
+                            .optional()
+                            .map_err(db)?,
+                    });
+                }
+                Ok(rows)
+            })
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(rows)
+            .map(|(id, row)| match row? {
+                // Written from a validated document: kept as published,
+                // checked again by `CachedRecipient::recipient`.
+                Row::Columns(at, inbox, shared) => Some(CachedRecipient {
+                    id: id.clone(),
+                    inbox: Iri::new_unchecked(inbox),
+                    shared_inbox: shared.map(Iri::new_unchecked),
+                    fetched_at: from_millis(at),
+                }),
+                // As `get` does: a row that no longer decodes is a miss.
+                Row::Document(at, doc) => StoredActor::decode(&doc, from_millis(at))
+                    .ok()
+                    .map(|e| CachedRecipient::of(e.actor())),
+            })
+            .collect())
+    }
+
     async fn put(&self, entry: StoredActor) -> Result<(), RemoteError> {
         let max = i64::try_from(self.max_rows).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
             let tx = conn.transaction().map_err(db)?;
+            let actor = entry.actor();
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO archipel_remote_actors (id, document, fetched_at)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO archipel_remote_actors
+                     (id, document, fetched_at, inbox, shared_inbox)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(db)?
             .execute(params![
                 entry.id().as_str(),
                 entry.document(),
-                to_millis(entry.fetched_at())
+                to_millis(entry.fetched_at()),
+                actor.inbox().as_str(),
+                actor.shared_inbox().map(Iri::as_str),
             ])
             .map_err(db)?;
             let newest = tx.last_insert_rowid();
@@ -292,6 +389,136 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn recipients_are_read_from_their_columns_as_the_documents_give_them() {
+        let store = SqliteActorStore::open_in_memory().unwrap();
+        let shared = |id: &str, inbox: &str, shared: Option<&str>| {
+            let mut doc = serde_json::json!({"id": id, "type": "Person", "inbox": inbox});
+            if let Some(s) = shared {
+                doc["endpoints"] = serde_json::json!({"sharedInbox": s});
+            }
+            StoredActor::decode(&doc.to_string(), UNIX_EPOCH + Duration::from_millis(5)).unwrap()
+        };
+        store
+            .put(shared(
+                "https://b.example/users/bob",
+                "https://b.example/users/bob/inbox",
+                Some("https://b.example/inbox"),
+            ))
+            .await
+            .unwrap();
+        store
+            .put(entry("https://c.example/users/carol", 7))
+            .await
+            .unwrap();
+        let ids: Vec<Iri> = [
+            "https://b.example/users/bob",
+            "https://x.example/users/nobody",
+            "https://c.example/users/carol",
+        ]
+        .iter()
+        .map(|s| iri(s))
+        .collect();
+        let many = store.recipients_many(&ids).await.unwrap();
+        for (id, got) in ids.iter().zip(&many) {
+            let decoded = store.get(id).await.unwrap();
+            assert_eq!(
+                got.as_ref(),
+                decoded
+                    .as_ref()
+                    .map(|e| CachedRecipient::of(e.actor()))
+                    .as_ref(),
+                "{id}"
+            );
+            assert_eq!(
+                got.as_ref().and_then(CachedRecipient::recipient),
+                decoded.as_ref().and_then(|e| e.actor().recipient()),
+                "{id}"
+            );
+        }
+        let bob = many[0].as_ref().unwrap().recipient().unwrap();
+        assert_eq!(
+            bob.shared_inbox.map(String::from).as_deref(),
+            Some("https://b.example/inbox")
+        );
+        assert!(many[1].is_none());
+        // Read from the columns, not the document: a row whose document
+        // no longer decodes still answers them...
+        store
+            .with_conn(|conn| {
+                conn.execute(
+                    "UPDATE archipel_remote_actors SET document = 'not json'
+                     WHERE id = 'https://b.example/users/bob'",
+                    [],
+                )
+                .map_err(db)
+            })
+            .await
+            .unwrap();
+        let again = store.recipients_many(&ids[..1]).await.unwrap();
+        assert_eq!(again[0], many[0]);
+        // ...and a row without them (written before they existed) is
+        // decoded instead.
+        store
+            .with_conn(|conn| {
+                conn.execute(
+                    "UPDATE archipel_remote_actors SET inbox = NULL, shared_inbox = NULL",
+                    [],
+                )
+                .map_err(db)
+            })
+            .await
+            .unwrap();
+        let old = store.recipients_many(&ids).await.unwrap();
+        assert!(old[0].is_none(), "an undecodable old row is a miss");
+        assert_eq!(old[2], many[2]);
+        assert!(old[2].is_some());
+    }
+
+    #[tokio::test]
+    async fn a_table_from_before_the_recipient_columns_gets_them_and_keeps_its_rows() {
+        let dir =
+            std::env::temp_dir().join(format!("archipel-actors-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("actors.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE archipel_remote_actors (
+                     id TEXT PRIMARY KEY NOT NULL, document TEXT NOT NULL,
+                     fetched_at INTEGER NOT NULL)",
+            )
+            .unwrap();
+            let e = entry("https://b.example/users/bob", 9);
+            conn.execute(
+                "INSERT INTO archipel_remote_actors (id, document, fetched_at)
+                 VALUES (?1, ?2, 9)",
+                params![e.id().as_str(), e.document()],
+            )
+            .unwrap();
+        }
+        let store = SqliteActorStore::open(&path).unwrap();
+        let bob = iri("https://b.example/users/bob");
+        let got = store
+            .recipients_many(std::slice::from_ref(&bob))
+            .await
+            .unwrap();
+        assert_eq!(
+            got[0].as_ref().map(|r| r.inbox.as_str()),
+            Some("https://b.example/users/bob/inbox")
+        );
+        // New rows fill the columns; opening again adds nothing twice.
+        store
+            .put(entry("https://c.example/users/carol", 10))
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqliteActorStore::open(&path).unwrap();
+        assert_eq!(store.count().await.unwrap(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn the_row_cap_prunes_the_oldest_on_insert() {
         let store = SqliteActorStore::open_in_memory().unwrap().with_max_rows(3);
         for n in 0..5 {
@@ -368,7 +595,8 @@ mod tests {
         store
             .with_conn(|conn| {
                 conn.execute(
-                    "INSERT INTO archipel_remote_actors VALUES ('https://b.example/x', 'not json', 0)",
+                    "INSERT INTO archipel_remote_actors (id, document, fetched_at)
+                     VALUES ('https://b.example/x', 'not json', 0)",
                     [],
                 )
                 .map_err(db)

@@ -427,7 +427,7 @@ async fn a_rotated_key_is_refetched_past_the_shared_store() {
 }
 
 #[tokio::test]
-async fn get_many_reads_the_cache_at_once_and_fetches_only_what_it_lacks() {
+async fn recipients_many_reads_the_cache_at_once_and_fetches_only_what_it_lacks() {
     let s = setup();
     let carol = "https://c.example/users/carol";
     let dave = "https://d.example/users/dave";
@@ -450,11 +450,11 @@ async fn get_many_reads_the_cache_at_once_and_fetches_only_what_it_lacks() {
     .iter()
     .map(|s| iri(s))
     .collect();
-    let got = s.remote.get_many(&ids, 2).await;
+    let got = s.remote.recipients_many(&ids, 2).await;
     assert_eq!(got.len(), ids.len());
     let answered: Vec<Option<&str>> = got
         .iter()
-        .map(|r| r.as_ref().ok().map(|a| a.id().as_str()))
+        .map(|r| r.as_ref().ok().map(|a| a.id.as_str()))
         .collect();
     assert_eq!(
         answered,
@@ -471,11 +471,20 @@ async fn get_many_reads_the_cache_at_once_and_fetches_only_what_it_lacks() {
     assert_eq!(s.server.hits(carol), 1);
     assert_eq!(s.server.hits(BOB), 2);
     assert_eq!(s.server.hits(dave), 1);
-    assert_eq!(got[1].as_ref().unwrap().fetched_at(), s.clock.now());
-    // Each answer is the one `get` gives now.
+    assert_eq!(got[1].as_ref().unwrap().fetched_at, s.clock.now());
+    // Each answer is what `get` gives now, as a recipient.
     for (id, many) in ids.iter().zip(&got) {
         let one = s.remote.get(id).await;
-        assert_eq!(many.as_ref().ok(), one.as_ref().ok(), "{id}");
+        assert_eq!(
+            many.as_ref().ok(),
+            one.as_ref().ok().map(CachedRecipient::of).as_ref(),
+            "{id}"
+        );
+        assert_eq!(
+            many.as_ref().ok().and_then(CachedRecipient::recipient),
+            one.as_ref().ok().and_then(RemoteActor::recipient),
+            "{id}"
+        );
         assert_eq!(many.is_err(), one.is_err(), "{id}");
     }
 }
