@@ -346,12 +346,14 @@ impl RemoteActors {
         }
     }
 
-    /// Where the actors `ids` receive deliveries, in their order, each as
-    /// [`get`](Self::get) would answer it: the cache is read for all of
-    /// them in one [`ActorStore::recipients_many`] (their inbox columns,
-    /// no document decoded), and only those missing or stale are then
-    /// fetched (each through `get`, so concurrent fetches of one actor
-    /// are shared), `concurrency` at a time.
+    /// Where the actors `ids` receive deliveries, in their order: the
+    /// cache is read for all of them in one
+    /// [`ActorStore::recipients_many`] (what each validated actor had when
+    /// stored, no document decoded), fresh entries answered from it as
+    /// [`get`](Self::get) would answer from the cache; the others (missing,
+    /// stale, or answered for another id) are fetched through `get`, so
+    /// concurrent fetches of one actor are shared, `concurrency` at a
+    /// time.
     pub(crate) async fn recipients_many(
         &self,
         ids: &[Iri],
@@ -364,18 +366,24 @@ impl RemoteActors {
         let asked: Vec<Iri> = keys.iter().flatten().cloned().collect();
         // A store that cannot answer the batch: each actor goes through
         // `get`, which reports the store's error for it.
+        // A store that answers another number of entries than asked is
+        // not matched up by position: every actor then goes through `get`.
         let mut cached = self
             .store
             .recipients_many(&asked)
             .await
+            .ok()
+            .filter(|answers| answers.len() == asked.len())
             .unwrap_or_default()
             .into_iter();
         let mut out: Vec<Option<Result<CachedRecipient, RemoteError>>> = keys
             .iter()
             .map(|key| {
-                key.as_ref()?;
+                let key = key.as_ref()?;
                 match cached.next().flatten() {
-                    Some(r) if self.age_since(r.fetched_at) < self.ttl => Some(Ok(r)),
+                    Some(r) if r.id == *key && self.age_since(r.fetched_at) < self.ttl => {
+                        Some(Ok(r))
+                    }
                     _ => None,
                 }
             })

@@ -19,24 +19,39 @@ pub const DEFAULT_MAX_ROWS: usize = 100_000;
 /// (a replaced row is deleted and inserted again), so it orders rows by
 /// when they were stored.
 ///
-/// `inbox` and `shared_inbox` repeat the document's, as published, so a
-/// fan-out reads where each follower receives deliveries without decoding
-/// its document ([`ActorStore::recipients_many`]). Rows written before
-/// those columns existed have `inbox` NULL and are decoded instead.
+/// `inbox` and `shared_inbox` repeat the validated actor's, written with
+/// the document in one statement, so a fan-out reads where each follower
+/// receives deliveries without decoding its document
+/// ([`ActorStore::recipients_many`]); `recipient_rules` says which
+/// validation wrote them ([`RECIPIENT_RULES`]). Rows written before those
+/// columns existed, or by an older binary (whose `INSERT OR REPLACE`
+/// leaves them NULL), or under other rules, are decoded instead.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS archipel_remote_actors (
-    id           TEXT PRIMARY KEY NOT NULL,
-    document     TEXT NOT NULL,
-    fetched_at   INTEGER NOT NULL,
-    inbox        TEXT,
-    shared_inbox TEXT
+    id              TEXT PRIMARY KEY NOT NULL,
+    document        TEXT NOT NULL,
+    fetched_at      INTEGER NOT NULL,
+    inbox           TEXT,
+    shared_inbox    TEXT,
+    recipient_rules INTEGER
 )";
 
-/// Adds the columns a table created by an earlier version lacks.
-fn migrate(conn: &Connection) -> Result<(), RemoteError> {
+/// The version of the validation whose result the recipient columns hold:
+/// raised whenever what `RemoteActor` accepts as an inbox changes, so
+/// that rows validated under older rules are decoded again, not trusted.
+const RECIPIENT_RULES: i64 = 1;
+
+/// Adds the columns a table created by an earlier version lacks. In one
+/// immediate transaction: two processes opening an old file at once
+/// would otherwise both see a column missing, and the second `ALTER`
+/// fail.
+fn migrate(conn: &mut Connection) -> Result<(), RemoteError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
     let mut present = Vec::new();
     {
-        let mut stmt = conn
+        let mut stmt = tx
             .prepare("PRAGMA table_info(archipel_remote_actors)")
             .map_err(db)?;
         let names = stmt.query_map([], |r| r.get::<_, String>(1)).map_err(db)?;
@@ -44,20 +59,24 @@ fn migrate(conn: &Connection) -> Result<(), RemoteError> {
             present.push(name.map_err(db)?);
         }
     }
-    for column in ["inbox", "shared_inbox"] {
+    for (column, kind) in [
+        ("inbox", "TEXT"),
+        ("shared_inbox", "TEXT"),
+        ("recipient_rules", "INTEGER"),
+    ] {
         if !present.iter().any(|p| p == column) {
-            conn.execute_batch(&format!(
-                "ALTER TABLE archipel_remote_actors ADD COLUMN {column} TEXT"
+            tx.execute_batch(&format!(
+                "ALTER TABLE archipel_remote_actors ADD COLUMN {column} {kind}"
             ))
             .map_err(db)?;
         }
     }
-    Ok(())
+    tx.commit().map_err(db)
 }
 
 /// An [`ActorStore`] in a SQLite database file (bundled SQLite, WAL mode):
-/// one row per actor, `id → document, fetched_at`, in the table
-/// `archipel_remote_actors`.
+/// one row per actor, `id → document, fetched_at` and the actor's inboxes,
+/// in the table `archipel_remote_actors`.
 ///
 /// Bounded: every insert deletes the rows stored more than
 /// [`DEFAULT_MAX_ROWS`] writes ago ([`SqliteActorStore::with_max_rows`]),
@@ -86,9 +105,9 @@ fn db(e: rusqlite::Error) -> RemoteError {
 }
 
 fn open(path: Option<PathBuf>) -> Result<SqliteActorStore, RemoteError> {
-    let conn =
+    let mut conn =
         open_store(path.as_deref(), SCHEMA, Durability::Normal).map_err(RemoteError::Store)?;
-    migrate(&conn)?;
+    migrate(&mut conn)?;
     Ok(SqliteActorStore {
         conn: Arc::new(Mutex::new(conn)),
         path,
@@ -225,16 +244,20 @@ impl ActorStore for SqliteActorStore {
         let asked: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
         let rows: Vec<Option<Row>> = self
             .with_conn(move |conn| {
+                // The columns only when written under today's rules.
                 let mut columns = conn
                     .prepare_cached(
-                        "SELECT fetched_at, inbox, shared_inbox FROM archipel_remote_actors
-                         WHERE id = ?1",
+                        "SELECT fetched_at, CASE WHEN recipient_rules = ?2 THEN inbox END,
+                                shared_inbox
+                         FROM archipel_remote_actors WHERE id = ?1",
                     )
                     .map_err(db)?;
                 let mut rows = Vec::with_capacity(asked.len());
                 for id in &asked {
                     let row: Option<(i64, Option<String>, Option<String>)> = columns
-                        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .query_row(params![id, RECIPIENT_RULES], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
                         .optional()
                         .map_err(db)?;
                     rows.push(match row {
@@ -267,9 +290,15 @@ impl ActorStore for SqliteActorStore {
                     fetched_at: from_millis(at),
                 }),
                 // As `get` does: a row that no longer decodes is a miss.
-                Row::Document(at, doc) => StoredActor::decode(&doc, from_millis(at))
-                    .ok()
-                    .map(|e| CachedRecipient::of(e.actor())),
+                // Named by the row's key, as the columns' answer is.
+                Row::Document(at, doc) => {
+                    StoredActor::decode(&doc, from_millis(at))
+                        .ok()
+                        .map(|e| CachedRecipient {
+                            id: id.clone(),
+                            ..CachedRecipient::of(e.actor())
+                        })
+                }
             })
             .collect())
     }
@@ -281,8 +310,8 @@ impl ActorStore for SqliteActorStore {
             let actor = entry.actor();
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO archipel_remote_actors
-                     (id, document, fetched_at, inbox, shared_inbox)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                     (id, document, fetched_at, inbox, shared_inbox, recipient_rules)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(db)?
             .execute(params![
@@ -291,6 +320,7 @@ impl ActorStore for SqliteActorStore {
                 to_millis(entry.fetched_at()),
                 actor.inbox().as_str(),
                 actor.shared_inbox().map(Iri::as_str),
+                RECIPIENT_RULES,
             ])
             .map_err(db)?;
             let newest = tx.last_insert_rowid();
@@ -472,6 +502,57 @@ mod tests {
         assert!(old[0].is_none(), "an undecodable old row is a miss");
         assert_eq!(old[2], many[2]);
         assert!(old[2].is_some());
+    }
+
+    #[tokio::test]
+    async fn columns_from_another_writer_or_other_rules_are_not_trusted() {
+        let store = SqliteActorStore::open_in_memory().unwrap();
+        let bob = "https://b.example/users/bob";
+        store.put(entry(bob, 5)).await.unwrap();
+        // An older binary replacing the row (it knows only the first three
+        // columns) moves bob's inbox: the answer follows its document.
+        let moved = serde_json::json!({
+            "id": bob, "type": "Person", "inbox": "https://elsewhere.example/inbox"
+        })
+        .to_string();
+        store
+            .with_conn(move |conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO archipel_remote_actors (id, document, fetched_at)
+                     VALUES (?1, ?2, 6)",
+                    params![bob, moved],
+                )
+                .map_err(db)
+            })
+            .await
+            .unwrap();
+        let ids = [iri(bob)];
+        let got = store.recipients_many(&ids).await.unwrap();
+        assert_eq!(
+            got[0].as_ref().map(|r| r.inbox.as_str()),
+            Some("https://elsewhere.example/inbox")
+        );
+        // Columns written under other validation rules are decoded too.
+        store.put(entry(bob, 7)).await.unwrap();
+        let moved = serde_json::json!({
+            "id": bob, "type": "Person", "inbox": "https://moved.example/inbox"
+        })
+        .to_string();
+        store
+            .with_conn(move |conn| {
+                conn.execute(
+                    "UPDATE archipel_remote_actors SET document = ?1, recipient_rules = 0",
+                    params![moved],
+                )
+                .map_err(db)
+            })
+            .await
+            .unwrap();
+        let got = store.recipients_many(&ids).await.unwrap();
+        assert_eq!(
+            got[0].as_ref().map(|r| r.inbox.as_str()),
+            Some("https://moved.example/inbox")
+        );
     }
 
     #[tokio::test]

@@ -488,3 +488,55 @@ async fn recipients_many_reads_the_cache_at_once_and_fetches_only_what_it_lacks(
         assert_eq!(many.is_err(), one.is_err(), "{id}");
     }
 }
+
+/// A store whose batch answers are shifted by one: each names the next
+/// actor (a broken third-party store).
+struct Shifted(MemoryActorStore);
+
+#[async_trait::async_trait]
+impl ActorStore for Shifted {
+    async fn get(&self, id: &Iri) -> Result<Option<StoredActor>, RemoteError> {
+        self.0.get(id).await
+    }
+    async fn put(&self, entry: StoredActor) -> Result<(), RemoteError> {
+        self.0.put(entry).await
+    }
+    async fn remove(&self, id: &Iri) -> Result<bool, RemoteError> {
+        self.0.remove(id).await
+    }
+    async fn recipients_many(
+        &self,
+        ids: &[Iri],
+    ) -> Result<Vec<Option<CachedRecipient>>, RemoteError> {
+        let mut answers = self.0.recipients_many(ids).await?;
+        answers.rotate_left(1);
+        Ok(answers)
+    }
+}
+
+#[tokio::test]
+async fn a_store_answering_for_other_actors_is_not_believed() {
+    let server = Arc::new(FakeServer::new());
+    let carol = "https://c.example/users/carol";
+    for id in [BOB, carol] {
+        server.person(id);
+    }
+    let remote = RemoteActors::new(
+        Fetcher::new(server.clone()),
+        Arc::new(Shifted(MemoryActorStore::new())),
+    );
+    remote.get(&iri(BOB)).await.unwrap();
+    remote.get(&iri(carol)).await.unwrap();
+    let got = remote.recipients_many(&[iri(BOB), iri(carol)], 4).await;
+    let inboxes: Vec<&str> = got
+        .iter()
+        .map(|r| r.as_ref().unwrap().inbox.as_str())
+        .collect();
+    assert_eq!(
+        inboxes,
+        [
+            "https://b.example/users/bob/inbox",
+            "https://c.example/users/carol/inbox"
+        ]
+    );
+}
