@@ -133,15 +133,21 @@ impl ReqwestClient {
         let mut hops = 0usize;
         loop {
             self.policy.check_url(&url)?;
-            let mut rb = self
-                .inner
-                .request(method.clone(), url.clone())
-                .headers(headers.clone());
+            let mut request = reqwest::Request::new(method.clone(), url.clone());
+            // Without redirects to follow this request is the only one: its
+            // headers are moved into it, not copied and merged again into
+            // an empty map (every signed delivery paid for both).
+            *request.headers_mut() = if follow {
+                headers.clone()
+            } else {
+                std::mem::take(&mut headers)
+            };
             if !body.is_empty() {
-                rb = rb.body(body.clone());
+                *request.body_mut() = Some(reqwest::Body::from(body.clone()));
             }
-            let mut resp = rb
-                .send()
+            let mut resp = self
+                .inner
+                .execute(request)
                 .await
                 .map_err(|e| map_err(&e, &url, &self.policy))?;
             let status = resp.status();
