@@ -38,7 +38,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use archipel::client::{ClientError, FetchPolicy, FinalUrl, HttpClient, ReqwestClient};
+use archipel::client::{
+    ClientError, FetchPolicy, FinalUrl, HttpClient, RedirectMode, ReqwestClient,
+};
 use archipel::delivery::{DeliveryQueue, SqliteQueue, Timestamp, WorkerConfig};
 use archipel::federation::fanout::FanoutConfig;
 use archipel::federation::graph::{Graph, SqliteGraph};
@@ -420,6 +422,8 @@ async fn http_floor(
                     "SHA-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
                 )
                 .header("signature", signature.as_str())
+                // As deliveries are sent: redirects are not followed.
+                .extension(RedirectMode::Manual)
                 .body(body.clone())
                 .unwrap();
                 let response = client.execute(request).await.unwrap();
