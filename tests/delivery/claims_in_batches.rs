@@ -11,69 +11,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use archipel::delivery::{
-    AttemptRecord, ClaimRequest, ClaimedJob, Delivery, DeliveryError, DeliveryQueue, JobId,
-    JobRecord, Lease, MemoryQueue, NewActivity, PreparedBody, QueueStats, SendRequest, Timestamp,
-    WorkerConfig, Workers,
+    ClaimRequest, ClaimedJob, Delivery, DeliveryError, DeliveryQueue, MemoryQueue, NewActivity,
+    PreparedBody, SendRequest, WorkerConfig, Workers,
 };
 use archipel::vocab::Iri;
 use bytes::Bytes;
 
-/// A memory queue that records the size of every claim it answers.
+use crate::support::queue::hooked::{Hooked, Hooks};
+
+/// Records the size of every claim a queue answers.
 #[derive(Default)]
 struct Counting {
-    inner: MemoryQueue,
     claims: Mutex<Vec<usize>>,
 }
 
 #[async_trait::async_trait]
-impl DeliveryQueue for Counting {
-    async fn enqueue_activity(
+impl Hooks for Counting {
+    async fn claim(
         &self,
-        activity: NewActivity,
-        now: Timestamp,
-    ) -> Result<Vec<JobId>, DeliveryError> {
-        self.inner.enqueue_activity(activity, now).await
-    }
-    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
-        let claimed = self.inner.claim(request).await?;
+        inner: &dyn DeliveryQueue,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimedJob>, DeliveryError> {
+        let claimed = inner.claim(request).await?;
         if !claimed.is_empty() {
             self.claims.lock().unwrap().push(claimed.len());
         }
         Ok(claimed)
-    }
-    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.ack(lease, attempt).await
-    }
-    async fn retry_at(
-        &self,
-        lease: &Lease,
-        at: Timestamp,
-        attempt: AttemptRecord,
-    ) -> Result<(), DeliveryError> {
-        self.inner.retry_at(lease, at, attempt).await
-    }
-    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
-        self.inner.defer(lease, at).await
-    }
-    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.give_up(lease, attempt).await
-    }
-    async fn checkpoint(
-        &self,
-        lease: &Lease,
-        progress: Vec<u8>,
-        until: Timestamp,
-    ) -> Result<Lease, DeliveryError> {
-        self.inner.checkpoint(lease, progress, until).await
-    }
-    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
-        self.inner.get(job).await
-    }
-    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
-        self.inner.stats(now).await
-    }
-    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
-        self.inner.next_due().await
     }
 }
 
@@ -104,7 +67,7 @@ impl Delivery for Slow {
 async fn a_saturated_pool_claims_in_batches_and_delivers_everything() {
     const JOBS: usize = 1_200;
     const CONCURRENCY: usize = 32;
-    let queue = Arc::new(Counting::default());
+    let queue = Arc::new(Hooked::new(MemoryQueue::new(), Counting::default()));
     let delivery = Arc::new(Slow::default());
     let workers = Workers::start(
         queue.clone(),
@@ -135,7 +98,7 @@ async fn a_saturated_pool_claims_in_batches_and_delivers_everything() {
     assert_eq!(stopped.report.delivered, JOBS);
     assert_eq!(delivery.sent.load(Ordering::SeqCst), JOBS);
     assert!(delivery.peak.load(Ordering::SeqCst) <= CONCURRENCY);
-    let claims = queue.claims.lock().unwrap().clone();
+    let claims = queue.hooks.claims.lock().unwrap().clone();
     assert_eq!(claims.iter().sum::<usize>(), JOBS);
     // Once the pool is full, a claim waits for an eighth of it (4 slots)
     // to free: about JOBS / 4 claims. One per finished attempt would be

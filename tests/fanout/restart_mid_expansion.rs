@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use archipel::delivery::queue::sqlite::SqliteQueue;
 use archipel::delivery::{
-    AttemptRecord, ClaimRequest, ClaimedJob, DeliveryError, DeliveryQueue, JobId, JobRecord, Lease,
-    NewActivity, QueueStats, Timestamp, WorkerConfig,
+    DeliveryError, DeliveryQueue, JobId, NewActivity, Timestamp, WorkerConfig,
 };
 use archipel::federation::fanout::FanoutConfig;
 use archipel::federation::graph::page_order;
 use archipel::vocab::Iri;
 
 use crate::common::{Stores, arrivals, farm, followers, now, public_note, server, within};
+use crate::support::queue::hooked::{Hooked, Hooks};
 
 const HOSTS: usize = 20;
 const PER_HOST: usize = 25;
@@ -32,61 +32,24 @@ const CRASH_AT: usize = 3;
 /// once the jobs are written: the worker is stuck between the enqueue and
 /// the checkpoint when the process dies.
 struct StallAfter {
-    inner: Arc<dyn DeliveryQueue>,
     enqueues: AtomicUsize,
     stalled: tokio::sync::Notify,
 }
 
 #[async_trait::async_trait]
-impl DeliveryQueue for StallAfter {
+impl Hooks for StallAfter {
     async fn enqueue_activity(
         &self,
+        inner: &dyn DeliveryQueue,
         activity: NewActivity,
         now: Timestamp,
     ) -> Result<Vec<JobId>, DeliveryError> {
-        let ids = self.inner.enqueue_activity(activity, now).await?;
+        let ids = inner.enqueue_activity(activity, now).await?;
         if self.enqueues.fetch_add(1, Ordering::SeqCst) + 1 == CRASH_AT {
             self.stalled.notify_one();
             std::future::pending::<()>().await;
         }
         Ok(ids)
-    }
-    async fn claim(&self, r: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
-        self.inner.claim(r).await
-    }
-    async fn ack(&self, l: &Lease, a: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.ack(l, a).await
-    }
-    async fn retry_at(
-        &self,
-        l: &Lease,
-        at: Timestamp,
-        a: AttemptRecord,
-    ) -> Result<(), DeliveryError> {
-        self.inner.retry_at(l, at, a).await
-    }
-    async fn defer(&self, l: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
-        self.inner.defer(l, at).await
-    }
-    async fn give_up(&self, l: &Lease, a: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.give_up(l, a).await
-    }
-    async fn checkpoint(
-        &self,
-        l: &Lease,
-        p: Vec<u8>,
-        until: Timestamp,
-    ) -> Result<Lease, DeliveryError> {
-        self.inner.checkpoint(l, p, until).await
-    }
-    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
-        self.inner.get(job).await
-    }
-    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
-        self.inner.stats(now).await
-    }
-    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
-        self.inner.next_due().await
     }
 }
 
@@ -132,20 +95,20 @@ fn a_crash_mid_expansion_resumes_from_the_checkpoint_and_resends_one_batch() {
         .unwrap();
     let (id, job) = first.block_on(async {
         let fanout = Arc::new(SqliteQueue::open(dir.join("fanout.sqlite3")).await.unwrap());
-        let delivery = Arc::new(StallAfter {
-            inner: Arc::new(
-                SqliteQueue::open(dir.join("delivery.sqlite3"))
-                    .await
-                    .unwrap(),
-            ),
-            enqueues: AtomicUsize::new(0),
-            stalled: tokio::sync::Notify::new(),
-        });
+        let delivery = Arc::new(Hooked::new(
+            SqliteQueue::open(dir.join("delivery.sqlite3"))
+                .await
+                .unwrap(),
+            StallAfter {
+                enqueues: AtomicUsize::new(0),
+                stalled: tokio::sync::Notify::new(),
+            },
+        ));
         let (fed, alice) = server(&stores, fanout, delivery.clone(), config.clone()).await;
         fed.start_fanout().await;
         let create = public_note(&fed, &alice, "through a crash");
         let sent = fed.send(&alice, &create).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(30), delivery.stalled.notified())
+        tokio::time::timeout(Duration::from_secs(30), delivery.hooks.stalled.notified())
             .await
             .expect("the third batch was enqueued");
         (create.id.clone().unwrap().to_string(), sent.fanout.unwrap())

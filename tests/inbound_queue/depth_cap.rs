@@ -9,15 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use archipel::delivery::{
-    AttemptRecord, ClaimRequest, ClaimedJob, DeliveryError, DeliveryQueue, JobId, JobRecord, Lease,
-    MemoryQueue, NewActivity, QueueStats, Timestamp,
-};
+use archipel::delivery::{DeliveryError, DeliveryQueue, MemoryQueue, QueueStats, Timestamp};
 use archipel::inbox::admission::{AdmissionConfig, Rate};
 use archipel::inbox::queue::{InboundConfig, InboundQueue, InboundWorkers, QueueFull};
 use archipel::signatures::{PrivateKey, Signer};
 
 use crate::common::{self, Calls};
+use crate::support::queue::hooked::{Hooked, Hooks};
 use crate::support::{Reply, TestServer};
 
 /// A peer origin serving bob's actor document with his key.
@@ -200,10 +198,12 @@ async fn a_machine_without_workers_reads_the_shared_count_once_per_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_checks_reads_the_backend_once_per_interval() {
-    let backend = Arc::new(SlowStats {
-        inner: MemoryQueue::new(),
-        reads: AtomicUsize::new(0),
-    });
+    let backend = Arc::new(Hooked::new(
+        MemoryQueue::new(),
+        SlowStats {
+            reads: AtomicUsize::new(0),
+        },
+    ));
     let inbound = InboundQueue::new(backend.clone());
     let idle = common::dispatcher(Calls::new(0), "idle", Duration::ZERO);
     let config = InboundConfig::default().with_depth_refresh(Duration::from_secs(3600));
@@ -220,61 +220,23 @@ async fn a_burst_of_checks_reads_the_backend_once_per_interval() {
     while let Some(room) = checks.join_next().await {
         assert_eq!(room.unwrap(), Ok(()));
     }
-    assert_eq!(backend.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(backend.hooks.reads.load(Ordering::SeqCst), 1);
 }
 
-/// A memory queue whose `stats` takes 20 ms and is counted.
+/// `stats` takes 20 ms and is counted.
 struct SlowStats {
-    inner: MemoryQueue,
     reads: AtomicUsize,
 }
 
 #[async_trait::async_trait]
-impl DeliveryQueue for SlowStats {
-    async fn enqueue_activity(
+impl Hooks for SlowStats {
+    async fn stats(
         &self,
-        activity: NewActivity,
+        inner: &dyn DeliveryQueue,
         now: Timestamp,
-    ) -> Result<Vec<JobId>, DeliveryError> {
-        self.inner.enqueue_activity(activity, now).await
-    }
-    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
-        self.inner.claim(request).await
-    }
-    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.ack(lease, attempt).await
-    }
-    async fn retry_at(
-        &self,
-        lease: &Lease,
-        at: Timestamp,
-        attempt: AttemptRecord,
-    ) -> Result<(), DeliveryError> {
-        self.inner.retry_at(lease, at, attempt).await
-    }
-    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
-        self.inner.defer(lease, at).await
-    }
-    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.give_up(lease, attempt).await
-    }
-    async fn checkpoint(
-        &self,
-        lease: &Lease,
-        progress: Vec<u8>,
-        until: Timestamp,
-    ) -> Result<Lease, DeliveryError> {
-        self.inner.checkpoint(lease, progress, until).await
-    }
-    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
-        self.inner.get(job).await
-    }
-    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
+    ) -> Result<QueueStats, DeliveryError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        self.inner.stats(now).await
-    }
-    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
-        self.inner.next_due().await
+        inner.stats(now).await
     }
 }

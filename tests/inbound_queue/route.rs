@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use archipel::delivery::{
-    AttemptRecord, ClaimRequest, ClaimedJob, DeliveryError, DeliveryQueue, JobId, JobRecord, Lease,
-    MemoryQueue, NewActivity, QueueStats, Timestamp,
+    DeliveryError, DeliveryQueue, JobId, MemoryQueue, NewActivity, Timestamp,
 };
 use archipel::inbox::queue::InboundConfig;
 use archipel::signatures::{PrivateKey, Signer};
 
 use crate::common::{self, Calls};
+use crate::support::queue::hooked::{Hooked, Hooks};
 use crate::support::{Reply, TestServer};
 
 /// A peer origin serving bob's actor document with his key.
@@ -94,10 +94,12 @@ async fn the_route_answers_once_stored_and_workers_handle_it_later() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_to_store_is_503_and_the_retry_is_accepted() {
     let (_peer, bob, actor) = peer_with_bob().await;
-    let queue = Arc::new(Flaky {
-        inner: MemoryQueue::new(),
-        failures: AtomicUsize::new(1),
-    });
+    let queue = Arc::new(Hooked::new(
+        MemoryQueue::new(),
+        Flaky {
+            failures: AtomicUsize::new(1),
+        },
+    ));
     let server = common::serve(
         |b| b.with_inbound_queue(queue.clone()),
         |_| common::dispatcher(Calls::new(0), "route", Duration::ZERO),
@@ -114,16 +116,16 @@ async fn a_failure_to_store_is_503_and_the_retry_is_accepted() {
     assert_eq!(inbound.stats().await.unwrap().depth, 1);
 }
 
-/// A memory queue whose first `failures` enqueues fail.
+/// The first `failures` enqueues fail.
 struct Flaky {
-    inner: MemoryQueue,
     failures: AtomicUsize,
 }
 
 #[async_trait::async_trait]
-impl DeliveryQueue for Flaky {
+impl Hooks for Flaky {
     async fn enqueue_activity(
         &self,
+        inner: &dyn DeliveryQueue,
         activity: NewActivity,
         now: Timestamp,
     ) -> Result<Vec<JobId>, DeliveryError> {
@@ -134,43 +136,6 @@ impl DeliveryQueue for Flaky {
         {
             return Err(DeliveryError::Queue("disk full".into()));
         }
-        self.inner.enqueue_activity(activity, now).await
-    }
-    async fn claim(&self, request: &ClaimRequest) -> Result<Vec<ClaimedJob>, DeliveryError> {
-        self.inner.claim(request).await
-    }
-    async fn ack(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.ack(lease, attempt).await
-    }
-    async fn retry_at(
-        &self,
-        lease: &Lease,
-        at: Timestamp,
-        attempt: AttemptRecord,
-    ) -> Result<(), DeliveryError> {
-        self.inner.retry_at(lease, at, attempt).await
-    }
-    async fn defer(&self, lease: &Lease, at: Timestamp) -> Result<(), DeliveryError> {
-        self.inner.defer(lease, at).await
-    }
-    async fn give_up(&self, lease: &Lease, attempt: AttemptRecord) -> Result<(), DeliveryError> {
-        self.inner.give_up(lease, attempt).await
-    }
-    async fn checkpoint(
-        &self,
-        lease: &Lease,
-        progress: Vec<u8>,
-        until: Timestamp,
-    ) -> Result<Lease, DeliveryError> {
-        self.inner.checkpoint(lease, progress, until).await
-    }
-    async fn get(&self, job: JobId) -> Result<Option<JobRecord>, DeliveryError> {
-        self.inner.get(job).await
-    }
-    async fn stats(&self, now: Timestamp) -> Result<QueueStats, DeliveryError> {
-        self.inner.stats(now).await
-    }
-    async fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
-        self.inner.next_due().await
+        inner.enqueue_activity(activity, now).await
     }
 }
