@@ -437,16 +437,15 @@ async fn ack_while_held(
     outcomes
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jobs_settled_together_are_committed_in_one_transaction_and_a_lost_lease_fails_alone() {
-    let q = SqliteQueue::open_in_memory().await.unwrap();
-    q.enqueue_activity(numbered(1, 60), Timestamp::from_millis(0))
+/// One activity to `n` hosts, enqueued, then its `n` jobs claimed.
+async fn enqueued_and_claimed(q: &SqliteQueue, n: usize) -> Vec<ClaimedJob> {
+    q.enqueue_activity(numbered(1, n), Timestamp::from_millis(0))
         .await
         .unwrap();
     let claimed = q
         .claim(&ClaimRequest {
             now: Timestamp::from_millis(1),
-            limit: 60,
+            limit: n,
             lease_for: Duration::from_secs(60),
             per_host_limit: 1,
             busy: BTreeMap::new(),
@@ -454,7 +453,14 @@ async fn jobs_settled_together_are_committed_in_one_transaction_and_a_lost_lease
         })
         .await
         .unwrap();
-    assert_eq!(claimed.len(), 60);
+    assert_eq!(claimed.len(), n);
+    claimed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_settled_together_are_committed_in_one_transaction_and_a_lost_lease_fails_alone() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    let claimed = enqueued_and_claimed(&q, 60).await;
     let ids: Vec<JobId> = claimed.iter().map(|c| c.job.id).collect();
     let before = q.inner.transactions.load(Ordering::SeqCst);
     let outcomes = ack_while_held(&q, claimed, 3).await;
@@ -482,20 +488,7 @@ async fn jobs_settled_together_are_committed_in_one_transaction_and_a_lost_lease
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_settle_that_fails_in_a_batch_fails_alone() {
     let q = SqliteQueue::open_in_memory().await.unwrap();
-    q.enqueue_activity(numbered(1, 20), Timestamp::from_millis(0))
-        .await
-        .unwrap();
-    let claimed = q
-        .claim(&ClaimRequest {
-            now: Timestamp::from_millis(1),
-            limit: 20,
-            lease_for: Duration::from_secs(60),
-            per_host_limit: 1,
-            busy: BTreeMap::new(),
-            paused: Default::default(),
-        })
-        .await
-        .unwrap();
+    let claimed = enqueued_and_claimed(&q, 20).await;
     let ids: Vec<JobId> = claimed.iter().map(|c| c.job.id).collect();
     let refused = ids[7];
     q.inner
