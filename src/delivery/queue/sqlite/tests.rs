@@ -204,27 +204,23 @@ fn numbered(n: usize, inboxes: usize) -> NewActivity {
     )
 }
 
-/// Enqueues `activities` at once while the test holds the connection, so
-/// all of them wait in one batch; returns each caller's answer, in the
-/// order of the activities.
+/// Starts every call of `calls` while the test holds the connection, so
+/// that all of them wait in one batch, then lets the writer go; returns
+/// each call's answer, in order.
 #[allow(clippy::await_holding_lock)] // holding the connection is the point
-async fn enqueue_while_held(
-    q: &SqliteQueue,
-    activities: Vec<NewActivity>,
-) -> Vec<Result<Vec<JobId>, DeliveryError>> {
-    let count = activities.len();
+async fn in_one_batch<T, F, Fut>(q: &SqliteQueue, calls: Vec<F>) -> Vec<T>
+where
+    F: FnOnce(SqliteQueue) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let count = calls.len();
     let held = q.inner.conn.lock().unwrap();
-    let tasks: Vec<_> = activities
+    let tasks: Vec<_> = calls
         .into_iter()
-        .map(|activity| {
-            let q = q.clone();
-            tokio::spawn(async move {
-                q.enqueue_activity(activity, Timestamp::from_millis(7))
-                    .await
-            })
-        })
+        .map(|call| tokio::spawn(call(q.clone())))
         .collect();
-    // Every caller has left its activity in the batch.
+    // Every caller has left its write in the batch.
     let start = std::time::Instant::now();
     while q.inner.batch.lock().unwrap().waiting() < count {
         assert!(
@@ -239,6 +235,23 @@ async fn enqueue_while_held(
         outcomes.push(task.await.unwrap());
     }
     outcomes
+}
+
+/// Enqueues `activities` at once, in one batch (see `in_one_batch`).
+async fn enqueue_while_held(
+    q: &SqliteQueue,
+    activities: Vec<NewActivity>,
+) -> Vec<Result<Vec<JobId>, DeliveryError>> {
+    let calls: Vec<_> = activities
+        .into_iter()
+        .map(|activity| {
+            move |q: SqliteQueue| async move {
+                q.enqueue_activity(activity, Timestamp::from_millis(7))
+                    .await
+            }
+        })
+        .collect();
+    in_one_batch(q, calls).await
 }
 
 fn numbered_batch(count: usize) -> Vec<NewActivity> {
@@ -398,43 +411,26 @@ async fn answers_match_what_is_stored_when_the_file_fills_mid_batch() {
     assert!(q.get(ids[0]).await.unwrap().is_some());
 }
 
-/// Settles `jobs` at once while the test holds the connection, so all of
-/// them wait in one batch: the first `lost` with a lease token that is not
-/// theirs (as after a lapsed lease re-claimed elsewhere), the rest acked.
-#[allow(clippy::await_holding_lock)] // holding the connection is the point
+/// Acks `jobs` at once, in one batch (see `in_one_batch`): the first
+/// `lost` with a lease token that is not theirs (as after a lapsed lease
+/// re-claimed elsewhere).
 async fn ack_while_held(
     q: &SqliteQueue,
     jobs: Vec<ClaimedJob>,
     lost: usize,
 ) -> Vec<Result<(), DeliveryError>> {
-    let count = jobs.len();
-    let held = q.inner.conn.lock().unwrap();
-    let tasks: Vec<_> = jobs
+    let calls: Vec<_> = jobs
         .into_iter()
         .enumerate()
         .map(|(n, claimed)| {
-            let q = q.clone();
             let mut lease = claimed.lease;
             if n < lost {
                 lease.token = lease.token.wrapping_add(1_000_000);
             }
-            tokio::spawn(async move { q.ack(&lease, AttemptRecord::default()).await })
+            move |q: SqliteQueue| async move { q.ack(&lease, AttemptRecord::default()).await }
         })
         .collect();
-    let start = std::time::Instant::now();
-    while q.inner.batch.lock().unwrap().waiting() < count {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "settles did not queue"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    drop(held);
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.unwrap());
-    }
-    outcomes
+    in_one_batch(q, calls).await
 }
 
 /// One activity to `n` hosts, enqueued, then its `n` jobs claimed.
