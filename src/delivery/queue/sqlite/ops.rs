@@ -229,12 +229,16 @@ macro_rules! claimable {
 }
 
 /// The claim's candidates, oldest due first, skipping held jobs and the
-/// hosts in the JSON array `?3`.
+/// hosts in the JSON array `?2`, at most 8,192 of them: the window that
+/// bounds the scan past jobs of hosts that fill up during the claim. A
+/// literal, not a parameter: SQLite plans with a bound `LIMIT`'s value, so
+/// binding one made it prepare this statement again at every claim (a
+/// claim per 16 deliveries in a fan-out, each re-parsing and re-planning).
 pub(super) const CLAIM_SELECT_SQL: &str = concat!(
     "SELECT j.id, j.host FROM archipel_jobs j WHERE j.state = 0 AND j.available_at <= ?1
-         AND j.host NOT IN (SELECT value FROM json_each(?3)) AND ",
+         AND j.host NOT IN (SELECT value FROM json_each(?2)) AND ",
     claimable!(),
-    " ORDER BY j.available_at, j.id LIMIT ?2"
+    " ORDER BY j.available_at, j.id LIMIT 8192"
 );
 
 /// The earliest time a job becomes claimable: held jobs wait for their
@@ -260,8 +264,6 @@ pub(super) fn claim_in(
     // every other host. They go in as one JSON array (`json_each`), so the
     // statement text stays the same and cached.
     let skip = skip_hosts(request);
-    // Bounds the scan past jobs of hosts that fill up during this claim.
-    let window = i64::try_from(request.limit.saturating_mul(64).max(4096)).unwrap_or(i64::MAX);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db)?;
@@ -269,7 +271,7 @@ pub(super) fn claim_in(
     {
         let mut per_host: BTreeMap<String, usize> = request.busy.clone();
         let mut stmt = tx.prepare_cached(CLAIM_SELECT_SQL).map_err(db)?;
-        let mut rows = stmt.query(params![now, window, skip]).map_err(db)?;
+        let mut rows = stmt.query(params![now, skip]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
             let id: i64 = row.get(0).map_err(db)?;
             let host: String = row.get(1).map_err(db)?;

@@ -171,7 +171,7 @@ fn the_ordering_check_probes_its_index_and_the_claim_scans_by_due_time() {
     let claim = query_plan(
         &conn,
         super::ops::CLAIM_SELECT_SQL,
-        rusqlite::params![0_i64, 64_i64, "[]"],
+        rusqlite::params![0_i64, "[]"],
     );
     assert!(
         claim
@@ -512,4 +512,35 @@ async fn a_settle_that_fails_in_a_batch_fails_alone() {
     for (n, id) in ids.iter().enumerate() {
         assert_eq!(q.get(*id).await.unwrap().is_some(), n == 7, "job {n}");
     }
+}
+
+#[tokio::test]
+async fn the_claim_statement_is_prepared_once() {
+    let q = SqliteQueue::open_in_memory().await.unwrap();
+    q.enqueue_activity(numbered(1, 60), Timestamp::from_millis(0))
+        .await
+        .unwrap();
+    // Claims of every size, as a pool's free slots vary.
+    for limit in 1..=10 {
+        let claimed = q
+            .claim(&ClaimRequest {
+                now: Timestamp::from_millis(1),
+                limit,
+                lease_for: Duration::from_secs(60),
+                per_host_limit: 1,
+                busy: BTreeMap::new(),
+                paused: Default::default(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), limit);
+    }
+    let conn = q.inner.conn.lock().unwrap();
+    let stmt = conn.prepare_cached(ops::CLAIM_SELECT_SQL).unwrap();
+    assert_eq!(
+        stmt.get_status(rusqlite::StatementStatus::RePrepare),
+        0,
+        "SQLite prepared the claim statement again"
+    );
+    assert!(stmt.get_status(rusqlite::StatementStatus::VmStep) > 0);
 }
