@@ -360,6 +360,17 @@ mod tests {
         Iri::parse(s).unwrap()
     }
 
+    /// Runs `sql` on the store's connection as another writer would.
+    async fn exec(store: &SqliteActorStore, sql: &'static str, args: Vec<String>) {
+        store
+            .with_conn(move |conn| {
+                conn.execute(sql, rusqlite::params_from_iter(args))
+                    .map_err(db)
+            })
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn round_trip_replace_and_remove() {
         let store = SqliteActorStore::open_in_memory().unwrap();
@@ -388,17 +399,13 @@ mod tests {
                 .unwrap();
         }
         // A row that no longer decodes is a miss, for both.
-        store
-            .with_conn(|conn| {
-                conn.execute(
-                    "INSERT INTO archipel_remote_actors (id, document, fetched_at)
+        exec(
+            &store,
+            "INSERT INTO archipel_remote_actors (id, document, fetched_at)
                      VALUES ('https://b.example/users/broken', 'not json', 1)",
-                    [],
-                )
-                .map_err(db)
-            })
-            .await
-            .unwrap();
+            Vec::new(),
+        )
+        .await;
         let ids: Vec<Iri> = ["u3", "u1", "broken", "u0", "u3", "u2"]
             .iter()
             .map(|n| iri(&format!("https://b.example/users/{n}")))
@@ -473,31 +480,23 @@ mod tests {
         assert!(many[1].is_none());
         // Read from the columns, not the document: a row whose document
         // no longer decodes still answers them...
-        store
-            .with_conn(|conn| {
-                conn.execute(
-                    "UPDATE archipel_remote_actors SET document = 'not json'
+        exec(
+            &store,
+            "UPDATE archipel_remote_actors SET document = 'not json'
                      WHERE id = 'https://b.example/users/bob'",
-                    [],
-                )
-                .map_err(db)
-            })
-            .await
-            .unwrap();
+            Vec::new(),
+        )
+        .await;
         let again = store.recipients_many(&ids[..1]).await.unwrap();
         assert_eq!(again[0], many[0]);
         // ...and a row without them (written before they existed) is
         // decoded instead.
-        store
-            .with_conn(|conn| {
-                conn.execute(
-                    "UPDATE archipel_remote_actors SET inbox = NULL, shared_inbox = NULL",
-                    [],
-                )
-                .map_err(db)
-            })
-            .await
-            .unwrap();
+        exec(
+            &store,
+            "UPDATE archipel_remote_actors SET inbox = NULL, shared_inbox = NULL",
+            Vec::new(),
+        )
+        .await;
         let old = store.recipients_many(&ids).await.unwrap();
         assert!(old[0].is_none(), "an undecodable old row is a miss");
         assert_eq!(old[2], many[2]);
@@ -515,17 +514,13 @@ mod tests {
             "id": bob, "type": "Person", "inbox": "https://elsewhere.example/inbox"
         })
         .to_string();
-        store
-            .with_conn(move |conn| {
-                conn.execute(
-                    "INSERT OR REPLACE INTO archipel_remote_actors (id, document, fetched_at)
+        exec(
+            &store,
+            "INSERT OR REPLACE INTO archipel_remote_actors (id, document, fetched_at)
                      VALUES (?1, ?2, 6)",
-                    params![bob, moved],
-                )
-                .map_err(db)
-            })
-            .await
-            .unwrap();
+            vec![bob.to_string(), moved.to_string()],
+        )
+        .await;
         let ids = [iri(bob)];
         let got = store.recipients_many(&ids).await.unwrap();
         assert_eq!(
@@ -538,16 +533,12 @@ mod tests {
             "id": bob, "type": "Person", "inbox": "https://moved.example/inbox"
         })
         .to_string();
-        store
-            .with_conn(move |conn| {
-                conn.execute(
-                    "UPDATE archipel_remote_actors SET document = ?1, recipient_rules = 0",
-                    params![moved],
-                )
-                .map_err(db)
-            })
-            .await
-            .unwrap();
+        exec(
+            &store,
+            "UPDATE archipel_remote_actors SET document = ?1, recipient_rules = 0",
+            vec![moved.to_string()],
+        )
+        .await;
         let got = store.recipients_many(&ids).await.unwrap();
         assert_eq!(
             got[0].as_ref().map(|r| r.inbox.as_str()),
@@ -673,18 +664,13 @@ mod tests {
     #[tokio::test]
     async fn an_undecodable_row_is_a_miss() {
         let store = SqliteActorStore::open_in_memory().unwrap();
-        store
-            .with_conn(|conn| {
-                conn.execute(
-                    "INSERT INTO archipel_remote_actors (id, document, fetched_at)
+        exec(
+            &store,
+            "INSERT INTO archipel_remote_actors (id, document, fetched_at)
                      VALUES ('https://b.example/x', 'not json', 0)",
-                    [],
-                )
-                .map_err(db)
-                .map(|_| ())
-            })
-            .await
-            .unwrap();
+            Vec::new(),
+        )
+        .await;
         assert!(
             store
                 .get(&iri("https://b.example/x"))

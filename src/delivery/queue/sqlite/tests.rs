@@ -438,6 +438,11 @@ async fn enqueued_and_claimed(q: &SqliteQueue, n: usize) -> Vec<ClaimedJob> {
     q.enqueue_activity(numbered(1, n), Timestamp::from_millis(0))
         .await
         .unwrap();
+    claim_exactly(q, n).await
+}
+
+/// Claims `n` due jobs (one per host) for a minute, and checks it got them.
+async fn claim_exactly(q: &SqliteQueue, n: usize) -> Vec<ClaimedJob> {
     let claimed = q
         .claim(&ClaimRequest {
             now: Timestamp::from_millis(1),
@@ -522,18 +527,7 @@ async fn the_claim_statement_is_prepared_once() {
         .unwrap();
     // Claims of every size, as a pool's free slots vary.
     for limit in 1..=10 {
-        let claimed = q
-            .claim(&ClaimRequest {
-                now: Timestamp::from_millis(1),
-                limit,
-                lease_for: Duration::from_secs(60),
-                per_host_limit: 1,
-                busy: BTreeMap::new(),
-                paused: Default::default(),
-            })
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), limit);
+        claim_exactly(&q, limit).await;
     }
     let conn = q.inner.conn.lock().unwrap();
     let stmt = conn.prepare_cached(ops::CLAIM_SELECT_SQL).unwrap();
