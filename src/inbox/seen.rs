@@ -188,6 +188,13 @@ impl MemorySeenStore {
         self.len() == 0
     }
 
+    /// [`SeenStore::forget`] without a future: for a guard that gives a
+    /// claim back when dropped.
+    pub(crate) fn forget_now(&self, id: &str) {
+        let digest = id_digest(id);
+        self.lock().remove(&digest);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         // A poisoned lock only means another thread panicked mid-update of a
         // cache; the ring is still consistent enough to keep using.
@@ -216,8 +223,7 @@ impl SeenStore for MemorySeenStore {
     }
 
     async fn forget(&self, id: &str) {
-        let digest = id_digest(id);
-        self.lock().remove(&digest);
+        self.forget_now(id);
     }
 
     async fn contains(&self, id: &str) -> bool {

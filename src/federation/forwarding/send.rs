@@ -241,12 +241,20 @@ impl Federation {
         // or the same activity handled twice at once: delivered directly
         // and announced by a relay). Each owner is claimed before anything
         // is sent, so only one of two concurrent calls sends; a claim whose
-        // sending fails is given back, so a retry can send it.
+        // sending fails, or is cut short (the handler timed out and was
+        // dropped, or panicked), is given back, so a retry can send it.
         let record = |owner: &LocalActor| format!("{} {}", owner.id(), id);
         let done = &self.inner.forwards;
         let mut claimed = Vec::new();
+        let mut claims = Claims {
+            store: done,
+            records: Vec::new(),
+            kept: 0,
+        };
         for owner in owners {
-            if done.insert_if_new(&record(&owner)).await {
+            let r = record(&owner);
+            if done.insert_if_new(&r).await {
+                claims.records.push(r);
                 claimed.push(owner);
             }
         }
@@ -256,15 +264,13 @@ impl Federation {
         let sent = self
             .forward_to_followers(&incoming, activity, &claimed)
             .await;
-        let (inboxes, jobs) = match sent {
-            Ok(sent) => sent,
-            Err((e, unsent)) => {
-                for owner in claimed.iter().skip(unsent) {
-                    done.forget(&record(owner)).await;
-                }
-                return Err(e);
-            }
+        // Owners whose jobs were queued keep their claims.
+        claims.kept = match &sent {
+            Ok(_) => claimed.len(),
+            Err((_, queued)) => *queued,
         };
+        drop(claims);
+        let (inboxes, jobs) = sent.map_err(|(e, _)| e)?;
         if inboxes.is_empty() {
             return Ok(not(NotForwarded::NoRecipients));
         }
@@ -482,5 +488,73 @@ mod tests {
         let like = json!({"inReplyTo": "https://b.example/n/1", "object": "https://b.example/n/2"});
         assert_eq!(references(&like), ["https://b.example/n/2"]);
         assert!(references(&json!({"object": {"id": "https://b.example/n/2"}})).is_empty());
+    }
+}
+
+/// Forward claims taken in the record of forwards, given back when dropped
+/// except the first `kept` (the owners whose jobs were queued): on a failed
+/// send, and when the handler is dropped or panics half-way.
+struct Claims<'a> {
+    store: &'a crate::inbox::MemorySeenStore,
+    records: Vec<String>,
+    kept: usize,
+}
+
+impl Drop for Claims<'_> {
+    fn drop(&mut self) {
+        for record in self.records.iter().skip(self.kept) {
+            self.store.forget_now(record);
+        }
+    }
+}
+
+#[cfg(test)]
+mod claims_tests {
+    use super::Claims;
+    use crate::inbox::{MemorySeenStore, SeenStore};
+
+    async fn claimed(store: &MemorySeenStore, records: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for r in records {
+            assert!(store.insert_if_new(r).await);
+            out.push((*r).to_owned());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn claims_not_kept_are_given_back_when_dropped() {
+        let store = MemorySeenStore::new(16);
+        let records = claimed(&store, &["a x", "b x", "c x"]).await;
+        // The first owner's jobs were queued, then the send failed.
+        drop(Claims {
+            store: &store,
+            records,
+            kept: 1,
+        });
+        assert!(store.contains("a x").await);
+        assert!(!store.contains("b x").await);
+        assert!(!store.contains("c x").await);
+    }
+
+    #[tokio::test]
+    async fn a_forward_cut_short_gives_its_claims_back() {
+        let store = MemorySeenStore::new(16);
+        let records = claimed(&store, &["a y"]).await;
+        // A handler dropped while it waits (a timeout): nothing was queued.
+        let cut = async {
+            let _claims = Claims {
+                store: &store,
+                records,
+                kept: 0,
+            };
+            std::future::pending::<()>().await;
+        };
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(10), cut)
+                .await
+                .is_err()
+        );
+        assert!(!store.contains("a y").await, "a retry can forward it");
     }
 }
