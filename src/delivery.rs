@@ -46,6 +46,8 @@ mod signed;
 mod time;
 #[cfg(feature = "delivery")]
 mod worker;
+#[cfg(feature = "delivery")]
+pub(crate) use worker::AbortOnDrop;
 
 pub use breaker::BreakerConfig;
 // The breaker and the dialect memory are the worker pool's own state.

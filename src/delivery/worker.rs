@@ -28,6 +28,8 @@ use super::{
 use crate::clock::{Clock, SystemClock};
 
 mod attempt;
+
+pub(crate) use attempt::AbortOnDrop;
 mod status;
 
 pub use status::{
@@ -506,16 +508,17 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
             last_stats = tokio::time::Instant::now();
             log_backlog(&shared).await;
         }
+        // Full: nothing to claim, and a finishing attempt wakes the loop.
         // Nearly full: wait until a batch of slots is free rather than
         // claim (a transaction) for every attempt that finishes, but not
         // longer than `CLAIM_HOLD` (attempts stuck on slow hosts must not
         // keep the free slots from jobs for healthy ones).
-        let nearly_full = {
-            let in_flight = shared.state().in_flight.len();
-            in_flight > 0 && config.concurrency.saturating_sub(in_flight) < claim_batch(config)
-        };
+        let free = config
+            .concurrency
+            .saturating_sub(shared.state().in_flight.len());
+        let full = free == 0;
         let now = tokio::time::Instant::now();
-        let hold_until = if nearly_full {
+        let hold_until = if !full && free < claim_batch(config) && !tasks.is_empty() {
             let since = *holding_since.get_or_insert(now);
             Some(since + CLAIM_HOLD).filter(|until| *until > now)
         } else {
@@ -523,6 +526,8 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
         };
         if hold_until.is_none() {
             holding_since = None;
+        }
+        if !full && hold_until.is_none() {
             let claimed = match claim_some(&shared).await {
                 Ok(n) => n,
                 Err(e) => {
@@ -530,20 +535,23 @@ async fn dispatch(shared: Arc<Shared>, stop: Arc<Notify>, crash: Arc<AtomicBool>
                     Vec::new()
                 }
             };
-            let full = !claimed.is_empty() && shared.state().in_flight.len() >= config.concurrency;
             let got_any = !claimed.is_empty();
             for job in claimed {
                 tasks.spawn(attempt::run(shared.clone(), job));
             }
-            if got_any && !full {
+            if got_any && shared.state().in_flight.len() < config.concurrency {
                 // There may be more due; claim again right away.
                 continue;
             }
         }
-        // While holding, a finishing attempt wakes the loop, or the end of
-        // the hold: the queue need not be asked when its next job is due.
+        // Full or holding, a finishing attempt wakes the loop (or the end
+        // of the hold): the queue need not be asked when its next job is
+        // due.
         let sleep = match hold_until {
             Some(until) => until.saturating_duration_since(now),
+            None if full || shared.state().in_flight.len() >= config.concurrency => {
+                config.poll_interval
+            }
             None => idle_sleep(&shared).await,
         };
         tokio::select! {

@@ -2,7 +2,8 @@
 //! claim, a transaction on a durable queue, per several finished attempts,
 //! not one per attempt) and still delivers everything, never more at once
 //! than its limits; attempts hanging on a slow host do not keep the free
-//! slots from other hosts; a panicking attempt gives its slot back.
+//! slots from other hosts; a panicking attempt gives its slot back and is
+//! a failed attempt, retried later.
 #![cfg(feature = "delivery")]
 
 use std::sync::Arc;
@@ -190,7 +191,7 @@ async fn a_panicking_attempt_gives_its_slot_back() {
             .with_concurrency(1)
             .with_poll_interval(Duration::from_millis(20)),
     );
-    workers
+    let panicking = workers
         .enqueue(activity(1, &["https://panic.example/inbox".to_owned()]))
         .await
         .unwrap();
@@ -211,5 +212,16 @@ async fn a_panicking_attempt_gives_its_slot_back() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(workers.in_flight().len() <= 1);
+    // The panic was a failed attempt, retried later with its reason, not
+    // a job left leased to be claimed again when the lease lapses.
+    let job = queue.get(panicking[0]).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    assert!(
+        job.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("the attempt panicked")),
+        "{job:?}"
+    );
+    assert!(job.next_attempt_at > job.created_at, "{job:?}");
     workers.abort().await;
 }

@@ -29,58 +29,71 @@ pub(super) async fn run(shared: Arc<Shared>, claimed: ClaimedJob) {
         status = tracing::field::Empty,
         outcome = tracing::field::Empty,
     );
-    // Frees the slots when the attempt ends, and when it panics: a slot
-    // kept by a panicked attempt would shrink the pool for good, and a
-    // nearly full pool would wait on it (the job itself is due again when
-    // its lease lapses). A cancelled attempt (shutdown, abort) keeps its
-    // slot: the dispatcher releases or reports those leases itself.
-    let mut slot = Slot {
-        host: claimed.job.host.clone(),
-        id: claimed.job.id,
-        shared: shared.clone(),
-        freed: false,
-    };
-    attempt(&shared, claimed).instrument(span).await;
-    slot.free();
-}
-
-/// A claimed job's places in the pool's bookkeeping (in flight, busy per
-/// host).
-struct Slot {
-    shared: Arc<Shared>,
-    host: String,
-    id: crate::delivery::JobId,
-    freed: bool,
-}
-
-impl Slot {
-    fn free(&mut self) {
-        if self.freed {
-            return;
-        }
-        self.freed = true;
-        {
-            let mut st = self.shared.state();
-            st.in_flight.remove(&self.id);
-            if let Some(n) = st.busy.get_mut(&self.host) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    st.busy.remove(&self.host);
-                }
+    let (lease, host, id) = (claimed.lease, claimed.job.host.clone(), claimed.job.id);
+    let (created_at, attempts) = (claimed.job.created_at, claimed.job.attempts);
+    // Its own task, so that a panicking attempt (a `Delivery` or client
+    // that panics) is a failed attempt, counted and retried with backoff
+    // up to the retry policy's limits, not a job claimed again and again
+    // as its lease lapses, nor a slot lost. Cancelled with this future
+    // (shutdown, abort): the dispatcher then releases or reports the lease.
+    let task_shared = shared.clone();
+    let handle = tokio::spawn(async move { attempt(&task_shared, claimed).await }.instrument(span));
+    let guard = AbortOnDrop(handle.abort_handle());
+    let result = handle.await;
+    drop(guard);
+    if let Err(join) = result {
+        settle_panicked(&shared, &lease, created_at, attempts, &join.to_string()).await;
+    }
+    {
+        let mut st = shared.state();
+        st.in_flight.remove(&id);
+        if let Some(n) = st.busy.get_mut(&host) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.busy.remove(&host);
             }
         }
-        self.shared.wake.notify_one();
+    }
+    shared.wake.notify_one();
+}
+
+/// Cancels a task when dropped, so that no task outlives the future that
+/// awaits it (an attempt, an inbound handler).
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        // Dropped unfreed while unwinding: the attempt panicked (tokio
-        // drops a panicking task's future inside the unwind). Dropped
-        // unfreed otherwise: cancelled, and left to the dispatcher.
-        if std::thread::panicking() {
-            self.free();
-        }
+/// Settles a job whose attempt panicked as a failed attempt: retried after
+/// the policy's backoff, given up once its attempts or age are exhausted.
+async fn settle_panicked(
+    shared: &Shared,
+    lease: &crate::delivery::Lease,
+    created_at: crate::delivery::Timestamp,
+    attempts: u32,
+    panic: &str,
+) {
+    let attempts = attempts.saturating_add(1);
+    tracing::error!(job = %lease.job, panic, "delivery: the attempt panicked");
+    let record = AttemptRecord {
+        status: None,
+        error: Some(format!("the attempt panicked: {panic}")),
+        dialect: None,
+    };
+    let now = shared.now();
+    let next = shared
+        .config
+        .retry
+        .next_attempt(now, created_at, attempts, None, lease.job.0);
+    let settled = match next {
+        Some(at) => shared.queue.retry_at(lease, at, record).await,
+        None => shared.queue.give_up(lease, record).await,
+    };
+    if let Err(e) = settled {
+        lost(&e);
     }
 }
 

@@ -395,16 +395,6 @@ fn record(status: Option<u16>, error: String) -> AttemptRecord {
     }
 }
 
-/// Cancels the handler task when the attempt is dropped (a crash or a
-/// shutdown past its grace), so no handler outlives its pool.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 async fn process(shared: Arc<Shared>, claimed: ClaimedJob) {
     let job = claimed.job;
     let span = tracing::info_span!(
@@ -488,7 +478,9 @@ async fn attempt(
     // panic within this task instead saved a spawn per activity, about
     // 1 % of the inbound path, at the cost of both guarantees.)
     let handle = tokio::spawn(async move { dispatcher.dispatch(incoming).await }.in_current_span());
-    let guard = AbortOnDrop(handle.abort_handle());
+    // Cancels the handler when the attempt is dropped (a crash or a
+    // shutdown past its grace), so no handler outlives its pool.
+    let guard = crate::delivery::AbortOnDrop(handle.abort_handle());
     let result = tokio::time::timeout(shared.config.handler_timeout, handle).await;
     drop(guard);
     match result {
