@@ -283,12 +283,12 @@ impl ActorStore for SqliteActorStore {
             .map(|(id, row)| match row? {
                 // Written from a validated document: kept as published,
                 // checked again by `CachedRecipient::recipient`.
-                Row::Columns(at, inbox, shared) => Some(CachedRecipient {
-                    id: id.clone(),
-                    inbox: Iri::new_unchecked(inbox),
-                    shared_inbox: shared.map(Iri::new_unchecked),
-                    fetched_at: from_millis(at),
-                }),
+                Row::Columns(at, inbox, shared) => Some(CachedRecipient::new(
+                    id.clone(),
+                    Iri::new_unchecked(inbox),
+                    shared.map(Iri::new_unchecked),
+                    from_millis(at),
+                )),
                 // As `get` does: a row that no longer decodes is a miss.
                 // Named by the row's key, as the columns' answer is.
                 Row::Document(at, doc) => {

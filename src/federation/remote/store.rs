@@ -71,6 +71,7 @@ pub(super) fn actor_of(doc: &Value, asked: &str) -> Result<Actor, RemoteError> {
 /// document gave them, and when it was fetched
 /// ([`ActorStore::recipients_many`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CachedRecipient {
     /// The actor's `id`.
     pub id: Iri,
@@ -84,14 +85,26 @@ pub struct CachedRecipient {
 }
 
 impl CachedRecipient {
+    /// A recipient read back from a store: what the validated actor `id`
+    /// had when it was stored (a store writes these from a
+    /// [`RemoteActor`], never from an unchecked document).
+    pub fn new(id: Iri, inbox: Iri, shared_inbox: Option<Iri>, fetched_at: SystemTime) -> Self {
+        CachedRecipient {
+            id,
+            inbox,
+            shared_inbox,
+            fetched_at,
+        }
+    }
+
     /// What `actor` is as a recipient.
     pub fn of(actor: &RemoteActor) -> Self {
-        CachedRecipient {
-            id: actor.id().clone(),
-            inbox: actor.inbox().clone(),
-            shared_inbox: actor.shared_inbox().cloned(),
-            fetched_at: actor.fetched_at(),
-        }
+        Self::new(
+            actor.id().clone(),
+            actor.inbox().clone(),
+            actor.shared_inbox().cloned(),
+            actor.fetched_at(),
+        )
     }
 
     /// The delivery target, as [`RemoteActor::recipient`] answers it:
