@@ -310,7 +310,6 @@ async fn c_refuses_blocked_forwarders_and_deletes_it_cannot_confirm() {
     assert!(net.c.seen().is_empty(), "{:?}", net.c.seen());
 }
 
-/// The last thing B's forwarding did, once it did something more.
 /// alice sends `create` from A; B's handler (its `before`-th call)
 /// declines to forward it for `reason`.
 async fn not_forwarded(
@@ -327,6 +326,7 @@ async fn not_forwarded(
     );
 }
 
+/// The last thing B's forwarding did, once it did something more.
 async fn next_forward(net: &Network, before: usize) -> Forwarded {
     eventually("B handles the reply", || {
         net.b.forwarded.lock().unwrap().len() > before
