@@ -89,9 +89,10 @@ pub(crate) fn authority_of(iri: &str) -> Option<String> {
 /// `http://` or `https://`, then a host of lowercase letters, digits, `-`
 /// and `.` (non-empty labels, none starting with `xn--` or holding `--`,
 /// the last not starting with a digit, so no IPv4 form and no IDNA
-/// mapping) or an IPv4 address as the parser writes it, an optional port of 1 to 5 digits, then the end or `/`, `?`
-/// or `#`. Anything else (upper case, user info, percent signs, IP
-/// addresses, backslashes, whitespace) returns `None`, and the caller
+/// mapping) or an IPv4 address in the dotted form the parser writes, an
+/// optional port of 1 to 5 digits, then the end or `/`, `?` or `#`.
+/// Anything else (upper case, user info, percent signs, IPv6 and other
+/// IPv4 forms, backslashes, whitespace) returns `None`, and the caller
 /// parses the IRI in full. The test `simple_origins_agree_with_the_url_crate`
 /// holds this to the `url` crate's answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -228,17 +228,26 @@ macro_rules! claimable {
     };
 }
 
+/// The most candidates one claim reads: the window that bounds the scan
+/// past jobs of hosts that fill up during the claim (64 per job of a claim
+/// of 128, the largest a pool of 128 slots makes; a larger pool's claims
+/// scan no further and leave the rest to the next claim). A literal in the
+/// statement, not a parameter: SQLite plans with a bound `LIMIT`'s value,
+/// so binding one made it prepare the statement again at every claim.
+macro_rules! claim_window {
+    () => {
+        "8192"
+    };
+}
+
 /// The claim's candidates, oldest due first, skipping held jobs and the
-/// hosts in the JSON array `?2`, at most 8,192 of them: the window that
-/// bounds the scan past jobs of hosts that fill up during the claim. A
-/// literal, not a parameter: SQLite plans with a bound `LIMIT`'s value, so
-/// binding one made it prepare this statement again at every claim (a
-/// claim per 16 deliveries in a fan-out, each re-parsing and re-planning).
+/// hosts in the JSON array `?2`, at most `claim_window!()` of them.
 pub(super) const CLAIM_SELECT_SQL: &str = concat!(
     "SELECT j.id, j.host FROM archipel_jobs j WHERE j.state = 0 AND j.available_at <= ?1
          AND j.host NOT IN (SELECT value FROM json_each(?2)) AND ",
     claimable!(),
-    " ORDER BY j.available_at, j.id LIMIT 8192"
+    " ORDER BY j.available_at, j.id LIMIT ",
+    claim_window!()
 );
 
 /// The earliest time a job becomes claimable: held jobs wait for their

@@ -336,7 +336,10 @@ async fn a_writer_that_never_runs_fails_its_batch_and_the_next_enqueue_starts_an
     let answer = tokio::time::timeout(Duration::from_secs(5), outcome)
         .await
         .expect("answered, not stranded");
-    assert!(answer.unwrap().is_err());
+    match answer.unwrap() {
+        Err(DeliveryError::Queue(reason)) => assert_eq!(reason, batch::WRITER_STOPPED),
+        other => panic!("expected the writer-stopped error, got {other:?}"),
+    }
     let ids = tokio::time::timeout(
         Duration::from_secs(5),
         q.enqueue_activity(numbered(2, 1), Timestamp::from_millis(7)),
