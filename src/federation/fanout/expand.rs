@@ -77,7 +77,7 @@ fn target(r: &Recipient, use_shared: bool) -> &str {
 /// in [`page_order`]'s spelling.
 fn follower_host(r: &Recipient) -> String {
     let url = r.id.as_ref().unwrap_or(&r.inbox);
-    crate::client::authority(url).to_ascii_lowercase()
+    crate::client::authority(url)
 }
 
 /// Plans `recipients` for `job`'s activity and enqueues the jobs; returns

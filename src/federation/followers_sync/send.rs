@@ -57,7 +57,7 @@ impl Federation {
         let Some((collection_id, url)) = self.partial_collection_of(author) else {
             return Ok(None);
         };
-        let authority = crate::client::authority(inbox).to_ascii_lowercase();
+        let authority = crate::client::authority(inbox);
         let mut digest = FollowersDigest::default();
         let mut after: Option<Iri> = None;
         let mut seen = 0usize;
@@ -97,7 +97,7 @@ impl Federation {
         by_host: &mut BTreeMap<String, Option<String>>,
     ) -> NewActivity {
         for inbox in new.inboxes.clone() {
-            let host = crate::client::authority(&inbox).to_ascii_lowercase();
+            let host = crate::client::authority(&inbox);
             if !by_host.contains_key(&host) {
                 let header = self
                     .followers_sync_header(author, &inbox)

@@ -40,12 +40,8 @@ impl Federation {
             Ok(Requester::Anonymous) => return ServeError::Unsigned.into_response(),
             Err(e) => return e.into_response(),
         };
-        let Some(authority) = signer
-            .to_url()
-            .ok()
-            .filter(|u| u.host_str().is_some())
-            .map(|u| crate::client::authority(&u).to_ascii_lowercase())
-        else {
+        // Keyed as the follower graph keys its rows.
+        let Some(authority) = crate::client::origin::authority_of(signer.as_str()) else {
             return ServeError::Unsigned.into_response();
         };
         let Some((_, id)) = self.partial_collection_of(actor.id()) else {
