@@ -31,6 +31,13 @@
 //! the same client to the same farm — whose CPU per request plus one bare
 //! signature's is the least any delivery can cost here, so
 //! `signature / (signature + floor)` is the ratio's ceiling.
+//!
+//! Then a signed floor: as many deliveries signed and sent by a
+//! `SignedDelivery` alone (its signing threads, the same client, farm and
+//! body), with no queue, worker or expansion. On two cores its signatures
+//! share the cores with the HTTP stack's threads, which preempt them, so
+//! they cost more than bare ones: its ratio is what sending alone reaches
+//! here, and the drain's share of it is what the queue machinery costs.
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -228,6 +235,8 @@ struct Figures {
     drain_cpu: Option<Duration>,
     /// The HTTP floor: requests, wall time, process CPU.
     floor: (usize, Duration, Option<Duration>),
+    /// The signed floor: requests, wall time, process CPU.
+    signed_floor: (usize, Duration, Option<Duration>),
     deliveries: u64,
     signs_per_sec: f64,
     max_rss: Option<u64>,
@@ -354,11 +363,13 @@ fn run(shape: Shape) -> Figures {
         assert_eq!(deliveries, shape.followers as u64);
         let body = serde_json::to_vec(&create).unwrap().len();
         let floor = http_floor(&client, &shape, body).await;
+        let signed_floor = signed_floor(&client, &shape, &create).await;
         Figures {
             enqueue,
             drain,
             drain_cpu,
             floor,
+            signed_floor,
             deliveries,
             signs_per_sec: 0.0,
             max_rss: None,
@@ -427,6 +438,84 @@ async fn http_floor(
                 .body(body.clone())
                 .unwrap();
                 let response = client.execute(request).await.unwrap();
+                assert_eq!(response.status(), http::StatusCode::ACCEPTED);
+            }
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done.unwrap();
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_before
+        .zip(process_cpu())
+        .map(|(before, after)| after.saturating_sub(before));
+    (shape.followers, wall, cpu)
+}
+
+/// The signed floor: as many deliveries as the drain made, each signed and
+/// sent by the same `SignedDelivery` the workers use (its signing threads,
+/// the same client and farm, the post's own body), 128 at a time, with no
+/// queue, worker, breaker or expansion. What it reaches is the most any
+/// drain can reach on this machine: the signatures run on the cores the
+/// HTTP stack also needs, so they are slower than bare ones.
+async fn signed_floor(
+    client: &Arc<Loopback>,
+    shape: &Shape,
+    create: &archipel::vocab::Activity,
+) -> (usize, Duration, Option<Duration>) {
+    use archipel::delivery::{
+        Delivery, JobId, PreparedBody, SendRequest, SignedDelivery, SignerMap,
+    };
+    const CONCURRENCY: usize = 128;
+    let key_id = Iri::parse("https://a.example/users/alice#main-key").unwrap();
+    let signers: SignerMap = [archipel::signatures::Signer::new(
+        key_id.as_str(),
+        PrivateKey::from_pem(PEM).unwrap(),
+    )]
+    .into_iter()
+    .collect();
+    let delivery = Arc::new(SignedDelivery::new(client.clone(), signers));
+    let body = PreparedBody::new(Bytes::from(serde_json::to_vec(create).unwrap()));
+    let activity_id = Iri::parse("https://a.example/activities/1").unwrap();
+    let (key_id, body, activity_id) = (Arc::new(key_id), Arc::new(body), Arc::new(activity_id));
+    let next = Arc::new(AtomicU64::new(0));
+    let n = shape.followers as u64;
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (delivery, next, body, key_id, activity_id) = (
+            delivery.clone(),
+            next.clone(),
+            body.clone(),
+            key_id.clone(),
+            activity_id.clone(),
+        );
+        let hosts = shape.hosts as u64;
+        senders.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let inbox = url::Url::parse(&format!(
+                    "http://h{}.fanout.bench/users/{i}/inbox",
+                    i % hosts
+                ))
+                .unwrap();
+                let response = delivery
+                    .send(SendRequest {
+                        job: JobId(i),
+                        activity_id: &activity_id,
+                        inbox: &inbox,
+                        key_id: &key_id,
+                        body: &body,
+                        dialect: archipel::signatures::Spec::Cavage,
+                        collection_sync: None,
+                        requested: None,
+                    })
+                    .await
+                    .unwrap();
                 assert_eq!(response.status(), http::StatusCode::ACCEPTED);
             }
         });
@@ -512,6 +601,17 @@ fn main() -> ExitCode {
             sign_us / (sign_us + floor_us)
         );
     }
+    let (n, wall, cpu) = f.signed_floor;
+    let signed_rate = n as f64 / wall.as_secs_f64();
+    println!(
+        "  signed floor ({n} deliveries signed and sent by SignedDelivery alone, no queue): {signed_rate:.0}/s{}, ratio {:.2}; the drain at {:.2} of it",
+        cpu.map_or(String::new(), |c| format!(
+            ", {:.0} µs of CPU each",
+            per(c, n)
+        )),
+        signed_rate / f.signs_per_sec,
+        rate / signed_rate
+    );
     if !bench {
         println!(
             "smoke run: every follower received the post (targets are checked under --bench only)"

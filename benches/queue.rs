@@ -1,8 +1,8 @@
 //! Delivery-queue throughput, every backend side by side in one run:
-//! enqueue (one activity to 100 inboxes) and claim + ack (batches of 64),
+//! enqueue (one activity to 100 inboxes), claim + ack (batches of 64),
 //! the latter also with ordering keys (each claim then checks, through an
 //! index, that no older job about the same object to the same inbox is
-//! pending).
+//! pending), and claims alone (batches of 16, as a drain makes them).
 //!
 //! `cargo bench --all-features --bench queue`; the PostgreSQL rows need
 //! `ARCHIPEL_TEST_PG_URL` (see `.ci/postgres.sh`) and are skipped without it.
@@ -20,6 +20,8 @@ use tokio::runtime::Runtime;
 
 const FAN_OUT: usize = 100;
 const BATCH: usize = 64;
+/// The claims of a drain with 128 slots (see `queue_claim`).
+const CLAIM: usize = 16;
 
 fn activity(n: usize) -> NewActivity {
     NewActivity::new(
@@ -167,6 +169,40 @@ fn bench(c: &mut Criterion) {
                             .await
                             .unwrap();
                         }
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+
+    // Claims alone, of 16 jobs: what a drain's pool of 128 slots claims
+    // at a time (it waits for an eighth of its slots to be free). The jobs
+    // stay leased, so each claim takes the next 16.
+    let mut g = c.benchmark_group("queue_claim");
+    g.throughput(Throughput::Elements(CLAIM as u64));
+    for (name, q) in &queues {
+        g.bench_function(BenchmarkId::new("batch_16", name), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let need = iters as usize * CLAIM;
+                    let mut queued = 0;
+                    while queued < need {
+                        let n = (need - queued).min(2_000);
+                        q.enqueue_activity(activity(n), Timestamp::EPOCH)
+                            .await
+                            .unwrap();
+                        queued += n;
+                    }
+                    let request = ClaimRequest {
+                        limit: CLAIM,
+                        ..claim_request()
+                    };
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let jobs = q.claim(&request).await.unwrap();
+                        assert_eq!(jobs.len(), CLAIM);
                     }
                     start.elapsed()
                 })
