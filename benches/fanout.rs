@@ -361,9 +361,9 @@ fn run(shape: Shape) -> Figures {
             report.jobs.values().next()
         );
         assert_eq!(deliveries, shape.followers as u64);
-        let body = serde_json::to_vec(&create).unwrap().len();
-        let floor = http_floor(&client, &shape, body).await;
-        let signed_floor = signed_floor(&client, &shape, &create).await;
+        let body = Bytes::from(serde_json::to_vec(&create).unwrap());
+        let floor = http_floor(&client, &shape, &alice, &body).await;
+        let signed_floor = signed_floor(&client, &shape, &alice, &body).await;
         Figures {
             enqueue,
             drain,
@@ -386,59 +386,31 @@ fn run(shape: Shape) -> Figures {
     }
 }
 
-/// The HTTP floor: as many POSTs as the drain sent, unsigned, of the same
-/// body size and with headers as large as a signed delivery's, through
-/// the same client to the same farm, 128 at a time (the drain's worker
-/// concurrency). Answers the requests sent, the wall time and the
-/// process CPU they took.
-async fn http_floor(
-    client: &Arc<Loopback>,
-    shape: &Shape,
-    body: usize,
-) -> (usize, Duration, Option<Duration>) {
+/// One of the floors: a request to every follower's inbox, addressed as
+/// the drain addresses them, 128 at a time (the drain's worker
+/// concurrency), each made by `send`, which answers the farm's status.
+/// Answers the requests sent, the wall time and the process CPU they took.
+async fn floor<F, Fut>(shape: &Shape, send: F) -> (usize, Duration, Option<Duration>)
+where
+    F: Fn(u64, String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = http::StatusCode> + Send + 'static,
+{
     const CONCURRENCY: usize = 128;
-    let body = Bytes::from(vec![b'x'; body]);
-    // The size of a draft-cavage `Signature` header with an RSA-2048 key.
-    let signature = format!(
-        "keyId=\"https://a.example/users/alice#main-key\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{}\"",
-        "A".repeat(344)
-    );
     let next = Arc::new(AtomicU64::new(0));
-    let n = shape.followers as u64;
+    let (n, hosts) = (shape.followers as u64, shape.hosts as u64);
     let cpu_before = process_cpu();
     let started = Instant::now();
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENCY {
-        let (client, next, body, signature) = (
-            client.clone(),
-            next.clone(),
-            body.clone(),
-            signature.clone(),
-        );
-        let hosts = shape.hosts as u64;
+        let (send, next) = (send.clone(), next.clone());
         senders.spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= n {
                     return;
                 }
-                let request = http::Request::post(format!(
-                    "http://h{}.fanout.bench/users/{i}/inbox",
-                    i % hosts
-                ))
-                .header(http::header::CONTENT_TYPE, "application/activity+json")
-                .header(http::header::DATE, "Wed, 25 Nov 2026 12:00:00 GMT")
-                .header(
-                    "digest",
-                    "SHA-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
-                )
-                .header("signature", signature.as_str())
-                // As deliveries are sent: redirects are not followed.
-                .extension(RedirectMode::Manual)
-                .body(body.clone())
-                .unwrap();
-                let response = client.execute(request).await.unwrap();
-                assert_eq!(response.status(), http::StatusCode::ACCEPTED);
+                let inbox = format!("http://h{}.fanout.bench/users/{i}/inbox", i % hosts);
+                assert_eq!(send(i, inbox).await, http::StatusCode::ACCEPTED);
             }
         });
     }
@@ -452,82 +424,85 @@ async fn http_floor(
     (shape.followers, wall, cpu)
 }
 
-/// The signed floor: as many deliveries as the drain made, each signed and
-/// sent by the same `SignedDelivery` the workers use (its signing threads,
-/// the same client and farm, the post's own body), 128 at a time, with no
-/// queue, worker, breaker or expansion. What it reaches is the most any
-/// drain can reach on this machine: the signatures run on the cores the
-/// HTTP stack also needs, so they are slower than bare ones.
+/// The HTTP floor: as many POSTs as the drain sent, unsigned, of the post's
+/// own body and with headers as large as a signed delivery's, through the
+/// same client to the same farm.
+async fn http_floor(
+    client: &Arc<Loopback>,
+    shape: &Shape,
+    alice: &LocalActor,
+    body: &Bytes,
+) -> (usize, Duration, Option<Duration>) {
+    // The size of a draft-cavage `Signature` header with an RSA-2048 key.
+    let signature: Arc<str> = format!(
+        "keyId=\"{}\",algorithm=\"rsa-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{}\"",
+        alice.key_id(),
+        "A".repeat(344)
+    )
+    .into();
+    let (client, body) = (client.clone(), body.clone());
+    floor(shape, move |_, inbox| {
+        let (client, body, signature) = (client.clone(), body.clone(), signature.clone());
+        async move {
+            let request = http::Request::post(inbox)
+                .header(http::header::CONTENT_TYPE, "application/activity+json")
+                .header(http::header::DATE, "Wed, 25 Nov 2026 12:00:00 GMT")
+                .header(
+                    "digest",
+                    "SHA-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+                )
+                .header("signature", &*signature)
+                // As deliveries are sent: redirects are not followed.
+                .extension(RedirectMode::Manual)
+                .body(body)
+                .unwrap();
+            client.execute(request).await.unwrap().status()
+        }
+    })
+    .await
+}
+
+/// The signed floor: as many deliveries as the drain made, each signed with
+/// alice's signer and sent by a `SignedDelivery` as the workers' (its
+/// signing threads, the same client and farm, the post's own body), with no queue, worker,
+/// breaker or expansion. What it reaches is the most any drain can reach
+/// on this machine: the signatures run on the cores the HTTP stack also
+/// needs, so they are slower than bare ones.
 async fn signed_floor(
     client: &Arc<Loopback>,
     shape: &Shape,
-    create: &archipel::vocab::Activity,
+    alice: &LocalActor,
+    body: &Bytes,
 ) -> (usize, Duration, Option<Duration>) {
     use archipel::delivery::{
         Delivery, JobId, PreparedBody, SendRequest, SignedDelivery, SignerMap,
     };
-    const CONCURRENCY: usize = 128;
-    let key_id = Iri::parse("https://a.example/users/alice#main-key").unwrap();
-    let signers: SignerMap = [archipel::signatures::Signer::new(
-        key_id.as_str(),
-        PrivateKey::from_pem(PEM).unwrap(),
-    )]
-    .into_iter()
-    .collect();
+    let signers: SignerMap = [alice.signer().as_ref().clone()].into_iter().collect();
     let delivery = Arc::new(SignedDelivery::new(client.clone(), signers));
-    let body = PreparedBody::new(Bytes::from(serde_json::to_vec(create).unwrap()));
-    let activity_id = Iri::parse("https://a.example/activities/1").unwrap();
-    let (key_id, body, activity_id) = (Arc::new(key_id), Arc::new(body), Arc::new(activity_id));
-    let next = Arc::new(AtomicU64::new(0));
-    let n = shape.followers as u64;
-    let cpu_before = process_cpu();
-    let started = Instant::now();
-    let mut senders = tokio::task::JoinSet::new();
-    for _ in 0..CONCURRENCY {
-        let (delivery, next, body, key_id, activity_id) = (
-            delivery.clone(),
-            next.clone(),
-            body.clone(),
-            key_id.clone(),
-            activity_id.clone(),
-        );
-        let hosts = shape.hosts as u64;
-        senders.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return;
-                }
-                let inbox = url::Url::parse(&format!(
-                    "http://h{}.fanout.bench/users/{i}/inbox",
-                    i % hosts
-                ))
-                .unwrap();
-                let response = delivery
-                    .send(SendRequest {
-                        job: JobId(i),
-                        activity_id: &activity_id,
-                        inbox: &inbox,
-                        key_id: &key_id,
-                        body: &body,
-                        dialect: archipel::signatures::Spec::Cavage,
-                        collection_sync: None,
-                        requested: None,
-                    })
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), http::StatusCode::ACCEPTED);
-            }
-        });
-    }
-    while let Some(done) = senders.join_next().await {
-        done.unwrap();
-    }
-    let wall = started.elapsed();
-    let cpu = cpu_before
-        .zip(process_cpu())
-        .map(|(before, after)| after.saturating_sub(before));
-    (shape.followers, wall, cpu)
+    let body = Arc::new(PreparedBody::new(body.clone()));
+    let ids = Arc::new((
+        alice.key_id().clone(),
+        Iri::parse("https://a.example/activities/1").unwrap(),
+    ));
+    floor(shape, move |i, inbox| {
+        let (delivery, body, ids) = (delivery.clone(), body.clone(), ids.clone());
+        async move {
+            let (key_id, activity_id) = &*ids;
+            let inbox = url::Url::parse(&inbox).unwrap();
+            let request = SendRequest {
+                job: JobId(i),
+                activity_id,
+                inbox: &inbox,
+                key_id,
+                body: &body,
+                dialect: archipel::signatures::Spec::Cavage,
+                collection_sync: None,
+                requested: None,
+            };
+            delivery.send(request).await.unwrap().status()
+        }
+    })
+    .await
 }
 
 /// Puts `shape.followers` followers of alice in the graph and their actors

@@ -52,6 +52,22 @@ fn claim_request() -> ClaimRequest {
     }
 }
 
+/// Untimed set-up of the claim groups: `need` due jobs, in activities of
+/// at most 2,000 inboxes, each with an ordering key when `ordered` (as
+/// `DeliveryPlan` derives it: the object's id).
+async fn enqueue_due(q: &dyn DeliveryQueue, need: usize, ordered: bool) {
+    let mut queued = 0;
+    while queued < need {
+        let n = (need - queued).min(2_000);
+        let mut a = activity(n);
+        if ordered {
+            a = a.with_order_key(format!("https://me.example/notes/{queued}"));
+        }
+        q.enqueue_activity(a, Timestamp::EPOCH).await.unwrap();
+        queued += n;
+    }
+}
+
 /// Every backend available in this build and environment, named; each
 /// call opens fresh, empty queues (`tag` keeps their storage apart).
 // Without the queue features only the memory queue exists, and `rt` and
@@ -141,19 +157,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(case, name), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
-                    // Untimed: enough due jobs for every iteration.
-                    let need = iters as usize * BATCH;
-                    let mut queued = 0;
-                    while queued < need {
-                        let n = (need - queued).min(2_000);
-                        let mut a = activity(n);
-                        if ordered {
-                            // As `DeliveryPlan` derives it: the object's id.
-                            a = a.with_order_key(format!("https://me.example/notes/{queued}"));
-                        }
-                        q.enqueue_activity(a, Timestamp::EPOCH).await.unwrap();
-                        queued += n;
-                    }
+                    enqueue_due(q.as_ref(), iters as usize * BATCH, ordered).await;
                     let start = Instant::now();
                     for _ in 0..iters {
                         let jobs = q.claim(&claim_request()).await.unwrap();
@@ -186,15 +190,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("batch_16", name), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
-                    let need = iters as usize * CLAIM;
-                    let mut queued = 0;
-                    while queued < need {
-                        let n = (need - queued).min(2_000);
-                        q.enqueue_activity(activity(n), Timestamp::EPOCH)
-                            .await
-                            .unwrap();
-                        queued += n;
-                    }
+                    enqueue_due(q.as_ref(), iters as usize * CLAIM, false).await;
                     let request = ClaimRequest {
                         limit: CLAIM,
                         ..claim_request()
